@@ -1,0 +1,21 @@
+#pragma once
+// `rtev serve`: run the reference event server (server-lite) in the foreground.
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "rtev/server/server.hpp"
+
+namespace rtev::cli {
+
+struct serve_options {
+  server_config config;
+  std::string ready_file;
+  std::string history_max_age, auth_timeout = "10s", ping_interval = "30s", ping_timeout = "10s",
+              sse_heartbeat = "30s", rate_limit = "100/s";
+};
+
+void setup_serve(CLI::App& app, serve_options& opt);
+int run_serve(serve_options& opt);
+
+}  // namespace rtev::cli

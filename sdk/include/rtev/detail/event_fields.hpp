@@ -1,0 +1,235 @@
+#pragma once
+/// \file
+/// Machinery behind rtev/events.hpp (not public API: include rtev/events.hpp instead).
+///
+/// A catalog event's fields are described once, in its RTEV_EVENT declaration. Each field has
+/// a *kind* (the catalog type name of field_info::type) which fixes its C++ member type and
+/// how it is read from JSON, and a *presence* (required or optional). The struct's static
+/// `rtev_visit_fields(visitor)` hands the visitor one `field<Kind, Presence, Owner, Member>`
+/// descriptor per field, in declaration order; everything else here — reading, writing,
+/// comparing, and the run-time catalog in catalog.cpp — is written once against that visitor.
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+namespace rtev {
+
+class id_value;
+
+namespace detail {
+
+/// Whether a field must be present in `data`.
+enum class presence { required, optional };
+
+/// Field kinds. `catalog_type` is field_info::type; `type` is the C++ value type; `read`
+/// converts the JSON value of `data.<field>` or throws parse_error("data.<field>", "expected
+/// …, got …"). The `read` functions are defined in sdk/src/catalog.cpp.
+namespace kind {
+
+struct string {
+  using type = std::string;
+  static constexpr std::string_view catalog_type = "string";
+  static void read(const nlohmann::json& j, std::string_view field, type& out);
+};
+
+/// RFC 3339 text kept as written (not validated: sources send naive and offset forms alike).
+struct timestamp {
+  using type = std::string;
+  static constexpr std::string_view catalog_type = "timestamp";
+  static void read(const nlohmann::json& j, std::string_view field, type& out);
+};
+
+/// A JSON integer that fits std::int64_t (a float such as 2.0 is rejected).
+struct integer {
+  using type = std::int64_t;
+  static constexpr std::string_view catalog_type = "integer";
+  static void read(const nlohmann::json& j, std::string_view field, type& out);
+};
+
+struct number {
+  using type = double;
+  static constexpr std::string_view catalog_type = "number";
+  static void read(const nlohmann::json& j, std::string_view field, type& out);
+};
+
+struct boolean {
+  using type = bool;
+  static constexpr std::string_view catalog_type = "boolean";
+  static void read(const nlohmann::json& j, std::string_view field, type& out);
+};
+
+/// An identifier sent as an integer or a string: rtev::id_value.
+struct id {
+  using type = rtev::id_value;
+  static constexpr std::string_view catalog_type = "id";
+  static void read(const nlohmann::json& j, std::string_view field, type& out);
+};
+
+/// A JSON object kept as nlohmann::json (nested records rtev does not model field by field).
+struct object {
+  using type = nlohmann::json;
+  static constexpr std::string_view catalog_type = "object";
+  static void read(const nlohmann::json& j, std::string_view field, type& out);
+};
+
+struct array {
+  using type = nlohmann::json;
+  static constexpr std::string_view catalog_type = "array";
+  static void read(const nlohmann::json& j, std::string_view field, type& out);
+};
+
+/// Any JSON value, null included.
+struct any {
+  using type = nlohmann::json;
+  static constexpr std::string_view catalog_type = "any";
+  static void read(const nlohmann::json& j, std::string_view field, type& out);
+};
+
+/// An object of integers keyed by name ({"whatsapp": 3, "telegram": 0}); an "object" in the
+/// catalog.
+struct integer_map {
+  using type = std::map<std::string, std::int64_t>;
+  static constexpr std::string_view catalog_type = "object";
+  static void read(const nlohmann::json& j, std::string_view field, type& out);
+};
+
+}  // namespace kind
+
+/// The member type of a field: Kind::type, wrapped in std::optional when optional.
+template <class Kind, presence P>
+using member_t = std::conditional_t<P == presence::required, typename Kind::type,
+                                    std::optional<typename Kind::type>>;
+
+/// The initial value of a field member: nullopt when optional; `{}` and `[]` for required
+/// object and array fields so a default-constructed event encodes to valid data; else `{}`.
+template <class Kind, presence P>
+member_t<Kind, P> initial_value() {
+  if constexpr (P == presence::required && std::is_same_v<Kind, kind::object>) {
+    return nlohmann::json::object();
+  } else if constexpr (P == presence::required && std::is_same_v<Kind, kind::array>) {
+    return nlohmann::json::array();
+  } else {
+    return member_t<Kind, P>{};
+  }
+}
+
+/// One field of an event struct: its JSON key (= member name) and member pointer.
+template <class Kind, presence P, class Owner, class Member>
+struct field {
+  static_assert(std::is_same_v<Member, member_t<Kind, P>>, "member type does not match kind");
+  using kind = Kind;
+  static constexpr bool required = P == presence::required;
+  std::string_view name;
+  Member Owner::*member;
+};
+
+template <class Kind, presence P, class Owner, class Member>
+constexpr field<Kind, P, Owner, Member> make_field(std::string_view name, Member Owner::*member) {
+  return {name, member};
+}
+
+/// A compile-time list of types, and a call of `f(type_tag<T>{})` for each T in it.
+template <class... Ts>
+struct type_list {
+  static constexpr std::size_t size = sizeof...(Ts);
+};
+template <class T>
+struct type_tag {
+  using type = T;
+};
+template <class... Ts, class F>
+void for_each_type(type_list<Ts...>, F&& f) {
+  (f(type_tag<Ts>{}), ...);
+}
+
+/// Enables the to_json/from_json friends for nlohmann::json only (not ordered_json), so they
+/// are templates — instantiated only where an event is actually converted.
+template <class Json>
+using if_json = std::enable_if_t<std::is_same_v<Json, nlohmann::json>, int>;
+
+// Non-template helpers, defined in sdk/src/catalog.cpp.
+/// Throws parse_error("data", "expected an object, got <type>").
+[[noreturn]] void throw_data_not_object(const nlohmann::json& data);
+/// Throws parse_error("data.<field>", "required field is missing").
+[[noreturn]] void throw_missing_field(std::string_view field);
+/// `extra` as the object an encoding starts from: null gives {}, an object itself; anything
+/// else throws rtev::error (extra must hold data fields, i.e. be an object).
+nlohmann::json extra_object(const nlohmann::json& extra);
+
+/// True when `key` names one of T's fields.
+template <class T>
+bool is_field_name(std::string_view key) {
+  bool found = false;
+  T::rtev_visit_fields([&](auto f) { found = found || f.name == key; });
+  return found;
+}
+
+/// from_json for every catalog event: `data` must be an object; required fields must be
+/// present; each field must have its kind. Unknown keys go to `extra`, and so does an
+/// explicit null in an optional field (the field stays empty), so encoding gives back `data`
+/// exactly. `out` is only assigned once everything parsed (strong guarantee).
+template <class T>
+void read_event(const nlohmann::json& data, T& out) {
+  if (!data.is_object()) throw_data_not_object(data);
+  T result;
+  for (auto it = data.begin(); it != data.end(); ++it) {
+    if (!is_field_name<T>(it.key())) result.extra.emplace(it.key(), it.value());
+  }
+  T::rtev_visit_fields([&](auto f) {
+    using kind_t = typename decltype(f)::kind;
+    const auto it = data.find(f.name);
+    if constexpr (decltype(f)::required) {
+      if (it == data.end()) throw_missing_field(f.name);
+      kind_t::read(*it, f.name, result.*f.member);
+    } else {
+      if (it == data.end()) return;
+      if (it->is_null()) {
+        result.extra.emplace(std::string(f.name), nullptr);
+        return;
+      }
+      kind_t::read(*it, f.name, (result.*f.member).emplace());
+    }
+  });
+  out = std::move(result);
+}
+
+/// to_json for every catalog event: `extra` first, then every set field (a field wins over
+/// an `extra` entry with the same key).
+template <class T>
+void write_event(nlohmann::json& data, const T& e) {
+  nlohmann::json result = extra_object(e.extra);
+  T::rtev_visit_fields([&](auto f) {
+    const auto& value = e.*f.member;
+    if constexpr (decltype(f)::required) {
+      result[std::string(f.name)] = value;
+    } else {
+      if (value) result[std::string(f.name)] = *value;
+    }
+  });
+  data = std::move(result);
+}
+
+/// Member-wise equality of two events, `extra` included.
+template <class T>
+bool equal_events(const T& a, const T& b) {
+  bool equal = a.extra == b.extra;
+  T::rtev_visit_fields([&](auto f) { equal = equal && a.*f.member == b.*f.member; });
+  return equal;
+}
+
+/// Accepts any field descriptor: lets is_catalog_event probe for rtev_visit_fields.
+struct ignore_fields {
+  template <class F>
+  void operator()(const F&) const {}
+};
+
+}  // namespace detail
+}  // namespace rtev

@@ -1,0 +1,59 @@
+#pragma once
+/// \file
+/// rtev::event: the JSON envelope every rtev message carries.
+///
+///     {"type", "id", "seq", "room", "timestamp", "timezone", "data"}
+///
+/// `type`, `timestamp`, `timezone` and `data` are required on the wire; `id`, `seq` and
+/// `room` are set by servers. Unknown top-level fields are kept in `extra` and written back,
+/// so an envelope round-trips to an equal JSON value. Type names are case-sensitive.
+///
+/// Thread safety: distinct objects: safe. Shared objects: safe for concurrent reads only.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "rtev/error.hpp"
+#include "rtev/time.hpp"
+
+namespace rtev {
+
+struct event {
+  std::string type;                ///< case-sensitive: "message_sent", "NOTIFICATION", "content-created"
+  std::optional<std::string> id;   ///< unique id, set by the server (or by a publisher for idempotency)
+  std::optional<std::uint64_t> seq;  ///< server-wide sequence number
+  std::optional<std::string> room; ///< room the event was published to; none for broadcasts
+  std::string timestamp;           ///< RFC 3339 exactly as on the wire (validated on parse)
+  std::string timezone = "UTC";    ///< IANA zone the timestamp is expressed in
+  nlohmann::json data = nlohmann::json::object();   ///< the payload (any JSON value)
+  nlohmann::json extra = nlohmann::json::object();  ///< unknown top-level fields, preserved
+
+  /// A new event stamped with the current time in `zone` (validated: unknown_zone_error).
+  static event make(std::string type, nlohmann::json data, std::string_view zone = "UTC");
+
+  /// Parse an envelope from JSON text or a JSON value. Throws parse_error whose message names
+  /// the field and what was expected: "event.timestamp: expected an RFC 3339 string, got number".
+  static event parse(std::string_view json_text);
+  static event from_json(const nlohmann::json& j);
+
+  /// The envelope as JSON (fields that are unset are omitted; `extra` merged back).
+  nlohmann::json to_json() const;
+  /// to_json().dump(): compact JSON text.
+  std::string dump() const;
+
+  /// The instant of `timestamp`; a naive timestamp is read in `timezone`.
+  /// Throws parse_error when `timestamp` is not RFC 3339.
+  rtev::timestamp time() const;
+
+  friend bool operator==(const event& a, const event& b) { return a.to_json() == b.to_json(); }
+  friend bool operator!=(const event& a, const event& b) { return !(a == b); }
+};
+
+/// Human-readable JSON type name as used in parse errors: "number", "string", "object", …
+std::string json_type_name(const nlohmann::json& j);
+
+}  // namespace rtev

@@ -1,0 +1,236 @@
+#include "rtev/catalog.hpp"
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "rtev/error.hpp"
+#include "rtev/events.hpp"
+
+namespace rtev {
+
+namespace {
+
+// nlohmann's names ("null", "boolean", "number", "string", "array", "object") are the ones
+// the rest of the SDK uses in parse errors too.
+std::string got(const nlohmann::json& j) { return std::string("got ") + j.type_name(); }
+
+std::string data_path(std::string_view field) { return "data." + std::string(field); }
+
+// A JSON number that is not an int64: a float ("got number 2.5") or an unsigned integer above
+// INT64_MAX ("got number 18446744073709551615, out of range"). The value is shown because
+// "expected an integer, got number" alone would puzzle the reader.
+std::string got_number(const nlohmann::json& j) {
+  if (j.is_number_unsigned()) return "got number " + j.dump() + ", out of range";
+  return "got number " + j.dump();
+}
+
+// The int64 in `j`, or nullopt with the reason in `why`.
+std::optional<std::int64_t> as_int64(const nlohmann::json& j, std::string& why) {
+  if (j.is_number_unsigned()) {
+    const auto u = j.get<std::uint64_t>();
+    if (u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      return static_cast<std::int64_t>(u);
+    }
+    why = got_number(j);
+    return std::nullopt;
+  }
+  if (j.is_number_integer()) return j.get<std::int64_t>();
+  why = j.is_number() ? got_number(j) : got(j);
+  return std::nullopt;
+}
+
+// Reads an id; on failure returns false with the "got …" text in `why`.
+bool read_id(const nlohmann::json& j, id_value& out, std::string& why) {
+  if (j.is_string()) {
+    out = j.get<std::string>();
+    return true;
+  }
+  if (j.is_number()) {
+    if (auto i = as_int64(j, why)) {
+      out = *i;
+      return true;
+    }
+    return false;
+  }
+  why = got(j);
+  return false;
+}
+
+constexpr std::string_view expected_id = "expected an id (integer or string), ";
+
+std::vector<event_info> build_catalog() {
+  std::vector<event_info> entries;
+  entries.reserve(events::all::size);
+  detail::for_each_type(events::all{}, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    event_info info;
+    info.name = std::string(event_traits<T>::name);
+    info.family = event_traits<T>::family;
+    T::rtev_visit_fields([&](auto f) {
+      using kind_t = typename decltype(f)::kind;
+      info.fields.push_back(field_info{std::string(f.name), std::string(kind_t::catalog_type),
+                                       decltype(f)::required});
+    });
+    entries.push_back(std::move(info));
+  });
+  return entries;
+}
+
+}  // namespace
+
+std::string_view to_string(event_family f) {
+  switch (f) {
+    case event_family::messenger:
+      return "messenger";
+    case event_family::inbox:
+      return "inbox";
+    case event_family::dashboard:
+      return "dashboard";
+    case event_family::custom:
+      return "custom";
+  }
+  return "custom";  // not reached: every enumerator is handled above
+}
+
+const std::vector<event_info>& catalog() {
+  // Built once, from the same RTEV_EVENT field lists as the structs (thread-safe static).
+  static const std::vector<event_info> entries = build_catalog();
+  return entries;
+}
+
+const event_info* find_event_type(std::string_view name) {
+  // About 40 entries: a linear scan is as fast as a map and needs no second structure.
+  for (const auto& info : catalog()) {
+    if (info.name == name) return &info;
+  }
+  return nullptr;
+}
+
+// --- id_value ---------------------------------------------------------------------------------
+
+std::int64_t id_value::as_integer() const {
+  if (const auto* i = std::get_if<std::int64_t>(&value_)) return *i;
+  throw error("rtev::id_value: the id \"" + std::get<std::string>(value_) +
+              "\" is a string, not an integer");
+}
+
+const std::string& id_value::as_string() const {
+  if (const auto* s = std::get_if<std::string>(&value_)) return *s;
+  throw error("rtev::id_value: the id " + std::to_string(std::get<std::int64_t>(value_)) +
+              " is an integer, not a string");
+}
+
+void id_value::throw_out_of_range(std::uint64_t i) {
+  throw error("rtev::id_value: " + std::to_string(i) + " does not fit a 64-bit signed integer");
+}
+
+void to_json(nlohmann::json& j, const id_value& v) {
+  if (v.is_integer()) {
+    j = v.as_integer();
+  } else {
+    j = v.as_string();
+  }
+}
+
+void from_json(const nlohmann::json& j, id_value& v) {
+  std::string why;
+  if (!read_id(j, v, why)) throw parse_error("", std::string(expected_id) + why);
+}
+
+std::string to_string(const id_value& v) {
+  return v.is_integer() ? std::to_string(v.as_integer()) : v.as_string();
+}
+
+std::ostream& operator<<(std::ostream& os, const id_value& v) { return os << to_string(v); }
+
+// --- field kinds (rtev/detail/event_fields.hpp) -----------------------------------------------
+
+namespace detail {
+
+void throw_data_not_object(const nlohmann::json& data) {
+  throw parse_error("data", "expected an object, " + got(data));
+}
+
+void throw_missing_field(std::string_view field) {
+  throw parse_error(data_path(field), "required field is missing");
+}
+
+nlohmann::json extra_object(const nlohmann::json& extra) {
+  if (extra.is_object()) return extra;
+  if (extra.is_null()) return nlohmann::json::object();
+  throw error("rtev event extra: expected an object of data fields, " + got(extra));
+}
+
+namespace kind {
+
+void string::read(const nlohmann::json& j, std::string_view field, type& out) {
+  if (!j.is_string()) throw parse_error(data_path(field), "expected a string, " + got(j));
+  out = j.get<std::string>();
+}
+
+void timestamp::read(const nlohmann::json& j, std::string_view field, type& out) {
+  if (!j.is_string()) {
+    throw parse_error(data_path(field), "expected an RFC 3339 string, " + got(j));
+  }
+  out = j.get<std::string>();
+}
+
+void integer::read(const nlohmann::json& j, std::string_view field, type& out) {
+  std::string why;
+  const auto i = as_int64(j, why);
+  if (!i) throw parse_error(data_path(field), "expected an integer, " + why);
+  out = *i;
+}
+
+void number::read(const nlohmann::json& j, std::string_view field, type& out) {
+  if (!j.is_number()) throw parse_error(data_path(field), "expected a number, " + got(j));
+  out = j.get<double>();
+}
+
+void boolean::read(const nlohmann::json& j, std::string_view field, type& out) {
+  if (!j.is_boolean()) throw parse_error(data_path(field), "expected a boolean, " + got(j));
+  out = j.get<bool>();
+}
+
+void id::read(const nlohmann::json& j, std::string_view field, type& out) {
+  std::string why;
+  if (!read_id(j, out, why)) throw parse_error(data_path(field), std::string(expected_id) + why);
+}
+
+void object::read(const nlohmann::json& j, std::string_view field, type& out) {
+  if (!j.is_object()) throw parse_error(data_path(field), "expected an object, " + got(j));
+  out = j;
+}
+
+void array::read(const nlohmann::json& j, std::string_view field, type& out) {
+  if (!j.is_array()) throw parse_error(data_path(field), "expected an array, " + got(j));
+  out = j;
+}
+
+void any::read(const nlohmann::json& j, std::string_view /*field*/, type& out) { out = j; }
+
+void integer_map::read(const nlohmann::json& j, std::string_view field, type& out) {
+  if (!j.is_object()) {
+    throw parse_error(data_path(field), "expected an object of integers, " + got(j));
+  }
+  type result;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    std::string why;
+    const auto i = as_int64(it.value(), why);
+    if (!i) throw parse_error(data_path(field) + "." + it.key(), "expected an integer, " + why);
+    result.emplace(it.key(), *i);
+  }
+  out = std::move(result);
+}
+
+}  // namespace kind
+}  // namespace detail
+}  // namespace rtev

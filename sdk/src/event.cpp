@@ -1,0 +1,130 @@
+#include "rtev/event.hpp"
+
+#include <limits>
+
+namespace rtev {
+namespace {
+
+using json = nlohmann::json;
+
+[[noreturn]] void expected(const char* field, const char* what, const json& got) {
+  throw parse_error(std::string("event.") + field,
+                    std::string("expected ") + what + ", got " + json_type_name(got));
+}
+
+const json* find(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it == j.end() ? nullptr : &*it;
+}
+
+std::string required_string(const json& j, const char* key, const char* what) {
+  const json* v = find(j, key);
+  if (!v) throw parse_error(std::string("event.") + key, "required field is missing");
+  if (!v->is_string()) expected(key, what, *v);
+  return v->get<std::string>();
+}
+
+}  // namespace
+
+std::string json_type_name(const json& j) {
+  switch (j.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::boolean: return "boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+    case json::value_t::number_float: return "number";
+    case json::value_t::string: return "string";
+    case json::value_t::array: return "array";
+    case json::value_t::object: return "object";
+    case json::value_t::binary: return "binary";
+    case json::value_t::discarded: return "nothing";
+  }
+  return "unknown";
+}
+
+event event::make(std::string type, json data, std::string_view zone) {
+  event e;
+  e.type = std::move(type);
+  e.timezone = std::string(zone);
+  e.timestamp = time::format_rfc3339(time::now(), zone);
+  e.data = std::move(data);
+  return e;
+}
+
+event event::parse(std::string_view json_text) {
+  json j = json::parse(json_text.begin(), json_text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) throw parse_error("event", "expected a JSON object, got malformed JSON");
+  return from_json(j);
+}
+
+event event::from_json(const json& j) {
+  if (!j.is_object()) throw parse_error("event", "expected an object, got " + json_type_name(j));
+  event e;
+  e.type = required_string(j, "type", "a string");
+  if (e.type.empty()) throw parse_error("event.type", "expected a non-empty string");
+
+  e.timezone = required_string(j, "timezone", "an IANA time zone string");
+  try {
+    time::validate_zone(e.timezone);
+  } catch (const unknown_zone_error& err) {
+    throw parse_error("event.timezone", err.what());
+  }
+
+  e.timestamp = required_string(j, "timestamp", "an RFC 3339 string");
+  try {
+    time::parse_rfc3339(e.timestamp, e.timezone);
+  } catch (const parse_error& err) {
+    throw parse_error("event.timestamp", err.what());
+  }
+
+  const json* data = find(j, "data");
+  if (!data) throw parse_error("event.data", "required field is missing");
+  e.data = *data;
+
+  if (const json* id = find(j, "id"); id && !id->is_null()) {
+    if (!id->is_string()) expected("id", "a string", *id);
+    e.id = id->get<std::string>();
+  }
+  if (const json* seq = find(j, "seq"); seq && !seq->is_null()) {
+    if (seq->is_number_unsigned()) e.seq = seq->get<std::uint64_t>();
+    else if (seq->is_number_integer() && seq->get<std::int64_t>() >= 0)
+      e.seq = static_cast<std::uint64_t>(seq->get<std::int64_t>());
+    else expected("seq", "a non-negative integer", *seq);
+  }
+  if (const json* room = find(j, "room"); room && !room->is_null()) {
+    if (!room->is_string()) expected("room", "a string", *room);
+    e.room = room->get<std::string>();
+  }
+
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& k = it.key();
+    if (k != "type" && k != "id" && k != "seq" && k != "room" && k != "timestamp" &&
+        k != "timezone" && k != "data")
+      e.extra[k] = it.value();
+  }
+  return e;
+}
+
+json event::to_json() const {
+  json j = extra.is_object() ? extra : json::object();
+  j["type"] = type;
+  if (id) j["id"] = *id;
+  if (seq) j["seq"] = *seq;
+  if (room) j["room"] = *room;
+  j["timestamp"] = timestamp;
+  j["timezone"] = timezone;
+  j["data"] = data;
+  return j;
+}
+
+std::string event::dump() const { return to_json().dump(); }
+
+rtev::timestamp event::time() const {
+  try {
+    return time::parse_rfc3339(timestamp, timezone);
+  } catch (const parse_error& err) {
+    throw parse_error("event.timestamp", err.what());
+  }
+}
+
+}  // namespace rtev

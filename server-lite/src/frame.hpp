@@ -1,0 +1,44 @@
+#pragma once
+// Outgoing bytes, built once and shared by every connection that sends them.
+// Service-thread only (the lazy SSE caches are not synchronised).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace rtev::server_lite {
+
+/// Headroom the transport needs before every payload (LWS_PRE); defined by the lws glue.
+extern const std::size_t frame_headroom;
+
+/// Payload bytes preceded by frame_headroom bytes of scratch space for lws's framing.
+class frame {
+ public:
+  explicit frame(std::string_view payload);
+  /// Pointer to the payload; the headroom precedes it (lws_write writes into it).
+  unsigned char* data() { return reinterpret_cast<unsigned char*>(buf_.data()) + frame_headroom; }
+  std::size_t size() const { return buf_.size() - frame_headroom; }
+  std::string_view payload() const { return std::string_view(buf_).substr(frame_headroom); }
+
+ private:
+  std::string buf_;
+};
+using frame_ptr = std::shared_ptr<frame>;
+
+/// One event as delivered: its envelope JSON, and per-protocol frames built on first use.
+struct shared_event {
+  std::string json;          ///< the envelope
+  std::string type;
+  std::string room;          ///< empty for broadcasts
+  std::uint64_t seq = 0;     ///< 0 for unstored events (typing indicators)
+
+  frame_ptr ws_frame() const;                ///< the envelope as a WebSocket text frame
+  frame_ptr sse_frame(bool named) const;     ///< "id: seq\n[event: type\n]data: json\n\n"
+
+ private:
+  mutable frame_ptr ws_, sse_, sse_named_;
+};
+using event_ptr = std::shared_ptr<const shared_event>;
+
+}  // namespace rtev::server_lite

@@ -1,0 +1,68 @@
+#pragma once
+// HTTP routes of server-lite: /health, /api/stats, /metrics, /api/events (POST), /api/history,
+// /api/users/{id}. Transport-independent: the lws glue fills an http_request and sends the
+// http_response. Service thread only (it reads the hub).
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "room_hub.hpp"
+#include "rtev/server/server.hpp"
+
+namespace rtev::server_lite {
+
+struct http_request {
+  std::string method;                          ///< GET, POST, OPTIONS, …
+  std::string path;
+  std::multimap<std::string, std::string> query;  ///< decoded ?k=v pairs
+  std::string authorization;                   ///< Authorization header
+  std::string body;
+  std::string remote;
+
+  std::optional<std::string> param(const std::string& k) const;
+  /// Bearer token from Authorization, else ?token=.
+  std::string token() const;
+};
+
+struct http_response {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+};
+
+/// `{"error":{"code","message"}}` with the status.
+http_response json_error(int status, const std::string& code, const std::string& message);
+
+class http_api {
+ public:
+  http_api(const server_config& cfg, room_hub& hub, const authenticator& auth,
+           steady::time_point started);
+
+  /// Routes everything but SSE. Publishing answers asynchronously (after the store commits):
+  /// `reply` may run later, on the service thread. Returns true if `reply` was or will be called.
+  void handle(const http_request& req, std::function<void(http_response)> reply);
+
+  /// Whether `req` carries the API key (always true when no key is configured).
+  bool has_api_key(const http_request& req) const;
+  /// Why `req` may not read `room`'s history (empty: it may). The API key reads anything;
+  /// otherwise the token's identity must be allowed to join the room (all rooms: admin).
+  std::optional<http_response> history_refusal(const http_request& req, const std::string& room) const;
+  server_stats stats() const;
+
+ private:
+  http_response health() const;
+  http_response stats_json() const;
+  http_response metrics() const;
+  http_response history(const http_request& req) const;
+  void publish(const http_request& req, std::function<void(http_response)> reply);
+
+  const server_config& cfg_;
+  room_hub& hub_;
+  const authenticator& auth_;
+  steady::time_point started_;
+};
+
+}  // namespace rtev::server_lite

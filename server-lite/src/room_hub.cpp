@@ -1,0 +1,755 @@
+#include "room_hub.hpp"
+
+#include <algorithm>
+
+#include "rtev/error.hpp"
+#include "rtev/event.hpp"
+#include "rtev/time.hpp"
+
+namespace rtev::server_lite {
+
+namespace {
+
+bool any_glob_matches(const std::vector<std::string>& globs, const std::string& text) {
+  if (globs.empty()) return true;
+  return std::any_of(globs.begin(), globs.end(),
+                     [&](const std::string& g) { return glob_match(g, text); });
+}
+
+std::int64_t to_us(rtev::timestamp t) { return t.time_since_epoch().count(); }
+
+}  // namespace
+
+// An event appended to the store and not yet committed: fanned out and acknowledged when
+// the writer reports it stored.
+struct room_hub::pending_event {
+  event_ptr event;
+  std::string id;
+  std::shared_ptr<ack_group> group;
+  std::size_t index = 0;
+};
+
+struct room_hub::ack_group {
+  publish_outcome outcome;
+  std::size_t remaining = 0;
+  publish_done done;
+
+  void settle(std::size_t i, json result) {
+    if (result.contains("error")) outcome.failed = true;
+    outcome.results[i] = std::move(result);
+    if (--remaining == 0 && done) {
+      auto d = std::move(done);
+      d(std::move(outcome));
+    }
+  }
+};
+
+bool subscription::matches_room(const std::string& room) const {
+  if (room.empty()) return broadcasts;
+  return std::any_of(patterns.begin(), patterns.end(),
+                     [&](const std::string& p) { return glob_match(p, room); });
+}
+
+bool subscription::matches(const shared_event& e) const {
+  return matches_room(e.room) && any_glob_matches(types, e.type);
+}
+
+room_hub::room_hub(hub_config cfg, history_store& store, const authenticator& auth, post_fn post)
+    : cfg_(std::move(cfg)),
+      store_(store),
+      auth_(auth),
+      post_(std::move(post)),
+      next_seq_(store.last_seq_at_open() + 1),
+      frontier_(store.last_seq_at_open()),
+      rng_(std::random_device{}()) {
+  // Rebuild the idempotency window so a publish retried across a restart is stored once.
+  const auto now_us = to_us(rtev::time::now());
+  const auto window_us = std::chrono::duration_cast<std::chrono::microseconds>(cfg_.idempotency_window).count();
+  const auto now = steady::now();
+  for (auto& [id, seq] : store_.ids_since(now_us - window_us)) {
+    recent_ids_[id] = recent_id{seq, now, true, {}};
+    recent_order_.emplace_back(now, id);
+  }
+}
+
+room_hub::~room_hub() = default;
+
+// --- connections ---------------------------------------------------------------------------
+
+connection& room_hub::open(conn_kind kind, std::string remote, std::function<void()> wake) {
+  auto c = std::make_unique<connection>();
+  c->id = next_conn_id_++;
+  c->kind = kind;
+  c->remote = std::move(remote);
+  c->wake = std::move(wake);
+  c->opened = c->refilled = c->last_ping = c->last_heartbeat = steady::now();
+  c->tokens = cfg_.burst;
+  connection& ref = *c;
+  conns_.emplace(ref.id, std::move(c));
+  return ref;
+}
+
+connection* room_hub::find(conn_id id) {
+  auto it = conns_.find(id);
+  return it == conns_.end() ? nullptr : it->second.get();
+}
+
+void room_hub::closed(conn_id id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  connection& c = *it->second;
+  unindex_connection(c);
+  std::optional<std::string> user;
+  if (c.who) user = c.who->user_id;
+  conns_.erase(it);
+  if (user) user_disconnected(*user);
+}
+
+void room_hub::close_connection(connection& c, int code, std::string reason) {
+  if (c.closing) return;
+  c.closing.emplace(code, std::move(reason));
+  c.wake();
+}
+
+std::string room_hub::authenticate(connection& c, const std::string& token, bool announce) {
+  auto result = auth_.authenticate(token, "anon-" + std::to_string(c.id),
+                                   std::chrono::duration_cast<std::chrono::seconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
+  if (!result.who) {
+    if (c.kind == conn_kind::websocket) {
+      send_control(c, {{"type", "auth_error"}, {"data", {{"message", result.error}}}});
+      close_connection(c, close_code::policy, "authentication failed");
+    }
+    return result.error;
+  }
+  const bool was = c.who.has_value();
+  std::optional<std::string> old_user;
+  if (was) old_user = c.who->user_id;
+  // Re-authentication replaces the identity and its automatic rooms.
+  if (was) {
+    c.subs.remove_if([](const subscription& s) { return s.automatic; });
+    reindex(c);
+  }
+  c.who = std::move(result.who);
+  join_automatic(c);
+  if (!was || *old_user != c.who->user_id) {
+    user_connected(*c.who);
+    if (old_user) user_disconnected(*old_user);
+  }
+  if (announce) {
+    send_control(c, {{"type", "authenticated"},
+                     {"data",
+                      {{"user_id", c.who->user_id},
+                       {"connection_id", std::to_string(c.id)},
+                       {"roles", c.who->roles},
+                       {"timezone", cfg_.timezone},
+                       {"server_time", now_rfc3339()},
+                       {"epoch", store_.epoch()},
+                       {"last_seq", frontier_}}}});
+  }
+  return {};
+}
+
+void room_hub::join_automatic(connection& c) {
+  subscription user_sub;
+  user_sub.automatic = true;
+  user_sub.patterns.push_back("user:" + c.who->user_id);
+  for (const auto& r : c.who->roles) user_sub.patterns.push_back("role:" + r);
+  // Automatic rooms are only those that are valid names (a user id with a space has none).
+  user_sub.patterns.erase(std::remove_if(user_sub.patterns.begin(), user_sub.patterns.end(),
+                                         [](const std::string& p) { return !is_valid_room(p); }),
+                          user_sub.patterns.end());
+  if (user_sub.patterns.empty()) return;
+  c.subs.push_front(user_sub);
+  index_subscription(c, c.subs.front());
+}
+
+void room_hub::index_subscription(connection& c, const subscription& s) {
+  for (const auto& p : s.patterns) {
+    if (is_glob(p)) glob_conns_.insert(&c);
+    else room_index_[p].insert(&c);
+  }
+}
+
+void room_hub::unindex_connection(connection& c) {
+  for (const auto& s : c.subs)
+    for (const auto& p : s.patterns) {
+      auto it = room_index_.find(p);
+      if (it == room_index_.end()) continue;
+      it->second.erase(&c);
+      if (it->second.empty()) room_index_.erase(it);
+    }
+  glob_conns_.erase(&c);
+}
+
+void room_hub::reindex(connection& c) {
+  unindex_connection(c);
+  for (const auto& s : c.subs) index_subscription(c, s);
+}
+
+// --- presence ------------------------------------------------------------------------------
+
+void room_hub::user_connected(const identity& who) {
+  if (users_[who.user_id]++ == 0) publish_presence("user_online", who.user_id);
+}
+
+void room_hub::user_disconnected(const std::string& user_id) {
+  auto it = users_.find(user_id);
+  if (it == users_.end()) return;
+  if (--it->second == 0) {
+    users_.erase(it);
+    publish_presence("user_offline", user_id);
+  }
+}
+
+void room_hub::publish_presence(const char* type, const std::string& user_id) {
+  publish_request r;
+  r.type = type;
+  r.room = "presence";
+  r.data = {{"user_id", user_id}, {"timestamp", now_rfc3339()}};
+  publish({std::move(r)}, nullptr);
+}
+
+json room_hub::presence_of(const std::string& room) const {
+  std::map<std::string, std::size_t> users;
+  for (const auto& [id, c] : conns_) {
+    if (!c->who || c->closing) continue;
+    for (const auto& s : c->subs)
+      if (s.matches_room(room)) {
+        ++users[c->who->user_id];
+        break;
+      }
+  }
+  json list = json::array();
+  for (const auto& [u, n] : users) list.push_back({{"user_id", u}, {"connections", n}});
+  return list;
+}
+
+json room_hub::user_info(const std::string& user_id) const {
+  auto it = users_.find(user_id);
+  const std::size_t n = it == users_.end() ? 0 : it->second;
+  return {{"user_id", user_id}, {"connected", n > 0}, {"connections", n}};
+}
+
+std::size_t room_hub::kick_user(const std::string& user_id) {
+  std::size_t n = 0;
+  for (auto& [id, c] : conns_)
+    if (c->who && c->who->user_id == user_id && !c->closing) {
+      close_connection(*c, close_code::kicked, "disconnected by an administrator");
+      ++n;
+    }
+  return n;
+}
+
+std::size_t room_hub::authenticated_users() const { return users_.size(); }
+
+std::size_t room_hub::room_count() const { return room_index_.size(); }
+
+// --- outgoing ------------------------------------------------------------------------------
+
+void room_hub::send_control(connection& c, const json& msg) {
+  if (c.kind != conn_kind::websocket || c.closing) return;
+  c.queue.push_back(outgoing{nullptr, std::make_shared<frame>(msg.dump())});
+  c.wake();
+}
+
+void room_hub::send_error(connection& c, const json& ref, const std::string& code,
+                          const std::string& message) {
+  json msg = {{"type", "ERROR"}, {"data", {{"code", code}, {"message", message}}}};
+  if (!ref.is_null()) msg["ref"] = ref;
+  send_control(c, msg);
+}
+
+void room_hub::enqueue_live(connection& c, const event_ptr& e) {
+  if (c.closing) return;
+  if (c.live_queued >= cfg_.send_queue_max) {
+    ++dropped_;
+    close_connection(c, close_code::slow_consumer, "slow consumer");
+    return;
+  }
+  c.queue.push_back(outgoing{e, nullptr});
+  ++c.live_queued;
+  ++delivered_;
+  c.wake();
+}
+
+void room_hub::deliver(const event_ptr& e, const connection* except) {
+  const std::uint64_t round = ++marker_;
+  auto consider = [&](connection* c) {
+    if (c == except || c->marker == round || !c->who || c->closing) return;
+    if (c->kind == conn_kind::sse && !any_glob_matches(c->sse_types, e->type)) return;
+    for (const auto& s : c->subs) {
+      if (!s.matches(*e)) continue;
+      // A replaying subscription gets this event from the store, in order.
+      if (s.replaying) continue;
+      c->marker = round;
+      enqueue_live(*c, e);
+      return;
+    }
+  };
+  if (e->room.empty()) {
+    // A broadcast reaches every authenticated connection.
+    for (auto& [id, c] : conns_) {
+      if (c.get() == except || !c->who || c->closing) continue;
+      if (c->kind == conn_kind::sse && !any_glob_matches(c->sse_types, e->type)) continue;
+      enqueue_live(*c, e);
+    }
+    return;
+  }
+  if (auto it = room_index_.find(e->room); it != room_index_.end())
+    for (connection* c : it->second) consider(c);
+  for (connection* c : glob_conns_) consider(c);
+}
+
+std::optional<outgoing> room_hub::next_outgoing(connection& c) {
+  if (c.queue.empty()) return std::nullopt;
+  outgoing o = std::move(c.queue.front());
+  c.queue.pop_front();
+  if (o.event && !o.control && c.live_queued > 0) --c.live_queued;
+  // Refill replay pages once the queue has drained below half.
+  if (c.queue.size() < std::max<std::size_t>(1, cfg_.send_queue_max / 2) && !c.closing)
+    for (auto& s : c.subs)
+      if (s.replaying) pump_replay(c, s);
+  return o;
+}
+
+// --- replay --------------------------------------------------------------------------------
+
+room_hub::since_point room_hub::parse_since(const json& v) const {
+  since_point p;
+  if (v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0)) {
+    p.seq = v.get<std::uint64_t>();
+    return p;
+  }
+  if (!v.is_string())
+    throw parse_error("since", "expected a seq number, an RFC 3339 time or \"beginning\", got " +
+                                   json_type_name(v));
+  const std::string s = v.get<std::string>();
+  if (s == "beginning") {
+    p.seq = 0;
+    return p;
+  }
+  std::string digits = s.rfind("seq:", 0) == 0 ? s.substr(4) : s;
+  if (!digits.empty() && std::all_of(digits.begin(), digits.end(), ::isdigit) && digits.size() < 20) {
+    p.seq = std::stoull(digits);
+    return p;
+  }
+  try {
+    p.time_us = to_us(rtev::time::parse_rfc3339(s, cfg_.timezone));
+  } catch (const std::exception& e) {
+    throw parse_error("since", "expected a seq number, an RFC 3339 time or \"beginning\", got '" +
+                                   s + "'");
+  }
+  return p;
+}
+
+void room_hub::start_replay(connection& c, subscription& s, const since_point& since,
+                            const std::optional<std::string>& epoch) {
+  const store_stats st = store_.stats();
+  s.recovered = true;
+  if (epoch && *epoch != store_.epoch()) {
+    // The client's history came from another store: nothing here continues it.
+    s.recovered = false;
+    finish_replay(c, s);
+    return;
+  }
+  if (since.seq) {
+    if (*since.seq > frontier_) {
+      s.recovered = false;  // the client saw events this store never had
+      finish_replay(c, s);
+      return;
+    }
+    if (st.pruned_through > *since.seq) s.recovered = false;
+    s.cursor = *since.seq;
+  } else if (since.time_us) {
+    if (st.pruned_before_us > *since.time_us) s.recovered = false;
+    s.since_us = since.time_us;
+  }
+  s.replaying = true;
+  pump_replay(c, s);
+}
+
+void room_hub::pump_replay(connection& c, subscription& s) {
+  constexpr std::size_t page = 256;
+  // A single-room subscription reads its room directly. Several rooms, or rooms plus
+  // broadcasts (SSE streams), scan every stored event in seq order and filter here: one
+  // ordered stream, and the cursor advances over everything scanned.
+  history_query q;
+  const bool direct = s.patterns.size() == 1 && !s.broadcasts;
+  if (direct) q.room = s.patterns.front();
+  q.include_broadcasts = !direct;
+  q.after_seq = s.cursor;
+  q.since_us = s.since_us;
+  q.max_seq = frontier_;
+  q.types = s.types;
+  q.limit = page;
+  history_page got = store_.query(q);
+  bool queued = false;
+  for (auto& e : got.events) {
+    s.cursor = e.seq;
+    auto ev = std::make_shared<shared_event>();
+    ev->json = std::move(e.json);
+    ev->type = std::move(e.type);
+    ev->room = std::move(e.room);
+    ev->seq = e.seq;
+    if (!direct && !s.matches(*ev)) continue;
+    if (c.kind == conn_kind::sse && !any_glob_matches(c.sse_types, ev->type)) continue;
+    c.queue.push_back(outgoing{ev, nullptr});
+    ++s.replayed;
+    queued = true;
+  }
+  if (queued) c.wake();
+  if (!got.more) finish_replay(c, s);
+}
+
+void room_hub::finish_replay(connection& c, subscription& s) {
+  s.replaying = false;
+  // Everything up to the frontier has now been queued (or was before the subscription):
+  // from here on, live delivery continues seamlessly.
+  if (s.ack_after_replay) {
+    s.ack_after_replay = false;
+    json ack = {{"type", "ACK"},
+                {"data",
+                 {{"op", "SUBSCRIBE"},
+                  {"room", s.patterns.empty() ? "" : s.patterns.front()},
+                  {"replayed", s.replayed},
+                  {"recovered", s.recovered},
+                  {"epoch", store_.epoch()},
+                  {"last_seq", frontier_}}}};
+    if (s.ref) ack["ref"] = *s.ref;
+    send_control(c, ack);
+  }
+}
+
+// --- SSE -----------------------------------------------------------------------------------
+
+std::string room_hub::open_sse(connection& c, const std::vector<std::string>& rooms,
+                               std::vector<std::string> types, std::optional<std::string> since,
+                               bool named) {
+  c.sse_named = named;
+  c.sse_types = std::move(types);
+  subscription s;
+  if (rooms.empty()) {
+    // What a WebSocket client sees by default: its own rooms, and broadcasts.
+    for (auto& sub : c.subs)
+      if (sub.automatic) s.patterns = sub.patterns;
+    c.subs.clear();
+    s.automatic = true;
+  } else {
+    for (const auto& r : rooms) {
+      if (!is_valid_room_pattern(r))
+        return "invalid room name '" + r + "': up to 128 of A-Z a-z 0-9 _ : . @ - (and * in globs)";
+      if (auto why = join_refusal(*c.who, auth_.mode(), r); !why.empty()) return why;
+      s.patterns.push_back(r);
+    }
+    c.subs.clear();
+  }
+  s.broadcasts = true;
+  c.subs.push_back(std::move(s));
+  reindex(c);
+  if (since) {
+    since_point p;
+    try {
+      p = parse_since(json(*since));
+    } catch (const parse_error& e) {
+      return e.what();
+    }
+    start_replay(c, c.subs.back(), p, std::nullopt);
+  }
+  return {};
+}
+
+// --- publishing ----------------------------------------------------------------------------
+
+std::string room_hub::new_id() {
+  // Random UUID v4: unique without coordination, also across stores.
+  std::uint64_t a = rng_(), b = rng_();
+  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  char buf[37];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
+                static_cast<unsigned>(b >> 48),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+std::string room_hub::now_rfc3339() const {
+  return rtev::time::format_rfc3339(rtev::time::now(), cfg_.timezone);
+}
+
+std::vector<publish_request> room_hub::parse_publish(const json& body) const {
+  if (!body.is_object()) throw parse_error("", "expected an event object, got " + json_type_name(body));
+  auto str = [&](const char* key, bool required) -> std::optional<std::string> {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) {
+      if (required) throw parse_error(key, "required field is missing");
+      return std::nullopt;
+    }
+    if (it->is_string()) return it->get<std::string>();
+    if (it->is_number_integer() && (std::string(key) == "user_id")) return it->dump();
+    throw parse_error(key, "expected a string, got " + json_type_name(*it));
+  };
+  publish_request base;
+  base.type = *str("type", true);
+  if (base.type.empty()) throw parse_error("type", "expected a non-empty string");
+  if (base.type.size() > 256) throw parse_error("type", "longer than 256 characters");
+  if (auto it = body.find("data"); it != body.end()) base.data = *it;
+  base.id = str("id", false);
+  if (base.id && (base.id->empty() || base.id->size() > 128))
+    throw parse_error("id", "expected 1 to 128 characters");
+
+  int targets = 0;
+  std::vector<publish_request> out;
+  if (auto room = str("room", false)) {
+    ++targets;
+    if (!is_valid_room(*room))
+      throw parse_error("room", "invalid room name '" + *room +
+                                    "': up to 128 of A-Z a-z 0-9 _ : . @ -");
+    base.room = *room;
+  }
+  if (auto user = str("user_id", false)) {
+    ++targets;
+    base.room = "user:" + *user;
+  }
+  if (auto it = body.find("broadcast"); it != body.end() && !it->is_null()) {
+    if (!it->is_boolean()) throw parse_error("broadcast", "expected a boolean, got " + json_type_name(*it));
+    if (it->get<bool>()) {
+      ++targets;
+      base.broadcast = true;
+    }
+  }
+  if (auto it = body.find("user_ids"); it != body.end() && !it->is_null()) {
+    ++targets;
+    if (!it->is_array() || it->empty())
+      throw parse_error("user_ids", "expected a non-empty array of user ids");
+    if (targets > 1)
+      throw parse_error("", "give one target: room, user_id, user_ids or broadcast");
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      const json& u = (*it)[i];
+      std::string uid;
+      if (u.is_string()) uid = u.get<std::string>();
+      else if (u.is_number_integer()) uid = u.dump();
+      else
+        throw parse_error("user_ids[" + std::to_string(i) + "]",
+                          "expected a string or integer, got " + json_type_name(u));
+      publish_request r = base;
+      r.room = "user:" + uid;
+      // One event per user, each with its own id: "<id>/<user>" keeps retries idempotent.
+      if (base.id) r.id = *base.id + "/" + uid;
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+  if (targets > 1) throw parse_error("", "give one target: room, user_id, user_ids or broadcast");
+  if (targets == 0) base.broadcast = true;  // no target: a broadcast (as `rtev publish`)
+  out.push_back(std::move(base));
+  return out;
+}
+
+std::string room_hub::publish_refusal(const identity* who, const publish_request& r) const {
+  if (!who) return {};  // HTTP API, key already checked
+  if (r.broadcast) {
+    if (!may_target_users(*who, auth_.mode()))
+      return "broadcasting needs role admin or service";
+    return {};
+  }
+  if (r.room.rfind("user:", 0) == 0 && r.room != "user:" + who->user_id) {
+    if (!may_target_users(*who, auth_.mode()))
+      return "publishing to another user needs role admin or service";
+    return {};
+  }
+  if (auto why = join_refusal(*who, auth_.mode(), r.room); !why.empty()) {
+    if (may_target_users(*who, auth_.mode()) && auth_.mode() != auth_mode::none) return {};
+    return why;
+  }
+  return {};
+}
+
+void room_hub::publish(std::vector<publish_request> reqs, publish_done done) {
+  auto group = std::make_shared<ack_group>();
+  group->remaining = reqs.size();
+  group->outcome.results = json::array();
+  for (std::size_t i = 0; i < reqs.size(); ++i) group->outcome.results.push_back(nullptr);
+  group->done = std::move(done);
+  if (reqs.empty()) {
+    if (group->done) group->done(std::move(group->outcome));
+    return;
+  }
+
+  std::vector<stored_event> batch;
+  std::vector<std::uint64_t> seqs;
+  const auto now = steady::now();
+  const std::string stamp = now_rfc3339();
+  for (std::size_t i = 0; i < reqs.size(); ++i) {
+    publish_request& r = reqs[i];
+    if (r.id) {
+      if (auto it = recent_ids_.find(*r.id); it != recent_ids_.end()) {
+        if (it->second.committed)
+          group->settle(i, {{"id", *r.id}, {"seq", it->second.seq}, {"duplicate", true}});
+        else
+          it->second.waiters.emplace_back(group, i);
+        continue;
+      }
+    }
+    const std::string id = r.id ? *r.id : new_id();
+    const std::uint64_t seq = next_seq_++;
+    json env = {{"type", r.type}, {"id", id},        {"seq", seq},
+                {"timestamp", stamp}, {"timezone", cfg_.timezone}, {"data", r.data}};
+    if (!r.broadcast) env["room"] = r.room;
+    auto ev = std::make_shared<shared_event>();
+    ev->json = env.dump(-1, ' ', false, json::error_handler_t::replace);
+    ev->type = r.type;
+    ev->room = r.broadcast ? std::string() : r.room;
+    ev->seq = seq;
+
+    stored_event se;
+    se.seq = seq;
+    se.id = id;
+    se.type = r.type;
+    se.room = ev->room;
+    se.time_us = to_us(rtev::time::now());
+    se.json = ev->json;
+    batch.push_back(std::move(se));
+    seqs.push_back(seq);
+    pending_.emplace(seq, pending_event{ev, id, group, i});
+    recent_ids_[id] = recent_id{seq, now, false, {}};
+    recent_order_.emplace_back(now, id);
+  }
+  if (batch.empty()) return;
+  // The completion runs on the store's writer thread: hand it to the service thread.
+  store_.append(std::move(batch), [this, seqs = std::move(seqs)](
+                                      std::vector<history_store::append_result> results) mutable {
+    post_([this, seqs = std::move(seqs), results = std::move(results)]() mutable {
+      on_committed(std::move(seqs), std::move(results));
+    });
+  });
+}
+
+void room_hub::on_committed(std::vector<std::uint64_t> seqs,
+                            std::vector<history_store::append_result> results) {
+  for (std::size_t i = 0; i < seqs.size(); ++i) {
+    auto it = pending_.find(seqs[i]);
+    if (it == pending_.end()) continue;
+    pending_event p = std::move(it->second);
+    pending_.erase(it);
+    frontier_ = std::max(frontier_, seqs[i]);
+    const auto& r = i < results.size() ? results[i] : history_store::append_result{false, "lost", {}};
+    json result;
+    auto rid = recent_ids_.find(p.id);
+    if (!r.ok) {
+      result = {{"id", p.id}, {"error", {{"code", "storage_error"}, {"message", r.error}}}};
+      if (rid != recent_ids_.end() && !rid->second.committed) {
+        auto waiters = std::move(rid->second.waiters);
+        recent_ids_.erase(rid);
+        for (auto& [g, idx] : waiters) g->settle(idx, result);
+      }
+    } else {
+      std::uint64_t seq = r.duplicate_of ? *r.duplicate_of : seqs[i];
+      result = {{"id", p.id}, {"seq", seq}};
+      if (!p.event->room.empty()) result["room"] = p.event->room;
+      if (r.duplicate_of) {
+        result["duplicate"] = true;
+      } else {
+        ++published_;
+        ++by_type_[p.event->type];
+        deliver(p.event);
+      }
+      if (rid != recent_ids_.end()) {
+        rid->second.seq = seq;
+        rid->second.committed = true;
+        auto waiters = std::move(rid->second.waiters);
+        json dup = result;
+        dup["duplicate"] = true;
+        for (auto& [g, idx] : waiters) g->settle(idx, dup);
+      }
+    }
+    if (p.group) p.group->settle(p.index, std::move(result));
+  }
+}
+
+history_page room_hub::history(const std::string& room, const json& since, const json& until,
+                               std::size_t limit, const std::vector<std::string>& types) const {
+  history_query q;
+  q.room = room;
+  q.include_broadcasts = room.empty();
+  if (!since.is_null()) {
+    since_point p = parse_since(since);
+    q.after_seq = p.seq;
+    q.since_us = p.time_us;
+  }
+  if (!until.is_null()) {
+    if (!until.is_string())
+      throw parse_error("until", "expected an RFC 3339 time, got " + json_type_name(until));
+    try {
+      q.until_us = to_us(rtev::time::parse_rfc3339(until.get<std::string>(), cfg_.timezone));
+    } catch (const std::exception&) {
+      throw parse_error("until", "expected an RFC 3339 time, got '" + until.get<std::string>() + "'");
+    }
+  }
+  q.max_seq = frontier_;
+  q.types = types;
+  q.limit = std::clamp<std::size_t>(limit, 1, 1000);
+  return store_.query(q);
+}
+
+// --- timers --------------------------------------------------------------------------------
+
+bool room_hub::rate_ok(connection& c, steady::time_point now) {
+  const double elapsed = std::chrono::duration<double>(now - c.refilled).count();
+  c.refilled = now;
+  c.tokens = std::min(cfg_.burst, c.tokens + elapsed * cfg_.rate);
+  if (c.tokens >= 1.0) {
+    c.tokens -= 1.0;
+    return true;
+  }
+  // Sustained abuse — more rejections in the last 10 s than 10 s worth of the allowed rate
+  // (at least 20) — closes the connection.
+  c.limited.push_back(now);
+  while (!c.limited.empty() && now - c.limited.front() > std::chrono::seconds(10))
+    c.limited.pop_front();
+  if (static_cast<double>(c.limited.size()) > std::max(20.0, cfg_.rate * 10))
+    close_connection(c, close_code::policy, "rate limit exceeded");
+  return false;
+}
+
+void room_hub::tick(steady::time_point now) {
+  for (auto& [id, cp] : conns_) {
+    connection& c = *cp;
+    if (c.closing) continue;
+    if (!c.who && now - c.opened >= cfg_.auth_timeout) {
+      send_control(c, {{"type", "auth_error"}, {"data", {{"message", "authentication timed out"}}}});
+      close_connection(c, close_code::policy, "authentication timed out");
+      continue;
+    }
+    if (c.kind == conn_kind::websocket) {
+      if (c.ping_outstanding && now - c.last_ping >= cfg_.ping_timeout) {
+        close_connection(c, close_code::policy, "ping timeout");
+        continue;
+      }
+      if (!c.ping_outstanding && now - c.last_ping >= cfg_.ping_interval) {
+        c.ping_due = true;
+        c.ping_outstanding = true;
+        c.last_ping = now;
+        c.wake();
+      }
+    } else if (now - c.last_heartbeat >= cfg_.sse_heartbeat) {
+      c.heartbeat_due = true;
+      c.last_heartbeat = now;
+      c.wake();
+    }
+  }
+  while (!recent_order_.empty() && now - recent_order_.front().first > cfg_.idempotency_window) {
+    auto it = recent_ids_.find(recent_order_.front().second);
+    if (it != recent_ids_.end() && it->second.committed && it->second.at == recent_order_.front().first)
+      recent_ids_.erase(it);
+    recent_order_.pop_front();
+  }
+}
+
+void room_hub::shutdown() {
+  for (auto& [id, c] : conns_) close_connection(*c, close_code::going_away, "server shutting down");
+}
+
+}  // namespace rtev::server_lite

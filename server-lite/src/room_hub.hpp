@@ -1,0 +1,276 @@
+#pragma once
+// room_hub: the server's one piece of shared state — connections, their identities and
+// subscriptions, rooms, presence, the publish pipeline (id/seq/timestamp, store, fan-out) and
+// history replay. Every front door (rtev WebSocket, SSE, HTTP POST) goes through it.
+//
+// Threads: the hub is touched ONLY on the lws service thread. The store's writer thread
+// reaches it solely through `post` (a mutex-protected queue drained on the service thread).
+// The hub never includes libwebsockets: transports give each connection a `wake` callback
+// and pull frames with next_outgoing().
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "auth.hpp"
+#include "frame.hpp"
+#include "history_store.hpp"
+
+namespace rtev::server_lite {
+
+using json = nlohmann::json;
+using steady = std::chrono::steady_clock;
+using conn_id = std::uint64_t;
+
+enum class conn_kind { websocket, sse };
+
+/// Close codes the server uses (see docs/protocol.md).
+namespace close_code {
+constexpr int going_away = 1001;
+constexpr int policy = 1008;
+constexpr int too_big = 1009;
+constexpr int server_error = 1011;
+constexpr int slow_consumer = 4000;
+constexpr int kicked = 4001;
+}  // namespace close_code
+
+struct hub_config {
+  std::string timezone = "UTC";
+  std::chrono::milliseconds auth_timeout{10000};
+  std::chrono::milliseconds ping_interval{30000};
+  std::chrono::milliseconds ping_timeout{10000};
+  std::chrono::milliseconds sse_heartbeat{30000};
+  double rate = 100, burst = 100;
+  std::size_t send_queue_max = 1000;
+  std::chrono::seconds idempotency_window{300};
+};
+
+/// A subscription: one or more room patterns (a WebSocket SUBSCRIBE has one; an SSE stream
+/// has its ?rooms=), optional type globs, and — while history is being replayed — a cursor.
+struct subscription {
+  std::vector<std::string> patterns;
+  std::vector<std::string> types;
+  bool broadcasts = false;  ///< replay also includes events without a room
+  bool automatic = false;   ///< user:/role: rooms joined at authentication
+  std::optional<std::string> ref;
+
+  // Replay state. While `replaying`, live events matching this subscription are skipped:
+  // the next page read from the store (bounded by the hub's delivery frontier) brings them.
+  bool replaying = false;
+  std::uint64_t cursor = 0;             ///< last seq replayed
+  std::optional<std::int64_t> since_us; ///< time-based start
+  std::uint64_t replayed = 0;
+  bool recovered = true;
+  bool ack_after_replay = false;        ///< WebSocket SUBSCRIBE: ACK when replay ends
+
+  bool matches_room(const std::string& room) const;
+  bool matches(const shared_event& e) const;
+};
+
+/// One queued item: a shared event, or a message for this connection only (ACK, ERROR, …).
+struct outgoing {
+  event_ptr event;
+  frame_ptr control;
+};
+
+struct connection {
+  conn_id id = 0;
+  conn_kind kind = conn_kind::websocket;
+  std::string remote;
+  std::function<void()> wake;  ///< ask the transport for a writeable callback
+
+  std::optional<identity> who;
+  std::list<subscription> subs;
+  bool sse_named = false;                  ///< SSE: add `event: <type>` lines
+  std::vector<std::string> sse_types;      ///< SSE: ?types= (applies to broadcasts too)
+
+  std::deque<outgoing> queue;
+  std::size_t live_queued = 0;             ///< queued live events (bounded by send_queue_max)
+
+  std::optional<std::pair<int, std::string>> closing;  ///< close requested: code, reason
+  bool gone = false;                                   ///< transport closed; awaiting removal
+
+  steady::time_point opened{};
+  steady::time_point last_ping{};
+  bool ping_outstanding = false;
+  bool ping_due = false;                   ///< transport should send a WebSocket PING
+  steady::time_point last_heartbeat{};     ///< SSE `: ping`
+  bool heartbeat_due = false;
+
+  double tokens = 0;                       ///< rate-limit bucket
+  steady::time_point refilled{};
+  std::deque<steady::time_point> limited;  ///< recent rate_limited rejections
+
+  std::uint64_t marker = 0;                ///< last fan-out round that reached this connection
+};
+
+/// What a publisher asked for, from any front door.
+struct publish_request {
+  std::string type;
+  json data = json::object();
+  std::optional<std::string> id;
+  std::string room;                        ///< empty with broadcast
+  bool broadcast = false;
+};
+
+/// Replies to a publish, filled as the store commits: one result per event.
+struct publish_outcome {
+  json results = json::array();            ///< [{"id","seq","room"?,"duplicate"?} | {"error":{…}}]
+  bool failed = false;
+};
+
+class room_hub {
+ public:
+  using post_fn = std::function<void(std::function<void()>)>;
+  using publish_done = std::function<void(publish_outcome)>;
+
+  room_hub(hub_config cfg, history_store& store, const authenticator& auth, post_fn post);
+  ~room_hub();
+
+  // --- connections ---------------------------------------------------------------------
+  connection& open(conn_kind kind, std::string remote, std::function<void()> wake);
+  /// The transport closed: forget the connection (presence updated).
+  void closed(conn_id id);
+  connection* find(conn_id id);
+  std::size_t connection_count() const { return conns_.size(); }
+
+  /// Authenticate with a token (empty: none given). On failure an auth_error is queued and
+  /// the connection is closed with 1008 (WebSocket). Returns the error, empty on success.
+  std::string authenticate(connection& c, const std::string& token, bool announce);
+
+  /// A WebSocket text message from the client (rtev protocol operations).
+  void handle_ws_message(connection& c, std::string_view text);
+
+  /// The next thing to send on `c`, or nothing. Pumps history replay as the queue drains.
+  std::optional<outgoing> next_outgoing(connection& c);
+
+  /// Request a close with `code`; the transport sends it on the next writeable callback.
+  void close_connection(connection& c, int code, std::string reason);
+
+  // --- SSE -----------------------------------------------------------------------------
+  /// Set up an SSE stream's subscription. `rooms` empty: what a WebSocket client sees by
+  /// default (its user:/role: rooms and broadcasts). Returns an error message if a room is
+  /// refused.
+  std::string open_sse(connection& c, const std::vector<std::string>& rooms,
+                       std::vector<std::string> types, std::optional<std::string> since,
+                       bool named);
+
+  // --- publishing --------------------------------------------------------------------------
+  /// Validate, assign id/seq/timestamp, store, and fan out once committed. `done` runs on the
+  /// service thread when every event is stored (or rejected).
+  void publish(std::vector<publish_request> reqs, publish_done done);
+  /// Check a publish target on behalf of `who` (nullptr: the HTTP API with its key).
+  std::string publish_refusal(const identity* who, const publish_request& r) const;
+  /// Parse `{"type","data","room"|"user_id"|"user_ids"|"broadcast","id"?}` into requests (one
+  /// per user for user_ids). Throws rtev::parse_error naming the field.
+  std::vector<publish_request> parse_publish(const json& body) const;
+
+  // --- queries -------------------------------------------------------------------------
+  /// Parse a `since` value: seq number (or "seq:N"), RFC 3339 time, or "beginning".
+  struct since_point {
+    std::optional<std::uint64_t> seq;
+    std::optional<std::int64_t> time_us;
+  };
+  since_point parse_since(const json& v) const;  // throws parse_error("since", …)
+
+  history_page history(const std::string& room, const json& since, const json& until,
+                       std::size_t limit, const std::vector<std::string>& types) const;
+  json presence_of(const std::string& room) const;
+  json user_info(const std::string& user_id) const;
+  /// Close every connection of a user with 4001. Returns how many.
+  std::size_t kick_user(const std::string& user_id);
+
+  // --- timers & lifecycle ----------------------------------------------------------------
+  /// Auth time-outs, heartbeats, idempotency window expiry. Called a few times a second.
+  void tick(steady::time_point now);
+  /// Shutdown: close everything with 1001.
+  void shutdown();
+
+  // --- stats ---------------------------------------------------------------------------
+  std::uint64_t events_published() const { return published_; }
+  std::uint64_t events_delivered() const { return delivered_; }
+  std::uint64_t events_dropped() const { return dropped_; }
+  const std::map<std::string, std::uint64_t>& by_type() const { return by_type_; }
+  std::size_t user_count() const { return users_.size(); }
+  std::size_t authenticated_users() const;
+  std::size_t room_count() const;
+  std::uint64_t frontier() const { return frontier_; }
+  const std::string& epoch() const { return store_.epoch(); }
+  const history_store& store() const { return store_; }
+
+ private:
+  struct pending_event;
+  struct ack_group;
+
+  void send_control(connection& c, const json& msg);
+  void send_error(connection& c, const json& ref, const std::string& code, const std::string& message);
+  void deliver(const event_ptr& e, const connection* except = nullptr);
+  void enqueue_live(connection& c, const event_ptr& e);
+  void index_subscription(connection& c, const subscription& s);
+  void unindex_connection(connection& c);
+  void reindex(connection& c);
+  void join_automatic(connection& c);
+  void pump_replay(connection& c, subscription& s);
+  void finish_replay(connection& c, subscription& s);
+  void start_replay(connection& c, subscription& s, const since_point& since,
+                    const std::optional<std::string>& epoch);
+  bool rate_ok(connection& c, steady::time_point now);
+  void user_connected(const identity& who);
+  void user_disconnected(const std::string& user_id);
+  void publish_presence(const char* type, const std::string& user_id);
+  void on_committed(std::vector<std::uint64_t> seqs, std::vector<history_store::append_result> results);
+  std::string new_id();
+  std::string now_rfc3339() const;
+
+  // WebSocket operations (ws_protocol.cpp)
+  void op_subscribe(connection& c, const json& ref, const json& data);
+  void op_unsubscribe(connection& c, const json& ref, const json& data);
+  void op_publish(connection& c, const json& ref, const json& data);
+  void op_typing(connection& c, const json& ref, const json& data, bool typing);
+  void op_history(connection& c, const json& ref, const json& data);
+  void op_presence(connection& c, const json& ref, const json& data);
+
+  hub_config cfg_;
+  history_store& store_;
+  const authenticator& auth_;
+  post_fn post_;
+
+  conn_id next_conn_id_ = 1;
+  std::unordered_map<conn_id, std::unique_ptr<connection>> conns_;
+  // Exact room → connections with a (non-glob) subscription to it; connections with any glob
+  // subscription are checked for every event.
+  std::unordered_map<std::string, std::unordered_set<connection*>> room_index_;
+  std::unordered_set<connection*> glob_conns_;
+  std::unordered_map<std::string, std::size_t> users_;  // user id → authenticated connections
+
+  std::uint64_t next_seq_;
+  std::uint64_t frontier_;   // every seq <= frontier_ has been fanned out (or rejected)
+  std::uint64_t marker_ = 0;
+  std::map<std::uint64_t, pending_event> pending_;
+  struct recent_id {
+    std::uint64_t seq;
+    steady::time_point at;
+    bool committed;
+    std::vector<std::pair<std::shared_ptr<ack_group>, std::size_t>> waiters;
+  };
+  std::unordered_map<std::string, recent_id> recent_ids_;
+  std::deque<std::pair<steady::time_point, std::string>> recent_order_;
+
+  std::uint64_t published_ = 0, delivered_ = 0, dropped_ = 0;
+  std::map<std::string, std::uint64_t> by_type_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace rtev::server_lite

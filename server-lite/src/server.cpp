@@ -1,0 +1,763 @@
+// server-lite's transport glue: the libwebsockets context, its one protocol callback for
+// WebSocket and HTTP (incl. SSE), the service loop, and the public rtev::server class.
+//
+// Threads: everything in the callback runs on the lws service thread. Other threads reach it
+// only through impl::post() (a mutex-guarded queue + lws_cancel_service), and stop flags.
+
+#include "rtev/server/server.hpp"
+
+#include <arpa/inet.h>
+#include <libwebsockets.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "auth.hpp"
+#include "history_store.hpp"
+#include "http_api.hpp"
+#include "log.hpp"
+#include "room_hub.hpp"
+#include "rtev/duration.hpp"
+#include "rtev/error.hpp"
+#include "rtev/time.hpp"
+
+namespace rtev::server_lite {
+const std::size_t frame_headroom = LWS_PRE;
+}
+
+namespace rtev {
+
+using namespace server_lite;
+
+namespace {
+
+const char* const ws_paths[] = {"/events/ws/connect", "/ws"};
+
+// Per-wsi state, owned through the lws per-session pointer.
+struct session {
+  conn_id conn = 0;  // hub connection (WebSocket or SSE); 0 for plain HTTP
+  bool sse = false;
+  bool sse_headers_sent = false;
+  std::string rx;    // WebSocket message reassembly
+
+  // Plain HTTP transaction
+  http_request req;
+  bool body_too_large = false;
+  std::uint64_t pending_id = 0;  // waiting for an async reply (publish)
+  std::optional<http_response> response;
+  bool headers_sent = false;
+};
+
+std::string resolve_host(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || !res)
+    throw config_error("cannot resolve --host '" + host + "'");
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (res->ai_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr, buf, sizeof buf);
+  else
+    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(res->ai_addr)->sin6_addr, buf, sizeof buf);
+  freeaddrinfo(res);
+  return buf;
+}
+
+// Explains why lws could not listen, by trying the same bind ourselves.
+std::string bind_failure(const std::string& ip, std::uint16_t port, const std::string& host) {
+  const bool v6 = ip.find(':') != std::string::npos;
+  int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+  int err = 0;
+  if (fd >= 0) {
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_storage ss{};
+    socklen_t len;
+    if (v6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+      a->sin6_family = AF_INET6;
+      a->sin6_port = htons(port);
+      inet_pton(AF_INET6, ip.c_str(), &a->sin6_addr);
+      len = sizeof *a;
+    } else {
+      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      a->sin_family = AF_INET;
+      a->sin_port = htons(port);
+      inet_pton(AF_INET, ip.c_str(), &a->sin_addr);
+      len = sizeof *a;
+    }
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) err = errno;
+    ::close(fd);
+  }
+  const std::string where = "port " + std::to_string(port) + " on " + host;
+  if (err == EADDRINUSE) return where + " is already in use";
+  if (err == EACCES) return where + ": permission denied";
+  if (err == EADDRNOTAVAIL) return "--host " + host + " is not an address of this machine";
+  if (err) return "cannot listen on " + where + ": " + std::strerror(err);
+  return "cannot listen on " + where;
+}
+
+}  // namespace
+
+struct server::impl {
+  server_config cfg;
+  logger log;
+  std::string ip;
+  std::unique_ptr<history_store> store;
+  std::unique_ptr<authenticator> auth;
+  std::unique_ptr<room_hub> hub;
+  std::unique_ptr<http_api> api;
+  lws_context* ctx = nullptr;
+  lws_vhost* vhost = nullptr;
+  std::uint16_t bound_port = 0;
+  steady::time_point started = steady::now();
+
+  std::thread thread;
+  std::atomic<bool> stop_requested{false};
+  bool stopping = false;
+  steady::time_point stop_deadline{};
+
+  // Work handed to the service thread by other threads (the store's writer).
+  std::mutex posted_mutex;  // guards posted, accepting_posts
+  std::vector<std::function<void()>> posted;
+  bool accepting_posts = true;
+
+  lws_sorted_usec_list_t tick_sul{};
+  std::uint64_t next_pending_id = 1;
+  std::unordered_map<std::uint64_t, lws*> pending_http;  // async HTTP replies awaited
+  std::unordered_map<std::string, std::pair<double, steady::time_point>> http_buckets;  // per-IP rate
+
+  lws_protocols protocols[2]{};
+  lws_retry_bo_t retry{};
+
+  explicit impl(server_config c) : cfg(std::move(c)), log(cfg.log_format == "json", cfg.verbosity) {}
+
+  void post(std::function<void()> fn) {
+    std::lock_guard<std::mutex> lock(posted_mutex);
+    if (!accepting_posts) return;
+    posted.push_back(std::move(fn));
+    lws_cancel_service(ctx);
+  }
+
+  void drain_posted() {
+    std::vector<std::function<void()>> work;
+    {
+      std::lock_guard<std::mutex> lock(posted_mutex);
+      work.swap(posted);
+    }
+    for (auto& fn : work) fn();
+  }
+
+  void begin_stop() {
+    if (stopping) return;
+    stopping = true;
+    stop_deadline = steady::now() + std::chrono::milliseconds(1500);
+    log.write(log_level::info, "shutting down", {{"connections", std::to_string(hub->connection_count())}});
+    hub->shutdown();
+  }
+
+  bool finished() const {
+    return stopping && (hub->connection_count() == 0 || steady::now() >= stop_deadline);
+  }
+
+  static void on_tick(lws_sorted_usec_list_t* sul) {
+    impl* self = lws_container_of(sul, impl, tick_sul);
+    if (self->stop_requested.load()) self->begin_stop();
+    self->hub->tick(steady::now());
+    lws_sul_schedule(self->ctx, 0, &self->tick_sul, on_tick, 100 * LWS_US_PER_MS);
+  }
+
+  bool http_rate_ok(const std::string& ip_addr) {
+    auto now = steady::now();
+    auto& [tokens, at] = http_buckets.try_emplace(ip_addr, cfg.rate_burst, now).first->second;
+    tokens = std::min(cfg.rate_burst, tokens + std::chrono::duration<double>(now - at).count() * cfg.rate_limit);
+    at = now;
+    if (http_buckets.size() > 10000) http_buckets.clear();  // bounded; a reset only forgives
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  }
+
+  // --- HTTP helpers ----------------------------------------------------------------------
+
+  int add_cors(lws* wsi, unsigned char** p, unsigned char* end) {
+    if (cfg.cors_origin.empty()) return 0;
+    auto add = [&](const char* name, const std::string& value) {
+      return lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(name),
+                                         reinterpret_cast<const unsigned char*>(value.data()),
+                                         static_cast<int>(value.size()), p, end);
+    };
+    if (add("access-control-allow-origin:", cfg.cors_origin) ||
+        add("access-control-allow-methods:", "GET, POST, OPTIONS") ||
+        add("access-control-allow-headers:", "Authorization, Content-Type, Last-Event-ID") ||
+        add("access-control-max-age:", "600"))
+      return 1;
+    if (cfg.cors_origin != "*" && add("vary:", "Origin")) return 1;
+    return 0;
+  }
+
+  // Writes headers and body in one go. Only for small bodies (rejections in CONFIRM_UPGRADE).
+  int write_whole_response(lws* wsi, const http_response& r) {
+    std::string buf(LWS_PRE + 2048 + r.body.size(), '\0');
+    auto* start = reinterpret_cast<unsigned char*>(&buf[LWS_PRE]);
+    unsigned char* p = start;
+    unsigned char* end = reinterpret_cast<unsigned char*>(&buf[0]) + buf.size() - r.body.size() - 1;
+    if (lws_add_http_common_headers(wsi, static_cast<unsigned>(r.status), r.content_type.c_str(),
+                                    r.body.size(), &p, end) ||
+        add_cors(wsi, &p, end) || lws_finalize_http_header(wsi, &p, end))
+      return -1;
+    std::memcpy(p, r.body.data(), r.body.size());
+    p += r.body.size();
+    return lws_write(wsi, start, static_cast<size_t>(p - start), LWS_WRITE_HTTP_FINAL) < 0 ? -1 : 1;
+  }
+
+  void respond(lws* wsi, session& s, http_response r) {
+    s.response = std::move(r);
+    s.headers_sent = false;
+    lws_callback_on_writable(wsi);
+  }
+
+  int http_writeable(lws* wsi, session& s) {
+    if (!s.response) return 0;
+    if (!s.headers_sent) {
+      unsigned char buf[LWS_PRE + 2048];
+      unsigned char *start = &buf[LWS_PRE], *p = start, *end = &buf[sizeof(buf) - 1];
+      if (lws_add_http_common_headers(wsi, static_cast<unsigned>(s.response->status),
+                                      s.response->content_type.c_str(), s.response->body.size(), &p,
+                                      end) ||
+          add_cors(wsi, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+      s.headers_sent = true;
+      if (s.response->body.empty()) {
+        s.response.reset();
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+      }
+      lws_callback_on_writable(wsi);
+      return 0;
+    }
+    frame body(s.response->body);
+    s.response.reset();
+    if (lws_write(wsi, body.data(), body.size(), LWS_WRITE_HTTP_FINAL) < 0) return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+  }
+
+  static std::string header(lws* wsi, lws_token_indexes h) {
+    const int n = lws_hdr_total_length(wsi, h);
+    if (n <= 0) return {};
+    std::string v(static_cast<std::size_t>(n) + 1, '\0');
+    if (lws_hdr_copy(wsi, &v[0], n + 1, h) < 0) return {};
+    v.resize(static_cast<std::size_t>(n));
+    return v;
+  }
+
+  static std::string custom_header(lws* wsi, const char* name) {
+    const int nlen = static_cast<int>(std::strlen(name));
+    const int n = lws_hdr_custom_length(wsi, name, nlen);
+    if (n <= 0) return {};
+    std::string v(static_cast<std::size_t>(n) + 1, '\0');
+    if (lws_hdr_custom_copy(wsi, &v[0], n + 1, name, nlen) < 0) return {};
+    v.resize(static_cast<std::size_t>(n));
+    return v;
+  }
+
+  // lws has already percent-decoded the query fragments ("k=v").
+  static std::multimap<std::string, std::string> query_args(lws* wsi) {
+    std::multimap<std::string, std::string> out;
+    char buf[4096];
+    for (int i = 0;; ++i) {
+      const int n = lws_hdr_copy_fragment(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_URI_ARGS, i);
+      if (n < 0) break;
+      std::string frag(buf, static_cast<std::size_t>(n));
+      const auto eq = frag.find('=');
+      if (eq == std::string::npos) out.emplace(frag, "");
+      else out.emplace(frag.substr(0, eq), frag.substr(eq + 1));
+    }
+    return out;
+  }
+
+  static std::string peer(lws* wsi) {
+    char buf[128] = {};
+    lws_get_peer_simple(wsi, buf, sizeof buf);
+    return buf;
+  }
+
+  std::function<void()> waker(lws* wsi) {
+    return [wsi] { lws_callback_on_writable(wsi); };
+  }
+
+  // --- WebSocket -----------------------------------------------------------------------------
+
+  int ws_writeable(lws* wsi, session& s) {
+    connection* c = hub->find(s.conn);
+    if (!c) return -1;
+    if (c->ping_due) {
+      c->ping_due = false;
+      unsigned char buf[LWS_PRE + 1];
+      if (lws_write(wsi, &buf[LWS_PRE], 0, LWS_WRITE_PING) < 0) return -1;
+      if (!c->queue.empty() || c->closing) lws_callback_on_writable(wsi);
+      return 0;
+    }
+    // Closing: control messages (an auth_error) still go out first; queued events do not.
+    while (c->closing && !c->queue.empty() && !c->queue.front().control) c->queue.pop_front();
+    if (c->queue.empty()) {
+      if (c->closing) {
+        const auto& [code, reason] = *c->closing;
+        lws_close_reason(wsi, static_cast<lws_close_status>(code),
+                         reinterpret_cast<unsigned char*>(const_cast<char*>(reason.data())), reason.size());
+        return -1;
+      }
+      return 0;
+    }
+    std::optional<outgoing> o = c->closing ? std::optional<outgoing>(std::move(c->queue.front()))
+                                           : hub->next_outgoing(*c);
+    if (c->closing) c->queue.pop_front();
+    if (!o) return 0;
+    frame_ptr f = o->control ? o->control : o->event->ws_frame();
+    if (lws_write(wsi, f->data(), f->size(), LWS_WRITE_TEXT) < static_cast<int>(f->size())) return -1;
+    if (!c->queue.empty() || c->closing) lws_callback_on_writable(wsi);
+    return 0;
+  }
+
+  // --- SSE -----------------------------------------------------------------------------------
+
+  int sse_start(lws* wsi, session& s) {
+    const http_request& req = s.req;
+    if (stopping) {
+      respond(wsi, s, json_error(503, "shutting_down", "the server is shutting down"));
+      return 0;
+    }
+    if (hub->connection_count() >= cfg.max_connections) {
+      respond(wsi, s, json_error(503, "too_many_connections", "the server is at --max-connections"));
+      return 0;
+    }
+    connection& c = hub->open(conn_kind::sse, req.remote, waker(wsi));
+    s.conn = c.id;
+    s.sse = true;
+    std::string err = hub->authenticate(c, req.token(), false);
+    if (!err.empty()) {
+      s.sse = false;
+      hub->closed(c.id);
+      s.conn = 0;
+      respond(wsi, s, json_error(401, "unauthorized", err));
+      return 0;
+    }
+    auto split = [](const std::string& v) {
+      std::vector<std::string> out;
+      std::stringstream ss(v);
+      for (std::string item; std::getline(ss, item, ',');)
+        if (!item.empty()) out.push_back(item);
+      return out;
+    };
+    std::optional<std::string> since = req.param("since");
+    std::string last_id = custom_header(wsi, "last-event-id:");
+    if (!last_id.empty()) since = last_id;  // a reconnecting EventSource
+    const auto named = req.param("named");
+    err = hub->open_sse(c, split(req.param("rooms").value_or("")), split(req.param("types").value_or("")),
+                        since, named && *named != "0" && *named != "false");
+    if (!err.empty()) {
+      s.sse = false;
+      hub->closed(c.id);
+      s.conn = 0;
+      const bool forbidden = err.find("invalid") == std::string::npos && err.find("since") == std::string::npos;
+      respond(wsi, s, json_error(forbidden ? 403 : 400, forbidden ? "forbidden" : "bad_request", err));
+      return 0;
+    }
+    unsigned char buf[LWS_PRE + 1024];
+    unsigned char *start = &buf[LWS_PRE], *p = start, *end = &buf[sizeof(buf) - 1];
+    if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "text/event-stream",
+                                    LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
+        lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>("cache-control:"),
+                                    reinterpret_cast<const unsigned char*>("no-cache"), 8, &p, end) ||
+        add_cors(wsi, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end))
+      return 1;
+    lws_http_mark_sse(wsi);
+    s.sse_headers_sent = true;
+    // A first comment tells clients the stream is open before any event flows.
+    c.heartbeat_due = true;
+    lws_callback_on_writable(wsi);
+    return 0;
+  }
+
+  int sse_writeable(lws* wsi, session& s) {
+    connection* c = hub->find(s.conn);
+    if (!c || c->closing) return -1;
+    if (c->heartbeat_due) {
+      c->heartbeat_due = false;
+      frame ping(": ping\n\n");
+      if (lws_write(wsi, ping.data(), ping.size(), LWS_WRITE_HTTP) < 0) return -1;
+      if (!c->queue.empty()) lws_callback_on_writable(wsi);
+      return 0;
+    }
+    std::optional<outgoing> o = hub->next_outgoing(*c);
+    if (!o || !o->event) return 0;
+    frame_ptr f = o->event->sse_frame(c->sse_named);
+    if (lws_write(wsi, f->data(), f->size(), LWS_WRITE_HTTP) < 0) return -1;
+    if (!c->queue.empty()) lws_callback_on_writable(wsi);
+    return 0;
+  }
+
+  // --- the one protocol callback -----------------------------------------------------------
+
+  static int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
+    lws_context* context = lws_get_context(wsi);
+    impl* self = context ? static_cast<impl*>(lws_context_user(context)) : nullptr;
+    if (!self) return lws_callback_http_dummy(wsi, reason, user, in, len);
+    auto** pss = static_cast<session**>(user);
+    try {
+      return self->dispatch(wsi, reason, pss, in, len);
+    } catch (const std::exception& e) {
+      // A bug must not take the server down: drop this connection, keep serving others.
+      self->log.write(log_level::error, "internal error", {{"what", e.what()}});
+      if (pss && *pss && (*pss)->conn && !(*pss)->sse) {
+        static const char msg[] = "internal error";
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
+                         reinterpret_cast<unsigned char*>(const_cast<char*>(msg)), sizeof msg - 1);
+      }
+      return -1;
+    }
+  }
+
+  session& sess(session** pss) {
+    if (!*pss) *pss = new session();
+    return **pss;
+  }
+
+  void drop_session(session** pss) {
+    if (!pss || !*pss) return;
+    session* s = *pss;
+    if (s->conn) hub->closed(s->conn);
+    if (s->pending_id) pending_http.erase(s->pending_id);
+    delete s;
+    *pss = nullptr;
+  }
+
+  int dispatch(lws* wsi, lws_callback_reasons reason, session** pss, void* in, size_t len) {
+    switch (reason) {
+      case LWS_CALLBACK_PROTOCOL_INIT:
+        lws_sul_schedule(ctx, 0, &tick_sul, on_tick, 100 * LWS_US_PER_MS);
+        return 0;
+
+      case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        drain_posted();
+        if (stop_requested.load()) begin_stop();
+        return 0;
+
+      case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
+        const std::string path = header(wsi, WSI_TOKEN_GET_URI);
+        bool ok_path = false;
+        for (const char* p : ws_paths) ok_path = ok_path || path == p;
+        if (!ok_path)
+          return write_whole_response(wsi, json_error(404, "not_found", "no WebSocket endpoint at " + path + "; use /events/ws/connect or /ws"));
+        if (stopping)
+          return write_whole_response(wsi, json_error(503, "shutting_down", "the server is shutting down"));
+        if (hub->connection_count() >= cfg.max_connections)
+          return write_whole_response(wsi, json_error(503, "too_many_connections", "the server is at --max-connections (" + std::to_string(cfg.max_connections) + ")"));
+        return 0;
+      }
+
+      case LWS_CALLBACK_ESTABLISHED: {
+        session& s = sess(pss);
+        connection& c = hub->open(conn_kind::websocket, peer(wsi), waker(wsi));
+        s.conn = c.id;
+        std::string token;
+        if (auto q = query_args(wsi); q.count("token")) token = q.find("token")->second;
+        if (token.empty()) {
+          http_request r;
+          r.authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+          token = r.token();
+        }
+        log.write(log_level::debug, "websocket connected", {{"conn", std::to_string(c.id)}, {"peer", c.remote}});
+        // Without a token, token and jwt modes wait for an `authenticate` message.
+        if (!token.empty() || auth->mode() == auth_mode::none) hub->authenticate(c, token, true);
+        return 0;
+      }
+
+      case LWS_CALLBACK_RECEIVE: {
+        session& s = sess(pss);
+        connection* c = hub->find(s.conn);
+        if (!c) return -1;
+        if (lws_is_first_fragment(wsi)) s.rx.clear();
+        if (s.rx.size() + len > cfg.max_message_bytes) {
+          static const char msg[] = "message too big";
+          lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                           reinterpret_cast<unsigned char*>(const_cast<char*>(msg)), sizeof msg - 1);
+          return -1;
+        }
+        s.rx.append(static_cast<const char*>(in), len);
+        if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
+          std::string msg;
+          msg.swap(s.rx);
+          hub->handle_ws_message(*c, msg);
+        }
+        return 0;
+      }
+
+      case LWS_CALLBACK_RECEIVE_PONG:
+        if (*pss)
+          if (connection* c = hub->find((*pss)->conn)) c->ping_outstanding = false;
+        return 0;
+
+      case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (!*pss) return 0;
+        return ws_writeable(wsi, **pss);
+
+      case LWS_CALLBACK_CLOSED:
+        if (*pss) log.write(log_level::debug, "websocket closed", {{"conn", std::to_string((*pss)->conn)}});
+        drop_session(pss);
+        return 0;
+
+      case LWS_CALLBACK_HTTP: {
+        session& s = sess(pss);
+        s.req = http_request{};
+        s.body_too_large = false;
+        s.response.reset();
+        s.req.path = static_cast<const char*>(in);
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)) s.req.method = "POST";
+        else if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI)) s.req.method = "OPTIONS";
+        else if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)) s.req.method = "GET";
+        else if (lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI)) s.req.method = "PUT";
+        else if (lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI)) s.req.method = "DELETE";
+        else if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI)) s.req.method = "HEAD";
+        else s.req.method = "OTHER";
+        s.req.query = query_args(wsi);
+        s.req.authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+        s.req.remote = peer(wsi);
+        if (s.req.method == "OPTIONS") {
+          respond(wsi, s, {204, "", "text/plain"});
+          return 0;
+        }
+        if (s.req.method == "POST") {
+          const std::string cl = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+          if (!cl.empty() && std::strtoull(cl.c_str(), nullptr, 10) > cfg.max_message_bytes * 16) {
+            // Refuse before reading: the body is not wanted.
+            respond(wsi, s, json_error(413, "too_large", "the request body is over " + std::to_string(cfg.max_message_bytes * 16) + " bytes"));
+            return 0;
+          }
+          return 0;  // wait for the body
+        }
+        if (s.req.path == "/api/events" && s.req.method == "GET") return sse_start(wsi, s);
+        api->handle(s.req, [this, wsi, &s](http_response r) { respond(wsi, s, std::move(r)); });
+        return 0;
+      }
+
+      case LWS_CALLBACK_HTTP_BODY: {
+        session& s = sess(pss);
+        if (s.req.body.size() + len > cfg.max_message_bytes * 16) s.body_too_large = true;
+        else s.req.body.append(static_cast<const char*>(in), len);
+        return 0;
+      }
+
+      case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
+        session& s = sess(pss);
+        if (s.response) return 0;  // already refused (413 from Content-Length)
+        if (s.body_too_large) {
+          respond(wsi, s, json_error(413, "too_large", "the request body is over " + std::to_string(cfg.max_message_bytes * 16) + " bytes"));
+          return 0;
+        }
+        if (s.req.path == "/api/events" && !http_rate_ok(s.req.remote)) {
+          respond(wsi, s, json_error(429, "rate_limited", "too many requests: the limit is " + std::to_string(static_cast<long>(cfg.rate_limit)) + "/s"));
+          return 0;
+        }
+        const std::uint64_t id = next_pending_id++;
+        s.pending_id = id;
+        pending_http[id] = wsi;
+        api->handle(s.req, [this, id](http_response r) {
+          auto it = pending_http.find(id);
+          if (it == pending_http.end()) return;  // the client went away
+          lws* w = it->second;
+          pending_http.erase(it);
+          auto** p = static_cast<session**>(lws_wsi_user(w));
+          if (!p || !*p) return;
+          (*p)->pending_id = 0;
+          respond(w, **p, std::move(r));
+        });
+        return 0;
+      }
+
+      case LWS_CALLBACK_HTTP_WRITEABLE: {
+        if (!*pss) return 0;
+        session& s = **pss;
+        if (s.sse && s.sse_headers_sent) return sse_writeable(wsi, s);
+        return http_writeable(wsi, s);
+      }
+
+      case LWS_CALLBACK_CLOSED_HTTP:
+        drop_session(pss);
+        return 0;
+
+      default:
+        return lws_callback_http_dummy(wsi, reason, pss, in, len);
+    }
+  }
+};
+
+// --- server_config ---------------------------------------------------------------------------
+
+std::string server_config::default_db_path() {
+  std::string base;
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) base = x;
+  else if (const char* h = std::getenv("HOME"); h && *h) base = std::string(h) + "/.local/share";
+  else base = ".";
+  return base + "/rtev/events.db";
+}
+
+void server_config::validate() const {
+  rtev::time::validate_zone(timezone);
+  parse_auth_mode(auth);
+  if (auth == "jwt" && jwt_secret.empty())
+    throw config_error("--auth jwt needs a secret: --jwt-secret or RTEV_JWT_SECRET");
+  if (log_format != "text" && log_format != "json")
+    throw config_error("invalid --log-format '" + log_format + "': expected text or json");
+  if (ping_interval.count() <= 0) throw config_error("--ping-interval must be positive");
+  if (ping_timeout.count() <= 0) throw config_error("--ping-timeout must be positive");
+  if (auth_timeout.count() <= 0) throw config_error("--auth-timeout must be positive");
+  if (sse_heartbeat.count() <= 0) throw config_error("--sse-heartbeat must be positive");
+  if (max_message_bytes < 64) throw config_error("--max-message-bytes must be at least 64");
+  if (!(rate_limit > 0)) throw config_error("--rate-limit must be positive");
+  if (max_connections == 0) throw config_error("--max-connections must be at least 1");
+  if (send_queue_max == 0) throw config_error("--send-queue-max must be at least 1");
+  if (history_max_events && *history_max_events == 0)
+    throw config_error("--history-max-events must be at least 1");
+}
+
+// --- server ----------------------------------------------------------------------------------
+
+server::server(server_config config) : impl_(std::make_unique<impl>(std::move(config))) {
+  impl& m = *impl_;
+  server_config& cfg = m.cfg;
+  cfg.validate();
+  if (cfg.rate_burst <= 0) cfg.rate_burst = std::max(1.0, cfg.rate_limit);
+  if (cfg.db_path.empty()) cfg.db_path = server_config::default_db_path();
+  m.ip = resolve_host(cfg.host);
+
+  retention_policy retention;
+  retention.max_events = cfg.history_max_events;
+  retention.max_age = cfg.history_max_age;
+  m.store = std::make_unique<history_store>(cfg.db_path, retention);
+  m.auth = std::make_unique<authenticator>(parse_auth_mode(cfg.auth), cfg.jwt_secret);
+
+  hub_config hc;
+  hc.timezone = cfg.timezone;
+  hc.auth_timeout = cfg.auth_timeout;
+  hc.ping_interval = cfg.ping_interval;
+  hc.ping_timeout = cfg.ping_timeout;
+  hc.sse_heartbeat = cfg.sse_heartbeat;
+  hc.rate = cfg.rate_limit;
+  hc.burst = cfg.rate_burst;
+  hc.send_queue_max = cfg.send_queue_max;
+  m.hub = std::make_unique<room_hub>(hc, *m.store, *m.auth, [&m](std::function<void()> fn) { m.post(std::move(fn)); });
+  m.api = std::make_unique<http_api>(cfg, *m.hub, *m.auth, m.started);
+
+  int lws_levels = LLL_ERR | (cfg.verbosity >= 2 ? LLL_WARN | LLL_NOTICE : 0);
+  lws_set_log_level(lws_levels, nullptr);
+
+  m.protocols[0].name = "rtev.v1";
+  m.protocols[0].callback = &impl::callback;
+  m.protocols[0].per_session_data_size = sizeof(session*);
+  m.protocols[0].rx_buffer_size = 0;
+  // Our own heartbeat (hub::tick) does pings; lws's validity timer would also hang up idle
+  // SSE streams, so it is turned off (0 = never).
+  m.retry.secs_since_valid_ping = 0;
+  m.retry.secs_since_valid_hangup = 0;
+
+  lws_context_creation_info info{};
+  info.port = cfg.port;
+  info.iface = m.ip.c_str();
+  info.protocols = m.protocols;
+  info.user = &m;
+  info.retry_and_idle_policy = &m.retry;
+  info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6 * (m.ip.find(':') == std::string::npos ? 1 : 0);
+  info.timeout_secs = 30;
+  info.max_http_header_data = 8192;
+  info.pt_serv_buf_size = 64 * 1024;
+  m.ctx = lws_create_context(&info);
+  if (!m.ctx) throw config_error(bind_failure(m.ip, cfg.port, cfg.host));
+  m.vhost = lws_get_vhost_by_name(m.ctx, "default");
+  const int port = m.vhost ? lws_get_vhost_listen_port(m.vhost) : -1;
+  if (port <= 0) {
+    lws_context_destroy(m.ctx);
+    m.ctx = nullptr;
+    throw config_error(bind_failure(m.ip, cfg.port, cfg.host));
+  }
+  m.bound_port = static_cast<std::uint16_t>(port);
+  m.log.write(log_level::info, "listening",
+              {{"url", url()}, {"db", cfg.db_path}, {"auth", cfg.auth}, {"timezone", cfg.timezone},
+               {"epoch", m.store->epoch()}, {"last_seq", std::to_string(m.store->last_seq_at_open())}});
+  if (cfg.auth != "none" && cfg.api_key.empty())
+    m.log.write(log_level::warn, "no --api-key: the HTTP publish and admin API is open to anyone who can reach it");
+}
+
+server::~server() {
+  stop();
+  impl& m = *impl_;
+  if (m.ctx) {
+    {
+      std::lock_guard<std::mutex> lock(m.posted_mutex);
+      m.accepting_posts = false;
+    }
+    lws_context_destroy(m.ctx);
+    m.ctx = nullptr;
+  }
+  // Store last: its destructor commits what is pending (presence events from the close).
+  m.api.reset();
+  m.hub.reset();
+  m.store.reset();
+}
+
+void server::start() {
+  if (impl_->thread.joinable()) return;
+  impl_->thread = std::thread([this] { run(); });
+}
+
+void server::run() {
+  impl& m = *impl_;
+  while (!m.finished()) {
+    if (lws_service(m.ctx, 0) < 0) break;
+  }
+  m.store->flush();
+  m.drain_posted();
+  m.log.write(log_level::info, "stopped", {{"last_seq", std::to_string(m.hub->frontier())}});
+}
+
+void server::request_stop() noexcept {
+  impl_->stop_requested.store(true);
+  if (impl_->ctx) lws_cancel_service(impl_->ctx);
+}
+
+void server::stop() {
+  request_stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+std::uint16_t server::port() const { return impl_->bound_port; }
+
+std::string server::url() const {
+  const std::string& h = impl_->cfg.host;
+  const bool v6 = h.find(':') != std::string::npos;
+  return "ws://" + (v6 ? "[" + h + "]" : h) + ":" + std::to_string(impl_->bound_port) + "/events/ws/connect";
+}
+
+server_stats server::stats() const {
+  // The hub lives on the service thread; a snapshot is taken there when running.
+  impl& m = *impl_;
+  if (!m.thread.joinable()) return m.api->stats();
+  std::promise<server_stats> p;
+  auto f = p.get_future();
+  m.post([&] { p.set_value(m.api->stats()); });
+  return f.get();
+}
+
+}  // namespace rtev
