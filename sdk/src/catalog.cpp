@@ -159,8 +159,27 @@ void throw_data_not_object(const nlohmann::json& data) {
   throw parse_error("data", "expected an object, " + got(data));
 }
 
-void throw_missing_field(std::string_view field) {
-  throw parse_error(data_path(field), "required field is missing");
+void copy_unknown_fields(const nlohmann::json& data, nlohmann::json& extra,
+                         bool (*is_field)(std::string_view key)) {
+  for (auto it = data.begin(); it != data.end(); ++it) {
+    if (!is_field(it.key())) extra.emplace(it.key(), it.value());
+  }
+}
+
+const nlohmann::json* field_value(const nlohmann::json& data, std::string_view field,
+                                  bool required, nlohmann::json& extra) {
+  const auto it = data.find(field);
+  if (it == data.end()) {
+    if (required) throw parse_error(data_path(field), "required field is missing");
+    return nullptr;
+  }
+  // An optional field sent as null reads as absent; the null is kept in extra so that
+  // encoding writes it back and data round-trips exactly.
+  if (!required && it->is_null()) {
+    extra.emplace(std::string(field), nullptr);
+    return nullptr;
+  }
+  return &*it;
 }
 
 nlohmann::json extra_object(const nlohmann::json& extra) {
@@ -230,6 +249,24 @@ void integer_map::read(const nlohmann::json& j, std::string_view field, type& ou
   }
   out = std::move(result);
 }
+
+// Writing is the same for every kind: nlohmann's conversion of the C++ value (id_value's
+// to_json keeps integer ids integers; the integer map becomes an object).
+#define RTEV_DETAIL_DEFINE_WRITE(kind_name)                                                    \
+  void kind_name::write(nlohmann::json& data, std::string_view field, const type& value) { \
+    data[std::string(field)] = value;                                                        \
+  }
+RTEV_DETAIL_DEFINE_WRITE(string)
+RTEV_DETAIL_DEFINE_WRITE(timestamp)
+RTEV_DETAIL_DEFINE_WRITE(integer)
+RTEV_DETAIL_DEFINE_WRITE(number)
+RTEV_DETAIL_DEFINE_WRITE(boolean)
+RTEV_DETAIL_DEFINE_WRITE(id)
+RTEV_DETAIL_DEFINE_WRITE(object)
+RTEV_DETAIL_DEFINE_WRITE(array)
+RTEV_DETAIL_DEFINE_WRITE(any)
+RTEV_DETAIL_DEFINE_WRITE(integer_map)
+#undef RTEV_DETAIL_DEFINE_WRITE
 
 }  // namespace kind
 }  // namespace detail

@@ -4,9 +4,11 @@
 #include <date/tz.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <tuple>
 #include <unordered_map>
@@ -473,7 +475,7 @@ bool starts_with(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
 }
 
-// Lower is better; compared lexicographically, then deprecated links last, then by name.
+// Lower is better: tier, then distance. suggest_zones breaks ties canonical-first, then by name.
 struct rank {
   unsigned tier = 99;  // 0 exact, 1 city, 2 edit distance, 3 prefix, 99 no match
   std::size_t distance = 0;

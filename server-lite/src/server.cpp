@@ -383,7 +383,10 @@ struct server::impl {
                                     reinterpret_cast<const unsigned char*>("no-cache"), 8, &p, end) ||
         add_cors(wsi, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end))
       return 1;
-    lws_http_mark_sse(wsi);
+    // What lws_http_mark_sse() does for HTTP/1 — free the header table, no time-out — without
+    // its "not h2 substream" error log on every stream.
+    lws_http_headers_detach(wsi);
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
     s.sse_headers_sent = true;
     // A first comment tells clients the stream is open before any event flows.
     c.heartbeat_due = true;

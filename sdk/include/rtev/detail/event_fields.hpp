@@ -31,13 +31,15 @@ enum class presence { required, optional };
 
 /// Field kinds. `catalog_type` is field_info::type; `type` is the C++ value type; `read`
 /// converts the JSON value of `data.<field>` or throws parse_error("data.<field>", "expected
-/// …, got …"). The `read` functions are defined in sdk/src/catalog.cpp.
+/// …, got …"); `write` sets `data[field]`. Both are defined in sdk/src/catalog.cpp: keeping
+/// the JSON work out of the templates keeps each event's generated code to a few calls.
 namespace kind {
 
 struct string {
   using type = std::string;
   static constexpr std::string_view catalog_type = "string";
   static void read(const nlohmann::json& j, std::string_view field, type& out);
+  static void write(nlohmann::json& data, std::string_view field, const type& value);
 };
 
 /// RFC 3339 text kept as written (not validated: sources send naive and offset forms alike).
@@ -45,6 +47,7 @@ struct timestamp {
   using type = std::string;
   static constexpr std::string_view catalog_type = "timestamp";
   static void read(const nlohmann::json& j, std::string_view field, type& out);
+  static void write(nlohmann::json& data, std::string_view field, const type& value);
 };
 
 /// A JSON integer that fits std::int64_t (a float such as 2.0 is rejected).
@@ -52,18 +55,21 @@ struct integer {
   using type = std::int64_t;
   static constexpr std::string_view catalog_type = "integer";
   static void read(const nlohmann::json& j, std::string_view field, type& out);
+  static void write(nlohmann::json& data, std::string_view field, const type& value);
 };
 
 struct number {
   using type = double;
   static constexpr std::string_view catalog_type = "number";
   static void read(const nlohmann::json& j, std::string_view field, type& out);
+  static void write(nlohmann::json& data, std::string_view field, const type& value);
 };
 
 struct boolean {
   using type = bool;
   static constexpr std::string_view catalog_type = "boolean";
   static void read(const nlohmann::json& j, std::string_view field, type& out);
+  static void write(nlohmann::json& data, std::string_view field, const type& value);
 };
 
 /// An identifier sent as an integer or a string: rtev::id_value.
@@ -71,6 +77,7 @@ struct id {
   using type = rtev::id_value;
   static constexpr std::string_view catalog_type = "id";
   static void read(const nlohmann::json& j, std::string_view field, type& out);
+  static void write(nlohmann::json& data, std::string_view field, const type& value);
 };
 
 /// A JSON object kept as nlohmann::json (nested records rtev does not model field by field).
@@ -78,12 +85,14 @@ struct object {
   using type = nlohmann::json;
   static constexpr std::string_view catalog_type = "object";
   static void read(const nlohmann::json& j, std::string_view field, type& out);
+  static void write(nlohmann::json& data, std::string_view field, const type& value);
 };
 
 struct array {
   using type = nlohmann::json;
   static constexpr std::string_view catalog_type = "array";
   static void read(const nlohmann::json& j, std::string_view field, type& out);
+  static void write(nlohmann::json& data, std::string_view field, const type& value);
 };
 
 /// Any JSON value, null included.
@@ -91,6 +100,7 @@ struct any {
   using type = nlohmann::json;
   static constexpr std::string_view catalog_type = "any";
   static void read(const nlohmann::json& j, std::string_view field, type& out);
+  static void write(nlohmann::json& data, std::string_view field, const type& value);
 };
 
 /// An object of integers keyed by name ({"whatsapp": 3, "telegram": 0}); an "object" in the
@@ -99,6 +109,7 @@ struct integer_map {
   using type = std::map<std::string, std::int64_t>;
   static constexpr std::string_view catalog_type = "object";
   static void read(const nlohmann::json& j, std::string_view field, type& out);
+  static void write(nlohmann::json& data, std::string_view field, const type& value);
 };
 
 }  // namespace kind
@@ -158,8 +169,14 @@ using if_json = std::enable_if_t<std::is_same_v<Json, nlohmann::json>, int>;
 // Non-template helpers, defined in sdk/src/catalog.cpp.
 /// Throws parse_error("data", "expected an object, got <type>").
 [[noreturn]] void throw_data_not_object(const nlohmann::json& data);
-/// Throws parse_error("data.<field>", "required field is missing").
-[[noreturn]] void throw_missing_field(std::string_view field);
+/// Copies the members of `data` whose key is not a field name into `extra`.
+void copy_unknown_fields(const nlohmann::json& data, nlohmann::json& extra,
+                         bool (*is_field)(std::string_view key));
+/// The value of `data[field]` to read, or nullptr when there is none to read: absent (an
+/// error when `required`: parse_error("data.<field>", "required field is missing")), or an
+/// explicit null in an optional field, which is recorded in `extra` so it is written back.
+const nlohmann::json* field_value(const nlohmann::json& data, std::string_view field,
+                                  bool required, nlohmann::json& extra);
 /// `extra` as the object an encoding starts from: null gives {}, an object itself; anything
 /// else throws rtev::error (extra must hold data fields, i.e. be an object).
 nlohmann::json extra_object(const nlohmann::json& extra);
@@ -180,22 +197,15 @@ template <class T>
 void read_event(const nlohmann::json& data, T& out) {
   if (!data.is_object()) throw_data_not_object(data);
   T result;
-  for (auto it = data.begin(); it != data.end(); ++it) {
-    if (!is_field_name<T>(it.key())) result.extra.emplace(it.key(), it.value());
-  }
+  copy_unknown_fields(data, result.extra, &is_field_name<T>);
   T::rtev_visit_fields([&](auto f) {
     using kind_t = typename decltype(f)::kind;
-    const auto it = data.find(f.name);
+    const nlohmann::json* value = field_value(data, f.name, f.required, result.extra);
+    if (!value) return;
     if constexpr (decltype(f)::required) {
-      if (it == data.end()) throw_missing_field(f.name);
-      kind_t::read(*it, f.name, result.*f.member);
+      kind_t::read(*value, f.name, result.*f.member);
     } else {
-      if (it == data.end()) return;
-      if (it->is_null()) {
-        result.extra.emplace(std::string(f.name), nullptr);
-        return;
-      }
-      kind_t::read(*it, f.name, (result.*f.member).emplace());
+      kind_t::read(*value, f.name, (result.*f.member).emplace());
     }
   });
   out = std::move(result);
@@ -207,11 +217,12 @@ template <class T>
 void write_event(nlohmann::json& data, const T& e) {
   nlohmann::json result = extra_object(e.extra);
   T::rtev_visit_fields([&](auto f) {
+    using kind_t = typename decltype(f)::kind;
     const auto& value = e.*f.member;
     if constexpr (decltype(f)::required) {
-      result[std::string(f.name)] = value;
+      kind_t::write(result, f.name, value);
     } else {
-      if (value) result[std::string(f.name)] = *value;
+      if (value) kind_t::write(result, f.name, *value);
     }
   });
   data = std::move(result);

@@ -1,0 +1,229 @@
+// `rtev serve` as a child process: the ready line and file, the default database path, JSON
+// logs, shutdown on SIGTERM/SIGINT (1001, exit 0 within 2 s, store flushed), durability
+// across kill -9, the heartbeat flags, and bad flag values (exit 2, one line).
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/support/http_client.hpp"
+#include "tests/support/rtev_client.hpp"
+#include "tests/support/serve_process.hpp"
+
+using namespace rtev::test;
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string line; std::getline(ss, line);)
+    if (!line.empty()) out.push_back(line);
+  return out;
+}
+
+std::uint64_t max_stored_seq(std::uint16_t port) {
+  std::uint64_t top = 0;
+  for (const auto& e : fetch_history(port, "")) top = std::max<std::uint64_t>(top, e.at("seq"));
+  return top;
+}
+
+}  // namespace
+
+TEST_CASE("rtev_serve_prints_its_url_and_writes_the_ready_file", "[server][process]") {
+  temp_dir dir;
+
+  SECTION("the ready line goes to stdout and the ready file, and the server answers") {
+    serve_process srv({"--port", "0", "--db", dir.file("events.db"), "--ready-file",
+                       dir.file("ready.txt"), "--log-format", "json"});
+    static const std::regex url(R"(RTEV_URL=ws://127\.0\.0\.1:[0-9]+/events/ws/connect)");
+    CHECK(std::regex_match(srv.ready_line(), url));
+    CHECK(srv.port() != 0);
+    CHECK(read_file(dir.file("ready.txt")) == srv.ready_line() + "\n");
+    CHECK(http_get(srv.port(), "/health").json().at("status") == "ok");
+    auto c = rtev_client::connect_as(srv.port(), "alice");
+    CHECK(c.request("PING", json::object()).at("type") == "PONG");
+    // --log-format json: every log line is a JSON object.
+    const auto log = lines(srv.stderr_text());
+    CHECK_FALSE(log.empty());
+    for (const auto& line : log) {
+      INFO(line);
+      CHECK(json::parse(line, nullptr, false).is_object());
+    }
+  }
+  SECTION("without --db the store is created under XDG_DATA_HOME") {
+    const std::string xdg = dir.file("xdg");
+    serve_process srv({"--port", "0"}, {"XDG_DATA_HOME=" + xdg});
+    publish_http(srv.port(), {{"room", "r"}, {"type", "x"}, {"data", {}}});
+    CHECK(std::filesystem::exists(xdg + "/rtev/events.db"));
+  }
+}
+
+TEST_CASE("rtev_serve_shuts_down_on_a_signal_closing_clients_with_1001", "[server][process]") {
+  temp_dir dir;
+  const std::vector<std::string> args = {"--port", "0", "--db", dir.file("events.db")};
+  int sig = SIGTERM;
+  SECTION("SIGTERM") { sig = SIGTERM; }
+  SECTION("SIGINT") { sig = SIGINT; }
+
+  std::uint16_t port;
+  std::vector<json> acked;
+  {
+    serve_process srv(args);
+    port = srv.port();
+    auto a = rtev_client::connect_as(port, "alice");
+    auto b = rtev_client::connect_as(port, "bob");
+    sse_stream sse(port, "/api/events?rooms=lobby");
+    REQUIRE(sse.status() == 200);
+    for (int i = 0; i < 3; ++i) acked.push_back(a.publish({{"room", "lobby"}, {"type", "note"}, {"data", {{"i", i}}}}));
+
+    const auto start = steady::now();
+    srv.send_signal(sig);
+    for (rtev_client* c : {&a, &b}) {
+      const ws_message closed = c->wait_close();
+      CHECK(closed.type == ws_message::kind::close);
+      CHECK(closed.close_code == 1001);
+    }
+    const auto status = srv.wait_exit(std::chrono::seconds(5));
+    const auto elapsed = steady::now() - start;
+    INFO(srv.stderr_text());
+    CHECK(status == std::optional<int>(0));
+    CHECK(elapsed < std::chrono::seconds(2));
+    // The SSE stream ends too.
+    sse_item it;
+    do it = sse.next(std::chrono::seconds(5));
+    while (it.type == sse_item::kind::event || it.type == sse_item::kind::comment);
+    CHECK(it.type == sse_item::kind::eof);
+  }
+  // The store was flushed: after a restart on the same port every acknowledged event is there.
+  serve_process again({"--port", std::to_string(port), "--db", dir.file("events.db")});
+  CHECK(again.port() == port);
+  const auto stored = fetch_history(port, "lobby");
+  REQUIRE(stored.size() == acked.size());
+  for (std::size_t i = 0; i < acked.size(); ++i) CHECK(stored[i].at("seq") == acked[i].at("seq"));
+}
+
+TEST_CASE("rtev_serve_keeps_every_acknowledged_event_across_kill_9", "[server][process]") {
+  temp_dir dir;
+  const std::string db = dir.file("events.db");
+  std::map<std::string, std::uint64_t> acked;  // id -> seq
+  std::uint64_t top_acked = 0;
+  std::string epoch;
+  std::uint16_t port;
+  {
+    serve_process srv({"--port", "0", "--db", db, "--rate-limit", "100000/s"});
+    port = srv.port();
+    auto pub = rtev_client::connect_as(port, "pub");
+    epoch = pub.subscribe("orders").at("epoch");
+    // 400 publishes in flight at once; the server is killed after 250 acknowledgements, with
+    // the rest still being written.
+    std::string burst;
+    for (int i = 0; i < 400; ++i)
+      burst += ws_client::encode_frame(
+          ws_opcode::text, json{{"type", "PUBLISH"},
+                                {"ref", "p" + std::to_string(i)},
+                                {"data", {{"room", "orders"}, {"type", "order"}, {"id", "order-" + std::to_string(i)}, {"data", {{"i", i}}}}}}
+                               .dump());
+    REQUIRE(pub.ws().send_raw(burst));
+    while (acked.size() < 250) {
+      const json reply = pub.next_where([](const json& m) { return m.value("type", "") == "ACK" && m["data"].value("op", "") == "PUBLISH"; });
+      acked[reply["data"]["id"]] = reply["data"]["seq"];
+      top_acked = std::max<std::uint64_t>(top_acked, reply["data"]["seq"]);
+    }
+    srv.send_signal(SIGKILL);
+    CHECK(srv.wait_exit() == std::optional<int>(128 + SIGKILL));
+  }
+
+  serve_process again({"--port", std::to_string(port), "--db", db});
+  REQUIRE(again.port() == port);
+  std::map<std::string, std::uint64_t> stored;
+  for (const auto& e : fetch_history(port, "orders")) stored[e.at("id")] = e.at("seq");
+  for (const auto& [id, seq] : acked) {
+    INFO(id);
+    REQUIRE(stored.count(id));
+    CHECK(stored[id] == seq);
+  }
+  // seq continues upward, the epoch is the store's, and a retried id is not stored twice.
+  const std::uint64_t before = max_stored_seq(port);
+  CHECK(before >= top_acked);
+  auto c = rtev_client::connect_as(port, "after");
+  const json fresh = c.publish({{"room", "orders"}, {"type", "order"}, {"data", {}}});
+  CHECK(fresh.at("seq").get<std::uint64_t>() > before);
+  const auto [first_id, first_seq] = *acked.begin();
+  CHECK(c.publish({{"room", "orders"}, {"type", "order"}, {"id", first_id}, {"data", {}}}).at("seq") == first_seq);
+  auto [replayed, ack] = c.request_collect("SUBSCRIBE", {{"room", "orders"}, {"since", top_acked}, {"epoch", epoch}});
+  CHECK(ack.at("data").at("recovered") == true);
+  CHECK(ack.at("data").at("epoch") == epoch);
+}
+
+TEST_CASE("rtev_serve_heartbeat_closes_a_client_that_ignores_pings", "[server][process][heartbeat]") {
+  serve_process srv({"--port", "0", "--db", ":memory:", "--ping-interval", "1s", "--ping-timeout", "1s"});
+  ws_options deaf;
+  deaf.answer_pings = false;
+  const auto start = steady::now();
+  auto quiet = rtev_client::connect_as(srv.port(), "deaf", deaf);
+  auto lively = rtev_client::connect_as(srv.port(), "lively");
+
+  const ws_message closed = quiet.wait_close(std::chrono::seconds(10));
+  const auto elapsed = std::chrono::duration_cast<millis>(steady::now() - start);
+  CHECK((closed.type == ws_message::kind::close || closed.type == ws_message::kind::eof));
+  CHECK(quiet.ws().pings_received() >= 1);
+  CHECK(elapsed >= millis(1500));  // ping-interval + ping-timeout, give or take a tick
+  CHECK(elapsed < millis(6000));
+  // The client that answers its pings is still there.
+  CHECK(lively.request("PING", json::object()).at("type") == "PONG");
+  CHECK(lively.ws().pings_received() >= 1);
+}
+
+TEST_CASE("rtev_serve_rejects_bad_flag_values_with_exit_2_and_one_line", "[server][process]") {
+  temp_dir dir;
+  std::vector<std::string> args = {"serve", "--port", "0", "--db", ":memory:"};
+  std::string named;  // what the message must mention
+
+  SECTION("an unknown time zone") {
+    args.insert(args.end(), {"--timezone", "Mars/Olympus_Mons"});
+    named = "Mars/Olympus_Mons";
+  }
+  SECTION("a malformed duration") {
+    args.insert(args.end(), {"--ping-interval", "10x"});
+    named = "10x";
+  }
+  SECTION("a malformed rate") {
+    args.insert(args.end(), {"--rate-limit", "fast"});
+    named = "fast";
+  }
+  SECTION("an unwritable database path") {
+    std::ofstream(dir.file("plain-file")) << "not a directory";
+    args[4] = dir.file("plain-file") + "/sub/events.db";
+    named = "plain-file";
+  }
+  std::optional<held_port> busy;
+  SECTION("a port in use") {
+    busy.emplace();
+    args[2] = std::to_string(busy->port());
+    named = "in use";
+  }
+
+  const process_result r = run_rtev(args);
+  INFO("stderr: " << r.err);
+  CHECK_FALSE(r.timed_out);
+  CHECK(r.exit_code == std::optional<int>(2));
+  CHECK(lines(r.err).size() == 1);
+  CHECK(r.err.find(named) != std::string::npos);
+  CHECK(r.out.find("RTEV_URL=") == std::string::npos);
+}
