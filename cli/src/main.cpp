@@ -8,7 +8,7 @@
 
 int main(int argc, char** argv) {
   using namespace rtev::cli;
-  CLI::App app{"rtev: watch, test and serve real-time event streams"};
+  CLI::App app{"rtev: watch, test and serve real-time event streams", "rtev"};
   app.set_version_flag("--version", std::string("rtev ") + RTEV_VERSION);
   app.require_subcommand(1);
 
