@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "rtev: " << e.what() << "\nRun 'rtev --help' for usage.\n";
+    std::cerr << "rtev: " << e.what() << " (see 'rtev --help')\n";
     return exit_usage;
   }
 

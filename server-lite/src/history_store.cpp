@@ -608,6 +608,7 @@ bool history_store::prune_chunk() {
   std::uint64_t pruned_through = stats_.pruned_through;  // written by this thread only
   std::int64_t pruned_before_us = stats_.pruned_before_us;
   std::optional<std::int64_t> first_seq;
+  std::optional<std::int64_t> recounted;
   try {
     {
       statement_use use(begin_stmt_.get());
@@ -652,6 +653,12 @@ bool history_store::prune_chunk() {
       if (sqlite3_step(commit_stmt_.get()) != SQLITE_DONE) throw sqlite_failure(errmsg(db));
     }
     first_seq = single_int(db, min_seq_stmt_.get());
+    if (by_count && deleted < std::min<std::uint64_t>(excess, prune_chunk_rows)) {
+      // The in-memory count disagrees with the table; resynchronise rather than retry forever.
+      sqlite3_stmt* raw = prepare(db, "SELECT COUNT(*) FROM events");
+      std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> count(raw, sqlite3_finalize);
+      recounted = single_int(db, raw);
+    }
     // A partial age chunk means nothing older is left: find when the next event expires.
     // After a count chunk the old deadline is early at worst (one empty check).
     if (!by_count && deleted < static_cast<std::uint64_t>(prune_chunk_rows)) {
@@ -664,7 +671,8 @@ bool history_store::prune_chunk() {
   }
 
   std::lock_guard<std::mutex> lock(state_mutex_);
-  stats_.events -= std::min(stats_.events, deleted);
+  stats_.events = recounted ? static_cast<std::uint64_t>(*recounted)
+                            : stats_.events - std::min(stats_.events, deleted);
   stats_.first_seq = static_cast<std::uint64_t>(first_seq.value_or(0));
   stats_.pruned_through = pruned_through;
   stats_.pruned_before_us = pruned_before_us;

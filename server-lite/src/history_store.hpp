@@ -120,7 +120,8 @@ class history_store {
   /// by itself, in chunks between batches). For tests and administrative tools.
   void prune_now();
 
-  /// Matching events, oldest first. Sees committed events only.
+  /// Matching events, oldest first. Sees committed events only. The lookups below and this
+  /// throw std::runtime_error when SQLite fails (an I/O error).
   history_page query(const history_query& q) const;
   /// Seq of the stored event with this id, if any.
   std::optional<std::uint64_t> find_seq_by_id(const std::string& id) const;

@@ -664,7 +664,10 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   m.hub = std::make_unique<room_hub>(hc, *m.store, *m.auth, [&m](std::function<void()> fn) { m.post(std::move(fn)); });
   m.api = std::make_unique<http_api>(cfg, *m.hub, *m.auth, m.started);
 
-  int lws_levels = LLL_ERR | (cfg.verbosity >= 2 ? LLL_WARN | LLL_NOTICE : 0);
+  // libwebsockets' own log lines only with -v: without it, a failure is reported once, by us
+  // ("port 8000 on 127.0.0.1 is already in use"), not also as three lws lines.
+  int lws_levels = cfg.verbosity >= 1 ? LLL_ERR | LLL_WARN : 0;
+  if (cfg.verbosity >= 2) lws_levels |= LLL_NOTICE;
   lws_set_log_level(lws_levels, nullptr);
 
   m.protocols[0].name = "rtev.v1";

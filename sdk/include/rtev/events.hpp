@@ -140,7 +140,7 @@ template <class T>
 T decode(const nlohmann::json& data) {
   static_assert(is_catalog_event_v<T>, "rtev::decode<T>: T must be an event from rtev/events.hpp");
   T out;
-  detail::read_event(data, out);
+  detail::read_fields(data, out);
   return out;
 }
 

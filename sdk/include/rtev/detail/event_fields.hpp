@@ -189,25 +189,32 @@ bool is_field_name(std::string_view key) {
   return found;
 }
 
-/// from_json for every catalog event: `data` must be an object; required fields must be
-/// present; each field must have its kind. Unknown keys go to `extra`, and so does an
-/// explicit null in an optional field (the field stays empty), so encoding gives back `data`
-/// exactly. `out` is only assigned once everything parsed (strong guarantee).
+/// Reads `data` into `fresh`, a default-constructed T: `data` must be an object; required
+/// fields must be present; each field must have its kind. Unknown keys go to `extra`, and so
+/// does an explicit null in an optional field (the field stays empty), so encoding gives back
+/// `data` exactly.
 template <class T>
-void read_event(const nlohmann::json& data, T& out) {
+void read_fields(const nlohmann::json& data, T& fresh) {
   if (!data.is_object()) throw_data_not_object(data);
-  T result;
-  copy_unknown_fields(data, result.extra, &is_field_name<T>);
+  copy_unknown_fields(data, fresh.extra, &is_field_name<T>);
   T::rtev_visit_fields([&](auto f) {
     using kind_t = typename decltype(f)::kind;
-    const nlohmann::json* value = field_value(data, f.name, f.required, result.extra);
+    const nlohmann::json* value = field_value(data, f.name, f.required, fresh.extra);
     if (!value) return;
     if constexpr (decltype(f)::required) {
-      kind_t::read(*value, f.name, result.*f.member);
+      kind_t::read(*value, f.name, fresh.*f.member);
     } else {
-      kind_t::read(*value, f.name, (result.*f.member).emplace());
+      kind_t::read(*value, f.name, (fresh.*f.member).emplace());
     }
   });
+}
+
+/// from_json for every catalog event: read_fields into a new T, assigned to `out` only once
+/// everything parsed (strong guarantee).
+template <class T>
+void read_event(const nlohmann::json& data, T& out) {
+  T result;
+  read_fields(data, result);
   out = std::move(result);
 }
 
