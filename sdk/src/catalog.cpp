@@ -6,23 +6,26 @@
 #include <ostream>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "rtev/error.hpp"
+#include "rtev/event.hpp"
 #include "rtev/events.hpp"
 
 namespace rtev {
 
 namespace {
 
-// nlohmann's names ("null", "boolean", "number", "string", "array", "object") are the ones
-// the rest of the SDK uses in parse errors too.
-std::string got(const nlohmann::json& j) { return std::string("got ") + j.type_name(); }
+// The same type names as envelope errors ("event.timestamp: …, got number").
+std::string got(const nlohmann::json& j) {
+  return "got " + json_type_name(j);
+}
 
-std::string data_path(std::string_view field) { return "data." + std::string(field); }
+std::string data_path(std::string_view field) {
+  return "data." + std::string(field);
+}
 
 // A JSON number that is not an int64: a float ("got number 2.5") or an unsigned integer above
 // INT64_MAX ("got number 18446744073709551615, out of range"). The value is shown because
@@ -117,14 +120,13 @@ const event_info* find_event_type(std::string_view name) {
 // --- id_value ---------------------------------------------------------------------------------
 
 std::int64_t id_value::as_integer() const {
-  if (const auto* i = std::get_if<std::int64_t>(&value_)) return *i;
-  throw error("rtev::id_value: the id \"" + std::get<std::string>(value_) +
-              "\" is a string, not an integer");
+  if (!is_string_) return integer_;
+  throw error("rtev::id_value: the id \"" + string_ + "\" is a string, not an integer");
 }
 
 const std::string& id_value::as_string() const {
-  if (const auto* s = std::get_if<std::string>(&value_)) return *s;
-  throw error("rtev::id_value: the id " + std::to_string(std::get<std::int64_t>(value_)) +
+  if (is_string_) return string_;
+  throw error("rtev::id_value: the id " + std::to_string(integer_) +
               " is an integer, not a string");
 }
 
@@ -149,7 +151,9 @@ std::string to_string(const id_value& v) {
   return v.is_integer() ? std::to_string(v.as_integer()) : v.as_string();
 }
 
-std::ostream& operator<<(std::ostream& os, const id_value& v) { return os << to_string(v); }
+std::ostream& operator<<(std::ostream& os, const id_value& v) {
+  return os << to_string(v);
+}
 
 // --- field kinds (rtev/detail/event_fields.hpp) -----------------------------------------------
 
@@ -166,8 +170,8 @@ void copy_unknown_fields(const nlohmann::json& data, nlohmann::json& extra,
   }
 }
 
-const nlohmann::json* field_value(const nlohmann::json& data, std::string_view field,
-                                  bool required, nlohmann::json& extra) {
+const nlohmann::json* field_value(const nlohmann::json& data, std::string_view field, bool required,
+                                  nlohmann::json& extra) {
   const auto it = data.find(field);
   if (it == data.end()) {
     if (required) throw parse_error(data_path(field), "required field is missing");
@@ -234,7 +238,9 @@ void array::read(const nlohmann::json& j, std::string_view field, type& out) {
   out = j;
 }
 
-void any::read(const nlohmann::json& j, std::string_view /*field*/, type& out) { out = j; }
+void any::read(const nlohmann::json& j, std::string_view /*field*/, type& out) {
+  out = j;
+}
 
 void integer_map::read(const nlohmann::json& j, std::string_view field, type& out) {
   if (!j.is_object()) {
@@ -252,9 +258,9 @@ void integer_map::read(const nlohmann::json& j, std::string_view field, type& ou
 
 // Writing is the same for every kind: nlohmann's conversion of the C++ value (id_value's
 // to_json keeps integer ids integers; the integer map becomes an object).
-#define RTEV_DETAIL_DEFINE_WRITE(kind_name)                                                    \
+#define RTEV_DETAIL_DEFINE_WRITE(kind_name)                                                \
   void kind_name::write(nlohmann::json& data, std::string_view field, const type& value) { \
-    data[std::string(field)] = value;                                                        \
+    data[std::string(field)] = value;                                                      \
   }
 RTEV_DETAIL_DEFINE_WRITE(string)
 RTEV_DETAIL_DEFINE_WRITE(timestamp)

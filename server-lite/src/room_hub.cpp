@@ -268,7 +268,7 @@ void room_hub::enqueue_live(connection& c, const event_ptr& e) {
     close_connection(c, close_code::slow_consumer, "slow consumer");
     return;
   }
-  c.queue.push_back(outgoing{e, nullptr});
+  c.queue.push_back(outgoing{e, nullptr, true});
   ++c.live_queued;
   ++delivered_;
   c.wake();
@@ -306,7 +306,7 @@ std::optional<outgoing> room_hub::next_outgoing(connection& c) {
   if (c.queue.empty()) return std::nullopt;
   outgoing o = std::move(c.queue.front());
   c.queue.pop_front();
-  if (o.event && !o.control && c.live_queued > 0) --c.live_queued;
+  if (o.live) --c.live_queued;
   // Refill replay pages once the queue has drained below half.
   if (c.queue.size() < std::max<std::size_t>(1, cfg_.send_queue_max / 2) && !c.closing)
     for (auto& s : c.subs)

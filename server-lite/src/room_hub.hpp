@@ -83,6 +83,7 @@ struct subscription {
 struct outgoing {
   event_ptr event;
   frame_ptr control;
+  bool live = false;  ///< counts against send_queue_max (replayed history does not)
 };
 
 struct connection {

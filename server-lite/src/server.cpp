@@ -321,9 +321,13 @@ struct server::impl {
       }
       return 0;
     }
-    std::optional<outgoing> o = c->closing ? std::optional<outgoing>(std::move(c->queue.front()))
-                                           : hub->next_outgoing(*c);
-    if (c->closing) c->queue.pop_front();
+    std::optional<outgoing> o;
+    if (c->closing) {
+      o = std::move(c->queue.front());
+      c->queue.pop_front();
+    } else {
+      o = hub->next_outgoing(*c);
+    }
     if (!o) return 0;
     frame_ptr f = o->control ? o->control : o->event->ws_frame();
     if (lws_write(wsi, f->data(), f->size(), LWS_WRITE_TEXT) < static_cast<int>(f->size())) return -1;

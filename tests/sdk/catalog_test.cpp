@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <map>
 #include <set>
-#include <stdexcept>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -188,8 +188,8 @@ static_assert(events::all::size == 40);
 
 // Required fields are plain values, optional ones std::optional; ids are id_value.
 static_assert(std::is_same_v<decltype(events::message_sent::message_id), rtev::id_value>);
-static_assert(std::is_same_v<decltype(events::message_sent::sender_name),
-                             std::optional<std::string>>);
+static_assert(
+    std::is_same_v<decltype(events::message_sent::sender_name), std::optional<std::string>>);
 static_assert(std::is_same_v<decltype(events::typing_indicator::is_typing), bool>);
 static_assert(std::is_same_v<decltype(events::inbox::unread_count_update::unreadCounts),
                              std::map<std::string, std::int64_t>>);
@@ -343,11 +343,10 @@ TEST_CASE("runtime_catalog_fields_match_the_structs", "[sdk][catalog]") {
     REQUIRE(info != nullptr);
     std::vector<std::string> listed;
     for (const auto& f : info->fields) listed.push_back(f.name + ":" + f.type);
-    CHECK(listed == std::vector<std::string>{"message_id:id", "conversation_id:id",
-                                             "sender_id:id", "sender_name:string",
-                                             "receiver_id:id", "receiver_name:string",
-                                             "message_text:string", "platform:string",
-                                             "timestamp:timestamp"});
+    CHECK(listed == std::vector<std::string>{"message_id:id", "conversation_id:id", "sender_id:id",
+                                             "sender_name:string", "receiver_id:id",
+                                             "receiver_name:string", "message_text:string",
+                                             "platform:string", "timestamp:timestamp"});
     CHECK(info->fields[0].required);
     CHECK_FALSE(info->fields[3].required);
   }
@@ -592,9 +591,10 @@ TEST_CASE("decode_reports_the_path_of_every_bad_field", "[sdk][catalog]") {
     CHECK(decode_error("message_sent",
                        R"({"message_id": 1, "conversation_id": 2, "sender_name": 5})"_json) ==
           "data.sender_name: expected a string, got number");
-    CHECK(decode_error("message_sent",
-                       R"({"message_id": 1, "conversation_id": 2, "timestamp": 1705314645})"_json) ==
-          "data.timestamp: expected an RFC 3339 string, got number");
+    CHECK(
+        decode_error("message_sent",
+                     R"({"message_id": 1, "conversation_id": 2, "timestamp": 1705314645})"_json) ==
+        "data.timestamp: expected an RFC 3339 string, got number");
     CHECK(decode_error("typing_indicator", R"({"user_id": 1, "is_typing": "yes"})"_json) ==
           "data.is_typing: expected a boolean, got string");
   }
@@ -604,6 +604,8 @@ TEST_CASE("decode_reports_the_path_of_every_bad_field", "[sdk][catalog]") {
           "data.sentCount: expected an integer, got string");
     CHECK(decode_error("CAMPAIGN_PROGRESS", R"({"sentCount": 2.5})"_json) ==
           "data.sentCount: expected an integer, got number 2.5");
+    CHECK(decode_error("CAMPAIGN_PROGRESS", R"({"sentCount": 2.0})"_json) ==
+          "data.sentCount: expected an integer, got number 2.0");
     CHECK(decode_error("CAMPAIGN_PROGRESS", R"({"sentCount": 18446744073709551615})"_json) ==
           "data.sentCount: expected an integer, got number 18446744073709551615, out of range");
     CHECK(decode_error("CAMPAIGN_PROGRESS", R"({"progress": "50%"})"_json) ==

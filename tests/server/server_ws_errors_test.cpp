@@ -94,7 +94,7 @@ TEST_CASE("rate_limited_messages_get_an_error_and_the_connection_stays_open",
   int pongs = 0, limited = 0;
   for (int i = 0; i < 8; ++i) {
     const json m = c.next_where([](const json& x) {
-      const std::string t = x.value("type", "");
+      const std::string t = type_of(x);
       return t == "PONG" || t == "ERROR";
     });
     if (m["type"] == "PONG") ++pongs;
@@ -124,7 +124,7 @@ TEST_CASE("sustained_rate_limit_abuse_closes_with_1008", "[server][ws][errors]")
   CHECK(closed.close_code == 1008);
   std::size_t limited = 0;
   for (const auto& m : c.mailbox())
-    if (m.value("type", "") == "ERROR" && m["data"].value("code", "") == "rate_limited") ++limited;
+    if (type_of(m) == "ERROR" && m.at("data").at("code") == "rate_limited") ++limited;
   CHECK(limited >= 1);
 }
 
@@ -249,7 +249,7 @@ TEST_CASE("kicked_users_are_closed_with_4001", "[server][ws][errors]") {
       CHECK(closed.close_code == 4001);
     }
     observer.next_where([](const json& m) {
-      return m.value("type", "") == "user_offline" && m["data"].value("user_id", "") == "alice";
+      return type_of(m) == "user_offline" && m.at("data").at("user_id") == "alice";
     });
     const json info = http_get(srv.port(), "/api/users/alice").json();
     CHECK(info.at("connected") == false);

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "rtev/time.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/local_server.hpp"
 #include "tests/support/rtev_client.hpp"
@@ -85,6 +86,12 @@ TEST_CASE("subscribe_with_since_replays_stored_events_before_the_ack", "[server]
     auto [before, reply] = c.request_collect("SUBSCRIBE", {{"room", "contact:1"}, {"since", t3}});
     CHECK(seqs(before) == std::vector<std::uint64_t>{seq_of(sent[2]), seq_of(sent[3]), seq_of(sent[4])});
     CHECK(reply.at("data").at("recovered") == true);
+    // One microsecond later than the third event's timestamp: it is no longer "at or after".
+    const auto t3_plus = rtev::time::format_rfc3339(
+        rtev::time::parse_rfc3339(t3) + std::chrono::microseconds(1), "UTC");
+    auto [later, reply2] = c.request_collect("SUBSCRIBE", {{"room", "contact:1"}, {"since", t3_plus}});
+    INFO("since " << t3_plus << ", third event stamped " << t3);
+    CHECK(seqs(later) == std::vector<std::uint64_t>{seq_of(sent[3]), seq_of(sent[4])});
   }
   SECTION("since the newest seq replays nothing and is recovered") {
     auto [before, reply] = c.request_collect("SUBSCRIBE", {{"room", "contact:1"}, {"since", seq_of(sent[4])}});
@@ -132,6 +139,8 @@ TEST_CASE("subscribe_reports_recovered_false_when_history_no_longer_reaches_back
   auto cfg = test_config();
   cfg.history_max_events = 5;
   local_server srv(cfg);
+  // Connected first: its user_online event counts against the limit like any other.
+  auto c = rtev_client::connect_as(srv.port(), "alice");
   const auto sent = publish_n(srv.port(), "lead:9", 12);
   // Retention runs off the delivery path; wait (bounded) until it has removed the oldest.
   const auto deadline = steady::now() + default_timeout;
@@ -142,7 +151,6 @@ TEST_CASE("subscribe_reports_recovered_false_when_history_no_longer_reaches_back
   REQUIRE(left.size() <= 5);
   CHECK(left.back().at("seq") == sent.back().at("seq"));
 
-  auto c = rtev_client::connect_as(srv.port(), "alice");
   auto [before, reply] = c.request_collect("SUBSCRIBE", {{"room", "lead:9"}, {"since", seq_of(sent[0])}});
   CHECK(reply.at("data").at("recovered") == false);
   // What is still there is replayed, in order.

@@ -30,7 +30,7 @@ json note(const std::string& room, const std::string& text = "hi") {
 // Published to the client's own user: room, which every client has joined.
 void await_marker(std::uint16_t port, rtev_client& c, const std::string& user) {
   const json sent = publish_http(port, {{"user_id", user}, {"type", "marker"}, {"data", {}}});
-  c.next_where([&](const json& m) { return m.value("type", "") == "marker" && m["seq"] == sent["seq"]; });
+  c.next_where([&](const json& m) { return type_of(m) == "marker" && m["seq"] == sent["seq"]; });
 }
 
 bool mailbox_has(rtev_client& c, const std::function<bool(const json&)>& pred) {
@@ -112,7 +112,7 @@ TEST_CASE("users_join_their_user_and_role_rooms_automatically", "[server][ws][ro
   CHECK(alice.next_event_in("role:support").at("seq") == to_support.at("seq"));
 
   await_marker(srv.port(), bob, "bob");
-  CHECK_FALSE(mailbox_has(bob, [](const json& m) { return m.contains("seq") && m.value("type", "") == "note"; }));
+  CHECK_FALSE(mailbox_has(bob, [](const json& m) { return m.contains("seq") && type_of(m) == "note"; }));
 }
 
 TEST_CASE("joining_rooms_follows_the_permission_rules", "[server][ws][rooms]") {
@@ -182,7 +182,7 @@ TEST_CASE("publishing_follows_the_permission_rules", "[server][ws][publish]") {
     CHECK(alice.error("PUBLISH", note("presence")).at("code") == "forbidden");
     // None of them reached bob.
     await_marker(srv.port(), bob, "bob");
-    CHECK_FALSE(mailbox_has(bob, [](const json& m) { return m.value("type", "") == "dm" || m.value("type", "") == "all"; }));
+    CHECK_FALSE(mailbox_has(bob, [](const json& m) { return type_of(m) == "dm" || type_of(m) == "all"; }));
   }
   SECTION("roles service and admin may target users and broadcast") {
     for (const std::string role : {"service", "admin"}) {
@@ -263,6 +263,7 @@ TEST_CASE("broadcast_reaches_every_connection_and_has_no_room", "[server][ws][pu
     CHECK(e.at("seq") == ack.at("seq"));
     CHECK_FALSE(e.contains("room"));
     CHECK(e.at("data").at("in") == "5m");
+    CHECK(e.at("timezone") == "UTC");  // the default zone
   }
 }
 
@@ -293,7 +294,7 @@ TEST_CASE("user_ids_publish_makes_one_event_per_user_with_its_own_seq", "[server
   CHECK(seqs.size() == 3);
   // Each user got exactly their own.
   await_marker(srv.port(), u1, "u1");
-  CHECK_FALSE(mailbox_has(u1, [](const json& m) { return m.value("type", "") == "reminder"; }));
+  CHECK_FALSE(mailbox_has(u1, [](const json& m) { return type_of(m) == "reminder"; }));
 }
 
 TEST_CASE("idempotent_publish_stores_a_repeated_id_once", "[server][ws][publish]") {
@@ -344,9 +345,9 @@ TEST_CASE("typing_indicators_reach_other_members_only_and_are_not_stored",
   // The sender and non-members got none: a stored event published afterwards arrives first.
   const json after = publish_http(srv.port(), note("chat:1"));
   CHECK(alice.next_event_in("chat:1").at("seq") == after.at("seq"));
-  CHECK_FALSE(mailbox_has(alice, [](const json& m) { return m.value("type", "") == "typing_indicator"; }));
+  CHECK_FALSE(mailbox_has(alice, [](const json& m) { return type_of(m) == "typing_indicator"; }));
   await_marker(srv.port(), carol, "carol");
-  CHECK_FALSE(mailbox_has(carol, [](const json& m) { return m.value("type", "") == "typing_indicator"; }));
+  CHECK_FALSE(mailbox_has(carol, [](const json& m) { return type_of(m) == "typing_indicator"; }));
 
   const auto stored = fetch_history(srv.port(), "chat:1");
   REQUIRE(stored.size() == 1);
@@ -380,7 +381,7 @@ TEST_CASE("presence_events_announce_first_connection_and_last_disconnection",
   admin.subscribe("presence");
   auto is_presence = [](const std::string& type, const std::string& user) {
     return [type, user](const json& m) {
-      return m.value("type", "") == type && m.value("room", "") == "presence" &&
+      return type_of(m) == type && m.value("room", "") == "presence" &&
              m.at("data").value("user_id", "") == user;
     };
   };

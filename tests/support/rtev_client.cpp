@@ -17,6 +17,12 @@ millis left(steady::time_point deadline) {
 
 }  // namespace
 
+std::string type_of(const json& msg) {
+  if (!msg.is_object()) return {};
+  const auto it = msg.find("type");
+  return it != msg.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 bool is_reply_to(const json& msg, const std::string& ref) {
   if (!msg.is_object()) return false;
   const std::string type = msg.value("type", "");

@@ -100,6 +100,8 @@ std::vector<json> fetch_history(std::uint16_t port, const std::string& room,
 /// Whether `text` is an RFC 3339 time with exactly six fractional digits.
 bool is_rfc3339_micros(const std::string& text);
 
+/// The message's "type", or "" when it has none.
+std::string type_of(const json& msg);
 /// Whether `msg` is a reply (ACK, ERROR, PONG) carrying `ref`.
 bool is_reply_to(const json& msg, const std::string& ref);
 /// Whether `msg` is a stored event (has a numeric "seq") of the given room.

@@ -49,7 +49,6 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
-#include <variant>
 
 #include <nlohmann/json.hpp>
 
@@ -69,24 +68,31 @@ namespace rtev {
 class id_value {
  public:
   id_value() = default;
+  // Implicit on purpose, so `e.message_id = 42;` and `e.sender_id = "user123";` just work.
   /// From any integer type; an unsigned value above INT64_MAX throws rtev::error.
   template <class Int,
             std::enable_if_t<std::is_integral_v<Int> && !std::is_same_v<Int, bool>, int> = 0>
-  id_value(Int i) : value_(checked_integer(i)) {}  // NOLINT(google-explicit-constructor)
-  id_value(std::string s) : value_(std::move(s)) {}  // NOLINT(google-explicit-constructor)
-  id_value(const char* s) : value_(std::string(s)) {}  // NOLINT(google-explicit-constructor)
+  id_value(Int i) : integer_(checked_integer(i)) {}
+  id_value(std::string s) : is_string_(true), string_(std::move(s)) {}
+  id_value(const char* s) : is_string_(true), string_(s) {}
   id_value(bool) = delete;  ///< `true` is not an id
 
-  bool is_integer() const noexcept { return value_.index() == 0; }
-  bool is_string() const noexcept { return value_.index() == 1; }
+  bool is_integer() const noexcept { return !is_string_; }
+  bool is_string() const noexcept { return is_string_; }
   /// The integer; throws rtev::error when the id is a string.
   std::int64_t as_integer() const;
   /// The string; throws rtev::error when the id is an integer (use rtev::to_string to convert).
   const std::string& as_string() const;
 
-  friend bool operator==(const id_value& a, const id_value& b) { return a.value_ == b.value_; }
-  friend bool operator!=(const id_value& a, const id_value& b) { return a.value_ != b.value_; }
-  friend bool operator<(const id_value& a, const id_value& b) { return a.value_ < b.value_; }
+  friend bool operator==(const id_value& a, const id_value& b) {
+    return a.is_string_ == b.is_string_ &&
+           (a.is_string_ ? a.string_ == b.string_ : a.integer_ == b.integer_);
+  }
+  friend bool operator!=(const id_value& a, const id_value& b) { return !(a == b); }
+  friend bool operator<(const id_value& a, const id_value& b) {
+    if (a.is_string_ != b.is_string_) return b.is_string_;
+    return a.is_string_ ? a.string_ < b.string_ : a.integer_ < b.integer_;
+  }
   friend bool operator>(const id_value& a, const id_value& b) { return b < a; }
   friend bool operator<=(const id_value& a, const id_value& b) { return !(b < a); }
   friend bool operator>=(const id_value& a, const id_value& b) { return !(a < b); }
@@ -99,7 +105,10 @@ class id_value {
   /// Writes to_string(v) (for logs and test output).
   friend std::ostream& operator<<(std::ostream& os, const id_value& v);
 
-  std::size_t hash() const noexcept { return std::hash<std::variant<std::int64_t, std::string>>{}(value_); }
+  /// A hash of the value, for std::hash<rtev::id_value>.
+  std::size_t hash() const noexcept {
+    return is_string_ ? std::hash<std::string>{}(string_) : ~std::hash<std::int64_t>{}(integer_);
+  }
 
  private:
   template <class Int>
@@ -113,7 +122,11 @@ class id_value {
   }
   [[noreturn]] static void throw_out_of_range(std::uint64_t i);
 
-  std::variant<std::int64_t, std::string> value_;
+  // Two plain members rather than std::variant: GCC 12 reports false -Wmaybe-uninitialized
+  // warnings for variant<int64_t, string> comparisons in optimised sanitizer builds.
+  bool is_string_ = false;
+  std::int64_t integer_ = 0;  ///< the id when !is_string_
+  std::string string_;        ///< the id when is_string_
 };
 
 /// The id as text: `1` → "1", `"user123"` → "user123".
@@ -144,7 +157,8 @@ T decode(const nlohmann::json& data) {
   return out;
 }
 
-/// The `data` object for a typed event: set fields, then `extra` (fields win on a clash).
+/// The `data` object for a typed event: `extra` overlaid with every set field (a field wins
+/// over an `extra` entry with the same key).
 /// Throws rtev::error when `extra` is neither an object nor null.
 template <class T>
 nlohmann::json encode(const T& e) {
@@ -522,5 +536,6 @@ using all = detail::type_list<
 
 static_assert(all::size == __COUNTER__ - detail::events_counter_begin - 1,
               "rtev::events::all must list every RTEV_EVENT declared above");
+static_assert(detail::all_distinct(all{}), "rtev::events::all lists a type twice");
 
 }  // namespace rtev::events

@@ -160,6 +160,13 @@ template <class... Ts, class F>
 void for_each_type(type_list<Ts...>, F&& f) {
   (f(type_tag<Ts>{}), ...);
 }
+/// True when no type appears twice in the list.
+template <class T, class... Ts>
+constexpr int count_of = (0 + ... + (std::is_same_v<T, Ts> ? 1 : 0));
+template <class... Ts>
+constexpr bool all_distinct(type_list<Ts...>) {
+  return ((count_of<Ts, Ts...> == 1) && ...);
+}
 
 /// Enables the to_json/from_json friends for nlohmann::json only (not ordered_json), so they
 /// are templates — instantiated only where an event is actually converted.
@@ -175,8 +182,8 @@ void copy_unknown_fields(const nlohmann::json& data, nlohmann::json& extra,
 /// The value of `data[field]` to read, or nullptr when there is none to read: absent (an
 /// error when `required`: parse_error("data.<field>", "required field is missing")), or an
 /// explicit null in an optional field, which is recorded in `extra` so it is written back.
-const nlohmann::json* field_value(const nlohmann::json& data, std::string_view field,
-                                  bool required, nlohmann::json& extra);
+const nlohmann::json* field_value(const nlohmann::json& data, std::string_view field, bool required,
+                                  nlohmann::json& extra);
 /// `extra` as the object an encoding starts from: null gives {}, an object itself; anything
 /// else throws rtev::error (extra must hold data fields, i.e. be an object).
 nlohmann::json extra_object(const nlohmann::json& extra);

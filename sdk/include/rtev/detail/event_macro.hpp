@@ -42,7 +42,7 @@
 #define RTEV_DETAIL_DECLARE_B(p, k, n) RTEV_DETAIL_DECLARE_FIELD(p, k, n) RTEV_DETAIL_DECLARE_A
 #define RTEV_DETAIL_DECLARE_A_END
 #define RTEV_DETAIL_DECLARE_B_END
-#define RTEV_DETAIL_DECLARE_FIELD(p, k, n)                                         \
+#define RTEV_DETAIL_DECLARE_FIELD(p, k, n)                                           \
   ::rtev::detail::member_t<::rtev::detail::kind::k, ::rtev::detail::presence::p> n = \
       ::rtev::detail::initial_value<::rtev::detail::kind::k, ::rtev::detail::presence::p>();
 
@@ -51,43 +51,43 @@
 #define RTEV_DETAIL_VISIT_B(p, k, n) RTEV_DETAIL_VISIT_FIELD(p, k, n) RTEV_DETAIL_VISIT_A
 #define RTEV_DETAIL_VISIT_A_END
 #define RTEV_DETAIL_VISIT_B_END
-#define RTEV_DETAIL_VISIT_FIELD(p, k, n)                                                     \
-  visit(::rtev::detail::make_field<::rtev::detail::kind::k, ::rtev::detail::presence::p>(#n, \
-                                                                                        &self::n));
+#define RTEV_DETAIL_VISIT_FIELD(p, k, n)                                                  \
+  visit(::rtev::detail::make_field<::rtev::detail::kind::k, ::rtev::detail::presence::p>( \
+      #n, &self::n));
 
-#define RTEV_EVENT(ns_, name_, wire_name_, family_, fields_)                                      \
-  namespace ns_ {                                                                              \
-  struct name_ {                                                                               \
-    RTEV_DETAIL_DECLARE_FIELDS(fields_)                                                        \
-    /* Data fields this struct does not model (and explicit nulls of optional fields), */    \
-    /* written back by to_json so data round-trips. */                                       \
-    nlohmann::json extra = nlohmann::json::object();                                          \
-                                                                                              \
-    template <class Visitor>                                                                  \
-    static void rtev_visit_fields(Visitor&& visit) {                                          \
-      using self = ::rtev::ns_::name_;                                                          \
-      RTEV_DETAIL_VISIT_FIELDS(fields_)                                                        \
-    }                                                                                         \
-    template <class Json, ::rtev::detail::if_json<Json> = 0>                                  \
-    friend void to_json(Json& j, const ::rtev::ns_::name_& e) {                                 \
-      ::rtev::detail::write_event(j, e);                                                      \
-    }                                                                                         \
-    template <class Json, ::rtev::detail::if_json<Json> = 0>                                  \
-    friend void from_json(const Json& j, ::rtev::ns_::name_& e) {                               \
-      ::rtev::detail::read_event(j, e);                                                       \
-    }                                                                                         \
-    friend bool operator==(const ::rtev::ns_::name_& a, const ::rtev::ns_::name_& b) {            \
-      return ::rtev::detail::equal_events(a, b);                                              \
-    }                                                                                         \
-    friend bool operator!=(const ::rtev::ns_::name_& a, const ::rtev::ns_::name_& b) {            \
-      return !(a == b);                                                                       \
-    }                                                                                         \
-  };                                                                                          \
-  }                                                                                           \
-  template <>                                                                                 \
-  struct event_traits<ns_::name_> {                                                             \
-    static constexpr std::string_view name = wire_name_;                                       \
-    static constexpr event_family family = event_family::family_;                            \
-  };                                                                                          \
-  /* One __COUNTER__ step per event: see the check after rtev::events::all. */                \
+#define RTEV_EVENT(ns_, name_, wire_name_, family_, fields_)                              \
+  namespace ns_ {                                                                         \
+  struct name_ {                                                                          \
+    RTEV_DETAIL_DECLARE_FIELDS(fields_)                                                   \
+    /* Data fields this struct does not model (and explicit nulls of optional fields), */ \
+    /* written back by to_json so data round-trips. */                                    \
+    nlohmann::json extra = nlohmann::json::object();                                      \
+                                                                                          \
+    template <class Visitor>                                                              \
+    static void rtev_visit_fields(Visitor&& visit) {                                      \
+      using self = ::rtev::ns_::name_;                                                    \
+      RTEV_DETAIL_VISIT_FIELDS(fields_)                                                   \
+    }                                                                                     \
+    template <class Json, ::rtev::detail::if_json<Json> = 0>                              \
+    friend void to_json(Json& j, const ::rtev::ns_::name_& e) {                           \
+      ::rtev::detail::write_event(j, e);                                                  \
+    }                                                                                     \
+    template <class Json, ::rtev::detail::if_json<Json> = 0>                              \
+    friend void from_json(const Json& j, ::rtev::ns_::name_& e) {                         \
+      ::rtev::detail::read_event(j, e);                                                   \
+    }                                                                                     \
+    friend bool operator==(const ::rtev::ns_::name_& a, const ::rtev::ns_::name_& b) {    \
+      return ::rtev::detail::equal_events(a, b);                                          \
+    }                                                                                     \
+    friend bool operator!=(const ::rtev::ns_::name_& a, const ::rtev::ns_::name_& b) {    \
+      return !(a == b);                                                                   \
+    }                                                                                     \
+  };                                                                                      \
+  }                                                                                       \
+  template <>                                                                             \
+  struct event_traits<ns_::name_> {                                                       \
+    static constexpr std::string_view name = wire_name_;                                  \
+    static constexpr event_family family = event_family::family_;                         \
+  };                                                                                      \
+  /* One __COUNTER__ step per event: see the check after rtev::events::all. */            \
   static_assert(__COUNTER__ >= 0, "")
