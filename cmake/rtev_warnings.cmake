@@ -3,7 +3,7 @@
 add_library(rtev_warnings INTERFACE)
 target_compile_options(rtev_warnings INTERFACE
   $<$<CXX_COMPILER_ID:GNU,Clang>:-Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
-    -Wold-style-cast -Wcast-align -Woverloaded-virtual -Wnull-dereference -Wformat=2>)
+    -Wold-style-cast -Wcast-align -Woverloaded-virtual -Wformat=2>)
 if(RTEV_WARNINGS_AS_ERRORS)
   target_compile_options(rtev_warnings INTERFACE $<$<CXX_COMPILER_ID:GNU,Clang>:-Werror>)
 endif()
