@@ -107,9 +107,8 @@ const json messenger_example = json::parse(R"({
   "timestamp": "2024-01-15T10:30:45.123456"
 })");
 
-// What the generic checks need from one event type. The type is erased here so that the
-// Catch assertions below are compiled once, not once per event type (and each template is
-// instantiated once per type: 40 types add up).
+// What the generic checks need from one event type, with the type erased so that the Catch
+// assertions below are compiled once rather than once per event type (compile time).
 struct typed_codec {
   std::string_view name;
   event_family family;
