@@ -279,21 +279,26 @@ void room_hub::deliver(const event_ptr& e, const connection* except) {
   auto consider = [&](connection* c) {
     if (c == except || c->marker == round || !c->who || c->closing) return;
     if (c->kind == conn_kind::sse && !any_glob_matches(c->sse_types, e->type)) return;
+    c->marker = round;
+    bool live = false;
     for (const auto& s : c->subs) {
       if (!s.matches(*e)) continue;
-      // A replaying subscription gets this event from the store, in order.
-      if (s.replaying) continue;
-      c->marker = round;
-      enqueue_live(*c, e);
-      return;
+      // A replaying subscription brings this event from the store, in seq order: delivering it
+      // live now as well (through another subscription) would put it ahead of older events.
+      if (s.replaying) return;
+      live = true;
     }
+    if (live) enqueue_live(*c, e);
   };
   if (e->room.empty()) {
     // A broadcast reaches every authenticated connection.
     for (auto& [id, c] : conns_) {
       if (c.get() == except || !c->who || c->closing) continue;
       if (c->kind == conn_kind::sse && !any_glob_matches(c->sse_types, e->type)) continue;
-      enqueue_live(*c, e);
+      const bool replaying = std::any_of(c->subs.begin(), c->subs.end(), [&](const subscription& s) {
+        return s.replaying && s.matches(*e);
+      });
+      if (!replaying) enqueue_live(*c, e);
     }
     return;
   }

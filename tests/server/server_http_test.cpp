@@ -60,7 +60,8 @@ TEST_CASE("stats_and_metrics_count_connections_users_rooms_and_events", "[server
   auto b = rtev_client::connect_as(srv.port(), "bob");
   a1.subscribe("lobby");
   b.subscribe("lobby");
-  for (int i = 0; i < 3; ++i) publish_http(srv.port(), {{"room", "lobby"}, {"type", "note"}, {"data", {}}});
+  for (int i = 0; i < 3; ++i)
+    publish_http(srv.port(), {{"room", "lobby"}, {"type", "note"}, {"data", {}}});
   for (int i = 0; i < 3; ++i) b.next_event_in("lobby");
   a1.next_event_in("lobby");
 
@@ -101,8 +102,8 @@ TEST_CASE("post_events_publishes_one_or_many_and_answers_202", "[server][http][p
   alice.subscribe("lead:9");
 
   SECTION("one event answers {id, seq}") {
-    const http_response r = http_post_json(srv.port(), "/api/events",
-                                           R"({"type":"lead.created","room":"lead:9","data":{"n":1}})");
+    const http_response r = http_post_json(
+        srv.port(), "/api/events", R"({"type":"lead.created","room":"lead:9","data":{"n":1}})");
     REQUIRE(r.status == 202);
     const json j = r.json();
     CHECK(j.at("id").is_string());
@@ -112,10 +113,11 @@ TEST_CASE("post_events_publishes_one_or_many_and_answers_202", "[server][http][p
     CHECK(e.at("data").at("n") == 1);
   }
   SECTION("an array answers a list, in order") {
-    const json body = json::array({{{"type", "a"}, {"room", "lead:9"}, {"data", {}}},
-                                   {{"type", "b"}, {"user_id", "bob"}, {"data", {}}},
-                                   {{"type", "c"}, {"broadcast", true}, {"data", {}}},
-                                   {{"type", "d"}, {"room", "lead:9"}, {"id", "mine-1"}, {"data", {}}}});
+    const json body =
+        json::array({{{"type", "a"}, {"room", "lead:9"}, {"data", {}}},
+                     {{"type", "b"}, {"user_id", "bob"}, {"data", {}}},
+                     {{"type", "c"}, {"broadcast", true}, {"data", {}}},
+                     {{"type", "d"}, {"room", "lead:9"}, {"id", "mine-1"}, {"data", {}}}});
     const http_response r = http_post_json(srv.port(), "/api/events", body.dump());
     REQUIRE(r.status == 202);
     const json list = r.json();
@@ -147,14 +149,16 @@ TEST_CASE("post_events_rejects_bad_input_with_json_errors", "[server][http][publ
     CHECK(is_json_error(r));
   }
   SECTION("a missing field is 400 naming it") {
-    const http_response r = http_post_json(srv.port(), "/api/events", R"({"room":"lead:9","data":{}})");
+    const http_response r =
+        http_post_json(srv.port(), "/api/events", R"({"room":"lead:9","data":{}})");
     CHECK(r.status == 400);
     REQUIRE(is_json_error(r));
     CHECK(error_message(r).find("type") != std::string::npos);
   }
   SECTION("a missing field in an array item is 400 naming the item and field") {
-    const http_response r = http_post_json(
-        srv.port(), "/api/events", R"([{"type":"ok","room":"a","data":{}},{"room":"b","data":{}}])");
+    const http_response r =
+        http_post_json(srv.port(), "/api/events",
+                       R"([{"type":"ok","room":"a","data":{}},{"room":"b","data":{}}])");
     CHECK(r.status == 400);
     REQUIRE(is_json_error(r));
     CHECK(error_message(r).find("type") != std::string::npos);
@@ -163,7 +167,8 @@ TEST_CASE("post_events_rejects_bad_input_with_json_errors", "[server][http][publ
     CHECK(fetch_history(srv.port(), "a").empty());
   }
   SECTION("an invalid room is 400") {
-    const http_response r = http_post_json(srv.port(), "/api/events", R"({"type":"x","room":"no spaces","data":{}})");
+    const http_response r =
+        http_post_json(srv.port(), "/api/events", R"({"type":"x","room":"no spaces","data":{}})");
     CHECK(r.status == 400);
     CHECK(is_json_error(r));
   }
@@ -178,7 +183,8 @@ TEST_CASE("post_events_needs_the_api_key_when_one_is_set", "[server][http][auth]
   const http_response none = http_post_json(srv.port(), "/api/events", body);
   CHECK(none.status == 401);
   CHECK(is_json_error(none));
-  const http_response wrong = http_post_json(srv.port(), "/api/events", body, {{"Authorization", "Bearer nope"}});
+  const http_response wrong =
+      http_post_json(srv.port(), "/api/events", body, {{"Authorization", "Bearer nope"}});
   CHECK(wrong.status == 403);
   CHECK(is_json_error(wrong));
   const http_response right = http_post_json(srv.port(), "/api/events", body, bearer_key);
@@ -188,7 +194,8 @@ TEST_CASE("post_events_needs_the_api_key_when_one_is_set", "[server][http][auth]
 
   SECTION("the admin disconnect endpoint needs it too") {
     CHECK(http_request(srv.port(), "POST", "/api/users/alice/disconnect").status == 401);
-    CHECK(http_request(srv.port(), "POST", "/api/users/alice/disconnect", bearer_key).status == 200);
+    CHECK(http_request(srv.port(), "POST", "/api/users/alice/disconnect", bearer_key).status ==
+          200);
   }
 }
 
@@ -196,13 +203,15 @@ TEST_CASE("post_events_refuses_oversized_bodies_with_413", "[server][http][limit
   auto cfg = test_config();
   cfg.max_message_bytes = 1024;
   local_server srv(cfg);
-  const json big = {{"type", "x"}, {"room", "lead:9"}, {"data", {{"blob", std::string(64 * 1024, 'b')}}}};
+  const json big = {
+      {"type", "x"}, {"room", "lead:9"}, {"data", {{"blob", std::string(64 * 1024, 'b')}}}};
   const http_response r = http_post_json(srv.port(), "/api/events", big.dump());
   CHECK(r.status == 413);
   CHECK(is_json_error(r));
   CHECK(fetch_history(srv.port(), "lead:9").empty());
   // A normal request still works.
-  CHECK(http_post_json(srv.port(), "/api/events", R"({"type":"x","room":"lead:9","data":{}})").status == 202);
+  CHECK(http_post_json(srv.port(), "/api/events", R"({"type":"x","room":"lead:9","data":{}})")
+            .status == 202);
 }
 
 TEST_CASE("post_events_rate_limits_with_429", "[server][http][limits]") {
@@ -229,7 +238,8 @@ TEST_CASE("api_history_returns_events_oldest_first_with_next", "[server][http][h
   local_server srv;
   std::vector<json> sent;
   for (int i = 0; i < 5; ++i)
-    sent.push_back(publish_http(srv.port(), {{"room", "lead:9"}, {"type", i % 2 ? "odd" : "even"}, {"data", {{"i", i}}}}));
+    sent.push_back(publish_http(
+        srv.port(), {{"room", "lead:9"}, {"type", i % 2 ? "odd" : "even"}, {"data", {{"i", i}}}}));
   publish_http(srv.port(), {{"room", "lead:10"}, {"type", "even"}, {"data", {}}});
 
   const json page1 = http_get(srv.port(), "/api/history?room=lead:9&limit=2").json();
@@ -237,10 +247,12 @@ TEST_CASE("api_history_returns_events_oldest_first_with_next", "[server][http][h
   CHECK(page1["events"][0].at("seq") == sent[0].at("seq"));
   CHECK(page1["events"][1].at("seq") == sent[1].at("seq"));
   CHECK(page1.at("next") == sent[1].at("seq"));
-  const json page2 = http_get(srv.port(), "/api/history?room=lead:9&limit=2&since=" + page1["next"].dump()).json();
+  const json page2 =
+      http_get(srv.port(), "/api/history?room=lead:9&limit=2&since=" + page1["next"].dump()).json();
   REQUIRE(page2.at("events").size() == 2);
   CHECK(page2["events"][0].at("seq") == sent[2].at("seq"));
-  const json page3 = http_get(srv.port(), "/api/history?room=lead:9&limit=2&since=" + page2["next"].dump()).json();
+  const json page3 =
+      http_get(srv.port(), "/api/history?room=lead:9&limit=2&since=" + page2["next"].dump()).json();
   REQUIRE(page3.at("events").size() == 1);
   CHECK(page3.at("next").is_null());
 
@@ -249,9 +261,11 @@ TEST_CASE("api_history_returns_events_oldest_first_with_next", "[server][http][h
   const json full = http_get(srv.port(), "/api/history?room=lead:9").json();
   REQUIRE(full.at("events").size() == 5);
   const std::string t2 = full["events"][2].at("timestamp");
-  const json later = http_get(srv.port(), "/api/history?room=lead:9&since=" + url_encode(t2)).json();
+  const json later =
+      http_get(srv.port(), "/api/history?room=lead:9&since=" + url_encode(t2)).json();
   CHECK(later.at("events").size() == 3);
-  const json earlier = http_get(srv.port(), "/api/history?room=lead:9&until=" + url_encode(t2)).json();
+  const json earlier =
+      http_get(srv.port(), "/api/history?room=lead:9&until=" + url_encode(t2)).json();
   CHECK(earlier.at("events").size() == 3);
   const http_response bad = http_get(srv.port(), "/api/history?room=lead:9&limit=zero");
   CHECK(bad.status == 400);
@@ -282,16 +296,21 @@ TEST_CASE("cors_headers_follow_cors_origin", "[server][http][cors]") {
     cfg.cors_origin = "*";
     local_server srv(cfg);
     const header_list origin = {{"Origin", "https://app.example"}};
-    CHECK(http_get(srv.port(), "/health", origin).header("access-control-allow-origin") == std::optional<std::string>("*"));
-    const http_response pre = http_request(srv.port(), "OPTIONS", "/api/events",
-                                           {{"Origin", "https://app.example"},
-                                            {"Access-Control-Request-Method", "POST"},
-                                            {"Access-Control-Request-Headers", "authorization,content-type"}});
+    CHECK(http_get(srv.port(), "/health", origin).header("access-control-allow-origin") ==
+          std::optional<std::string>("*"));
+    const http_response pre =
+        http_request(srv.port(), "OPTIONS", "/api/events",
+                     {{"Origin", "https://app.example"},
+                      {"Access-Control-Request-Method", "POST"},
+                      {"Access-Control-Request-Headers", "authorization,content-type"}});
     CHECK(pre.status / 100 == 2);
     CHECK(pre.header("access-control-allow-origin") == std::optional<std::string>("*"));
-    CHECK(pre.header("access-control-allow-methods").value_or("").find("POST") != std::string::npos);
-    CHECK(pre.header("access-control-allow-headers").value_or("").find("Authorization") != std::string::npos);
-    const http_response post = http_post_json(srv.port(), "/api/events", R"({"type":"x","room":"r","data":{}})", origin);
+    CHECK(pre.header("access-control-allow-methods").value_or("").find("POST") !=
+          std::string::npos);
+    CHECK(pre.header("access-control-allow-headers").value_or("").find("Authorization") !=
+          std::string::npos);
+    const http_response post =
+        http_post_json(srv.port(), "/api/events", R"({"type":"x","room":"r","data":{}})", origin);
     CHECK(post.status == 202);
     CHECK(post.header("access-control-allow-origin") == std::optional<std::string>("*"));
   }
@@ -299,7 +318,8 @@ TEST_CASE("cors_headers_follow_cors_origin", "[server][http][cors]") {
     auto cfg = test_config();
     cfg.cors_origin = "https://app.example";
     local_server srv(cfg);
-    CHECK(http_get(srv.port(), "/api/stats", {{"Origin", "https://app.example"}}).header("access-control-allow-origin") ==
+    CHECK(http_get(srv.port(), "/api/stats", {{"Origin", "https://app.example"}})
+              .header("access-control-allow-origin") ==
           std::optional<std::string>("https://app.example"));
   }
 }

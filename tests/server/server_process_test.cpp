@@ -78,8 +78,12 @@ TEST_CASE("rtev_serve_shuts_down_on_a_signal_closing_clients_with_1001", "[serve
   temp_dir dir;
   const std::vector<std::string> args = {"--port", "0", "--db", dir.file("events.db")};
   int sig = SIGTERM;
-  SECTION("SIGTERM") { sig = SIGTERM; }
-  SECTION("SIGINT") { sig = SIGINT; }
+  SECTION("SIGTERM") {
+    sig = SIGTERM;
+  }
+  SECTION("SIGINT") {
+    sig = SIGINT;
+  }
 
   std::uint16_t port;
   std::vector<json> acked;
@@ -90,7 +94,8 @@ TEST_CASE("rtev_serve_shuts_down_on_a_signal_closing_clients_with_1001", "[serve
     auto b = rtev_client::connect_as(port, "bob");
     sse_stream sse(port, "/api/events?rooms=lobby");
     REQUIRE(sse.status() == 200);
-    for (int i = 0; i < 3; ++i) acked.push_back(a.publish({{"room", "lobby"}, {"type", "note"}, {"data", {{"i", i}}}}));
+    for (int i = 0; i < 3; ++i)
+      acked.push_back(a.publish({{"room", "lobby"}, {"type", "note"}, {"data", {{"i", i}}}}));
 
     const auto start = steady::now();
     srv.send_signal(sig);
@@ -134,14 +139,19 @@ TEST_CASE("rtev_serve_keeps_every_acknowledged_event_across_kill_9", "[server][p
     // the rest still being written.
     std::string burst;
     for (int i = 0; i < 400; ++i)
-      burst += ws_client::encode_frame(
-          ws_opcode::text, json{{"type", "PUBLISH"},
-                                {"ref", "p" + std::to_string(i)},
-                                {"data", {{"room", "orders"}, {"type", "order"}, {"id", "order-" + std::to_string(i)}, {"data", {{"i", i}}}}}}
-                               .dump());
+      burst += ws_client::encode_frame(ws_opcode::text, json{{"type", "PUBLISH"},
+                                                             {"ref", "p" + std::to_string(i)},
+                                                             {"data",
+                                                              {{"room", "orders"},
+                                                               {"type", "order"},
+                                                               {"id", "order-" + std::to_string(i)},
+                                                               {"data", {{"i", i}}}}}}
+                                                            .dump());
     REQUIRE(pub.ws().send_raw(burst));
     while (acked.size() < 250) {
-      const json reply = pub.next_where([](const json& m) { return type_of(m) == "ACK" && m.at("data").value("op", "") == "PUBLISH"; });
+      const json reply = pub.next_where([](const json& m) {
+        return type_of(m) == "ACK" && m.at("data").value("op", "") == "PUBLISH";
+      });
       acked[reply["data"]["id"]] = reply["data"]["seq"];
       top_acked = std::max<std::uint64_t>(top_acked, reply["data"]["seq"]);
     }
@@ -165,14 +175,18 @@ TEST_CASE("rtev_serve_keeps_every_acknowledged_event_across_kill_9", "[server][p
   const json fresh = c.publish({{"room", "orders"}, {"type", "order"}, {"data", {}}});
   CHECK(fresh.at("seq").get<std::uint64_t>() > before);
   const auto [first_id, first_seq] = *acked.begin();
-  CHECK(c.publish({{"room", "orders"}, {"type", "order"}, {"id", first_id}, {"data", {}}}).at("seq") == first_seq);
-  auto [replayed, ack] = c.request_collect("SUBSCRIBE", {{"room", "orders"}, {"since", top_acked}, {"epoch", epoch}});
+  CHECK(c.publish({{"room", "orders"}, {"type", "order"}, {"id", first_id}, {"data", {}}})
+            .at("seq") == first_seq);
+  auto [replayed, ack] =
+      c.request_collect("SUBSCRIBE", {{"room", "orders"}, {"since", top_acked}, {"epoch", epoch}});
   CHECK(ack.at("data").at("recovered") == true);
   CHECK(ack.at("data").at("epoch") == epoch);
 }
 
-TEST_CASE("rtev_serve_heartbeat_closes_a_client_that_ignores_pings", "[server][process][heartbeat]") {
-  serve_process srv({"--port", "0", "--db", ":memory:", "--ping-interval", "1s", "--ping-timeout", "1s"});
+TEST_CASE("rtev_serve_heartbeat_closes_a_client_that_ignores_pings",
+          "[server][process][heartbeat]") {
+  serve_process srv(
+      {"--port", "0", "--db", ":memory:", "--ping-interval", "1s", "--ping-timeout", "1s"});
   ws_options deaf;
   deaf.answer_pings = false;
   const auto start = steady::now();

@@ -22,8 +22,9 @@ namespace {
 json next_envelope(sse_stream& s, sse_item* raw = nullptr) {
   const sse_item it = s.next_event();
   if (it.type != sse_item::kind::event)
-    throw std::runtime_error(it.type == sse_item::kind::timeout ? "SSE: timed out waiting for an event"
-                                                                : "SSE: the stream ended");
+    throw std::runtime_error(it.type == sse_item::kind::timeout
+                                 ? "SSE: timed out waiting for an event"
+                                 : "SSE: the stream ended");
   if (raw) *raw = it;
   const json j = json::parse(it.data, nullptr, false);
   if (j.is_discarded()) throw std::runtime_error("SSE data is not JSON: " + it.data);
@@ -65,7 +66,8 @@ TEST_CASE("sse_streams_events_as_id_and_data_lines", "[server][sse]") {
     const json sent = post(srv.port(), "lead:9", "lead.updated", 7);
     sse_item raw;
     const json e = next_envelope(s, &raw);
-    CHECK(raw.id == std::optional<std::string>(std::to_string(sent.at("seq").get<std::uint64_t>())));
+    CHECK(raw.id ==
+          std::optional<std::string>(std::to_string(sent.at("seq").get<std::uint64_t>())));
     CHECK_FALSE(raw.event);
     for (const char* field : {"type", "id", "seq", "room", "timestamp", "timezone", "data"})
       CHECK(e.contains(field));
@@ -173,7 +175,8 @@ TEST_CASE("sse_resumes_with_last_event_id_or_since_without_gaps", "[server][sse]
   SECTION("Last-Event-ID and ?since= replay what was missed, then continue live") {
     std::vector<json> sent;
     for (int i = 0; i < 6; ++i) sent.push_back(post(port, "feed", "tick", i));
-    sse_stream by_header(port, "/api/events?rooms=feed", {{"Last-Event-ID", sent[2].at("seq").dump()}});
+    sse_stream by_header(port, "/api/events?rooms=feed",
+                         {{"Last-Event-ID", sent[2].at("seq").dump()}});
     sse_stream by_query(port, "/api/events?rooms=feed&since=" + sent[2].at("seq").dump());
     require_open(by_header);
     require_open(by_query);
@@ -200,7 +203,8 @@ TEST_CASE("sse_resumes_with_last_event_id_or_since_without_gaps", "[server][sse]
         for (int n = 0; n < total; n += 10) {
           json batch = json::array();
           for (int i = 0; i < 10; ++i)
-            batch.push_back({{"room", i % 3 ? "feed" : "other"}, {"type", "tick"}, {"data", {{"n", n + i}}}});
+            batch.push_back(
+                {{"room", i % 3 ? "feed" : "other"}, {"type", "tick"}, {"data", {{"n", n + i}}}});
           const json reply = publish_http(port, batch);
           std::lock_guard<std::mutex> lock(m);
           last_seq = reply.back().at("seq");

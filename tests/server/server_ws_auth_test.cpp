@@ -72,7 +72,8 @@ TEST_CASE("websocket_accepts_browser_style_clients_on_both_paths", "[server][ws]
     o.protocols = {"rtev.v1"};
     rtev_client c(srv.port(), o);
     CHECK(c.ws().status() == 101);
-    CHECK(find_header(c.ws().headers(), "Sec-WebSocket-Protocol") == std::optional<std::string>("rtev.v1"));
+    CHECK(find_header(c.ws().headers(), "Sec-WebSocket-Protocol") ==
+          std::optional<std::string>("rtev.v1"));
     c.authenticated();
     CHECK(c.request("PING", json::object()).at("type") == "PONG");
   }
@@ -207,8 +208,8 @@ TEST_CASE("auth_jwt_checks_signature_expiry_algorithm_and_claims", "[server][ws]
     CHECK(c.subscribe("role:admin").at("room") == "role:admin");
   }
   SECTION("user_id and roles claims work as well, by bearer header") {
-    const auto token = sign_jwt_hs256(
-        json{{"user_id", "bob"}, {"roles", {"support", "billing"}}}.dump(), secret);
+    const auto token =
+        sign_jwt_hs256(json{{"user_id", "bob"}, {"roles", {"support", "billing"}}}.dump(), secret);
     ws_options o;
     o.headers = {{"Authorization", "Bearer " + token}};
     rtev_client c(srv.port(), o);

@@ -18,14 +18,17 @@ using namespace rtev::test;
 namespace {
 
 // The connection is usable: a PING gets its PONG.
-bool answers_ping(rtev_client& c) { return c.request("PING", json::object()).at("type") == "PONG"; }
+bool answers_ping(rtev_client& c) {
+  return c.request("PING", json::object()).at("type") == "PONG";
+}
 
-json stats(std::uint16_t port) { return http_get(port, "/api/stats").json(); }
+json stats(std::uint16_t port) {
+  return http_get(port, "/api/stats").json();
+}
 
 }  // namespace
 
-TEST_CASE("malformed_messages_get_an_error_and_the_connection_stays_open",
-          "[server][ws][errors]") {
+TEST_CASE("malformed_messages_get_an_error_and_the_connection_stays_open", "[server][ws][errors]") {
   auto cfg = test_config();
   cfg.auth = "token";
   local_server srv(cfg);
@@ -89,7 +92,8 @@ TEST_CASE("rate_limited_messages_get_an_error_and_the_connection_stays_open",
   // Eight PINGs in one go: the burst allows three, the rest are refused.
   std::string burst;
   for (int i = 0; i < 8; ++i)
-    burst += ws_client::encode_frame(ws_opcode::text, json{{"type", "PING"}, {"ref", "p" + std::to_string(i)}}.dump());
+    burst += ws_client::encode_frame(
+        ws_opcode::text, json{{"type", "PING"}, {"ref", "p" + std::to_string(i)}}.dump());
   REQUIRE(c.ws().send_raw(burst));
   int pongs = 0, limited = 0;
   for (int i = 0; i < 8; ++i) {
@@ -97,14 +101,17 @@ TEST_CASE("rate_limited_messages_get_an_error_and_the_connection_stays_open",
       const std::string t = type_of(x);
       return t == "PONG" || t == "ERROR";
     });
-    if (m["type"] == "PONG") ++pongs;
-    else if (m.at("data").at("code") == "rate_limited") ++limited;
+    if (m["type"] == "PONG")
+      ++pongs;
+    else if (m.at("data").at("code") == "rate_limited")
+      ++limited;
   }
   CHECK(pongs >= 3);
   CHECK(limited >= 1);
   CHECK(pongs + limited == 8);
   // Still open: a live event reaches it.
-  const json sent = publish_http(srv.port(), {{"user_id", "alice"}, {"type", "still-here"}, {"data", {}}});
+  const json sent =
+      publish_http(srv.port(), {{"user_id", "alice"}, {"type", "still-here"}, {"data", {}}});
   CHECK(c.next_of_type("still-here").at("seq") == sent.at("seq"));
   CHECK(c.open());
 }
@@ -153,7 +160,8 @@ TEST_CASE("frames_over_max_message_bytes_close_with_1009", "[server][ws][errors]
   }
   SECTION("fragments that add up to more than the limit close with 1009") {
     const std::string msg = padded_ping(1500);
-    c.ws().send_fragmented(ws_opcode::text, {msg.substr(0, 500), msg.substr(500, 500), msg.substr(1000)});
+    c.ws().send_fragmented(ws_opcode::text,
+                           {msg.substr(0, 500), msg.substr(500, 500), msg.substr(1000)});
     const ws_message closed = c.wait_close();
     CHECK(closed.type == ws_message::kind::close);
     CHECK(closed.close_code == 1009);
@@ -186,7 +194,8 @@ TEST_CASE("slow_consumer_is_closed_with_4000_and_resumes_with_since", "[server][
   while (stats(srv.port()).at("events_dropped") == 0) {
     REQUIRE(steady::now() < deadline);
     json batch = json::array();
-    for (int i = 0; i < 16; ++i) batch.push_back({{"room", "feed"}, {"type", "blob"}, {"data", {{"p", payload}}}});
+    for (int i = 0; i < 16; ++i)
+      batch.push_back({{"room", "feed"}, {"type", "blob"}, {"data", {{"p", payload}}}});
     const json reply = publish_http(srv.port(), batch);
     last_seq = reply.back().at("seq");
   }
@@ -201,7 +210,8 @@ TEST_CASE("slow_consumer_is_closed_with_4000_and_resumes_with_since", "[server][
   for (const auto& m : slow.mailbox())
     if (is_event_in(m, "feed")) seen = m.at("seq").get<std::uint64_t>();
   auto again = rtev_client::connect_as(srv.port(), "slow");
-  auto [replayed, ack] = again.request_collect("SUBSCRIBE", {{"room", "feed"}, {"since", seen}}, std::chrono::seconds(30));
+  auto [replayed, ack] = again.request_collect("SUBSCRIBE", {{"room", "feed"}, {"since", seen}},
+                                               std::chrono::seconds(30));
   REQUIRE(ack.at("type") == "ACK");
   CHECK(ack.at("data").at("recovered") == true);
   REQUIRE_FALSE(replayed.empty());

@@ -3,7 +3,6 @@
 // HISTORY paging (docs/protocol.md). Runs the real server in-process on port 0.
 #include <catch2/catch.hpp>
 
-#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -20,7 +19,9 @@ using namespace rtev::test;
 
 namespace {
 
-std::uint64_t seq_of(const json& j) { return j.at("seq").get<std::uint64_t>(); }
+std::uint64_t seq_of(const json& j) {
+  return j.at("seq").get<std::uint64_t>();
+}
 
 // Publishes `n` events of type `type` to `room` through the HTTP API, one request per event,
 // and returns the replies ({"id","seq"}), oldest first.
@@ -57,9 +58,11 @@ TEST_CASE("subscribe_with_since_replays_stored_events_before_the_ack", "[server]
   auto c = rtev_client::connect_as(srv.port(), "alice");
 
   SECTION("since a seq replays the events with a larger seq, in order, then the ACK") {
-    auto [before, reply] = c.request_collect("SUBSCRIBE", {{"room", "contact:1"}, {"since", seq_of(sent[1])}});
+    auto [before, reply] =
+        c.request_collect("SUBSCRIBE", {{"room", "contact:1"}, {"since", seq_of(sent[1])}});
     REQUIRE(reply.at("type") == "ACK");
-    CHECK(seqs(before) == std::vector<std::uint64_t>{seq_of(sent[2]), seq_of(sent[3]), seq_of(sent[4])});
+    CHECK(seqs(before) ==
+          std::vector<std::uint64_t>{seq_of(sent[2]), seq_of(sent[3]), seq_of(sent[4])});
     for (const auto& e : before) CHECK(e.at("room") == "contact:1");
     const json& ack = reply.at("data");
     CHECK(ack.at("op") == "SUBSCRIBE");
@@ -69,11 +72,13 @@ TEST_CASE("subscribe_with_since_replays_stored_events_before_the_ack", "[server]
     CHECK(ack.at("epoch").is_string());
     CHECK(ack.at("last_seq").get<std::uint64_t>() >= seq_of(sent[4]));
     // Then live events.
-    const json live = publish_http(srv.port(), {{"room", "contact:1"}, {"type", "note"}, {"data", {}}});
+    const json live =
+        publish_http(srv.port(), {{"room", "contact:1"}, {"type", "note"}, {"data", {}}});
     CHECK(seq_of(c.next_event_in("contact:1")) == seq_of(live));
   }
   SECTION("since \"beginning\" replays everything stored for the room") {
-    auto [before, reply] = c.request_collect("SUBSCRIBE", {{"room", "contact:1"}, {"since", "beginning"}});
+    auto [before, reply] =
+        c.request_collect("SUBSCRIBE", {{"room", "contact:1"}, {"since", "beginning"}});
     CHECK(seqs(before) == seqs(sent));
     CHECK(reply.at("data").at("replayed") == 5);
     CHECK(reply.at("data").at("recovered") == true);
@@ -84,17 +89,20 @@ TEST_CASE("subscribe_with_since_replays_stored_events_before_the_ack", "[server]
     REQUIRE(stored.size() == 5);
     const std::string t3 = stored[2].at("timestamp").get<std::string>();
     auto [before, reply] = c.request_collect("SUBSCRIBE", {{"room", "contact:1"}, {"since", t3}});
-    CHECK(seqs(before) == std::vector<std::uint64_t>{seq_of(sent[2]), seq_of(sent[3]), seq_of(sent[4])});
+    CHECK(seqs(before) ==
+          std::vector<std::uint64_t>{seq_of(sent[2]), seq_of(sent[3]), seq_of(sent[4])});
     CHECK(reply.at("data").at("recovered") == true);
     // One microsecond later than the third event's timestamp: it is no longer "at or after".
     const auto t3_plus = rtev::time::format_rfc3339(
         rtev::time::parse_rfc3339(t3) + std::chrono::microseconds(1), "UTC");
-    auto [later, reply2] = c.request_collect("SUBSCRIBE", {{"room", "contact:1"}, {"since", t3_plus}});
+    auto [later, reply2] =
+        c.request_collect("SUBSCRIBE", {{"room", "contact:1"}, {"since", t3_plus}});
     INFO("since " << t3_plus << ", third event stamped " << t3);
     CHECK(seqs(later) == std::vector<std::uint64_t>{seq_of(sent[3]), seq_of(sent[4])});
   }
   SECTION("since the newest seq replays nothing and is recovered") {
-    auto [before, reply] = c.request_collect("SUBSCRIBE", {{"room", "contact:1"}, {"since", seq_of(sent[4])}});
+    auto [before, reply] =
+        c.request_collect("SUBSCRIBE", {{"room", "contact:1"}, {"since", seq_of(sent[4])}});
     CHECK(before.empty());
     CHECK(reply.at("data").at("replayed") == 0);
     CHECK(reply.at("data").at("recovered") == true);
@@ -106,7 +114,8 @@ TEST_CASE("subscribe_with_since_replays_stored_events_before_the_ack", "[server]
     REQUIRE(before.size() == 1);
     CHECK(before[0].at("type") == "call");
     publish_http(srv.port(), {{"room", "contact:1"}, {"type", "note"}, {"data", {}}});
-    const json call = publish_http(srv.port(), {{"room", "contact:1"}, {"type", "call"}, {"data", {}}});
+    const json call =
+        publish_http(srv.port(), {{"room", "contact:1"}, {"type", "call"}, {"data", {}}});
     CHECK(seq_of(c.next_event_in("contact:1")) == seq_of(call));
   }
   SECTION("an epoch that differs from the store's gives recovered false and no replay") {
@@ -117,7 +126,8 @@ TEST_CASE("subscribe_with_since_replays_stored_events_before_the_ack", "[server]
     CHECK(reply.at("data").at("replayed") == 0);
     CHECK(reply.at("data").at("recovered") == false);
     // The subscription is live nonetheless.
-    const json live = publish_http(srv.port(), {{"room", "contact:1"}, {"type", "note"}, {"data", {}}});
+    const json live =
+        publish_http(srv.port(), {{"room", "contact:1"}, {"type", "note"}, {"data", {}}});
     CHECK(seq_of(c.next_event_in("contact:1")) == seq_of(live));
   }
   SECTION("the store's own epoch is recovered") {
@@ -151,12 +161,14 @@ TEST_CASE("subscribe_reports_recovered_false_when_history_no_longer_reaches_back
   REQUIRE(left.size() <= 5);
   CHECK(left.back().at("seq") == sent.back().at("seq"));
 
-  auto [before, reply] = c.request_collect("SUBSCRIBE", {{"room", "lead:9"}, {"since", seq_of(sent[0])}});
+  auto [before, reply] =
+      c.request_collect("SUBSCRIBE", {{"room", "lead:9"}, {"since", seq_of(sent[0])}});
   CHECK(reply.at("data").at("recovered") == false);
   // What is still there is replayed, in order.
   CHECK(seqs(before) == seqs(left));
   // A point history still reaches is recovered.
-  auto [after, reply2] = c.request_collect("SUBSCRIBE", {{"room", "lead:9"}, {"since", seq_of(sent[10])}});
+  auto [after, reply2] =
+      c.request_collect("SUBSCRIBE", {{"room", "lead:9"}, {"since", seq_of(sent[10])}});
   CHECK(reply2.at("data").at("recovered") == true);
   CHECK(seqs(after) == std::vector<std::uint64_t>{seq_of(sent[11])});
 }
@@ -357,7 +369,8 @@ TEST_CASE("history_pages_oldest_first_with_limit_and_next", "[server][ws][histor
     const json until = stored[2].at("timestamp");
     auto [early, r2] = c.request_collect("HISTORY", {{"room", "lead:1"}, {"until", until}});
     // Events up to (and including) the third one's timestamp.
-    CHECK(seqs(early) == std::vector<std::uint64_t>{seq_of(sent[0]), seq_of(sent[1]), seq_of(sent[2])});
+    CHECK(seqs(early) ==
+          std::vector<std::uint64_t>{seq_of(sent[0]), seq_of(sent[1]), seq_of(sent[2])});
   }
   SECTION("an empty room answers count 0 and next null") {
     auto [events, reply] = c.request_collect("HISTORY", {{"room", "lead:404"}});
@@ -380,14 +393,16 @@ TEST_CASE("history_limit_defaults_to_100_and_is_capped_at_1000", "[server][ws][h
   CHECK(r1.at("data").at("count") == 100);
   CHECK(r1.at("data").at("next") == dflt.back().at("seq"));
 
-  auto [capped, r2] = c.request_collect("HISTORY", {{"room", "bulk"}, {"limit", 5000}}, millis(30000));
+  auto [capped, r2] =
+      c.request_collect("HISTORY", {{"room", "bulk"}, {"limit", 5000}}, millis(30000));
   CHECK(capped.size() == 1000);
   CHECK(r2.at("data").at("next") == capped.back().at("seq"));
 
   const json page = http_get(srv.port(), "/api/history?room=bulk&limit=5000").json();
   CHECK(page.at("events").size() == 1000);
   CHECK(page.at("next") == capped.back().at("seq"));
-  const json rest = http_get(srv.port(), "/api/history?room=bulk&limit=5000&since=" + page["next"].dump()).json();
+  const json rest =
+      http_get(srv.port(), "/api/history?room=bulk&limit=5000&since=" + page["next"].dump()).json();
   CHECK(rest.at("events").size() == 10);
   CHECK(rest.at("next").is_null());
 }

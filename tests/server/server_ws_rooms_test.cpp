@@ -112,7 +112,8 @@ TEST_CASE("users_join_their_user_and_role_rooms_automatically", "[server][ws][ro
   CHECK(alice.next_event_in("role:support").at("seq") == to_support.at("seq"));
 
   await_marker(srv.port(), bob, "bob");
-  CHECK_FALSE(mailbox_has(bob, [](const json& m) { return m.contains("seq") && type_of(m) == "note"; }));
+  CHECK_FALSE(
+      mailbox_has(bob, [](const json& m) { return m.contains("seq") && type_of(m) == "note"; }));
 }
 
 TEST_CASE("joining_rooms_follows_the_permission_rules", "[server][ws][rooms]") {
@@ -138,7 +139,8 @@ TEST_CASE("joining_rooms_follows_the_permission_rules", "[server][ws][rooms]") {
     const json c2 = publish_http(srv.port(), note("contact:2:sub"));
     CHECK(admin.next_event_in("contact:1").at("seq") == c1.at("seq"));
     CHECK(admin.next_event_in("contact:2:sub").at("seq") == c2.at("seq"));
-    CHECK_FALSE(mailbox_has(admin, [&](const json& m) { return m.value("seq", json()) == l1["seq"]; }));
+    CHECK_FALSE(
+        mailbox_has(admin, [&](const json& m) { return m.value("seq", json()) == l1["seq"]; }));
   }
   SECTION("the firehose glob * sees every room") {
     local_server srv(token_mode());
@@ -182,14 +184,17 @@ TEST_CASE("publishing_follows_the_permission_rules", "[server][ws][publish]") {
     CHECK(alice.error("PUBLISH", note("presence")).at("code") == "forbidden");
     // None of them reached bob.
     await_marker(srv.port(), bob, "bob");
-    CHECK_FALSE(mailbox_has(bob, [](const json& m) { return type_of(m) == "dm" || type_of(m) == "all"; }));
+    CHECK_FALSE(
+        mailbox_has(bob, [](const json& m) { return type_of(m) == "dm" || type_of(m) == "all"; }));
   }
   SECTION("roles service and admin may target users and broadcast") {
     for (const std::string role : {"service", "admin"}) {
-      auto svc = rtev_client::connect_as(srv.port(), json{{"user_id", "svc-" + role}, {"role", role}}.dump());
+      auto svc = rtev_client::connect_as(srv.port(),
+                                         json{{"user_id", "svc-" + role}, {"role", role}}.dump());
       const json dm = svc.publish({{"user_id", "bob"}, {"type", "dm"}, {"data", {{"by", role}}}});
       CHECK(bob.next_event_in("user:bob").at("seq") == dm.at("seq"));
-      const json all = svc.publish({{"broadcast", true}, {"type", "all"}, {"data", {{"by", role}}}});
+      const json all =
+          svc.publish({{"broadcast", true}, {"type", "all"}, {"data", {{"by", role}}}});
       const json got = alice.next_of_type("all");
       CHECK(got.at("seq") == all.at("seq"));
       CHECK_FALSE(got.contains("room"));
@@ -217,8 +222,10 @@ TEST_CASE("published_events_carry_the_envelope_and_a_strictly_increasing_seq",
 
   std::vector<json> acks;
   for (int i = 0; i < 5; ++i)
-    acks.push_back(pub.publish({{"room", "lead:9"}, {"type", "lead.updated"}, {"data", {{"n", i}}}}));
-  const json with_id = pub.publish({{"room", "lead:9"}, {"type", "lead.updated"}, {"id", "client-id-1"}, {"data", {{"n", 5}}}});
+    acks.push_back(
+        pub.publish({{"room", "lead:9"}, {"type", "lead.updated"}, {"data", {{"n", i}}}}));
+  const json with_id = pub.publish(
+      {{"room", "lead:9"}, {"type", "lead.updated"}, {"id", "client-id-1"}, {"data", {{"n", 5}}}});
   CHECK(with_id.at("id") == "client-id-1");
   acks.push_back(with_id);
 
@@ -257,7 +264,8 @@ TEST_CASE("broadcast_reaches_every_connection_and_has_no_room", "[server][ws][pu
   anon.authenticated();
   b.subscribe("lobby");
 
-  const json ack = a.publish({{"broadcast", true}, {"type", "maintenance"}, {"data", {{"in", "5m"}}}});
+  const json ack =
+      a.publish({{"broadcast", true}, {"type", "maintenance"}, {"data", {{"in", "5m"}}}});
   for (rtev_client* c : {&a, &b, &anon}) {
     const json e = c->next_of_type("maintenance");
     CHECK(e.at("seq") == ack.at("seq"));
@@ -302,7 +310,8 @@ TEST_CASE("idempotent_publish_stores_a_repeated_id_once", "[server][ws][publish]
   auto pub = rtev_client::connect_as(srv.port(), "pub");
   auto sub = rtev_client::connect_as(srv.port(), "sub");
   sub.subscribe("orders");
-  const json ev = {{"room", "orders"}, {"type", "order.created"}, {"id", "order-42"}, {"data", {{"total", 10}}}};
+  const json ev = {
+      {"room", "orders"}, {"type", "order.created"}, {"id", "order-42"}, {"data", {{"total", 10}}}};
 
   const json first = pub.publish(ev);
   const json again = pub.publish(ev);
@@ -320,8 +329,7 @@ TEST_CASE("idempotent_publish_stores_a_repeated_id_once", "[server][ws][publish]
   CHECK(stored[0].at("id") == "order-42");
 }
 
-TEST_CASE("typing_indicators_reach_other_members_only_and_are_not_stored",
-          "[server][ws][typing]") {
+TEST_CASE("typing_indicators_reach_other_members_only_and_are_not_stored", "[server][ws][typing]") {
   local_server srv;
   auto alice = rtev_client::connect_as(srv.port(), "alice");
   auto bob = rtev_client::connect_as(srv.port(), "bob");
@@ -387,7 +395,8 @@ TEST_CASE("presence_events_announce_first_connection_and_last_disconnection",
   };
   // Admins may publish into presence: a marker there orders "nothing happened" checks.
   auto marker = [&] {
-    const json sent = publish_http(srv.port(), {{"room", "presence"}, {"type", "marker"}, {"data", {}}});
+    const json sent =
+        publish_http(srv.port(), {{"room", "presence"}, {"type", "marker"}, {"data", {}}});
     admin.next_where([&](const json& m) { return m.value("seq", json()) == sent["seq"]; });
   };
 

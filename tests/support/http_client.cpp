@@ -53,8 +53,8 @@ void read_head(tcp_stream& s, steady::time_point deadline, int& status, header_m
   while (line_end != std::string::npos) {
     const std::size_t start = line_end + 2;
     line_end = head.find("\r\n", start);
-    const std::string line = head.substr(start, line_end == std::string::npos ? std::string::npos
-                                                                              : line_end - start);
+    const std::string line =
+        head.substr(start, line_end == std::string::npos ? std::string::npos : line_end - start);
     const auto colon = line.find(':');
     if (colon != std::string::npos)
       headers.emplace(lower(line.substr(0, colon)), trim(line.substr(colon + 1)));

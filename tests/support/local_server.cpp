@@ -17,6 +17,8 @@ local_server::local_server(rtev::server_config config)
   server_->start();
 }
 
-local_server::~local_server() { server_->stop(); }
+local_server::~local_server() {
+  server_->stop();
+}
 
 }  // namespace rtev::test

@@ -116,8 +116,7 @@ json rtev_client::next_where(const predicate& pred, millis timeout, const std::s
   const auto deadline = steady::now() + timeout;
   for (;;) {
     auto j = read(deadline, what);
-    if (!j)
-      throw std::runtime_error("timed out waiting for " + what + "; " + mailbox_summary());
+    if (!j) throw std::runtime_error("timed out waiting for " + what + "; " + mailbox_summary());
     if (pred(*j)) return *j;
     mailbox_.push_back(std::move(*j));
   }
@@ -145,8 +144,7 @@ json rtev_client::request(const std::string& op, const json& data, millis timeou
 }
 
 std::pair<std::vector<json>, json> rtev_client::request_collect(const std::string& op,
-                                                                const json& data,
-                                                                millis timeout) {
+                                                                const json& data, millis timeout) {
   const std::string ref = new_ref();
   send_op(op, data, ref);
   const auto deadline = steady::now() + timeout;
@@ -180,7 +178,9 @@ json rtev_client::subscribe(const std::string& room, json extra) {
   return ack("SUBSCRIBE", extra);
 }
 
-json rtev_client::publish(const json& data) { return ack("PUBLISH", data); }
+json rtev_client::publish(const json& data) {
+  return ack("PUBLISH", data);
+}
 
 ws_message rtev_client::wait_close(millis timeout) {
   if (close_) return *close_;

@@ -60,8 +60,7 @@ pid_t spawn(std::vector<std::string> args, const std::vector<std::string>& env, 
   pid_t pid = -1;
   const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0)
-    throw std::runtime_error("posix_spawn " + args[0] + ": " + std::strerror(rc));
+  if (rc != 0) throw std::runtime_error("posix_spawn " + args[0] + ": " + std::strerror(rc));
   return pid;
 }
 
@@ -73,7 +72,9 @@ int decode_status(int status) {
 
 }  // namespace
 
-std::string rtev_binary() { return RTEV_BINARY; }
+std::string rtev_binary() {
+  return RTEV_BINARY;
+}
 
 process_result run_rtev(const std::vector<std::string>& args, millis timeout,
                         const std::vector<std::string>& env) {
@@ -155,6 +156,8 @@ serve_process::serve_process(std::vector<std::string> args, std::vector<std::str
     if (got <= 0) {
       const bool exited = n > 0;
       kill_now();
+      ::close(out_fd_);
+      out_fd_ = -1;
       throw std::runtime_error(std::string("rtev serve ") +
                                (exited ? "exited before it was ready" : "was not ready in time") +
                                "; stderr:\n" + stderr_text());
@@ -166,6 +169,8 @@ serve_process::serve_process(std::vector<std::string> args, std::vector<std::str
   if (ready_line_.rfind(prefix, 0) != 0 || colon == std::string::npos ||
       slash == std::string::npos) {
     kill_now();
+    ::close(out_fd_);
+    out_fd_ = -1;
     throw std::runtime_error("unexpected ready line '" + ready_line_ + "'");
   }
   port_ = static_cast<std::uint16_t>(std::stoul(ready_line_.substr(colon + 1, slash - colon - 1)));

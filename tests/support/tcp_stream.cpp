@@ -67,7 +67,9 @@ tcp_stream::tcp_stream(const std::string& host, std::uint16_t port, millis timeo
   ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
 }
 
-tcp_stream::~tcp_stream() { close(); }
+tcp_stream::~tcp_stream() {
+  close();
+}
 
 tcp_stream::tcp_stream(tcp_stream&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)), eof_(other.eof_), buffer_(std::move(other.buffer_)) {}
@@ -123,7 +125,8 @@ read_status tcp_stream::fill(steady::time_point deadline) {
 temp_dir::temp_dir() {
   const char* base = std::getenv("TMPDIR");
   std::string templ = std::string(base && *base ? base : "/tmp") + "/rtev-it-XXXXXX";
-  if (!::mkdtemp(&templ[0])) throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
+  if (!::mkdtemp(&templ[0]))
+    throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
   path_ = templ;
 }
 

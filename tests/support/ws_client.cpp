@@ -23,7 +23,9 @@ std::string trim(const std::string& s) {
   return s.substr(first, s.find_last_not_of(" \t\r") - first + 1);
 }
 
-std::uint32_t rotl(std::uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
+std::uint32_t rotl(std::uint32_t x, int n) {
+  return (x << n) | (x >> (32 - n));
+}
 
 }  // namespace
 
@@ -40,7 +42,8 @@ std::string base64_encode(std::string_view bytes) {
   std::size_t i = 0;
   for (; i + 2 < bytes.size(); i += 3) {
     const std::uint32_t n = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16 |
-                            static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8 |
+                            static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1]))
+                                << 8 |
                             static_cast<unsigned char>(bytes[i + 2]);
     for (int shift : {18, 12, 6, 0}) out += alphabet[(n >> shift) & 63];
   }
@@ -68,7 +71,8 @@ std::string sha1(std::string_view bytes) {
     for (std::size_t i = 0; i < 16; ++i)
       for (std::size_t j = 0; j < 4; ++j)
         w[i] = (w[i] << 8) | static_cast<unsigned char>(msg[chunk + i * 4 + j]);
-    for (std::size_t i = 16; i < 80; ++i) w[i] = rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    for (std::size_t i = 16; i < 80; ++i)
+      w[i] = rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
     std::uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
     for (std::size_t i = 0; i < 80; ++i) {
       std::uint32_t f, k;
@@ -161,8 +165,8 @@ ws_client::ws_client(std::uint16_t port, ws_options options)
   while (line_end != std::string::npos) {
     const std::size_t start = line_end + 2;
     line_end = head.find("\r\n", start);
-    const std::string line = head.substr(start, line_end == std::string::npos ? std::string::npos
-                                                                              : line_end - start);
+    const std::string line =
+        head.substr(start, line_end == std::string::npos ? std::string::npos : line_end - start);
     const auto colon = line.find(':');
     if (colon != std::string::npos)
       headers_.emplace(lower(line.substr(0, colon)), trim(line.substr(colon + 1)));
@@ -301,8 +305,8 @@ ws_message ws_client::recv(millis timeout) {
                                    std::to_string(f->opcode));
       }
       if (f->fin) {
-        m.type = partial_opcode_ == ws_opcode::text ? ws_message::kind::text
-                                                    : ws_message::kind::binary;
+        m.type =
+            partial_opcode_ == ws_opcode::text ? ws_message::kind::text : ws_message::kind::binary;
         m.data = std::move(partial_);
         partial_.clear();
         return m;

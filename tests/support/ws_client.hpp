@@ -112,11 +112,11 @@ class ws_client {
   header_map headers_;
   std::string body_;
   bool answer_pings_ = true;
-  bool closed_ = false;       // a close frame was received
+  bool closed_ = false;  // a close frame was received
   bool close_sent_ = false;
   std::size_t pings_ = 0, pongs_ = 0;
   std::uint8_t partial_opcode_ = 0;
-  std::string partial_;       // fragments of the message being reassembled
+  std::string partial_;  // fragments of the message being reassembled
   std::uint32_t mask_seed_;
 };
 
