@@ -8,7 +8,12 @@
 #include <string_view>
 #include <vector>
 
+#include "rtev/glob.hpp"
+
 namespace rtev::server_lite {
+
+using rtev::glob_match;  // room globs: `*` matches any run of characters, `:` included
+using rtev::is_glob;
 
 enum class auth_mode { none, token, jwt };
 
@@ -64,9 +69,8 @@ class authenticator {
 /// Room names: 1..128 of [A-Za-z0-9_:.@-]. A pattern may also contain '*'.
 bool is_valid_room(std::string_view room);
 bool is_valid_room_pattern(std::string_view pattern);
-bool is_glob(std::string_view pattern);
-/// '*' matches any run of characters, ':' included; everything else literally (case-sensitive).
-bool glob_match(std::string_view pattern, std::string_view text);
+
+
 
 /// Why a join was refused; empty when allowed.
 /// Rules: user:{id} only for that user; role:{r} only with role r; `presence` needs admin

@@ -173,6 +173,36 @@ TEST_CASE("subscribe_reports_recovered_false_when_history_no_longer_reaches_back
   CHECK(seqs(after) == std::vector<std::uint64_t>{seq_of(sent[11])});
 }
 
+TEST_CASE("history_older_than_history_max_age_is_dropped", "[server][ws][replay]") {
+  auto cfg = test_config();
+  cfg.history_max_age = std::chrono::seconds(1);
+  cfg.sse_heartbeat = std::chrono::milliseconds(250);
+  local_server srv(cfg);
+  auto c = rtev_client::connect_as(srv.port(), "alice");
+  const auto sent = publish_n(srv.port(), "lead:9", 3);
+  CHECK(fetch_history(srv.port(), "lead:9").size() == 3);
+
+  // Paced by the server's own SSE heartbeat comments rather than a sleep: after each, look
+  // again, until the events have aged out (bounded).
+  sse_stream clock(srv.port(), "/api/events?rooms=ticks");
+  REQUIRE(clock.status() == 200);
+  const auto deadline = steady::now() + default_timeout;
+  std::vector<json> left = fetch_history(srv.port(), "lead:9");
+  while (!left.empty() && steady::now() < deadline) {
+    REQUIRE(clock.next().type == sse_item::kind::comment);
+    left = fetch_history(srv.port(), "lead:9");
+  }
+  CHECK(left.empty());
+  auto [before, reply] =
+      c.request_collect("SUBSCRIBE", {{"room", "lead:9"}, {"since", seq_of(sent[0])}});
+  CHECK(before.empty());
+  CHECK(reply.at("data").at("recovered") == false);
+  // New events are kept (for their second).
+  const json fresh = publish_http(srv.port(), {{"room", "lead:9"}, {"type", "note"}, {"data", {}}});
+  CHECK(seq_of(c.next_event_in("lead:9")) == seq_of(fresh));
+  CHECK(fetch_history(srv.port(), "lead:9").size() == 1);
+}
+
 TEST_CASE("replay_and_live_delivery_meet_without_gap_or_duplicate_under_concurrent_publishing",
           "[server][ws][replay]") {
   temp_dir dir;
