@@ -70,7 +70,9 @@ std::optional<std::chrono::milliseconds> backoff_schedule::next() {
   return w;
 }
 
-void backoff_schedule::connected(clock::time_point now) { up_since_ = now; }
+void backoff_schedule::connected(clock::time_point now) {
+  up_since_ = now;
+}
 
 void backoff_schedule::disconnected(clock::time_point now) {
   if (up_since_ && now - *up_since_ >= policy_.reset_after) attempts_ = 0;

@@ -17,8 +17,8 @@ namespace {
 bool read_number(std::string_view text, std::size_t& i, double& out) {
   const std::size_t start = i;
   bool dot = false;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) ||
-                             (text[i] == '.' && !dot))) {
+  while (i < text.size() &&
+         (std::isdigit(static_cast<unsigned char>(text[i])) || (text[i] == '.' && !dot))) {
     dot = dot || text[i] == '.';
     ++i;
   }
@@ -41,13 +41,20 @@ std::chrono::microseconds parse_duration(std::string_view text) {
     while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
     const std::string_view unit = text.substr(unit_start, i - unit_start);
     double scale = 0;
-    if (unit == "us") scale = 1;
-    else if (unit == "ms") scale = 1e3;
-    else if (unit == "s") scale = 1e6;
-    else if (unit == "m") scale = 60e6;
-    else if (unit == "h") scale = 3600e6;
-    else if (unit == "d") scale = 86400e6;
-    else bad_duration(text);
+    if (unit == "us")
+      scale = 1;
+    else if (unit == "ms")
+      scale = 1e3;
+    else if (unit == "s")
+      scale = 1e6;
+    else if (unit == "m")
+      scale = 60e6;
+    else if (unit == "h")
+      scale = 3600e6;
+    else if (unit == "d")
+      scale = 86400e6;
+    else
+      bad_duration(text);
     total_us += n * scale;
   }
   // Anything past ~290,000 years would overflow microseconds; nobody means that.
@@ -66,7 +73,8 @@ std::string format_duration(std::chrono::microseconds d) {
   if (us % 1000 != 0) return out + std::to_string(us) + "us";
   if (us % 1000000 != 0) return out + std::to_string(us / 1000) + "ms";
   std::int64_t s = us / 1000000;
-  const std::pair<std::int64_t, const char*> units[] = {{86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}};
+  const std::pair<std::int64_t, const char*> units[] = {
+      {86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}};
   for (const auto& [size, name] : units) {
     if (s >= size) {
       out += std::to_string(s / size) + name;

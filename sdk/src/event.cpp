@@ -1,6 +1,9 @@
 #include "rtev/event.hpp"
 
+#include <cstdio>
 #include <limits>
+#include <mutex>
+#include <random>
 
 namespace rtev {
 namespace {
@@ -26,18 +29,40 @@ std::string required_string(const json& j, const char* key, const char* what) {
 
 }  // namespace
 
+std::string make_event_id() {
+  // One engine per thread, seeded from the OS: ids stay unique without coordination.
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::uint64_t a = rng(), b = rng();
+  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 1
+  char buf[37];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
+                static_cast<unsigned>(b >> 48),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
 std::string json_type_name(const json& j) {
   switch (j.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::boolean: return "boolean";
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return "boolean";
     case json::value_t::number_integer:
     case json::value_t::number_unsigned:
-    case json::value_t::number_float: return "number";
-    case json::value_t::string: return "string";
-    case json::value_t::array: return "array";
-    case json::value_t::object: return "object";
-    case json::value_t::binary: return "binary";
-    case json::value_t::discarded: return "nothing";
+    case json::value_t::number_float:
+      return "number";
+    case json::value_t::string:
+      return "string";
+    case json::value_t::array:
+      return "array";
+    case json::value_t::object:
+      return "object";
+    case json::value_t::binary:
+      return "binary";
+    case json::value_t::discarded:
+      return "nothing";
   }
   return "unknown";
 }
@@ -86,10 +111,12 @@ event event::from_json(const json& j) {
     e.id = id->get<std::string>();
   }
   if (const json* seq = find(j, "seq"); seq && !seq->is_null()) {
-    if (seq->is_number_unsigned()) e.seq = seq->get<std::uint64_t>();
+    if (seq->is_number_unsigned())
+      e.seq = seq->get<std::uint64_t>();
     else if (seq->is_number_integer() && seq->get<std::int64_t>() >= 0)
       e.seq = static_cast<std::uint64_t>(seq->get<std::int64_t>());
-    else expected("seq", "a non-negative integer", *seq);
+    else
+      expected("seq", "a non-negative integer", *seq);
   }
   if (const json* room = find(j, "room"); room && !room->is_null()) {
     if (!room->is_string()) expected("room", "a string", *room);
@@ -117,7 +144,9 @@ json event::to_json() const {
   return j;
 }
 
-std::string event::dump() const { return to_json().dump(); }
+std::string event::dump() const {
+  return to_json().dump();
+}
 
 rtev::timestamp event::time() const {
   try {

@@ -28,13 +28,13 @@ using frame_ptr = std::shared_ptr<frame>;
 
 /// One event as delivered: its envelope JSON, and per-protocol frames built on first use.
 struct shared_event {
-  std::string json;          ///< the envelope
+  std::string json;  ///< the envelope
   std::string type;
-  std::string room;          ///< empty for broadcasts
-  std::uint64_t seq = 0;     ///< 0 for unstored events (typing indicators)
+  std::string room;       ///< empty for broadcasts
+  std::uint64_t seq = 0;  ///< 0 for unstored events (typing indicators)
 
-  frame_ptr ws_frame() const;                ///< the envelope as a WebSocket text frame
-  frame_ptr sse_frame(bool named) const;     ///< "id: seq\n[event: type\n]data: json\n\n"
+  frame_ptr ws_frame() const;             ///< the envelope as a WebSocket text frame
+  frame_ptr sse_frame(bool named) const;  ///< "id: seq\n[event: type\n]data: json\n\n"
 
  private:
   mutable frame_ptr ws_, sse_, sse_named_;

@@ -24,7 +24,8 @@ std::string http_request::token() const {
 }
 
 http_response json_error(int status, const std::string& code, const std::string& message) {
-  return {status, json{{"error", {{"code", code}, {"message", message}}}}.dump(), "application/json"};
+  return {status, json{{"error", {{"code", code}, {"message", message}}}}.dump(),
+          "application/json"};
 }
 
 http_api::http_api(const server_config& cfg, room_hub& hub, const authenticator& auth,
@@ -82,7 +83,9 @@ void http_api::handle(const http_request& req, std::function<void(http_response)
     const std::string disconnect = "/disconnect";
     if (req.method == "POST" && rest.size() > disconnect.size() &&
         rest.compare(rest.size() - disconnect.size(), disconnect.size(), disconnect) == 0) {
-      if (!has_api_key(req)) return reply(json_error(401, "unauthorized", "a valid API key is required (Authorization: Bearer <api-key>)"));
+      if (!has_api_key(req))
+        return reply(json_error(401, "unauthorized",
+                                "a valid API key is required (Authorization: Bearer <api-key>)"));
       const std::string user = url_decode(rest.substr(0, rest.size() - disconnect.size()));
       const std::size_t n = hub_.kick_user(user);
       return reply({200, json{{"user_id", user}, {"disconnected", n}}.dump(), "application/json"});
@@ -90,9 +93,12 @@ void http_api::handle(const http_request& req, std::function<void(http_response)
     if (req.method == "GET" && !rest.empty() && rest.find('/') == std::string::npos)
       return reply({200, hub_.user_info(url_decode(rest)).dump(), "application/json"});
   }
-  static const char* known[] = {"/health", "/api/stats", "/api/ws", "/metrics", "/api/history", "/api/events"};
+  static const char* known[] = {"/health",  "/api/stats",   "/api/ws",
+                                "/metrics", "/api/history", "/api/events"};
   for (const char* k : known)
-    if (p == k) return reply(json_error(405, "method_not_allowed", "method " + req.method + " is not allowed on " + p));
+    if (p == k)
+      return reply(json_error(405, "method_not_allowed",
+                              "method " + req.method + " is not allowed on " + p));
   reply(json_error(404, "not_found", "no such endpoint: " + p));
 }
 
@@ -143,9 +149,12 @@ http_response http_api::metrics() const {
   metric("rtev_connections", "gauge", "Open WebSocket and SSE connections.", s.connections);
   metric("rtev_users", "gauge", "Distinct authenticated users connected.", s.users);
   metric("rtev_rooms", "gauge", "Rooms with at least one subscriber.", s.rooms);
-  metric("rtev_events_published_total", "counter", "Events stored and fanned out.", s.events_published);
-  metric("rtev_events_delivered_total", "counter", "Live event deliveries queued to connections.", s.events_delivered);
-  metric("rtev_events_dropped_total", "counter", "Deliveries dropped because a consumer was too slow.", s.events_dropped);
+  metric("rtev_events_published_total", "counter", "Events stored and fanned out.",
+         s.events_published);
+  metric("rtev_events_delivered_total", "counter", "Live event deliveries queued to connections.",
+         s.events_delivered);
+  metric("rtev_events_dropped_total", "counter",
+         "Deliveries dropped because a consumer was too slow.", s.events_dropped);
   metric("rtev_last_seq", "gauge", "Highest sequence number delivered.", s.last_seq);
   metric("rtev_uptime_seconds", "gauge", "Seconds since the server started.", s.uptime_s);
   o << "# HELP rtev_events_published_by_type_total Events published, by type.\n"
@@ -172,7 +181,9 @@ http_response http_api::history(const http_request& req) const {
   if (auto l = req.param("limit")) {
     char* end = nullptr;
     const long v = std::strtol(l->c_str(), &end, 10);
-    if (l->empty() || *end || v < 1) return json_error(400, "bad_request", "limit: expected a positive integer (at most 1000), got '" + *l + "'");
+    if (l->empty() || *end || v < 1)
+      return json_error(400, "bad_request",
+                        "limit: expected a positive integer (at most 1000), got '" + *l + "'");
     limit = static_cast<std::size_t>(std::min(v, 1000L));
   }
   std::vector<std::string> types;
@@ -190,7 +201,8 @@ http_response http_api::history(const http_request& req) const {
     for (const auto& e : page.events) events.push_back(json::parse(e.json));
     json next = nullptr;
     if (page.more && !page.events.empty()) next = page.events.back().seq;
-    return {200, json{{"events", events}, {"next", next}, {"epoch", hub_.epoch()}}.dump(), "application/json"};
+    return {200, json{{"events", events}, {"next", next}, {"epoch", hub_.epoch()}}.dump(),
+            "application/json"};
   } catch (const parse_error& e) {
     return json_error(400, "bad_request", e.what());
   }
@@ -198,11 +210,13 @@ http_response http_api::history(const http_request& req) const {
 
 void http_api::publish(const http_request& req, std::function<void(http_response)> reply) {
   if (!has_api_key(req))
-    return reply(json_error(req.token().empty() ? 401 : 403, req.token().empty() ? "unauthorized" : "forbidden",
-                            req.token().empty() ? "an API key is required: Authorization: Bearer <api-key>"
-                                                : "the API key is not valid"));
+    return reply(json_error(
+        req.token().empty() ? 401 : 403, req.token().empty() ? "unauthorized" : "forbidden",
+        req.token().empty() ? "an API key is required: Authorization: Bearer <api-key>"
+                            : "the API key is not valid"));
   json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded()) return reply(json_error(400, "bad_json", "the request body is not valid JSON"));
+  if (body.is_discarded())
+    return reply(json_error(400, "bad_json", "the request body is not valid JSON"));
   const bool many = body.is_array();
   if (many && body.empty()) return reply(json_error(400, "bad_request", "the event list is empty"));
   std::vector<publish_request> reqs;
@@ -218,7 +232,8 @@ void http_api::publish(const http_request& req, std::function<void(http_response
         std::string path = e.path();
         std::string msg = e.what();
         if (!path.empty()) msg = msg.substr(path.size() + 2);
-        const std::string where = many ? "[" + std::to_string(i) + "]" + (path.empty() ? "" : "." + path) : path;
+        const std::string where =
+            many ? "[" + std::to_string(i) + "]" + (path.empty() ? "" : "." + path) : path;
         throw parse_error(where, msg);
       }
     }
@@ -230,7 +245,8 @@ void http_api::publish(const http_request& req, std::function<void(http_response
     json list = json::array();
     std::size_t k = 0;
     for (std::size_t n : per_item) {
-      if (n == 1) list.push_back(out.results[k]);
+      if (n == 1)
+        list.push_back(out.results[k]);
       else {
         json group = json::array();
         for (std::size_t j = 0; j < n; ++j) group.push_back(out.results[k + j]);
@@ -239,7 +255,12 @@ void http_api::publish(const http_request& req, std::function<void(http_response
       k += n;
     }
     if (out.failed) {
-      reply({500, json{{"error", {{"code", "storage_error"}, {"message", "some events were not stored"}}}, {"results", list}}.dump(), "application/json"});
+      reply(
+          {500,
+           json{{"error", {{"code", "storage_error"}, {"message", "some events were not stored"}}},
+                {"results", list}}
+               .dump(),
+           "application/json"});
       return;
     }
     reply({202, (many ? list : list[0]).dump(), "application/json"});

@@ -15,10 +15,10 @@
 namespace rtev::server_lite {
 
 struct http_request {
-  std::string method;                          ///< GET, POST, OPTIONS, …
+  std::string method;  ///< GET, POST, OPTIONS, …
   std::string path;
   std::multimap<std::string, std::string> query;  ///< decoded ?k=v pairs
-  std::string authorization;                   ///< Authorization header
+  std::string authorization;                      ///< Authorization header
   std::string body;
   std::string remote;
 
@@ -49,7 +49,8 @@ class http_api {
   bool has_api_key(const http_request& req) const;
   /// Why `req` may not read `room`'s history (empty: it may). The API key reads anything;
   /// otherwise the token's identity must be allowed to join the room (all rooms: admin).
-  std::optional<http_response> history_refusal(const http_request& req, const std::string& room) const;
+  std::optional<http_response> history_refusal(const http_request& req,
+                                               const std::string& room) const;
   server_stats stats() const;
 
  private:

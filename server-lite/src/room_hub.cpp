@@ -16,7 +16,9 @@ bool any_glob_matches(const std::vector<std::string>& globs, const std::string& 
                      [&](const std::string& g) { return glob_match(g, text); });
 }
 
-std::int64_t to_us(rtev::timestamp t) { return t.time_since_epoch().count(); }
+std::int64_t to_us(rtev::timestamp t) {
+  return t.time_since_epoch().count();
+}
 
 }  // namespace
 
@@ -60,11 +62,11 @@ room_hub::room_hub(hub_config cfg, history_store& store, const authenticator& au
       auth_(auth),
       post_(std::move(post)),
       next_seq_(store.last_seq_at_open() + 1),
-      frontier_(store.last_seq_at_open()),
-      rng_(std::random_device{}()) {
+      frontier_(store.last_seq_at_open()) {
   // Rebuild the idempotency window so a publish retried across a restart is stored once.
   const auto now_us = to_us(rtev::time::now());
-  const auto window_us = std::chrono::duration_cast<std::chrono::microseconds>(cfg_.idempotency_window).count();
+  const auto window_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(cfg_.idempotency_window).count();
   const auto now = steady::now();
   for (auto& [id, seq] : store_.ids_since(now_us - window_us)) {
     recent_ids_[id] = recent_id{seq, now, true, {}};
@@ -167,8 +169,10 @@ void room_hub::join_automatic(connection& c) {
 
 void room_hub::index_subscription(connection& c, const subscription& s) {
   for (const auto& p : s.patterns) {
-    if (is_glob(p)) glob_conns_.insert(&c);
-    else room_index_[p].insert(&c);
+    if (is_glob(p))
+      glob_conns_.insert(&c);
+    else
+      room_index_[p].insert(&c);
   }
 }
 
@@ -242,9 +246,13 @@ std::size_t room_hub::kick_user(const std::string& user_id) {
   return n;
 }
 
-std::size_t room_hub::authenticated_users() const { return users_.size(); }
+std::size_t room_hub::authenticated_users() const {
+  return users_.size();
+}
 
-std::size_t room_hub::room_count() const { return room_index_.size(); }
+std::size_t room_hub::room_count() const {
+  return room_index_.size();
+}
 
 // --- outgoing ------------------------------------------------------------------------------
 
@@ -295,9 +303,9 @@ void room_hub::deliver(const event_ptr& e, const connection* except) {
     for (auto& [id, c] : conns_) {
       if (c.get() == except || !c->who || c->closing) continue;
       if (c->kind == conn_kind::sse && !any_glob_matches(c->sse_types, e->type)) continue;
-      const bool replaying = std::any_of(c->subs.begin(), c->subs.end(), [&](const subscription& s) {
-        return s.replaying && s.matches(*e);
-      });
+      const bool replaying =
+          std::any_of(c->subs.begin(), c->subs.end(),
+                      [&](const subscription& s) { return s.replaying && s.matches(*e); });
       if (!replaying) enqueue_live(*c, e);
     }
     return;
@@ -336,15 +344,16 @@ room_hub::since_point room_hub::parse_since(const json& v) const {
     return p;
   }
   std::string digits = s.rfind("seq:", 0) == 0 ? s.substr(4) : s;
-  if (!digits.empty() && std::all_of(digits.begin(), digits.end(), ::isdigit) && digits.size() < 20) {
+  if (!digits.empty() && std::all_of(digits.begin(), digits.end(), ::isdigit) &&
+      digits.size() < 20) {
     p.seq = std::stoull(digits);
     return p;
   }
   try {
     p.time_us = to_us(rtev::time::parse_rfc3339(s, cfg_.timezone));
   } catch (const std::exception& e) {
-    throw parse_error("since", "expected a seq number, an RFC 3339 time or \"beginning\", got '" +
-                                   s + "'");
+    throw parse_error("since",
+                      "expected a seq number, an RFC 3339 time or \"beginning\", got '" + s + "'");
   }
   return p;
 }
@@ -467,25 +476,13 @@ std::string room_hub::open_sse(connection& c, const std::vector<std::string>& ro
 
 // --- publishing ----------------------------------------------------------------------------
 
-std::string room_hub::new_id() {
-  // Random UUID v4: unique without coordination, also across stores.
-  std::uint64_t a = rng_(), b = rng_();
-  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
-  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-  char buf[37];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
-                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
-                static_cast<unsigned>(b >> 48),
-                static_cast<unsigned long long>(b & 0xffffffffffffULL));
-  return buf;
-}
-
 std::string room_hub::now_rfc3339() const {
   return rtev::time::format_rfc3339(rtev::time::now(), cfg_.timezone);
 }
 
 std::vector<publish_request> room_hub::parse_publish(const json& body) const {
-  if (!body.is_object()) throw parse_error("", "expected an event object, got " + json_type_name(body));
+  if (!body.is_object())
+    throw parse_error("", "expected an event object, got " + json_type_name(body));
   auto str = [&](const char* key, bool required) -> std::optional<std::string> {
     auto it = body.find(key);
     if (it == body.end() || it->is_null()) {
@@ -510,8 +507,8 @@ std::vector<publish_request> room_hub::parse_publish(const json& body) const {
   if (auto room = str("room", false)) {
     ++targets;
     if (!is_valid_room(*room))
-      throw parse_error("room", "invalid room name '" + *room +
-                                    "': up to 128 of A-Z a-z 0-9 _ : . @ -");
+      throw parse_error("room",
+                        "invalid room name '" + *room + "': up to 128 of A-Z a-z 0-9 _ : . @ -");
     base.room = *room;
   }
   if (auto user = str("user_id", false)) {
@@ -519,7 +516,8 @@ std::vector<publish_request> room_hub::parse_publish(const json& body) const {
     base.room = "user:" + *user;
   }
   if (auto it = body.find("broadcast"); it != body.end() && !it->is_null()) {
-    if (!it->is_boolean()) throw parse_error("broadcast", "expected a boolean, got " + json_type_name(*it));
+    if (!it->is_boolean())
+      throw parse_error("broadcast", "expected a boolean, got " + json_type_name(*it));
     if (it->get<bool>()) {
       ++targets;
       base.broadcast = true;
@@ -529,13 +527,14 @@ std::vector<publish_request> room_hub::parse_publish(const json& body) const {
     ++targets;
     if (!it->is_array() || it->empty())
       throw parse_error("user_ids", "expected a non-empty array of user ids");
-    if (targets > 1)
-      throw parse_error("", "give one target: room, user_id, user_ids or broadcast");
+    if (targets > 1) throw parse_error("", "give one target: room, user_id, user_ids or broadcast");
     for (std::size_t i = 0; i < it->size(); ++i) {
       const json& u = (*it)[i];
       std::string uid;
-      if (u.is_string()) uid = u.get<std::string>();
-      else if (u.is_number_integer()) uid = u.dump();
+      if (u.is_string())
+        uid = u.get<std::string>();
+      else if (u.is_number_integer())
+        uid = u.dump();
       else
         throw parse_error("user_ids[" + std::to_string(i) + "]",
                           "expected a string or integer, got " + json_type_name(u));
@@ -556,8 +555,7 @@ std::vector<publish_request> room_hub::parse_publish(const json& body) const {
 std::string room_hub::publish_refusal(const identity* who, const publish_request& r) const {
   if (!who) return {};  // HTTP API, key already checked
   if (r.broadcast) {
-    if (!may_target_users(*who, auth_.mode()))
-      return "broadcasting needs role admin or service";
+    if (!may_target_users(*who, auth_.mode())) return "broadcasting needs role admin or service";
     return {};
   }
   if (r.room.rfind("user:", 0) == 0 && r.room != "user:" + who->user_id) {
@@ -598,10 +596,14 @@ void room_hub::publish(std::vector<publish_request> reqs, publish_done done) {
         continue;
       }
     }
-    const std::string id = r.id ? *r.id : new_id();
+    const std::string id = r.id ? *r.id : rtev::make_event_id();
     const std::uint64_t seq = next_seq_++;
-    json env = {{"type", r.type}, {"id", id},        {"seq", seq},
-                {"timestamp", stamp}, {"timezone", cfg_.timezone}, {"data", r.data}};
+    json env = {{"type", r.type},
+                {"id", id},
+                {"seq", seq},
+                {"timestamp", stamp},
+                {"timezone", cfg_.timezone},
+                {"data", r.data}};
     if (!r.broadcast) env["room"] = r.room;
     auto ev = std::make_shared<shared_event>();
     ev->json = env.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -640,7 +642,8 @@ void room_hub::on_committed(std::vector<std::uint64_t> seqs,
     pending_event p = std::move(it->second);
     pending_.erase(it);
     frontier_ = std::max(frontier_, seqs[i]);
-    const auto& r = i < results.size() ? results[i] : history_store::append_result{false, "lost", {}};
+    const auto& r =
+        i < results.size() ? results[i] : history_store::append_result{false, "lost", {}};
     json result;
     auto rid = recent_ids_.find(p.id);
     if (!r.ok) {
@@ -690,7 +693,8 @@ history_page room_hub::history(const std::string& room, const json& since, const
     try {
       q.until_us = to_us(rtev::time::parse_rfc3339(until.get<std::string>(), cfg_.timezone));
     } catch (const std::exception&) {
-      throw parse_error("until", "expected an RFC 3339 time, got '" + until.get<std::string>() + "'");
+      throw parse_error("until",
+                        "expected an RFC 3339 time, got '" + until.get<std::string>() + "'");
     }
   }
   q.max_seq = frontier_;
@@ -724,7 +728,8 @@ void room_hub::tick(steady::time_point now) {
     connection& c = *cp;
     if (c.closing) continue;
     if (!c.who && now - c.opened >= cfg_.auth_timeout) {
-      send_control(c, {{"type", "auth_error"}, {"data", {{"message", "authentication timed out"}}}});
+      send_control(c,
+                   {{"type", "auth_error"}, {"data", {{"message", "authentication timed out"}}}});
       close_connection(c, close_code::policy, "authentication timed out");
       continue;
     }
@@ -747,7 +752,8 @@ void room_hub::tick(steady::time_point now) {
   }
   while (!recent_order_.empty() && now - recent_order_.front().first > cfg_.idempotency_window) {
     auto it = recent_ids_.find(recent_order_.front().second);
-    if (it != recent_ids_.end() && it->second.committed && it->second.at == recent_order_.front().first)
+    if (it != recent_ids_.end() && it->second.committed &&
+        it->second.at == recent_order_.front().first)
       recent_ids_.erase(it);
     recent_order_.pop_front();
   }

@@ -16,7 +16,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -69,11 +68,11 @@ struct subscription {
   // Replay state. While `replaying`, live events matching this subscription are skipped:
   // the next page read from the store (bounded by the hub's delivery frontier) brings them.
   bool replaying = false;
-  std::uint64_t cursor = 0;             ///< last seq replayed
-  std::optional<std::int64_t> since_us; ///< time-based start
+  std::uint64_t cursor = 0;              ///< last seq replayed
+  std::optional<std::int64_t> since_us;  ///< time-based start
   std::uint64_t replayed = 0;
   bool recovered = true;
-  bool ack_after_replay = false;        ///< WebSocket SUBSCRIBE: ACK when replay ends
+  bool ack_after_replay = false;  ///< WebSocket SUBSCRIBE: ACK when replay ends
 
   bool matches_room(const std::string& room) const;
   bool matches(const shared_event& e) const;
@@ -94,11 +93,11 @@ struct connection {
 
   std::optional<identity> who;
   std::list<subscription> subs;
-  bool sse_named = false;                  ///< SSE: add `event: <type>` lines
-  std::vector<std::string> sse_types;      ///< SSE: ?types= (applies to broadcasts too)
+  bool sse_named = false;              ///< SSE: add `event: <type>` lines
+  std::vector<std::string> sse_types;  ///< SSE: ?types= (applies to broadcasts too)
 
   std::deque<outgoing> queue;
-  std::size_t live_queued = 0;             ///< queued live events (bounded by send_queue_max)
+  std::size_t live_queued = 0;  ///< queued live events (bounded by send_queue_max)
 
   std::optional<std::pair<int, std::string>> closing;  ///< close requested: code, reason
   bool gone = false;                                   ///< transport closed; awaiting removal
@@ -106,15 +105,15 @@ struct connection {
   steady::time_point opened{};
   steady::time_point last_ping{};
   bool ping_outstanding = false;
-  bool ping_due = false;                   ///< transport should send a WebSocket PING
-  steady::time_point last_heartbeat{};     ///< SSE `: ping`
+  bool ping_due = false;                ///< transport should send a WebSocket PING
+  steady::time_point last_heartbeat{};  ///< SSE `: ping`
   bool heartbeat_due = false;
 
-  double tokens = 0;                       ///< rate-limit bucket
+  double tokens = 0;  ///< rate-limit bucket
   steady::time_point refilled{};
   std::deque<steady::time_point> limited;  ///< recent rate_limited rejections
 
-  std::uint64_t marker = 0;                ///< last fan-out round that reached this connection
+  std::uint64_t marker = 0;  ///< last fan-out round that reached this connection
 };
 
 /// What a publisher asked for, from any front door.
@@ -122,13 +121,13 @@ struct publish_request {
   std::string type;
   json data = json::object();
   std::optional<std::string> id;
-  std::string room;                        ///< empty with broadcast
+  std::string room;  ///< empty with broadcast
   bool broadcast = false;
 };
 
 /// Replies to a publish, filled as the store commits: one result per event.
 struct publish_outcome {
-  json results = json::array();            ///< [{"id","seq","room"?,"duplicate"?} | {"error":{…}}]
+  json results = json::array();  ///< [{"id","seq","room"?,"duplicate"?} | {"error":{…}}]
   bool failed = false;
 };
 
@@ -216,7 +215,8 @@ class room_hub {
   struct ack_group;
 
   void send_control(connection& c, const json& msg);
-  void send_error(connection& c, const json& ref, const std::string& code, const std::string& message);
+  void send_error(connection& c, const json& ref, const std::string& code,
+                  const std::string& message);
   void deliver(const event_ptr& e, const connection* except = nullptr);
   void enqueue_live(connection& c, const event_ptr& e);
   void index_subscription(connection& c, const subscription& s);
@@ -231,8 +231,8 @@ class room_hub {
   void user_connected(const identity& who);
   void user_disconnected(const std::string& user_id);
   void publish_presence(const char* type, const std::string& user_id);
-  void on_committed(std::vector<std::uint64_t> seqs, std::vector<history_store::append_result> results);
-  std::string new_id();
+  void on_committed(std::vector<std::uint64_t> seqs,
+                    std::vector<history_store::append_result> results);
   std::string now_rfc3339() const;
 
   // WebSocket operations (ws_protocol.cpp)
@@ -257,7 +257,7 @@ class room_hub {
   std::unordered_map<std::string, std::size_t> users_;  // user id → authenticated connections
 
   std::uint64_t next_seq_;
-  std::uint64_t frontier_;   // every seq <= frontier_ has been fanned out (or rejected)
+  std::uint64_t frontier_;  // every seq <= frontier_ has been fanned out (or rejected)
   std::uint64_t marker_ = 0;
   std::map<std::uint64_t, pending_event> pending_;
   struct recent_id {
@@ -271,7 +271,6 @@ class room_hub {
 
   std::uint64_t published_ = 0, delivered_ = 0, dropped_ = 0;
   std::map<std::string, std::uint64_t> by_type_;
-  std::mt19937_64 rng_;
 };
 
 }  // namespace rtev::server_lite

@@ -49,7 +49,7 @@ struct session {
   conn_id conn = 0;  // hub connection (WebSocket or SSE); 0 for plain HTTP
   bool sse = false;
   bool sse_headers_sent = false;
-  std::string rx;    // WebSocket message reassembly
+  std::string rx;  // WebSocket message reassembly
 
   // Plain HTTP transaction
   http_request req;
@@ -135,15 +135,21 @@ struct server::impl {
   std::vector<std::function<void()>> posted;
   bool accepting_posts = true;
 
-  lws_sorted_usec_list_t tick_sul{};
+  // The hub's timer, with a pointer back here (lws_container_of needs a standard-layout type).
+  struct timer {
+    lws_sorted_usec_list_t sul{};
+    impl* owner = nullptr;
+  } tick_timer{{}, this};
   std::uint64_t next_pending_id = 1;
   std::unordered_map<std::uint64_t, lws*> pending_http;  // async HTTP replies awaited
-  std::unordered_map<std::string, std::pair<double, steady::time_point>> http_buckets;  // per-IP rate
+  std::unordered_map<std::string, std::pair<double, steady::time_point>>
+      http_buckets;  // per-IP rate
 
   lws_protocols protocols[2]{};
   lws_retry_bo_t retry{};
 
-  explicit impl(server_config c) : cfg(std::move(c)), log(cfg.log_format == "json", cfg.verbosity) {}
+  explicit impl(server_config c)
+      : cfg(std::move(c)), log(cfg.log_format == "json", cfg.verbosity) {}
 
   void post(std::function<void()> fn) {
     std::lock_guard<std::mutex> lock(posted_mutex);
@@ -165,7 +171,8 @@ struct server::impl {
     if (stopping) return;
     stopping = true;
     stop_deadline = steady::now() + std::chrono::milliseconds(1500);
-    log.write(log_level::info, "shutting down", {{"connections", std::to_string(hub->connection_count())}});
+    log.write(log_level::info, "shutting down",
+              {{"connections", std::to_string(hub->connection_count())}});
     hub->shutdown();
   }
 
@@ -174,16 +181,17 @@ struct server::impl {
   }
 
   static void on_tick(lws_sorted_usec_list_t* sul) {
-    impl* self = lws_container_of(sul, impl, tick_sul);
+    impl* self = lws_container_of(sul, timer, sul)->owner;
     if (self->stop_requested.load()) self->begin_stop();
     self->hub->tick(steady::now());
-    lws_sul_schedule(self->ctx, 0, &self->tick_sul, on_tick, 100 * LWS_US_PER_MS);
+    lws_sul_schedule(self->ctx, 0, &self->tick_timer.sul, on_tick, 100 * LWS_US_PER_MS);
   }
 
   bool http_rate_ok(const std::string& ip_addr) {
     auto now = steady::now();
     auto& [tokens, at] = http_buckets.try_emplace(ip_addr, cfg.rate_burst, now).first->second;
-    tokens = std::min(cfg.rate_burst, tokens + std::chrono::duration<double>(now - at).count() * cfg.rate_limit);
+    tokens = std::min(cfg.rate_burst,
+                      tokens + std::chrono::duration<double>(now - at).count() * cfg.rate_limit);
     at = now;
     if (http_buckets.size() > 10000) http_buckets.clear();  // bounded; a reset only forgives
     if (tokens < 1) return false;
@@ -282,8 +290,10 @@ struct server::impl {
       if (n < 0) break;
       std::string frag(buf, static_cast<std::size_t>(n));
       const auto eq = frag.find('=');
-      if (eq == std::string::npos) out.emplace(frag, "");
-      else out.emplace(frag.substr(0, eq), frag.substr(eq + 1));
+      if (eq == std::string::npos)
+        out.emplace(frag, "");
+      else
+        out.emplace(frag.substr(0, eq), frag.substr(eq + 1));
     }
     return out;
   }
@@ -316,7 +326,8 @@ struct server::impl {
       if (c->closing) {
         const auto& [code, reason] = *c->closing;
         lws_close_reason(wsi, static_cast<lws_close_status>(code),
-                         reinterpret_cast<unsigned char*>(const_cast<char*>(reason.data())), reason.size());
+                         reinterpret_cast<unsigned char*>(const_cast<char*>(reason.data())),
+                         reason.size());
         return -1;
       }
       return 0;
@@ -330,7 +341,8 @@ struct server::impl {
     }
     if (!o) return 0;
     frame_ptr f = o->control ? o->control : o->event->ws_frame();
-    if (lws_write(wsi, f->data(), f->size(), LWS_WRITE_TEXT) < static_cast<int>(f->size())) return -1;
+    if (lws_write(wsi, f->data(), f->size(), LWS_WRITE_TEXT) < static_cast<int>(f->size()))
+      return -1;
     if (!c->queue.empty() || c->closing) lws_callback_on_writable(wsi);
     return 0;
   }
@@ -344,7 +356,8 @@ struct server::impl {
       return 0;
     }
     if (hub->connection_count() >= cfg.max_connections) {
-      respond(wsi, s, json_error(503, "too_many_connections", "the server is at --max-connections"));
+      respond(wsi, s,
+              json_error(503, "too_many_connections", "the server is at --max-connections"));
       return 0;
     }
     connection& c = hub->open(conn_kind::sse, req.remote, waker(wsi));
@@ -369,14 +382,17 @@ struct server::impl {
     std::string last_id = custom_header(wsi, "last-event-id:");
     if (!last_id.empty()) since = last_id;  // a reconnecting EventSource
     const auto named = req.param("named");
-    err = hub->open_sse(c, split(req.param("rooms").value_or("")), split(req.param("types").value_or("")),
-                        since, named && *named != "0" && *named != "false");
+    err = hub->open_sse(c, split(req.param("rooms").value_or("")),
+                        split(req.param("types").value_or("")), since,
+                        named && *named != "0" && *named != "false");
     if (!err.empty()) {
       s.sse = false;
       hub->closed(c.id);
       s.conn = 0;
-      const bool forbidden = err.find("invalid") == std::string::npos && err.find("since") == std::string::npos;
-      respond(wsi, s, json_error(forbidden ? 403 : 400, forbidden ? "forbidden" : "bad_request", err));
+      const bool forbidden =
+          err.find("invalid") == std::string::npos && err.find("since") == std::string::npos;
+      respond(wsi, s,
+              json_error(forbidden ? 403 : 400, forbidden ? "forbidden" : "bad_request", err));
       return 0;
     }
     unsigned char buf[LWS_PRE + 1024];
@@ -384,7 +400,8 @@ struct server::impl {
     if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "text/event-stream",
                                     LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
         lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>("cache-control:"),
-                                    reinterpret_cast<const unsigned char*>("no-cache"), 8, &p, end) ||
+                                    reinterpret_cast<const unsigned char*>("no-cache"), 8, &p,
+                                    end) ||
         add_cors(wsi, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end))
       return 1;
     // What lws_http_mark_sse() does for HTTP/1 — free the header table, no time-out — without
@@ -454,7 +471,7 @@ struct server::impl {
   int dispatch(lws* wsi, lws_callback_reasons reason, session** pss, void* in, size_t len) {
     switch (reason) {
       case LWS_CALLBACK_PROTOCOL_INIT:
-        lws_sul_schedule(ctx, 0, &tick_sul, on_tick, 100 * LWS_US_PER_MS);
+        lws_sul_schedule(ctx, 0, &tick_timer.sul, on_tick, 100 * LWS_US_PER_MS);
         return 0;
 
       case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
@@ -467,11 +484,17 @@ struct server::impl {
         bool ok_path = false;
         for (const char* p : ws_paths) ok_path = ok_path || path == p;
         if (!ok_path)
-          return write_whole_response(wsi, json_error(404, "not_found", "no WebSocket endpoint at " + path + "; use /events/ws/connect or /ws"));
+          return write_whole_response(wsi, json_error(404, "not_found",
+                                                      "no WebSocket endpoint at " + path +
+                                                          "; use /events/ws/connect or /ws"));
         if (stopping)
-          return write_whole_response(wsi, json_error(503, "shutting_down", "the server is shutting down"));
+          return write_whole_response(
+              wsi, json_error(503, "shutting_down", "the server is shutting down"));
         if (hub->connection_count() >= cfg.max_connections)
-          return write_whole_response(wsi, json_error(503, "too_many_connections", "the server is at --max-connections (" + std::to_string(cfg.max_connections) + ")"));
+          return write_whole_response(wsi,
+                                      json_error(503, "too_many_connections",
+                                                 "the server is at --max-connections (" +
+                                                     std::to_string(cfg.max_connections) + ")"));
         return 0;
       }
 
@@ -486,7 +509,8 @@ struct server::impl {
           r.authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
           token = r.token();
         }
-        log.write(log_level::debug, "websocket connected", {{"conn", std::to_string(c.id)}, {"peer", c.remote}});
+        log.write(log_level::debug, "websocket connected",
+                  {{"conn", std::to_string(c.id)}, {"peer", c.remote}});
         // Without a token, token and jwt modes wait for an `authenticate` message.
         if (!token.empty() || auth->mode() == auth_mode::none) hub->authenticate(c, token, true);
         return 0;
@@ -500,7 +524,8 @@ struct server::impl {
         if (s.rx.size() + len > cfg.max_message_bytes) {
           static const char msg[] = "message too big";
           lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-                           reinterpret_cast<unsigned char*>(const_cast<char*>(msg)), sizeof msg - 1);
+                           reinterpret_cast<unsigned char*>(const_cast<char*>(msg)),
+                           sizeof msg - 1);
           return -1;
         }
         s.rx.append(static_cast<const char*>(in), len);
@@ -522,7 +547,8 @@ struct server::impl {
         return ws_writeable(wsi, **pss);
 
       case LWS_CALLBACK_CLOSED:
-        if (*pss) log.write(log_level::debug, "websocket closed", {{"conn", std::to_string((*pss)->conn)}});
+        if (*pss)
+          log.write(log_level::debug, "websocket closed", {{"conn", std::to_string((*pss)->conn)}});
         drop_session(pss);
         return 0;
 
@@ -532,13 +558,20 @@ struct server::impl {
         s.body_too_large = false;
         s.response.reset();
         s.req.path = static_cast<const char*>(in);
-        if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)) s.req.method = "POST";
-        else if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI)) s.req.method = "OPTIONS";
-        else if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)) s.req.method = "GET";
-        else if (lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI)) s.req.method = "PUT";
-        else if (lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI)) s.req.method = "DELETE";
-        else if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI)) s.req.method = "HEAD";
-        else s.req.method = "OTHER";
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI))
+          s.req.method = "POST";
+        else if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI))
+          s.req.method = "OPTIONS";
+        else if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI))
+          s.req.method = "GET";
+        else if (lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI))
+          s.req.method = "PUT";
+        else if (lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI))
+          s.req.method = "DELETE";
+        else if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI))
+          s.req.method = "HEAD";
+        else
+          s.req.method = "OTHER";
         s.req.query = query_args(wsi);
         s.req.authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
         s.req.remote = peer(wsi);
@@ -550,7 +583,10 @@ struct server::impl {
           const std::string cl = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
           if (!cl.empty() && std::strtoull(cl.c_str(), nullptr, 10) > cfg.max_message_bytes * 16) {
             // Refuse before reading: the body is not wanted.
-            respond(wsi, s, json_error(413, "too_large", "the request body is over " + std::to_string(cfg.max_message_bytes * 16) + " bytes"));
+            respond(wsi, s,
+                    json_error(413, "too_large",
+                               "the request body is over " +
+                                   std::to_string(cfg.max_message_bytes * 16) + " bytes"));
             return 0;
           }
           return 0;  // wait for the body
@@ -562,8 +598,10 @@ struct server::impl {
 
       case LWS_CALLBACK_HTTP_BODY: {
         session& s = sess(pss);
-        if (s.req.body.size() + len > cfg.max_message_bytes * 16) s.body_too_large = true;
-        else s.req.body.append(static_cast<const char*>(in), len);
+        if (s.req.body.size() + len > cfg.max_message_bytes * 16)
+          s.body_too_large = true;
+        else
+          s.req.body.append(static_cast<const char*>(in), len);
         return 0;
       }
 
@@ -571,11 +609,17 @@ struct server::impl {
         session& s = sess(pss);
         if (s.response) return 0;  // already refused (413 from Content-Length)
         if (s.body_too_large) {
-          respond(wsi, s, json_error(413, "too_large", "the request body is over " + std::to_string(cfg.max_message_bytes * 16) + " bytes"));
+          respond(wsi, s,
+                  json_error(413, "too_large",
+                             "the request body is over " +
+                                 std::to_string(cfg.max_message_bytes * 16) + " bytes"));
           return 0;
         }
         if (s.req.path == "/api/events" && !http_rate_ok(s.req.remote)) {
-          respond(wsi, s, json_error(429, "rate_limited", "too many requests: the limit is " + std::to_string(static_cast<long>(cfg.rate_limit)) + "/s"));
+          respond(wsi, s,
+                  json_error(429, "rate_limited",
+                             "too many requests: the limit is " +
+                                 std::to_string(static_cast<long>(cfg.rate_limit)) + "/s"));
           return 0;
         }
         const std::uint64_t id = next_pending_id++;
@@ -615,9 +659,12 @@ struct server::impl {
 
 std::string server_config::default_db_path() {
   std::string base;
-  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) base = x;
-  else if (const char* h = std::getenv("HOME"); h && *h) base = std::string(h) + "/.local/share";
-  else base = ".";
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x)
+    base = x;
+  else if (const char* h = std::getenv("HOME"); h && *h)
+    base = std::string(h) + "/.local/share";
+  else
+    base = ".";
   return base + "/rtev/events.db";
 }
 
@@ -665,7 +712,8 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   hc.rate = cfg.rate_limit;
   hc.burst = cfg.rate_burst;
   hc.send_queue_max = cfg.send_queue_max;
-  m.hub = std::make_unique<room_hub>(hc, *m.store, *m.auth, [&m](std::function<void()> fn) { m.post(std::move(fn)); });
+  m.hub = std::make_unique<room_hub>(hc, *m.store, *m.auth,
+                                     [&m](std::function<void()> fn) { m.post(std::move(fn)); });
   m.api = std::make_unique<http_api>(cfg, *m.hub, *m.auth, m.started);
 
   // libwebsockets' own log lines only with -v: without it, a failure is reported once, by us
@@ -689,7 +737,8 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   info.protocols = m.protocols;
   info.user = &m;
   info.retry_and_idle_policy = &m.retry;
-  info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6 * (m.ip.find(':') == std::string::npos ? 1 : 0);
+  info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 |
+                 LWS_SERVER_OPTION_DISABLE_IPV6 * (m.ip.find(':') == std::string::npos ? 1 : 0);
   info.timeout_secs = 30;
   info.max_http_header_data = 8192;
   info.pt_serv_buf_size = 64 * 1024;
@@ -704,10 +753,15 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   }
   m.bound_port = static_cast<std::uint16_t>(port);
   m.log.write(log_level::info, "listening",
-              {{"url", url()}, {"db", cfg.db_path}, {"auth", cfg.auth}, {"timezone", cfg.timezone},
-               {"epoch", m.store->epoch()}, {"last_seq", std::to_string(m.store->last_seq_at_open())}});
+              {{"url", url()},
+               {"db", cfg.db_path},
+               {"auth", cfg.auth},
+               {"timezone", cfg.timezone},
+               {"epoch", m.store->epoch()},
+               {"last_seq", std::to_string(m.store->last_seq_at_open())}});
   if (cfg.auth != "none" && cfg.api_key.empty())
-    m.log.write(log_level::warn, "no --api-key: the HTTP publish and admin API is open to anyone who can reach it");
+    m.log.write(log_level::warn,
+                "no --api-key: the HTTP publish and admin API is open to anyone who can reach it");
 }
 
 server::~server() {
@@ -752,12 +806,15 @@ void server::stop() {
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
-std::uint16_t server::port() const { return impl_->bound_port; }
+std::uint16_t server::port() const {
+  return impl_->bound_port;
+}
 
 std::string server::url() const {
   const std::string& h = impl_->cfg.host;
   const bool v6 = h.find(':') != std::string::npos;
-  return "ws://" + (v6 ? "[" + h + "]" : h) + ":" + std::to_string(impl_->bound_port) + "/events/ws/connect";
+  return "ws://" + (v6 ? "[" + h + "]" : h) + ":" + std::to_string(impl_->bound_port) +
+         "/events/ws/connect";
 }
 
 server_stats server::stats() const {

@@ -21,8 +21,10 @@ std::string upper(std::string s) {
 // A required string field of an operation's data, or a bad_request naming it.
 std::string need_room(const json& data) {
   auto it = data.find("room");
-  if (it == data.end() || it->is_null()) throw parse_error("data.room", "required field is missing");
-  if (!it->is_string()) throw parse_error("data.room", "expected a string, got " + json_type_name(*it));
+  if (it == data.end() || it->is_null())
+    throw parse_error("data.room", "required field is missing");
+  if (!it->is_string())
+    throw parse_error("data.room", "expected a string, got " + json_type_name(*it));
   return it->get<std::string>();
 }
 
@@ -35,10 +37,12 @@ std::vector<std::string> string_list(const json& data, const char* key) {
     return out;
   }
   if (!it->is_array())
-    throw parse_error(std::string("data.") + key, "expected an array of strings, got " + json_type_name(*it));
+    throw parse_error(std::string("data.") + key,
+                      "expected an array of strings, got " + json_type_name(*it));
   for (const auto& v : *it) {
     if (!v.is_string())
-      throw parse_error(std::string("data.") + key, "expected an array of strings, found " + json_type_name(v));
+      throw parse_error(std::string("data.") + key,
+                        "expected an array of strings, found " + json_type_name(v));
     out.push_back(v.get<std::string>());
   }
   return out;
@@ -55,8 +59,9 @@ json ack(const json& ref, json data) {
 void room_hub::handle_ws_message(connection& c, std::string_view text) {
   if (c.closing) return;
   if (!rate_ok(c, steady::now())) {
-    send_error(c, nullptr, "rate_limited", "too many messages: the limit is " +
-                                               std::to_string(static_cast<long>(cfg_.rate)) + "/s");
+    send_error(
+        c, nullptr, "rate_limited",
+        "too many messages: the limit is " + std::to_string(static_cast<long>(cfg_.rate)) + "/s");
     return;
   }
   json msg = json::parse(text.begin(), text.end(), nullptr, false);
@@ -65,16 +70,17 @@ void room_hub::handle_ws_message(connection& c, std::string_view text) {
     return;
   }
   if (!msg.is_object()) {
-    send_error(c, nullptr, "bad_request", "expected a JSON object {\"type\", \"data\"}, got " + json_type_name(msg));
+    send_error(c, nullptr, "bad_request",
+               "expected a JSON object {\"type\", \"data\"}, got " + json_type_name(msg));
     return;
   }
   json ref = nullptr;
   if (auto it = msg.find("ref"); it != msg.end() && (it->is_string() || it->is_number())) ref = *it;
   auto type_it = msg.find("type");
   if (type_it == msg.end() || !type_it->is_string()) {
-    send_error(c, ref, "bad_request", type_it == msg.end()
-                                          ? "type: required field is missing"
-                                          : "type: expected a string, got " + json_type_name(*type_it));
+    send_error(c, ref, "bad_request",
+               type_it == msg.end() ? "type: required field is missing"
+                                    : "type: expected a string, got " + json_type_name(*type_it));
     return;
   }
   const std::string op = upper(type_it->get<std::string>());
@@ -89,9 +95,12 @@ void room_hub::handle_ws_message(connection& c, std::string_view text) {
     if (op == "AUTHENTICATE") {
       auto tok = data.find("token");
       std::string token;
-      if (tok != data.end() && tok->is_string()) token = tok->get<std::string>();
-      else if (tok != data.end() && tok->is_object()) token = tok->dump();  // {"user_id", "role"}
-      else if (tok != data.end() && tok->is_number_integer()) token = tok->dump();
+      if (tok != data.end() && tok->is_string())
+        token = tok->get<std::string>();
+      else if (tok != data.end() && tok->is_object())
+        token = tok->dump();  // {"user_id", "role"}
+      else if (tok != data.end() && tok->is_number_integer())
+        token = tok->dump();
       authenticate(c, token, true);
       return;
     }
@@ -101,8 +110,8 @@ void room_hub::handle_ws_message(connection& c, std::string_view text) {
       send_control(c, pong);
       return;
     }
-    static const char* known[] = {"SUBSCRIBE", "UNSUBSCRIBE", "PUBLISH", "TYPING_START",
-                                  "TYPING_STOP", "HISTORY", "PRESENCE"};
+    static const char* known[] = {"SUBSCRIBE",   "UNSUBSCRIBE", "PUBLISH", "TYPING_START",
+                                  "TYPING_STOP", "HISTORY",     "PRESENCE"};
     if (std::find(std::begin(known), std::end(known), op) == std::end(known)) {
       send_error(c, ref, "unknown_op",
                  "unknown operation '" + type_it->get<std::string>() +
@@ -115,13 +124,20 @@ void room_hub::handle_ws_message(connection& c, std::string_view text) {
                  "send {\"type\":\"authenticate\",\"data\":{\"token\":…}} first");
       return;
     }
-    if (op == "SUBSCRIBE") op_subscribe(c, ref, data);
-    else if (op == "UNSUBSCRIBE") op_unsubscribe(c, ref, data);
-    else if (op == "PUBLISH") op_publish(c, ref, data);
-    else if (op == "TYPING_START") op_typing(c, ref, data, true);
-    else if (op == "TYPING_STOP") op_typing(c, ref, data, false);
-    else if (op == "HISTORY") op_history(c, ref, data);
-    else if (op == "PRESENCE") op_presence(c, ref, data);
+    if (op == "SUBSCRIBE")
+      op_subscribe(c, ref, data);
+    else if (op == "UNSUBSCRIBE")
+      op_unsubscribe(c, ref, data);
+    else if (op == "PUBLISH")
+      op_publish(c, ref, data);
+    else if (op == "TYPING_START")
+      op_typing(c, ref, data, true);
+    else if (op == "TYPING_STOP")
+      op_typing(c, ref, data, false);
+    else if (op == "HISTORY")
+      op_history(c, ref, data);
+    else if (op == "PRESENCE")
+      op_presence(c, ref, data);
   } catch (const parse_error& e) {
     send_error(c, ref, "bad_request", e.what());
   }
@@ -130,8 +146,9 @@ void room_hub::handle_ws_message(connection& c, std::string_view text) {
 void room_hub::op_subscribe(connection& c, const json& ref, const json& data) {
   const std::string room = need_room(data);
   if (!is_valid_room_pattern(room)) {
-    send_error(c, ref, "bad_request",
-               "invalid room name '" + room + "': up to 128 of A-Z a-z 0-9 _ : . @ - (and * in globs)");
+    send_error(
+        c, ref, "bad_request",
+        "invalid room name '" + room + "': up to 128 of A-Z a-z 0-9 _ : . @ - (and * in globs)");
     return;
   }
   if (auto why = join_refusal(*c.who, auth_.mode(), room); !why.empty()) {
@@ -145,7 +162,8 @@ void room_hub::op_subscribe(connection& c, const json& ref, const json& data) {
   if (!ref.is_null()) s.ref = ref.is_string() ? ref.get<std::string>() : ref.dump();
   std::optional<std::string> epoch;
   if (auto it = data.find("epoch"); it != data.end() && !it->is_null()) {
-    if (!it->is_string()) throw parse_error("data.epoch", "expected a string, got " + json_type_name(*it));
+    if (!it->is_string())
+      throw parse_error("data.epoch", "expected a string, got " + json_type_name(*it));
     epoch = it->get<std::string>();
   }
   std::optional<since_point> since;
@@ -183,11 +201,16 @@ void room_hub::op_unsubscribe(connection& c, const json& ref, const json& data) 
     const auto before = pats.size();
     pats.erase(std::remove(pats.begin(), pats.end(), room), pats.end());
     found = found || pats.size() != before;
-    if (pats.empty()) it = c.subs.erase(it);
-    else ++it;
+    if (pats.empty())
+      it = c.subs.erase(it);
+    else
+      ++it;
   }
   reindex(c);
-  send_control(c, ack(ref, {{"op", "UNSUBSCRIBE"}, {"room", room}, {"subscribed", false}, {"was_subscribed", found}}));
+  send_control(c, ack(ref, {{"op", "UNSUBSCRIBE"},
+                            {"room", room},
+                            {"subscribed", false},
+                            {"was_subscribed", found}}));
 }
 
 void room_hub::op_publish(connection& c, const json& ref, const json& data) {
@@ -203,8 +226,11 @@ void room_hub::op_publish(connection& c, const json& ref, const json& data) {
     if (!conn) return;  // the publisher left before the store answered
     const json& first = out.results.front();
     if (out.failed) {
-      const json& err = first.contains("error") ? first["error"] : json{{"code", "storage_error"}, {"message", "not stored"}};
-      send_error(*conn, ref, err.value("code", "storage_error"), err.value("message", "not stored"));
+      const json& err = first.contains("error")
+                            ? first["error"]
+                            : json{{"code", "storage_error"}, {"message", "not stored"}};
+      send_error(*conn, ref, err.value("code", "storage_error"),
+                 err.value("message", "not stored"));
       return;
     }
     json d = {{"op", "PUBLISH"}, {"id", first["id"]}, {"seq", first["seq"]}};
@@ -235,7 +261,8 @@ void room_hub::op_typing(connection& c, const json& ref, const json& data, bool 
   ev->type = "typing_indicator";
   ev->room = room;
   deliver(ev, &c);
-  if (!ref.is_null()) send_control(c, ack(ref, {{"op", typing ? "TYPING_START" : "TYPING_STOP"}, {"room", room}}));
+  if (!ref.is_null())
+    send_control(c, ack(ref, {{"op", typing ? "TYPING_START" : "TYPING_STOP"}, {"room", room}}));
 }
 
 void room_hub::op_history(connection& c, const json& ref, const json& data) {
@@ -254,8 +281,8 @@ void room_hub::op_history(connection& c, const json& ref, const json& data) {
       throw parse_error("data.limit", "expected a positive integer (at most 1000)");
     limit = static_cast<std::size_t>(std::min<std::int64_t>(it->get<std::int64_t>(), 1000));
   }
-  history_page page = history(room, data.value("since", json()), data.value("until", json()),
-                              limit, string_list(data, "types"));
+  history_page page = history(room, data.value("since", json()), data.value("until", json()), limit,
+                              string_list(data, "types"));
   // History events are the stored envelopes with the request's ref added, so a client can
   // tell them from live events.
   for (auto& e : page.events) {
@@ -266,7 +293,9 @@ void room_hub::op_history(connection& c, const json& ref, const json& data) {
   }
   json next = nullptr;
   if (page.more && !page.events.empty()) next = page.events.back().seq;
-  send_control(c, ack(ref, {{"op", "HISTORY"}, {"room", room}, {"count", page.events.size()}, {"next", next}}));
+  send_control(
+      c,
+      ack(ref, {{"op", "HISTORY"}, {"room", room}, {"count", page.events.size()}, {"next", next}}));
 }
 
 void room_hub::op_presence(connection& c, const json& ref, const json& data) {

@@ -41,9 +41,15 @@ TEST_CASE("delay_grows_exponentially_and_is_capped", "[sdk][backoff]") {
 
 TEST_CASE("jitter_draws_from_the_lower_part_of_the_delay", "[sdk][backoff]") {
   backoff_policy p;  // jitter 0.5
-  SECTION("a draw of 0 gives the full delay") { CHECK(p.wait(1, 0.0) == 1000ms); }
-  SECTION("a draw near 1 gives delay times (1 - jitter)") { CHECK(p.wait(1, 0.999999) == 500ms); }
-  SECTION("a draw of one half lands in the middle") { CHECK(p.wait(2, 0.5) == 1500ms); }
+  SECTION("a draw of 0 gives the full delay") {
+    CHECK(p.wait(1, 0.0) == 1000ms);
+  }
+  SECTION("a draw near 1 gives delay times (1 - jitter)") {
+    CHECK(p.wait(1, 0.999999) == 500ms);
+  }
+  SECTION("a draw of one half lands in the middle") {
+    CHECK(p.wait(2, 0.5) == 1500ms);
+  }
   SECTION("out-of-range draws are clamped") {
     CHECK(p.wait(0, -3.0) == 500ms);
     CHECK(p.wait(0, 7.0) == 250ms);

@@ -2,9 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+using Catch::Matchers::Contains;
 using nlohmann::json;
 using rtev::event;
-using Catch::Matchers::Contains;
 
 namespace {
 const char* full_envelope = R"({
@@ -59,8 +59,8 @@ TEST_CASE("envelope_round_trips_to_an_equal_json_value", "[sdk][event]") {
   }
   SECTION("data may be any JSON value") {
     for (json d : {json(nullptr), json("text"), json(3.5), json::array({1, 2})}) {
-      json in = {{"type", "x"}, {"timestamp", "2024-01-15T10:30:45Z"}, {"timezone", "UTC"},
-                 {"data", d}};
+      json in = {
+          {"type", "x"}, {"timestamp", "2024-01-15T10:30:45Z"}, {"timezone", "UTC"}, {"data", d}};
       CHECK(event::from_json(in).to_json() == in);
     }
   }
@@ -83,8 +83,8 @@ TEST_CASE("parse_errors_name_the_field_and_what_was_expected", "[sdk][event]") {
   }
   SECTION("timestamp text that is not RFC 3339") {
     base["timestamp"] = "15/01/2024 10:30";
-    CHECK_THROWS_WITH(event::from_json(base), Contains("event.timestamp: ") &&
-                                                  Contains("15/01/2024 10:30"));
+    CHECK_THROWS_WITH(event::from_json(base),
+                      Contains("event.timestamp: ") && Contains("15/01/2024 10:30"));
   }
   SECTION("missing required fields") {
     for (const char* f : {"type", "timestamp", "timezone", "data"}) {
@@ -101,9 +101,9 @@ TEST_CASE("parse_errors_name_the_field_and_what_was_expected", "[sdk][event]") {
   }
   SECTION("unknown time zone") {
     base["timezone"] = "Europe/Pari";
-    CHECK_THROWS_WITH(event::from_json(base),
-                      Contains("event.timezone: unknown time zone 'Europe/Pari'") &&
-                          Contains("Europe/Paris"));
+    CHECK_THROWS_WITH(
+        event::from_json(base),
+        Contains("event.timezone: unknown time zone 'Europe/Pari'") && Contains("Europe/Paris"));
   }
   SECTION("server fields of the wrong type") {
     json j = base;
@@ -121,7 +121,8 @@ TEST_CASE("parse_errors_name_the_field_and_what_was_expected", "[sdk][event]") {
   }
   SECTION("not an object, or not JSON at all") {
     fails_with(json::array(), "event: expected an object, got array");
-    CHECK_THROWS_WITH(event::parse("{\"type\":"), "event: expected a JSON object, got malformed JSON");
+    CHECK_THROWS_WITH(event::parse("{\"type\":"),
+                      "event: expected a JSON object, got malformed JSON");
     CHECK_THROWS_AS(event::parse("[]"), rtev::parse_error);
   }
   SECTION("the error carries the path separately") {

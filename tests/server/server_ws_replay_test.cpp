@@ -3,6 +3,7 @@
 // HISTORY paging (docs/protocol.md). Runs the real server in-process on port 0.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -99,6 +100,16 @@ TEST_CASE("subscribe_with_since_replays_stored_events_before_the_ack", "[server]
         c.request_collect("SUBSCRIBE", {{"room", "contact:1"}, {"since", t3_plus}});
     INFO("since " << t3_plus << ", third event stamped " << t3);
     CHECK(seqs(later) == std::vector<std::uint64_t>{seq_of(sent[3]), seq_of(sent[4])});
+  }
+  SECTION("a glob subscription replays every matching room in seq order") {
+    auto [before, reply] =
+        c.request_collect("SUBSCRIBE", {{"room", "contact:*"}, {"since", "beginning"}});
+    REQUIRE(reply.at("type") == "ACK");
+    CHECK(reply.at("data").at("replayed") == 7);
+    std::vector<std::uint64_t> got = seqs(before);
+    CHECK(got.size() == 7);
+    CHECK(std::is_sorted(got.begin(), got.end()));
+    CHECK(std::adjacent_find(got.begin(), got.end()) == got.end());
   }
   SECTION("since the newest seq replays nothing and is recovered") {
     auto [before, reply] =

@@ -33,34 +33,46 @@ void setup_serve(CLI::App& app, serve_options& opt) {
   auto* cmd = app.add_subcommand("serve", "Run the reference event server (server-lite)");
   server_config& c = opt.config;
   cmd->add_option("--host", c.host, "Address to listen on")->capture_default_str();
-  cmd->add_option("--port", c.port, "Port to listen on; 0 picks a free port")->capture_default_str();
+  cmd->add_option("--port", c.port, "Port to listen on; 0 picks a free port")
+      ->capture_default_str();
   cmd->add_option("--ready-file", opt.ready_file,
                   "Write the RTEV_URL=… line to this file once listening");
   cmd->add_option("--db", c.db_path,
                   "SQLite history file (default ${XDG_DATA_HOME:-~/.local/share}/rtev/events.db; "
                   ":memory: keeps nothing)");
-  cmd->add_option("--timezone", c.timezone, "IANA zone stamped on every event")->capture_default_str();
+  cmd->add_option("--timezone", c.timezone, "IANA zone stamped on every event")
+      ->capture_default_str();
   cmd->add_option("--history-max-events", c.history_max_events, "Keep at most N events");
-  cmd->add_option("--history-max-age", opt.history_max_age, "Drop events older than DURATION (e.g. 7d)");
+  cmd->add_option("--history-max-age", opt.history_max_age,
+                  "Drop events older than DURATION (e.g. 7d)");
   cmd->add_option("--auth", c.auth, "Authentication: none, token or jwt")
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "token", "jwt"}));
-  cmd->add_option("--jwt-secret", c.jwt_secret, "HS256 secret for --auth jwt")->envname("RTEV_JWT_SECRET");
-  cmd->add_option("--api-key", c.api_key, "Key for the HTTP publish/admin API")->envname("RTEV_API_KEY");
-  cmd->add_option("--auth-timeout", opt.auth_timeout, "Time allowed to authenticate")->capture_default_str();
-  cmd->add_option("--ping-interval", opt.ping_interval, "WebSocket ping interval")->capture_default_str();
-  cmd->add_option("--ping-timeout", opt.ping_timeout, "Close when no pong arrives within this")->capture_default_str();
-  cmd->add_option("--sse-heartbeat", opt.sse_heartbeat, "Interval of SSE ': ping' comments")->capture_default_str();
-  cmd->add_option("--max-message-bytes", c.max_message_bytes, "Largest client frame; larger closes with 1009")
+  cmd->add_option("--jwt-secret", c.jwt_secret, "HS256 secret for --auth jwt")
+      ->envname("RTEV_JWT_SECRET");
+  cmd->add_option("--api-key", c.api_key, "Key for the HTTP publish/admin API")
+      ->envname("RTEV_API_KEY");
+  cmd->add_option("--auth-timeout", opt.auth_timeout, "Time allowed to authenticate")
       ->capture_default_str();
-  cmd->add_option("--rate-limit", opt.rate_limit, "Messages per connection, e.g. 100/s")->capture_default_str();
+  cmd->add_option("--ping-interval", opt.ping_interval, "WebSocket ping interval")
+      ->capture_default_str();
+  cmd->add_option("--ping-timeout", opt.ping_timeout, "Close when no pong arrives within this")
+      ->capture_default_str();
+  cmd->add_option("--sse-heartbeat", opt.sse_heartbeat, "Interval of SSE ': ping' comments")
+      ->capture_default_str();
+  cmd->add_option("--max-message-bytes", c.max_message_bytes,
+                  "Largest client frame; larger closes with 1009")
+      ->capture_default_str();
+  cmd->add_option("--rate-limit", opt.rate_limit, "Messages per connection, e.g. 100/s")
+      ->capture_default_str();
   cmd->add_option("--rate-burst", c.rate_burst, "Burst allowance (default: one second's worth)");
   cmd->add_option("--max-connections", c.max_connections, "Refuse further upgrades with HTTP 503")
       ->capture_default_str();
   cmd->add_option("--send-queue-max", c.send_queue_max,
                   "Live events queued per connection before closing it with 4000")
       ->capture_default_str();
-  cmd->add_option("--cors-origin", c.cors_origin, "Access-Control-Allow-Origin for HTTP ('*' or an origin)");
+  cmd->add_option("--cors-origin", c.cors_origin,
+                  "Access-Control-Allow-Origin for HTTP ('*' or an origin)");
   cmd->add_option("--log-format", c.log_format, "Log format: text or json")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}));

@@ -12,7 +12,7 @@ struct serve_options {
   server_config config;
   std::string ready_file;
   std::string history_max_age, auth_timeout = "10s", ping_interval = "30s", ping_timeout = "10s",
-              sse_heartbeat = "30s", rate_limit = "100/s";
+                               sse_heartbeat = "30s", rate_limit = "100/s";
 };
 
 void setup_serve(CLI::App& app, serve_options& opt);

@@ -25,8 +25,8 @@ struct backoff_policy {
   std::chrono::milliseconds initial{500};  ///< delay before the first retry (attempt 0)
   double multiplier = 2.0;                 ///< growth per attempt, >= 1
   std::chrono::milliseconds max{30000};    ///< cap on the delay, >= initial
-  double jitter = 0.5;                     ///< 0 (none) … 1 (full): share of the delay drawn at random
-  std::optional<std::uint32_t> max_attempts;  ///< retries before giving up; nullopt = unlimited
+  double jitter = 0.5;  ///< 0 (none) … 1 (full): share of the delay drawn at random
+  std::optional<std::uint32_t> max_attempts;     ///< retries before giving up; nullopt = unlimited
   std::chrono::milliseconds reset_after{10000};  ///< uptime after which the attempt count resets
 
   /// Same delay every time, no jitter.

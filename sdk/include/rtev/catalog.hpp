@@ -26,9 +26,10 @@ std::string_view to_string(event_family f);
 
 /// One data field of a catalog event.
 struct field_info {
-  std::string name;      ///< JSON key inside `data`
-  std::string type;      ///< "string", "integer", "number", "boolean", "object", "array", "id", "any", "timestamp"
-  bool required = false; ///< false when the source systems leave it optional
+  std::string name;  ///< JSON key inside `data`
+  std::string type;  ///< "string", "integer", "number", "boolean", "object", "array", "id", "any",
+                     ///< "timestamp"
+  bool required = false;  ///< false when the source systems leave it optional
 };
 
 /// One catalog entry.

@@ -23,12 +23,13 @@
 namespace rtev {
 
 struct event {
-  std::string type;                ///< case-sensitive: "message_sent", "NOTIFICATION", "content-created"
-  std::optional<std::string> id;   ///< unique id, set by the server (or by a publisher for idempotency)
+  std::string type;  ///< case-sensitive: "message_sent", "NOTIFICATION", "content-created"
+  std::optional<std::string>
+      id;  ///< unique id, set by the server (or by a publisher for idempotency)
   std::optional<std::uint64_t> seq;  ///< server-wide sequence number
-  std::optional<std::string> room; ///< room the event was published to; none for broadcasts
-  std::string timestamp;           ///< RFC 3339 exactly as on the wire (validated on parse)
-  std::string timezone = "UTC";    ///< IANA zone the timestamp is expressed in
+  std::optional<std::string> room;   ///< room the event was published to; none for broadcasts
+  std::string timestamp;             ///< RFC 3339 exactly as on the wire (validated on parse)
+  std::string timezone = "UTC";      ///< IANA zone the timestamp is expressed in
   nlohmann::json data = nlohmann::json::object();   ///< the payload (any JSON value)
   nlohmann::json extra = nlohmann::json::object();  ///< unknown top-level fields, preserved
 
@@ -52,6 +53,10 @@ struct event {
   friend bool operator==(const event& a, const event& b) { return a.to_json() == b.to_json(); }
   friend bool operator!=(const event& a, const event& b) { return !(a == b); }
 };
+
+/// A new random event id (UUID v4 text, e.g. "5dfb8d4c-8444-482d-bcde-5aad4772d2d0").
+/// Thread-safe.
+std::string make_event_id();
 
 /// Human-readable JSON type name as used in parse errors: "number", "string", "object", …
 std::string json_type_name(const nlohmann::json& j);

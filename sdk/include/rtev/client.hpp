@@ -1,0 +1,251 @@
+#pragma once
+/// \file
+/// rtev::client — the SDK's connection to an rtev server: connects over WebSocket (`ws://`,
+/// `wss://`), authenticates with a token (or a token provider asked again before every
+/// reconnect), reconnects by itself with the backoff policy, resubscribes and resumes from the
+/// last event it saw in every joined room (no event lost or duplicated across reconnects),
+/// and delivers typed and by-name events to subscribers.
+///
+///     rtev::client_options opt;
+///     opt.url = "ws://127.0.0.1:8000/events/ws/connect";
+///     opt.token = "42";
+///     opt.rooms = {"lobby"};
+///     rtev::client c(opt);
+///     auto sub = c.on<rtev::events::message_sent>(
+///         [](const rtev::events::message_sent& m, const rtev::event& e) { … });
+///     c.start();
+///     c.publish("lobby", "message_sent", {{"message_text", "hi"}}).get();   // waits for the ACK
+///
+/// Thread safety: every public member function is safe to call from any thread, concurrently.
+/// Handlers (events, state, gaps, errors, publish callbacks) run on the client's service
+/// thread — the one start() creates, or the caller of run(); a handler must not block it.
+/// Errors: the constructor throws rtev::config_error for a bad URL or options. Network and
+/// protocol failures after start are reported as state changes and to the error handler, never
+/// thrown into the service thread. An exception thrown by a handler is caught and reported to
+/// the error handler; the client keeps running.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "rtev/backoff.hpp"
+#include "rtev/catalog.hpp"
+#include "rtev/error.hpp"
+#include "rtev/event.hpp"
+#include "rtev/events.hpp"
+
+namespace rtev {
+
+enum class client_state {
+  idle,          ///< constructed, not started
+  connecting,    ///< first connection attempt in progress
+  connected,     ///< authenticated; events flow
+  reconnecting,  ///< waiting before (or making) another attempt
+  closed,        ///< stopped, gave up, or authentication was rejected
+};
+/// "idle", "connecting", "connected", "reconnecting", "closed".
+std::string_view to_string(client_state s);
+
+/// A state change with its details, as passed to on_state().
+struct state_info {
+  client_state state = client_state::idle;
+  std::uint32_t attempt = 0;           ///< reconnecting: retry number, 1-based
+  std::chrono::milliseconds delay{0};  ///< reconnecting: the wait chosen (backoff + jitter)
+  int http_status = 0;                 ///< last error: HTTP status of a refused upgrade
+  int close_code = 0;                  ///< last error: WebSocket close code
+  std::string reason;                  ///< last error, or why the client closed
+  bool auth_failed = false;            ///< closed because authentication was rejected
+  std::string user_id;                 ///< connected: who the server says we are
+};
+
+/// The server could not replay everything a room may have had while the client was away
+/// (history pruned, or the server's store changed): the application may refetch.
+struct gap_info {
+  std::string room;
+  std::uint64_t after_seq = 0;        ///< the last seq the client had for that room
+  std::uint64_t server_last_seq = 0;  ///< the server's last seq when it answered
+  bool epoch_changed = false;         ///< the server's store is a different one
+};
+
+/// What the server acknowledged for a publish.
+struct publish_ack {
+  std::string id;
+  std::uint64_t seq = 0;
+  bool duplicate = false;  ///< the id had been published before; seq is the first one's
+};
+
+/// Why an operation failed, as given to callbacks and error handlers (and thrown, as
+/// rtev::request_error, from futures).
+struct client_error {
+  enum class kind {
+    handler,     ///< a handler threw
+    decode,      ///< an event's data did not match its typed struct (message has the field path)
+    server,      ///< the server answered ERROR (code: bad_request, forbidden, …)
+    connection,  ///< the connection was lost or closed before an answer
+    queue_full,  ///< the offline queue is full
+    protocol,    ///< a message from the server could not be understood
+  };
+  kind what = kind::protocol;
+  std::string code;  ///< server error code, when what == server
+  std::string message;
+  std::optional<event> ev;  ///< the event involved, if any
+};
+
+/// The exception a future holds when its request failed.
+struct request_error : error {
+  explicit request_error(client_error e) : error(e.message), detail(std::move(e)) {}
+  client_error detail;
+};
+
+struct history_result {
+  std::vector<event> events;          ///< oldest first
+  std::optional<std::uint64_t> next;  ///< pass as `since` for the next page; none at the end
+};
+
+struct client_options {
+  std::string url;    ///< ws://host:port/path or wss://…
+  std::string token;  ///< sent as `Authorization: Bearer`; empty: none
+  /// Called (on the service thread) before every connection attempt; overrides `token`.
+  std::function<std::string()> token_provider;
+  std::vector<std::pair<std::string, std::string>> headers;  ///< extra handshake headers
+  std::vector<std::string> rooms;  ///< joined on every connection (globs need admin)
+  std::vector<std::string> types;  ///< only these event types (globs) in those rooms; empty: all
+  std::chrono::milliseconds connect_timeout{10000};
+  std::string ca_file;     ///< PEM CA bundle for wss://
+  bool insecure = false;   ///< wss:// without certificate checks (self-signed, local)
+  backoff_policy backoff;  ///< reconnect delays; max_attempts ends in `closed`
+  std::chrono::milliseconds heartbeat_interval{15000};  ///< ping after this long without traffic
+  std::chrono::milliseconds heartbeat_timeout{10000};   ///< no answer within this: reconnect
+  bool recover = true;                   ///< resubscribe with `since` after reconnecting
+  bool reconnect = true;                 ///< false: the first disconnect closes the client
+  std::size_t offline_queue_max = 1000;  ///< publishes held while disconnected
+  std::string subprotocol = "rtev.v1";   ///< offered in the handshake; empty: none
+};
+
+namespace detail {
+struct registry;
+}
+
+/// A handler registration. Unsubscribes when reset, destroyed or unsubscribe()d — safe from
+/// inside the handler itself and from any thread. Movable, not copyable.
+class subscription {
+ public:
+  subscription() = default;
+  subscription(std::weak_ptr<detail::registry> reg, std::uint64_t id)
+      : reg_(std::move(reg)), id_(id) {}
+  subscription(subscription&& o) noexcept : reg_(std::move(o.reg_)), id_(std::exchange(o.id_, 0)) {}
+  subscription& operator=(subscription&& o) noexcept {
+    if (this != &o) {
+      unsubscribe();
+      reg_ = std::move(o.reg_);
+      id_ = std::exchange(o.id_, 0);
+    }
+    return *this;
+  }
+  subscription(const subscription&) = delete;
+  subscription& operator=(const subscription&) = delete;
+  ~subscription() { unsubscribe(); }
+
+  /// After this returns the handler is not called again (unless it is running right now on
+  /// the service thread, called from another thread).
+  void unsubscribe() noexcept;
+  void reset() noexcept { unsubscribe(); }
+  bool active() const noexcept { return id_ != 0 && !reg_.expired(); }
+
+ private:
+  std::weak_ptr<detail::registry> reg_;
+  std::uint64_t id_ = 0;
+};
+
+class client {
+ public:
+  using event_handler = std::function<void(const event&)>;
+
+  /// Validates the options (URL scheme, backoff policy); throws config_error.
+  explicit client(client_options options);
+  /// Stops the client (as stop()); safe at any time, even mid-connect.
+  ~client();
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  /// Run on a new service thread. Returns immediately.
+  void start();
+  /// Run on the calling thread until stop() (from a handler or another thread) or until the
+  /// client closes for good.
+  void run();
+  /// Stop: cuts a backoff wait or a connection attempt short, closes the connection (1000),
+  /// fails pending requests, joins the service thread. Returns promptly; idempotent.
+  void stop();
+
+  client_state state() const;
+  /// Resolves when the client first reaches `connected`, or throws request_error if it closes
+  /// first. For scripts and tests that must wait for readiness.
+  std::shared_future<void> connected() const;
+  /// Resolves when the client reaches `closed`, with the final state.
+  std::shared_future<state_info> closed() const;
+
+  /// Events by type name or glob ("content-created", "message_*", "*").
+  subscription on(std::string type_pattern, event_handler handler);
+  /// Typed events from the catalog: handler(const T&, const event&). A payload that does not
+  /// decode goes to the error handler (kind decode, with the field path); others still get it.
+  template <class T, class F>
+  subscription on(F&& handler);
+
+  subscription on_state(std::function<void(const state_info&)> handler);
+  subscription on_gap(std::function<void(const gap_info&)> handler);
+  /// Replaces the error handler (default: write one line to stderr).
+  void on_error(std::function<void(const client_error&)> handler);
+
+  /// Join a room (resubscribed, with recovery, after every reconnect) / leave it.
+  void join(const std::string& room);
+  void leave(const std::string& room);
+
+  /// Publish to a room (or "" for a broadcast). Carries a client-generated id, so a publish
+  /// retried across a reconnect is stored once. While disconnected it waits in the offline
+  /// queue; a full queue fails at once (kind queue_full).
+  std::future<publish_ack> publish(const std::string& room, const std::string& type,
+                                   nlohmann::json data);
+  void publish(const std::string& room, const std::string& type, nlohmann::json data,
+               std::function<void(const publish_ack*, const client_error*)> done);
+  template <class T>
+  std::future<publish_ack> publish(const std::string& room, const T& typed);
+
+  /// Typing indicator for a room (not stored). Dropped while disconnected.
+  void typing(const std::string& room, bool is_typing);
+  /// Stored events of a room: since (seq, RFC 3339 time, "beginning"), until, limit (≤ 1000).
+  std::future<history_result> history(const std::string& room, nlohmann::json since = nullptr,
+                                      nlohmann::json until = nullptr, std::size_t limit = 100);
+  /// Round trip of an application-level PING.
+  std::future<std::chrono::microseconds> ping();
+
+  struct impl;
+
+ private:
+  subscription on_decoded(std::string type, std::function<void(const event&)> handler);
+  std::shared_ptr<impl> impl_;
+};
+
+// --- templates -------------------------------------------------------------------------------
+
+template <class T, class F>
+subscription client::on(F&& handler) {
+  static_assert(is_catalog_event_v<T>, "client.on<T>: T must be an event from rtev/events.hpp");
+  return on_decoded(std::string(event_traits<T>::name),
+                    [h = std::forward<F>(handler)](const event& e) { h(decode<T>(e.data), e); });
+}
+
+template <class T>
+std::future<publish_ack> client::publish(const std::string& room, const T& typed) {
+  static_assert(is_catalog_event_v<T>, "client.publish: T must be an event from rtev/events.hpp");
+  return publish(room, std::string(event_traits<T>::name), encode(typed));
+}
+
+}  // namespace rtev

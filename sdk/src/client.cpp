@@ -1,0 +1,1039 @@
+// rtev::client: one lws client connection driven from one service thread.
+//
+// Threads: every piece of connection state below lives on the service thread. Public calls
+// from other threads enqueue a command (cmd_mutex_) and wake the thread with
+// lws_cancel_service(); the handler registry has its own mutex. Handlers run on the service
+// thread only.
+
+#include "rtev/client.hpp"
+
+#include <libwebsockets.h>
+
+#include <atomic>
+#include <cstring>
+#include <deque>
+#include <iostream>
+#include <list>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "rtev/glob.hpp"
+#include "rtev/time.hpp"
+
+namespace rtev {
+
+using json = nlohmann::json;
+using steady = std::chrono::steady_clock;
+
+std::string_view to_string(client_state s) {
+  switch (s) {
+    case client_state::idle:
+      return "idle";
+    case client_state::connecting:
+      return "connecting";
+    case client_state::connected:
+      return "connected";
+    case client_state::reconnecting:
+      return "reconnecting";
+    case client_state::closed:
+      return "closed";
+  }
+  return "unknown";
+}
+
+// --- handler registry --------------------------------------------------------------------------
+
+namespace detail {
+
+struct registry {
+  struct entry {
+    std::uint64_t id = 0;
+    std::string pattern;  // event handlers: type glob
+    std::function<void(const event&)> on_event;
+    std::function<void(const state_info&)> on_state;
+    std::function<void(const gap_info&)> on_gap;
+    std::atomic<bool> active{true};
+  };
+
+  std::mutex mutex;  // guards next_id, entries, error_handler
+  std::uint64_t next_id = 1;
+  std::vector<std::shared_ptr<entry>> entries;
+  std::function<void(const client_error&)> error_handler;
+
+  std::uint64_t add(std::shared_ptr<entry> e) {
+    std::lock_guard<std::mutex> lock(mutex);
+    e->id = next_id++;
+    entries.push_back(e);
+    return e->id;
+  }
+
+  void remove(std::uint64_t id) {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto it = entries.begin(); it != entries.end(); ++it)
+      if ((*it)->id == id) {
+        (*it)->active = false;
+        entries.erase(it);
+        return;
+      }
+  }
+
+  // A snapshot: handlers may (un)subscribe while it is being walked.
+  std::vector<std::shared_ptr<entry>> snapshot() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return entries;
+  }
+
+  void report(const client_error& err) {
+    std::function<void(const client_error&)> h;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      h = error_handler;
+    }
+    if (h) {
+      try {
+        h(err);
+        return;
+      } catch (...) {
+        // An error handler that throws has nowhere to report to but stderr.
+      }
+    }
+    std::cerr << "rtev: " << err.message << '\n';
+  }
+};
+
+}  // namespace detail
+
+void subscription::unsubscribe() noexcept {
+  if (auto r = reg_.lock()) r->remove(id_);
+  reg_.reset();
+  id_ = 0;
+}
+
+// --- the client --------------------------------------------------------------------------------
+
+namespace {
+
+struct parsed_url {
+  bool tls = false;
+  std::string host;
+  int port = 0;
+  std::string path = "/";
+};
+
+parsed_url parse_url(const std::string& url) {
+  parsed_url u;
+  std::string rest;
+  if (url.rfind("ws://", 0) == 0)
+    rest = url.substr(5);
+  else if (url.rfind("wss://", 0) == 0) {
+    u.tls = true;
+    rest = url.substr(6);
+  } else {
+    throw config_error("invalid url '" + url + "': expected ws://HOST[:PORT]/PATH or wss://…");
+  }
+  const auto slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  u.path = slash == std::string::npos ? "/" : rest.substr(slash);
+  if (authority.empty()) throw config_error("invalid url '" + url + "': no host");
+  std::string port;
+  if (authority.front() == '[') {  // [::1]:8000
+    const auto close = authority.find(']');
+    if (close == std::string::npos) throw config_error("invalid url '" + url + "': unclosed '['");
+    u.host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size() && authority[close + 1] == ':')
+      port = authority.substr(close + 2);
+  } else {
+    const auto colon = authority.rfind(':');
+    u.host = authority.substr(0, colon);
+    if (colon != std::string::npos) port = authority.substr(colon + 1);
+  }
+  if (port.empty()) {
+    u.port = u.tls ? 443 : 80;
+  } else {
+    char* end = nullptr;
+    const long p = std::strtol(port.c_str(), &end, 10);
+    if (*end || p <= 0 || p > 65535)
+      throw config_error("invalid url '" + url + "': bad port '" + port + "'");
+    u.port = static_cast<int>(p);
+  }
+  return u;
+}
+
+client_error make_error(client_error::kind k, std::string message, std::string code = {}) {
+  client_error e;
+  e.what = k;
+  e.message = std::move(message);
+  e.code = std::move(code);
+  return e;
+}
+
+}  // namespace
+
+struct client::impl {
+  client_options opt;
+  parsed_url url;
+  std::shared_ptr<detail::registry> reg = std::make_shared<detail::registry>();
+
+  // Cross-thread.
+  std::mutex cmd_mutex;  // guards cmds, ctx_ready
+  std::deque<std::function<void()>> cmds;
+  lws_context* ctx = nullptr;  // written before the loop starts, read under cmd_mutex elsewhere
+  bool ctx_ready = false;
+  std::atomic<bool> stop_flag{false};
+  std::atomic<client_state> current{client_state::idle};
+  std::atomic<std::size_t> unsent{0};  // publishes not yet written to a connection
+  std::thread thread;
+  std::thread::id service_thread_id;
+  std::promise<void> connected_promise;
+  std::shared_future<void> connected_future = connected_promise.get_future().share();
+  bool connected_set = false;
+  std::promise<state_info> closed_promise;
+  std::shared_future<state_info> closed_future = closed_promise.get_future().share();
+  bool closed_set = false;
+
+  // Service thread only.
+  lws_protocols protocols[2]{};
+  lws_retry_bo_t no_validity{};
+  lws* wsi = nullptr;
+  bool ws_open = false;
+  bool authenticated = false;
+  bool want_close = false;
+  std::string rx;
+  std::deque<std::string> outq;  // text frames waiting for WRITEABLE
+  bool ping_due = false;
+  backoff_schedule backoff;
+  // lws timers, each with a pointer back here (lws_container_of needs a standard-layout type).
+  struct timer {
+    lws_sorted_usec_list_t sul{};
+    impl* owner = nullptr;
+  };
+  timer retry_timer{{}, this}, tick_timer{{}, this};
+  bool retry_pending = false;
+  steady::time_point attempt_started{}, last_rx{}, ping_sent{};
+  bool ping_outstanding = false;
+  std::uint64_t generation = 0;  // connection counter
+  int last_close_code = 0, last_http_status = 0;
+  std::string last_reason;
+  bool auth_rejected = false, auth_retry_used = false;
+  std::string token_in_use;
+
+  std::set<std::string> rooms;                       // joined patterns
+  std::map<std::string, std::uint64_t> pattern_seq;  // recovery point per joined pattern
+  std::map<std::string, std::uint64_t>
+      room_seq;  // dedupe: last seq delivered per room ("" = broadcasts)
+  std::map<std::string, std::string> subscribe_refs;  // ref → pattern
+  std::map<std::string, std::uint64_t> subscribe_since;
+  std::optional<std::string> epoch;
+  std::string user_id;
+  std::vector<std::string> auto_rooms;
+
+  struct pending_publish {
+    std::string id, room, type;
+    json data;
+    std::function<void(const publish_ack*, const client_error*)> done;
+    std::uint64_t sent_on = 0;  // generation it was last sent on; 0 = never
+    std::string ref;
+  };
+  std::list<pending_publish> publishes;  // unacknowledged, in publish order
+  struct pending_history {
+    std::promise<history_result> promise;
+    history_result result;
+  };
+  std::map<std::string, pending_history> histories;
+  std::map<std::string, std::pair<std::promise<std::chrono::microseconds>, steady::time_point>>
+      pings;
+  std::uint64_t next_ref = 1;
+
+  explicit impl(client_options o)
+      : opt(std::move(o)), url(parse_url(opt.url)), backoff(opt.backoff) {
+    if (opt.connect_timeout.count() <= 0) throw config_error("connect_timeout must be positive");
+    if (opt.heartbeat_interval.count() <= 0 || opt.heartbeat_timeout.count() <= 0)
+      throw config_error("heartbeat interval and timeout must be positive");
+    for (const auto& r : opt.rooms) rooms.insert(r);
+  }
+
+  // --- commands ---------------------------------------------------------------------------
+
+  void post(std::function<void()> fn) {
+    std::lock_guard<std::mutex> lock(cmd_mutex);
+    cmds.push_back(std::move(fn));
+    if (ctx_ready) lws_cancel_service(ctx);
+  }
+
+  void drain() {
+    for (;;) {
+      std::deque<std::function<void()>> work;
+      {
+        std::lock_guard<std::mutex> lock(cmd_mutex);
+        work.swap(cmds);
+      }
+      if (work.empty()) return;
+      for (auto& fn : work) fn();
+    }
+  }
+
+  // --- reporting ----------------------------------------------------------------------------
+
+  void set_state(state_info info) {
+    current = info.state;
+    if (info.state == client_state::connected && !connected_set) {
+      connected_set = true;
+      connected_promise.set_value();
+    }
+    if (info.state == client_state::closed && !closed_set) {
+      closed_set = true;
+      if (!connected_set) {
+        connected_set = true;
+        connected_promise.set_exception(std::make_exception_ptr(request_error(make_error(
+            info.auth_failed ? client_error::kind::server : client_error::kind::connection,
+            "closed before connecting: " + info.reason))));
+      }
+      closed_promise.set_value(info);
+    }
+    for (auto& e : reg->snapshot())
+      if (e->on_state && e->active) call_guarded([&] { e->on_state(info); }, nullptr);
+  }
+
+  template <class F>
+  void call_guarded(F&& f, const event* ev) {
+    try {
+      f();
+    } catch (const parse_error& e) {
+      client_error err = make_error(client_error::kind::decode, e.what());
+      if (ev) err.ev = *ev;
+      reg->report(err);
+    } catch (const std::exception& e) {
+      client_error err =
+          make_error(client_error::kind::handler, std::string("a handler threw: ") + e.what());
+      if (ev) err.ev = *ev;
+      reg->report(err);
+    } catch (...) {
+      client_error err =
+          make_error(client_error::kind::handler, "a handler threw a non-standard exception");
+      if (ev) err.ev = *ev;
+      reg->report(err);
+    }
+  }
+
+  void dispatch(const event& e) {
+    for (auto& h : reg->snapshot())
+      if (h->on_event && h->active && glob_match(h->pattern, e.type))
+        call_guarded([&] { h->on_event(e); }, &e);
+  }
+
+  void report_gap(gap_info g) {
+    for (auto& e : reg->snapshot())
+      if (e->on_gap && e->active) call_guarded([&] { e->on_gap(g); }, nullptr);
+  }
+
+  // --- connection -------------------------------------------------------------------------
+
+  std::string current_token() {
+    if (opt.token_provider) {
+      try {
+        return opt.token_provider();
+      } catch (const std::exception& e) {
+        reg->report(make_error(client_error::kind::handler,
+                               std::string("token provider threw: ") + e.what()));
+      }
+    }
+    return opt.token;
+  }
+
+  void connect() {
+    retry_pending = false;
+    if (stop_flag) return;
+    ++generation;
+    ws_open = authenticated = want_close = ping_due = ping_outstanding = false;
+    rx.clear();
+    outq.clear();
+    last_close_code = last_http_status = 0;
+    token_in_use = current_token();
+    attempt_started = steady::now();
+
+    lws_client_connect_info i{};
+    i.context = ctx;
+    i.address = url.host.c_str();
+    i.port = url.port;
+    i.path = url.path.c_str();
+    i.host = url.host.c_str();
+    i.origin = url.host.c_str();
+    i.protocol = opt.subprotocol.empty() ? nullptr : opt.subprotocol.c_str();
+    i.local_protocol_name = protocols[0].name;
+    i.retry_and_idle_policy = &no_validity;
+    if (url.tls) {
+      i.ssl_connection = LCCSCF_USE_SSL;
+      if (opt.insecure)
+        i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+                            LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
+    }
+    i.pwsi = &wsi;
+    if (!lws_client_connect_via_info(&i)) {
+      wsi = nullptr;
+      // The connect failed synchronously (e.g. DNS): same path as a connection error.
+      disconnected("cannot connect to " + url.host + ":" + std::to_string(url.port));
+    }
+  }
+
+  void send_frame(std::string text) {
+    outq.push_back(std::move(text));
+    if (wsi) lws_callback_on_writable(wsi);
+  }
+
+  std::string new_ref(char kind) { return std::string(1, kind) + std::to_string(next_ref++); }
+
+  void subscribe(const std::string& pattern) {
+    if (!authenticated) return;
+    json data = {{"room", pattern}};
+    if (!opt.types.empty()) data["types"] = opt.types;
+    auto it = pattern_seq.find(pattern);
+    if (opt.recover && it != pattern_seq.end()) {
+      data["since"] = it->second;
+      if (epoch) data["epoch"] = *epoch;
+    }
+    const std::string ref = new_ref('s');
+    subscribe_refs[ref] = pattern;
+    subscribe_since[ref] = it == pattern_seq.end() ? 0 : it->second;
+    send_frame(json{{"type", "SUBSCRIBE"}, {"ref", ref}, {"data", data}}.dump());
+  }
+
+  void send_publish(pending_publish& p) {
+    p.sent_on = generation;
+    p.ref = new_ref('p');
+    json data = {{"type", p.type}, {"data", p.data}, {"id", p.id}};
+    if (p.room.empty())
+      data["broadcast"] = true;
+    else
+      data["room"] = p.room;
+    send_frame(json{{"type", "PUBLISH"}, {"ref", p.ref}, {"data", data}}.dump());
+    --unsent;
+  }
+
+  void on_authenticated(const json& d) {
+    authenticated = true;
+    auth_retry_used = false;
+    user_id = d.value("user_id", "");
+    const std::string new_epoch = d.value("epoch", "");
+    if (epoch && !new_epoch.empty() && *epoch != new_epoch) {
+      // A different store: nothing we hold continues it. Tell the application, start afresh.
+      for (const auto& [pattern, seq] : pattern_seq)
+        report_gap(gap_info{pattern, seq, d.value("last_seq", std::uint64_t{0}), true});
+      pattern_seq.clear();
+      room_seq.clear();
+    }
+    if (!new_epoch.empty()) epoch = new_epoch;
+    backoff.connected();
+    // The automatic user:/role: rooms are resubscribed explicitly so they recover too.
+    auto_rooms.clear();
+    if (opt.recover) {
+      auto_rooms.push_back("user:" + user_id);
+      if (d.contains("roles") && d["roles"].is_array())
+        for (const auto& r : d["roles"])
+          if (r.is_string()) auto_rooms.push_back("role:" + r.get<std::string>());
+    }
+    for (const auto& r : auto_rooms)
+      if (!rooms.count(r)) subscribe(r);
+    for (const auto& r : rooms) subscribe(r);
+    for (auto& p : publishes)
+      if (p.sent_on != generation) send_publish(p);
+    state_info s;
+    s.state = client_state::connected;
+    s.user_id = user_id;
+    set_state(s);
+  }
+
+  void on_ack(const json& msg) {
+    const std::string ref =
+        msg.contains("ref") && msg["ref"].is_string() ? msg["ref"].get<std::string>() : "";
+    const json& d = msg.contains("data") ? msg["data"] : json::object();
+    const std::string op = d.value("op", "");
+    if (op == "SUBSCRIBE") {
+      auto it = subscribe_refs.find(ref);
+      if (it == subscribe_refs.end()) return;
+      const std::string pattern = it->second;
+      const std::uint64_t since = subscribe_since[ref];
+      subscribe_refs.erase(it);
+      subscribe_since.erase(ref);
+      const std::uint64_t last = d.value("last_seq", std::uint64_t{0});
+      if (!d.value("recovered", true) && pattern_seq.count(pattern))
+        report_gap(gap_info{pattern, since, last, false});
+      // Everything of this pattern up to the server's frontier has now been delivered.
+      auto& seq = pattern_seq[pattern];
+      seq = std::max(seq, last);
+      return;
+    }
+    if (op == "PUBLISH") {
+      for (auto it = publishes.begin(); it != publishes.end(); ++it)
+        if (it->ref == ref) {
+          publish_ack ack{d.value("id", it->id), d.value("seq", std::uint64_t{0}),
+                          d.value("duplicate", false)};
+          auto done = std::move(it->done);
+          publishes.erase(it);
+          call_guarded([&] { done(&ack, nullptr); }, nullptr);
+          return;
+        }
+      return;
+    }
+    if (op == "HISTORY") {
+      auto it = histories.find(ref);
+      if (it == histories.end()) return;
+      if (d.contains("next") && d["next"].is_number_unsigned())
+        it->second.result.next = d["next"].get<std::uint64_t>();
+      it->second.promise.set_value(std::move(it->second.result));
+      histories.erase(it);
+    }
+  }
+
+  void on_error_reply(const json& msg) {
+    const std::string ref =
+        msg.contains("ref") && msg["ref"].is_string() ? msg["ref"].get<std::string>() : "";
+    const json& d = msg.contains("data") ? msg["data"] : json::object();
+    client_error err = make_error(client_error::kind::server, d.value("message", "server error"),
+                                  d.value("code", ""));
+    for (auto it = publishes.begin(); it != publishes.end(); ++it)
+      if (!ref.empty() && it->ref == ref) {
+        auto done = std::move(it->done);
+        publishes.erase(it);
+        call_guarded([&] { done(nullptr, &err); }, nullptr);
+        return;
+      }
+    if (auto h = histories.find(ref); h != histories.end()) {
+      h->second.promise.set_exception(std::make_exception_ptr(request_error(err)));
+      histories.erase(h);
+      return;
+    }
+    if (auto s = subscribe_refs.find(ref); s != subscribe_refs.end()) {
+      err.message = "cannot join '" + s->second + "': " + err.message;
+      subscribe_refs.erase(s);
+    }
+    reg->report(err);
+  }
+
+  void on_event_message(json&& j) {
+    if (j.contains("history") && j.contains("ref") && j["ref"].is_string()) {
+      auto it = histories.find(j["ref"].get<std::string>());
+      if (it != histories.end()) {
+        j.erase("history");
+        j.erase("ref");
+        try {
+          it->second.result.events.push_back(event::from_json(j));
+        } catch (const parse_error& e) {
+          reg->report(
+              make_error(client_error::kind::protocol, std::string("history event: ") + e.what()));
+        }
+        return;
+      }
+    }
+    event e;
+    try {
+      e = event::from_json(j);
+    } catch (const parse_error& err) {
+      reg->report(
+          make_error(client_error::kind::protocol, std::string("unreadable event: ") + err.what()));
+      return;
+    }
+    if (e.seq) {
+      // Drop what was already delivered (a replay overlapping what arrived live before).
+      auto& last = room_seq[e.room.value_or("")];
+      if (*e.seq <= last) return;
+      last = *e.seq;
+      for (auto& [pattern, seq] : pattern_seq)
+        if (e.room ? glob_match(pattern, *e.room) : pattern == "*") seq = std::max(seq, *e.seq);
+    }
+    dispatch(e);
+  }
+
+  void on_text(const std::string& text) {
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("type") || !j["type"].is_string()) {
+      reg->report(make_error(client_error::kind::protocol,
+                             "the server sent something that is not an rtev message"));
+      return;
+    }
+    const std::string type = j["type"].get<std::string>();
+    if (type == "authenticated") return on_authenticated(j.value("data", json::object()));
+    if (type == "auth_error") {
+      auth_rejected = true;
+      last_reason =
+          "authentication rejected: " + j.value("data", json::object()).value("message", "");
+      return;
+    }
+    if (type == "ACK") return on_ack(j);
+    if (type == "ERROR") return on_error_reply(j);
+    if (type == "PONG") {
+      const std::string ref = j.value("ref", "");
+      if (auto it = pings.find(ref); it != pings.end()) {
+        it->second.first.set_value(std::chrono::duration_cast<std::chrono::microseconds>(
+            steady::now() - it->second.second));
+        pings.erase(it);
+      }
+      return;
+    }
+    on_event_message(std::move(j));
+  }
+
+  // The connection ended (or never started): fail what cannot survive, then retry or close.
+  void disconnected(const std::string& why) {
+    const bool was_open = ws_open;
+    wsi = nullptr;
+    ws_open = authenticated = false;
+    outq.clear();
+    if (!why.empty() && last_reason.empty()) last_reason = why;
+    if (was_open) backoff.disconnected();
+    for (auto& p : publishes)
+      if (p.sent_on) {
+        p.sent_on = 0;  // resent (same id) after reconnecting
+        ++unsent;
+      }
+    fail_requests(make_error(client_error::kind::connection,
+                             "connection lost: " + (last_reason.empty() ? why : last_reason)));
+    subscribe_refs.clear();
+    subscribe_since.clear();
+    if (stop_flag) return;
+
+    // A close with 1008 before authentication, or an auth_error, is an auth rejection.
+    const bool auth_fail =
+        auth_rejected || (last_close_code == 1008 && !was_authenticated_once_on_this_connection);
+    if (auth_fail) {
+      auth_rejected = false;
+      if (opt.token_provider && !auth_retry_used) {
+        auth_retry_used = true;  // ask the provider once more, right away
+        schedule_retry(std::chrono::milliseconds(0), 0);
+        return;
+      }
+      close_for_good(true, last_reason.empty() ? "authentication rejected" : last_reason);
+      return;
+    }
+    if (!opt.reconnect) {
+      close_for_good(false, last_reason.empty() ? why : last_reason);
+      return;
+    }
+    auto wait = backoff.next();
+    if (!wait) {
+      close_for_good(false, "gave up after " + std::to_string(backoff.attempts()) +
+                                " retries: " + (last_reason.empty() ? why : last_reason));
+      return;
+    }
+    schedule_retry(*wait, backoff.attempts());
+  }
+  bool was_authenticated_once_on_this_connection = false;
+
+  void schedule_retry(std::chrono::milliseconds wait, std::uint32_t attempt) {
+    state_info s;
+    s.state = client_state::reconnecting;
+    s.attempt = attempt;
+    s.delay = wait;
+    s.http_status = last_http_status;
+    s.close_code = last_close_code;
+    s.reason = last_reason;
+    last_reason.clear();
+    set_state(s);
+    retry_pending = true;
+    lws_sul_schedule(ctx, 0, &retry_timer.sul, on_retry,
+                     static_cast<lws_usec_t>(wait.count()) * LWS_US_PER_MS);
+  }
+
+  static void on_retry(lws_sorted_usec_list_t* sul) {
+    lws_container_of(sul, timer, sul)->owner->connect();
+  }
+
+  void close_for_good(bool auth_failed, std::string reason) {
+    state_info s;
+    s.state = client_state::closed;
+    s.auth_failed = auth_failed;
+    s.reason = std::move(reason);
+    s.http_status = last_http_status;
+    s.close_code = last_close_code;
+    set_state(s);
+    stop_flag = true;
+  }
+
+  void fail_requests(const client_error& err) {
+    for (auto& [ref, h] : histories)
+      h.promise.set_exception(std::make_exception_ptr(request_error(err)));
+    histories.clear();
+    for (auto& [ref, p] : pings) p.first.set_exception(std::make_exception_ptr(request_error(err)));
+    pings.clear();
+  }
+
+  void fail_everything(const std::string& why) {
+    client_error err = make_error(client_error::kind::connection, why);
+    fail_requests(err);
+    auto pending = std::move(publishes);
+    publishes.clear();
+    for (auto& p : pending) call_guarded([&] { p.done(nullptr, &err); }, nullptr);
+  }
+
+  // --- timers ------------------------------------------------------------------------------
+
+  static void on_tick(lws_sorted_usec_list_t* sul) {
+    impl* self = lws_container_of(sul, timer, sul)->owner;
+    self->tick();
+    lws_sul_schedule(self->ctx, 0, &self->tick_timer.sul, on_tick, 50 * LWS_US_PER_MS);
+  }
+
+  void kill_connection(std::string reason) {
+    if (!wsi) return;
+    last_reason = std::move(reason);
+    lws_set_timeout(wsi, static_cast<pending_timeout>(1), LWS_TO_KILL_ASYNC);
+  }
+
+  void tick() {
+    const auto now = steady::now();
+    if (wsi && !ws_open && now - attempt_started >= opt.connect_timeout) {
+      kill_connection("connect timed out after " + std::to_string(opt.connect_timeout.count()) +
+                      " ms");
+      return;
+    }
+    if (ws_open) {
+      if (ping_outstanding && now - ping_sent >= opt.heartbeat_timeout) {
+        kill_connection("no answer to ping within " +
+                        std::to_string(opt.heartbeat_timeout.count()) + " ms");
+        return;
+      }
+      if (!ping_outstanding && now - last_rx >= opt.heartbeat_interval) {
+        ping_due = ping_outstanding = true;
+        ping_sent = now;
+        lws_callback_on_writable(wsi);
+      }
+    }
+  }
+
+  // --- lws callback -----------------------------------------------------------------------
+
+  static int callback(lws* w, lws_callback_reasons reason, void* user, void* in, size_t len) {
+    lws_context* c = lws_get_context(w);
+    impl* self = c ? static_cast<impl*>(lws_context_user(c)) : nullptr;
+    if (!self) return lws_callback_http_dummy(w, reason, user, in, len);
+    return self->on_callback(w, reason, in, len);
+  }
+
+  int on_callback(lws* w, lws_callback_reasons reason, void* in, size_t len) {
+    switch (reason) {
+      case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        drain();
+        return 0;
+
+      case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+        auto** p = static_cast<unsigned char**>(in);
+        unsigned char* end = *p + len;
+        auto add = [&](const std::string& name, const std::string& value) {
+          std::string n = name;
+          for (auto& ch : n) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+          if (n.empty() || n.back() != ':') n += ':';
+          return lws_add_http_header_by_name(w, reinterpret_cast<const unsigned char*>(n.c_str()),
+                                             reinterpret_cast<const unsigned char*>(value.data()),
+                                             static_cast<int>(value.size()), p, end);
+        };
+        if (!token_in_use.empty() && add("authorization", "Bearer " + token_in_use)) return -1;
+        for (const auto& [k, v] : opt.headers)
+          if (add(k, v)) return -1;
+        return 0;
+      }
+
+      case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        ws_open = true;
+        was_authenticated_once_on_this_connection = false;
+        last_rx = steady::now();
+        if (!outq.empty()) lws_callback_on_writable(w);
+        return 0;
+
+      case LWS_CALLBACK_CLIENT_RECEIVE: {
+        last_rx = steady::now();
+        ping_outstanding = false;
+        if (lws_is_first_fragment(w)) rx.clear();
+        rx.append(static_cast<const char*>(in), len);
+        if (lws_is_final_fragment(w) && lws_remaining_packet_payload(w) == 0) {
+          std::string msg;
+          msg.swap(rx);
+          const bool was = authenticated;
+          on_text(msg);
+          if (!was && authenticated) was_authenticated_once_on_this_connection = true;
+        }
+        return 0;
+      }
+
+      case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+        last_rx = steady::now();
+        ping_outstanding = false;
+        return 0;
+
+      case LWS_CALLBACK_CLIENT_WRITEABLE: {
+        if (want_close) {
+          static const char bye[] = "client stopping";
+          lws_close_reason(w, LWS_CLOSE_STATUS_NORMAL,
+                           reinterpret_cast<unsigned char*>(const_cast<char*>(bye)),
+                           sizeof bye - 1);
+          return -1;
+        }
+        if (ping_due) {
+          ping_due = false;
+          unsigned char buf[LWS_PRE + 1];
+          if (lws_write(w, &buf[LWS_PRE], 0, LWS_WRITE_PING) < 0) return -1;
+        } else if (!outq.empty()) {
+          std::string frame(LWS_PRE, '\0');
+          frame += outq.front();
+          outq.pop_front();
+          const std::size_t n = frame.size() - LWS_PRE;
+          if (lws_write(w, reinterpret_cast<unsigned char*>(&frame[LWS_PRE]), n, LWS_WRITE_TEXT) <
+              static_cast<int>(n))
+            return -1;
+        }
+        if (!outq.empty() || ping_due) lws_callback_on_writable(w);
+        return 0;
+      }
+
+      case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (len >= 2) {
+          const auto* b = static_cast<const unsigned char*>(in);
+          last_close_code = (b[0] << 8) | b[1];
+          std::string text(reinterpret_cast<const char*>(b) + 2, len - 2);
+          last_reason = "closed by the server (" + std::to_string(last_close_code) +
+                        (text.empty() ? "" : " " + text) + ")";
+        }
+        return 0;
+
+      case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+        if (w != wsi && wsi != nullptr) return 0;
+        const int status = static_cast<int>(lws_http_client_http_response(w));
+        if (status > 0 && status != 101) last_http_status = status;
+        std::string why = in ? std::string(static_cast<const char*>(in),
+                                           strnlen(static_cast<const char*>(in), len ? len : 256))
+                             : "connection failed";
+        if (last_http_status) why = "the server answered HTTP " + std::to_string(last_http_status);
+        if (last_http_status == 401 || last_http_status == 403) auth_rejected = true;
+        disconnected(why);
+        return 0;
+      }
+
+      case LWS_CALLBACK_CLIENT_CLOSED:
+        if (w != wsi && wsi != nullptr) return 0;
+        disconnected("connection closed");
+        return 0;
+
+      default:
+        return lws_callback_http_dummy(w, reason, nullptr, in, len);
+    }
+  }
+
+  // --- the loop ----------------------------------------------------------------------------
+
+  void serve() {
+    service_thread_id = std::this_thread::get_id();
+    protocols[0].name = "rtev-client";
+    protocols[0].callback = &impl::callback;
+    lws_set_log_level(std::getenv("RTEV_DEBUG") ? LLL_ERR | LLL_WARN : 0, nullptr);
+
+    lws_context_creation_info info{};
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = protocols;
+    info.user = this;
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    if (!opt.ca_file.empty()) info.client_ssl_ca_filepath = opt.ca_file.c_str();
+    lws_context* c = lws_create_context(&info);
+    if (!c) {
+      close_for_good(false, "cannot create the network context");
+      fail_everything("client closed");
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(cmd_mutex);
+      ctx = c;
+      ctx_ready = true;
+    }
+    if (!stop_flag) {
+      state_info s;
+      s.state = client_state::connecting;
+      set_state(s);
+      drain();
+      lws_sul_schedule(ctx, 0, &tick_timer.sul, on_tick, 50 * LWS_US_PER_MS);
+      connect();
+    }
+    while (!stop_flag) {
+      if (lws_service(ctx, 0) < 0) break;
+    }
+    // Close politely if a connection is up: one more short service round for the close frame.
+    if (wsi && ws_open) {
+      want_close = true;
+      lws_callback_on_writable(wsi);
+      const auto until = steady::now() + std::chrono::milliseconds(200);
+      while (wsi && steady::now() < until) lws_service(ctx, 0);
+    }
+    {
+      std::lock_guard<std::mutex> lock(cmd_mutex);
+      ctx_ready = false;
+    }
+    lws_sul_cancel(&tick_timer.sul);
+    lws_sul_cancel(&retry_timer.sul);
+    lws_context_destroy(ctx);
+    ctx = nullptr;
+    wsi = nullptr;
+    drain();
+    fail_everything("client stopped");
+    if (!closed_set) close_for_good(false, "stopped");
+  }
+};
+
+// --- public API ---------------------------------------------------------------------------------
+
+client::client(client_options options) : impl_(std::make_shared<impl>(std::move(options))) {}
+
+client::~client() {
+  stop();
+}
+
+void client::start() {
+  if (impl_->thread.joinable() || impl_->closed_set) return;
+  impl_->thread = std::thread([i = impl_] { i->serve(); });
+}
+
+void client::run() {
+  if (impl_->thread.joinable() || impl_->closed_set) return;
+  impl_->serve();
+}
+
+void client::stop() {
+  impl& m = *impl_;
+  m.stop_flag = true;
+  {
+    std::lock_guard<std::mutex> lock(m.cmd_mutex);
+    if (m.ctx_ready) lws_cancel_service(m.ctx);
+  }
+  if (m.thread.joinable() && std::this_thread::get_id() != m.thread.get_id()) m.thread.join();
+}
+
+client_state client::state() const {
+  return impl_->current;
+}
+std::shared_future<void> client::connected() const {
+  return impl_->connected_future;
+}
+std::shared_future<state_info> client::closed() const {
+  return impl_->closed_future;
+}
+
+subscription client::on(std::string type_pattern, event_handler handler) {
+  auto e = std::make_shared<detail::registry::entry>();
+  e->pattern = std::move(type_pattern);
+  e->on_event = std::move(handler);
+  const auto id = impl_->reg->add(e);
+  return subscription(impl_->reg, id);
+}
+
+subscription client::on_decoded(std::string type, std::function<void(const event&)> handler) {
+  // Decode errors surface as parse_error from the handler wrapper: call_guarded reports them
+  // with kind decode and the field path; the other subscribers are unaffected.
+  return on(std::move(type), std::move(handler));
+}
+
+subscription client::on_state(std::function<void(const state_info&)> handler) {
+  auto e = std::make_shared<detail::registry::entry>();
+  e->on_state = std::move(handler);
+  return subscription(impl_->reg, impl_->reg->add(e));
+}
+
+subscription client::on_gap(std::function<void(const gap_info&)> handler) {
+  auto e = std::make_shared<detail::registry::entry>();
+  e->on_gap = std::move(handler);
+  return subscription(impl_->reg, impl_->reg->add(e));
+}
+
+void client::on_error(std::function<void(const client_error&)> handler) {
+  std::lock_guard<std::mutex> lock(impl_->reg->mutex);
+  impl_->reg->error_handler = std::move(handler);
+}
+
+void client::join(const std::string& room) {
+  impl_->post([i = impl_.get(), room] {
+    if (i->rooms.insert(room).second) i->subscribe(room);
+  });
+}
+
+void client::leave(const std::string& room) {
+  impl_->post([i = impl_.get(), room] {
+    if (!i->rooms.erase(room)) return;
+    i->pattern_seq.erase(room);
+    if (i->authenticated)
+      i->send_frame(json{{"type", "UNSUBSCRIBE"}, {"data", {{"room", room}}}}.dump());
+  });
+}
+
+void client::publish(const std::string& room, const std::string& type, json data,
+                     std::function<void(const publish_ack*, const client_error*)> done) {
+  impl& m = *impl_;
+  if (m.current != client_state::connected && m.unsent >= m.opt.offline_queue_max) {
+    client_error err = make_error(
+        client_error::kind::queue_full,
+        "the offline queue is full (" + std::to_string(m.opt.offline_queue_max) + " publishes)");
+    done(nullptr, &err);
+    return;
+  }
+  ++m.unsent;
+  impl::pending_publish p{make_event_id(), room, type, std::move(data), std::move(done), 0, {}};
+  m.post([i = impl_.get(), p = std::move(p)]() mutable {
+    i->publishes.push_back(std::move(p));
+    if (i->authenticated) i->send_publish(i->publishes.back());
+  });
+}
+
+std::future<publish_ack> client::publish(const std::string& room, const std::string& type,
+                                         json data) {
+  auto promise = std::make_shared<std::promise<publish_ack>>();
+  auto f = promise->get_future();
+  publish(room, type, std::move(data), [promise](const publish_ack* ack, const client_error* err) {
+    if (ack)
+      promise->set_value(*ack);
+    else
+      promise->set_exception(std::make_exception_ptr(request_error(*err)));
+  });
+  return f;
+}
+
+void client::typing(const std::string& room, bool is_typing) {
+  impl_->post([i = impl_.get(), room, is_typing] {
+    if (!i->authenticated) return;
+    i->send_frame(
+        json{{"type", is_typing ? "TYPING_START" : "TYPING_STOP"}, {"data", {{"room", room}}}}
+            .dump());
+  });
+}
+
+std::future<history_result> client::history(const std::string& room, json since, json until,
+                                            std::size_t limit) {
+  auto promise = std::make_shared<std::promise<history_result>>();
+  auto f = promise->get_future();
+  impl_->post([i = impl_.get(), room, since, until, limit, promise] {
+    if (!i->authenticated) {
+      promise->set_exception(std::make_exception_ptr(
+          request_error(make_error(client_error::kind::connection, "not connected"))));
+      return;
+    }
+    const std::string ref = i->new_ref('h');
+    json data = {{"room", room}, {"limit", limit}};
+    if (!since.is_null()) data["since"] = since;
+    if (!until.is_null()) data["until"] = until;
+    i->histories[ref].promise = std::move(*promise);
+    i->send_frame(json{{"type", "HISTORY"}, {"ref", ref}, {"data", data}}.dump());
+  });
+  return f;
+}
+
+std::future<std::chrono::microseconds> client::ping() {
+  auto promise = std::make_shared<std::promise<std::chrono::microseconds>>();
+  auto f = promise->get_future();
+  impl_->post([i = impl_.get(), promise] {
+    if (!i->authenticated) {
+      promise->set_exception(std::make_exception_ptr(
+          request_error(make_error(client_error::kind::connection, "not connected"))));
+      return;
+    }
+    const std::string ref = i->new_ref('q');
+    i->pings.emplace(ref, std::make_pair(std::move(*promise), steady::now()));
+    i->send_frame(json{{"type", "PING"}, {"ref", ref}}.dump());
+  });
+  return f;
+}
+
+}  // namespace rtev
