@@ -426,8 +426,9 @@ struct client::impl {
     if (!new_epoch.empty()) epoch = new_epoch;
     backoff.connected();
     // The automatic user:/role: rooms are resubscribed explicitly so they recover too.
+    // An anonymous identity is new on every connection: its user room has nothing to recover.
     auto_rooms.clear();
-    if (opt.recover) {
+    if (opt.recover && !d.value("anonymous", false)) {
       auto_rooms.push_back("user:" + user_id);
       if (d.contains("roles") && d["roles"].is_array())
         for (const auto& r : d["roles"])

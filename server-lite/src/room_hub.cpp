@@ -148,7 +148,8 @@ std::string room_hub::authenticate(connection& c, const std::string& token, bool
                        {"timezone", cfg_.timezone},
                        {"server_time", now_rfc3339()},
                        {"epoch", store_.epoch()},
-                       {"last_seq", frontier_}}}});
+                       {"last_seq", frontier_},
+                       {"anonymous", c.who->anonymous}}}});
   }
   return {};
 }

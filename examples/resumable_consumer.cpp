@@ -1,0 +1,48 @@
+// Resumable consumer: follows a room across disconnects without missing events, and says
+// so when the server could not replay everything (a gap).
+// usage: example_resumable_consumer URL [ROOM] [COUNT]   (exits after COUNT events)
+#include <rtev/client.hpp>
+
+#include <condition_variable>
+#include <iostream>
+#include <mutex>
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << "usage: " << argv[0] << " URL [ROOM] [COUNT]\n";
+    return 2;
+  }
+  rtev::client_options opt;
+  opt.url = argv[1];
+  opt.rooms = {argc > 2 ? argv[2] : "feed"};
+  opt.backoff.initial = std::chrono::milliseconds(100);
+  opt.backoff.max = std::chrono::milliseconds(1000);
+  const int wanted = argc > 3 ? std::stoi(argv[3]) : 5;
+  rtev::client client(opt);
+
+  std::mutex m;
+  std::condition_variable cv;
+  int seen = 0;
+  auto events = client.on("*", [&](const rtev::event& e) {
+    if (e.room != opt.rooms.front()) return;
+    std::cout << "event " << e.type << " seq " << *e.seq << std::endl;
+    std::lock_guard<std::mutex> lock(m);
+    ++seen;
+    cv.notify_all();
+  });
+  auto gaps = client.on_gap([](const rtev::gap_info& g) {
+    std::cout << "gap in " << g.room << " after seq " << g.after_seq
+              << (g.epoch_changed ? " (the server's store changed)" : " (history pruned)")
+              << std::endl;
+  });
+  auto states = client.on_state([](const rtev::state_info& s) {
+    if (s.state == rtev::client_state::reconnecting)
+      std::cout << "reconnecting (attempt " << s.attempt << ", in " << s.delay.count()
+                << " ms): " << s.reason << std::endl;
+    if (s.state == rtev::client_state::connected) std::cout << "ready" << std::endl;
+  });
+  client.start();
+  std::unique_lock<std::mutex> lock(m);
+  cv.wait(lock, [&] { return seen >= wanted; });
+  return 0;
+}

@@ -1,0 +1,40 @@
+// Typed subscriber: joins a room and prints every message_sent as its C++ struct.
+// usage: example_typed_subscriber URL [ROOM] [COUNT]   (exits after COUNT events, default 3)
+#include <rtev/client.hpp>
+#include <rtev/events.hpp>
+
+#include <condition_variable>
+#include <iostream>
+#include <mutex>
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << "usage: " << argv[0] << " URL [ROOM] [COUNT]\n";
+    return 2;
+  }
+  rtev::client_options opt;
+  opt.url = argv[1];
+  opt.rooms = {argc > 2 ? argv[2] : "lobby"};
+  const int wanted = argc > 3 ? std::stoi(argv[3]) : 3;
+  rtev::client client(opt);
+
+  std::mutex m;
+  std::condition_variable cv;
+  int seen = 0;
+  auto sub = client.on<rtev::events::message_sent>(
+      [&](const rtev::events::message_sent& msg, const rtev::event& e) {
+        std::cout << "message_sent #" << *e.seq << " from " << msg.sender_name.value_or("?") << ": "
+                  << msg.message_text.value_or("") << std::endl;
+        std::lock_guard<std::mutex> lock(m);
+        ++seen;
+        cv.notify_all();
+      });
+  client.on_error(
+      [](const rtev::client_error& err) { std::cerr << "error: " << err.message << '\n'; });
+  client.start();
+  client.connected().get();
+  std::cout << "ready" << std::endl;  // scripts wait for this line
+  std::unique_lock<std::mutex> lock(m);
+  cv.wait(lock, [&] { return seen >= wanted; });
+  return 0;
+}

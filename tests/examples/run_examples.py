@@ -1,0 +1,129 @@
+#!/usr/bin/python3
+"""Runs every example against a real `rtev serve` and checks what it prints.
+usage: run_examples.py RTEV_BINARY EXAMPLES_DIR"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+rtev, examples = sys.argv[1], sys.argv[2]
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok - {name}")
+    else:
+        failed += 1
+        print(f"FAIL - {name}: {detail}")
+
+
+def start_server(*args, db=":memory:", port="0"):
+    proc = subprocess.Popen([rtev, "serve", "--port", port, "--db", db, *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = proc.stdout.readline().strip()  # the server is listening once this line arrives
+    assert line.startswith("RTEV_URL="), line
+    url = line[len("RTEV_URL="):]
+    return proc, url, "http://" + url.split("/")[2]
+
+
+def post(http, body):
+    req = urllib.request.Request(http + "/api/events", json.dumps(body).encode(), {"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)
+
+
+def example(name, *args):
+    return os.path.join(examples, "example_" + name), *args
+
+
+def wait_ready(proc):
+    for line in proc.stdout:
+        if line.strip() == "ready":
+            return True
+    return False
+
+
+proc, url, http = start_server()
+try:
+    # typed subscriber + publisher: the subscriber prints the publisher's three messages.
+    sub = subprocess.Popen(example("typed_subscriber", url, "lobby", "3"), stdout=subprocess.PIPE, text=True)
+    check("typed_subscriber connects", wait_ready(sub))
+    pub = subprocess.run(example("publisher", url, "lobby", "3"), capture_output=True, text=True, timeout=30)
+    check("publisher gets three acks", pub.returncode == 0 and pub.stdout.count("published ") == 3, pub.stdout + pub.stderr)
+    out, _ = sub.communicate(timeout=30)
+    lines = [l for l in out.splitlines() if l.startswith("message_sent")]
+    check("typed_subscriber prints the typed events", sub.returncode == 0 and len(lines) == 3 and
+          lines[0].endswith("from publisher: hello #1"), out)
+
+    r = subprocess.run(example("typing_indicator", url), capture_output=True, text=True, timeout=30)
+    check("typing_indicator shows start and stop", r.returncode == 0 and r.stdout.splitlines() == ["alice is typing", "alice stopped typing"], r.stdout + r.stderr)
+
+    r = subprocess.run(example("timezones", url), capture_output=True, text=True, timeout=30)
+    check("timezones formats in several zones", r.returncode == 0 and "Asia/Kolkata: " in r.stdout and
+          "2024-03-10T07:30:00Z in New York: Mar 10, 2024, 3:30:00 AM" in r.stdout and
+          "did you mean 'Europe/Paris'" in r.stdout, r.stdout + r.stderr)
+finally:
+    proc.terminate()
+    proc.wait(10)
+
+# The resumable consumer across a server restart that loses history: it reports the gap.
+tmp = tempfile.mkdtemp(prefix="rtev-examples-")
+db = os.path.join(tmp, "events.db")
+proc, url, http = start_server(db=db, *("--history-max-events", "3"))
+port = url.split(":")[2].split("/")[0]
+consumer = subprocess.Popen(example("resumable_consumer", url, "feed", "100"), stdout=subprocess.PIPE, text=True)
+try:
+    check("resumable_consumer connects", wait_ready(consumer))
+    for i in range(2):
+        post(http, {"type": "tick", "room": "feed", "data": {"i": i}})
+    # Once it has both: restart the server on the same store and port, and publish more than
+    # its retention keeps before the consumer is back. It resumes, is told of the gap, and gets
+    # what is left.
+    got = 0
+    for line in consumer.stdout:
+        if line.startswith("event "):
+            got += 1
+            if got == 2:
+                break
+    # Pause the consumer, restart the server on the same store and port, and publish more than
+    # its retention keeps; resume the consumer once the history has been pruned. It reconnects,
+    # is told of the gap, and gets what is left.
+    consumer.send_signal(signal.SIGSTOP)
+    proc.terminate()
+    proc.wait(10)
+    proc, url, http = start_server("--history-max-events", "3", db=db, port=port)
+    for i in range(2, 8):
+        post(http, {"type": "tick", "room": "feed", "data": {"i": i}})
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # retention runs right after each commit: a few polls
+        try:
+            with urllib.request.urlopen(http + "/api/history?room=*", timeout=10) as r:
+                if len(json.load(r)["events"]) <= 3:
+                    break
+        except urllib.error.HTTPError as e:  # 429 when polled too fast: poll again
+            if e.code != 429:
+                raise
+    consumer.send_signal(signal.SIGCONT)
+    # The replayed events come first, then the SUBSCRIBE answer that reports the gap.
+    out = ""
+    for line in consumer.stdout:
+        out += line
+        if line.startswith("gap in feed"):
+            break
+    check("resumable_consumer reports the gap and goes on",
+          "gap in feed after seq" in out and "(history pruned)" in out and "event tick" in out, out)
+finally:
+    consumer.kill()
+    proc.terminate()
+    proc.wait(10)
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
