@@ -1,19 +1,51 @@
-// rtev: registers the subcommands and maps errors to the documented exit codes.
+// rtev: registers the subcommands and maps errors to the documented exit codes
+// (0 ok, 1 error, 2 usage, 3 could not connect, 4 authentication rejected, 5 deadline).
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <iostream>
 
+#include "commands/completion.hpp"
+#include "commands/connect.hpp"
+#include "commands/events.hpp"
+#include "commands/health.hpp"
+#include "commands/profile.hpp"
+#include "commands/publish.hpp"
+#include "commands/replay.hpp"
 #include "commands/serve.hpp"
+#include "commands/tail.hpp"
+#include "common_options.hpp"
 #include "exit_codes.hpp"
 #include "rtev/error.hpp"
 
 int main(int argc, char** argv) {
   using namespace rtev::cli;
+  std::signal(SIGPIPE, SIG_IGN);  // a closed pipe (| head) is an error on write, not a kill
   CLI::App app{"rtev: watch, test and serve real-time event streams", "rtev"};
   app.set_version_flag("--version", std::string("rtev ") + RTEV_VERSION);
   app.require_subcommand(1);
+  app.footer(
+      "Exit codes: 0 ok, 1 error, 2 usage, 3 could not connect, 4 authentication rejected, 5 "
+      "deadline reached.");
 
+  tail_options tail, subscribe;
+  publish_options publish;
+  replay_options replay;
+  connect_options connect;
   serve_options serve;
+  health_options health;
+  events_options events;
+  completion_options completion;
+  profile_options profile;
+  setup_tail(app, tail);
+  setup_subscribe(app, subscribe);
+  setup_publish(app, publish);
+  setup_replay(app, replay);
+  setup_connect(app, connect);
   setup_serve(app, serve);
+  setup_health(app, health);
+  setup_events(app, events);
+  setup_completion(app, completion);
+  setup_profile(app, profile);
 
   try {
     app.parse(argc, argv);
@@ -29,10 +61,22 @@ int main(int argc, char** argv) {
   }
 
   try {
+    if (app.got_subcommand("tail")) return run_tail(tail);
+    if (app.got_subcommand("subscribe")) return run_tail(subscribe);
+    if (app.got_subcommand("publish")) return run_publish(publish);
+    if (app.got_subcommand("replay")) return run_replay(replay);
+    if (app.got_subcommand("connect")) return run_connect(connect);
     if (app.got_subcommand("serve")) return run_serve(serve);
+    if (app.got_subcommand("health")) return run_health(health);
+    if (app.got_subcommand("events")) return run_events(events);
+    if (app.got_subcommand("completion")) return run_completion(app, completion);
+    if (app.got_subcommand("profile")) return run_profile(app, profile);
   } catch (const usage_error& e) {
     std::cerr << "rtev: " << e.what() << '\n';
     return exit_usage;
+  } catch (const command_failure& e) {
+    std::cerr << "rtev: " << e.what() << '\n';
+    return e.code;
   } catch (const std::exception& e) {
     std::cerr << "rtev: " << e.what() << '\n';
     return exit_error;

@@ -54,6 +54,8 @@ struct registry {
     std::function<void(const event&)> on_event;
     std::function<void(const state_info&)> on_state;
     std::function<void(const gap_info&)> on_gap;
+    std::function<void(const join_info&)> on_joined;
+    std::function<void(const std::string&)> on_raw;
     std::atomic<bool> active{true};
   };
 
@@ -225,6 +227,7 @@ struct client::impl {
       room_seq;  // dedupe: last seq delivered per room ("" = broadcasts)
   std::map<std::string, std::string> subscribe_refs;  // ref → pattern
   std::map<std::string, std::uint64_t> subscribe_since;
+  std::set<std::string> initial_since_used;
   std::optional<std::string> epoch;
   std::string user_id;
   std::vector<std::string> auto_rooms;
@@ -323,6 +326,11 @@ struct client::impl {
         call_guarded([&] { h->on_event(e); }, &e);
   }
 
+  void report_joined(const join_info& j) {
+    for (auto& e : reg->snapshot())
+      if (e->on_joined && e->active) call_guarded([&] { e->on_joined(j); }, nullptr);
+  }
+
   void report_gap(gap_info g) {
     for (auto& e : reg->snapshot())
       if (e->on_gap && e->active) call_guarded([&] { e->on_gap(g); }, nullptr);
@@ -392,7 +400,10 @@ struct client::impl {
     if (opt.recover && it != pattern_seq.end()) {
       data["since"] = it->second;
       if (epoch) data["epoch"] = *epoch;
+    } else if (!opt.since.is_null() && !initial_since_used.count(pattern)) {
+      data["since"] = opt.since;  // the first subscription of this room starts there
     }
+    initial_since_used.insert(pattern);
     const std::string ref = new_ref('s');
     subscribe_refs[ref] = pattern;
     subscribe_since[ref] = it == pattern_seq.end() ? 0 : it->second;
@@ -463,6 +474,8 @@ struct client::impl {
       // Everything of this pattern up to the server's frontier has now been delivered.
       auto& seq = pattern_seq[pattern];
       seq = std::max(seq, last);
+      report_joined(join_info{pattern, d.value("replayed", std::uint64_t{0}),
+                              d.value("recovered", true), last});
       return;
     }
     if (op == "PUBLISH") {
@@ -547,6 +560,8 @@ struct client::impl {
   }
 
   void on_text(const std::string& text) {
+    for (auto& e : reg->snapshot())
+      if (e->on_raw && e->active) call_guarded([&] { e->on_raw(text); }, nullptr);
     json j = json::parse(text, nullptr, false);
     if (j.is_discarded() || !j.is_object() || !j.contains("type") || !j["type"].is_string()) {
       reg->report(make_error(client_error::kind::protocol,
@@ -941,6 +956,24 @@ subscription client::on_gap(std::function<void(const gap_info&)> handler) {
   return subscription(impl_->reg, impl_->reg->add(e));
 }
 
+subscription client::on_joined(std::function<void(const join_info&)> handler) {
+  auto e = std::make_shared<detail::registry::entry>();
+  e->on_joined = std::move(handler);
+  return subscription(impl_->reg, impl_->reg->add(e));
+}
+
+subscription client::on_raw(std::function<void(const std::string&)> handler) {
+  auto e = std::make_shared<detail::registry::entry>();
+  e->on_raw = std::move(handler);
+  return subscription(impl_->reg, impl_->reg->add(e));
+}
+
+void client::send_raw(std::string text) {
+  impl_->post([i = impl_.get(), text = std::move(text)]() mutable {
+    if (i->authenticated) i->send_frame(std::move(text));
+  });
+}
+
 void client::on_error(std::function<void(const client_error&)> handler) {
   std::lock_guard<std::mutex> lock(impl_->reg->mutex);
   impl_->reg->error_handler = std::move(handler);
@@ -961,8 +994,19 @@ void client::leave(const std::string& room) {
   });
 }
 
+void client::publish(const event& e,
+                     std::function<void(const publish_ack*, const client_error*)> done) {
+  publish_with_id(e.id.value_or(""), e.room.value_or(""), e.type, e.data, std::move(done));
+}
+
 void client::publish(const std::string& room, const std::string& type, json data,
                      std::function<void(const publish_ack*, const client_error*)> done) {
+  publish_with_id("", room, type, std::move(data), std::move(done));
+}
+
+void client::publish_with_id(const std::string& id, const std::string& room,
+                             const std::string& type, json data,
+                             std::function<void(const publish_ack*, const client_error*)> done) {
   impl& m = *impl_;
   if (m.current != client_state::connected && m.unsent >= m.opt.offline_queue_max) {
     client_error err = make_error(
@@ -972,7 +1016,8 @@ void client::publish(const std::string& room, const std::string& type, json data
     return;
   }
   ++m.unsent;
-  impl::pending_publish p{make_event_id(), room, type, std::move(data), std::move(done), 0, {}};
+  impl::pending_publish p{
+      id.empty() ? make_event_id() : id, room, type, std::move(data), std::move(done), 0, {}};
   m.post([i = impl_.get(), p = std::move(p)]() mutable {
     i->publishes.push_back(std::move(p));
     if (i->authenticated) i->send_publish(i->publishes.back());

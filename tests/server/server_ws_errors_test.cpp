@@ -1,8 +1,7 @@
-// server-lite WebSocket errors and close codes: every ERROR code with the connection staying
-// open, 1009 for oversized frames, 1008 for rate-limit abuse, 4000 for slow consumers, 4001
-// for kicks, 1001 on shutdown and --max-connections (the heartbeat is in
-// server_process_test.cpp, driven by the --ping-* flags) (docs/protocol.md).
-// Runs the real server in-process on port 0.
+// server-lite WebSocket errors and close codes (docs/protocol.md): every ERROR code with the
+// connection staying open, 1009 for oversized frames, 1008 for rate-limit abuse, 4000 for slow
+// consumers, 4001 for kicks, 1001 on shutdown, and --max-connections. The heartbeat is tested
+// in server_process_test.cpp, through the --ping-* flags. Runs the real server in-process.
 #include <catch2/catch.hpp>
 
 #include <string>

@@ -51,8 +51,8 @@ sockaddr_in address(const std::string& host, std::uint16_t port) {
 // One direction of a proxied connection: bytes read from `from`, not yet written to `to`.
 struct pipe_state {
   std::string held;
-  bool eof = false;       // `from` will send nothing more
-  bool shut_to = false;   // the EOF has been passed on (shutdown(to, SHUT_WR))
+  bool eof = false;      // `from` will send nothing more
+  bool shut_to = false;  // the EOF has been passed on (shutdown(to, SHUT_WR))
 };
 
 struct connection_pair {

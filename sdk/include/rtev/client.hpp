@@ -105,6 +105,14 @@ struct request_error : error {
   client_error detail;
 };
 
+/// A room (or glob) joined: the server's SUBSCRIBE answer, after any replay.
+struct join_info {
+  std::string room;
+  std::uint64_t replayed = 0;  ///< stored events delivered before this notice
+  bool recovered = true;       ///< false: see on_gap
+  std::uint64_t last_seq = 0;  ///< the server's frontier when it answered
+};
+
 struct history_result {
   std::vector<event> events;          ///< oldest first
   std::optional<std::uint64_t> next;  ///< pass as `since` for the next page; none at the end
@@ -124,7 +132,10 @@ struct client_options {
   backoff_policy backoff;  ///< reconnect delays; max_attempts ends in `closed`
   std::chrono::milliseconds heartbeat_interval{15000};  ///< ping after this long without traffic
   std::chrono::milliseconds heartbeat_timeout{10000};   ///< no answer within this: reconnect
-  bool recover = true;                   ///< resubscribe with `since` after reconnecting
+  bool recover = true;  ///< resubscribe with `since` after reconnecting
+  /// Where the first subscription of each room starts: a seq number, an RFC 3339 time or
+  /// "beginning" (replayed first, then live). null: live only.
+  nlohmann::json since = nullptr;
   bool reconnect = true;                 ///< false: the first disconnect closes the client
   std::size_t offline_queue_max = 1000;  ///< publishes held while disconnected
   std::string subprotocol = "rtev.v1";   ///< offered in the handshake; empty: none
@@ -201,6 +212,12 @@ class client {
 
   subscription on_state(std::function<void(const state_info&)> handler);
   subscription on_gap(std::function<void(const gap_info&)> handler);
+  /// Every SUBSCRIBE answer (also after reconnects): replay done, live from here.
+  subscription on_joined(std::function<void(const join_info&)> handler);
+  /// Every message from the server, as received (for REPLs and debugging).
+  subscription on_raw(std::function<void(const std::string&)> handler);
+  /// Send a message as is (rtev protocol JSON). Dropped while not connected.
+  void send_raw(std::string text);
   /// Replaces the error handler (default: write one line to stderr).
   void on_error(std::function<void(const client_error&)> handler);
 
@@ -217,6 +234,9 @@ class client {
                std::function<void(const publish_ack*, const client_error*)> done);
   template <class T>
   std::future<publish_ack> publish(const std::string& room, const T& typed);
+  /// Publish an envelope: its room (none: broadcast), type, data, and its id if set (else a
+  /// new one). Timestamp, timezone and seq are the server's to assign.
+  void publish(const event& e, std::function<void(const publish_ack*, const client_error*)> done);
 
   /// Typing indicator for a room (not stored). Dropped while disconnected.
   void typing(const std::string& room, bool is_typing);
@@ -229,6 +249,9 @@ class client {
   struct impl;
 
  private:
+  void publish_with_id(const std::string& id, const std::string& room, const std::string& type,
+                       nlohmann::json data,
+                       std::function<void(const publish_ack*, const client_error*)> done);
   subscription on_decoded(std::string type, std::function<void(const event&)> handler);
   std::shared_ptr<impl> impl_;
 };

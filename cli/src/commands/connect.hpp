@@ -1,0 +1,17 @@
+#pragma once
+// `rtev connect [URL]`: an interactive session. Incoming messages are printed; typed lines are
+// sent — raw JSON, or /sub ROOM, /unsub ROOM, /pub TYPE JSON, /typing ROOM on|off, /ping,
+// /history ROOM, /quit. With stdin not a terminal: lines are read once connected, sent, and
+// the command exits when stdin ends and every reply is in.
+#include <CLI/CLI.hpp>
+#include "common_options.hpp"
+#include "output.hpp"
+namespace rtev::cli {
+struct connect_options {
+  common_options common;
+  output_options out;
+  std::string url_arg, reply_timeout = "10s";
+};
+void setup_connect(CLI::App& app, connect_options& opt);
+int run_connect(connect_options& opt);
+}  // namespace rtev::cli

@@ -1,0 +1,45 @@
+#include "commands/health.hpp"
+
+#include <iostream>
+#include <thread>
+
+#include "exit_codes.hpp"
+#include "http_request.hpp"
+
+namespace rtev::cli {
+
+void setup_health(CLI::App& app, health_options& o) {
+  auto* cmd = app.add_subcommand("health", "Query /health: exit 0 when healthy, 3 otherwise");
+  cmd->add_option("--wait", o.wait, "Keep trying this long for a server that is still starting");
+  add_common(*cmd, o.common);
+}
+
+int run_health(health_options& o) {
+  o.common.resolve();
+  const auto wait = o.wait.empty() ? std::chrono::milliseconds(0) : duration_flag("--wait", o.wait);
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  const std::string url = o.common.http_base() + "/health";
+  std::string last;
+  for (;;) {
+    try {
+      http_result r = http_fetch("GET", url, "", {}, o.common.connect_timeout_ms);
+      nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+      if (r.status == 200 && j.is_object() && j.value("status", "") == "ok") {
+        std::cout << (o.common.stdout_tty ? j.dump(2) : j.dump()) << std::endl;
+        return exit_ok;
+      }
+      last = "unhealthy: HTTP " + std::to_string(r.status) + " " + r.body.substr(0, 200);
+    } catch (const usage_error&) {
+      throw;
+    } catch (const std::exception& e) {
+      last = e.what();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    // Polling a server that is starting: a short pause between tries is the point.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  note(o.common, last);
+  return exit_connect;
+}
+
+}  // namespace rtev::cli

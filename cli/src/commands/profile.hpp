@@ -1,0 +1,10 @@
+#pragma once
+// `rtev profile add|use|ls|rm`: named url/token/tz sets in config.json.
+#include <CLI/CLI.hpp>
+namespace rtev::cli {
+struct profile_options {
+  std::string name, url, token, tz;
+};
+void setup_profile(CLI::App& app, profile_options& opt);
+int run_profile(CLI::App& app, profile_options& opt);
+}  // namespace rtev::cli

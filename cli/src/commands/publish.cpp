@@ -1,0 +1,201 @@
+#include "commands/publish.hpp"
+
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "exit_codes.hpp"
+#include "http_request.hpp"
+#include "rtev/duration.hpp"
+#include "rtev/time.hpp"
+
+namespace rtev::cli {
+
+namespace {
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (std::size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size())
+    s.replace(pos, from.size(), to);
+  return s;
+}
+
+// {{seq}} → 1..N, {{now}} → RFC 3339 now (in --tz), {{uuid}} → a new UUID.
+std::string expand(const std::string& text, std::uint64_t seq, const std::string& tz) {
+  std::string out = replace_all(text, "{{seq}}", std::to_string(seq));
+  out = replace_all(out, "{{now}}", time::format_rfc3339(time::now(), tz));
+  while (out.find("{{uuid}}") != std::string::npos)
+    out = out.replace(out.find("{{uuid}}"), 8, make_event_id());
+  return out;
+}
+
+std::string read_all(std::istream& in) {
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+void setup_publish(CLI::App& app, publish_options& o) {
+  auto* cmd = app.add_subcommand("publish", "Publish events and wait for every ACK");
+  cmd->add_option("type", o.type, "Event type (not with --jsonl)");
+  cmd->add_option("data", o.data_arg,
+                  "Data as JSON, or - for stdin (templates: {{seq}} {{now}} {{uuid}})");
+  cmd->add_option("--data", o.data_flag, "Data as JSON, @FILE, or - for stdin");
+  auto* room = cmd->add_option("--room", o.room, "Publish to this room");
+  auto* user = cmd->add_option("--user", o.user, "Publish to this user's room user:ID");
+  auto* bc = cmd->add_flag("--broadcast", o.broadcast,
+                           "Publish to everyone (the default without a target)");
+  room->excludes(user)->excludes(bc);
+  user->excludes(bc);
+  cmd->add_option("--count", o.count, "Publish N times ({{seq}} counts 1..N)")
+      ->capture_default_str();
+  cmd->add_option("--rate", o.rate, "At most this many per second, e.g. 10/s");
+  cmd->add_flag("--jsonl", o.jsonl, "Read whole envelopes, one per line, from stdin");
+  cmd->add_flag("--keep-ids", o.keep_ids,
+                "With --jsonl: keep recorded ids (the server then deduplicates)");
+  cmd->add_flag("--http", o.http, "Publish through POST /api/events (--token is the API key)");
+  add_common(*cmd, o.common);
+}
+
+int publish_all(const common_options& common, std::vector<outgoing_event> events, bool http,
+                const std::function<std::chrono::microseconds(std::size_t)>& wait_before) {
+  if (events.empty()) return exit_ok;
+  std::mutex m;  // guards failures, acked
+  std::vector<std::string> failures;
+  bool auth_rejected = false;
+
+  if (http) {
+    std::vector<std::string> headers;
+    if (!common.token.empty()) headers.push_back("Authorization: Bearer " + common.token);
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      if (auto w = wait_before(i); w.count() > 0) std::this_thread::sleep_for(w);
+      const event& e = events[i].ev;
+      nlohmann::json body = {{"type", e.type}, {"data", e.data}};
+      if (e.room)
+        body["room"] = *e.room;
+      else
+        body["broadcast"] = true;
+      if (e.id) body["id"] = *e.id;
+      http_result r;
+      try {
+        r = http_fetch("POST", common.http_base() + "/api/events", body.dump(), headers,
+                       common.connect_timeout_ms);
+      } catch (const usage_error&) {
+        throw;
+      } catch (const std::exception& ex) {
+        throw command_failure(exit_connect, ex.what());
+      }
+      if (r.status == 202) {
+        nlohmann::json ack = nlohmann::json::parse(r.body, nullptr, false);
+        debug(common, events[i].label + " stored as seq " +
+                          (ack.is_object() ? ack.value("seq", nlohmann::json()).dump() : "?"));
+        continue;
+      }
+      nlohmann::json err = nlohmann::json::parse(r.body, nullptr, false);
+      std::string msg =
+          err.is_object() && err.contains("error") ? err["error"].value("message", r.body) : r.body;
+      if (r.status == 401 || r.status == 403) auth_rejected = true;
+      failures.push_back(events[i].label + " rejected (HTTP " + std::to_string(r.status) +
+                         "): " + msg);
+    }
+  } else {
+    client_options copt = common.client_config();
+    client c(copt);
+    c.on_error([&](const client_error& e) { note(common, e.message); });
+    connect_or_exit(c, common);
+    std::vector<std::future<void>> done;
+    std::size_t pending = events.size();
+    std::condition_variable cv;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      if (auto w = wait_before(i); w.count() > 0) std::this_thread::sleep_for(w);
+      const std::string label = events[i].label;
+      c.publish(events[i].ev, [&, label](const publish_ack* ack, const client_error* err) {
+        std::lock_guard<std::mutex> lock(m);
+        if (ack)
+          debug(common, label + " stored as seq " + std::to_string(ack->seq) +
+                            (ack->duplicate ? " (duplicate)" : ""));
+        else
+          failures.push_back(label + " rejected: " + (err->code.empty() ? "" : err->code + ": ") +
+                             err->message);
+        --pending;
+        cv.notify_all();
+      });
+    }
+    std::unique_lock<std::mutex> lock(m);
+    cv.wait(lock, [&] { return pending == 0; });
+    lock.unlock();
+    c.stop();
+  }
+  for (const auto& f : failures) note(common, f);
+  if (auth_rejected) return exit_auth;
+  return failures.empty() ? exit_ok : exit_error;
+}
+
+int run_publish(publish_options& o) {
+  common_options& common = o.common;
+  common.resolve();
+  std::chrono::microseconds gap{0};
+  if (!o.rate.empty()) {
+    try {
+      gap = std::chrono::microseconds(static_cast<std::int64_t>(1e6 / parse_rate(o.rate)));
+    } catch (const config_error& e) {
+      throw usage_error(std::string("--rate: ") + e.what());
+    }
+  }
+  std::vector<outgoing_event> events;
+  if (o.jsonl) {
+    if (!o.type.empty())
+      throw usage_error("--jsonl reads whole envelopes from stdin: give no TYPE");
+    std::string line;
+    std::size_t n = 0;
+    while (std::getline(std::cin, line)) {
+      ++n;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      event e;
+      try {
+        e = event::parse(line);
+      } catch (const parse_error& err) {
+        throw usage_error("stdin line " + std::to_string(n) + ": " + err.what());
+      }
+      // Recorded ids and seqs are the old server's: let this one assign new ones, so a replay
+      // is not swallowed by idempotency (unless --keep-ids).
+      if (!o.keep_ids) e.id.reset();
+      e.seq.reset();
+      if (!o.room.empty()) e.room = o.room;
+      events.push_back({e, "line " + std::to_string(n) + " (" + e.type + ")"});
+    }
+  } else {
+    if (o.type.empty()) throw usage_error("publish: give an event TYPE (or --jsonl)");
+    if (!o.data_arg.empty() && !o.data_flag.empty())
+      throw usage_error("give the data once: as an argument or with --data");
+    std::string text = !o.data_flag.empty() ? o.data_flag : o.data_arg;
+    if (text == "-")
+      text = read_all(std::cin);
+    else if (!text.empty() && text.front() == '@') {
+      std::ifstream f(text.substr(1));
+      if (!f) throw usage_error("--data: cannot read '" + text.substr(1) + "'");
+      text = read_all(f);
+    }
+    if (text.empty()) text = "{}";
+    for (std::uint64_t i = 1; i <= o.count; ++i) {
+      event e;
+      e.type = o.type;
+      const std::string expanded = expand(text, i, common.tz);
+      e.data = nlohmann::json::parse(expanded, nullptr, false);
+      if (e.data.is_discarded())
+        throw usage_error("DATA is not valid JSON: " +
+                          (expanded.size() > 80 ? expanded.substr(0, 80) + "…" : expanded));
+      if (!o.room.empty())
+        e.room = o.room;
+      else if (!o.user.empty())
+        e.room = "user:" + o.user;
+      events.push_back({e, "event " + std::to_string(i) + " (" + o.type + ")"});
+    }
+  }
+  return publish_all(common, std::move(events), o.http,
+                     [gap](std::size_t i) { return i == 0 ? std::chrono::microseconds(0) : gap; });
+}
+
+}  // namespace rtev::cli

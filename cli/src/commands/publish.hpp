@@ -1,0 +1,35 @@
+#pragma once
+// `rtev publish TYPE [DATA]`: publish events and wait for every ACK (exit 1 naming any the
+// server rejected). `--jsonl` publishes whole envelopes read line by line from stdin, so
+// `rtev tail -o FILE` recordings round-trip; `--http` goes through POST /api/events.
+
+#include <CLI/CLI.hpp>
+#include <optional>
+#include <string>
+
+#include "common_options.hpp"
+
+namespace rtev::cli {
+
+struct publish_options {
+  common_options common;
+  std::string type, data_arg, data_flag, room, user, rate;
+  bool broadcast = false, jsonl = false, http = false, keep_ids = false;
+  std::uint64_t count = 1;
+};
+
+void setup_publish(CLI::App& app, publish_options& opt);
+int run_publish(publish_options& opt);
+
+/// One event to publish (shared with replay).
+struct outgoing_event {
+  event ev;           ///< type, data, room (none: broadcast), id (kept only with --keep-ids)
+  std::string label;  ///< how errors name it: "event 3 (message_sent)"
+};
+
+/// Publishes `events` in order over WebSocket (SDK client) or HTTP, pacing with `wait_before`
+/// (per event, may be zero), waiting for every ACK. Returns the exit code.
+int publish_all(const common_options& common, std::vector<outgoing_event> events, bool http,
+                const std::function<std::chrono::microseconds(std::size_t)>& wait_before);
+
+}  // namespace rtev::cli

@@ -1,0 +1,130 @@
+#include "commands/replay.hpp"
+
+#include <fstream>
+#include <iostream>
+
+#include "commands/publish.hpp"
+#include "commands/tail.hpp"
+#include "exit_codes.hpp"
+#include "http_request.hpp"
+#include "rtev/duration.hpp"
+
+namespace rtev::cli {
+
+void setup_replay(CLI::App& app, replay_options& o) {
+  auto* cmd = app.add_subcommand(
+      "replay", "Publish a recorded JSONL stream again with its pacing, or print stored history");
+  cmd->add_option("file", o.file, "JSONL recording (from `rtev tail -o`), or - for stdin");
+  cmd->add_option("--speed", o.speed, "Pacing factor (2 = twice as fast) or max")
+      ->capture_default_str();
+  cmd->add_option(
+      "--room", o.room,
+      "Publish every event to this room instead (with --from-server: the room to read)");
+  cmd->add_flag("--loop", o.loop, "Start over at the end, until interrupted");
+  cmd->add_flag("--dry-run", o.dry_run, "Print what would be published, and when; publish nothing");
+  cmd->add_flag("--keep-ids", o.keep_ids, "Keep recorded ids (the server then deduplicates)");
+  cmd->add_flag("--http", o.http, "Publish through POST /api/events (--token is the API key)");
+  cmd->add_flag("--from-server", o.from_server,
+                "Print the server's stored history of --room instead");
+  cmd->add_option("--since", o.since,
+                  "With --from-server: from 1h, an RFC 3339 time, seq:N or beginning");
+  cmd->add_option("--until", o.until, "With --from-server: up to this RFC 3339 time");
+  add_common(*cmd, o.common);
+  add_output(*cmd, o.out);
+}
+
+static int print_history(replay_options& o) {
+  common_options& common = o.common;
+  if (o.room.empty()) throw usage_error("--from-server needs --room ROOM");
+  event_printer printer(o.out, common);
+  nlohmann::json since = o.since.empty() ? nlohmann::json("beginning") : parse_since_flag(o.since);
+  std::vector<std::string> headers;
+  if (!common.token.empty()) headers.push_back("Authorization: Bearer " + common.token);
+  std::string cursor =
+      since.is_string() ? since.get<std::string>() : std::to_string(since.get<std::uint64_t>());
+  for (;;) {
+    std::string url = common.http_base() + "/api/history?limit=1000&room=" + url_encode(o.room) +
+                      "&since=" + url_encode(cursor);
+    if (!o.until.empty()) url += "&until=" + url_encode(o.until);
+    http_result r;
+    try {
+      r = http_fetch("GET", url, "", headers, common.connect_timeout_ms);
+    } catch (const usage_error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw command_failure(exit_connect, e.what());
+    }
+    nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+    if (r.status != 200 || !j.is_object()) {
+      const std::string msg =
+          j.is_object() && j.contains("error") ? j["error"].value("message", r.body) : r.body;
+      note(common, "history: HTTP " + std::to_string(r.status) + ": " + msg);
+      return r.status == 401 || r.status == 403 ? exit_auth : exit_error;
+    }
+    for (const auto& e : j["events"]) printer.print(event::from_json(e));
+    if (!j.contains("next") || j["next"].is_null()) return exit_ok;
+    cursor = j["next"].dump();
+  }
+}
+
+int run_replay(replay_options& o) {
+  common_options& common = o.common;
+  common.resolve();
+  if (o.from_server) return print_history(o);
+  if (o.file.empty()) throw usage_error("replay: give a FILE (or - for stdin), or --from-server");
+  double speed = 0;  // 0 = max
+  if (o.speed != "max") {
+    char* end = nullptr;
+    speed = std::strtod(o.speed.c_str(), &end);
+    if (*end || !(speed > 0))
+      throw usage_error("--speed: expected a positive number or max, got '" + o.speed + "'");
+  }
+  std::ifstream file;
+  if (o.file != "-") {
+    file.open(o.file);
+    if (!file) throw usage_error("replay: cannot read '" + o.file + "'");
+  }
+  std::istream& in = o.file == "-" ? std::cin : file;
+  std::vector<outgoing_event> events;
+  std::vector<timestamp> times;
+  std::string line;
+  for (std::size_t n = 1; std::getline(in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    event e;
+    try {
+      e = event::parse(line);
+      times.push_back(e.time());
+    } catch (const parse_error& err) {
+      throw usage_error(o.file + " line " + std::to_string(n) + ": " + err.what());
+    }
+    if (!o.keep_ids) e.id.reset();
+    e.seq.reset();
+    if (!o.room.empty()) e.room = o.room;
+    events.push_back({e, "line " + std::to_string(n) + " (" + e.type + ")"});
+  }
+  auto wait_before = [&](std::size_t i) {
+    if (i == 0 || speed == 0) return std::chrono::microseconds(0);
+    const auto gap = times[i] - times[i - 1];
+    if (gap.count() <= 0) return std::chrono::microseconds(0);
+    return std::chrono::microseconds(
+        static_cast<std::int64_t>(static_cast<double>(gap.count()) / speed));
+  };
+  if (o.dry_run) {
+    double at = 0;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      at += static_cast<double>(wait_before(i).count()) / 1e6;
+      const event& e = events[i].ev;
+      std::printf("+%.3fs %s %s %s\n", at, e.type.c_str(), e.room ? e.room->c_str() : "(broadcast)",
+                  e.data.dump().c_str());
+    }
+    return exit_ok;
+  }
+  // Interrupting a replay (Ctrl-C) ends it where it is: the default signal action.
+  do {
+    const int code = publish_all(common, events, o.http, wait_before);
+    if (code != exit_ok) return code;
+  } while (o.loop);
+  return exit_ok;
+}
+
+}  // namespace rtev::cli

@@ -1,0 +1,33 @@
+#pragma once
+// `rtev tail`: follow events with filters, a count and a deadline — a complete CI assertion:
+//   rtev tail --type message_sent --count 1 --timeout 10s
+// `rtev subscribe ROOM...`: join rooms and stream every event of them (JSONL in pipes).
+
+#include <CLI/CLI.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common_options.hpp"
+#include "output.hpp"
+
+namespace rtev::cli {
+
+struct tail_options {
+  common_options common;
+  output_options out;
+  std::vector<std::string> types, rooms, where;
+  std::string since, timeout;
+  bool until_end = false;
+  std::optional<std::uint64_t> count;
+};
+
+void setup_tail(CLI::App& app, tail_options& opt);
+void setup_subscribe(CLI::App& app, tail_options& opt);
+int run_tail(tail_options& opt);
+
+/// `--since` value → what SUBSCRIBE takes: "beginning", a seq, or an RFC 3339 time (a
+/// duration such as 5m counts back from now). Throws usage_error.
+nlohmann::json parse_since_flag(const std::string& text);
+
+}  // namespace rtev::cli

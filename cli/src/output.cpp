@@ -1,0 +1,163 @@
+#include "output.hpp"
+
+#include <iostream>
+
+#include "exit_codes.hpp"
+#include "rtev/catalog.hpp"
+#include "rtev/time.hpp"
+
+namespace rtev::cli {
+
+namespace {
+
+const char* family_color(std::string_view type) {
+  const event_info* info = find_event_type(type);
+  switch (info ? info->family : event_family::custom) {
+    case event_family::messenger:
+      return "\033[36m";  // cyan
+    case event_family::inbox:
+      return "\033[32m";  // green
+    case event_family::dashboard:
+      return "\033[33m";  // yellow
+    case event_family::custom:
+      return "\033[35m";  // magenta
+  }
+  return "";
+}
+
+const nlohmann::json* lookup(const nlohmann::json& j, const std::string& path) {
+  const nlohmann::json* cur = &j;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    const auto dot = path.find('.', start);
+    const std::string key =
+        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (cur->is_object()) {
+      auto it = cur->find(key);
+      if (it == cur->end()) return nullptr;
+      cur = &*it;
+    } else if (cur->is_array() && !key.empty() &&
+               key.find_first_not_of("0123456789") == std::string::npos) {
+      const std::size_t i = std::stoul(key);
+      if (i >= cur->size()) return nullptr;
+      cur = &(*cur)[i];
+    } else {
+      return nullptr;
+    }
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return cur;
+}
+
+}  // namespace
+
+void add_output(CLI::App& cmd, output_options& o) {
+  const char* g = "Output";
+  cmd.add_option("--format", o.format,
+                 "pretty, json, jsonl, raw (data only) or a template like '{{type}} {{data.text}}' "
+                 "(default: pretty on a terminal, jsonl otherwise)")
+      ->group(g);
+  cmd.add_option("--time", o.time, "Times as iso, local or relative (in --tz)")
+      ->check(CLI::IsMember({"iso", "local", "relative"}))
+      ->group(g);
+  cmd.add_option("-o,--output", o.record_file, "Also record every event as JSONL to FILE")
+      ->group(g);
+}
+
+event_printer::event_printer(const output_options& out, const common_options& common)
+    : format_(out.format), time_(out.time), tz_(common.tz), color_(common.use_color) {
+  if (format_.empty()) format_ = common.stdout_tty ? "pretty" : "jsonl";
+  const bool templ = format_.find("{{") != std::string::npos;
+  if (!templ && format_ != "pretty" && format_ != "json" && format_ != "jsonl" && format_ != "raw")
+    throw usage_error("--format: unknown format '" + format_ +
+                      "': expected pretty, json, jsonl, raw or a template with {{field}}");
+  if (templ) {
+    // Unbalanced braces are a typo, not a format.
+    std::size_t pos = 0;
+    while ((pos = format_.find("{{", pos)) != std::string::npos) {
+      const auto end = format_.find("}}", pos);
+      if (end == std::string::npos)
+        throw usage_error("--format: unclosed '{{' in template '" + format_ + "'");
+      pos = end + 2;
+    }
+  }
+  if (time_.empty()) time_ = format_ == "pretty" ? "local" : "iso";
+  if (!out.record_file.empty()) {
+    record_ = std::make_unique<std::ofstream>(out.record_file, std::ios::app);
+    if (!*record_) throw usage_error("-o: cannot write '" + out.record_file + "'");
+  }
+}
+
+std::string event_printer::when(const event& e) const {
+  try {
+    const timestamp t = e.time();
+    if (time_ == "relative") return time::format_relative(t, tz_);
+    if (time_ == "local") return time::format_datetime(t, tz_);
+    return time::format_rfc3339(t, tz_);
+  } catch (const std::exception&) {
+    return e.timestamp;
+  }
+}
+
+std::string event_printer::render_template(const event& e) const {
+  const nlohmann::json env = e.to_json();
+  std::string out;
+  std::size_t pos = 0;
+  while (pos < format_.size()) {
+    const auto open = format_.find("{{", pos);
+    std::string literal =
+        format_.substr(pos, open == std::string::npos ? std::string::npos : open - pos);
+    for (std::size_t i = 0; i < literal.size(); ++i) {
+      if (literal[i] == '\\' && i + 1 < literal.size() &&
+          (literal[i + 1] == 'n' || literal[i + 1] == 't')) {
+        out += literal[i + 1] == 'n' ? '\n' : '\t';
+        ++i;
+      } else {
+        out += literal[i];
+      }
+    }
+    if (open == std::string::npos) break;
+    const auto close = format_.find("}}", open);
+    std::string field = format_.substr(open + 2, close - open - 2);
+    field.erase(0, field.find_first_not_of(' '));
+    field.erase(field.find_last_not_of(' ') + 1);
+    if (field == "time") {
+      out += when(e);
+    } else if (const nlohmann::json* v = lookup(env, field)) {
+      out += v->is_string() ? v->get<std::string>() : v->dump();
+    }
+    pos = close + 2;
+  }
+  return out;
+}
+
+std::string event_printer::pretty(const event& e) const {
+  const std::string reset = color_ ? "\033[0m" : "";
+  const std::string dim = color_ ? "\033[2m" : "";
+  const std::string bold = color_ ? "\033[1m" : "";
+  std::string line =
+      dim + when(e) + reset + "  " + (color_ ? family_color(e.type) : "") + bold + e.type + reset;
+  line += "  " + (e.room ? *e.room : std::string("(broadcast)"));
+  if (e.seq) line += dim + "  #" + std::to_string(*e.seq) + reset;
+  line += "  " + e.data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return line;
+}
+
+void event_printer::print(const event& e) {
+  std::string line;
+  if (format_ == "pretty")
+    line = pretty(e);
+  else if (format_ == "json")
+    line = e.to_json().dump(2);
+  else if (format_ == "jsonl")
+    line = e.dump();
+  else if (format_ == "raw")
+    line = e.data.is_string() ? e.data.get<std::string>() : e.data.dump();
+  else
+    line = render_template(e);
+  std::cout << line << '\n' << std::flush;
+  if (record_) *record_ << e.dump() << '\n' << std::flush;
+}
+
+}  // namespace rtev::cli

@@ -1,0 +1,40 @@
+#pragma once
+// How events are printed: pretty (terminals), json, jsonl (pipes), raw (data only), or a
+// template such as '{{type}} {{data.message_text}} {{time}}'; times as iso, local or
+// relative, in the --tz zone; -o FILE also records JSONL envelopes.
+
+#include <CLI/CLI.hpp>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "common_options.hpp"
+#include "rtev/event.hpp"
+
+namespace rtev::cli {
+
+struct output_options {
+  std::string format;       ///< empty: pretty on a terminal, jsonl otherwise
+  std::string time = "";    ///< iso | local | relative; empty: local for pretty, iso otherwise
+  std::string record_file;  ///< -o
+};
+
+void add_output(CLI::App& cmd, output_options& opt);
+
+class event_printer {
+ public:
+  /// Validates the format and opens -o; throws usage_error.
+  event_printer(const output_options& out, const common_options& common);
+  void print(const event& e);
+
+ private:
+  std::string when(const event& e) const;
+  std::string render_template(const event& e) const;
+  std::string pretty(const event& e) const;
+
+  std::string format_, time_, tz_;
+  bool color_;
+  std::unique_ptr<std::ofstream> record_;
+};
+
+}  // namespace rtev::cli

@@ -1,0 +1,635 @@
+// rtev::client connection life cycle against the real server (rtev::server in-process): states
+// and backoff across a server restart on the same port, retry limits, token provider and auth
+// rejection, stop() and the destructor at any moment, run(), heartbeat and connect time-out.
+// A tcp_proxy between client and server freezes or cuts the link where a test needs it.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <arpa/inet.h>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <netinet/in.h>
+#include <optional>
+#include <string>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include "auth.hpp"  // sign_jwt_hs256 (server-lite/src)
+#include "rtev/client.hpp"
+#include "rtev/server/server.hpp"
+#include "tests/support/local_server.hpp"
+#include "tests/support/rtev_client.hpp"
+#include "tests/support/tcp_proxy.hpp"
+
+using namespace std::chrono_literals;
+using rtev::client_state;
+using rtev::test::default_timeout;
+using rtev::test::millis;
+using rtev::test::steady;
+
+namespace {
+
+// Values reported on the client's service thread, in arrival order with their arrival time;
+// the test thread waits for the ones it needs (a condition variable, with a deadline).
+template <class T>
+class recorder {
+ public:
+  struct entry {
+    steady::time_point at;
+    T value;
+  };
+
+  void add(T value) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      entries_.push_back({steady::now(), std::move(value)});
+    }
+    cv_.notify_all();
+  }
+
+  /// Waits until `pred(entries)` holds; false on time-out.
+  template <class Pred>
+  bool wait(Pred pred, millis timeout = default_timeout) const {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] { return pred(entries_); });
+  }
+
+  /// The first entry at index >= from whose value satisfies `pred`, waiting for it.
+  template <class Pred>
+  std::optional<entry> wait_for(Pred pred, millis timeout = default_timeout,
+                                std::size_t from = 0) const {
+    std::optional<entry> found;
+    wait(
+        [&](const std::vector<entry>& es) {
+          for (std::size_t i = from; i < es.size(); ++i)
+            if (pred(es[i].value)) {
+              found = es[i];
+              return true;
+            }
+          return false;
+        },
+        timeout);
+    return found;
+  }
+
+  std::vector<entry> entries() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return entries_;
+  }
+  std::size_t size() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return entries_.size();
+  }
+
+ private:
+  mutable std::mutex mutex_;  // guards entries_
+  mutable std::condition_variable cv_;
+  std::vector<entry> entries_;
+};
+
+using state_log = recorder<rtev::state_info>;
+
+auto in_state(client_state s) {
+  return [s](const rtev::state_info& i) { return i.state == s; };
+}
+
+std::size_t count_state(const std::vector<state_log::entry>& es, client_state s) {
+  return static_cast<std::size_t>(std::count_if(
+      es.begin(), es.end(), [s](const state_log::entry& e) { return e.value.state == s; }));
+}
+
+/// Waits until `s` has been reported at least `n` times.
+bool wait_state(const state_log& log, client_state s, std::size_t n = 1,
+                millis timeout = default_timeout) {
+  return log.wait([&](const auto& es) { return count_state(es, s) >= n; }, timeout);
+}
+
+bool is_ready(const std::shared_future<void>& f, millis timeout = default_timeout) {
+  return f.wait_for(timeout) == std::future_status::ready;
+}
+
+rtev::backoff_policy quick_backoff() {
+  rtev::backoff_policy p;
+  p.initial = 20ms;
+  p.multiplier = 2;
+  p.max = 200ms;
+  p.jitter = 0;
+  return p;
+}
+
+rtev::client_options options_for(const std::string& url) {
+  rtev::client_options o;
+  o.url = url;
+  o.backoff = quick_backoff();
+  return o;
+}
+
+millis elapsed_since(steady::time_point t0) {
+  return std::chrono::duration_cast<millis>(steady::now() - t0);
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// A port nothing listens on: bound (so nobody else gets it) but not listening, so connecting
+// is refused at once.
+class refused_port {
+ public:
+  refused_port() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+  }
+  ~refused_port() { ::close(fd_); }
+  refused_port(const refused_port&) = delete;
+  refused_port& operator=(const refused_port&) = delete;
+  std::uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+std::string ws_url(std::uint16_t port) {
+  return "ws://127.0.0.1:" + std::to_string(port) + "/events/ws/connect";
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+// --- reconnecting and backoff ------------------------------------------------------------------
+
+TEST_CASE("client_reconnects_after_a_server_restart_with_backoff_delays",
+          "[sdk][client][reconnect]") {
+  rtev::test::temp_dir dir;
+  rtev::server_config cfg = rtev::test::test_config();
+  cfg.db_path = dir.file("events.db");
+  auto srv = std::make_unique<rtev::server>(cfg);
+  srv->start();
+  cfg.port = srv->port();  // every restart binds the same port
+
+  rtev::backoff_policy policy;
+  policy.initial = 50ms;
+  policy.multiplier = 2;
+  policy.max = 400ms;
+  policy.jitter = 0;
+  bool count_starts_over = false;
+  SECTION("a connection that stayed up for reset_after starts the attempt count over") {
+    policy.reset_after = 0ms;
+    count_starts_over = true;
+  }
+  SECTION("a connection shorter than reset_after continues the attempt count") {
+    policy.reset_after = 1h;
+  }
+
+  state_log states;
+  recorder<rtev::event> lobby;
+  recorder<rtev::gap_info> gaps;
+  rtev::client_options opt = options_for(srv->url());
+  opt.rooms = {"lobby"};
+  opt.backoff = policy;
+  rtev::client c(opt);
+  auto s1 = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  auto s2 = c.on("*", [&](const rtev::event& e) {
+    if (e.room == std::optional<std::string>("lobby")) lobby.add(e);
+  });
+  auto s3 = c.on_gap([&](const rtev::gap_info& g) { gaps.add(g); });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  // Readiness of the lobby subscription: a PONG comes after the SUBSCRIBE's ACK.
+  c.ping().get();
+  const auto a = rtev::test::publish_http(cfg.port, {{"room", "lobby"}, {"type", "note"}, {"data", {{"n", 1}}}});
+  REQUIRE(lobby.wait([](const auto& es) { return es.size() >= 1; }));
+
+  // The server goes away (1001 to its clients); the client retries against a closed port.
+  srv.reset();
+  REQUIRE(states.wait_for(
+      [](const rtev::state_info& s) {
+        return s.state == client_state::reconnecting && s.attempt >= 5;
+      },
+      10s));
+  srv = std::make_unique<rtev::server>(cfg);
+  srv->start();
+  const auto b = rtev::test::publish_http(cfg.port, {{"room", "lobby"}, {"type", "note"}, {"data", {{"n", 2}}}});
+  REQUIRE(wait_state(states, client_state::connected, 2));
+  REQUIRE(lobby.wait([](const auto& es) { return es.size() >= 2; }));
+
+  const auto log = states.entries();
+  std::vector<state_log::entry> retries;
+  for (const auto& e : log)
+    if (e.value.state == client_state::reconnecting) retries.push_back(e);
+  REQUIRE(retries.size() >= 5);
+
+  // The first retry reports the server's going-away close.
+  CHECK(retries.front().value.close_code == 1001);
+  // Attempts count up from 1 with the policy's delays (50, 100, 200, 400, 400 …), each with
+  // the last error, and each retry waits the delay it reported.
+  for (std::size_t k = 0; k < retries.size(); ++k) {
+    INFO("retry " << k + 1 << ": " << retries[k].value.reason);
+    CHECK(retries[k].value.attempt == k + 1);
+    CHECK(retries[k].value.delay == policy.delay(static_cast<std::uint32_t>(k)));
+    CHECK_FALSE(retries[k].value.reason.empty());
+  }
+  CHECK(retries[0].value.delay == 50ms);
+  CHECK(retries[3].value.delay == 400ms);
+  CHECK(retries[4].value.delay == 400ms);
+  for (std::size_t k = 0; k + 1 < retries.size(); ++k) {
+    const auto waited = std::chrono::duration_cast<millis>(retries[k + 1].at - retries[k].at);
+    INFO("retry " << k + 1 << " reported " << retries[k].value.delay.count() << " ms, waited "
+                  << waited.count() << " ms");
+    CHECK(waited >= retries[k].value.delay - 2ms);
+    CHECK(waited <= retries[k].value.delay + 1500ms);
+  }
+  // The room is resumed: each event once, in order, and no gap (same store, same epoch).
+  std::vector<std::uint64_t> seqs;
+  for (const auto& e : lobby.entries()) seqs.push_back(*e.value.seq);
+  CHECK(seqs == std::vector<std::uint64_t>{a.at("seq").get<std::uint64_t>(),
+                                           b.at("seq").get<std::uint64_t>()});
+  CHECK(gaps.size() == 0);
+
+  // The next outage continues the attempt count, or starts it over, as reset_after says.
+  const std::size_t before = states.size();
+  const auto first_outage = static_cast<std::uint32_t>(retries.size());
+  srv.reset();
+  const auto next = states.wait_for(in_state(client_state::reconnecting), default_timeout, before);
+  REQUIRE(next);
+  const std::uint32_t expected = count_starts_over ? 1 : first_outage + 1;
+  CHECK(next->value.attempt == expected);
+  CHECK(next->value.delay == policy.delay(expected - 1));
+  srv = std::make_unique<rtev::server>(cfg);
+  srv->start();
+  CHECK(wait_state(states, client_state::connected, 3));
+}
+
+TEST_CASE("client_closes_with_the_last_error_when_retries_run_out", "[sdk][client][reconnect]") {
+  refused_port nobody;
+  state_log states;
+  rtev::client_options opt = options_for(ws_url(nobody.port()));
+  opt.backoff = rtev::backoff_policy::fixed(10ms, 3);
+  rtev::client c(opt);
+  auto sub = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  c.start();
+  REQUIRE(c.closed().wait_for(default_timeout) == std::future_status::ready);
+  const rtev::state_info last = c.closed().get();
+
+  CHECK(last.state == client_state::closed);
+  CHECK_FALSE(last.auth_failed);
+  CHECK_FALSE(last.reason.empty());
+  INFO("closed: " << last.reason);
+  const auto log = states.entries();
+  REQUIRE_FALSE(log.empty());
+  CHECK(log.front().value.state == client_state::connecting);
+  CHECK(count_state(log, client_state::reconnecting) == 3);
+  CHECK(count_state(log, client_state::connected) == 0);
+  CHECK(log.back().value.state == client_state::closed);
+  CHECK(c.state() == client_state::closed);
+  // connected() never resolves normally: it fails with the reason.
+  REQUIRE(is_ready(c.connected()));
+  CHECK_THROWS_AS(c.connected().get(), rtev::request_error);
+}
+
+// --- tokens and authentication -------------------------------------------------------------------
+
+TEST_CASE("client_asks_the_token_provider_again_before_every_reconnect", "[sdk][client][auth]") {
+  rtev::server_config cfg = rtev::test::test_config();
+  cfg.auth = "token";
+  rtev::test::local_server srv(cfg);
+  rtev::test::tcp_proxy proxy(srv.port());
+
+  std::atomic<int> calls{0};
+  state_log states;
+  rtev::client_options opt = options_for(proxy.ws_url());
+  opt.token = "ignored-when-a-provider-is-set";
+  opt.token_provider = [&calls] { return "user-" + std::to_string(++calls); };
+  rtev::client c(opt);
+  auto sub = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  auto first = states.wait_for(in_state(client_state::connected));
+  REQUIRE(first);
+  CHECK(first->value.user_id == "user-1");
+  CHECK(calls == 1);
+
+  for (int n = 2; n <= 4; ++n) {
+    proxy.cut();
+    REQUIRE(wait_state(states, client_state::connected, static_cast<std::size_t>(n)));
+    const auto log = states.entries();
+    std::vector<std::string> users;
+    for (const auto& e : log)
+      if (e.value.state == client_state::connected) users.push_back(e.value.user_id);
+    // The server says who we are: the refreshed token was the one used.
+    CHECK(users.back() == "user-" + std::to_string(n));
+    CHECK(calls == n);
+  }
+  CHECK(proxy.accepted() == 4);
+}
+
+TEST_CASE("client_with_an_expired_token_asks_the_provider_once_more_and_connects",
+          "[sdk][client][auth]") {
+  rtev::server_config cfg = rtev::test::test_config();
+  cfg.auth = "jwt";
+  cfg.jwt_secret = "test-secret-of-reasonable-length";
+  rtev::test::local_server srv(cfg);
+
+  const std::string expired = rtev::server_lite::sign_jwt_hs256(
+      nlohmann::json{{"sub", "alice"}, {"exp", unix_now() - 60}}.dump(), cfg.jwt_secret);
+  const std::string fresh = rtev::server_lite::sign_jwt_hs256(
+      nlohmann::json{{"sub", "alice"}, {"exp", unix_now() + 3600}}.dump(), cfg.jwt_secret);
+  std::atomic<int> calls{0};
+  state_log states;
+  rtev::client_options opt = options_for(srv.get().url());
+  opt.token_provider = [&] { return ++calls == 1 ? expired : fresh; };
+  rtev::client c(opt);
+  auto sub = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  CHECK_NOTHROW(c.connected().get());
+  CHECK(calls == 2);
+  const auto connected = states.wait_for(in_state(client_state::connected));
+  REQUIRE(connected);
+  CHECK(connected->value.user_id == "alice");
+  CHECK(count_state(states.entries(), client_state::closed) == 0);
+}
+
+TEST_CASE("client_with_a_bad_token_ends_closed_with_an_auth_error", "[sdk][client][auth]") {
+  rtev::server_config cfg = rtev::test::test_config();
+  cfg.auth = "token";
+  rtev::test::local_server srv(cfg);
+  rtev::test::tcp_proxy proxy(srv.port());
+
+  state_log states;
+  std::atomic<int> calls{0};
+  rtev::client_options opt = options_for(proxy.ws_url());
+  int expected_connections = 0;
+  SECTION("a fixed token is not retried") {
+    opt.token = "{not a json object";
+    expected_connections = 1;
+  }
+  SECTION("a token provider is asked once more, then the client closes") {
+    opt.token_provider = [&calls] {
+      ++calls;
+      return std::string("{still not a json object");
+    };
+    expected_connections = 2;
+  }
+  rtev::client c(opt);
+  auto sub = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  c.start();
+  REQUIRE(c.closed().wait_for(default_timeout) == std::future_status::ready);
+  const rtev::state_info last = c.closed().get();
+  INFO("closed: " << last.reason);
+  CHECK(last.state == client_state::closed);
+  CHECK(last.auth_failed);
+  CHECK_FALSE(last.reason.empty());
+  CHECK(proxy.accepted() == static_cast<std::size_t>(expected_connections));
+  if (opt.token_provider) CHECK(calls == 2);
+  const auto log = states.entries();
+  CHECK(count_state(log, client_state::connected) == 0);
+  CHECK(log.back().value.state == client_state::closed);
+  // It stays closed: no further attempt is made.
+  CHECK_FALSE(states.wait([](const auto& es) { return es.back().value.state != client_state::closed; },
+                          300ms));
+  CHECK(proxy.accepted() == static_cast<std::size_t>(expected_connections));
+  REQUIRE(is_ready(c.connected()));
+  CHECK_THROWS_AS(c.connected().get(), rtev::request_error);
+}
+
+// --- stop() and the destructor ----------------------------------------------------------------
+
+TEST_CASE("client_stop_returns_promptly_during_backoff_and_mid_connect", "[sdk][client][stop]") {
+  rtev::test::local_server srv;
+  rtev::test::tcp_proxy proxy(srv.port());
+  state_log states;
+  rtev::client_options opt = options_for(proxy.ws_url());
+  opt.backoff = rtev::backoff_policy::fixed(30s);
+  opt.connect_timeout = 30s;
+  rtev::client c(opt);
+  auto sub = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+
+  SECTION("during a 30 s backoff wait") {
+    c.start();
+    REQUIRE(is_ready(c.connected()));
+    proxy.cut();
+    const auto retry = states.wait_for(in_state(client_state::reconnecting));
+    REQUIRE(retry);
+    CHECK(retry->value.delay == 30s);
+    const auto t0 = steady::now();
+    c.stop();
+    CHECK(elapsed_since(t0) < 1s);
+  }
+  SECTION("mid-connect, to a peer that accepted the connection but never answers") {
+    proxy.freeze();
+    c.start();
+    REQUIRE(proxy.wait_accepted(1));
+    const auto t0 = steady::now();
+    c.stop();
+    CHECK(elapsed_since(t0) < 1s);
+    CHECK(count_state(states.entries(), client_state::connected) == 0);
+  }
+  SECTION("while connected") {
+    c.start();
+    REQUIRE(is_ready(c.connected()));
+    const auto t0 = steady::now();
+    c.stop();
+    CHECK(elapsed_since(t0) < 1s);
+  }
+  SECTION("before start, and twice") {
+    c.stop();
+    c.stop();
+  }
+  CHECK(c.state() == client_state::closed);
+  REQUIRE(c.closed().wait_for(1s) == std::future_status::ready);
+  CHECK(c.closed().get().state == client_state::closed);
+  CHECK_FALSE(c.closed().get().auth_failed);
+  // stop() is idempotent and prompt the second time too.
+  const auto t1 = steady::now();
+  c.stop();
+  CHECK(elapsed_since(t1) < 1s);
+}
+
+TEST_CASE("client_destructor_is_safe_at_any_time", "[sdk][client][stop]") {
+  rtev::test::local_server srv;
+  rtev::test::tcp_proxy proxy(srv.port());
+  rtev::client_options opt = options_for(proxy.ws_url());
+  opt.backoff = rtev::backoff_policy::fixed(30s);
+  opt.connect_timeout = 30s;
+  auto c = std::make_unique<rtev::client>(opt);
+  steady::time_point t0;
+
+  SECTION("right after construction") {
+    t0 = steady::now();
+    c.reset();
+  }
+  SECTION("right after start") {
+    c->start();
+    t0 = steady::now();
+    c.reset();
+  }
+  SECTION("mid-connect") {
+    proxy.freeze();
+    c->start();
+    REQUIRE(proxy.wait_accepted(1));
+    t0 = steady::now();
+    c.reset();
+  }
+  SECTION("during a backoff wait") {
+    state_log states;
+    auto sub = c->on_state([&](const rtev::state_info& s) { states.add(s); });
+    c->start();
+    REQUIRE(is_ready(c->connected()));
+    proxy.cut();
+    REQUIRE(wait_state(states, client_state::reconnecting));
+    t0 = steady::now();
+    c.reset();
+  }
+  SECTION("with requests pending on a dead link: they fail with a connection error") {
+    c->start();
+    REQUIRE(is_ready(c->connected()));
+    proxy.freeze();
+    auto pub = c->publish("room1", "note", {{"n", 1}});
+    auto ping = c->ping();
+    t0 = steady::now();
+    c.reset();
+    REQUIRE(pub.wait_for(1s) == std::future_status::ready);
+    REQUIRE(ping.wait_for(1s) == std::future_status::ready);
+    try {
+      pub.get();
+      FAIL("the publish succeeded on a frozen link");
+    } catch (const rtev::request_error& e) {
+      CHECK(e.detail.what == rtev::client_error::kind::connection);
+    }
+    CHECK_THROWS_AS(ping.get(), rtev::request_error);
+  }
+  SECTION("while events are flowing") {
+    std::atomic<int> got{0};
+    rtev::client_options o = opt;
+    o.rooms = {"busy"};
+    c = std::make_unique<rtev::client>(o);
+    auto sub = c->on("*", [&](const rtev::event&) { ++got; });
+    c->start();
+    REQUIRE(is_ready(c->connected()));
+    c->ping().get();
+    nlohmann::json batch = nlohmann::json::array();
+    for (int i = 0; i < 200; ++i) batch.push_back({{"room", "busy"}, {"type", "note"}, {"data", {{"i", i}}}});
+    rtev::test::publish_http(srv.port(), batch);
+    t0 = steady::now();
+    c.reset();
+  }
+  CHECK(elapsed_since(t0) < 1s);
+}
+
+TEST_CASE("client_run_serves_on_the_calling_thread_until_stop", "[sdk][client][stop]") {
+  rtev::test::local_server srv;
+  rtev::client c(options_for(srv.get().url()));
+  std::promise<std::thread::id> handler_thread;
+  std::atomic<bool> set{false};
+  auto sub = c.on_state([&](const rtev::state_info& s) {
+    if (s.state == client_state::connected && !set.exchange(true))
+      handler_thread.set_value(std::this_thread::get_id());
+  });
+
+  SECTION("stop() from another thread makes run() return") {
+    std::thread runner([&] { c.run(); });
+    const auto runner_id = runner.get_id();
+    auto f = handler_thread.get_future();
+    REQUIRE(f.wait_for(default_timeout) == std::future_status::ready);
+    CHECK(f.get() == runner_id);
+    const auto t0 = steady::now();
+    c.stop();
+    runner.join();
+    CHECK(elapsed_since(t0) < 1s);
+  }
+  SECTION("stop() from a handler makes run() return") {
+    auto stopper = c.on_state([&](const rtev::state_info& s) {
+      if (s.state == client_state::connected) c.stop();
+    });
+    std::promise<void> returned;
+    std::thread runner([&] {
+      c.run();
+      returned.set_value();
+    });
+    auto f = returned.get_future();
+    const bool ok = f.wait_for(default_timeout) == std::future_status::ready;
+    if (!ok) c.stop();
+    runner.join();
+    CHECK(ok);
+  }
+  CHECK(c.state() == client_state::closed);
+}
+
+// --- dead links ------------------------------------------------------------------------------------
+
+TEST_CASE("client_heartbeat_notices_a_peer_that_stops_answering", "[sdk][client][heartbeat]") {
+  rtev::test::local_server srv;
+  rtev::test::tcp_proxy proxy(srv.port());
+  state_log states;
+  rtev::client_options opt = options_for(proxy.ws_url());
+  opt.heartbeat_interval = 200ms;
+  opt.heartbeat_timeout = 300ms;
+  rtev::client c(opt);
+  auto sub = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  REQUIRE(wait_state(states, client_state::connected));
+
+  SECTION("an idle but healthy link stays up across several heartbeats") {
+    const std::size_t before = states.size();
+    CHECK_FALSE(states.wait([&](const auto& es) { return es.size() > before; }, 1200ms));
+    CHECK(c.state() == client_state::connected);
+    CHECK(proxy.accepted() == 1);
+  }
+  SECTION("a frozen link is dropped within interval + time-out, with a ping reason") {
+    const std::size_t before = states.size();
+    proxy.freeze();
+    const auto t0 = steady::now();
+    const auto retry = states.wait_for(in_state(client_state::reconnecting), 5s, before);
+    REQUIRE(retry);
+    const auto noticed = std::chrono::duration_cast<millis>(retry->at - t0);
+    INFO("noticed after " << noticed.count() << " ms: " << retry->value.reason);
+    // 200 + 300 ms, plus slack for the client's 50 ms timer and sanitizer builds.
+    CHECK(noticed <= 1000ms);
+    CHECK(contains(retry->value.reason, "ping"));
+    // And it reconnects once the link works again.
+    proxy.thaw();
+    CHECK(wait_state(states, client_state::connected, 2));
+  }
+}
+
+TEST_CASE("client_connect_timeout_gives_up_on_a_silent_server", "[sdk][client][heartbeat]") {
+  rtev::test::local_server srv;
+  rtev::test::tcp_proxy proxy(srv.port());
+  proxy.freeze();
+  state_log states;
+  rtev::client_options opt = options_for(proxy.ws_url());
+  opt.connect_timeout = 300ms;
+  rtev::client c(opt);
+  auto sub = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  const auto t0 = steady::now();
+  c.start();
+  const auto retry = states.wait_for(in_state(client_state::reconnecting), 5s);
+  REQUIRE(retry);
+  const auto took = std::chrono::duration_cast<millis>(retry->at - t0);
+  INFO("gave up after " << took.count() << " ms: " << retry->value.reason);
+  CHECK(took >= 300ms);
+  CHECK(took <= 1000ms);
+  CHECK(contains(retry->value.reason, "timed out"));
+  proxy.thaw();
+  CHECK(is_ready(c.connected()));
+}

@@ -1,0 +1,405 @@
+// rtev::client recovery against the real server (rtev::server in-process): resubscribing with
+// `since` after forced disconnects (no event lost or duplicated while a publisher keeps
+// going), gap notices when history was pruned or the store replaced, and joined rooms that
+// survive reconnects. A tcp_proxy between subscriber and server cuts or freezes the link.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "rtev/client.hpp"
+#include "rtev/server/server.hpp"
+#include "tests/support/local_server.hpp"
+#include "tests/support/rtev_client.hpp"
+#include "tests/support/tcp_proxy.hpp"
+
+using namespace std::chrono_literals;
+using rtev::client_state;
+using rtev::test::default_timeout;
+using rtev::test::millis;
+using rtev::test::steady;
+using json = nlohmann::json;
+
+namespace {
+
+// Values reported on the client's service thread, in arrival order; the test thread waits
+// for the ones it needs (a condition variable, with a deadline).
+template <class T>
+class recorder {
+ public:
+  void add(T value) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      values_.push_back(std::move(value));
+    }
+    cv_.notify_all();
+  }
+
+  /// Waits until `pred(values)` holds; false on time-out.
+  template <class Pred>
+  bool wait(Pred pred, millis timeout = default_timeout) const {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] { return pred(values_); });
+  }
+  bool wait_size(std::size_t n, millis timeout = default_timeout) const {
+    return wait([n](const std::vector<T>& v) { return v.size() >= n; }, timeout);
+  }
+
+  std::vector<T> values() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return values_;
+  }
+  std::size_t size() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return values_.size();
+  }
+
+ private:
+  mutable std::mutex mutex_;  // guards values_
+  mutable std::condition_variable cv_;
+  std::vector<T> values_;
+};
+
+std::size_t count_state(const std::vector<rtev::state_info>& v, client_state s) {
+  return static_cast<std::size_t>(
+      std::count_if(v.begin(), v.end(), [s](const rtev::state_info& i) { return i.state == s; }));
+}
+
+bool wait_state(const recorder<rtev::state_info>& log, client_state s, std::size_t n = 1,
+                millis timeout = default_timeout) {
+  return log.wait([&](const auto& v) { return count_state(v, s) >= n; }, timeout);
+}
+
+bool is_ready(const std::shared_future<void>& f) {
+  return f.wait_for(default_timeout) == std::future_status::ready;
+}
+
+rtev::client_options options_for(const std::string& url) {
+  rtev::client_options o;
+  o.url = url;
+  o.backoff.initial = 10ms;
+  o.backoff.multiplier = 2;
+  o.backoff.max = 100ms;
+  o.backoff.jitter = 0;
+  o.backoff.reset_after = 0ms;
+  return o;
+}
+
+// Seqs of the events a subscriber got in one room, in delivery order.
+std::vector<std::uint64_t> seqs_in(const std::vector<rtev::event>& events, const std::string& room) {
+  std::vector<std::uint64_t> out;
+  for (const auto& e : events)
+    if (e.room == std::optional<std::string>(room) && e.seq) out.push_back(*e.seq);
+  return out;
+}
+
+json note(const std::string& room, int n) {
+  return {{"room", room}, {"type", "note"}, {"data", {{"n", n}}}};
+}
+
+std::uint64_t seq_of(const json& reply) {
+  return reply.at("seq").get<std::uint64_t>();
+}
+
+}  // namespace
+
+TEST_CASE("client_loses_and_duplicates_no_event_across_repeated_forced_disconnects",
+          "[sdk][client][recovery]") {
+  rtev::test::local_server srv;
+  rtev::test::tcp_proxy proxy(srv.port());
+  constexpr std::size_t cuts_wanted = 30;
+  constexpr std::size_t per_round = 100;  // events published per cut, 3000+ in all
+
+  // The subscriber, behind the proxy. Its handler records the feed's seqs in delivery order.
+  std::mutex feed_mutex;  // guards feed
+  std::condition_variable feed_cv;
+  std::vector<std::uint64_t> feed;
+  recorder<rtev::state_info> states;
+  recorder<rtev::gap_info> gaps;
+  rtev::client_options opt = options_for(proxy.ws_url());
+  opt.rooms = {"feed"};
+  rtev::client sub(opt);
+  auto on_feed = sub.on("*", [&](const rtev::event& e) {
+    if (e.room != std::optional<std::string>("feed")) return;
+    {
+      std::lock_guard<std::mutex> lock(feed_mutex);
+      feed.push_back(*e.seq);
+    }
+    feed_cv.notify_all();
+  });
+  auto on_state = sub.on_state([&](const rtev::state_info& s) { states.add(s); });
+  auto on_gap = sub.on_gap([&](const rtev::gap_info& g) { gaps.add(g); });
+  sub.start();
+  REQUIRE(is_ready(sub.connected()));
+  sub.ping().get();  // the feed subscription is in place (its ACK came before the PONG)
+
+  // The publisher: a second client straight to the server, and HTTP batches, alternating, in
+  // rounds released by the cutter so that publishing overlaps every disconnect.
+  rtev::client pub(options_for(srv.get().url()));
+  pub.start();
+  REQUIRE(is_ready(pub.connected()));
+  std::mutex pub_mutex;  // guards budget, published, pub_error
+  std::condition_variable pub_cv;
+  std::size_t budget = per_round;
+  bool finished = false;
+  std::vector<std::uint64_t> published;
+  std::string pub_error;
+  std::thread publisher([&] {
+    std::size_t sent = 0;
+    int chunk = 0;
+    try {
+      for (;;) {
+        {
+          std::unique_lock<std::mutex> lock(pub_mutex);
+          pub_cv.wait(lock, [&] { return sent < budget || finished; });
+          if (sent >= budget) return;
+        }
+        constexpr std::size_t chunk_size = 25;
+        std::vector<std::uint64_t> got;
+        if (chunk++ % 2 == 0) {
+          std::vector<std::future<rtev::publish_ack>> acks;
+          for (std::size_t i = 0; i < chunk_size; ++i)
+            acks.push_back(pub.publish("feed", "tick", {{"n", sent + i}}));
+          for (auto& a : acks) got.push_back(a.get().seq);
+        } else {
+          json batch = json::array();
+          for (std::size_t i = 0; i < chunk_size; ++i)
+            batch.push_back({{"room", "feed"}, {"type", "tick"}, {"data", {{"n", sent + i}}}});
+          for (const auto& r : rtev::test::publish_http(srv.port(), batch)) got.push_back(seq_of(r));
+        }
+        sent += chunk_size;
+        std::lock_guard<std::mutex> lock(pub_mutex);
+        published.insert(published.end(), got.begin(), got.end());
+      }
+    } catch (const std::exception& e) {
+      std::lock_guard<std::mutex> lock(pub_mutex);
+      pub_error = e.what();
+    }
+  });
+
+  // The cutter: whenever the subscriber has received a few more events, cut its link, then
+  // release the next round of publishing (which overlaps the reconnection) and wait for the
+  // reconnection.
+  std::size_t cuts = 0;
+  std::size_t seen_at_cut = 0;
+  bool stalled = false;
+  for (; cuts < cuts_wanted; ++cuts) {
+    {
+      std::unique_lock<std::mutex> lock(feed_mutex);
+      if (!feed_cv.wait_for(lock, default_timeout, [&] { return feed.size() >= seen_at_cut + 20; })) {
+        stalled = true;
+        break;
+      }
+      seen_at_cut = feed.size();
+    }
+    proxy.cut();
+    {
+      std::lock_guard<std::mutex> lock(pub_mutex);
+      budget += per_round;
+    }
+    pub_cv.notify_all();
+    if (!wait_state(states, client_state::connected, cuts + 2)) {
+      stalled = true;
+      break;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(pub_mutex);
+    finished = true;
+  }
+  pub_cv.notify_all();
+  publisher.join();
+  REQUIRE(pub_error.empty());
+  INFO("cuts: " << cuts << ", published: " << published.size());
+  REQUIRE_FALSE(stalled);
+  REQUIRE(cuts == cuts_wanted);
+
+  // Everything published eventually arrives (or the wait times out and the comparison shows
+  // what is missing).
+  std::sort(published.begin(), published.end());
+  REQUIRE(published.size() >= cuts_wanted * per_round);
+  {
+    std::unique_lock<std::mutex> lock(feed_mutex);
+    feed_cv.wait_for(lock, 20s, [&] { return feed.size() >= published.size(); });
+  }
+  std::vector<std::uint64_t> got;
+  {
+    std::lock_guard<std::mutex> lock(feed_mutex);
+    got = feed;
+  }
+  CHECK(std::is_sorted(got.begin(), got.end()));
+  CHECK(std::adjacent_find(got.begin(), got.end()) == got.end());  // no duplicate
+  std::vector<std::uint64_t> missing, extra;
+  std::vector<std::uint64_t> got_sorted = got;
+  std::sort(got_sorted.begin(), got_sorted.end());
+  std::set_difference(published.begin(), published.end(), got_sorted.begin(), got_sorted.end(),
+                      std::back_inserter(missing));
+  std::set_difference(got_sorted.begin(), got_sorted.end(), published.begin(), published.end(),
+                      std::back_inserter(extra));
+  INFO("missing " << missing.size() << " (first " << (missing.empty() ? 0 : missing.front())
+                  << "), extra " << extra.size());
+  CHECK(missing.empty());
+  CHECK(extra.empty());
+  CHECK(got.size() == published.size());
+  CHECK(gaps.size() == 0);
+  CHECK(proxy.accepted() >= cuts_wanted + 1);
+}
+
+TEST_CASE("client_reports_a_gap_when_history_no_longer_reaches_back", "[sdk][client][recovery]") {
+  rtev::server_config cfg = rtev::test::test_config();
+  cfg.history_max_events = 20;
+  rtev::test::local_server srv(cfg);
+  rtev::test::tcp_proxy proxy(srv.port());
+
+  recorder<rtev::event> events;
+  recorder<rtev::gap_info> gaps;
+  recorder<rtev::state_info> states;
+  rtev::client_options opt = options_for(proxy.ws_url());
+  opt.rooms = {"g"};
+  rtev::client c(opt);
+  auto s1 = c.on("*", [&](const rtev::event& e) { events.add(e); });
+  auto s2 = c.on_gap([&](const rtev::gap_info& g) { gaps.add(g); });
+  auto s3 = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  c.ping().get();
+
+  std::uint64_t last_seen = 0;
+  for (int i = 0; i < 3; ++i) last_seen = seq_of(rtev::test::publish_http(srv.port(), note("g", i)));
+  REQUIRE(events.wait([&](const auto& v) { return !seqs_in(v, "g").empty() && seqs_in(v, "g").back() == last_seen; }));
+  const std::size_t before = events.size();
+
+  // The subscriber's link goes dead; meanwhile far more than the history keeps is published.
+  proxy.freeze();
+  json batch = json::array();
+  for (int i = 0; i < 50; ++i) batch.push_back(note("g", 100 + i));
+  const json replies = rtev::test::publish_http(srv.port(), batch);
+  const std::uint64_t last_published = seq_of(replies.back());
+  // The store prunes after each write batch, so once this later event is acknowledged the
+  // earlier batch has been pruned down to the limit.
+  rtev::test::publish_http(srv.port(), note("elsewhere", 0));
+  const auto kept = rtev::test::fetch_history(srv.port(), "g");
+  REQUIRE_FALSE(kept.empty());
+  REQUIRE(kept.front().at("seq").get<std::uint64_t>() > last_seen + 1);  // pruned past us
+
+  // The link breaks for real; the client reconnects and resubscribes with since = last_seen.
+  proxy.cut();
+  proxy.thaw();
+  REQUIRE(gaps.wait_size(1));
+  const rtev::gap_info gap = gaps.values().front();
+  CHECK(gap.room == "g");
+  CHECK(gap.after_seq == last_seen);
+  CHECK(gap.server_last_seq >= last_published);
+  CHECK_FALSE(gap.epoch_changed);
+
+  // What history still had after that point is replayed (before the gap notice), once.
+  std::vector<std::uint64_t> expected;
+  for (const auto& e : kept)
+    if (e.at("seq").get<std::uint64_t>() > last_seen) expected.push_back(e.at("seq").get<std::uint64_t>());
+  auto all = events.values();
+  std::vector<rtev::event> after(all.begin() + static_cast<std::ptrdiff_t>(before), all.end());
+  CHECK(seqs_in(after, "g") == expected);
+
+  // And the room is live again.
+  const auto live = seq_of(rtev::test::publish_http(srv.port(), note("g", 999)));
+  CHECK(events.wait([&](const auto& v) { return !seqs_in(v, "g").empty() && seqs_in(v, "g").back() == live; }));
+  CHECK(gaps.size() == 1);
+}
+
+TEST_CASE("client_reports_a_gap_with_epoch_changed_when_the_server_store_is_replaced",
+          "[sdk][client][recovery]") {
+  rtev::server_config cfg = rtev::test::test_config();  // ":memory:": a new epoch every start
+  auto srv = std::make_unique<rtev::server>(cfg);
+  srv->start();
+  cfg.port = srv->port();
+
+  recorder<rtev::event> events;
+  recorder<rtev::gap_info> gaps;
+  recorder<rtev::state_info> states;
+  rtev::client_options opt = options_for(srv->url());
+  opt.rooms = {"e"};
+  rtev::client c(opt);
+  auto s1 = c.on("*", [&](const rtev::event& e) { events.add(e); });
+  auto s2 = c.on_gap([&](const rtev::gap_info& g) { gaps.add(g); });
+  auto s3 = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  c.ping().get();
+  std::uint64_t last_seen = 0;
+  for (int i = 0; i < 5; ++i) last_seen = seq_of(rtev::test::publish_http(cfg.port, note("e", i)));
+  REQUIRE(events.wait([&](const auto& v) { return seqs_in(v, "e").size() == 5; }));
+
+  srv.reset();
+  srv = std::make_unique<rtev::server>(cfg);
+  srv->start();
+  REQUIRE(wait_state(states, client_state::connected, 2));
+  REQUIRE(gaps.wait([](const auto& v) {
+    return std::any_of(v.begin(), v.end(), [](const rtev::gap_info& g) { return g.room == "e"; });
+  }));
+  for (const auto& g : gaps.values()) {
+    if (g.room != "e") continue;
+    CHECK(g.epoch_changed);
+    CHECK(g.after_seq == last_seen);
+  }
+
+  // The new store numbers from 1 again: its events are new, not duplicates to drop.
+  c.ping().get();
+  const std::uint64_t fresh = seq_of(rtev::test::publish_http(cfg.port, note("e", 100)));
+  REQUIRE(fresh < last_seen);
+  CHECK(events.wait([&](const auto& v) {
+    const auto s = seqs_in(v, "e");
+    return std::find(s.begin(), s.end(), fresh) != s.end();
+  }));
+  CHECK(seqs_in(events.values(), "e").size() == 6);
+}
+
+TEST_CASE("client_joined_rooms_survive_reconnects", "[sdk][client][recovery]") {
+  rtev::test::local_server srv;
+  rtev::test::tcp_proxy proxy(srv.port());
+  recorder<rtev::event> events;
+  recorder<rtev::state_info> states;
+  rtev::client_options opt = options_for(proxy.ws_url());
+  opt.rooms = {"from-options"};
+  rtev::client c(opt);
+  auto s1 = c.on("*", [&](const rtev::event& e) { events.add(e); });
+  auto s2 = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  c.join("joined-later");
+  c.join("left-later");
+  c.leave("left-later");
+  c.ping().get();
+
+  auto has = [&](const std::string& room, std::uint64_t seq) {
+    return events.wait([&](const auto& v) {
+      const auto s = seqs_in(v, room);
+      return std::find(s.begin(), s.end(), seq) != s.end();
+    });
+  };
+
+  for (std::size_t round = 1; round <= 3; ++round) {
+    proxy.cut();
+    REQUIRE(wait_state(states, client_state::connected, round + 1));
+    c.ping().get();  // the resubscriptions were sent before this PING
+    const auto a = seq_of(rtev::test::publish_http(srv.port(), note("from-options", 0)));
+    const auto b = seq_of(rtev::test::publish_http(srv.port(), note("joined-later", 0)));
+    const auto x = seq_of(rtev::test::publish_http(srv.port(), note("left-later", 0)));
+    const auto sentinel = seq_of(rtev::test::publish_http(srv.port(), note("joined-later", 1)));
+    CHECK(has("from-options", a));
+    CHECK(has("joined-later", b));
+    REQUIRE(has("joined-later", sentinel));
+    const auto left = seqs_in(events.values(), "left-later");
+    CHECK(std::find(left.begin(), left.end(), x) == left.end());
+  }
+  CHECK(seqs_in(events.values(), "left-later").empty());
+}

@@ -1,0 +1,521 @@
+// rtev::client requests against the real server (rtev::server in-process): publish with its
+// ACK (future and callback), idempotent retries across a reconnect, the offline queue and its
+// limit, typing indicators, history, ping, and joining and leaving rooms at run time.
+// A tcp_proxy between client and server freezes or cuts the link where a test needs it.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "rtev/client.hpp"
+#include "rtev/events.hpp"
+#include "tests/support/local_server.hpp"
+#include "tests/support/rtev_client.hpp"
+#include "tests/support/tcp_proxy.hpp"
+
+using namespace std::chrono_literals;
+using rtev::client_state;
+using rtev::test::default_timeout;
+using rtev::test::millis;
+using rtev::test::steady;
+using json = nlohmann::json;
+
+namespace {
+
+// Values reported on the client's service thread, in arrival order; the test thread waits
+// for the ones it needs (a condition variable, with a deadline).
+template <class T>
+class recorder {
+ public:
+  void add(T value) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      values_.push_back(std::move(value));
+    }
+    cv_.notify_all();
+  }
+
+  /// Waits until `pred(values)` holds; false on time-out.
+  template <class Pred>
+  bool wait(Pred pred, millis timeout = default_timeout) const {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] { return pred(values_); });
+  }
+  bool wait_size(std::size_t n, millis timeout = default_timeout) const {
+    return wait([n](const std::vector<T>& v) { return v.size() >= n; }, timeout);
+  }
+
+  std::vector<T> values() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return values_;
+  }
+  std::size_t size() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return values_.size();
+  }
+
+ private:
+  mutable std::mutex mutex_;  // guards values_
+  mutable std::condition_variable cv_;
+  std::vector<T> values_;
+};
+
+bool wait_state(const recorder<rtev::state_info>& log, client_state s, std::size_t n = 1,
+                millis timeout = default_timeout) {
+  return log.wait(
+      [&](const auto& v) {
+        return static_cast<std::size_t>(std::count_if(v.begin(), v.end(), [s](const auto& i) {
+                 return i.state == s;
+               })) >= n;
+      },
+      timeout);
+}
+
+template <class F>
+bool is_ready(const F& f, millis timeout = default_timeout) {
+  return f.wait_for(timeout) == std::future_status::ready;
+}
+
+rtev::client_options options_for(const std::string& url) {
+  rtev::client_options o;
+  o.url = url;
+  o.backoff.initial = 10ms;
+  o.backoff.multiplier = 2;
+  o.backoff.max = 100ms;
+  o.backoff.jitter = 0;
+  return o;
+}
+
+json note(const std::string& room, int n) {
+  return {{"room", room}, {"type", "note"}, {"data", {{"n", n}}}};
+}
+
+std::uint64_t seq_of(const json& reply) {
+  return reply.at("seq").get<std::uint64_t>();
+}
+
+// The stored events of `room` with this id (via GET /api/history, every page).
+std::size_t stored_with_id(std::uint16_t port, const std::string& room, const std::string& id) {
+  const auto events = rtev::test::fetch_history(port, room);
+  return static_cast<std::size_t>(std::count_if(
+      events.begin(), events.end(), [&](const json& e) { return e.value("id", "") == id; }));
+}
+
+// The error a future failed with; fails the test when it did not fail that way.
+template <class T>
+std::optional<rtev::client_error> failure_of(std::future<T>& f) {
+  try {
+    f.get();
+  } catch (const rtev::request_error& e) {
+    return e.detail;
+  }
+  return std::nullopt;
+}
+
+// Records the id of the thread that runs the client's handlers (from its first state report).
+class service_thread {
+ public:
+  rtev::subscription attach(rtev::client& c) {
+    return c.on_state([this](const rtev::state_info&) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!id_) id_ = std::this_thread::get_id();
+    });
+  }
+  std::optional<std::thread::id> id() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return id_;
+  }
+
+ private:
+  mutable std::mutex mutex_;  // guards id_
+  std::optional<std::thread::id> id_;
+};
+
+}  // namespace
+
+// --- publish --------------------------------------------------------------------------------------
+
+TEST_CASE("client_publish_resolves_with_the_servers_ack", "[sdk][client][publish]") {
+  rtev::test::local_server srv;
+  recorder<rtev::event> events;
+  recorder<rtev::events::message_sent> typed;
+  service_thread service;
+  rtev::client_options opt = options_for(srv.get().url());
+  opt.rooms = {"r"};
+  rtev::client c(opt);
+  auto s0 = service.attach(c);
+  auto s1 = c.on("*", [&](const rtev::event& e) { events.add(e); });
+  auto s2 = c.on<rtev::events::message_sent>(
+      [&](const rtev::events::message_sent& m, const rtev::event&) { typed.add(m); });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  c.ping().get();
+
+  SECTION("the future gets the id and seq the event was stored with") {
+    auto f = c.publish("r", "note", {{"n", 1}});
+    REQUIRE(is_ready(f));
+    const rtev::publish_ack ack = f.get();
+    CHECK_FALSE(ack.id.empty());
+    CHECK(ack.seq > 0);
+    CHECK_FALSE(ack.duplicate);
+    REQUIRE(events.wait_size(1));
+    const auto e = events.values().front();
+    CHECK(e.id == std::optional<std::string>(ack.id));
+    CHECK(e.seq == ack.seq);
+    CHECK(e.data == json{{"n", 1}});
+    CHECK(stored_with_id(srv.port(), "r", ack.id) == 1);
+    // Every publish carries its own id.
+    const rtev::publish_ack second = c.publish("r", "note", {{"n", 2}}).get();
+    CHECK(second.id != ack.id);
+    CHECK(second.seq > ack.seq);
+  }
+  SECTION("a typed event is published under its catalog name") {
+    rtev::events::message_sent m;
+    m.message_id = 1;
+    m.conversation_id = "c-7";
+    m.message_text = "Hello!";
+    const rtev::publish_ack ack = c.publish("r", m).get();
+    REQUIRE(typed.wait_size(1));
+    CHECK(typed.values().front().conversation_id == rtev::id_value("c-7"));
+    CHECK(typed.values().front().message_text == std::optional<std::string>("Hello!"));
+    CHECK(events.values().front().type == "message_sent");
+    CHECK(events.values().front().seq == ack.seq);
+  }
+  SECTION("the callback form gets the ACK on the service thread") {
+    std::promise<std::pair<rtev::publish_ack, std::thread::id>> done;
+    c.publish("r", "note", {{"n", 1}}, [&](const rtev::publish_ack* ack, const rtev::client_error* err) {
+      if (ack && !err)
+        done.set_value({*ack, std::this_thread::get_id()});
+      else
+        done.set_exception(std::make_exception_ptr(std::runtime_error(err ? err->message : "?")));
+    });
+    auto f = done.get_future();
+    REQUIRE(is_ready(f));
+    const auto [ack, thread] = f.get();
+    CHECK(ack.seq > 0);
+    CHECK(thread == service.id());
+  }
+  SECTION("a publish the server refuses fails with its error code") {
+    auto f = c.publish("not a valid room!", "note", {{"n", 1}});
+    REQUIRE(is_ready(f));
+    const auto err = failure_of(f);
+    REQUIRE(err);
+    CHECK(err->what == rtev::client_error::kind::server);
+    CHECK(err->code == "bad_request");
+    CHECK(c.state() == client_state::connected);
+    CHECK(c.publish("r", "note", {{"n", 2}}).get().seq > 0);
+  }
+}
+
+TEST_CASE("client_publish_retried_across_a_reconnect_is_stored_once", "[sdk][client][publish]") {
+  rtev::test::local_server srv;
+  rtev::test::tcp_proxy proxy(srv.port());
+  recorder<rtev::event> observed;
+  recorder<rtev::state_info> states;
+
+  // An observer straight to the server sees what the server stored and fanned out.
+  rtev::client_options oo = options_for(srv.get().url());
+  oo.rooms = {"r"};
+  rtev::client observer(oo);
+  auto s1 = observer.on("*", [&](const rtev::event& e) { observed.add(e); });
+  observer.start();
+  REQUIRE(is_ready(observer.connected()));
+  observer.ping().get();
+
+  rtev::client c(options_for(proxy.ws_url()));
+  auto s2 = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+
+  SECTION("a publish sent into a dead link is sent again after reconnecting, and stored once") {
+    proxy.freeze();
+    auto f = c.publish("r", "note", {{"n", 1}});
+    CHECK_FALSE(is_ready(f, 200ms));
+    proxy.cut();
+    proxy.thaw();
+    REQUIRE(is_ready(f));
+    const rtev::publish_ack ack = f.get();
+    CHECK(wait_state(states, client_state::connected, 2));
+    CHECK(stored_with_id(srv.port(), "r", ack.id) == 1);
+    REQUIRE(observed.wait_size(1));
+    CHECK(observed.values().front().id == std::optional<std::string>(ack.id));
+  }
+  SECTION("a publish whose ACK was lost is answered as a duplicate of the stored event") {
+    proxy.freeze(rtev::test::tcp_proxy::direction::to_client);
+    auto f = c.publish("r", "note", {{"n", 1}});
+    // The server stored it (the observer has it) but the client never heard back.
+    REQUIRE(observed.wait_size(1));
+    const rtev::event stored = observed.values().front();
+    CHECK_FALSE(is_ready(f, 0ms));
+    proxy.cut();
+    proxy.thaw();
+    REQUIRE(is_ready(f));
+    const rtev::publish_ack ack = f.get();
+    CHECK(std::optional<std::string>(ack.id) == stored.id);
+    CHECK(ack.seq == stored.seq);
+    CHECK(ack.duplicate);
+    CHECK(stored_with_id(srv.port(), "r", ack.id) == 1);
+    // The observer never sees a second copy: a later event is the next thing it gets.
+    const auto sentinel = seq_of(rtev::test::publish_http(srv.port(), note("r", 2)));
+    REQUIRE(observed.wait_size(2));
+    CHECK(observed.values()[1].seq == sentinel);
+  }
+}
+
+TEST_CASE("client_offline_queue_holds_publishes_until_reconnected", "[sdk][client][publish]") {
+  rtev::test::local_server srv;
+  rtev::test::tcp_proxy proxy(srv.port());
+  recorder<rtev::state_info> states;
+  rtev::client_options opt = options_for(proxy.ws_url());
+  opt.offline_queue_max = 3;
+  rtev::client c(opt);
+  auto s1 = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+
+  // Disconnects the client and keeps it from reconnecting (its attempts hang on the frozen
+  // proxy) until the proxy thaws.
+  auto go_offline = [&] {
+    proxy.freeze();
+    proxy.cut();
+    REQUIRE(wait_state(states, client_state::reconnecting));
+    REQUIRE(c.state() != client_state::connected);
+  };
+
+  SECTION("publishes made while disconnected are sent after reconnecting, in order") {
+    c.start();
+    REQUIRE(is_ready(c.connected()));
+    go_offline();
+    std::vector<std::future<rtev::publish_ack>> fs;
+    for (int i = 0; i < 3; ++i) fs.push_back(c.publish("q", "note", {{"n", i}}));
+    for (auto& f : fs) CHECK_FALSE(is_ready(f, 0ms));
+    CHECK(rtev::test::fetch_history(srv.port(), "q").empty());
+    proxy.thaw();
+    std::vector<std::uint64_t> seqs;
+    for (auto& f : fs) {
+      REQUIRE(is_ready(f));
+      seqs.push_back(f.get().seq);
+    }
+    CHECK(std::is_sorted(seqs.begin(), seqs.end()));
+    const auto stored = rtev::test::fetch_history(srv.port(), "q");
+    REQUIRE(stored.size() == 3);
+    for (int i = 0; i < 3; ++i) {
+      CHECK(stored[static_cast<std::size_t>(i)].at("data") == json{{"n", i}});
+      CHECK(seq_of(stored[static_cast<std::size_t>(i)]) == seqs[static_cast<std::size_t>(i)]);
+    }
+  }
+  SECTION("publishes made before start() are sent once connected") {
+    std::vector<std::future<rtev::publish_ack>> fs;
+    for (int i = 0; i < 3; ++i) fs.push_back(c.publish("q", "note", {{"n", i}}));
+    c.start();
+    for (auto& f : fs) {
+      REQUIRE(is_ready(f));
+      CHECK(f.get().seq > 0);
+    }
+    CHECK(rtev::test::fetch_history(srv.port(), "q").size() == 3);
+  }
+  SECTION("a full queue fails the next publish at once with queue_full") {
+    c.start();
+    REQUIRE(is_ready(c.connected()));
+    go_offline();
+    std::vector<std::future<rtev::publish_ack>> fs;
+    for (int i = 0; i < 3; ++i) fs.push_back(c.publish("q", "note", {{"n", i}}));
+    auto over = c.publish("q", "note", {{"n", 3}});
+    REQUIRE(is_ready(over, 0ms));
+    const auto err = failure_of(over);
+    REQUIRE(err);
+    CHECK(err->what == rtev::client_error::kind::queue_full);
+    std::optional<rtev::client_error> cb_err;
+    std::mutex m;  // guards cb_err (the callback may run on another thread)
+    std::condition_variable cv;
+    c.publish("q", "note", {{"n", 4}}, [&](const rtev::publish_ack*, const rtev::client_error* e) {
+      std::lock_guard<std::mutex> lock(m);
+      if (e) cb_err = *e;
+      cv.notify_all();
+    });
+    {
+      std::unique_lock<std::mutex> lock(m);
+      REQUIRE(cv.wait_for(lock, 1s, [&] { return cb_err.has_value(); }));
+      CHECK(cb_err->what == rtev::client_error::kind::queue_full);
+    }
+    // The queued ones still go out, and then there is room again.
+    proxy.thaw();
+    for (auto& f : fs) {
+      REQUIRE(is_ready(f));
+      CHECK(f.get().seq > 0);
+    }
+    CHECK(c.publish("q", "note", {{"n", 5}}).get().seq > 0);
+    const auto stored = rtev::test::fetch_history(srv.port(), "q");
+    CHECK(stored.size() == 4);
+  }
+}
+
+// --- typing, history, ping, rooms -------------------------------------------------------------
+
+TEST_CASE("client_typing_reaches_the_other_members_of_the_room", "[sdk][client][typing]") {
+  rtev::test::local_server srv;
+  recorder<rtev::event> alice_got;
+  recorder<std::pair<rtev::events::typing_indicator, rtev::event>> bob_got;
+  rtev::client_options ao = options_for(srv.get().url());
+  ao.token = "alice";
+  ao.rooms = {"t"};
+  rtev::client alice(ao);
+  rtev::client_options bo = ao;
+  bo.token = "bob";
+  rtev::client bob(bo);
+  auto s1 = alice.on("*", [&](const rtev::event& e) { alice_got.add(e); });
+  auto s2 = bob.on<rtev::events::typing_indicator>(
+      [&](const rtev::events::typing_indicator& t, const rtev::event& e) { bob_got.add({t, e}); });
+  alice.start();
+  bob.start();
+  REQUIRE(is_ready(alice.connected()));
+  REQUIRE(is_ready(bob.connected()));
+  alice.ping().get();
+  bob.ping().get();
+
+  alice.typing("t", true);
+  REQUIRE(bob_got.wait_size(1));
+  alice.typing("t", false);
+  REQUIRE(bob_got.wait_size(2));
+  const auto got = bob_got.values();
+  CHECK(got[0].first.is_typing);
+  CHECK(got[0].first.user_id == rtev::id_value("alice"));
+  CHECK(got[0].second.room == std::optional<std::string>("t"));
+  CHECK_FALSE(got[0].second.seq.has_value());  // not stored
+  CHECK_FALSE(got[1].first.is_typing);
+  // Not echoed to the one typing: a later event is all alice sees.
+  const auto sentinel = seq_of(rtev::test::publish_http(srv.port(), note("t", 0)));
+  REQUIRE(alice_got.wait_size(1));
+  CHECK(alice_got.values().front().seq == sentinel);
+  CHECK(alice_got.size() == 1);
+}
+
+TEST_CASE("client_history_pages_through_stored_events", "[sdk][client][history]") {
+  rtev::test::local_server srv;
+  rtev::test::tcp_proxy proxy(srv.port());
+  recorder<rtev::event> live;
+  rtev::client_options opt = options_for(proxy.ws_url());
+  opt.rooms = {"h"};
+  rtev::client c(opt);
+  auto s1 = c.on("*", [&](const rtev::event& e) { live.add(e); });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  c.ping().get();
+  std::vector<std::uint64_t> seqs;
+  for (int i = 0; i < 5; ++i) seqs.push_back(seq_of(rtev::test::publish_http(srv.port(), note("h", i))));
+  REQUIRE(live.wait_size(5));
+  auto seqs_of = [](const rtev::history_result& r) {
+    std::vector<std::uint64_t> out;
+    for (const auto& e : r.events) out.push_back(*e.seq);
+    return out;
+  };
+
+  SECTION("everything, oldest first, with no next page") {
+    const auto r = c.history("h").get();
+    CHECK(seqs_of(r) == seqs);
+    CHECK(r.events.front().room == std::optional<std::string>("h"));
+    CHECK(r.events.front().data == json{{"n", 0}});
+    CHECK_FALSE(r.next.has_value());
+    CHECK(r.events.front().extra.find("history") == r.events.front().extra.end());
+  }
+  SECTION("page by page with next") {
+    std::vector<std::uint64_t> all;
+    nlohmann::json since = nullptr;
+    for (int page = 0; page < 5; ++page) {
+      const auto r = c.history("h", since, nullptr, 2).get();
+      const auto s = seqs_of(r);
+      all.insert(all.end(), s.begin(), s.end());
+      if (!r.next) break;
+      CHECK(*r.next == s.back());
+      since = *r.next;
+    }
+    CHECK(all == seqs);
+  }
+  SECTION("since a seq") {
+    CHECK(seqs_of(c.history("h", seqs[2]).get()) ==
+          std::vector<std::uint64_t>{seqs[3], seqs[4]});
+  }
+  SECTION("a room the server refuses fails with its error") {
+    auto f = c.history("not a valid room!");
+    const auto err = failure_of(f);
+    REQUIRE(err);
+    CHECK(err->what == rtev::client_error::kind::server);
+  }
+  SECTION("while disconnected it fails with a connection error") {
+    proxy.freeze();
+    proxy.cut();
+    auto f = c.history("h");
+    REQUIRE(is_ready(f));
+    const auto err = failure_of(f);
+    REQUIRE(err);
+    CHECK(err->what == rtev::client_error::kind::connection);
+  }
+  // History answers are not live events: the handlers saw each event once.
+  CHECK(live.size() == 5);
+}
+
+TEST_CASE("client_ping_measures_a_round_trip", "[sdk][client][ping]") {
+  rtev::test::local_server srv;
+  rtev::test::tcp_proxy proxy(srv.port());
+  rtev::client c(options_for(proxy.ws_url()));
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+
+  SECTION("several pings in flight all resolve") {
+    std::vector<std::future<std::chrono::microseconds>> fs;
+    for (int i = 0; i < 5; ++i) fs.push_back(c.ping());
+    for (auto& f : fs) {
+      REQUIRE(is_ready(f));
+      const auto rtt = f.get();
+      CHECK(rtt.count() >= 0);
+      CHECK(rtt < 10s);
+    }
+  }
+  SECTION("a ping on a link that dies fails with a connection error") {
+    proxy.freeze();
+    auto f = c.ping();
+    CHECK_FALSE(is_ready(f, 100ms));
+    proxy.cut();
+    REQUIRE(is_ready(f));
+    const auto err = failure_of(f);
+    REQUIRE(err);
+    CHECK(err->what == rtev::client_error::kind::connection);
+  }
+}
+
+TEST_CASE("client_joins_and_leaves_rooms_at_run_time", "[sdk][client][rooms]") {
+  rtev::test::local_server srv;
+  recorder<rtev::event> events;
+  rtev::client_options opt = options_for(srv.get().url());
+  opt.rooms = {"base"};
+  rtev::client c(opt);
+  auto s1 = c.on("*", [&](const rtev::event& e) { events.add(e); });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+
+  c.join("extra");
+  c.ping().get();  // the SUBSCRIBE went first, so its ACK came before the PONG
+  const auto a = seq_of(rtev::test::publish_http(srv.port(), note("extra", 1)));
+  REQUIRE(events.wait_size(1));
+  CHECK(events.values().back().seq == a);
+
+  c.leave("extra");
+  c.ping().get();
+  rtev::test::publish_http(srv.port(), note("extra", 2));
+  const auto sentinel = seq_of(rtev::test::publish_http(srv.port(), note("base", 0)));
+  REQUIRE(events.wait_size(2));
+  CHECK(events.values().back().seq == sentinel);
+  CHECK(events.size() == 2);
+
+  // Joining again delivers the room's events again.
+  c.join("extra");
+  c.ping().get();
+  const auto b = seq_of(rtev::test::publish_http(srv.port(), note("extra", 3)));
+  CHECK(events.wait([b](const auto& v) { return !v.empty() && v.back().seq == b; }));
+}
