@@ -42,7 +42,13 @@ for sub, fl in wanted.items():
             if f not in text and not (name == "rtev.fish" and re.search(rf"-l {re.escape(f[2:])}\b", text)):
                 missing.append(f"{name}: {sub or 'rtev'} {f}")
 
-checked = sum(len(v) for v in wanted.values()) + len(subcommands)
+# The committed scripts are exactly what `rtev completion SHELL` generates.
+for shell, name in (("bash", "rtev.bash"), ("zsh", "_rtev"), ("fish", "rtev.fish")):
+    generated = subprocess.run([rtev, "completion", shell], capture_output=True, text=True, check=True).stdout
+    if generated != completions[name]:
+        missing.append(f"completions/{name}: differs from `rtev completion {shell}` (regenerate it)")
+
+checked = sum(len(v) for v in wanted.values()) + len(subcommands) + 3
 for line in missing:
     print("missing from", line)
 print(f"{checked - len(missing)} passed, {len(missing)} failed")
