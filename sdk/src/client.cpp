@@ -184,6 +184,8 @@ struct client::impl {
   lws_context* ctx = nullptr;  // written before the loop starts, read under cmd_mutex elsewhere
   bool ctx_ready = false;
   std::atomic<bool> stop_flag{false};
+  std::atomic<bool> running{false};  // serve() is executing (start() or run())
+  bool closed_set_by_stop = false;   // guarded by cmd_mutex: stop() closed a client never started
   std::atomic<client_state> current{client_state::idle};
   std::atomic<std::size_t> unsent{0};  // publishes not yet written to a connection
   std::thread thread;
@@ -354,7 +356,7 @@ struct client::impl {
     retry_pending = false;
     if (stop_flag) return;
     ++generation;
-    ws_open = authenticated = want_close = ping_due = ping_outstanding = false;
+    ws_open = authenticated = want_close = ping_due = ping_outstanding = kill_requested = false;
     rx.clear();
     outq.clear();
     last_close_code = last_http_status = 0;
@@ -592,6 +594,8 @@ struct client::impl {
 
   // The connection ended (or never started): fail what cannot survive, then retry or close.
   void disconnected(const std::string& why) {
+    if (disconnect_seen == generation && !wsi) return;  // this attempt's end was handled already
+    disconnect_seen = generation;
     const bool was_open = ws_open;
     wsi = nullptr;
     ws_open = authenticated = false;
@@ -691,10 +695,19 @@ struct client::impl {
   }
 
   void kill_connection(std::string reason) {
-    if (!wsi) return;
+    if (!wsi || kill_requested) return;
+    kill_requested = true;
     last_reason = std::move(reason);
-    lws_set_timeout(wsi, static_cast<pending_timeout>(1), LWS_TO_KILL_ASYNC);
+    // From a timer (never inside this wsi's own callback): a synchronous close is safe, and
+    // it reaches CLIENT_CONNECTION_ERROR / CLIENT_CLOSED before we return. (Asking lws 4.1 for
+    // an asynchronous kill of a wsi that is still connecting crashed in its timer list.)
+    const std::uint64_t gen = generation;
+    lws_set_timeout(wsi, static_cast<pending_timeout>(1), LWS_TO_KILL_SYNC);
+    // lws does not always report a connection it was told to kill while still connecting.
+    if (disconnect_seen != gen) disconnected(last_reason);
   }
+  std::uint64_t disconnect_seen = 0;  // generation whose end was handled
+  bool kill_requested = false;
 
   void tick() {
     const auto now = steady::now();
@@ -786,8 +799,10 @@ struct client::impl {
         }
         if (ping_due) {
           ping_due = false;
-          unsigned char buf[LWS_PRE + 1];
-          if (lws_write(w, &buf[LWS_PRE], 0, LWS_WRITE_PING) < 0) return -1;
+          // Non-empty: lws 4.1 does not report empty PONGs (see server.cpp).
+          unsigned char buf[LWS_PRE + 4] = {};
+          std::memcpy(&buf[LWS_PRE], "rtev", 4);
+          if (lws_write(w, &buf[LWS_PRE], 4, LWS_WRITE_PING) < 0) return -1;
         } else if (!outq.empty()) {
           std::string frame(LWS_PRE, '\0');
           frame += outq.front();
@@ -837,6 +852,7 @@ struct client::impl {
   // --- the loop ----------------------------------------------------------------------------
 
   void serve() {
+    running = true;
     service_thread_id = std::this_thread::get_id();
     protocols[0].name = "rtev-client";
     protocols[0].callback = &impl::callback;
@@ -889,6 +905,7 @@ struct client::impl {
     drain();
     fail_everything("client stopped");
     if (!closed_set) close_for_good(false, "stopped");
+    running = false;
   }
 };
 
@@ -901,12 +918,18 @@ client::~client() {
 }
 
 void client::start() {
-  if (impl_->thread.joinable() || impl_->closed_set) return;
+  std::lock_guard<std::mutex> lock(impl_->cmd_mutex);
+  if (impl_->thread.joinable() || impl_->closed_set_by_stop || impl_->stop_flag) return;
   impl_->thread = std::thread([i = impl_] { i->serve(); });
 }
 
 void client::run() {
-  if (impl_->thread.joinable() || impl_->closed_set) return;
+  {
+    std::lock_guard<std::mutex> lock(impl_->cmd_mutex);
+    if (impl_->thread.joinable() || impl_->closed_set_by_stop || impl_->stop_flag || impl_->running)
+      return;
+    impl_->running = true;
+  }
   impl_->serve();
 }
 
@@ -918,6 +941,14 @@ void client::stop() {
     if (m.ctx_ready) lws_cancel_service(m.ctx);
   }
   if (m.thread.joinable() && std::this_thread::get_id() != m.thread.get_id()) m.thread.join();
+  // Never started: nothing else will report the end (handlers run here, on the caller's thread).
+  bool never_started = false;
+  {
+    std::lock_guard<std::mutex> lock(m.cmd_mutex);
+    never_started = !m.running && !m.thread.joinable() && !m.closed_set;
+    if (never_started) m.closed_set_by_stop = true;
+  }
+  if (never_started) m.close_for_good(false, "stopped before it started");
 }
 
 client_state client::state() const {

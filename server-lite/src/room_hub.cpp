@@ -585,7 +585,10 @@ void room_hub::publish(std::vector<publish_request> reqs, publish_done done) {
   std::vector<stored_event> batch;
   std::vector<std::uint64_t> seqs;
   const auto now = steady::now();
-  const std::string stamp = now_rfc3339();
+  // One instant per publish: the envelope's timestamp and the stored time are the same, so
+  // time-based since/until compare against exactly what clients see.
+  const rtev::timestamp instant = rtev::time::now();
+  const std::string stamp = rtev::time::format_rfc3339(instant, cfg_.timezone);
   for (std::size_t i = 0; i < reqs.size(); ++i) {
     publish_request& r = reqs[i];
     if (r.id) {
@@ -617,7 +620,7 @@ void room_hub::publish(std::vector<publish_request> reqs, publish_done done) {
     se.id = id;
     se.type = r.type;
     se.room = ev->room;
-    se.time_us = to_us(rtev::time::now());
+    se.time_us = to_us(instant);
     se.json = ev->json;
     batch.push_back(std::move(se));
     seqs.push_back(seq);

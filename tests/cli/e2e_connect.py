@@ -1,0 +1,108 @@
+#!/usr/bin/python3
+"""End-to-end: `rtev connect` driven through a pipe (issue 5 spec): with stdin not a terminal it
+reads lines only after the connection is open, sends them (raw JSON, /sub, /unsub, /pub,
+/typing, /ping, /history, /quit), prints incoming events and replies, and exits when stdin ends
+and the replies are in.
+usage: e2e_connect.py RTEV_BINARY"""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_e2e_support import Server, Suite, free_port  # noqa: E402
+
+t = Suite("connect")
+srv = t.server()
+URL = srv.url
+
+
+def messages(text):
+    """Every JSON line of connect's output (events and replies, JSONL in a pipe)."""
+    out = []
+    for line in text.splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            pass
+    return out
+
+
+def replies(msgs, kind, op=None):
+    return [m for m in msgs if m.get("type") == kind and (op is None or m.get("data", {}).get("op") == op)]
+
+
+def test_pipe_basics():
+    r = t.run("connect", URL, input='/sub lobby\n/pub message_sent {"a":1} lobby\n/ping\n', timeout=20)
+    msgs = messages(r.out)
+    events = [m for m in msgs if m.get("type") == "message_sent"]
+    t.check("printf '/sub lobby\\n/pub message_sent {\"a\":1} lobby\\n/ping\\n' | rtev connect URL: exit 0 once the replies are in",
+            r.rc == 0 and r.elapsed < 5, r)
+    t.check("… shows the SUBSCRIBE and PUBLISH ACKs and the PONG",
+            len(replies(msgs, "ACK", "SUBSCRIBE")) == 1 and len(replies(msgs, "ACK", "PUBLISH")) == 1
+            and len(replies(msgs, "PONG")) == 1, r)
+    t.check("… and the event itself (as a JSON line: stdout is a pipe)",
+            len(events) == 1 and events[0]["data"] == {"a": 1} and events[0].get("room") == "lobby", r)
+    t.check("… and the event was really stored in lobby", [e["data"] for e in srv.history("lobby")] == [{"a": 1}])
+
+    r = t.run("connect", URL, input='{"type":"PING"}\n/history lobby\n/typing lobby on\n/unsub lobby\n', timeout=20)
+    msgs = messages(r.out)
+    hist = [m for m in msgs if m.get("type") == "message_sent"]
+    t.check("raw JSON lines are sent as they are ({\"type\":\"PING\"} → PONG)", r.rc == 0 and len(replies(msgs, "PONG")) == 1, r)
+    t.check("/history ROOM prints the stored events and the ACK",
+            len(hist) == 1 and hist[0]["data"] == {"a": 1} and len(replies(msgs, "ACK", "HISTORY")) == 1, r)
+    t.check("/typing ROOM on and /unsub ROOM are acknowledged",
+            len(replies(msgs, "ACK", "TYPING_START")) == 1 and len(replies(msgs, "ACK", "UNSUBSCRIBE")) == 1, r)
+
+    r = t.run("connect", URL, input='/pub bc_from_connect {"b":2}\n', timeout=20)
+    before = [e for e in srv.history() if e["type"] == "bc_from_connect"]
+    t.check("/pub TYPE JSON without a ROOM publishes a broadcast",
+            r.rc == 0 and len(before) == 1 and "room" not in before[0], (r, before))
+
+    r = t.run("connect", URL, input='/ping\n/quit\n/pub after_quit {} q-room\n', timeout=20)
+    t.check("/quit ends the session: later lines are not sent",
+            r.rc == 0 and len(replies(messages(r.out), "PONG")) == 1 and srv.history("q-room") == [], r)
+
+    r = t.run("connect", "--url", URL, input="/ping\n", timeout=20)
+    r2 = t.run("connect", input="/ping\n", env=t.env(RTEV_URL=URL), timeout=20)
+    t.check("connect takes the URL from --url and from RTEV_URL too",
+            r.rc == 0 and r2.rc == 0 and len(replies(messages(r.out), "PONG")) == 1
+            and len(replies(messages(r2.out), "PONG")) == 1, (r, r2))
+
+
+def test_reads_after_open():
+    # stdin is full before the server exists: the lines must wait for the connection.
+    port = free_port()
+    b = t.bg("connect", f"ws://127.0.0.1:{port}/events/ws/connect", "--connect-timeout", "15s",
+             stdin_data='/sub early\n/pub early_event {"e":1} early\n/ping\n')
+    late = Server(t, port=port)
+    r = b.finish(30)
+    msgs = messages(r.out)
+    t.check("connect reads piped lines only once the connection is open (server started after it)",
+            r.rc == 0 and len(replies(msgs, "ACK", "SUBSCRIBE")) == 1 and len(replies(msgs, "PONG")) == 1
+            and [e["data"] for e in late.history("early")] == [{"e": 1}], r)
+    late.stop()
+
+
+def test_incoming_events():
+    watcher = t.bg("connect", URL, keep_stdin=True)
+    watcher.send("/sub live-room\n")
+    joined = watcher.wait_out(lambda o: any(m.get("data", {}).get("op") == "SUBSCRIBE" for m in messages(o)), 10)
+    p = t.run("publish", "--url", URL, "from_elsewhere", '{"x":42}', "--room", "live-room")
+    typer = t.run("connect", URL, input="/typing live-room on\n", timeout=20)
+    got = watcher.wait_out(lambda o: any(m.get("type") == "from_elsewhere" for m in messages(o))
+                           and any(m.get("type") == "typing_indicator" for m in messages(o)), 10)
+    watcher.close_stdin()
+    r = watcher.finish(20)
+    msgs = messages(r.out)
+    ev = [m for m in msgs if m.get("type") == "from_elsewhere"]
+    ty = [m for m in msgs if m.get("type") == "typing_indicator"]
+    t.check("connect prints events published by others to a room it joined",
+            joined and p.rc == 0 and got and len(ev) == 1 and ev[0]["data"] == {"x": 42}, r)
+    t.check("connect prints another member's typing indicator",
+            typer.rc == 0 and len(ty) == 1 and ty[0]["data"].get("is_typing") is True, (typer, r))
+    t.check("connect exits 0 when its stdin ends", r.rc == 0, r)
+
+
+for fn in (test_pipe_basics, test_reads_after_open, test_incoming_events):
+    t.section(fn)
+t.finish()

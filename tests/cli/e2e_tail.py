@@ -1,0 +1,309 @@
+#!/usr/bin/python3
+"""End-to-end: `rtev tail` and `rtev subscribe` against a real `rtev serve` (issue 5 spec):
+--count/--timeout (exit 0 / exit 5), --type globs, --room, --where, --since (5m, RFC 3339,
+seq:N, beginning) with --until-end, every --format, --time, --tz / RTEV_TZ, -o FILE, pretty on
+a terminal vs JSONL in a pipe, --color / NO_COLOR.
+usage: e2e_tail.py RTEV_BINARY"""
+import json
+import os
+import re
+import sys
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_e2e_support import Suite, strip_ansi  # noqa: E402
+
+t = Suite("tail")
+srv = t.server()
+URL = srv.url
+
+# Seeded through the HTTP API (not the CLI under test): rooms r1, r2, r3 and a broadcast.
+SEED = [
+    {"type": "message_sent", "room": "r1", "data": {"platform": "whatsapp", "message_text": "hello from r1", "n": 1}},
+    {"type": "message_sent", "room": "r2", "data": {"platform": "telegram", "message_text": "hello from r2", "n": 2}},
+    {"type": "new_message", "room": "r1", "data": {"platform": "email", "n": 3}},
+    {"type": "MESSAGE_SENT", "broadcast": True, "data": {"n": 4}},
+    {"type": "content-created", "room": "r3", "data": {"n": 5}},
+]
+acks = [srv.post(e) for e in SEED]
+stored = {e["seq"]: e for e in srv.history()}
+E = [stored[a["seq"]] for a in acks]  # the seeded envelopes as stored, E[0] … E[4]
+SEEDED_SEQS = {e["seq"] for e in E}
+
+
+def seeded(res):
+    """The seeded events among a run's JSONL output (presence events of the CLI's own
+    connections left out), as n values in output order."""
+    return [e["data"]["n"] for e in res.json_lines() if e.get("seq") in SEEDED_SEQS]
+
+
+def hist(*extra):
+    return t.run("tail", "--url", URL, "--since", "beginning", "--until-end", *extra)
+
+
+def display_local(ts, zone):
+    d = datetime.fromisoformat(ts).astimezone(ZoneInfo(zone))
+    return f"{d:%b} {d.day}, {d.year}, {d.hour % 12 or 12}:{d:%M:%S} {'AM' if d.hour < 12 else 'PM'}"
+
+
+def iso_in(ts, zone):
+    return datetime.fromisoformat(ts).astimezone(ZoneInfo(zone)).isoformat(timespec="microseconds")
+
+
+def test_history_and_filters():
+    r = hist()
+    t.check("tail --since beginning --until-end: exit 0 with every room and the broadcast, in seq order",
+            r.rc == 0 and seeded(r) == [1, 2, 3, 4, 5], r)
+    t.check("tail in a pipe prints JSONL (every stdout line is a JSON envelope, no colour)",
+            r.rc == 0 and all(isinstance(j, dict) and "type" in j and "seq" in j for j in r.json_lines())
+            and "\x1b" not in r.out, r)
+
+    r = hist("--type", "message_*")
+    t.check("--type glob message_* matches message_sent only (case-sensitive: not MESSAGE_SENT)",
+            r.rc == 0 and seeded(r) == [1, 2], r)
+    r = hist("--type", "new_message", "--type", "content-*")
+    t.check("--type is repeatable", r.rc == 0 and seeded(r) == [3, 5], r)
+    r = hist("--type", "MESSAGE_SENT")
+    t.check("--type exact dashboard type", r.rc == 0 and seeded(r) == [4], r)
+
+    r = hist("--room", "r1")
+    t.check("--room r1 shows only r1's events (no broadcast, no other room)",
+            r.rc == 0 and [e.get("room") for e in r.json_lines()] == ["r1", "r1"] and seeded(r) == [1, 3], r)
+    r = hist("--room", "r1", "--room", "r2")
+    # Each room's history comes in seq order; the spec does not order rooms among themselves.
+    t.check("--room is repeatable", r.rc == 0 and sorted(seeded(r)) == [1, 2, 3]
+            and [n for n in seeded(r) if n != 2] == [1, 3]
+            and all(e.get("room") in ("r1", "r2") for e in r.json_lines()), r)
+
+    r = hist("--room", "r*")
+    t.check("--room glob r* (anyone may use globs on an --auth none server)",
+            r.rc == 0 and sorted(seeded(r)) == [1, 2, 3, 5] and all(e.get("room", "")[:1] == "r" for e in r.json_lines()), r)
+
+    r = hist("--where", "data.platform=whatsapp")
+    t.check("--where data.platform=whatsapp", r.rc == 0 and seeded(r) == [1]
+            and len(r.json_lines()) == 1, r)
+    r = hist("--type", "message_sent", "--where", "data.platform!=whatsapp")
+    t.check("--where FIELD!=VALUE", r.rc == 0 and seeded(r) == [2], r)
+    r = hist("--where", "data.platform=whatsapp", "--where", "data.n=1")
+    r2 = hist("--where", "data.platform=whatsapp", "--where", "data.n=2")
+    t.check("--where is repeatable (all tests must hold; numbers compare)",
+            r.rc == 0 and seeded(r) == [1] and r2.rc == 0 and r2.lines() == [], (r, r2))
+    r = hist("--where", "room=r2")
+    t.check("--where on an envelope field (room=r2)", r.rc == 0 and seeded(r) == [2], r)
+
+    r = t.run("tail", "--url", URL, "--since", "seq:%d" % E[1]["seq"], "--until-end")
+    t.check("--since seq:N replays the events after seq N", r.rc == 0 and seeded(r) == [3, 4, 5], r)
+    ts_z = E[2]["timestamp"].replace("+00:00", "Z")
+    r = t.run("tail", "--url", URL, "--since", ts_z, "--until-end")
+    t.check(f"--since RFC 3339 ({ts_z}) replays the events at or after that time",
+            r.rc == 0 and seeded(r) == [3, 4, 5], r)
+    r = t.run("tail", "--url", URL, "--since", "2000-01-01T00:00:00Z", "--until-end")
+    t.check("--since 2000-01-01T00:00:00Z replays everything", r.rc == 0 and seeded(r) == [1, 2, 3, 4, 5], r)
+    r = t.run("tail", "--url", URL, "--since", "5m", "--until-end")
+    t.check("--since 5m replays the events of the last 5 minutes", r.rc == 0 and seeded(r) == [1, 2, 3, 4, 5], r)
+    r = t.run("tail", "--url", URL, "--since", "2999-01-01T00:00:00Z", "--until-end", "--timeout", "10s")
+    t.check("--since a future time + --until-end: nothing, exit 0", r.rc == 0 and seeded(r) == [], r)
+    r = hist("--type", "nothing_like_this")
+    t.check("--until-end with no matching history exits 0 at once", r.rc == 0 and r.lines() == [] and r.elapsed < 5, r)
+    r = t.run("tail", "--url", URL, "--since", "beginning", "--type", "message_sent", "--count", "1")
+    t.check("--since beginning --count 1 exits 0 after the first replayed match",
+            r.rc == 0 and seeded(r) == [1] and len(r.lines()) == 1, r)
+
+
+def test_count_timeout():
+    # The spec's CI assertion: rtev tail --type message_sent --count 1 --timeout 10s
+    b = t.bg("tail", "--url", URL, "--type", "ci_check", "--count", "2", "--timeout", "10s", "-v")
+    ready = b.wait_err("joined", 10)
+    for i in range(3):
+        srv.post({"type": "ci_check", "room": "ci", "data": {"i": i}})
+    r = b.finish(20)
+    t.check("tail --count 2 --timeout 10s: exit 0 after exactly 2 live events",
+            ready and r.rc == 0 and [e["data"]["i"] for e in r.json_lines()] == [0, 1] and r.elapsed < 10, r)
+
+    # A burst (one HTTP request, five events): --count 2 still means exactly two.
+    b = t.bg("tail", "--url", URL, "--type", "burst", "--count", "2", "--timeout", "10s", "-v")
+    ready = b.wait_err("joined", 10)
+    srv.post([{"type": "burst", "room": "ci", "data": {"i": i}} for i in range(5)])
+    r = b.finish(20)
+    t.check("tail --count 2 prints exactly 2 events when more arrive at once",
+            ready and r.rc == 0 and [e["data"]["i"] for e in r.json_lines()] == [0, 1], r)
+
+    b = t.bg("tail", "--url", URL, "--type", "message_sent", "--count", "1", "--timeout", "10s", "-v")
+    ready = b.wait_err("joined", 10)
+    t.run("publish", "--url", URL, "message_sent", '{"message_text":"ci"}', "--room", "ci")
+    r = b.finish(20)
+    t.check("`rtev tail --type message_sent --count 1 --timeout 10s` + `rtev publish` is a CI assertion (exit 0)",
+            ready and r.rc == 0 and len(r.json_lines()) == 1 and r.json_lines()[0]["data"]["message_text"] == "ci", r)
+
+    r = t.run("tail", "--url", URL, "--type", "never_published", "--count", "1", "--timeout", "1s")
+    t.check("--count not reached by --timeout 1s: exit 5, after about 1 s, a diagnostic on stderr",
+            r.rc == 5 and 0.9 <= r.elapsed < 4 and r.out == "" and r.err.strip() != "", r)
+    r = t.run("tail", "--url", URL, "--since", "beginning", "--type", "message_sent", "--count", "5",
+              "--timeout", "1500ms")
+    t.check("--count 5 with only 2 matching events: prints the 2, then exit 5",
+            r.rc == 5 and seeded(r) == [1, 2], r)
+    r = t.run("tail", "--url", URL, "--type", "never_published", "--timeout", "1s")
+    t.check("--timeout without --count: a plain deadline, exit 0", r.rc == 0 and r.elapsed < 4, r)
+    r = t.run("tail", "--url", URL, "--type", "never_published", "--count", "1", "--timeout", "1s", "-q")
+    t.check("-q: exit 5 with nothing on stderr", r.rc == 5 and r.err == "", r)
+
+
+def test_broadcasts_live():
+    # Without --room broadcasts show; with --room only that room.
+    # (--count is not what this checks: the first two events are compared.)
+    all_rooms = t.bg("tail", "--url", URL, "--type", "live_*", "--count", "2", "--timeout", "10s", "-v")
+    only_r1 = t.bg("tail", "--url", URL, "--room", "lr1", "--type", "live_*", "--count", "1", "--timeout", "10s", "-v")
+    ready = all_rooms.wait_err("joined", 10) and only_r1.wait_err("joined", 10)
+    srv.post({"type": "live_bc", "broadcast": True, "data": {"k": "broadcast"}})
+    srv.post({"type": "live_other", "room": "lr2", "data": {"k": "r2"}})
+    srv.post({"type": "live_r1", "room": "lr1", "data": {"k": "r1"}})
+    a, b = all_rooms.finish(20), only_r1.finish(20)
+    t.check("live tail without --room shows broadcasts and every room",
+            ready and a.rc == 0 and [e["data"]["k"] for e in a.json_lines()][:2] == ["broadcast", "r2"], a)
+    t.check("live tail --room r1 shows neither the broadcast nor r2",
+            ready and b.rc == 0 and [e["data"]["k"] for e in b.json_lines()][:1] == ["r1"], b)
+
+
+def test_formats():
+    e1 = E[0]
+    r = hist("--room", "r1", "--format", "jsonl")
+    t.check("--format jsonl: one compact envelope per line, equal to the stored one",
+            r.rc == 0 and len(r.lines()) == 2 and r.json_lines()[0] == e1, r)
+
+    r = hist("--room", "r1", "--format", "json")
+    docs, pos, text = [], 0, r.out
+    try:
+        dec = json.JSONDecoder()
+        while text[pos:].strip():
+            while text[pos].isspace():
+                pos += 1
+            d, pos = dec.raw_decode(text, pos)
+            docs.append(d)
+    except Exception as ex:
+        docs = [f"unparsable: {ex}"]
+    t.check("--format json: indented JSON documents, one per event",
+            r.rc == 0 and len(docs) == 2 and docs[0] == e1 and len(r.out.splitlines()) > 2, r)
+
+    r = hist("--room", "r1", "--format", "raw")
+    t.check("--format raw: the data only", r.rc == 0 and r.json_lines() == [E[0]["data"], E[2]["data"]], r)
+
+    r = hist("--room", "r1", "--type", "message_sent", "--format", "{{type}} {{data.message_text}} {{timestamp}}")
+    t.check("--format '{{type}} {{data.message_text}} {{timestamp}}'",
+            r.rc == 0 and r.lines() == [f"message_sent hello from r1 {e1['timestamp']}"], r)
+    r = hist("--room", "r1", "--format", "{{seq}}|{{room}}|{{data.n}}")
+    t.check("--format template with seq, room and a number",
+            r.rc == 0 and r.lines() == [f"{E[0]['seq']}|r1|1", f"{E[2]['seq']}|r1|3"], r)
+
+    r = hist("--room", "r1", "--type", "message_sent", "--format", "pretty", "--tz", "Asia/Tokyo")
+    line = r.lines()[0] if r.lines() else ""
+    want_time = display_local(e1["timestamp"], "Asia/Tokyo")
+    t.check("--format pretty --tz Asia/Tokyo: the time in that zone, the type, the room, a compact payload",
+            r.rc == 0 and len(r.lines()) == 1 and want_time in line and "message_sent" in line and " r1 " in f" {line} "
+            and '"message_text":"hello from r1"' in line and "\x1b" not in line, f"want {want_time!r}\n{r}")
+    r = hist("--room", "r1", "--type", "message_sent", "--format", "pretty", "--time", "iso", "--tz", "Asia/Kolkata")
+    want = iso_in(e1["timestamp"], "Asia/Kolkata")
+    t.check("--time iso: RFC 3339 in the --tz zone", r.rc == 0 and want in r.out, f"want {want!r}\n{r}")
+    r = hist("--room", "r1", "--type", "message_sent", "--format", "pretty", "--time", "relative")
+    t.check("--time relative: 'just now' for a fresh event", r.rc == 0 and "just now" in r.out, r)
+    r = hist("--room", "r1", "--type", "message_sent", "--format", "pretty", "--time", "local", "--tz", "UTC")
+    t.check("--time local --tz UTC", r.rc == 0 and display_local(e1["timestamp"], "UTC") in r.out, r)
+    env = t.env(RTEV_TZ="America/New_York")
+    r = t.run("tail", "--url", URL, "--since", "beginning", "--until-end", "--room", "r1", "--type", "message_sent",
+              "--format", "pretty", "--time", "iso", env=env)
+    want = iso_in(e1["timestamp"], "America/New_York")
+    t.check("RTEV_TZ=America/New_York sets the display zone", r.rc == 0 and want in r.out, f"want {want!r}\n{r}")
+    r = t.run("tail", "--url", URL, "--since", "beginning", "--until-end", "--room", "r1", "--type", "message_sent",
+              "--format", "pretty", "--time", "iso", "--tz", "Asia/Tokyo", env=env)
+    t.check("--tz wins over RTEV_TZ", r.rc == 0 and iso_in(e1["timestamp"], "Asia/Tokyo") in r.out, r)
+
+    rec = t.path("tail-record.jsonl")
+    r = hist("--room", "r1", "--format", "{{data.n}}", "-o", rec)
+    try:
+        recorded = [json.loads(l) for l in open(rec) if l.strip()]
+    except Exception as ex:
+        recorded = f"unreadable: {ex}"
+    t.check("-o FILE records the shown events as JSONL while stdout keeps its format",
+            r.rc == 0 and r.lines() == ["1", "3"] and recorded == [E[0], E[2]], (r, recorded))
+
+
+def test_terminal_and_colour():
+    args = ("tail", "--url", URL, "--since", "beginning", "--until-end", "--type", "message_sent", "--type", "new_message",
+            "--type", "MESSAGE_SENT")
+    r = t.run_pty(*args)
+    lines = [l for l in r.out.splitlines() if l.strip()]
+    plain = [strip_ansi(l) for l in lines]
+
+    def is_json(l):
+        try:
+            json.loads(l)
+            return True
+        except ValueError:
+            return False
+    t.check("tail on a terminal prints pretty (not JSON) lines, coloured",
+            r.rc == 0 and len(lines) >= 3 and not any(is_json(p) for p in plain) and "\x1b[" in r.out
+            and any("message_sent" in p and "r1" in p for p in plain), r)
+
+    def colour_of(type_name):
+        for l in lines:
+            m = re.search(r"((?:\x1b\[[0-9;]*m)+)" + re.escape(type_name) + r"(?![A-Za-z_])", l)
+            if m:
+                return m.group(1)
+        return None
+    c_msg, c_inbox, c_dash = colour_of("message_sent"), colour_of("new_message"), colour_of("MESSAGE_SENT")
+    t.check("pretty colours the type by family (messenger, inbox, dashboard differ)",
+            None not in (c_msg, c_inbox, c_dash) and len({c_msg, c_inbox, c_dash}) == 3,
+            f"messenger={c_msg!r} inbox={c_inbox!r} dashboard={c_dash!r}\n{r}")
+
+    r = t.run_pty(*args, env=t.env(NO_COLOR="1"))
+    plain_lines = [l for l in r.out.splitlines() if l.strip()]
+    t.check("NO_COLOR=1 on a terminal: still pretty, no colour",
+            r.rc == 0 and len(plain_lines) >= 3 and "\x1b" not in r.out and not any(is_json(l) for l in plain_lines), r)
+    r = t.run_pty(*args, "--color", "never")
+    t.check("--color never on a terminal: no colour", r.rc == 0 and r.out.strip() and "\x1b" not in r.out, r)
+    r = t.run_pty(*args, "--color", "always", env=t.env(NO_COLOR="1"))
+    t.check("--color always wins over NO_COLOR", r.rc == 0 and "\x1b[" in r.out, r)
+    r = t.run_pty(*args, "--format", "jsonl")
+    ok = r.rc == 0 and r.out.strip() != ""
+    try:
+        ok = ok and all(isinstance(json.loads(l), dict) for l in r.out.splitlines() if l.strip())
+    except ValueError:
+        ok = False
+    t.check("--format jsonl wins over terminal detection (JSON lines, no colour)", ok and "\x1b" not in r.out, r)
+    r = t.run(*args, "--format", "pretty", "--color", "always")
+    t.check("--color always in a pipe colours pretty output", r.rc == 0 and "\x1b[" in r.out, r)
+    r = t.run(*args, "--format", "pretty")
+    t.check("--format pretty in a pipe: pretty, but no colour (not a terminal)",
+            r.rc == 0 and r.out.strip() and "\x1b" not in r.out and "message_sent" in r.out, r)
+
+    r = t.run_pty("subscribe", "r1", "--url", URL, "--since", "beginning", "--until-end")
+    plain_lines = [strip_ansi(l) for l in r.out.splitlines() if l.strip()]
+    t.check("subscribe on a terminal prints pretty", r.rc == 0 and len(plain_lines) == 2
+            and not any(is_json(l) for l in plain_lines) and "message_sent" in r.out, r)
+
+
+def test_subscribe():
+    r = t.run("subscribe", "r1", "r2", "--url", URL, "--since", "beginning", "--until-end")
+    t.check("subscribe r1 r2: every event of those rooms as JSONL, no broadcast, no other room",
+            r.rc == 0 and sorted(seeded(r)) == [1, 2, 3] and [n for n in seeded(r) if n != 2] == [1, 3] and all(e.get("room") in ("r1", "r2") for e in r.json_lines()), r)
+    b = t.bg("subscribe", "sub-a", "sub-b", "--url", URL, "--count", "3", "--timeout", "10s", "-v")
+    ready = b.wait_err("joined sub-a", 10) and b.wait_err("joined sub-b", 10)
+    srv.post({"type": "x1", "room": "sub-a", "data": {"i": 1}})
+    srv.post({"type": "x2", "room": "elsewhere", "data": {"i": 2}})
+    srv.post({"type": "x3", "broadcast": True, "data": {"i": 3}})
+    srv.post({"type": "x4", "room": "sub-b", "data": {"i": 4}})
+    srv.post({"type": "x5", "room": "sub-a", "data": {"i": 5}})
+    r = b.finish(20)
+    t.check("subscribe ROOM... streams live events of its rooms only (JSONL), exits 0 at --count",
+            ready and r.rc == 0 and [e["data"]["i"] for e in r.json_lines()] == [1, 4, 5], r)
+    r = t.run("subscribe", "r9", "--url", URL, "--count", "1", "--timeout", "1s")
+    t.check("subscribe --count/--timeout not reached: exit 5", r.rc == 5, r)
+    r = t.run("subscribe", "--url", URL)
+    t.check("subscribe without a ROOM: exit 2", r.rc == 2, r)
+
+
+for fn in (test_history_and_filters, test_count_timeout, test_broadcasts_live, test_formats,
+           test_terminal_and_colour, test_subscribe):
+    t.section(fn)
+t.finish()
