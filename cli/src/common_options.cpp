@@ -83,6 +83,10 @@ void common_options::resolve() {
     use_color = false;
   else
     use_color = stdout_tty && env("NO_COLOR").empty();
+  // http(s):// URLs name the same server (health and the HTTP API use them); the WebSocket
+  // commands get the ws(s):// form.
+  if (url.rfind("http://", 0) == 0) url = "ws://" + url.substr(7);
+  else if (url.rfind("https://", 0) == 0) url = "wss://" + url.substr(8);
   try {
     client_options probe;
     probe.url = url;
@@ -126,10 +130,13 @@ void debug(const common_options& opt, const std::string& line) {
   if (opt.verbose > 0 && !opt.quiet) std::cerr << "rtev: " << line << std::endl;
 }
 
-void connect_or_exit(client& c, const common_options& opt) {
+void connect_or_exit(client& c, const common_options& opt,
+                     std::optional<std::chrono::steady_clock::time_point> deadline) {
   auto fut = c.connected();
   c.start();
-  if (fut.wait_for(opt.connect_timeout_ms) != std::future_status::ready) {
+  auto until = std::chrono::steady_clock::now() + opt.connect_timeout_ms;
+  if (deadline && *deadline < until) until = *deadline;
+  if (fut.wait_until(until) != std::future_status::ready) {
     c.stop();
     throw command_failure(exit_connect,
                           "could not connect to " + opt.url + " within " + opt.connect_timeout);

@@ -44,7 +44,9 @@ void debug(const common_options& opt, const std::string& line);
 
 /// Starts `c` and waits until it is connected, at most the connect time-out. Throws
 /// command_failure with exit code 3 (could not connect) or 4 (authentication rejected).
-void connect_or_exit(client& c, const common_options& opt);
+/// `deadline` (a command's total --timeout) cuts the wait shorter.
+void connect_or_exit(client& c, const common_options& opt,
+                     std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
 
 /// An error that carries its exit code.
 struct command_failure : std::runtime_error {

@@ -655,6 +655,15 @@ struct server::impl {
         drop_session(pss);
         return 0;
 
+      // A keep-alive HTTP transaction ends without CLOSED_HTTP: its per-session data goes with
+      // the protocol binding. WSI_DESTROY catches whatever is left when a connection is freed.
+      case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        if (pss && *pss && !(*pss)->conn && !(*pss)->pending_id) drop_session(pss);
+        return 0;
+      case LWS_CALLBACK_WSI_DESTROY:
+        drop_session(pss);
+        return 0;
+
       default:
         return lws_callback_http_dummy(wsi, reason, pss, in, len);
     }

@@ -25,7 +25,8 @@ URL = srv.url
 
 
 def tmux(*args, check=True):
-    p = subprocess.run([TMUX, "-S", SOCK, *args], capture_output=True, text=True, env=t.env(), timeout=20)
+    p = subprocess.run([TMUX, "-S", SOCK, *args], capture_output=True, text=True, timeout=20,
+                       env=t.env(SHELL="/bin/sh"))  # the pane command is POSIX sh
     if check and p.returncode != 0:
         raise RuntimeError(f"tmux {' '.join(args)}: {p.stderr}")
     return p.stdout

@@ -110,6 +110,11 @@ def test_token_mode_visibility():
     r = b.finish(20)
     t.check("on serve --auth token, tail without --room as a non-admin follows its own room and broadcasts",
             ready and ok == [0, 0, 0, 0] and r.rc == 0 and [e["data"]["k"] for e in r.json_lines()] == ["alice", "all"], (ok, r))
+    s_short = t.server("--auth", "token", "--auth-timeout", "1s")
+    r = t.run("tail", "--url", s_short.url, "--connect-timeout", "5s")
+    t.check("no token on serve --auth token (--auth-timeout 1s): exit 4, authentication rejected",
+            r.rc == 4 and r.elapsed < 4, r)
+    s_short.stop()
     r = t.run("tail", "--url", s.url, "--token", "alice", "--room", "user:bob", "--count", "1", "--timeout", "5s")
     t.check("tail --room of another user's room: refused by the server, exit 1 with its message",
             r.rc == 1 and "user:bob" in r.err, r)

@@ -137,6 +137,16 @@ def test_count_timeout():
     t.check("`rtev tail --type message_sent --count 1 --timeout 10s` + `rtev publish` is a CI assertion (exit 0)",
             ready and r.rc == 0 and len(r.json_lines()) == 1 and r.json_lines()[0]["data"]["message_text"] == "ci", r)
 
+    # --since replays, then follows: 2 stored + 1 live = --count 3.
+    srv.post({"type": "rf_event", "room": "rf", "data": {"i": 1}})
+    srv.post({"type": "rf_event", "room": "rf", "data": {"i": 2}})
+    b = t.bg("tail", "--url", URL, "--type", "rf_event", "--since", "beginning", "--count", "3", "--timeout", "10s", "-v")
+    ready = b.wait_err("joined", 10)
+    srv.post({"type": "rf_event", "room": "rf", "data": {"i": 3}})
+    r = b.finish(20)
+    t.check("--since beginning replays then follows live events (2 stored + 1 live, no gap, no duplicate)",
+            ready and r.rc == 0 and [e["data"]["i"] for e in r.json_lines()] == [1, 2, 3], r)
+
     r = t.run("tail", "--url", URL, "--type", "never_published", "--count", "1", "--timeout", "1s")
     t.check("--count not reached by --timeout 1s: exit 5, after about 1 s, a diagnostic on stderr",
             r.rc == 5 and 0.9 <= r.elapsed < 4 and r.out == "" and r.err.strip() != "", r)

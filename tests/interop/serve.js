@@ -32,7 +32,11 @@ function start(args = [], { port = 0, db } = {}) {
           stop(signal = 'SIGTERM') {
             return new Promise((res) => {
               if (child.exitCode !== null) return res(child.exitCode);
-              child.once('exit', (code, sig) => res(code ?? sig));
+              child.once('exit', (code, sig) => {
+                // A failed exit is easier to diagnose with what the server said.
+                if (code !== 0) process.stderr.write(`rtev serve exited ${code ?? sig}:\n${stderr}\n`);
+                res(code ?? sig);
+              });
               child.kill(signal);
             });
           },

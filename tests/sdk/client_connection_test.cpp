@@ -293,6 +293,8 @@ TEST_CASE("client_closes_with_the_last_error_when_retries_run_out", "[sdk][clien
   CHECK_FALSE(last.auth_failed);
   CHECK_FALSE(last.reason.empty());
   INFO("closed: " << last.reason);
+  // closed() may resolve just before the state handlers hear of it.
+  REQUIRE(wait_state(states, client_state::closed));
   const auto log = states.entries();
   REQUIRE_FALSE(log.empty());
   CHECK(log.front().value.state == client_state::connecting);
@@ -303,6 +305,25 @@ TEST_CASE("client_closes_with_the_last_error_when_retries_run_out", "[sdk][clien
   // connected() never resolves normally: it fails with the reason.
   REQUIRE(is_ready(c.connected()));
   CHECK_THROWS_AS(c.connected().get(), rtev::request_error);
+}
+
+TEST_CASE("client_without_reconnect_closes_on_the_first_disconnect", "[sdk][client][reconnect]") {
+  rtev::test::local_server srv;
+  rtev::test::tcp_proxy proxy(srv.port());
+  state_log states;
+  rtev::client_options opt = options_for(proxy.ws_url());
+  opt.reconnect = false;
+  rtev::client c(opt);
+  auto sub = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  proxy.cut();
+  REQUIRE(c.closed().wait_for(default_timeout) == std::future_status::ready);
+  CHECK_FALSE(c.closed().get().reason.empty());
+  CHECK_FALSE(c.closed().get().auth_failed);
+  REQUIRE(wait_state(states, client_state::closed));
+  CHECK(count_state(states.entries(), client_state::reconnecting) == 0);
+  CHECK(proxy.accepted() == 1);
 }
 
 // --- tokens and authentication -------------------------------------------------------------------
@@ -400,6 +421,7 @@ TEST_CASE("client_with_a_bad_token_ends_closed_with_an_auth_error", "[sdk][clien
   CHECK_FALSE(last.reason.empty());
   CHECK(proxy.accepted() == static_cast<std::size_t>(expected_connections));
   if (opt.token_provider) CHECK(calls == 2);
+  REQUIRE(wait_state(states, client_state::closed));
   const auto log = states.entries();
   CHECK(count_state(log, client_state::connected) == 0);
   CHECK(log.back().value.state == client_state::closed);

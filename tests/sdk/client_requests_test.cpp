@@ -519,3 +519,59 @@ TEST_CASE("client_joins_and_leaves_rooms_at_run_time", "[sdk][client][rooms]") {
   const auto b = seq_of(rtev::test::publish_http(srv.port(), note("extra", 3)));
   CHECK(events.wait([b](const auto& v) { return !v.empty() && v.back().seq == b; }));
 }
+
+// --- threading ------------------------------------------------------------------------------------
+
+TEST_CASE("client_public_methods_are_safe_from_many_threads_at_once", "[sdk][client][threads]") {
+  rtev::test::local_server srv;
+  std::atomic<int> delivered{0};
+  rtev::client_options opt = options_for(srv.get().url());
+  opt.rooms = {"shared"};
+  rtev::client c(opt);
+  auto s0 = c.on("*", [&](const rtev::event&) { ++delivered; });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  c.ping().get();
+
+  constexpr int threads = 4, rounds = 50;
+  std::vector<std::thread> workers;
+  std::atomic<int> acked{0}, failures{0};
+  std::mutex error_mutex;  // guards first_error (Catch's macros are not thread-safe)
+  std::string first_error;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      try {
+        for (int i = 0; i < rounds; ++i) {
+          const std::string own = "room-" + std::to_string(t);
+          auto sub = c.on("note", [&](const rtev::event&) {});
+          auto st = c.on_state([](const rtev::state_info&) {});
+          c.join(own);
+          auto pub = c.publish("shared", "note", {{"t", t}, {"i", i}});
+          c.typing(own, i % 2 == 0);
+          auto ping = c.ping();
+          if (i % 10 == 0) {
+            auto h = c.history("shared", nullptr, nullptr, 5);
+            h.get();
+          }
+          (void)c.state();
+          sub.unsubscribe();
+          c.leave(own);
+          pub.get();
+          ++acked;
+          ping.get();
+        }
+      } catch (const std::exception& e) {
+        ++failures;
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (first_error.empty()) first_error = "worker " + std::to_string(t) + ": " + e.what();
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  INFO(first_error);
+  CHECK(failures == 0);
+  CHECK(acked == threads * rounds);
+  CHECK(rtev::test::fetch_history(srv.port(), "shared").size() ==
+        static_cast<std::size_t>(threads * rounds));
+  CHECK(c.state() == client_state::connected);
+}

@@ -352,3 +352,22 @@ TEST_CASE("client_reports_a_payload_that_does_not_match_its_typed_struct",
   CHECK(errors[0].ev->type == "message_sent");
   CHECK(f.c->state() == client_state::connected);
 }
+
+TEST_CASE("client_receives_only_the_event_types_it_asked_for", "[sdk][client][subscribe]") {
+  rtev::test::local_server srv;
+  recorder<rtev::event> got;
+  rtev::client_options opt;
+  opt.url = srv.get().url();
+  opt.rooms = {"r"};
+  opt.types = {"message_*", "done"};
+  rtev::client c(opt);
+  auto s = c.on("*", [&](const rtev::event& e) { got.add(e); });
+  c.start();
+  REQUIRE(c.connected().wait_for(default_timeout) == std::future_status::ready);
+  c.ping().get();
+  for (const char* type : {"note", "message_sent", "typing_indicator", "message_deleted", "done"})
+    rtev::test::publish_http(srv.port(), {{"room", "r"}, {"type", type}, {"data", {{"message_id", 1}, {"conversation_id", 1}}}});
+  REQUIRE(got.wait([](const auto& v) { return !v.empty() && v.back().type == "done"; }));
+  CHECK(types_of(got.values()) ==
+        std::vector<std::string>{"message_sent", "message_deleted", "done"});
+}

@@ -783,17 +783,6 @@ TEST_CASE("suggest_zones_ranks_the_nearest_names_first", "[sdk][time]") {
       }
     }
   }
-  SECTION("a search over every zone takes well under 50 ms") {
-    rtime::suggest_zones("warm up the index");
-    for (const char* q : {"Europe/Pari", "america/sao paolo", "Pacific/Aukland", "xyz",
-                          "a/very/long/name/that/matches/nothing/at/all"}) {
-      const auto start = std::chrono::steady_clock::now();
-      rtime::suggest_zones(q);
-      const auto took = std::chrono::steady_clock::now() - start;
-      INFO(q);
-      CHECK(took < 50ms);
-    }
-  }
 }
 
 TEST_CASE("time_functions_agree_across_threads", "[sdk][time]") {

@@ -217,7 +217,7 @@ int run_tail(tail_options& o) {
                      "; events may be missing");
   });
 
-  connect_or_exit(c, common);
+  connect_or_exit(c, common, deadline);
   debug(common, "connected to " + common.url);
   auto code = stop.wait_until(deadline);
   stopping = true;
