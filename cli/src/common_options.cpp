@@ -138,8 +138,11 @@ void connect_or_exit(client& c, const common_options& opt,
   if (deadline && *deadline < until) until = *deadline;
   if (fut.wait_until(until) != std::future_status::ready) {
     c.stop();
-    throw command_failure(exit_connect,
-                          "could not connect to " + opt.url + " within " + opt.connect_timeout);
+    const bool by_deadline =
+        deadline && *deadline < std::chrono::steady_clock::now() + opt.connect_timeout_ms;
+    throw command_failure(exit_connect, "could not connect to " + opt.url +
+                                            (by_deadline ? " before the --timeout deadline"
+                                                         : " within " + opt.connect_timeout));
   }
   try {
     fut.get();
