@@ -11,6 +11,7 @@ complete -c rtev -n '__fish_seen_subcommand_from tail' -l since
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l until-end
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l count
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l timeout
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l version
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l url
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l token
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l profile
@@ -38,6 +39,7 @@ complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l since
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l until-end
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l count
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l timeout
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l version
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l url
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l token
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l profile
@@ -68,6 +70,7 @@ complete -c rtev -n '__fish_seen_subcommand_from publish' -l rate
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l jsonl
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l keep-ids
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l http
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l version
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l url
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l token
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l profile
@@ -94,6 +97,7 @@ complete -c rtev -n '__fish_seen_subcommand_from replay' -l http
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l from-server
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l since
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l until
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l version
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l url
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l token
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l profile
@@ -116,6 +120,7 @@ complete -c rtev -n __fish_use_subcommand -a connect -d 'Interactive session: pr
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l help
 complete -c rtev -n '__fish_seen_subcommand_from connect' -s h
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l reply-timeout
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l version
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l url
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l token
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l profile
@@ -164,6 +169,7 @@ complete -c rtev -n __fish_use_subcommand -a health -d 'Query /health: exit 0 wh
 complete -c rtev -n '__fish_seen_subcommand_from health' -l help
 complete -c rtev -n '__fish_seen_subcommand_from health' -s h
 complete -c rtev -n '__fish_seen_subcommand_from health' -l wait
+complete -c rtev -n '__fish_seen_subcommand_from health' -l version
 complete -c rtev -n '__fish_seen_subcommand_from health' -l url
 complete -c rtev -n '__fish_seen_subcommand_from health' -l token
 complete -c rtev -n '__fish_seen_subcommand_from health' -l profile

@@ -29,6 +29,7 @@ std::chrono::milliseconds duration_flag(const std::string& flag, const std::stri
 
 void add_common(CLI::App& cmd, common_options& o) {
   const char* g = "Connection";
+  cmd.set_version_flag("--version", std::string("rtev ") + RTEV_VERSION);
   cmd.add_option("--url", o.url,
                  "Server URL (env RTEV_URL; default " + std::string(default_url) + ")")
       ->group(g);
@@ -85,8 +86,10 @@ void common_options::resolve() {
     use_color = stdout_tty && env("NO_COLOR").empty();
   // http(s):// URLs name the same server (health and the HTTP API use them); the WebSocket
   // commands get the ws(s):// form.
-  if (url.rfind("http://", 0) == 0) url = "ws://" + url.substr(7);
-  else if (url.rfind("https://", 0) == 0) url = "wss://" + url.substr(8);
+  if (url.rfind("http://", 0) == 0)
+    url = "ws://" + url.substr(7);
+  else if (url.rfind("https://", 0) == 0)
+    url = "wss://" + url.substr(8);
   try {
     client_options probe;
     probe.url = url;

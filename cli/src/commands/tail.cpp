@@ -157,8 +157,15 @@ int run_tail(tail_options& o) {
       for (const auto& w : wheres)
         if (!w.holds(env)) return;
     }
+    // Exactly --count events are printed, even when more arrive before the exit.
+    if (o.count) {
+      const std::uint64_t n = ++matched;
+      if (n > *o.count) return;
+      printer.print(e);
+      if (n == *o.count) stop.finish(exit_ok);
+      return;
+    }
     printer.print(e);
-    if (o.count && ++matched >= *o.count) stop.finish(exit_ok);
   });
 
   std::atomic<std::size_t> joined{0};
