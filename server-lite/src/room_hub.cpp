@@ -170,21 +170,24 @@ void room_hub::join_automatic(connection& c) {
 
 void room_hub::index_subscription(connection& c, const subscription& s) {
   for (const auto& p : s.patterns) {
-    if (is_glob(p))
+    if (is_glob(p)) {
       glob_conns_.insert(&c);
-    else
-      room_index_[p].insert(&c);
+    } else if (room_index_[p].insert(&c).second) {
+      c.indexed.push_back(p);
+    }
   }
 }
 
 void room_hub::unindex_connection(connection& c) {
-  for (const auto& s : c.subs)
-    for (const auto& p : s.patterns) {
-      auto it = room_index_.find(p);
-      if (it == room_index_.end()) continue;
-      it->second.erase(&c);
-      if (it->second.empty()) room_index_.erase(it);
-    }
+  // By what was indexed, not by the current subscriptions: callers may have changed those
+  // already (UNSUBSCRIBE, a replaced SUBSCRIBE), and a stale entry would dangle.
+  for (const auto& p : c.indexed) {
+    auto it = room_index_.find(p);
+    if (it == room_index_.end()) continue;
+    it->second.erase(&c);
+    if (it->second.empty()) room_index_.erase(it);
+  }
+  c.indexed.clear();
   glob_conns_.erase(&c);
 }
 

@@ -113,7 +113,8 @@ struct connection {
   steady::time_point refilled{};
   std::deque<steady::time_point> limited;  ///< recent rate_limited rejections
 
-  std::uint64_t marker = 0;  ///< last fan-out round that reached this connection
+  std::uint64_t marker = 0;          ///< last fan-out round that reached this connection
+  std::vector<std::string> indexed;  ///< exact rooms it is filed under in room_index_
 };
 
 /// What a publisher asked for, from any front door.

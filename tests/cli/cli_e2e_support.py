@@ -5,7 +5,9 @@ Every script takes the rtev binary as argv[1], starts real `rtev serve` processe
 CLI as a user would, prints one line per check and ends with `N passed, M failed`.
 
 Standard library only (Debian's /usr/bin/python3)."""
+import atexit
 import base64
+import ctypes
 import hashlib
 import hmac
 import json
@@ -22,12 +24,20 @@ import tempfile
 import threading
 import time
 import traceback
-import urllib.error
 import urllib.parse
 import urllib.request
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def _die_with_parent():
+    """Child processes get SIGTERM when the test script dies (a ctest TIMEOUT, a crash), so no
+    server or CLI outlives it."""
+    try:
+        ctypes.CDLL(None).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
 
 
 def strip_ansi(text):
@@ -65,7 +75,7 @@ class Bg:
         self.args = args
         self.start = time.monotonic()
         piped = stdin_data is not None or keep_stdin
-        self.p = subprocess.Popen(args, env=env, cwd=cwd, text=True,
+        self.p = subprocess.Popen(args, env=env, cwd=cwd, text=True, preexec_fn=_die_with_parent,
                                   stdin=subprocess.PIPE if piped else subprocess.DEVNULL,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.out, self.err = [], []
@@ -156,7 +166,8 @@ class Server:
         self.db, self.extra = db, args
         self.ready_file = ready_file or os.path.join(suite.tmp, f"ready-{id(self)}-{time.monotonic_ns()}")
         cmd = [suite.rtev, "serve", "--port", str(port), "--db", db, "--ready-file", self.ready_file, *args]
-        self.p = subprocess.Popen(cmd, env=suite.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.p = subprocess.Popen(cmd, env=suite.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  preexec_fn=_die_with_parent)
         self.err_lines = []
         threading.Thread(target=lambda: self.err_lines.extend(self.p.stderr), daemon=True).start()
         # The server is listening once this line is printed: read it, with a deadline.
@@ -282,6 +293,7 @@ class Suite:
         # A private config dir: the user's own profiles must not change what the tests see.
         self.config_home = os.path.join(self.tmp, "config")
         os.makedirs(self.config_home)
+        atexit.register(self.cleanup)  # also when the script dies of an exception
 
     def env(self, **extra):
         """The environment for a CLI run: no RTEV_* / NO_COLOR from the caller, a private
@@ -319,13 +331,17 @@ class Suite:
         except Exception:
             self.check(f"{fn.__name__} ran to the end", False, traceback.format_exc())
 
-    def finish(self):
-        for c in reversed(self.cleanups):
+    def cleanup(self):
+        """Stops every server and background process started, removes the temp dir. Idempotent."""
+        while self.cleanups:
             try:
-                c()
+                self.cleanups.pop()()
             except Exception:
                 pass
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def finish(self):
+        self.cleanup()
         print(f"{self.passed} passed, {self.failed} failed", flush=True)
         sys.exit(1 if self.failed else 0)
 
@@ -336,7 +352,7 @@ class Suite:
         t0 = time.monotonic()
         try:
             p = subprocess.run([self.rtev, *map(str, args)], input=input, capture_output=True, text=True,
-                               env=env or self.env(), timeout=timeout, cwd=cwd)
+                               env=env or self.env(), timeout=timeout, cwd=cwd, preexec_fn=_die_with_parent)
             return Result(p.returncode, p.stdout, p.stderr, time.monotonic() - t0)
         except subprocess.TimeoutExpired as e:
             def s(x):
@@ -354,7 +370,7 @@ class Suite:
         master, slave = pty.openpty()
         t0 = time.monotonic()
         p = subprocess.Popen([self.rtev, *map(str, args)], env=env or self.env(), stdin=subprocess.DEVNULL,
-                             stdout=slave, stderr=subprocess.PIPE)
+                             stdout=slave, stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
         os.close(slave)
         err_chunks = []
         et = threading.Thread(target=lambda: err_chunks.append(p.stderr.read()), daemon=True)

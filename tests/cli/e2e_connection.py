@@ -11,6 +11,7 @@ import os
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cli_e2e_support import Blackhole, Server, Suite, free_port, jwt_hs256  # noqa: E402
 
@@ -140,17 +141,19 @@ def test_unreachable_exit_3():
             running.append((label, name, t.bg(*args, "--url", url, "--connect-timeout", "1s", stdin_data="")))
     for label, name, b in running:
         r = b.finish(20)
-        t.check(f"{name} against {label}: exit 3 within --connect-timeout 1s (< 3 s), with a message",
-                    r.rc == 3 and r.elapsed < 3 and r.err.strip() != "", r)
+        # Slack for sanitizer builds: eight of these start at once on two cores. The point is a
+        # bound set by --connect-timeout 1s, not the 10 s default or forever.
+        t.check(f"{name} against {label}: exit 3 within --connect-timeout 1s (< 5 s), with a message",
+                    r.rc == 3 and r.elapsed < 5 and r.err.strip() != "", r)
     running = [(label, t.bg("tail", "--url", url, "--count", "1", "--timeout", "1s"))
                for label, url in (("nothing listening", down), ("a server that never answers", hung))]
     for label, b in running:
         r = b.finish(20)
-        t.check(f"tail --timeout 1s is a total deadline: against {label} it ends within 3 s "
-                "(default --connect-timeout 10s; exit 3 or 5)", r.rc in (3, 5) and r.elapsed < 3, r)
+        t.check(f"tail --timeout 1s is a total deadline: against {label} it ends within 5 s "
+                "(default --connect-timeout 10s; exit 3 or 5)", r.rc in (3, 5) and r.elapsed < 5, r)
     r = t.run("tail", "--url", hung, "--connect-timeout", "1s")
-    t.check("tail --connect-timeout 1s against a hanging server waits about the time-out (>= 0.9 s)",
-            r.rc == 3 and r.elapsed >= 0.9, r)
+    t.check("tail --connect-timeout 1s against a hanging server, alone: exit 3 after about the time-out (0.9 s to 3 s)",
+            r.rc == 3 and 0.9 <= r.elapsed < 3, r)
     hole.close()
 
 

@@ -12,8 +12,9 @@ import shutil
 import subprocess
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cli_e2e_support import REPO, Suite, free_port, one_line_naming  # noqa: E402
+from cli_e2e_support import REPO, Suite, _die_with_parent, free_port, one_line_naming  # noqa: E402
 
 t = Suite("misc")
 srv = t.server()
@@ -248,7 +249,7 @@ def test_ci_smoke():
     tmpdir = t.path("ci-smoke-tmp")
     os.makedirs(tmpdir)
     p = subprocess.run(["bash", script, t.rtev], capture_output=True, text=True, timeout=60,
-                       env=t.env(TMPDIR=tmpdir))
+                       env=t.env(TMPDIR=tmpdir), preexec_fn=_die_with_parent)
     t.check("examples/ci-smoke.sh passes against this rtev", p.returncode == 0 and "ci-smoke: ok" in p.stdout,
             p.stdout + p.stderr)
     left = []

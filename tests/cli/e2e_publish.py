@@ -11,8 +11,9 @@ import subprocess
 import sys
 from datetime import datetime
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cli_e2e_support import Suite, free_port, one_line_naming  # noqa: E402
+from cli_e2e_support import Suite, _die_with_parent, free_port, one_line_naming  # noqa: E402
 
 t = Suite("publish")
 srv = t.server()
@@ -106,9 +107,9 @@ def test_jsonl_round_trip():
     # tail | publish --jsonl into a second server, as a pipeline.
     other = t.server()
     tail = subprocess.Popen([t.rtev, "tail", "--url", URL, "--room", "rt", "--since", "beginning", "--until-end"],
-                            stdout=subprocess.PIPE, env=t.env())
+                            stdout=subprocess.PIPE, env=t.env(), preexec_fn=_die_with_parent)
     p = subprocess.run([t.rtev, "publish", "--jsonl", "--url", other.url], stdin=tail.stdout, capture_output=True,
-                       text=True, env=t.env(), timeout=30)
+                       text=True, env=t.env(), timeout=30, preexec_fn=_die_with_parent)
     tail.stdout.close()
     tail.wait(30)
     h2 = other.history("rt")

@@ -10,6 +10,7 @@ import signal
 import sys
 from datetime import datetime, timedelta, timezone
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cli_e2e_support import Suite, free_port, one_line_naming  # noqa: E402
 

@@ -12,6 +12,7 @@ import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cli_e2e_support import Suite, strip_ansi  # noqa: E402
 

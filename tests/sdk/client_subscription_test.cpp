@@ -115,8 +115,8 @@ struct fixture {
   }
 };
 
-const json hello = {{"message_id", 1},         {"conversation_id", 7},
-                    {"sender_id", "user123"},  {"sender_name", "John Doe"},
+const json hello = {{"message_id", 1},          {"conversation_id", 7},
+                    {"sender_id", "user123"},   {"sender_name", "John Doe"},
                     {"message_text", "Hello!"}, {"platform", "whatsapp"}};
 
 }  // namespace
@@ -238,8 +238,8 @@ TEST_CASE("client_subscription_handles_unsubscribe", "[sdk][client][subscribe]")
   }
   SECTION("a handle destroyed, reset or moved-from on another thread stops its handler") {
     std::atomic<int> kept{0};
-    auto destroyed = std::make_unique<rtev::subscription>(
-        f.c->on("note", [&](const rtev::event&) { ++calls; }));
+    auto destroyed =
+        std::make_unique<rtev::subscription>(f.c->on("note", [&](const rtev::event&) { ++calls; }));
     auto reset = f.c->on("note", [&](const rtev::event&) { ++calls; });
     auto moved_from = f.c->on("note", [&](const rtev::event&) { ++kept; });
     auto all = f.start();
@@ -275,9 +275,8 @@ TEST_CASE("client_reports_handler_exceptions_and_keeps_running", "[sdk][client][
     throw 42;
   });
   auto bystander = f.c->on("note", [&](const rtev::event& e) { after.add(e); });
-  auto state_thrower = f.c->on_state([](const rtev::state_info&) {
-    throw std::logic_error("boom from a state handler");
-  });
+  auto state_thrower = f.c->on_state(
+      [](const rtev::state_info&) { throw std::logic_error("boom from a state handler"); });
   auto all = f.start();
   f.publish("note", {{"kind", "std"}});
   f.publish("note", {{"kind", "int"}});
@@ -366,7 +365,9 @@ TEST_CASE("client_receives_only_the_event_types_it_asked_for", "[sdk][client][su
   REQUIRE(c.connected().wait_for(default_timeout) == std::future_status::ready);
   c.ping().get();
   for (const char* type : {"note", "message_sent", "typing_indicator", "message_deleted", "done"})
-    rtev::test::publish_http(srv.port(), {{"room", "r"}, {"type", type}, {"data", {{"message_id", 1}, {"conversation_id", 1}}}});
+    rtev::test::publish_http(
+        srv.port(),
+        {{"room", "r"}, {"type", type}, {"data", {{"message_id", 1}, {"conversation_id", 1}}}});
   REQUIRE(got.wait([](const auto& v) { return !v.empty() && v.back().type == "done"; }));
   CHECK(types_of(got.values()) ==
         std::vector<std::string>{"message_sent", "message_deleted", "done"});
