@@ -70,8 +70,6 @@ class authenticator {
 bool is_valid_room(std::string_view room);
 bool is_valid_room_pattern(std::string_view pattern);
 
-
-
 /// Why a join was refused; empty when allowed.
 /// Rules: user:{id} only for that user; role:{r} only with role r; `presence` needs admin
 /// (anyone in none mode); globs need admin (or none mode); a JWT `rooms` claim restricts

@@ -5,10 +5,12 @@ typed lines are sent (/sub, /pub, /ping, /help, /quit), replies and incoming eve
 waiting by polling it with a deadline.
 usage: e2e_connect_tmux.py RTEV_BINARY   (needs tmux)"""
 import os
+import select
 import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -40,23 +42,44 @@ def screen(session):
     return tmux("capture-pane", "-p", "-J", "-S", "-500", "-t", session)
 
 
+_pane_output = {}  # session -> read end of a FIFO fed by `tmux pipe-pane`
+
+
 def wait_screen(session, pred, timeout=10):
-    """Polls the pane until pred(text) holds or the deadline passes: a terminal has no event
-    to wait on."""
+    """Waits until pred(screen) holds or the deadline passes: the pane's output is piped into a
+    FIFO, and the screen is checked again each time the program writes something."""
     deadline = time.monotonic() + timeout
+    fd = _pane_output.get(session)
     while True:
         text = screen(session)
         if pred(text):
             return True, text
-        if time.monotonic() > deadline:
+        left = deadline - time.monotonic()
+        if left <= 0:
             return False, text
-        time.sleep(0.05)
+        if fd is None:  # no more output will come: the screen is final
+            text = screen(session)
+            return pred(text), text
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready and not os.read(fd, 65536):
+            os.close(fd)  # the pane's writer went away
+            fd = _pane_output[session] = None
+
+
+def watch_output(session):
+    """Feeds everything the pane prints into a FIFO that wait_screen() blocks on."""
+    fifo = os.path.join(tempfile.mkdtemp(prefix="rtev-tmux-"), "pane")
+    os.mkfifo(fifo)
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    tmux("pipe-pane", "-O", "-t", session, f"cat > {fifo}")
+    _pane_output[session] = fd
 
 
 def start(session, command):
     # After rtev exits the shell prints its exit code and keeps the pane open to be read.
     tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50",
          f"{command}; echo \"[rtev exited $?]\"; exec sleep 600")
+    watch_output(session)
 
 
 def type_line(session, line):

@@ -18,6 +18,7 @@
 
 #include "rtev/client.hpp"
 #include "rtev/events.hpp"
+#include "tests/sdk/client_recorder.hpp"
 #include "tests/support/local_server.hpp"
 #include "tests/support/rtev_client.hpp"
 #include "tests/support/tcp_proxy.hpp"
@@ -28,46 +29,9 @@ using rtev::test::default_timeout;
 using rtev::test::millis;
 using rtev::test::steady;
 using json = nlohmann::json;
+using rtev::test::recorder;
 
 namespace {
-
-// Values reported on the client's service thread, in arrival order; the test thread waits
-// for the ones it needs (a condition variable, with a deadline).
-template <class T>
-class recorder {
- public:
-  void add(T value) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      values_.push_back(std::move(value));
-    }
-    cv_.notify_all();
-  }
-
-  /// Waits until `pred(values)` holds; false on time-out.
-  template <class Pred>
-  bool wait(Pred pred, millis timeout = default_timeout) const {
-    std::unique_lock<std::mutex> lock(mutex_);
-    return cv_.wait_for(lock, timeout, [&] { return pred(values_); });
-  }
-  bool wait_size(std::size_t n, millis timeout = default_timeout) const {
-    return wait([n](const std::vector<T>& v) { return v.size() >= n; }, timeout);
-  }
-
-  std::vector<T> values() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return values_;
-  }
-  std::size_t size() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return values_.size();
-  }
-
- private:
-  mutable std::mutex mutex_;  // guards values_
-  mutable std::condition_variable cv_;
-  std::vector<T> values_;
-};
 
 bool wait_state(const recorder<rtev::state_info>& log, client_state s, std::size_t n = 1,
                 millis timeout = default_timeout) {
