@@ -26,6 +26,15 @@ complete -c rtev -n '__fish_seen_subcommand_from tail' -l quiet
 complete -c rtev -n '__fish_seen_subcommand_from tail' -s q
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l verbose
 complete -c rtev -n '__fish_seen_subcommand_from tail' -s v
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l protocol -r -a 'rtev sse socketio'
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l header
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l last-event-id
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l namespace
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l path
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l transport -r -a 'polling websocket'
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l auth-json
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l emit
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l join
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l format -r -a 'pretty json jsonl raw text names'
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l time -r -a 'iso local relative'
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l output -r -F
@@ -54,6 +63,15 @@ complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l quiet
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -s q
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l verbose
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -s v
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l protocol -r -a 'rtev sse socketio'
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l header
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l last-event-id
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l namespace
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l path
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l transport -r -a 'polling websocket'
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l auth-json
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l emit
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l join
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l format -r -a 'pretty json jsonl raw text names'
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l time -r -a 'iso local relative'
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l output -r -F
@@ -70,6 +88,7 @@ complete -c rtev -n '__fish_seen_subcommand_from publish' -l rate
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l jsonl
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l keep-ids
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l http
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l ack-timeout
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l version
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l url
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l token
@@ -85,6 +104,16 @@ complete -c rtev -n '__fish_seen_subcommand_from publish' -l quiet
 complete -c rtev -n '__fish_seen_subcommand_from publish' -s q
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l verbose
 complete -c rtev -n '__fish_seen_subcommand_from publish' -s v
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l protocol -r -a 'rtev sse socketio'
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l header
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l last-event-id
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l publish-url
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l namespace
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l path
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l transport -r -a 'polling websocket'
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l auth-json
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l emit
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l join
 complete -c rtev -n __fish_use_subcommand -a replay -d 'Publish a recorded JSONL stream again with its pacing, or print stored history'
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l help
 complete -c rtev -n '__fish_seen_subcommand_from replay' -s h
@@ -112,6 +141,16 @@ complete -c rtev -n '__fish_seen_subcommand_from replay' -l quiet
 complete -c rtev -n '__fish_seen_subcommand_from replay' -s q
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l verbose
 complete -c rtev -n '__fish_seen_subcommand_from replay' -s v
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l protocol -r -a 'rtev sse socketio'
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l header
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l last-event-id
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l publish-url
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l namespace
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l path
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l transport -r -a 'polling websocket'
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l auth-json
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l emit
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l join
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l format -r -a 'pretty json jsonl raw text names'
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l time -r -a 'iso local relative'
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l output -r -F
@@ -135,6 +174,15 @@ complete -c rtev -n '__fish_seen_subcommand_from connect' -l quiet
 complete -c rtev -n '__fish_seen_subcommand_from connect' -s q
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l verbose
 complete -c rtev -n '__fish_seen_subcommand_from connect' -s v
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l protocol -r -a 'rtev sse socketio'
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l header
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l last-event-id
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l namespace
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l path
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l transport -r -a 'polling websocket'
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l auth-json
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l emit
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l join
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l format -r -a 'pretty json jsonl raw text names'
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l time -r -a 'iso local relative'
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l output -r -F
@@ -193,7 +241,7 @@ complete -c rtev -n __fish_use_subcommand -a completion -d 'Print a shell comple
 complete -c rtev -n '__fish_seen_subcommand_from completion' -l help
 complete -c rtev -n '__fish_seen_subcommand_from completion' -s h
 complete -c rtev -n '__fish_seen_subcommand_from completion' -l list
-complete -c rtev -n __fish_use_subcommand -a profile -d 'Manage connection profiles (url, token, tz)'
+complete -c rtev -n __fish_use_subcommand -a profile -d 'Manage connection profiles (url, token, tz, protocol)'
 complete -c rtev -n '__fish_seen_subcommand_from profile' -l help
 complete -c rtev -n '__fish_seen_subcommand_from profile' -s h
 complete -c rtev -n '__fish_seen_subcommand_from profile' -a add -d 'Add or replace a profile'
@@ -202,6 +250,7 @@ complete -c rtev -n '__fish_seen_subcommand_from add' -s h
 complete -c rtev -n '__fish_seen_subcommand_from add' -l url
 complete -c rtev -n '__fish_seen_subcommand_from add' -l token
 complete -c rtev -n '__fish_seen_subcommand_from add' -l tz -r -a '(rtev completion --list zones)'
+complete -c rtev -n '__fish_seen_subcommand_from add' -l protocol -r -a 'rtev sse socketio'
 complete -c rtev -n '__fish_seen_subcommand_from profile' -a use -d 'Make a profile the default'
 complete -c rtev -n '__fish_seen_subcommand_from use' -l help
 complete -c rtev -n '__fish_seen_subcommand_from use' -s h

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -42,14 +43,214 @@ void add_common(CLI::App& cmd, common_options& o) {
       ->group(g);
   cmd.add_option("--retry", o.retry, "Reconnect at most N times after a disconnect")->group(g);
   cmd.add_flag("--no-reconnect", o.no_reconnect, "Exit on the first disconnect")->group(g);
-  cmd.add_flag("--insecure", o.insecure, "wss:// without certificate checks")->group(g);
-  cmd.add_option("--ca-file", o.ca_file, "CA bundle (PEM) for wss://")->group(g);
+  cmd.add_flag("--insecure", o.insecure, "wss:// and https:// without certificate checks")
+      ->group(g);
+  cmd.add_option("--ca-file", o.ca_file, "CA bundle (PEM) for wss:// and https://")->group(g);
   cmd.add_option("--color", o.color, "Colour: auto, always or never (NO_COLOR honoured by auto)")
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str()
       ->group(g);
   cmd.add_flag("-q,--quiet", o.quiet, "No diagnostics on stderr")->group(g);
   cmd.add_flag("-v,--verbose", o.verbose, "More diagnostics (env RTEV_DEBUG=1)")->group(g);
+}
+
+void add_protocol(CLI::App& cmd, common_options& o, bool publishes) {
+  const char* g = "Protocol";
+  protocol_flags& p = o.proto;
+  cmd.add_option("--protocol", p.protocol,
+                 "rtev, sse or socketio (env RTEV_PROTOCOL; default: ws(s):// is rtev, http(s):// "
+                 "is sse)")
+      ->group(g);
+  cmd.add_option("--header", p.headers,
+                 "Extra request header 'Name: value' (repeatable; cookies, Authorization)")
+      ->group(g);
+  cmd.add_option("--last-event-id", p.last_event_id,
+                 "SSE: resume after this event id (sent as Last-Event-ID)")
+      ->group(g);
+  if (publishes)
+    cmd.add_option("--publish-url", p.publish_url,
+                   "SSE: POST events here (default: the stream URL, as rtev serve takes them)")
+        ->group(g);
+  const char* s = "Socket.IO (with --protocol socketio)";
+  cmd.add_option("--namespace", p.nsp, "Namespace to connect to (default /, or the URL's path)")
+      ->group(s);
+  cmd.add_option("--path", p.path, "The server's Engine.IO path (default /socket.io/)")->group(s);
+  cmd.add_option("--transport", p.transport,
+                 "polling (long-polling, then the upgrade to WebSocket; the default) or websocket "
+                 "(WebSocket only)")
+      ->check(CLI::IsMember({"polling", "websocket"}))
+      ->group(s);
+  cmd.add_option("--auth-json", p.auth_json,
+                 "The CONNECT auth payload, a JSON object (default {\"token\":TOKEN} with --token)")
+      ->group(s);
+  cmd.add_option("--emit", p.emits,
+                 "Emit event NAME with JSON after connecting, e.g. --emit authenticate "
+                 "'{\"token\":\"…\"}' (repeatable, in order; a JSON array is several arguments)")
+      ->type_name("NAME JSON")
+      ->allow_extra_args(false)
+      ->group(s);
+  cmd.add_option("--join", p.joins, "Join this room with the join event (repeatable)")->group(s);
+}
+
+wire_protocol parse_protocol(const std::string& flag, const std::string& text) {
+  if (text == "rtev") return wire_protocol::rtev;
+  if (text == "sse") return wire_protocol::sse;
+  if (text == "socketio") return wire_protocol::socketio;
+  throw usage_error(flag + ": unknown protocol '" + text + "': expected rtev, sse or socketio");
+}
+
+std::string protocol_phrase(const common_options& o) {
+  return "the protocol here is " + std::string(to_string(o.protocol)) + " (from " +
+         o.protocol_source + ")";
+}
+
+void require_protocol(const common_options& o, const std::string& flag,
+                      std::initializer_list<wire_protocol> ok) {
+  if (std::find(ok.begin(), ok.end(), o.protocol) != ok.end()) return;
+  std::string names;
+  for (auto p : ok) names += (names.empty() ? "" : " or ") + std::string(to_string(p));
+  throw usage_error(flag + " needs --protocol " + names + "; " + protocol_phrase(o));
+}
+
+namespace {
+
+struct url_parts {
+  std::string scheme, authority, path, query;  // path without the query; query with its '?'
+};
+
+url_parts split_url(const std::string& url) {
+  url_parts u;
+  const auto colon = url.find("://");
+  if (colon == std::string::npos) return u;
+  u.scheme = url.substr(0, colon);
+  const auto rest = colon + 3;
+  const auto end = url.find_first_of("/?", rest);
+  u.authority = url.substr(rest, end == std::string::npos ? std::string::npos : end - rest);
+  if (end == std::string::npos) return u;
+  const auto q = url.find('?', end);
+  u.path = url.substr(end, q == std::string::npos ? std::string::npos : q - end);
+  if (q != std::string::npos) u.query = url.substr(q);
+  return u;
+}
+
+// rtev serve's own doors: a URL naming one of them (RTEV_URL as `rtev serve` prints it) names
+// the same server for the other protocols.
+constexpr const char* rtev_ws_path = "/events/ws/connect";
+constexpr const char* rtev_sse_path = "/api/events";
+
+std::string with_scheme(const url_parts& u, bool http) {
+  const bool tls = u.scheme == "wss" || u.scheme == "https";
+  return std::string(http ? (tls ? "https" : "http") : (tls ? "wss" : "ws")) + "://" + u.authority;
+}
+
+}  // namespace
+
+void common_options::resolve_protocol(int url_level, const std::optional<profile_entry>& p) {
+  // The protocol goes with the URL: one given at a level (flag, environment, profile) is not
+  // overridden by a protocol from a lower one, so `--url http://…` is not turned into
+  // Socket.IO by a profile.
+  const std::string env_protocol = env("RTEV_PROTOCOL");
+  if (!proto.protocol.empty()) {
+    protocol = parse_protocol("--protocol", proto.protocol);
+    protocol_source = "--protocol";
+  } else if (!env_protocol.empty() && url_level >= 1) {
+    protocol = parse_protocol("RTEV_PROTOCOL", env_protocol);
+    protocol_source = "RTEV_PROTOCOL";
+  } else if (p && !p->protocol.empty() && url_level >= 2) {
+    protocol = parse_protocol("profile '" + profile + "'", p->protocol);
+    protocol_source = "the profile";
+  } else if (url_level == 3) {
+    protocol = wire_protocol::rtev;
+    protocol_source = "the default";
+  } else if (auto inferred = protocol_for_url(url)) {
+    protocol = *inferred;
+    protocol_source = "the URL";
+  } else {
+    throw usage_error("--url: '" + url +
+                      "' is not a ws://, wss://, http:// or https:// URL (or give --protocol)");
+  }
+
+  url_parts u = split_url(url);
+  if (u.scheme.empty())
+    throw usage_error("--url: '" + url + "' is not a ws://, wss://, http:// or https:// URL");
+  switch (protocol) {
+    case wire_protocol::rtev:
+      // http(s):// URLs name the same server (health and the HTTP API use them).
+      if (u.scheme == "http" || u.scheme == "https") url = with_scheme(u, false) + u.path + u.query;
+      break;
+    case wire_protocol::sse:
+      if (url_level == 3)
+        url = std::string("http://127.0.0.1:8000") + rtev_sse_path;
+      else if (u.scheme == "ws" || u.scheme == "wss")
+        url = with_scheme(u, true) + (u.path == rtev_ws_path ? rtev_sse_path : u.path) + u.query;
+      break;
+    case wire_protocol::socketio: {
+      if (url_level == 3) u = split_url("http://127.0.0.1:8000");
+      if (!u.query.empty())
+        throw usage_error("--url: a query string is not passed on with --protocol socketio: '" +
+                          url + "'");
+      // As io(url): the URL's path is the namespace (rtev serve's own door paths name the
+      // server itself).
+      std::string nsp = proto.nsp;
+      if (!nsp.empty() && nsp.front() != '/') nsp = "/" + nsp;
+      const bool path_is_nsp =
+          !u.path.empty() && u.path != "/" && u.path != rtev_ws_path && u.path != rtev_sse_path;
+      if (path_is_nsp && !nsp.empty() && nsp != u.path)
+        throw usage_error("--namespace " + nsp + " and the URL's path " + u.path +
+                          " both name a namespace: give one");
+      if (nsp.empty()) nsp = path_is_nsp ? u.path : "/";
+      socketio.nsp = nsp;
+      url = u.scheme + "://" + u.authority;
+      if (!proto.path.empty()) {
+        std::string path = proto.path;
+        if (path.front() != '/') path = "/" + path;
+        if (path.back() != '/') path += '/';
+        socketio.path = path;
+      }
+      socketio.websocket_only = proto.transport == "websocket";
+      if (!proto.auth_json.empty()) {
+        socketio.auth = nlohmann::json::parse(proto.auth_json, nullptr, false);
+        if (socketio.auth.is_discarded() || !socketio.auth.is_object())
+          throw usage_error("--auth-json: expected a JSON object, got '" + proto.auth_json + "'");
+      }
+      for (const auto& [name, text] : proto.emits) {
+        if (name.empty()) throw usage_error("--emit: the event NAME is empty");
+        nlohmann::json args = nlohmann::json::parse(text, nullptr, false);
+        if (args.is_discarded())
+          throw usage_error("--emit " + name + ": not valid JSON: '" + text + "'");
+        socketio.emits.emplace_back(name, std::move(args));
+      }
+      break;
+    }
+  }
+
+  const std::pair<const char*, bool> socketio_only[] = {
+      {"--namespace", !proto.nsp.empty()},       {"--path", !proto.path.empty()},
+      {"--transport", !proto.transport.empty()}, {"--auth-json", !proto.auth_json.empty()},
+      {"--emit", !proto.emits.empty()},          {"--join", !proto.joins.empty()},
+  };
+  for (const auto& [flag, given] : socketio_only)
+    if (given) require_protocol(*this, flag, {wire_protocol::socketio});
+  if (!proto.last_event_id.empty()) {
+    require_protocol(*this, "--last-event-id", {wire_protocol::sse});
+    sse.last_event_id = proto.last_event_id;
+  }
+  if (!proto.publish_url.empty()) {
+    require_protocol(*this, "--publish-url", {wire_protocol::sse});
+    const url_parts pu = split_url(proto.publish_url);
+    if (pu.scheme != "http" && pu.scheme != "https")
+      throw usage_error("--publish-url: expected an http:// or https:// URL, got '" +
+                        proto.publish_url + "'");
+    sse.publish_url = proto.publish_url;
+  }
+  for (const auto& h : proto.headers) {
+    const auto colon = h.find(':');
+    if (colon == 0 || colon == std::string::npos || h.find_first_of(" \t", 0) < colon)
+      throw usage_error("--header: expected 'Name: value', got '" + h + "'");
+    std::string value = h.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    headers.emplace_back(h.substr(0, colon), value);
+  }
 }
 
 void common_options::resolve() {
@@ -61,9 +262,19 @@ void common_options::resolve() {
   } else {
     p = current_profile();
   }
-  if (url.empty()) url = env("RTEV_URL");
-  if (url.empty() && p) url = p->url;
-  if (url.empty()) url = default_url;
+  int url_level = 0;  // where the URL came from: 0 flag, 1 environment, 2 profile, 3 default
+  if (url.empty()) {
+    url = env("RTEV_URL");
+    url_level = 1;
+  }
+  if (url.empty() && p) {
+    url = p->url;
+    url_level = 2;
+  }
+  if (url.empty()) {
+    url = default_url;
+    url_level = 3;
+  }
   if (token.empty()) token = env("RTEV_TOKEN");
   if (token.empty() && p) token = p->token;
   if (tz.empty()) tz = env("RTEV_TZ");
@@ -84,15 +295,13 @@ void common_options::resolve() {
     use_color = false;
   else
     use_color = stdout_tty && env("NO_COLOR").empty();
-  // http(s):// URLs name the same server (health and the HTTP API use them); the WebSocket
-  // commands get the ws(s):// form.
-  if (url.rfind("http://", 0) == 0)
-    url = "ws://" + url.substr(7);
-  else if (url.rfind("https://", 0) == 0)
-    url = "wss://" + url.substr(8);
+  resolve_protocol(url_level, p);
   try {
     client_options probe;
     probe.url = url;
+    probe.protocol = protocol;
+    probe.socketio.nsp = socketio.nsp;
+    probe.socketio.path = socketio.path;
     client check(probe);  // validates the URL without connecting
   } catch (const config_error& e) {
     throw usage_error(std::string("--url: ") + e.what());
@@ -108,6 +317,11 @@ client_options common_options::client_config() const {
   c.ca_file = ca_file;
   c.reconnect = !no_reconnect;
   if (retry) c.backoff.max_attempts = *retry;
+  c.protocol = protocol;
+  c.sse = sse;
+  c.socketio = socketio;
+  c.headers = headers;
+  c.rooms = proto.joins;
   return c;
 }
 

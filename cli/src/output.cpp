@@ -65,8 +65,24 @@ void add_output(CLI::App& cmd, output_options& o) {
       ->group(g);
 }
 
+std::string describe_filled_in(const event& e) {
+  std::string out;
+  for (const auto& note : e.filled_in) {
+    // "timestamp: receive time" → "timestamp (receive time)"
+    const auto colon = note.find(": ");
+    out += out.empty() ? "" : ", ";
+    out += colon == std::string::npos ? note
+                                      : note.substr(0, colon) + " (" + note.substr(colon + 2) + ")";
+  }
+  return out;
+}
+
 event_printer::event_printer(const output_options& out, const common_options& common)
-    : format_(out.format), time_(out.time), tz_(common.tz), color_(common.use_color) {
+    : common_(common),
+      format_(out.format),
+      time_(out.time),
+      tz_(common.tz),
+      color_(common.use_color) {
   if (format_.empty()) format_ = common.stdout_tty ? "pretty" : "jsonl";
   const bool templ = format_.find("{{") != std::string::npos;
   if (!templ && format_ != "pretty" && format_ != "json" && format_ != "jsonl" && format_ != "raw")
@@ -138,13 +154,19 @@ std::string event_printer::pretty(const event& e) const {
   const std::string bold = color_ ? "\033[1m" : "";
   std::string line =
       dim + when(e) + reset + "  " + (color_ ? family_color(e.type) : "") + bold + e.type + reset;
-  line += "  " + (e.room ? *e.room : std::string("(broadcast)"));
+  // A foreign server's event without a room is not known to be a broadcast.
+  line += "  " + (e.room                ? *e.room
+                  : e.filled_in.empty() ? std::string("(broadcast)")
+                                        : std::string("(no room)"));
   if (e.seq) line += dim + "  #" + std::to_string(*e.seq) + reset;
   line += "  " + e.data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return line;
 }
 
 void event_printer::print(const event& e) {
+  // Before the event, so a reader of both streams sees the note first.
+  if (!e.filled_in.empty())
+    debug(common_, "filled in for " + e.type + ": " + describe_filled_in(e));
   std::string line;
   if (format_ == "pretty")
     line = pretty(e);

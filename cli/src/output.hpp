@@ -1,7 +1,8 @@
 #pragma once
 // How events are printed: pretty (terminals), json, jsonl (pipes), raw (data only), or a
 // template such as '{{type}} {{data.message_text}} {{time}}'; times as iso, local or
-// relative, in the --tz zone; -o FILE also records JSONL envelopes.
+// relative, in the --tz zone; -o FILE also records JSONL envelopes. With -v, what a lenient
+// read of a foreign payload filled in (event::filled_in) is said on stderr for every event.
 
 #include <CLI/CLI.hpp>
 #include <fstream>
@@ -21,6 +22,11 @@ struct output_options {
 
 void add_output(CLI::App& cmd, output_options& opt);
 
+/// "timestamp (receive time), timezone (UTC)" for an event read from a foreign payload; empty
+/// for rtev envelopes.
+std::string describe_filled_in(const event& e);
+
+/// Not thread-safe: print from one thread (or under a lock).
 class event_printer {
  public:
   /// Validates the format and opens -o; throws usage_error.
@@ -32,6 +38,7 @@ class event_printer {
   std::string render_template(const event& e) const;
   std::string pretty(const event& e) const;
 
+  const common_options& common_;
   std::string format_, time_, tz_;
   bool color_;
   std::unique_ptr<std::ofstream> record_;

@@ -31,7 +31,8 @@ profile_store profile_store::load() {
   if (j.contains("profiles") && j["profiles"].is_object())
     for (auto& [name, p] : j["profiles"].items())
       if (p.is_object())
-        s.profiles[name] = {p.value("url", ""), p.value("token", ""), p.value("tz", "")};
+        s.profiles[name] = {p.value("url", ""), p.value("token", ""), p.value("tz", ""),
+                            p.value("protocol", "")};
   return s;
 }
 
@@ -41,6 +42,7 @@ void profile_store::save() const {
     nlohmann::json e = {{"url", p.url}};
     if (!p.token.empty()) e["token"] = p.token;
     if (!p.tz.empty()) e["tz"] = p.tz;
+    if (!p.protocol.empty()) e["protocol"] = p.protocol;
     j["profiles"][name] = e;
   }
   const std::filesystem::path path = config_path();

@@ -1,6 +1,6 @@
 #pragma once
-// Profiles: named url/token/tz sets in ${XDG_CONFIG_HOME:-~/.config}/rtev/config.json
-//   {"current": "dev", "profiles": {"dev": {"url": …, "token": …, "tz": …}}}
+// Profiles: named url/token/tz/protocol sets in ${XDG_CONFIG_HOME:-~/.config}/rtev/config.json
+//   {"current": "dev", "profiles": {"dev": {"url": …, "token": …, "tz": …, "protocol": …}}}
 
 #include <map>
 #include <optional>
@@ -10,6 +10,7 @@ namespace rtev::cli {
 
 struct profile_entry {
   std::string url, token, tz;
+  std::string protocol;  ///< rtev, sse, socketio; empty: inferred from the URL
 };
 
 std::string config_path();

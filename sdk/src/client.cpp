@@ -21,6 +21,7 @@
 
 #include "rtev/glob.hpp"
 #include "rtev/time.hpp"
+#include "transport.hpp"
 
 namespace rtev {
 
@@ -115,29 +116,22 @@ void subscription::unsubscribe() noexcept {
 
 // --- the client --------------------------------------------------------------------------------
 
-namespace {
-
-struct parsed_url {
-  bool tls = false;
-  std::string host;
-  int port = 0;
-  std::string path = "/";
-};
+namespace detail {
 
 parsed_url parse_url(const std::string& url) {
   parsed_url u;
-  std::string rest;
-  if (url.rfind("ws://", 0) == 0)
-    rest = url.substr(5);
-  else if (url.rfind("wss://", 0) == 0) {
-    u.tls = true;
-    rest = url.substr(6);
-  } else {
-    throw config_error("invalid url '" + url + "': expected ws://HOST[:PORT]/PATH or wss://…");
-  }
-  const auto slash = rest.find('/');
+  const auto sep = url.find("://");
+  u.scheme = sep == std::string::npos ? "" : url.substr(0, sep);
+  for (auto& ch : u.scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (u.scheme != "ws" && u.scheme != "wss" && u.scheme != "http" && u.scheme != "https")
+    throw config_error("invalid url '" + url +
+                       "': expected ws://, wss://, http:// or https://HOST[:PORT]/PATH");
+  u.tls = u.scheme == "wss" || u.scheme == "https";
+  const std::string rest = url.substr(sep + 3);
+  const auto slash = rest.find_first_of("/?");
   std::string authority = rest.substr(0, slash);
   u.path = slash == std::string::npos ? "/" : rest.substr(slash);
+  if (u.path.front() == '?') u.path.insert(0, "/");
   if (authority.empty()) throw config_error("invalid url '" + url + "': no host");
   std::string port;
   if (authority.front() == '[') {  // [::1]:8000
@@ -163,7 +157,7 @@ parsed_url parse_url(const std::string& url) {
   return u;
 }
 
-client_error make_error(client_error::kind k, std::string message, std::string code = {}) {
+client_error make_error(client_error::kind k, std::string message, std::string code) {
   client_error e;
   e.what = k;
   e.message = std::move(message);
@@ -171,11 +165,65 @@ client_error make_error(client_error::kind k, std::string message, std::string c
   return e;
 }
 
+}  // namespace detail
+
+namespace {
+
+using detail::make_error;
+
+// The URL for the chosen protocol, checked: rtev speaks WebSocket, SSE plain HTTP.
+detail::parsed_url checked_url(const client_options& o) {
+  detail::parsed_url u = detail::parse_url(o.url);
+  const bool ws = u.scheme == "ws" || u.scheme == "wss";
+  if (o.protocol == wire_protocol::rtev && !ws)
+    throw config_error("invalid url '" + o.url +
+                       "' for the rtev protocol: expected ws:// or wss:// (an http(s):// URL "
+                       "needs protocol sse or socketio)");
+  if (o.protocol == wire_protocol::sse && ws)
+    throw config_error("invalid url '" + o.url +
+                       "' for the sse protocol: expected http:// or https://");
+  if (o.protocol == wire_protocol::socketio &&
+      (o.socketio.nsp.empty() || o.socketio.nsp.front() != '/'))
+    throw config_error("invalid Socket.IO namespace '" + o.socketio.nsp +
+                       "': expected one starting with '/'");
+  if (o.protocol == wire_protocol::sse && !o.sse.publish_url.empty()) {
+    const detail::parsed_url pu = detail::parse_url(o.sse.publish_url);
+    if (pu.scheme != "http" && pu.scheme != "https")
+      throw config_error("invalid sse publish_url '" + o.sse.publish_url +
+                         "': expected http:// or https://");
+  }
+  return u;
+}
+
 }  // namespace
 
-struct client::impl {
+std::string_view to_string(wire_protocol p) {
+  switch (p) {
+    case wire_protocol::rtev:
+      return "rtev";
+    case wire_protocol::sse:
+      return "sse";
+    case wire_protocol::socketio:
+      return "socketio";
+  }
+  return "unknown";
+}
+
+std::optional<wire_protocol> protocol_for_url(std::string_view url) {
+  auto starts = [&](std::string_view p) {
+    if (url.size() < p.size()) return false;
+    for (std::size_t i = 0; i < p.size(); ++i)
+      if (std::tolower(static_cast<unsigned char>(url[i])) != p[i]) return false;
+    return true;
+  };
+  if (starts("ws://") || starts("wss://")) return wire_protocol::rtev;
+  if (starts("http://") || starts("https://")) return wire_protocol::sse;
+  return std::nullopt;
+}
+
+struct client::impl final : detail::transport_sink {
   client_options opt;
-  parsed_url url;
+  detail::parsed_url url;
   std::shared_ptr<detail::registry> reg = std::make_shared<detail::registry>();
 
   // Cross-thread.
@@ -199,14 +247,9 @@ struct client::impl {
 
   // Service thread only.
   lws_protocols protocols[2]{};
-  lws_retry_bo_t no_validity{};
-  lws* wsi = nullptr;
-  bool ws_open = false;
+  std::unique_ptr<detail::transport> wire;  // created with the context
+  bool attempt_active = false;              // open() called, on_end not yet
   bool authenticated = false;
-  bool want_close = false;
-  std::string rx;
-  std::deque<std::string> outq;  // text frames waiting for WRITEABLE
-  bool ping_due = false;
   backoff_schedule backoff;
   // lws timers, each with a pointer back here (lws_container_of needs a standard-layout type).
   struct timer {
@@ -215,13 +258,11 @@ struct client::impl {
   };
   timer retry_timer{{}, this}, tick_timer{{}, this};
   bool retry_pending = false;
-  steady::time_point attempt_started{}, last_rx{}, ping_sent{};
-  bool ping_outstanding = false;
+  steady::time_point attempt_started{};
   std::uint64_t generation = 0;  // connection counter
   int last_close_code = 0, last_http_status = 0;
   std::string last_reason;
-  bool auth_rejected = false, auth_retry_used = false;
-  std::string token_in_use;
+  bool auth_retry_used = false;
 
   std::set<std::string> rooms;                       // joined patterns
   std::map<std::string, std::uint64_t> pattern_seq;  // recovery point per joined pattern
@@ -252,7 +293,7 @@ struct client::impl {
   std::uint64_t next_ref = 1;
 
   explicit impl(client_options o)
-      : opt(std::move(o)), url(parse_url(opt.url)), backoff(opt.backoff) {
+      : opt(std::move(o)), url(checked_url(opt)), backoff(opt.backoff) {
     if (opt.connect_timeout.count() <= 0) throw config_error("connect_timeout must be positive");
     if (opt.heartbeat_interval.count() <= 0 || opt.heartbeat_timeout.count() <= 0)
       throw config_error("heartbeat interval and timeout must be positive");
@@ -356,41 +397,14 @@ struct client::impl {
     retry_pending = false;
     if (stop_flag) return;
     ++generation;
-    ws_open = authenticated = want_close = ping_due = ping_outstanding = kill_requested = false;
-    rx.clear();
-    outq.clear();
+    authenticated = false;
+    attempt_active = true;
     last_close_code = last_http_status = 0;
-    token_in_use = current_token();
     attempt_started = steady::now();
-
-    lws_client_connect_info i{};
-    i.context = ctx;
-    i.address = url.host.c_str();
-    i.port = url.port;
-    i.path = url.path.c_str();
-    i.host = url.host.c_str();
-    i.origin = url.host.c_str();
-    i.protocol = opt.subprotocol.empty() ? nullptr : opt.subprotocol.c_str();
-    i.local_protocol_name = protocols[0].name;
-    i.retry_and_idle_policy = &no_validity;
-    if (url.tls) {
-      i.ssl_connection = LCCSCF_USE_SSL;
-      if (opt.insecure)
-        i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
-                            LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
-    }
-    i.pwsi = &wsi;
-    if (!lws_client_connect_via_info(&i)) {
-      wsi = nullptr;
-      // The connect failed synchronously (e.g. DNS): same path as a connection error.
-      disconnected("cannot connect to " + url.host + ":" + std::to_string(url.port));
-    }
+    wire->open(current_token());
   }
 
-  void send_frame(std::string text) {
-    outq.push_back(std::move(text));
-    if (wsi) lws_callback_on_writable(wsi);
-  }
+  void send_frame(json&& request) { wire->send(std::move(request)); }
 
   std::string new_ref(char kind) { return std::string(1, kind) + std::to_string(next_ref++); }
 
@@ -409,7 +423,7 @@ struct client::impl {
     const std::string ref = new_ref('s');
     subscribe_refs[ref] = pattern;
     subscribe_since[ref] = it == pattern_seq.end() ? 0 : it->second;
-    send_frame(json{{"type", "SUBSCRIBE"}, {"ref", ref}, {"data", data}}.dump());
+    send_frame(json{{"type", "SUBSCRIBE"}, {"ref", ref}, {"data", data}});
   }
 
   void send_publish(pending_publish& p) {
@@ -420,7 +434,7 @@ struct client::impl {
       data["broadcast"] = true;
     else
       data["room"] = p.room;
-    send_frame(json{{"type", "PUBLISH"}, {"ref", p.ref}, {"data", data}}.dump());
+    send_frame(json{{"type", "PUBLISH"}, {"ref", p.ref}, {"data", data}});
     --unsent;
   }
 
@@ -520,6 +534,11 @@ struct client::impl {
       histories.erase(h);
       return;
     }
+    if (auto q = pings.find(ref); q != pings.end()) {
+      q->second.first.set_exception(std::make_exception_ptr(request_error(err)));
+      pings.erase(q);
+      return;
+    }
     if (auto s = subscribe_refs.find(ref); s != subscribe_refs.end()) {
       err.message = "cannot join '" + s->second + "': " + err.message;
       subscribe_refs.erase(s);
@@ -550,6 +569,11 @@ struct client::impl {
           make_error(client_error::kind::protocol, std::string("unreadable event: ") + err.what()));
       return;
     }
+    deliver(std::move(e));
+  }
+
+  // Dedupe by seq (a replay overlapping what arrived live), advance recovery points, dispatch.
+  void deliver(event&& e) {
     if (e.seq) {
       // Drop what was already delivered (a replay overlapping what arrived live before).
       auto& last = room_seq[e.room.value_or("")];
@@ -561,21 +585,25 @@ struct client::impl {
     dispatch(e);
   }
 
-  void on_text(const std::string& text) {
+  // --- transport_sink -----------------------------------------------------------------------
+
+  void on_raw(const std::string& text) override {
     for (auto& e : reg->snapshot())
       if (e->on_raw && e->active) call_guarded([&] { e->on_raw(text); }, nullptr);
-    json j = json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("type") || !j["type"].is_string()) {
-      reg->report(make_error(client_error::kind::protocol,
-                             "the server sent something that is not an rtev message"));
-      return;
-    }
+  }
+
+  void on_problem(const client_error& err) override { reg->report(err); }
+
+  void on_event(event&& e) override { deliver(std::move(e)); }
+
+  void on_message(json&& j) override {
+    if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) return;
     const std::string type = j["type"].get<std::string>();
     if (type == "authenticated") return on_authenticated(j.value("data", json::object()));
     if (type == "auth_error") {
-      auth_rejected = true;
-      last_reason =
-          "authentication rejected: " + j.value("data", json::object()).value("message", "");
+      const json d = j.value("data", json::object());
+      last_reason = "authentication rejected: " +
+                    (d.is_object() ? d.value("message", std::string()) : std::string());
       return;
     }
     if (type == "ACK") return on_ack(j);
@@ -592,32 +620,28 @@ struct client::impl {
     on_event_message(std::move(j));
   }
 
-  // The connection ended (or never started): fail what cannot survive, then retry or close.
-  void disconnected(const std::string& why) {
-    if (disconnect_seen == generation && !wsi) return;  // this attempt's end was handled already
-    disconnect_seen = generation;
-    const bool was_open = ws_open;
-    wsi = nullptr;
-    ws_open = authenticated = false;
-    outq.clear();
-    if (!why.empty() && last_reason.empty()) last_reason = why;
-    if (was_open) backoff.disconnected();
+  // The attempt ended (or never started): fail what cannot survive, then retry or close.
+  void on_end(detail::transport_end end) override {
+    if (!attempt_active) return;
+    attempt_active = false;
+    const bool was_authenticated = authenticated;
+    authenticated = false;
+    last_close_code = end.close_code;
+    last_http_status = end.http_status;
+    // An auth_error's message (kept in last_reason) says more than the close that follows it.
+    if (!end.reason.empty()) last_reason = end.reason;
+    if (was_authenticated) backoff.disconnected();
     for (auto& p : publishes)
       if (p.sent_on) {
         p.sent_on = 0;  // resent (same id) after reconnecting
         ++unsent;
       }
-    fail_requests(make_error(client_error::kind::connection,
-                             "connection lost: " + (last_reason.empty() ? why : last_reason)));
+    fail_requests(make_error(client_error::kind::connection, "connection lost: " + last_reason));
     subscribe_refs.clear();
     subscribe_since.clear();
     if (stop_flag) return;
 
-    // A close with 1008 before authentication, or an auth_error, is an auth rejection.
-    const bool auth_fail =
-        auth_rejected || (last_close_code == 1008 && !was_authenticated_once_on_this_connection);
-    if (auth_fail) {
-      auth_rejected = false;
+    if (end.auth_rejected) {
       if (opt.token_provider && !auth_retry_used) {
         auth_retry_used = true;  // ask the provider once more, right away
         schedule_retry(std::chrono::milliseconds(0), 0);
@@ -626,19 +650,26 @@ struct client::impl {
       close_for_good(true, last_reason.empty() ? "authentication rejected" : last_reason);
       return;
     }
+    if (end.final) {
+      close_for_good(false, last_reason);
+      return;
+    }
     if (!opt.reconnect) {
-      close_for_good(false, last_reason.empty() ? why : last_reason);
+      close_for_good(false, last_reason);
       return;
     }
     auto wait = backoff.next();
     if (!wait) {
       close_for_good(false, "gave up after " + std::to_string(backoff.attempts()) +
-                                " retries: " + (last_reason.empty() ? why : last_reason));
+                                " retries: " + last_reason);
       return;
     }
+    // The server's reconnect time (SSE `retry:`) is the first delay; attempts that fail after
+    // it back off from there, never below it.
+    if (end.retry_after)
+      wait = backoff.attempts() <= 1 ? *end.retry_after : std::max(*wait, *end.retry_after);
     schedule_retry(*wait, backoff.attempts());
   }
-  bool was_authenticated_once_on_this_connection = false;
 
   void schedule_retry(std::chrono::milliseconds wait, std::uint32_t attempt) {
     state_info s;
@@ -694,40 +725,14 @@ struct client::impl {
     lws_sul_schedule(self->ctx, 0, &self->tick_timer.sul, on_tick, 50 * LWS_US_PER_MS);
   }
 
-  void kill_connection(std::string reason) {
-    if (!wsi || kill_requested) return;
-    kill_requested = true;
-    last_reason = std::move(reason);
-    // From a timer (never inside this wsi's own callback): a synchronous close is safe, and
-    // it reaches CLIENT_CONNECTION_ERROR / CLIENT_CLOSED before we return. (Asking lws 4.1 for
-    // an asynchronous kill of a wsi that is still connecting crashed in its timer list.)
-    const std::uint64_t gen = generation;
-    lws_set_timeout(wsi, static_cast<pending_timeout>(1), LWS_TO_KILL_SYNC);
-    // lws does not always report a connection it was told to kill while still connecting.
-    if (disconnect_seen != gen) disconnected(last_reason);
-  }
-  std::uint64_t disconnect_seen = 0;  // generation whose end was handled
-  bool kill_requested = false;
-
   void tick() {
     const auto now = steady::now();
-    if (wsi && !ws_open && now - attempt_started >= opt.connect_timeout) {
-      kill_connection("connect timed out after " + std::to_string(opt.connect_timeout.count()) +
-                      " ms");
+    if (attempt_active && !authenticated && now - attempt_started >= opt.connect_timeout) {
+      wire->kill("connect timed out after " + std::to_string(opt.connect_timeout.count()) +
+                 " ms");
       return;
     }
-    if (ws_open) {
-      if (ping_outstanding && now - ping_sent >= opt.heartbeat_timeout) {
-        kill_connection("no answer to ping within " +
-                        std::to_string(opt.heartbeat_timeout.count()) + " ms");
-        return;
-      }
-      if (!ping_outstanding && now - last_rx >= opt.heartbeat_interval) {
-        ping_due = ping_outstanding = true;
-        ping_sent = now;
-        lws_callback_on_writable(wsi);
-      }
-    }
+    if (attempt_active) wire->tick(now);
   }
 
   // --- lws callback -----------------------------------------------------------------------
@@ -740,113 +745,12 @@ struct client::impl {
   }
 
   int on_callback(lws* w, lws_callback_reasons reason, void* in, size_t len) {
-    switch (reason) {
-      case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        drain();
-        return 0;
-
-      case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
-        auto** p = static_cast<unsigned char**>(in);
-        unsigned char* end = *p + len;
-        auto add = [&](const std::string& name, const std::string& value) {
-          std::string n = name;
-          for (auto& ch : n) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-          if (n.empty() || n.back() != ':') n += ':';
-          return lws_add_http_header_by_name(w, reinterpret_cast<const unsigned char*>(n.c_str()),
-                                             reinterpret_cast<const unsigned char*>(value.data()),
-                                             static_cast<int>(value.size()), p, end);
-        };
-        if (!token_in_use.empty() && add("authorization", "Bearer " + token_in_use)) return -1;
-        for (const auto& [k, v] : opt.headers)
-          if (add(k, v)) return -1;
-        return 0;
-      }
-
-      case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        ws_open = true;
-        was_authenticated_once_on_this_connection = false;
-        last_rx = steady::now();
-        if (!outq.empty()) lws_callback_on_writable(w);
-        return 0;
-
-      case LWS_CALLBACK_CLIENT_RECEIVE: {
-        last_rx = steady::now();
-        ping_outstanding = false;
-        if (lws_is_first_fragment(w)) rx.clear();
-        rx.append(static_cast<const char*>(in), len);
-        if (lws_is_final_fragment(w) && lws_remaining_packet_payload(w) == 0) {
-          std::string msg;
-          msg.swap(rx);
-          const bool was = authenticated;
-          on_text(msg);
-          if (!was && authenticated) was_authenticated_once_on_this_connection = true;
-        }
-        return 0;
-      }
-
-      case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
-        last_rx = steady::now();
-        ping_outstanding = false;
-        return 0;
-
-      case LWS_CALLBACK_CLIENT_WRITEABLE: {
-        if (want_close) {
-          static const char bye[] = "client stopping";
-          lws_close_reason(w, LWS_CLOSE_STATUS_NORMAL,
-                           reinterpret_cast<unsigned char*>(const_cast<char*>(bye)),
-                           sizeof bye - 1);
-          return -1;
-        }
-        if (ping_due) {
-          ping_due = false;
-          // Non-empty: lws 4.1 does not report empty PONGs (see server.cpp).
-          unsigned char buf[LWS_PRE + 4] = {};
-          std::memcpy(&buf[LWS_PRE], "rtev", 4);
-          if (lws_write(w, &buf[LWS_PRE], 4, LWS_WRITE_PING) < 0) return -1;
-        } else if (!outq.empty()) {
-          std::string frame(LWS_PRE, '\0');
-          frame += outq.front();
-          outq.pop_front();
-          const std::size_t n = frame.size() - LWS_PRE;
-          if (lws_write(w, reinterpret_cast<unsigned char*>(&frame[LWS_PRE]), n, LWS_WRITE_TEXT) <
-              static_cast<int>(n))
-            return -1;
-        }
-        if (!outq.empty() || ping_due) lws_callback_on_writable(w);
-        return 0;
-      }
-
-      case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        if (len >= 2) {
-          const auto* b = static_cast<const unsigned char*>(in);
-          last_close_code = (b[0] << 8) | b[1];
-          std::string text(reinterpret_cast<const char*>(b) + 2, len - 2);
-          last_reason = "closed by the server (" + std::to_string(last_close_code) +
-                        (text.empty() ? "" : " " + text) + ")";
-        }
-        return 0;
-
-      case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
-        if (w != wsi && wsi != nullptr) return 0;
-        const int status = static_cast<int>(lws_http_client_http_response(w));
-        if (status > 0 && status != 101) last_http_status = status;
-        std::string why = in ? std::string(static_cast<const char*>(in),
-                                           strnlen(static_cast<const char*>(in), len ? len : 256))
-                             : "connection failed";
-        if (last_http_status) why = "the server answered HTTP " + std::to_string(last_http_status);
-        if (last_http_status == 401 || last_http_status == 403) auth_rejected = true;
-        disconnected(why);
-        return 0;
-      }
-
-      case LWS_CALLBACK_CLIENT_CLOSED:
-        if (w != wsi && wsi != nullptr) return 0;
-        disconnected("connection closed");
-        return 0;
-
-      default:
-        return lws_callback_http_dummy(w, reason, nullptr, in, len);
+    if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+      drain();
+      return 0;
     }
+    if (!wire) return lws_callback_http_dummy(w, reason, nullptr, in, len);
+    return wire->on_callback(w, reason, in, len);
   }
 
   // --- the loop ----------------------------------------------------------------------------
@@ -862,8 +766,8 @@ struct client::impl {
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = protocols;
     info.user = this;
-    // TLS only for wss://: with OpenSSL initialised by several live contexts, lws 4.1 leaks
-    // the extra SSL_CTXs (seen with LeakSanitizer).
+    // TLS only for wss:// and https://: with OpenSSL initialised by several live contexts,
+    // lws 4.1 leaks the extra SSL_CTXs (seen with LeakSanitizer).
     if (url.tls) info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     if (!opt.ca_file.empty()) info.client_ssl_ca_filepath = opt.ca_file.c_str();
     lws_context* c = lws_create_context(&info);
@@ -871,6 +775,18 @@ struct client::impl {
       close_for_good(false, "cannot create the network context");
       fail_everything("client closed");
       return;
+    }
+    detail::transport_context tc{c, protocols[0].name, &opt, url, this};
+    switch (opt.protocol) {
+      case wire_protocol::rtev:
+        wire = detail::make_rtev_transport(tc);
+        break;
+      case wire_protocol::sse:
+        wire = detail::make_sse_transport(tc);
+        break;
+      case wire_protocol::socketio:
+        wire = detail::make_socketio_transport(tc);
+        break;
     }
     {
       std::lock_guard<std::mutex> lock(cmd_mutex);
@@ -888,12 +804,10 @@ struct client::impl {
     while (!stop_flag) {
       if (lws_service(ctx, 0) < 0) break;
     }
-    // Close politely if a connection is up: one more short service round for the close frame.
-    if (wsi && ws_open) {
-      want_close = true;
-      lws_callback_on_writable(wsi);
+    // Close politely if a connection is up: one more short service round for the close.
+    if (attempt_active && wire->close()) {
       const auto until = steady::now() + std::chrono::milliseconds(200);
-      while (wsi && steady::now() < until) lws_service(ctx, 0);
+      while (attempt_active && steady::now() < until) lws_service(ctx, 0);
     }
     {
       std::lock_guard<std::mutex> lock(cmd_mutex);
@@ -903,7 +817,8 @@ struct client::impl {
     lws_sul_cancel(&retry_timer.sul);
     lws_context_destroy(ctx);
     ctx = nullptr;
-    wsi = nullptr;
+    wire.reset();
+    attempt_active = false;
     drain();
     fail_everything("client stopped");
     if (!closed_set) close_for_good(false, "stopped");
@@ -1003,7 +918,28 @@ subscription client::on_raw(std::function<void(const std::string&)> handler) {
 
 void client::send_raw(std::string text) {
   impl_->post([i = impl_.get(), text = std::move(text)]() mutable {
-    if (i->authenticated) i->send_frame(std::move(text));
+    if (i->authenticated) i->wire->send_raw(std::move(text));
+  });
+}
+
+void client::emit(const std::string& name, json args,
+                  std::function<void(const json* ack_args, const client_error*)> ack) {
+  impl_->post([i = impl_.get(), name, args = std::move(args), ack = std::move(ack)]() mutable {
+    detail::ack_callback guarded;
+    if (ack)
+      guarded = [i, ack = std::move(ack)](const json* a, const client_error* e) {
+        i->call_guarded([&] { ack(a, e); }, nullptr);
+      };
+    if (!i->authenticated) {
+      const client_error err =
+          make_error(client_error::kind::connection, "not connected: '" + name + "' not emitted");
+      if (guarded)
+        guarded(nullptr, &err);
+      else
+        i->reg->report(err);
+      return;
+    }
+    i->wire->emit(name, std::move(args), std::move(guarded));
   });
 }
 
@@ -1023,7 +959,7 @@ void client::leave(const std::string& room) {
     if (!i->rooms.erase(room)) return;
     i->pattern_seq.erase(room);
     if (i->authenticated)
-      i->send_frame(json{{"type", "UNSUBSCRIBE"}, {"data", {{"room", room}}}}.dump());
+      i->send_frame(json{{"type", "UNSUBSCRIBE"}, {"data", {{"room", room}}}});
   });
 }
 
@@ -1074,8 +1010,7 @@ void client::typing(const std::string& room, bool is_typing) {
   impl_->post([i = impl_.get(), room, is_typing] {
     if (!i->authenticated) return;
     i->send_frame(
-        json{{"type", is_typing ? "TYPING_START" : "TYPING_STOP"}, {"data", {{"room", room}}}}
-            .dump());
+        json{{"type", is_typing ? "TYPING_START" : "TYPING_STOP"}, {"data", {{"room", room}}}});
   });
 }
 
@@ -1094,7 +1029,7 @@ std::future<history_result> client::history(const std::string& room, json since,
     if (!since.is_null()) data["since"] = since;
     if (!until.is_null()) data["until"] = until;
     i->histories[ref].promise = std::move(*promise);
-    i->send_frame(json{{"type", "HISTORY"}, {"ref", ref}, {"data", data}}.dump());
+    i->send_frame(json{{"type", "HISTORY"}, {"ref", ref}, {"data", data}});
   });
   return f;
 }
@@ -1110,7 +1045,7 @@ std::future<std::chrono::microseconds> client::ping() {
     }
     const std::string ref = i->new_ref('q');
     i->pings.emplace(ref, std::make_pair(std::move(*promise), steady::now()));
-    i->send_frame(json{{"type", "PING"}, {"ref", ref}}.dump());
+    i->send_frame(json{{"type", "PING"}, {"ref", ref}});
   });
   return f;
 }

@@ -1,5 +1,9 @@
 #include "frame.hpp"
 
+#include <nlohmann/json.hpp>
+
+#include "wire/socketio_codec.hpp"
+
 namespace rtev::server_lite {
 
 frame::frame(std::string_view payload) {
@@ -25,6 +29,24 @@ frame_ptr shared_event::sse_frame(bool named) const {
     slot = std::make_shared<frame>(text);
   }
   return slot;
+}
+
+frame_ptr shared_event::sio_frame() const {
+  if (!sio_) sio_ = std::make_shared<frame>(sio_event_packet(json));
+  return sio_;
+}
+
+std::string sio_event_packet(std::string_view envelope) {
+  using nlohmann::json;
+  json env = json::parse(envelope.begin(), envelope.end(), nullptr, false);
+  if (!env.is_object()) env = json::object();
+  json meta = json::object();
+  for (const char* k : {"id", "seq", "room", "timestamp", "timezone", "history"})
+    if (auto it = env.find(k); it != env.end()) meta[k] = *it;
+  const std::string type = env.value("type", std::string("message"));
+  return wire::eio_encode(
+      wire::eio_type::message,
+      wire::sio_event("/", type, json::array({env.value("data", json()), meta})));
 }
 
 }  // namespace rtev::server_lite

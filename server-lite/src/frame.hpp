@@ -35,10 +35,16 @@ struct shared_event {
 
   frame_ptr ws_frame() const;             ///< the envelope as a WebSocket text frame
   frame_ptr sse_frame(bool named) const;  ///< "id: seq\n[event: type\n]data: json\n\n"
+  /// Engine.IO message with a Socket.IO EVENT: 42["<type>", data, {id, seq, room, timestamp,
+  /// timezone}] (meta holds the envelope fields present; `history` too for HISTORY replies).
+  frame_ptr sio_frame() const;
 
  private:
-  mutable frame_ptr ws_, sse_, sse_named_;
+  mutable frame_ptr ws_, sse_, sse_named_, sio_;
 };
 using event_ptr = std::shared_ptr<const shared_event>;
+
+/// The Engine.IO/Socket.IO packet text for an rtev envelope (what sio_frame() holds).
+std::string sio_event_packet(std::string_view envelope);
 
 }  // namespace rtev::server_lite

@@ -112,6 +112,8 @@ http_response http_api::health() const {
                {{"status", "active"},
                 {"connections", hub_.connection_count()},
                 {"authenticatedUsers", hub_.authenticated_users()}}},
+              {"socketio",
+               {{"status", "active"}, {"connections", hub_.connection_count(conn_kind::socketio)}}},
               {"history",
                {{"status", "active"},
                 {"events", st.events},

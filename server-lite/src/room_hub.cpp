@@ -119,7 +119,7 @@ std::string room_hub::authenticate(connection& c, const std::string& token, bool
                                        std::chrono::system_clock::now().time_since_epoch())
                                        .count());
   if (!result.who) {
-    if (c.kind == conn_kind::websocket) {
+    if (announce && c.kind != conn_kind::sse) {
       send_control(c, {{"type", "auth_error"}, {"data", {{"message", result.error}}}});
       close_connection(c, close_code::policy, "authentication failed");
     }
@@ -139,19 +139,24 @@ std::string room_hub::authenticate(connection& c, const std::string& token, bool
     user_connected(*c.who);
     if (old_user) user_disconnected(*old_user);
   }
-  if (announce) {
-    send_control(c, {{"type", "authenticated"},
-                     {"data",
-                      {{"user_id", c.who->user_id},
-                       {"connection_id", std::to_string(c.id)},
-                       {"roles", c.who->roles},
-                       {"timezone", cfg_.timezone},
-                       {"server_time", now_rfc3339()},
-                       {"epoch", store_.epoch()},
-                       {"last_seq", frontier_},
-                       {"anonymous", c.who->anonymous}}}});
-  }
+  if (announce) send_control(c, {{"type", "authenticated"}, {"data", identity_info(c)}});
   return {};
+}
+
+json room_hub::identity_info(const connection& c) const {
+  return {{"user_id", c.who->user_id},
+          {"connection_id", std::to_string(c.id)},
+          {"roles", c.who->roles},
+          {"timezone", cfg_.timezone},
+          {"server_time", now_rfc3339()},
+          {"epoch", store_.epoch()},
+          {"last_seq", frontier_},
+          {"anonymous", c.who->anonymous}};
+}
+
+std::size_t room_hub::connection_count(conn_kind kind) const {
+  return static_cast<std::size_t>(std::count_if(
+      conns_.begin(), conns_.end(), [kind](const auto& kv) { return kv.second->kind == kind; }));
 }
 
 void room_hub::join_automatic(connection& c) {
@@ -261,7 +266,11 @@ std::size_t room_hub::room_count() const {
 // --- outgoing ------------------------------------------------------------------------------
 
 void room_hub::send_control(connection& c, const json& msg) {
-  if (c.kind != conn_kind::websocket || c.closing) return;
+  if (c.kind == conn_kind::sse || c.closing) return;
+  if (c.on_control) {
+    c.on_control(msg);
+    return;
+  }
   c.queue.push_back(outgoing{nullptr, std::make_shared<frame>(msg.dump())});
   c.wake();
 }
@@ -740,7 +749,7 @@ void room_hub::tick(steady::time_point now) {
       close_connection(c, close_code::policy, "authentication timed out");
       continue;
     }
-    if (c.kind == conn_kind::websocket) {
+    if (c.kind != conn_kind::sse) {
       if (c.ping_outstanding && now - c.last_ping >= cfg_.ping_timeout) {
         close_connection(c, close_code::policy, "ping timeout");
         continue;

@@ -1,7 +1,7 @@
 #pragma once
 // room_hub: the server's one piece of shared state — connections, their identities and
 // subscriptions, rooms, presence, the publish pipeline (id/seq/timestamp, store, fan-out) and
-// history replay. Every front door (rtev WebSocket, SSE, HTTP POST) goes through it.
+// history replay. Every front door (rtev WebSocket, SSE, Socket.IO, HTTP POST) goes through it.
 //
 // Threads: the hub is touched ONLY on the lws service thread. The store's writer thread
 // reaches it solely through `post` (a mutex-protected queue drained on the service thread).
@@ -33,7 +33,7 @@ using json = nlohmann::json;
 using steady = std::chrono::steady_clock;
 using conn_id = std::uint64_t;
 
-enum class conn_kind { websocket, sse };
+enum class conn_kind { websocket, sse, socketio };
 
 /// Close codes the server uses (see docs/protocol.md).
 namespace close_code {
@@ -90,6 +90,10 @@ struct connection {
   conn_kind kind = conn_kind::websocket;
   std::string remote;
   std::function<void()> wake;  ///< ask the transport for a writeable callback
+  /// Control messages (ACK, ERROR, authenticated, …) in the rtev protocol's JSON. Unset: they
+  /// are queued as WebSocket text (SSE drops them). A front door that speaks another protocol
+  /// (Socket.IO) sets it, translates, and queues its own frames.
+  std::function<void(const json&)> on_control;
 
   std::optional<identity> who;
   std::list<subscription> subs;
@@ -105,7 +109,7 @@ struct connection {
   steady::time_point opened{};
   steady::time_point last_ping{};
   bool ping_outstanding = false;
-  bool ping_due = false;                ///< transport should send a WebSocket PING
+  bool ping_due = false;                ///< transport should send a PING (WebSocket/Engine.IO)
   steady::time_point last_heartbeat{};  ///< SSE `: ping`
   bool heartbeat_due = false;
 
@@ -146,13 +150,24 @@ class room_hub {
   void closed(conn_id id);
   connection* find(conn_id id);
   std::size_t connection_count() const { return conns_.size(); }
+  std::size_t connection_count(conn_kind kind) const;
 
-  /// Authenticate with a token (empty: none given). On failure an auth_error is queued and
-  /// the connection is closed with 1008 (WebSocket). Returns the error, empty on success.
+  /// Authenticate with a token (empty: none given). With `announce`, success queues
+  /// `authenticated` and failure queues an auth_error and closes the connection with 1008
+  /// (not on SSE). Returns the error, empty on success.
   std::string authenticate(connection& c, const std::string& token, bool announce);
 
   /// A WebSocket text message from the client (rtev protocol operations).
   void handle_ws_message(connection& c, std::string_view text);
+  /// Count one client message against the rate limit. False when over it: a rate_limited
+  /// ERROR (with `ref`) is queued, and sustained abuse closes the connection.
+  bool admit(connection& c, const json& ref);
+  /// One parsed rtev operation {"type", "ref"?, "data"?} — handle_ws_message after admission
+  /// and parsing. Other front doors (Socket.IO) map their messages onto these operations.
+  void handle_operation(connection& c, const json& msg);
+  /// What `authenticated` carries: user_id, connection_id, roles, timezone, server_time,
+  /// epoch, last_seq, anonymous. Needs c.who.
+  json identity_info(const connection& c) const;
 
   /// The next thing to send on `c`, or nothing. Pumps history replay as the queue drains.
   std::optional<outgoing> next_outgoing(connection& c);

@@ -1,5 +1,6 @@
 // server-lite's transport glue: the libwebsockets context, its one protocol callback for
-// WebSocket and HTTP (incl. SSE), the service loop, and the public rtev::server class.
+// WebSocket and HTTP (incl. SSE and /socket.io/), the service loop, and the public rtev::server
+// class.
 //
 // Threads: everything in the callback runs on the lws service thread. Other threads reach it
 // only through impl::post() (a mutex-guarded queue + lws_cancel_service), and stop flags.
@@ -31,6 +32,7 @@
 #include "rtev/duration.hpp"
 #include "rtev/error.hpp"
 #include "rtev/time.hpp"
+#include "socketio_door.hpp"
 
 namespace rtev::server_lite {
 const std::size_t frame_headroom = LWS_PRE;
@@ -44,12 +46,22 @@ namespace {
 
 const char* const ws_paths[] = {"/events/ws/connect", "/ws"};
 
+bool is_socketio_path(const std::string& path) {
+  return path == "/socket.io/" || path == "/socket.io";
+}
+
 // Per-wsi state, owned through the lws per-session pointer.
 struct session {
   conn_id conn = 0;  // hub connection (WebSocket or SSE); 0 for plain HTTP
   bool sse = false;
   bool sse_headers_sent = false;
   std::string rx;  // WebSocket message reassembly
+
+  // /socket.io/: the Engine.IO session this WebSocket or held poll belongs to (the door owns
+  // the hub connection, so `conn` stays 0).
+  std::string sio_sid;
+  std::uint64_t sio_link = 0;  // a WebSocket of that session
+  std::uint64_t sio_poll = 0;  // a held long-polling GET
 
   // Plain HTTP transaction
   http_request req;
@@ -123,6 +135,7 @@ struct server::impl {
   std::unique_ptr<authenticator> auth;
   std::unique_ptr<room_hub> hub;
   std::unique_ptr<http_api> api;
+  std::unique_ptr<socketio_door> sio;
   lws_context* ctx = nullptr;
   lws_vhost* vhost = nullptr;
   std::uint16_t bound_port = 0;
@@ -176,6 +189,7 @@ struct server::impl {
     stop_deadline = steady::now() + std::chrono::milliseconds(1500);
     log.write(log_level::info, "shutting down",
               {{"connections", std::to_string(hub->connection_count())}});
+    sio->stop_accepting();
     hub->shutdown();
   }
 
@@ -187,6 +201,7 @@ struct server::impl {
     impl* self = lws_container_of(sul, timer, sul)->owner;
     if (self->stop_requested.load()) self->begin_stop();
     self->hub->tick(steady::now());
+    self->sio->tick(steady::now());
     lws_sul_schedule(self->ctx, 0, &self->tick_timer.sul, on_tick, 100 * LWS_US_PER_MS);
   }
 
@@ -353,6 +368,46 @@ struct server::impl {
     return 0;
   }
 
+  // --- /socket.io/ ----------------------------------------------------------------------------
+
+  http_request sio_request(lws* wsi) {
+    http_request r;
+    r.query = query_args(wsi);
+    r.authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    r.remote = peer(wsi);
+    return r;
+  }
+
+  int sio_ws_writeable(lws* wsi, session& s) {
+    socketio_door::ws_step step = sio->ws_writeable(s.sio_sid, s.sio_link);
+    if (step.close) {
+      const auto& [code, reason] = *step.close;
+      lws_close_reason(wsi, static_cast<lws_close_status>(code),
+                       reinterpret_cast<unsigned char*>(const_cast<char*>(reason.data())),
+                       reason.size());
+      return -1;
+    }
+    if (!step.frame) return 0;
+    if (lws_write(wsi, step.frame->data(), step.frame->size(), LWS_WRITE_TEXT) <
+        static_cast<int>(step.frame->size()))
+      return -1;
+    if (step.more) lws_callback_on_writable(wsi);
+    return 0;
+  }
+
+  void sio_get(lws* wsi, session& s) {
+    socketio_door::poll_start p = sio->poll_get(s.req, waker(wsi));
+    if (p.response) {
+      respond(wsi, s, std::move(*p.response));
+      return;
+    }
+    // Held until the door has packets (or the session's ping): no lws time-out meanwhile.
+    s.sio_sid = p.sid;
+    s.sio_poll = p.poll_id;
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    lws_callback_on_writable(wsi);
+  }
+
   // --- SSE -----------------------------------------------------------------------------------
 
   int sse_start(lws* wsi, session& s) {
@@ -469,6 +524,8 @@ struct server::impl {
     if (!pss || !*pss) return;
     session* s = *pss;
     if (s->conn) hub->closed(s->conn);
+    if (s->sio_link) sio->ws_closed(s->sio_sid, s->sio_link);
+    if (s->sio_poll) sio->poll_gone(s->sio_sid, s->sio_poll);
     if (s->pending_id) pending_http.erase(s->pending_id);
     delete s;
     *pss = nullptr;
@@ -487,12 +544,18 @@ struct server::impl {
 
       case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
         const std::string path = header(wsi, WSI_TOKEN_GET_URI);
+        if (is_socketio_path(path)) {
+          if (auto refused = sio->ws_check(sio_request(wsi)))
+            return write_whole_response(wsi, *refused);
+          return 0;
+        }
         bool ok_path = false;
         for (const char* p : ws_paths) ok_path = ok_path || path == p;
         if (!ok_path)
-          return write_whole_response(wsi, json_error(404, "not_found",
-                                                      "no WebSocket endpoint at " + path +
-                                                          "; use /events/ws/connect or /ws"));
+          return write_whole_response(
+              wsi, json_error(404, "not_found",
+                              "no WebSocket endpoint at " + path +
+                                  "; use /events/ws/connect, /ws or /socket.io/"));
         if (stopping)
           return write_whole_response(
               wsi, json_error(503, "shutting_down", "the server is shutting down"));
@@ -506,6 +569,10 @@ struct server::impl {
 
       case LWS_CALLBACK_ESTABLISHED: {
         session& s = sess(pss);
+        if (is_socketio_path(header(wsi, WSI_TOKEN_GET_URI))) {
+          s.sio_link = sio->ws_open(sio_request(wsi), waker(wsi), s.sio_sid);
+          return s.sio_link ? 0 : -1;
+        }
         connection& c = hub->open(conn_kind::websocket, peer(wsi), waker(wsi));
         s.conn = c.id;
         std::string token;
@@ -524,8 +591,8 @@ struct server::impl {
 
       case LWS_CALLBACK_RECEIVE: {
         session& s = sess(pss);
-        connection* c = hub->find(s.conn);
-        if (!c) return -1;
+        connection* c = s.sio_link ? nullptr : hub->find(s.conn);
+        if (!c && !s.sio_link) return -1;
         if (lws_is_first_fragment(wsi)) s.rx.clear();
         if (s.rx.size() + len > cfg.max_message_bytes) {
           static const char msg[] = "message too big";
@@ -538,6 +605,9 @@ struct server::impl {
         if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
           std::string msg;
           msg.swap(s.rx);
+          // Socket.IO binary attachments are not supported (their header packet got an error).
+          if (s.sio_link)
+            return lws_frame_is_binary(wsi) || sio->ws_message(s.sio_sid, s.sio_link, msg) ? 0 : -1;
           hub->handle_ws_message(*c, msg);
         }
         return 0;
@@ -550,6 +620,7 @@ struct server::impl {
 
       case LWS_CALLBACK_SERVER_WRITEABLE:
         if (!*pss) return 0;
+        if ((*pss)->sio_link) return sio_ws_writeable(wsi, **pss);
         return ws_writeable(wsi, **pss);
 
       case LWS_CALLBACK_CLOSED:
@@ -564,6 +635,8 @@ struct server::impl {
         s.body_too_large = false;
         s.response.reset();
         s.req.path = static_cast<const char*>(in);
+        s.sio_sid.clear();
+        s.sio_poll = 0;
         if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI))
           s.req.method = "POST";
         else if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI))
@@ -598,6 +671,10 @@ struct server::impl {
           return 0;  // wait for the body
         }
         if (s.req.path == "/api/events" && s.req.method == "GET") return sse_start(wsi, s);
+        if (is_socketio_path(s.req.path) && s.req.method == "GET") {
+          sio_get(wsi, s);
+          return 0;
+        }
         api->handle(s.req, [this, wsi, &s](http_response r) { respond(wsi, s, std::move(r)); });
         return 0;
       }
@@ -628,6 +705,10 @@ struct server::impl {
                                  std::to_string(static_cast<long>(cfg.rate_limit)) + "/s"));
           return 0;
         }
+        if (is_socketio_path(s.req.path)) {
+          respond(wsi, s, sio->poll_post(s.req));
+          return 0;
+        }
         const std::uint64_t id = next_pending_id++;
         s.pending_id = id;
         pending_http[id] = wsi;
@@ -648,6 +729,13 @@ struct server::impl {
         if (!*pss) return 0;
         session& s = **pss;
         if (s.sse && s.sse_headers_sent) return sse_writeable(wsi, s);
+        if (s.sio_poll && !s.response) {
+          std::optional<http_response> r = sio->poll_ready(s.sio_sid, s.sio_poll);
+          if (!r) return 0;
+          s.sio_poll = 0;
+          s.response = std::move(*r);
+          s.headers_sent = false;
+        }
         return http_writeable(wsi, s);
       }
 
@@ -658,7 +746,8 @@ struct server::impl {
       // A keep-alive HTTP transaction ends without CLOSED_HTTP: its per-session data goes with
       // the protocol binding. WSI_DESTROY catches whatever is left when a connection is freed.
       case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-        if (pss && *pss && !(*pss)->conn && !(*pss)->pending_id) drop_session(pss);
+        if (pss && *pss && !(*pss)->conn && !(*pss)->pending_id && !(*pss)->sio_poll)
+          drop_session(pss);
         return 0;
       case LWS_CALLBACK_WSI_DESTROY:
         drop_session(pss);
@@ -730,6 +819,12 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   m.hub = std::make_unique<room_hub>(hc, *m.store, *m.auth,
                                      [&m](std::function<void()> fn) { m.post(std::move(fn)); });
   m.api = std::make_unique<http_api>(cfg, *m.hub, *m.auth, m.started);
+  socketio_config sc;
+  sc.ping_interval = cfg.ping_interval;
+  sc.ping_timeout = cfg.ping_timeout;
+  sc.max_payload = cfg.max_message_bytes;
+  sc.max_connections = cfg.max_connections;
+  m.sio = std::make_unique<socketio_door>(sc, *m.hub, *m.auth);
 
   // libwebsockets' own log lines only with -v: without it, a failure is reported once, by us
   // ("port 8000 on 127.0.0.1 is already in use"), not also as three lws lines.
@@ -798,6 +893,7 @@ server::~server() {
   }
   // Store last: its destructor commits what is pending (presence events from the close).
   m.api.reset();
+  m.sio.reset();
   m.hub.reset();
   m.store.reset();
 }

@@ -56,19 +56,27 @@ json ack(const json& ref, json data) {
 
 }  // namespace
 
+bool room_hub::admit(connection& c, const json& ref) {
+  if (rate_ok(c, steady::now())) return true;
+  send_error(
+      c, ref, "rate_limited",
+      "too many messages: the limit is " + std::to_string(static_cast<long>(cfg_.rate)) + "/s");
+  return false;
+}
+
 void room_hub::handle_ws_message(connection& c, std::string_view text) {
   if (c.closing) return;
-  if (!rate_ok(c, steady::now())) {
-    send_error(
-        c, nullptr, "rate_limited",
-        "too many messages: the limit is " + std::to_string(static_cast<long>(cfg_.rate)) + "/s");
-    return;
-  }
+  if (!admit(c, nullptr)) return;
   json msg = json::parse(text.begin(), text.end(), nullptr, false);
   if (msg.is_discarded()) {
     send_error(c, nullptr, "bad_json", "the message is not valid JSON");
     return;
   }
+  handle_operation(c, msg);
+}
+
+void room_hub::handle_operation(connection& c, const json& msg) {
+  if (c.closing) return;
   if (!msg.is_object()) {
     send_error(c, nullptr, "bad_request",
                "expected a JSON object {\"type\", \"data\"}, got " + json_type_name(msg));
@@ -289,7 +297,7 @@ void room_hub::op_history(connection& c, const json& ref, const json& data) {
     json env = json::parse(e.json);
     if (!ref.is_null()) env["ref"] = ref;
     env["history"] = true;
-    c.queue.push_back(outgoing{nullptr, std::make_shared<frame>(env.dump())});
+    send_control(c, env);
   }
   json next = nullptr;
   if (page.more && !page.events.empty()) next = page.events.back().seq;

@@ -2,7 +2,15 @@
 # `rtev serve` processes on 127.0.0.1 and ends with "N passed, M failed".
 # Included from tests/CMakeLists.txt (CMAKE_CURRENT_SOURCE_DIR is tests/).
 
-set(_rtev_cli_e2e tail publish replay connection connect misc)
+set(_rtev_cli_e2e tail publish replay connection connect misc protocols)
+# Foreign servers (a Node socket.io server, a Node SSE server) need Node and the pinned npm
+# packages in tests/interop/node_modules (`./dev test` installs them).
+find_program(RTEV_NODE node)
+if(RTEV_NODE AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/interop/node_modules/socket.io)
+  list(APPEND _rtev_cli_e2e foreign)
+else()
+  message(STATUS "node or tests/interop/node_modules/socket.io missing: cli:e2e_foreign is not added (./dev test)")
+endif()
 find_program(RTEV_TMUX tmux)
 if(RTEV_TMUX)
   list(APPEND _rtev_cli_e2e connect_tmux)

@@ -24,6 +24,7 @@ rtev_add_test(client_tests
     ${CMAKE_CURRENT_LIST_DIR}/client_recovery_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/client_subscription_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/client_requests_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/client_sse_test.cpp
   LIBS rtev::sdk rtev::server rtev_client_test_support)
 # sign_jwt_hs256 (expired and refreshed JWTs for the token provider tests) comes from
 # server-lite's private auth.hpp; it is compiled into rtev::server.
@@ -34,4 +35,22 @@ target_include_directories(client_tests PRIVATE ${PROJECT_SOURCE_DIR}/server-lit
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   target_compile_options(rtev_client_test_support PRIVATE -Wno-null-dereference)
   target_compile_options(client_tests PRIVATE -Wno-null-dereference)
+endif()
+
+# rtev::client over Socket.IO against a real Node `socket.io` server (the pinned packages in
+# tests/interop/node_modules); skipped with a note when Node or the packages are missing.
+find_program(RTEV_NODE_FOR_SIO node)
+if(RTEV_NODE_FOR_SIO AND EXISTS ${PROJECT_SOURCE_DIR}/tests/interop/node_modules/socket.io)
+  rtev_add_test(client_socketio_tests
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/client_socketio_test.cpp
+    LIBS rtev::sdk rtev_client_test_support)
+  target_compile_definitions(client_socketio_tests PRIVATE
+    RTEV_NODE="${RTEV_NODE_FOR_SIO}"
+    RTEV_SIO_TEST_SERVER="${CMAKE_CURRENT_LIST_DIR}/socketio_test_server.js"
+    RTEV_NODE_MODULES="${PROJECT_SOURCE_DIR}/tests/interop/node_modules")
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    target_compile_options(client_socketio_tests PRIVATE -Wno-null-dereference)
+  endif()
+else()
+  message(STATUS "rtev: node or tests/interop/node_modules/socket.io missing: Socket.IO client tests skipped")
 endif()

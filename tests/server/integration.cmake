@@ -25,6 +25,7 @@ rtev_add_test(server_integration_tests
     ${CMAKE_CURRENT_LIST_DIR}/server_ws_errors_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/server_http_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/server_sse_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/server_socketio_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/server_process_test.cpp
   LIBS rtev_test_support rtev::server)
 # sign_jwt_hs256 and friends come from server-lite's private auth.hpp.

@@ -29,6 +29,7 @@ const std::map<std::string, std::string>& value_lists() {
       {"--log-format", "text json"},
       {"--family", "messenger inbox dashboard"},
       {"--protocol", "rtev sse socketio"},
+      {"--transport", "polling websocket"},
       {"--speed", "1 2 10 max"},
   };
   return v;

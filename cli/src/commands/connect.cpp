@@ -3,8 +3,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -21,6 +23,7 @@ void setup_connect(CLI::App& app, connect_options& o) {
                   "With piped input: wait this long for outstanding replies")
       ->capture_default_str();
   add_common(*cmd, o.common);
+  add_protocol(*cmd, o.common);
   add_output(*cmd, o.out);
 }
 
@@ -32,6 +35,43 @@ const char* help_text =
     "  /pub TYPE JSON [ROOM]  publish (no ROOM: broadcast)\n"
     "  /typing ROOM on|off    typing indicator       /ping           round trip\n"
     "  /history ROOM          stored events          /quit           leave\n";
+
+const char* socketio_help_text =
+    "  /emit NAME [JSON]      emit an event (a JSON array: several arguments)\n"
+    "  /emit-ack NAME [JSON]  the same, asking for an acknowledgement (printed as 43…)\n"
+    "  [\"NAME\", ARGS…]        emit, written as Socket.IO writes events\n"
+    "  42[\"NAME\",…]           send a packet as is, as browser devtools show it (2[…] too)\n"
+    "  /sub ROOM              join with the join event   /unsub ROOM  leave it\n"
+    "  /pub TYPE JSON [ROOM]  the publish event, with an acknowledgement\n"
+    "  /typing ROOM on|off    typing indicator           /quit        leave\n";
+
+const char* sse_help_text =
+    "  SSE is receive-only: events are printed, nothing can be sent (publish with `rtev publish`)\n"
+    "  /quit                  leave\n";
+
+// A Socket.IO packet as on_raw reports it ("0{…}", "3/chat,1[…]"): EVENTs are shown by the
+// event printer; the rest (CONNECT, ACK, CONNECT_ERROR, DISCONNECT) as received.
+bool show_socketio_raw(const std::string& text) {
+  return !text.empty() && text[0] != '2';
+}
+
+// "/emit NAME [JSON]": the arguments as emit() takes them; nullopt (and a note) when unusable.
+std::optional<std::pair<std::string, nlohmann::json>> parse_emit(std::istringstream& words,
+                                                                 const common_options& common,
+                                                                 const std::string& cmd) {
+  std::string name, rest;
+  words >> name;
+  std::getline(words, rest);
+  rest.erase(0, rest.find_first_not_of(' '));
+  nlohmann::json args =
+      rest.empty() ? nlohmann::json::array() : nlohmann::json::parse(rest, nullptr, false);
+  if (name.empty() || args.is_discarded()) {
+    note(common, "usage: " + cmd + " NAME [JSON]" +
+                     (args.is_discarded() ? " (not valid JSON: " + rest + ")" : ""));
+    return std::nullopt;
+  }
+  return std::make_pair(name, args);
+}
 
 // Replies still awaited, by ref (raw messages get a ref added when they have none).
 struct outstanding {
@@ -55,6 +95,163 @@ struct outstanding {
 
 }  // namespace
 
+// connect over SSE (receive-only) or Socket.IO: events go through the event printer, other
+// Socket.IO packets (CONNECT, ACK, CONNECT_ERROR, …) are printed as received.
+static int run_foreign_connect(connect_options& o, event_printer& printer, bool interactive,
+                               std::chrono::milliseconds reply_wait) {
+  common_options& common = o.common;
+  const bool sio = common.protocol == wire_protocol::socketio;
+  client_options copt = common.client_config();
+  client c(copt);
+  outstanding pending;
+  std::atomic<std::uint64_t> next_ref{1};
+  // Guards stdout and the printer between the reader and the service thread.
+  std::mutex print_mutex;
+
+  auto events = c.on("*", [&](const event& e) {
+    std::lock_guard<std::mutex> lock(print_mutex);
+    printer.print(e);
+  });
+  auto raw = c.on_raw([&](const std::string& text) {
+    if (!sio || !show_socketio_raw(text)) return;
+    std::lock_guard<std::mutex> lock(print_mutex);
+    // With the Engine.IO message prefix, as devtools show packets and as input takes them.
+    std::cout << '4' << text << std::endl;
+  });
+  auto joins = c.on_joined([&](const join_info& j) { debug(common, "joined " + j.room); });
+  c.on_error([&](const client_error& e) { note(common, e.message); });
+  auto states = c.on_state([&](const state_info& s) {
+    if (s.state == client_state::reconnecting)
+      note(common, "connection lost (" + s.reason + "); reconnecting");
+  });
+  connect_or_exit(c, common);
+  if (interactive)
+    note(common, "connected to " + copt.url + " (" + std::string(to_string(common.protocol)) +
+                     (sio ? " " + common.socketio.nsp : "") + ")" +
+                     (sio ? " — type /help" : " — receive-only; /quit to leave"));
+
+  // A request that waits for its answer: the reader only ends once every one is in.
+  auto track = [&] {
+    const std::string ref = "cli-" + std::to_string(next_ref++);
+    pending.add(ref);
+    return ref;
+  };
+  int code = exit_ok;
+  bool said_receive_only = false;
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    std::istringstream words(line);
+    std::string cmd;
+    words >> cmd;
+    if (cmd == "/quit" || cmd == "/exit") break;
+    if (cmd == "/help") {
+      std::cerr << (sio ? socketio_help_text : sse_help_text);
+      continue;
+    }
+    if (!sio) {
+      // Not sent: an SSE stream has no way back to the server.
+      if (!said_receive_only || !interactive)
+        note(common, "SSE is receive-only: not sent: " + line);
+      said_receive_only = true;
+      if (!interactive) code = exit_error;
+      continue;
+    }
+    if (std::isdigit(static_cast<unsigned char>(line.front()))) {
+      // "42[…]" (Engine.IO message 4 + Socket.IO EVENT 2) or the bare Socket.IO packet "2[…]".
+      const bool eio_prefixed =
+          line.size() > 1 && line[0] == '4' && std::isdigit(static_cast<unsigned char>(line[1]));
+      c.send_raw(eio_prefixed ? line.substr(1) : line);
+    } else if (line.front() == '[') {
+      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_array() || j.empty() || !j[0].is_string()) {
+        note(common, "expected [\"NAME\", ARGS…]: " + line);
+        if (!interactive) code = exit_error;
+        continue;
+      }
+      const std::string name = j[0].get<std::string>();
+      j.erase(j.begin());
+      c.emit(name, j);
+    } else if (line.front() == '{') {
+      note(common,
+           "with --protocol socketio send /emit NAME JSON or a packet such as "
+           "42[\"join\",{\"room\":\"lobby\"}] (/help)");
+      if (!interactive) code = exit_error;
+    } else if (cmd == "/emit" || cmd == "/emit-ack") {
+      auto e = parse_emit(words, common, cmd);
+      if (!e) {
+        if (!interactive) code = exit_error;
+        continue;
+      }
+      if (cmd == "/emit") {
+        c.emit(e->first, e->second);
+        continue;
+      }
+      const std::string ref = track();
+      c.emit(e->first, e->second, [&, ref](const nlohmann::json*, const client_error* err) {
+        if (err) note(common, "no acknowledgement: " + err->message);
+        pending.done(ref);
+      });
+    } else if (cmd == "/sub" || cmd == "/unsub") {
+      std::string room;
+      words >> room;
+      if (room.empty()) {
+        note(common, cmd + " needs a ROOM");
+        continue;
+      }
+      if (cmd == "/sub")
+        c.join(room);
+      else
+        c.leave(room);
+    } else if (cmd == "/pub") {
+      std::string type, rest;
+      words >> type;
+      std::getline(words, rest);
+      rest.erase(0, rest.find_first_not_of(' '));
+      nlohmann::json data = nlohmann::json::parse(rest, nullptr, false);
+      std::string room;
+      if (data.is_discarded()) {
+        const auto sp = rest.find_last_of(' ');
+        if (sp != std::string::npos) {
+          data = nlohmann::json::parse(rest.substr(0, sp), nullptr, false);
+          room = rest.substr(sp + 1);
+        }
+      }
+      if (type.empty() || data.is_discarded()) {
+        note(common, "usage: /pub TYPE JSON [ROOM]");
+        continue;
+      }
+      const std::string ref = track();
+      c.publish(room, type, data, [&, ref](const publish_ack* ack, const client_error* err) {
+        if (ack)
+          debug(common, "published as seq " + std::to_string(ack->seq));
+        else
+          note(common,
+               "publish rejected: " + (err->code.empty() ? "" : err->code + ": ") + err->message);
+        pending.done(ref);
+      });
+    } else if (cmd == "/typing") {
+      std::string room, state;
+      words >> room >> state;
+      if (room.empty() || (state != "on" && state != "off")) {
+        note(common, "usage: /typing ROOM on|off");
+        continue;
+      }
+      c.typing(room, state == "on");
+    } else if (cmd == "/ping" || cmd == "/history") {
+      note(common, cmd + " is not available with --protocol socketio (/help)");
+    } else {
+      note(common, "unknown command '" + cmd + "' (/help lists them)");
+    }
+  }
+  if (!pending.wait_empty(reply_wait)) {
+    note(common, "gave up waiting for acknowledgements after " + o.reply_timeout);
+    code = exit_error;
+  }
+  c.stop();
+  return code;
+}
+
 int run_connect(connect_options& o) {
   common_options& common = o.common;
   if (!o.url_arg.empty()) common.url = o.url_arg;
@@ -62,6 +259,9 @@ int run_connect(connect_options& o) {
   const auto reply_wait = duration_flag("--reply-timeout", o.reply_timeout);
   event_printer printer(o.out, common);
   const bool interactive = ::isatty(0) != 0;
+
+  const wire_protocol proto = common.protocol;
+  if (proto != wire_protocol::rtev) return run_foreign_connect(o, printer, interactive, reply_wait);
 
   client_options copt = common.client_config();
   client c(copt);

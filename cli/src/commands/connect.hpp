@@ -2,7 +2,9 @@
 // `rtev connect [URL]`: an interactive session. Incoming messages are printed; typed lines are
 // sent — raw JSON, or /sub ROOM, /unsub ROOM, /pub TYPE JSON, /typing ROOM on|off, /ping,
 // /history ROOM, /quit. With stdin not a terminal: lines are read once connected, sent, and
-// the command exits when stdin ends and every reply is in.
+// the command exits when stdin ends and every reply is in. With --protocol socketio the lines
+// are Socket.IO's (/emit, /emit-ack, ["NAME", …], raw packets, /sub, /pub, /typing); over SSE
+// the session is receive-only.
 #include <CLI/CLI.hpp>
 #include "common_options.hpp"
 #include "output.hpp"

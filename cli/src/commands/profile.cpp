@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "common_options.hpp"
 #include "exit_codes.hpp"
 #include "profiles.hpp"
 #include "rtev/client.hpp"
@@ -10,13 +11,16 @@
 namespace rtev::cli {
 
 void setup_profile(CLI::App& app, profile_options& o) {
-  auto* cmd = app.add_subcommand("profile", "Manage connection profiles (url, token, tz)");
+  auto* cmd =
+      app.add_subcommand("profile", "Manage connection profiles (url, token, tz, protocol)");
   cmd->require_subcommand(1);
   auto* add = cmd->add_subcommand("add", "Add or replace a profile");
   add->add_option("name", o.name, "Profile name")->required();
   add->add_option("--url", o.url, "Server URL")->required();
   add->add_option("--token", o.token, "Token");
   add->add_option("--tz", o.tz, "Time zone for displayed times");
+  add->add_option("--protocol", o.protocol, "rtev, sse or socketio (default: from the URL)")
+      ->check(CLI::IsMember({"rtev", "sse", "socketio"}));
   auto* use = cmd->add_subcommand("use", "Make a profile the default");
   use->add_option("name", o.name, "Profile name")->required();
   cmd->add_subcommand("ls", "List profiles (* marks the default)");
@@ -31,6 +35,11 @@ int run_profile(CLI::App& app, profile_options& o) {
     try {
       client_options probe;
       probe.url = o.url;
+      // The protocol given, or the one the URL implies (validated as the commands will use it).
+      if (!o.protocol.empty())
+        probe.protocol = parse_protocol("--protocol", o.protocol);
+      else if (auto p = protocol_for_url(o.url))
+        probe.protocol = *p;
       client check(probe);
     } catch (const config_error& e) {
       throw usage_error(std::string("--url: ") + e.what());
@@ -42,7 +51,7 @@ int run_profile(CLI::App& app, profile_options& o) {
         throw usage_error(std::string("--tz: ") + e.what());
       }
     }
-    s.profiles[o.name] = {o.url, o.token, o.tz};
+    s.profiles[o.name] = {o.url, o.token, o.tz, o.protocol};
     if (s.current.empty()) s.current = o.name;
     s.save();
     std::cerr << "rtev: profile '" << o.name << "' saved in " << config_path() << '\n';
@@ -58,6 +67,7 @@ int run_profile(CLI::App& app, profile_options& o) {
   } else {
     for (const auto& [name, p] : s.profiles)
       std::cout << (name == s.current ? "* " : "  ") << name << "  " << p.url
+                << (p.protocol.empty() ? "" : "  protocol=" + p.protocol)
                 << (p.tz.empty() ? "" : "  tz=" + p.tz) << (p.token.empty() ? "" : "  (token)")
                 << '\n';
   }

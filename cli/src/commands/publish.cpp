@@ -4,6 +4,7 @@
 #include <iostream>
 #include <iterator>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -56,13 +57,19 @@ void setup_publish(CLI::App& app, publish_options& o) {
   cmd->add_flag("--keep-ids", o.keep_ids,
                 "With --jsonl: keep recorded ids (the server then deduplicates)");
   cmd->add_flag("--http", o.http, "Publish through POST /api/events (--token is the API key)");
+  cmd->add_option("--ack-timeout", o.ack_timeout,
+                  "Wait this long for the ACKs after the last event (exit 1 naming those missing)")
+      ->capture_default_str();
   add_common(*cmd, o.common);
+  add_protocol(*cmd, o.common, true);
 }
 
 int publish_all(const common_options& common, std::vector<outgoing_event> events, bool http,
-                const std::function<std::chrono::microseconds(std::size_t)>& wait_before) {
+                const std::function<std::chrono::microseconds(std::size_t)>& wait_before,
+                std::chrono::milliseconds ack_wait) {
   if (events.empty()) return exit_ok;
-  std::mutex m;  // guards failures, acked
+  if (http) require_protocol(common, "--http", {wire_protocol::rtev, wire_protocol::sse});
+  std::mutex m;  // guards failures, pending, gave_up
   std::vector<std::string> failures;
   bool auth_rejected = false;
 
@@ -101,30 +108,42 @@ int publish_all(const common_options& common, std::vector<outgoing_event> events
                          "): " + msg);
     }
   } else {
+    // rtev: PUBLISH with an ACK; Socket.IO: the `publish` event with an acknowledgement; SSE:
+    // a POST of the envelope to the stream URL (the SDK's SSE publish).
     client_options copt = common.client_config();
     client c(copt);
     c.on_error([&](const client_error& e) { note(common, e.message); });
     connect_or_exit(c, common);
-    std::vector<std::future<void>> done;
-    std::size_t pending = events.size();
+    std::set<std::size_t> pending;  // indexes of events without an answer yet
+    bool gave_up = false;
     std::condition_variable cv;
     for (std::size_t i = 0; i < events.size(); ++i) {
       if (auto w = wait_before(i); w.count() > 0) std::this_thread::sleep_for(w);
       const std::string label = events[i].label;
-      c.publish(events[i].ev, [&, label](const publish_ack* ack, const client_error* err) {
+      {
         std::lock_guard<std::mutex> lock(m);
+        pending.insert(i);
+      }
+      c.publish(events[i].ev, [&, i, label](const publish_ack* ack, const client_error* err) {
+        std::lock_guard<std::mutex> lock(m);
+        if (gave_up) return;  // already reported as unanswered
         if (ack)
           debug(common, label + " stored as seq " + std::to_string(ack->seq) +
                             (ack->duplicate ? " (duplicate)" : ""));
         else
           failures.push_back(label + " rejected: " + (err->code.empty() ? "" : err->code + ": ") +
                              err->message);
-        --pending;
+        pending.erase(i);
         cv.notify_all();
       });
     }
     std::unique_lock<std::mutex> lock(m);
-    cv.wait(lock, [&] { return pending == 0; });
+    if (!cv.wait_for(lock, ack_wait, [&] { return pending.empty(); })) {
+      gave_up = true;
+      for (std::size_t i : pending)
+        failures.push_back(events[i].label + ": no acknowledgement within " +
+                           std::to_string(ack_wait.count()) + " ms");
+    }
     lock.unlock();
     c.stop();
   }
@@ -194,8 +213,11 @@ int run_publish(publish_options& o) {
       events.push_back({e, "event " + std::to_string(i) + " (" + o.type + ")"});
     }
   }
-  return publish_all(common, std::move(events), o.http,
-                     [gap](std::size_t i) { return i == 0 ? std::chrono::microseconds(0) : gap; });
+  const auto ack_wait = duration_flag("--ack-timeout", o.ack_timeout);
+  if (ack_wait.count() <= 0) throw usage_error("--ack-timeout must be positive");
+  return publish_all(
+      common, std::move(events), o.http,
+      [gap](std::size_t i) { return i == 0 ? std::chrono::microseconds(0) : gap; }, ack_wait);
 }
 
 }  // namespace rtev::cli

@@ -1,7 +1,8 @@
 #pragma once
 // `rtev publish TYPE [DATA]`: publish events and wait for every ACK (exit 1 naming any the
 // server rejected). `--jsonl` publishes whole envelopes read line by line from stdin, so
-// `rtev tail -o FILE` recordings round-trip; `--http` goes through POST /api/events.
+// `rtev tail -o FILE` recordings round-trip; `--http` goes through POST /api/events. Over
+// Socket.IO a publish is the `publish` event with an acknowledgement; over SSE a POST.
 
 #include <CLI/CLI.hpp>
 #include <optional>
@@ -13,7 +14,7 @@ namespace rtev::cli {
 
 struct publish_options {
   common_options common;
-  std::string type, data_arg, data_flag, room, user, rate;
+  std::string type, data_arg, data_flag, room, user, rate, ack_timeout = "10s";
   bool broadcast = false, jsonl = false, http = false, keep_ids = false;
   std::uint64_t count = 1;
 };
@@ -27,9 +28,11 @@ struct outgoing_event {
   std::string label;  ///< how errors name it: "event 3 (message_sent)"
 };
 
-/// Publishes `events` in order over WebSocket (SDK client) or HTTP, pacing with `wait_before`
-/// (per event, may be zero), waiting for every ACK. Returns the exit code.
+/// Publishes `events` in order through the SDK client (rtev, Socket.IO or SSE, as resolved) or
+/// POST /api/events (`http`), pacing with `wait_before` (per event, may be zero), waiting at
+/// most `ack_wait` after the last one for the ACKs. Returns the exit code.
 int publish_all(const common_options& common, std::vector<outgoing_event> events, bool http,
-                const std::function<std::chrono::microseconds(std::size_t)>& wait_before);
+                const std::function<std::chrono::microseconds(std::size_t)>& wait_before,
+                std::chrono::milliseconds ack_wait = std::chrono::seconds(10));
 
 }  // namespace rtev::cli

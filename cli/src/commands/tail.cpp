@@ -54,6 +54,18 @@ where_test parse_where(const std::string& text) {
   return w;
 }
 
+std::string reconnected_note(wire_protocol p) {
+  switch (p) {
+    case wire_protocol::rtev:
+      break;
+    case wire_protocol::sse:
+      return "reconnected; resuming after the last event id (Last-Event-ID)";
+    case wire_protocol::socketio:
+      return "reconnected; rooms joined again (only rtev serve replays what was missed)";
+  }
+  return "reconnected; resuming without gaps";
+}
+
 }  // namespace
 
 nlohmann::json parse_since_flag(const std::string& text) {
@@ -98,6 +110,7 @@ static void add_filters(CLI::App* cmd, tail_options& o, bool rooms_flag) {
                   "Total deadline, e.g. 10s (exit 5 if --count was not reached)")
       ->group(g);
   add_common(*cmd, o.common);
+  add_protocol(*cmd, o.common);
   add_output(*cmd, o.out);
 }
 
@@ -125,12 +138,30 @@ int run_tail(tail_options& o) {
   nlohmann::json since = o.since.empty() ? nlohmann::json(nullptr) : parse_since_flag(o.since);
   if (o.count && *o.count == 0) return exit_ok;
 
+  const wire_protocol proto = common.protocol;
+  // --until-end ends when every room has answered its join after the replay: SSE has no such
+  // answer, and a Socket.IO connection without rooms has nothing to wait for.
+  if (o.until_end) {
+    require_protocol(common, "--until-end", {wire_protocol::rtev, wire_protocol::socketio});
+    if (proto == wire_protocol::socketio && o.rooms.empty() && common.proto.joins.empty())
+      throw usage_error("--until-end with --protocol socketio needs --room or --join");
+  }
+
   stopper stop;
   stop_on_signals(stop);
 
   client_options copt = common.client_config();
   const bool all_rooms = o.rooms.empty();
-  copt.rooms = all_rooms ? std::vector<std::string>{"*"} : o.rooms;
+  // The rooms this connection joins. rtev: every room it may see ("*") unless --room. Socket.IO:
+  // --room and --join, with the join event. SSE: --room goes into the stream URL as ?rooms=
+  // (rtev serve's way; the SDK adds it when the URL has none); without it the URL decides.
+  if (proto == wire_protocol::rtev) {
+    copt.rooms = all_rooms ? std::vector<std::string>{"*"} : o.rooms;
+  } else {
+    for (const auto& r : o.rooms)
+      if (std::find(copt.rooms.begin(), copt.rooms.end(), r) == copt.rooms.end())
+        copt.rooms.push_back(r);
+  }
   copt.types = o.types;
   copt.since = since;
   client c(copt);
@@ -143,12 +174,20 @@ int run_tail(tail_options& o) {
         e.data.value("user_id", "") == self_user &&
         (e.type == "user_online" || e.type == "user_offline"))
       return;
+    // Socket.IO's `authenticated` (rtev serve sends it on every connect; other servers answer
+    // an `authenticate` emit with it) belongs to the handshake: said with -v, printed only when
+    // --type asks for it.
+    if (proto == wire_protocol::socketio && e.type == "authenticated" && o.types.empty()) {
+      debug(common, "authenticated: " + e.data.dump());
+      return;
+    }
     if (!o.types.empty() && std::none_of(o.types.begin(), o.types.end(), [&](const std::string& t) {
           return glob_match(t, e.type);
         }))
       return;
-    // --room shows only those rooms; without it, broadcasts show too.
-    if (!all_rooms &&
+    // --room shows only those rooms; without it, broadcasts show too. Events from SSE and
+    // Socket.IO servers rarely say which room they came through: those without one are shown.
+    if (!all_rooms && (e.room || proto == wire_protocol::rtev) &&
         (!e.room || std::none_of(o.rooms.begin(), o.rooms.end(),
                                  [&](const std::string& r) { return glob_match(r, *e.room); })))
       return;
@@ -209,7 +248,11 @@ int run_tail(tail_options& o) {
       else
         debug(common, line);
     } else if (s.state == client_state::connected) {
-      if (was_connected) note(common, "reconnected; resuming without gaps");
+      // Said here, on the service thread, so it comes before the first event's lines.
+      if (was_connected)
+        note(common, reconnected_note(proto));
+      else
+        debug(common, "connected to " + copt.url + " (" + std::string(to_string(proto)) + ")");
       was_connected = true;
       self_user = s.user_id;
     } else if (s.state == client_state::closed && was_connected && !stopping) {
@@ -225,7 +268,6 @@ int run_tail(tail_options& o) {
   });
 
   connect_or_exit(c, common, deadline);
-  debug(common, "connected to " + common.url);
   auto code = stop.wait_until(deadline);
   stopping = true;
   c.stop();

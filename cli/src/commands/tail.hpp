@@ -2,6 +2,7 @@
 // `rtev tail`: follow events with filters, a count and a deadline — a complete CI assertion:
 //   rtev tail --type message_sent --count 1 --timeout 10s
 // `rtev subscribe ROOM...`: join rooms and stream every event of them (JSONL in pipes).
+// Both speak rtev, SSE or Socket.IO (--protocol); what a foreign payload lacked is said with -v.
 
 #include <CLI/CLI.hpp>
 #include <optional>

@@ -118,8 +118,53 @@ struct history_result {
   std::optional<std::uint64_t> next;  ///< pass as `since` for the next page; none at the end
 };
 
+/// What the client speaks on the wire (docs/protocol.md, "Foreign protocols").
+enum class wire_protocol {
+  rtev,      ///< rtev's own JSON envelopes over WebSocket (ws://, wss://)
+  sse,       ///< Server-Sent Events: GET an event stream (http://, https://)
+  socketio,  ///< Socket.IO v5 over Engine.IO v4: long-polling + upgrade, or WebSocket only
+};
+/// "rtev", "sse", "socketio".
+std::string_view to_string(wire_protocol p);
+/// The protocol a URL implies: ws(s):// → rtev, http(s):// → sse; none for other schemes.
+std::optional<wire_protocol> protocol_for_url(std::string_view url);
+
+/// Settings for wire_protocol::sse.
+struct sse_options {
+  /// Where publish() POSTs the envelope; empty: the stream URL itself (rtev serve takes
+  /// `POST /api/events`, the same path as its stream).
+  std::string publish_url;
+  /// The id to resume after on the first connection (sent as Last-Event-ID).
+  std::string last_event_id;
+};
+
+/// Settings for wire_protocol::socketio.
+struct socketio_options {
+  std::string nsp = "/";              ///< the namespace to connect to
+  std::string path = "/socket.io/";   ///< the server's Engine.IO path
+  bool websocket_only = false;        ///< false: long-polling first, then the upgrade
+  /// The CONNECT packet's `auth` payload; null: {"token": token} when a token is set.
+  nlohmann::json auth = nullptr;
+  /// Emitted after every (re)connect, in order, before rooms are joined — e.g.
+  /// {"authenticate", {{"token", "…"}}}. Each value is one argument (an array: several).
+  std::vector<std::pair<std::string, nlohmann::json>> emits;
+  /// Rooms are joined with `join_event` and left with `leave_event`, one argument
+  /// {"room": name} (plus "since"/"epoch"/"types" when recovering; rtev serve resumes).
+  std::string join_event = "join";
+  std::string leave_event = "leave";
+  /// publish() emits this with {"room", "type", "data", "id"} and waits for the ack
+  /// ({"id", "seq"} or {"error"}); empty: it emits the event type itself with `data` as the
+  /// only argument (and completes when the packet is written).
+  std::string publish_event = "publish";
+};
+
 struct client_options {
-  std::string url;    ///< ws://host:port/path or wss://…
+  /// ws(s)://host:port/path for rtev; http(s)://… for SSE; http(s):// or ws(s):// (the
+  /// server's origin; `socketio.path` is used) for Socket.IO.
+  std::string url;
+  wire_protocol protocol = wire_protocol::rtev;
+  sse_options sse;
+  socketio_options socketio;
   std::string token;  ///< sent as `Authorization: Bearer`; empty: none
   /// Called (on the service thread) before every connection attempt; overrides `token`.
   std::function<std::string()> token_provider;
@@ -216,8 +261,16 @@ class client {
   subscription on_joined(std::function<void(const join_info&)> handler);
   /// Every message from the server, as received (for REPLs and debugging).
   subscription on_raw(std::function<void(const std::string&)> handler);
-  /// Send a message as is (rtev protocol JSON). Dropped while not connected.
+  /// Send a message as is: rtev protocol JSON, or a Socket.IO packet (`2["join",{…}]`; the
+  /// Engine.IO message prefix `4` is added).
+  /// Dropped while not connected; reported as an error over SSE (nothing to send on).
   void send_raw(std::string text);
+  /// Socket.IO: emit `name` with `args` (a JSON array: one element per argument; any other
+  /// value: that one argument). With `ack`, asks for an acknowledgement and calls it with the
+  /// ack's arguments (a JSON array), or with an error when the connection ends first. Other
+  /// protocols report kind protocol ("emit needs --protocol socketio").
+  void emit(const std::string& name, nlohmann::json args,
+            std::function<void(const nlohmann::json* ack_args, const client_error*)> ack = {});
   /// Replaces the error handler (default: write one line to stderr).
   void on_error(std::function<void(const client_error&)> handler);
 

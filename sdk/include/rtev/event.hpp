@@ -10,10 +10,12 @@
 ///
 /// Thread safety: distinct objects: safe. Shared objects: safe for concurrent reads only.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -32,6 +34,10 @@ struct event {
   std::string timezone = "UTC";      ///< IANA zone the timestamp is expressed in
   nlohmann::json data = nlohmann::json::object();   ///< the payload (any JSON value)
   nlohmann::json extra = nlohmann::json::object();  ///< unknown top-level fields, preserved
+  /// What a lenient reader of a foreign payload supplied (not part of the JSON): e.g.
+  /// "timestamp: receive time", "timezone: UTC", "type: SSE event name", "data: not JSON,
+  /// kept as a string". Empty for rtev envelopes.
+  std::vector<std::string> filled_in;
 
   /// A new event stamped with the current time in `zone` (validated: unknown_zone_error).
   static event make(std::string type, nlohmann::json data, std::string_view zone = "UTC");
@@ -53,6 +59,28 @@ struct event {
   friend bool operator==(const event& a, const event& b) { return a.to_json() == b.to_json(); }
   friend bool operator!=(const event& a, const event& b) { return !(a == b); }
 };
+
+/// Lenient reading of an envelope from another server (SSE `data:`, a Socket.IO event):
+/// `text` is the payload (JSON or not), `fallback_type` the SSE event name or Socket.IO event
+/// name, `received` the receive time. Never throws: a missing or unusable `type` becomes
+/// fallback_type (or "message"), a missing/invalid `timestamp` the receive time (UTC), a
+/// missing `timezone` UTC; a JSON value that is not an envelope becomes `data` whole;
+/// non-JSON text is kept as a string. Every such fill is listed in filled_in.
+event read_foreign(std::string_view text, std::string_view fallback_type,
+                   std::chrono::system_clock::time_point received);
+/// The same for a JSON value already parsed (a Socket.IO argument).
+event read_foreign(const nlohmann::json& value, std::string_view fallback_type,
+                   std::chrono::system_clock::time_point received);
+/// Text overloads: a std::string or a literal converts to both string_view and json, so without
+/// these a call with one would be ambiguous. Both read the argument as text.
+inline event read_foreign(const std::string& text, std::string_view fallback_type,
+                          std::chrono::system_clock::time_point received) {
+  return read_foreign(std::string_view(text), fallback_type, received);
+}
+inline event read_foreign(const char* text, std::string_view fallback_type,
+                          std::chrono::system_clock::time_point received) {
+  return read_foreign(std::string_view(text), fallback_type, received);
+}
 
 /// A new random event id (UUID v4 text, e.g. "5dfb8d4c-8444-482d-bcde-5aad4772d2d0").
 /// Thread-safe.

@@ -1,0 +1,267 @@
+// The rtev transport: rtev's JSON envelopes over one lws WebSocket client connection. Requests
+// go out as they are; every text message is parsed and handed to the client.
+//
+// lws 4.1 facts this code depends on (see ../shared/LWS-NOTES.md):
+// - an asynchronous kill of a wsi that is still connecting crashed in lws's timer list: kill()
+//   closes synchronously from the client's timer, and reports the end itself when lws does
+//   not;
+// - empty PINGs are never reported answered: ours carry 4 bytes.
+
+#include <cstring>
+#include <deque>
+
+#include "transport.hpp"
+
+namespace rtev::detail {
+namespace {
+
+using json = nlohmann::json;
+
+class rtev_transport final : public transport {
+ public:
+  explicit rtev_transport(const transport_context& c) : c_(c), opt_(*c.opt) {}
+
+  void open(const std::string& token) override {
+    ++generation_;
+    ended_ = ws_open_ = authenticated_ = want_close_ = ping_due_ = ping_outstanding_ = false;
+    kill_requested_ = false;
+    rx_.clear();
+    outq_.clear();
+    end_ = transport_end{};
+    token_ = token;
+
+    lws_client_connect_info i{};
+    i.context = c_.ctx;
+    i.address = c_.url.host.c_str();
+    i.port = c_.url.port;
+    i.path = c_.url.path.c_str();
+    i.host = c_.url.host.c_str();
+    i.origin = c_.url.host.c_str();
+    i.protocol = opt_.subprotocol.empty() ? nullptr : opt_.subprotocol.c_str();
+    i.local_protocol_name = c_.protocol_name;
+    i.retry_and_idle_policy = &no_validity_;
+    if (c_.url.tls) {
+      i.ssl_connection = LCCSCF_USE_SSL;
+      if (opt_.insecure)
+        i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+                            LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
+    }
+    i.pwsi = &wsi_;
+    if (!lws_client_connect_via_info(&i)) {
+      wsi_ = nullptr;
+      // Failed synchronously (e.g. DNS): the same path as a connection error.
+      end("cannot connect to " + c_.url.host + ":" + std::to_string(c_.url.port));
+    }
+  }
+
+  void send(json&& request) override { send_raw(request.dump()); }
+
+  void send_raw(std::string text) override {
+    if (!wsi_) return;
+    outq_.push_back(std::move(text));
+    lws_callback_on_writable(wsi_);
+  }
+
+  void emit(const std::string&, json, ack_callback ack) override {
+    const client_error err = make_error(client_error::kind::protocol,
+                                        "emit needs the socketio protocol (this is rtev)");
+    if (ack)
+      ack(nullptr, &err);
+    else
+      c_.sink->on_problem(err);
+  }
+
+  bool close() override {
+    if (!wsi_ || !ws_open_) return false;
+    want_close_ = true;
+    lws_callback_on_writable(wsi_);
+    return true;
+  }
+
+  void kill(const std::string& reason) override {
+    if (!wsi_ || kill_requested_) return;
+    kill_requested_ = true;
+    end_.reason = reason;
+    // From a timer (never inside this wsi's own callback): a synchronous close is safe, and
+    // it reaches CLIENT_CONNECTION_ERROR / CLIENT_CLOSED before we return. lws does not always
+    // report a connection it was told to kill while still connecting: then we do.
+    const std::uint64_t gen = generation_;
+    lws_set_timeout(wsi_, static_cast<pending_timeout>(1), LWS_TO_KILL_SYNC);
+    if (generation_ == gen && !ended_) end(end_.reason);
+  }
+
+  void tick(steady::time_point now) override {
+    if (!ws_open_ || !wsi_) return;
+    if (ping_outstanding_ && now - ping_sent_ >= opt_.heartbeat_timeout) {
+      kill("no answer to ping within " + std::to_string(opt_.heartbeat_timeout.count()) + " ms");
+      return;
+    }
+    if (!ping_outstanding_ && now - last_rx_ >= opt_.heartbeat_interval) {
+      ping_due_ = ping_outstanding_ = true;
+      ping_sent_ = now;
+      lws_callback_on_writable(wsi_);
+    }
+  }
+
+  int on_callback(lws* w, lws_callback_reasons reason, void* in, size_t len) override {
+    switch (reason) {
+      case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+        if (w != wsi_) return 0;
+        auto** p = static_cast<unsigned char**>(in);
+        unsigned char* end = *p + len;
+        auto add = [&](const std::string& name, const std::string& value) {
+          std::string n = name;
+          for (auto& ch : n) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+          if (n.empty() || n.back() != ':') n += ':';
+          return lws_add_http_header_by_name(w, reinterpret_cast<const unsigned char*>(n.c_str()),
+                                             reinterpret_cast<const unsigned char*>(value.data()),
+                                             static_cast<int>(value.size()), p, end);
+        };
+        if (!token_.empty() && add("authorization", "Bearer " + token_)) return -1;
+        for (const auto& [k, v] : opt_.headers)
+          if (add(k, v)) return -1;
+        return 0;
+      }
+
+      case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        if (w != wsi_) return 0;
+        ws_open_ = true;
+        last_rx_ = steady::now();
+        if (!outq_.empty()) lws_callback_on_writable(w);
+        return 0;
+
+      case LWS_CALLBACK_CLIENT_RECEIVE: {
+        if (w != wsi_) return 0;
+        last_rx_ = steady::now();
+        ping_outstanding_ = false;
+        if (lws_is_first_fragment(w)) rx_.clear();
+        rx_.append(static_cast<const char*>(in), len);
+        if (lws_is_final_fragment(w) && lws_remaining_packet_payload(w) == 0) {
+          std::string text;
+          text.swap(rx_);
+          on_text(text);
+        }
+        return 0;
+      }
+
+      case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+        last_rx_ = steady::now();
+        ping_outstanding_ = false;
+        return 0;
+
+      case LWS_CALLBACK_CLIENT_WRITEABLE: {
+        if (w != wsi_) return 0;
+        if (want_close_) {
+          static const char bye[] = "client stopping";
+          lws_close_reason(w, LWS_CLOSE_STATUS_NORMAL,
+                           reinterpret_cast<unsigned char*>(const_cast<char*>(bye)),
+                           sizeof bye - 1);
+          return -1;
+        }
+        if (ping_due_) {
+          ping_due_ = false;
+          unsigned char buf[LWS_PRE + 4] = {};
+          std::memcpy(&buf[LWS_PRE], "rtev", 4);
+          if (lws_write(w, &buf[LWS_PRE], 4, LWS_WRITE_PING) < 0) return -1;
+        } else if (!outq_.empty()) {
+          std::string frame(LWS_PRE, '\0');
+          frame += outq_.front();
+          outq_.pop_front();
+          const std::size_t n = frame.size() - LWS_PRE;
+          if (lws_write(w, reinterpret_cast<unsigned char*>(&frame[LWS_PRE]), n, LWS_WRITE_TEXT) <
+              static_cast<int>(n))
+            return -1;
+        }
+        if (!outq_.empty() || ping_due_) lws_callback_on_writable(w);
+        return 0;
+      }
+
+      case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (w == wsi_ && len >= 2) {
+          const auto* b = static_cast<const unsigned char*>(in);
+          end_.close_code = (b[0] << 8) | b[1];
+          std::string text(reinterpret_cast<const char*>(b) + 2, len - 2);
+          if (end_.reason.empty())
+            end_.reason = "closed by the server (" + std::to_string(end_.close_code) +
+                          (text.empty() ? "" : " " + text) + ")";
+        }
+        return 0;
+
+      case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+        if (w != wsi_ && wsi_ != nullptr) return 0;
+        const int status = static_cast<int>(lws_http_client_http_response(w));
+        if (status > 0 && status != 101) end_.http_status = status;
+        std::string why = in ? std::string(static_cast<const char*>(in),
+                                           strnlen(static_cast<const char*>(in), len ? len : 256))
+                             : "connection failed";
+        if (end_.http_status) why = "the server answered HTTP " + std::to_string(end_.http_status);
+        if (end_.http_status == 401 || end_.http_status == 403) end_.auth_rejected = true;
+        end(why);
+        return 0;
+      }
+
+      case LWS_CALLBACK_CLIENT_CLOSED:
+        if (w != wsi_ && wsi_ != nullptr) return 0;
+        end("connection closed");
+        return 0;
+
+      default:
+        return lws_callback_http_dummy(w, reason, nullptr, in, len);
+    }
+  }
+
+ private:
+  void on_text(const std::string& text) {
+    c_.sink->on_raw(text);
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("type") || !j["type"].is_string()) {
+      c_.sink->on_problem(make_error(client_error::kind::protocol,
+                                     "the server sent something that is not an rtev message"));
+      return;
+    }
+    const std::string type = j["type"].get<std::string>();
+    if (type == "authenticated") authenticated_ = true;
+    if (type == "auth_error") {
+      end_.auth_rejected = true;
+      end_.reason =
+          "authentication rejected: " + j.value("data", json::object()).value("message", "");
+    }
+    c_.sink->on_message(std::move(j));
+  }
+
+  // The attempt is over: report it once.
+  void end(const std::string& why) {
+    if (ended_) return;
+    ended_ = true;
+    wsi_ = nullptr;
+    outq_.clear();
+    transport_end e = std::move(end_);
+    end_ = transport_end{};
+    if (e.reason.empty()) e.reason = why;
+    // A close with 1008 before authentication is an auth rejection.
+    if (e.close_code == 1008 && !authenticated_) e.auth_rejected = true;
+    e.was_open = authenticated_;
+    ws_open_ = authenticated_ = false;
+    c_.sink->on_end(std::move(e));
+  }
+
+  transport_context c_;
+  const client_options& opt_;
+  lws_retry_bo_t no_validity_{};
+  lws* wsi_ = nullptr;
+  std::uint64_t generation_ = 0;
+  bool ended_ = true, ws_open_ = false, authenticated_ = false, want_close_ = false;
+  bool ping_due_ = false, ping_outstanding_ = false, kill_requested_ = false;
+  std::string token_, rx_;
+  std::deque<std::string> outq_;
+  steady::time_point last_rx_{}, ping_sent_{};
+  transport_end end_;
+};
+
+}  // namespace
+
+std::unique_ptr<transport> make_rtev_transport(const transport_context& c) {
+  return std::make_unique<rtev_transport>(c);
+}
+
+}  // namespace rtev::detail

@@ -1,0 +1,664 @@
+#include "socketio_door.hpp"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cctype>
+#include <utility>
+#include <vector>
+
+#include "rtev/error.hpp"
+#include "rtev/event.hpp"
+#include "wire/socketio_codec.hpp"
+
+namespace rtev::server_lite {
+
+namespace {
+
+// Session and socket ids are bearer secrets for the polling endpoints: 120 random bits.
+std::string random_id() {
+  unsigned char bytes[15];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+  return base64url_encode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
+}
+
+// Engine.IO's HTTP errors, with the reference server's codes and messages (clients and proxies
+// written for it match on them).
+http_response eio_error(int code, const char* message, int status = 400) {
+  return {status, json{{"code", code}, {"message", message}}.dump(), "application/json"};
+}
+
+http_response text(std::string body, const char* type = "text/plain; charset=UTF-8") {
+  return {200, std::move(body), type};
+}
+
+frame_ptr make_frame(std::string_view packet) {
+  return std::make_shared<frame>(packet);
+}
+
+// The query of every /socket.io/ request: EIO=4 and a transport we speak.
+std::optional<http_response> query_error(const http_request& req, const char* transport) {
+  if (req.param("EIO").value_or("") != "4") return eio_error(5, "Unsupported protocol version");
+  const std::string t = req.param("transport").value_or("");
+  if (t != "polling" && t != "websocket") return eio_error(0, "Transport unknown");
+  if (t != transport) return eio_error(3, "Bad request");
+  return std::nullopt;
+}
+
+std::string message_packet(const std::string& sio) {
+  return wire::eio_encode(wire::eio_type::message, sio);
+}
+
+std::string event_packet(const std::string& name, const json& payload) {
+  return message_packet(wire::sio_event("/", name, json::array({payload})));
+}
+
+std::string ack_packet(std::uint64_t id, const json& payload) {
+  return message_packet(wire::sio_ack("/", id, json::array({payload})));
+}
+
+// The hub's messages name fields as the rtev WebSocket protocol nests them ("data.room"); a
+// Socket.IO client sent that object as the event's argument.
+std::string client_path(std::string message) {
+  if (message.rfind("data.", 0) == 0) message.erase(0, 5);
+  return message;
+}
+
+// Closes that mean "do not come back on your own" (refused auth, kicked, rate limit) reach the
+// client as a Socket.IO DISCONNECT, which socket.io-client does not retry. Everything else
+// (shutdown, slow consumer, ping time-out) only closes the transport: the client reconnects.
+bool final_close(const std::pair<int, std::string>& closing) {
+  return closing.first == close_code::kicked ||
+         (closing.first == close_code::policy && closing.second != "ping timeout");
+}
+
+}  // namespace
+
+struct socketio_door::session {
+  std::string sid;
+  conn_id conn = 0;
+  std::string handshake_token;  // Authorization: Bearer or ?token= of the first request
+
+  bool upgraded = false;      // the WebSocket carries the session (or it began on one)
+  std::uint64_t poll_id = 0;  // the held GET, if any
+  waker poll_wake;
+  std::uint64_t ws_link = 0;  // the WebSocket (probing or upgraded), if any
+  waker ws_wake;
+  bool probing = false;  // "2probe" seen, "5" not yet: polls get noops
+  bool probe_reply_due = false;
+
+  bool sio_connected = false;  // CONNECT to "/" accepted
+  std::string sio_id;
+  std::optional<std::uint64_t> auth_ack;  // an `authenticate` waiting for its ack
+  bool sent_disconnect = false;
+  std::optional<steady::time_point> orphaned;  // closing with no transport to say so, since
+};
+
+socketio_door::socketio_door(socketio_config cfg, room_hub& hub, const authenticator& auth)
+    : cfg_(cfg), hub_(hub), auth_(auth) {}
+
+socketio_door::~socketio_door() = default;
+
+socketio_door::session* socketio_door::find(const std::string& sid) {
+  auto it = sessions_.find(sid);
+  return it == sessions_.end() ? nullptr : it->second.get();
+}
+
+socketio_door::session& socketio_door::create(const http_request& req) {
+  auto s = std::make_unique<session>();
+  s->sid = random_id();
+  s->sio_id = random_id();
+  s->handshake_token = req.token();
+  const std::string sid = s->sid;
+  connection& c = hub_.open(conn_kind::socketio, req.remote, [this, sid] { wake(sid); });
+  c.on_control = [this, sid](const json& msg) {
+    if (session* found = find(sid)) on_control(*found, msg);
+  };
+  s->conn = c.id;
+  session& ref = *s;
+  sessions_.emplace(sid, std::move(s));
+  return ref;
+}
+
+void socketio_door::end(session& s) {
+  const conn_id id = s.conn;
+  const std::string sid = s.sid;  // erase() must not read the key it is destroying
+  waker poll = std::move(s.poll_wake);
+  waker ws = std::move(s.ws_wake);
+  sessions_.erase(sid);
+  hub_.closed(id);
+  // A held GET is answered with a close packet; a WebSocket closes on its next writeable.
+  if (poll) poll();
+  if (ws) ws();
+}
+
+void socketio_door::wake(const std::string& sid) {
+  session* s = find(sid);
+  if (!s) return;
+  if (s->upgraded) {
+    if (s->ws_wake) s->ws_wake();
+    return;
+  }
+  if (s->poll_wake) s->poll_wake();
+  if (s->probe_reply_due && s->ws_wake) s->ws_wake();
+}
+
+std::string socketio_door::open_packet(const std::string& sid, bool upgrades) const {
+  json open = {{"sid", sid},
+               {"upgrades", upgrades ? json::array({"websocket"}) : json::array()},
+               {"pingInterval", cfg_.ping_interval.count()},
+               {"pingTimeout", cfg_.ping_timeout.count()},
+               {"maxPayload", cfg_.max_payload}};
+  return wire::eio_encode(wire::eio_type::open, open.dump());
+}
+
+void socketio_door::push(session& s, std::string packet) {
+  connection* c = hub_.find(s.conn);
+  if (!c || c->closing) return;
+  c->queue.push_back(outgoing{nullptr, make_frame(packet)});
+  c->wake();
+}
+
+void socketio_door::fail(session& s, std::optional<std::uint64_t> ack, const std::string& code,
+                         const std::string& message) {
+  json err = {{"code", code}, {"message", client_path(message)}};
+  if (ack)
+    push(s, ack_packet(*ack, {{"error", err}}));
+  else
+    push(s, event_packet("error", err));
+}
+
+// --- HTTP long-polling -----------------------------------------------------------------------
+
+socketio_door::poll_start socketio_door::poll_get(const http_request& req, waker wake) {
+  poll_start out;
+  if (auto e = query_error(req, "polling")) {
+    out.response = std::move(e);
+    return out;
+  }
+  const auto sid = req.param("sid");
+  if (!sid) {
+    if (!accepting_) {
+      out.response = json_error(503, "shutting_down", "the server is shutting down");
+    } else if (hub_.connection_count() >= cfg_.max_connections) {
+      out.response = json_error(
+          503, "too_many_connections",
+          "the server is at --max-connections (" + std::to_string(cfg_.max_connections) + ")");
+    } else {
+      session& s = create(req);
+      out.response = text(open_packet(s.sid, true));
+    }
+    return out;
+  }
+  session* s = find(*sid);
+  if (!s) {
+    out.response = eio_error(1, "Session ID unknown");
+    return out;
+  }
+  // Polling after the upgrade, or a second GET while one is held: the reference server calls
+  // both a bad request.
+  if (s->upgraded || s->poll_id) {
+    out.response = eio_error(3, "Bad request");
+    return out;
+  }
+  s->poll_id = next_link_++;
+  s->poll_wake = std::move(wake);
+  s->orphaned.reset();
+  out.sid = s->sid;
+  out.poll_id = s->poll_id;
+  return out;
+}
+
+std::optional<http_response> socketio_door::poll_ready(const std::string& sid,
+                                                       std::uint64_t poll_id) {
+  session* s = find(sid);
+  if (!s) return text(wire::eio_encode(wire::eio_type::close));  // the session ended
+  if (s->poll_id != poll_id) return text(wire::eio_encode(wire::eio_type::noop));
+  connection* c = hub_.find(s->conn);
+  if (!c) {
+    end(*s);
+    return text(wire::eio_encode(wire::eio_type::close));
+  }
+  auto release = [&] {
+    s->poll_id = 0;
+    s->poll_wake = nullptr;
+  };
+  // Upgrading: the client waits for this poll to finish before it sends "5"; packets stay
+  // queued for the WebSocket.
+  if (s->probing || s->upgraded) {
+    release();
+    return text(wire::eio_encode(wire::eio_type::noop));
+  }
+  if (!c->ping_due && c->queue.empty() && !c->closing) return std::nullopt;
+  release();
+  // Cap one response (history replay refills the queue as it drains); the rest goes with the
+  // next poll.
+  const std::size_t cap = std::max<std::size_t>(cfg_.max_payload, 64 * 1024);
+  std::string body;
+  bool end_after = false;
+  while (body.size() < cap && !end_after) {
+    auto f = next_packet(*s, *c, end_after);
+    if (!f) break;
+    if (!body.empty()) body += '\x1e';
+    body += (*f)->payload();
+  }
+  if (end_after) end(*s);
+  if (body.empty()) body = wire::eio_encode(wire::eio_type::noop);
+  return text(std::move(body));
+}
+
+void socketio_door::poll_gone(const std::string& sid, std::uint64_t poll_id) {
+  session* s = find(sid);
+  if (!s || s->poll_id != poll_id) return;
+  s->poll_id = 0;
+  s->poll_wake = nullptr;
+  if (connection* c = hub_.find(s->conn); !c || c->closing) end(*s);
+}
+
+http_response socketio_door::poll_post(const http_request& req) {
+  if (auto e = query_error(req, "polling")) return *e;
+  const auto sid_param = req.param("sid");
+  if (!sid_param) return eio_error(2, "Bad handshake method");
+  session* s = find(*sid_param);
+  if (!s) return eio_error(1, "Session ID unknown");
+  if (s->upgraded) return eio_error(3, "Bad request");
+  const std::string sid = s->sid;
+  if (req.body.size() > cfg_.max_payload) {
+    if (connection* c = hub_.find(s->conn))
+      hub_.close_connection(*c, close_code::too_big, "payload too large");
+    return {413, json{{"code", 3}, {"message", "Payload too large"}}.dump(), "application/json"};
+  }
+  // Split by hand rather than with eio_decode_payload: a base64 binary packet ('b…') is the
+  // attachment of a BINARY_EVENT already refused with an `error` event, and is skipped.
+  std::vector<std::string_view> parts;
+  std::string_view body = req.body;
+  for (std::size_t start = 0;;) {
+    const std::size_t sep = body.find('\x1e', start);
+    parts.push_back(body.substr(start, sep == body.npos ? body.npos : sep - start));
+    if (sep == body.npos) break;
+    start = sep + 1;
+  }
+  for (std::string_view part : parts) {
+    if (!part.empty() && part[0] == 'b') continue;
+    wire::eio_packet p;
+    try {
+      p = wire::eio_decode(part);
+    } catch (const parse_error&) {
+      if (connection* c = hub_.find(s->conn))
+        hub_.close_connection(*c, close_code::policy, "engine.io parse error");
+      return eio_error(3, "Bad request");
+    }
+    on_packet(*s, static_cast<char>(p.type), p.data, false);
+    s = find(sid);
+    if (!s) break;  // the client closed the session
+  }
+  return text("ok", "text/html");
+}
+
+// --- WebSocket ---------------------------------------------------------------------------------
+
+std::optional<http_response> socketio_door::ws_check(const http_request& req) const {
+  if (auto e = query_error(req, "websocket")) return e;
+  const auto sid = req.param("sid");
+  if (!sid) {
+    if (!accepting_) return json_error(503, "shutting_down", "the server is shutting down");
+    if (hub_.connection_count() >= cfg_.max_connections)
+      return json_error(
+          503, "too_many_connections",
+          "the server is at --max-connections (" + std::to_string(cfg_.max_connections) + ")");
+    return std::nullopt;
+  }
+  auto it = sessions_.find(*sid);
+  if (it == sessions_.end()) return eio_error(1, "Session ID unknown");
+  if (it->second->upgraded || it->second->ws_link) return eio_error(3, "Bad request");
+  return std::nullopt;
+}
+
+std::uint64_t socketio_door::ws_open(const http_request& req, waker wake, std::string& sid_out) {
+  if (ws_check(req)) return 0;
+  session* s = nullptr;
+  const auto sid = req.param("sid");
+  if (sid) {
+    s = find(*sid);
+  } else {
+    s = &create(req);
+    s->upgraded = true;
+  }
+  s->ws_link = next_link_++;
+  s->ws_wake = std::move(wake);
+  sid_out = s->sid;
+  if (!sid) push(*s, open_packet(s->sid, false));
+  return s->ws_link;
+}
+
+bool socketio_door::ws_message(const std::string& sid, std::uint64_t link, std::string_view msg) {
+  session* s = find(sid);
+  if (!s || s->ws_link != link) return false;
+  if (msg.size() > cfg_.max_payload) return false;
+  wire::eio_packet p;
+  try {
+    p = wire::eio_decode(msg);
+  } catch (const parse_error&) {
+    return !msg.empty() && msg[0] == 'b';  // see poll_post: attachments are skipped
+  }
+  if (!s->upgraded) {
+    // The probe: "2probe" → "3probe", then "5" makes this socket the transport.
+    if (p.type == wire::eio_type::ping && p.data == "probe") {
+      s->probing = true;
+      s->probe_reply_due = true;
+      if (s->ws_wake) s->ws_wake();
+      if (s->poll_wake) s->poll_wake();  // the held poll ends with a noop
+      return true;
+    }
+    if (p.type == wire::eio_type::upgrade && s->probing) {
+      s->probing = false;
+      s->upgraded = true;
+      if (s->poll_wake) s->poll_wake();
+      if (s->ws_wake) s->ws_wake();  // what queued meanwhile goes out here
+      return true;
+    }
+    return p.type == wire::eio_type::noop;  // anything else: a broken upgrade, drop the probe
+  }
+  on_packet(*s, static_cast<char>(p.type), p.data, true);
+  return find(sid) != nullptr;
+}
+
+socketio_door::ws_step socketio_door::ws_writeable(const std::string& sid, std::uint64_t link) {
+  ws_step step;
+  session* s = find(sid);
+  if (!s || s->ws_link != link) {
+    step.close.emplace(1000, "");
+    return step;
+  }
+  if (!s->upgraded) {
+    if (s->probe_reply_due) {
+      s->probe_reply_due = false;
+      step.frame = make_frame(wire::eio_encode(wire::eio_type::pong, "probe"));
+    }
+    return step;
+  }
+  connection* c = hub_.find(s->conn);
+  if (!c) {
+    end(*s);
+    step.close.emplace(1011, "");
+    return step;
+  }
+  bool end_after = false;
+  auto f = next_packet(*s, *c, end_after);
+  if (end_after) {
+    // Over WebSocket the Engine.IO close is the WebSocket close itself.
+    step.close = c->closing ? *c->closing : std::make_pair(1000, std::string());
+    end(*s);
+    return step;
+  }
+  if (!f) return step;
+  step.frame = *f;
+  step.more = !c->queue.empty() || c->closing || c->ping_due;
+  return step;
+}
+
+void socketio_door::ws_closed(const std::string& sid, std::uint64_t link) {
+  session* s = find(sid);
+  if (!s || s->ws_link != link) return;
+  if (s->upgraded) {
+    end(*s);  // the transport is gone; a client reconnects with a new session
+    return;
+  }
+  // A failed probe: polling carries on.
+  s->ws_link = 0;
+  s->ws_wake = nullptr;
+  s->probing = s->probe_reply_due = false;
+  if (s->poll_wake) s->poll_wake();
+}
+
+void socketio_door::tick(steady::time_point now) {
+  // A session the hub closed can only be told so over a transport. Without one (a polling
+  // client that stopped polling), it is dropped after a ping time-out; at shutdown at once.
+  std::vector<std::string> done;
+  for (auto& [sid, s] : sessions_) {
+    connection* c = hub_.find(s->conn);
+    const bool transport = s->poll_id || (s->upgraded && s->ws_link);
+    if (c && (!c->closing || transport)) {
+      s->orphaned.reset();
+      continue;
+    }
+    if (!s->orphaned) s->orphaned = now;
+    if (!c || !accepting_ || now - *s->orphaned >= cfg_.ping_timeout) done.push_back(sid);
+  }
+  for (const auto& sid : done)
+    if (session* s = find(sid)) end(*s);
+}
+
+std::optional<frame_ptr> socketio_door::next_packet(session& s, connection& c, bool& end_after) {
+  if (c.closing) {
+    // As for rtev WebSockets: queued control messages (an auth_error) still go, events do not.
+    while (!c.queue.empty() && !c.queue.front().control) c.queue.pop_front();
+    if (!c.queue.empty()) {
+      frame_ptr f = std::move(c.queue.front().control);
+      c.queue.pop_front();
+      return f;
+    }
+    if (s.sio_connected && !s.sent_disconnect && final_close(*c.closing)) {
+      s.sent_disconnect = true;
+      return make_frame(
+          message_packet(wire::sio_encode({wire::sio_type::disconnect, "/", {}, {}})));
+    }
+    end_after = true;
+    return make_frame(wire::eio_encode(wire::eio_type::close));
+  }
+  if (c.ping_due) {
+    c.ping_due = false;
+    return make_frame(wire::eio_encode(wire::eio_type::ping));
+  }
+  std::optional<outgoing> o = hub_.next_outgoing(c);
+  if (!o) return std::nullopt;
+  return o->control ? o->control : o->event->sio_frame();
+}
+
+// --- packets from the client -------------------------------------------------------------------
+
+void socketio_door::on_packet(session& s, char type, std::string_view data, bool /*from_ws*/) {
+  connection* c = hub_.find(s.conn);
+  if (!c) {
+    end(s);
+    return;
+  }
+  switch (static_cast<wire::eio_type>(type)) {
+    case wire::eio_type::pong:
+      c->ping_outstanding = false;
+      return;
+    case wire::eio_type::ping:  // Engine.IO v3 clients pinged; answer politely
+      push(s, wire::eio_encode(wire::eio_type::pong, data));
+      return;
+    case wire::eio_type::message:
+      if (!c->closing) on_sio(s, *c, data);
+      return;
+    case wire::eio_type::close:
+      end(s);
+      return;
+    default:  // open, upgrade (outside a probe), noop
+      return;
+  }
+}
+
+void socketio_door::on_sio(session& s, connection& c, std::string_view text) {
+  wire::sio_packet p;
+  try {
+    p = wire::sio_decode(text);
+  } catch (const parse_error& e) {
+    if (s.sio_connected) fail(s, std::nullopt, "bad_request", e.what());
+    return;
+  }
+  if (p.nsp != "/") {
+    // One namespace, the default one. Other packets for a namespace never joined are ignored,
+    // as by the reference server.
+    if (p.type == wire::sio_type::connect)
+      push(
+          s,
+          message_packet(wire::sio_encode(
+              {wire::sio_type::connect_error, p.nsp, {}, json{{"message", "Invalid namespace"}}})));
+    return;
+  }
+  switch (p.type) {
+    case wire::sio_type::connect:
+      on_connect(s, c, p.data);
+      return;
+    case wire::sio_type::disconnect:
+      if (s.sio_connected) {
+        s.sio_connected = false;
+        hub_.close_connection(c, close_code::going_away, "client disconnected");
+      }
+      return;
+    case wire::sio_type::event:
+      if (s.sio_connected) on_event(s, c, p.data, p.ack_id);
+      return;
+    default:  // ACK (we never ask for one), CONNECT_ERROR
+      return;
+  }
+}
+
+void socketio_door::on_connect(session& s, connection& c, const json& auth) {
+  if (s.sio_connected) return;
+  auto refuse = [&](const std::string& message) {
+    push(s, message_packet(wire::sio_encode(
+                {wire::sio_type::connect_error,
+                 "/",
+                 {},
+                 json{{"message", message}, {"data", {{"code", "unauthorized"}}}}})));
+  };
+  // The token: auth.token (a string; an object or a number as the rtev `authenticate`
+  // takes it), else what the handshake request carried (Authorization: Bearer, ?token=).
+  std::string token;
+  if (auth.is_object())
+    if (auto it = auth.find("token"); it != auth.end() && !it->is_null()) {
+      if (it->is_string())
+        token = it->get<std::string>();
+      else if (it->is_object() || it->is_number_integer())
+        token = it->dump();
+      else
+        return refuse("auth.token: expected a string, got " + json_type_name(*it));
+    }
+  if (token.empty()) token = s.handshake_token;
+  // Without a token, token and jwt modes accept the socket and wait for `authenticate`
+  // (within the auth time-out), as for rtev WebSockets.
+  if (!token.empty() || auth_.mode() == auth_mode::none) {
+    if (std::string err = hub_.authenticate(c, token, false); !err.empty()) return refuse(err);
+  }
+  s.sio_connected = true;
+  json ack = {{"sid", s.sio_id}, {"epoch", hub_.epoch()}, {"last_seq", hub_.frontier()}};
+  if (c.who) ack["user_id"] = c.who->user_id;
+  push(s, message_packet(wire::sio_encode({wire::sio_type::connect, "/", {}, ack})));
+  if (c.who) {
+    json info = hub_.identity_info(c);
+    info["userId"] = c.who->user_id;
+    push(s, event_packet("authenticated", info));
+  }
+}
+
+void socketio_door::on_event(session& s, connection& c, const json& args,
+                             std::optional<std::uint64_t> ack) {
+  const std::string name = args[0].get<std::string>();
+  if (!hub_.admit(c, ack ? json(*ack) : json())) return;
+  const json arg = args.size() > 1 ? args[1] : json();
+  // The payload object; `shortcut` lets a bare string stand for that field (emit('join', 'r')).
+  auto payload = [&](const char* shortcut) -> std::optional<json> {
+    if (arg.is_null()) return json::object();
+    if (arg.is_object()) return arg;
+    if (shortcut && arg.is_string()) return json{{shortcut, arg}};
+    fail(s, ack, "bad_request", name + ": expected an object payload, got " + json_type_name(arg));
+    return std::nullopt;
+  };
+  auto operation = [&](const char* op, json data) {
+    json msg = {{"type", op}, {"data", std::move(data)}};
+    if (ack) msg["ref"] = *ack;
+    hub_.handle_operation(c, msg);
+  };
+
+  if (name == "authenticate") {
+    auto data = payload("token");
+    if (!data) return;
+    s.auth_ack = ack;
+    operation("AUTHENTICATE", std::move(*data));
+    return;
+  }
+  static const char* const known[] = {"subscribe", "join",   "unsubscribe", "leave",
+                                      "publish",   "typing", "history",     "presence"};
+  if (std::find(std::begin(known), std::end(known), name) == std::end(known)) {
+    fail(s, ack, "unknown_event",
+         "unknown event '" + name +
+             "'; expected one of authenticate, subscribe, join, unsubscribe, leave, publish, "
+             "typing, history, presence");
+    return;
+  }
+  if (!c.who) {
+    fail(s, ack, "not_authenticated",
+         "emit 'authenticate' with {token} first, or connect with auth: {token}");
+    return;
+  }
+  auto data = payload(name == "publish" ? nullptr : "room");
+  if (!data) return;
+  if (name == "subscribe" || name == "join") {
+    operation("SUBSCRIBE", std::move(*data));
+  } else if (name == "unsubscribe" || name == "leave") {
+    operation("UNSUBSCRIBE", std::move(*data));
+  } else if (name == "publish") {
+    operation("PUBLISH", std::move(*data));
+  } else if (name == "typing") {
+    bool typing = true;
+    if (auto it = data->find("is_typing"); it != data->end() && !it->is_null()) {
+      if (!it->is_boolean())
+        return fail(s, ack, "bad_request",
+                    "is_typing: expected a boolean, got " + json_type_name(*it));
+      typing = it->get<bool>();
+    }
+    operation(typing ? "TYPING_START" : "TYPING_STOP", std::move(*data));
+  } else if (name == "history") {
+    operation("HISTORY", std::move(*data));
+  } else {
+    operation("PRESENCE", std::move(*data));
+  }
+}
+
+// The hub's replies, in the rtev protocol, become Socket.IO acks and events.
+void socketio_door::on_control(session& s, const json& msg) {
+  if (!s.sio_connected) return;  // a socket that never connected (or left) hears nothing
+  std::optional<std::uint64_t> ack;
+  if (auto it = msg.find("ref"); it != msg.end()) {
+    if (it->is_number_unsigned()) {
+      ack = it->get<std::uint64_t>();
+    } else if (it->is_string()) {
+      // SUBSCRIBE keeps its ref as text until the replay ends.
+      const std::string& r = it->get_ref<const std::string&>();
+      if (!r.empty() && r.size() < 20 && std::all_of(r.begin(), r.end(), [](char ch) {
+            return std::isdigit(static_cast<unsigned char>(ch)) != 0;
+          }))
+        ack = std::stoull(r);
+    }
+  }
+  if (msg.contains("history")) {  // one event of a HISTORY reply
+    push(s, sio_event_packet(msg.dump()));
+    return;
+  }
+  const std::string type = msg.value("type", std::string());
+  json data = msg.value("data", json::object());
+  if (type == "ACK") {
+    if (!ack) return;
+    data.erase("op");
+    push(s, ack_packet(*ack, data));
+  } else if (type == "ERROR") {
+    fail(s, ack, data.value("code", "error"), data.value("message", ""));
+  } else if (type == "authenticated") {
+    data["userId"] = data.value("user_id", "");
+    push(s, event_packet("authenticated", data));
+    if (s.auth_ack) push(s, ack_packet(*std::exchange(s.auth_ack, std::nullopt), data));
+  } else if (type == "auth_error") {
+    push(s, event_packet("auth_error", data));
+    if (s.auth_ack)
+      push(s, ack_packet(
+                  *std::exchange(s.auth_ack, std::nullopt),
+                  {{"error", {{"code", "unauthorized"}, {"message", data.value("message", "")}}}}));
+  }
+  // PONG: the rtev PING has no Socket.IO counterpart (Engine.IO pings instead).
+}
+
+}  // namespace rtev::server_lite

@@ -1,0 +1,186 @@
+// server-lite's /socket.io/ front door at the packet level, with the raw test clients: the
+// Engine.IO handshake and its errors, long-polling, the probe/upgrade to WebSocket, and
+// Socket.IO packets the real client never sends (bad payloads, binary, other namespaces).
+// docs/protocol.md §7. Runs the real server in-process on port 0.
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "tests/support/http_client.hpp"
+#include "tests/support/local_server.hpp"
+#include "tests/support/ws_client.hpp"
+
+using namespace rtev::test;
+using json = nlohmann::json;
+
+namespace {
+
+std::string sio_path(const std::string& query) {
+  return "/socket.io/?EIO=4&" + query;
+}
+
+// The open packet's JSON from a handshake GET.
+json handshake(std::uint16_t port) {
+  const auto r = http_get(port, sio_path("transport=polling"));
+  REQUIRE(r.status == 200);
+  REQUIRE(r.body.size() > 1);
+  REQUIRE(r.body[0] == '0');
+  return json::parse(r.body.substr(1));
+}
+
+std::vector<std::string> split_payload(const std::string& body) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (;;) {
+    const auto sep = body.find('\x1e', start);
+    out.push_back(body.substr(start, sep == std::string::npos ? std::string::npos : sep - start));
+    if (sep == std::string::npos) return out;
+    start = sep + 1;
+  }
+}
+
+// Polls until a packet starting with `prefix` arrives; returns it.
+std::string poll_for(std::uint16_t port, const std::string& sid, const std::string& prefix) {
+  for (int i = 0; i < 20; ++i) {
+    const auto r = http_get(port, sio_path("transport=polling&sid=" + sid));
+    REQUIRE(r.status == 200);
+    for (const auto& p : split_payload(r.body))
+      if (p.rfind(prefix, 0) == 0) return p;
+  }
+  FAIL("no packet starting with " << prefix);
+  return {};
+}
+
+// The next text message starting with `prefix` (others skipped).
+std::string recv_prefixed(ws_client& ws, const std::string& prefix) {
+  for (;;) {
+    const ws_message m = ws.recv();
+    REQUIRE(m.type == ws_message::kind::text);
+    if (m.data.rfind(prefix, 0) == 0) return m.data;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("socketio_handshake_and_engine_io_errors", "[server][socketio]") {
+  local_server srv;
+  const std::uint16_t port = srv.port();
+
+  SECTION("the handshake advertises the upgrade and the server's heartbeat") {
+    const json open = handshake(port);
+    CHECK(open["sid"].get<std::string>().size() >= 20);
+    CHECK(open["upgrades"] == json::array({"websocket"}));
+    CHECK(open["pingInterval"].get<long>() == test_config().ping_interval.count());
+    CHECK(open["pingTimeout"].get<long>() == test_config().ping_timeout.count());
+    CHECK(open["maxPayload"].get<std::size_t>() == test_config().max_message_bytes);
+  }
+  SECTION("an unknown sid is a 400 with the reference server's code and message") {
+    const auto r = http_get(port, sio_path("transport=polling&sid=nope"));
+    CHECK(r.status == 400);
+    CHECK(r.json() == json{{"code", 1}, {"message", "Session ID unknown"}});
+    const auto p = http_request(port, "POST", sio_path("transport=polling&sid=nope"), {}, "40");
+    CHECK(p.status == 400);
+    CHECK(p.json()["code"] == 1);
+  }
+  SECTION("another protocol version, an unknown transport, a POST handshake are refused") {
+    CHECK(http_get(port, "/socket.io/?EIO=3&transport=polling").json()["code"] == 5);
+    CHECK(http_get(port, sio_path("transport=carrier-pigeon")).json()["code"] == 0);
+    const auto p = http_request(port, "POST", sio_path("transport=polling"), {}, "40");
+    CHECK(p.status == 400);
+    CHECK(p.json()["code"] == 2);
+  }
+}
+
+TEST_CASE("socketio_polling_then_probe_and_upgrade", "[server][socketio]") {
+  local_server srv;
+  const std::uint16_t port = srv.port();
+  const std::string sid = handshake(port)["sid"];
+
+  // CONNECT over polling: the ack carries the store epoch; none mode authenticates at once.
+  auto post = http_request(port, "POST", sio_path("transport=polling&sid=" + sid), {}, "40");
+  REQUIRE(post.status == 200);
+  CHECK(post.body == "ok");
+  const json ack = json::parse(poll_for(port, sid, "40").substr(2));
+  CHECK(ack.contains("sid"));
+  CHECK(ack["epoch"].get<std::string>().size() > 0);
+  CHECK(ack["user_id"].get<std::string>().rfind("anon-", 0) == 0);
+
+  ws_options o;
+  o.path = "/socket.io/";
+  o.query = "EIO=4&transport=websocket&sid=" + sid;
+  ws_client ws(port, o);
+  REQUIRE(ws.open());
+  REQUIRE(ws.send_text("2probe"));
+  CHECK(recv_prefixed(ws, "3") == "3probe");
+  // The poll held meanwhile ends with a noop, so the client can pause polling.
+  CHECK(http_get(port, sio_path("transport=polling&sid=" + sid)).body == "6");
+  REQUIRE(ws.send_text("5"));
+  // A round trip on the WebSocket: the upgrade has been processed once its answer arrives.
+  REQUIRE(ws.send_text(R"(420["sync"])"));
+  CHECK(json::parse(recv_prefixed(ws, "430").substr(3))[0]["error"]["code"] == "unknown_event");
+
+  SECTION("after the upgrade everything goes over the WebSocket") {
+    REQUIRE(ws.send_text(R"(421["join",{"room":"lobby"}])"));
+    const json joined = json::parse(recv_prefixed(ws, "431").substr(3));
+    CHECK(joined[0]["room"] == "lobby");
+    CHECK(joined[0]["replayed"] == 0);
+    const auto published =
+        http_post_json(port, "/api/events", R"({"type":"note","room":"lobby","data":{"n":1}})");
+    REQUIRE(published.status == 202);
+    const json ev = json::parse(recv_prefixed(ws, "42[\"note\"").substr(2));
+    CHECK(ev[1] == json{{"n", 1}});
+    CHECK(ev[2]["room"] == "lobby");
+    CHECK(ev[2]["seq"] == published.json()["seq"]);
+    CHECK(ev[2]["id"] == published.json()["id"]);
+    CHECK(ev[2]["timezone"] == "UTC");
+  }
+  SECTION("polling after the upgrade is a bad request") {
+    const auto r = http_get(port, sio_path("transport=polling&sid=" + sid));
+    CHECK(r.status == 400);
+    CHECK(r.json()["code"] == 3);
+  }
+  SECTION("a second WebSocket for the same session is refused") {
+    ws_client again(port, o);
+    CHECK(again.status() == 400);
+  }
+}
+
+TEST_CASE("socketio_bad_packets_get_errors_and_the_connection_stays", "[server][socketio]") {
+  local_server srv;
+  ws_options o;
+  o.path = "/socket.io/";
+  o.query = "EIO=4&transport=websocket";
+  ws_client ws(srv.port(), o);
+  REQUIRE(ws.open());
+  const json open = json::parse(recv_prefixed(ws, "0").substr(1));
+  CHECK(open["upgrades"] == json::array());
+
+  SECTION("another namespace is refused as by the reference server") {
+    REQUIRE(ws.send_text("40/admin,"));
+    CHECK(recv_prefixed(ws, "44") == R"(44/admin,{"message":"Invalid namespace"})");
+  }
+  SECTION("after CONNECT, errors come back as `error` events or in the ack") {
+    REQUIRE(ws.send_text("40"));
+    recv_prefixed(ws, "40");
+    REQUIRE(ws.send_text(R"(42["nope",{}])"));
+    json e = json::parse(recv_prefixed(ws, R"(42["error")").substr(2));
+    CHECK(e[1]["code"] == "unknown_event");
+    REQUIRE(ws.send_text("42{not json"));
+    e = json::parse(recv_prefixed(ws, R"(42["error")").substr(2));
+    CHECK(e[1]["code"] == "bad_request");
+    REQUIRE(ws.send_text(R"(451-["publish",{"_placeholder":true,"num":0}])"));
+    e = json::parse(recv_prefixed(ws, R"(42["error")").substr(2));
+    CHECK(e[1]["message"].get<std::string>().find("not supported") != std::string::npos);
+    REQUIRE(ws.send_binary("\x01\x02"));  // its attachment: ignored
+    REQUIRE(ws.send_text(R"(427["publish",{"room":"r"}])"));
+    const json nack = json::parse(recv_prefixed(ws, "437").substr(3));
+    CHECK(nack[0]["error"]["code"] == "bad_request");
+    CHECK(nack[0]["error"]["message"] == "type: required field is missing");
+    REQUIRE(ws.send_text(R"(428["publish",{"room":"r","type":"t","data":1}])"));
+    const json pack = json::parse(recv_prefixed(ws, "438").substr(3));
+    CHECK(pack[0]["seq"].is_number_unsigned());
+    CHECK(pack[0]["id"].get<std::string>().size() > 0);
+    CHECK(ws.open());
+  }
+}
