@@ -186,6 +186,10 @@ detail::parsed_url checked_url(const client_options& o) {
       (o.socketio.nsp.empty() || o.socketio.nsp.front() != '/'))
     throw config_error("invalid Socket.IO namespace '" + o.socketio.nsp +
                        "': expected one starting with '/'");
+  if (o.protocol == wire_protocol::socketio && !o.socketio.auth.is_null() &&
+      !o.socketio.auth.is_object())
+    throw config_error("invalid Socket.IO auth payload " + o.socketio.auth.dump() +
+                       ": expected a JSON object");
   if (o.protocol == wire_protocol::sse && !o.sse.publish_url.empty()) {
     const detail::parsed_url pu = detail::parse_url(o.sse.publish_url);
     if (pu.scheme != "http" && pu.scheme != "https")

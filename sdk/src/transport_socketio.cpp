@@ -879,8 +879,10 @@ class socketio_transport final : public transport {
       e = read_foreign(args.empty() ? json() : args[0], name, now);
       if (args.size() > 1) {
         e.extra["args"] = json(args.begin() + 1, args.end());
-        e.filled_in.push_back("extra.args: the " + std::to_string(args.size() - 1) +
-                              " arguments after the first");
+        const std::size_t n = args.size() - 1;
+        e.filled_in.push_back("extra.args: the " +
+                              (n == 1 ? std::string("argument") : std::to_string(n) + " arguments") +
+                              " after the first");
       } else if (args.empty()) {
         e.filled_in.push_back("data: the event had no arguments, null used");
       }
