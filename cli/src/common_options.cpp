@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <mutex>
 
 #include "exit_codes.hpp"
 #include "profiles.hpp"
@@ -350,6 +351,17 @@ void debug(const common_options& opt, const std::string& line) {
 void connect_or_exit(client& c, const common_options& opt,
                      std::optional<std::chrono::steady_clock::time_point> deadline) {
   auto fut = c.connected();
+  // Why the attempts failed, for the message when time runs out (not only with -v).
+  struct last_failure {
+    std::mutex mutex;
+    std::string reason;
+  };
+  auto last = std::make_shared<last_failure>();
+  auto failures = c.on_state([last](const state_info& s) {
+    if (s.state != client_state::reconnecting || s.reason.empty()) return;
+    std::lock_guard<std::mutex> lock(last->mutex);
+    last->reason = s.reason;
+  });
   c.start();
   auto until = std::chrono::steady_clock::now() + opt.connect_timeout_ms;
   if (deadline && *deadline < until) until = *deadline;
@@ -357,9 +369,15 @@ void connect_or_exit(client& c, const common_options& opt,
     c.stop();
     const bool by_deadline =
         deadline && *deadline < std::chrono::steady_clock::now() + opt.connect_timeout_ms;
+    std::string why;
+    {
+      std::lock_guard<std::mutex> lock(last->mutex);
+      if (!last->reason.empty()) why = " (last attempt: " + last->reason + ")";
+    }
     throw command_failure(exit_connect, "could not connect to " + opt.url +
                                             (by_deadline ? " before the --timeout deadline"
-                                                         : " within " + opt.connect_timeout));
+                                                         : " within " + opt.connect_timeout) +
+                                            why);
   }
   try {
     fut.get();

@@ -135,6 +135,15 @@ event read_foreign(const json& value, std::string_view fallback_type,
     e.filled_in.push_back("timezone: UTC");
   }
   read_timestamp(find("timestamp"), e, received_us);
+  // A supplied UTC next to a timestamp with its own offset: say so, the instant is unchanged.
+  if (!e.filled_in.empty() && e.filled_in.back().rfind("timestamp:", 0) != 0) {
+    const std::string& ts = e.timestamp;
+    for (std::size_t i = 0; i < e.filled_in.size(); ++i)
+      if (e.filled_in[i].rfind("timezone:", 0) == 0 && ts.size() >= 6 &&
+          (ts[ts.size() - 6] == '+' || ts[ts.size() - 6] == '-') &&
+          ts.compare(ts.size() - 6, 6, "+00:00") != 0 && ts.compare(ts.size() - 6, 6, "-00:00") != 0)
+        e.filled_in[i] += " (the timestamp keeps its own offset " + ts.substr(ts.size() - 6) + ")";
+  }
 
   if (!envelope) {
     e.data = value;

@@ -28,6 +28,7 @@
 //   held GET's timeout is pushed back from tick().
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -115,6 +116,7 @@ class socketio_transport final : public transport {
     conns_.clear();
     ++attempt_;
     ended_ = eio_open_ = authenticated_ = pausing_ = closing_ = kill_requested_ = false;
+    attachments_to_skip_ = 0;
     upgraded_ = opt_.socketio.websocket_only;
     main_ws_ = get_ = post_ = probe_ = 0;
     pollq_.clear();
@@ -339,8 +341,12 @@ class socketio_transport final : public transport {
         if (!lws_frame_is_binary(w)) cn.rx.append(static_cast<const char*>(in), len);
         if (!lws_is_final_fragment(w) || lws_remaining_packet_payload(w) != 0) return 0;
         if (lws_frame_is_binary(w)) {
-          c_.sink->on_problem(make_error(client_error::kind::protocol,
-                                         "binary Socket.IO messages are not supported (ignored)"));
+          // The attachments of a binary packet already reported (by name) are not news.
+          if (attachments_to_skip_ > 0)
+            --attachments_to_skip_;
+          else
+            c_.sink->on_problem(make_error(client_error::kind::protocol,
+                                           "binary Socket.IO messages are not supported (ignored)"));
           return 0;
         }
         std::string text;
@@ -785,6 +791,8 @@ class socketio_transport final : public transport {
     try {
       p = wire::sio_decode(text);
     } catch (const std::exception& e) {
+      if (!text.empty() && (text[0] == '5' || text[0] == '6'))
+        attachments_to_skip_ = std::strtoul(text.c_str() + 1, nullptr, 10);
       c_.sink->on_problem(make_error(client_error::kind::protocol, e.what()));
       return;
     }
@@ -1070,6 +1078,7 @@ class socketio_transport final : public transport {
 
   std::uint64_t attempt_ = 0;
   bool ended_ = true, eio_open_ = false, authenticated_ = false, kill_requested_ = false;
+  unsigned long attachments_to_skip_ = 0;  // binary frames of a refused binary packet
   bool upgraded_ = false, pausing_ = false, closing_ = false;
   std::uintptr_t main_ws_ = 0, get_ = 0, post_ = 0, probe_ = 0;
   std::deque<outgoing> pollq_;  // Engine.IO packets waiting for the next POST

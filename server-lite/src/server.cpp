@@ -23,6 +23,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <unordered_set>
 
 #include "auth.hpp"
 #include "history_store.hpp"
@@ -62,6 +63,7 @@ struct session {
   std::string sio_sid;
   std::uint64_t sio_link = 0;  // a WebSocket of that session
   std::uint64_t sio_poll = 0;  // a held long-polling GET
+  bool peer_gone = false;      // a held stream whose client closed (see check_held_streams)
 
   // Plain HTTP transaction
   http_request req;
@@ -157,6 +159,11 @@ struct server::impl {
     impl* owner = nullptr;
   } tick_timer{{}, this};
   std::uint64_t next_pending_id = 1;
+  // SSE streams and held long-polls. lws 4.1 does not read from an HTTP/1 connection in the
+  // middle of a transaction, so a client that closes one is only noticed at the next write
+  // (warmcat/libwebsockets#2455): the tick peeks at these sockets instead.
+  std::unordered_set<lws*> held;
+  unsigned ticks = 0;
   std::unordered_map<std::uint64_t, lws*> pending_http;  // async HTTP replies awaited
   std::unordered_map<std::string, std::pair<double, steady::time_point>>
       http_buckets;  // per-IP rate
@@ -202,7 +209,22 @@ struct server::impl {
     if (self->stop_requested.load()) self->begin_stop();
     self->hub->tick(steady::now());
     self->sio->tick(steady::now());
+    if (++self->ticks % 5 == 0) self->check_held_streams();
     lws_sul_schedule(self->ctx, 0, &self->tick_timer.sul, on_tick, 100 * LWS_US_PER_MS);
+  }
+
+  // A held stream whose peer has closed (EOF, or an error, on a non-blocking peek) is closed
+  // from its next WRITEABLE, which releases its hub connection — presence, counts, limits.
+  void check_held_streams() {
+    for (lws* wsi : held) {
+      char b = 0;
+      const ssize_t n = recv(lws_get_socket_fd(wsi), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        auto** pss = static_cast<session**>(lws_wsi_user(wsi));
+        if (pss && *pss) (*pss)->peer_gone = true;
+        lws_callback_on_writable(wsi);
+      }
+    }
   }
 
   bool http_rate_ok(const std::string& ip_addr) {
@@ -404,6 +426,7 @@ struct server::impl {
     // Held until the door has packets (or the session's ping): no lws time-out meanwhile.
     s.sio_sid = p.sid;
     s.sio_poll = p.poll_id;
+    held.insert(wsi);
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
     lws_callback_on_writable(wsi);
   }
@@ -470,6 +493,7 @@ struct server::impl {
     lws_http_headers_detach(wsi);
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
     s.sse_headers_sent = true;
+    held.insert(wsi);
     // A first comment tells clients the stream is open before any event flows.
     c.heartbeat_due = true;
     lws_callback_on_writable(wsi);
@@ -728,6 +752,7 @@ struct server::impl {
       case LWS_CALLBACK_HTTP_WRITEABLE: {
         if (!*pss) return 0;
         session& s = **pss;
+        if (s.peer_gone) return -1;
         if (s.sse && s.sse_headers_sent) return sse_writeable(wsi, s);
         if (s.sio_poll && !s.response) {
           std::optional<http_response> r = sio->poll_ready(s.sio_sid, s.sio_poll);
@@ -740,6 +765,7 @@ struct server::impl {
       }
 
       case LWS_CALLBACK_CLOSED_HTTP:
+        held.erase(wsi);
         drop_session(pss);
         return 0;
 
@@ -750,6 +776,7 @@ struct server::impl {
           drop_session(pss);
         return 0;
       case LWS_CALLBACK_WSI_DESTROY:
+        held.erase(wsi);
         drop_session(pss);
         return 0;
 

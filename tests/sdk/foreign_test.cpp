@@ -215,3 +215,14 @@ TEST_CASE("foreign_json_value_overload_reads_socketio_arguments", "[sdk][foreign
   CHECK(s.data == "plain");
   CHECK(note(s, "data:") == "data: the whole payload");  // a JSON string, not unreadable text
 }
+
+TEST_CASE("foreign_supplied_zone_next_to_an_offset_timestamp_says_so", "[sdk][foreign]") {
+  const event e = read_foreign(
+      std::string(R"({"type":"x","timestamp":"2026-01-01T10:00:00+01:00","data":{}})"), "", received);
+  CHECK(e.timestamp == "2026-01-01T10:00:00+01:00");
+  CHECK(e.timezone == "UTC");
+  CHECK(note(e, "timezone:") == "timezone: UTC (the timestamp keeps its own offset +01:00)");
+  const event z = read_foreign(
+      std::string(R"({"type":"x","timestamp":"2026-01-01T10:00:00Z","data":{}})"), "", received);
+  CHECK(note(z, "timezone:") == "timezone: UTC");
+}

@@ -195,7 +195,7 @@ TEST_CASE("socket_io_refuses_malformed_packets", "[sdk][socketio]") {
   CHECK_THROWS_WITH(sio_decode(""), Contains("socket.io packet: empty"));
   CHECK_THROWS_WITH(sio_decode("9"), Contains("unknown type '9'"));
   CHECK_THROWS_WITH(sio_decode("51-[\"x\",{\"_placeholder\":true,\"num\":0}]"),
-                    Contains("BINARY_EVENT (binary attachments) is not supported"));
+                    Contains("BINARY_EVENT 'x' (binary attachments) is not supported: dropped"));
   CHECK_THROWS_WITH(sio_decode("61-0[{\"_placeholder\":true,\"num\":0}]"), Contains("BINARY_ACK"));
   CHECK_THROWS_WITH(sio_decode("2[\"x\""), Contains("EVENT payload is not JSON"));
   CHECK_THROWS_WITH(sio_decode("2{\"a\":1}"),

@@ -246,3 +246,27 @@ TEST_CASE("sse_resumes_with_last_event_id_or_since_without_gaps", "[server][sse]
     CHECK(received == stored);
   }
 }
+
+TEST_CASE("sse_stream_closed_by_the_client_is_released_at_once", "[server][sse][presence]") {
+  // lws 4.1 does not read an HTTP/1 connection mid-transaction; without the server's own check
+  // a departed SSE client stayed connected (presence, counts) until a heartbeat write failed.
+  auto cfg = test_config();
+  cfg.auth = "token";
+  cfg.sse_heartbeat = std::chrono::hours(1);  // no write will reveal the close
+  local_server srv(cfg);
+  auto admin = rtev_client::connect_as(srv.port(), R"({"user_id":"root","role":"admin"})");
+  admin.subscribe("presence");
+  auto presence_of = [](const std::string& type) {
+    return [type](const json& m) {
+      return type_of(m) == type && m.at("data").value("user_id", "") == "alice";
+    };
+  };
+  {
+    sse_stream s(srv.port(), "/api/events?token=alice");
+    require_open(s);
+    admin.next_where(presence_of("user_online"));
+    s.close();
+  }
+  admin.next_where(presence_of("user_offline"));
+  CHECK(http_get(srv.port(), "/api/users/alice").json().at("connected") == false);
+}

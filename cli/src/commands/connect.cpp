@@ -93,6 +93,17 @@ struct outstanding {
   }
 };
 
+// "connection lost" only after a connection was made; before, the attempt simply failed.
+subscription report_reconnects(client& c, const common_options& common) {
+  auto was_connected = std::make_shared<std::atomic<bool>>(false);
+  return c.on_state([&common, was_connected](const state_info& s) {
+    if (s.state == client_state::connected) *was_connected = true;
+    if (s.state == client_state::reconnecting)
+      note(common, (*was_connected ? "connection lost (" : "cannot connect yet (") + s.reason +
+                       "); reconnecting");
+  });
+}
+
 }  // namespace
 
 // connect over SSE (receive-only) or Socket.IO: events go through the event printer, other
@@ -120,10 +131,7 @@ static int run_foreign_connect(connect_options& o, event_printer& printer, bool 
   });
   auto joins = c.on_joined([&](const join_info& j) { debug(common, "joined " + j.room); });
   c.on_error([&](const client_error& e) { note(common, e.message); });
-  auto states = c.on_state([&](const state_info& s) {
-    if (s.state == client_state::reconnecting)
-      note(common, "connection lost (" + s.reason + "); reconnecting");
-  });
+  auto states = report_reconnects(c, common);
   connect_or_exit(c, common);
   if (interactive)
     note(common, "connected to " + copt.url + " (" + std::string(to_string(common.protocol)) +
@@ -292,10 +300,7 @@ int run_connect(connect_options& o) {
     if (e.what != client_error::kind::server)
       note(common, e.message);  // server errors are printed raw
   });
-  auto states = c.on_state([&](const state_info& s) {
-    if (s.state == client_state::reconnecting)
-      note(common, "connection lost (" + s.reason + "); reconnecting");
-  });
+  auto states = report_reconnects(c, common);
   connect_or_exit(c, common);
   if (interactive) note(common, "connected to " + common.url + " — type /help");
 

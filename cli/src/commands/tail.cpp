@@ -174,11 +174,13 @@ int run_tail(tail_options& o) {
         e.data.value("user_id", "") == self_user &&
         (e.type == "user_online" || e.type == "user_offline"))
       return;
-    // Socket.IO's `authenticated` (rtev serve sends it on every connect; other servers answer
-    // an `authenticate` emit with it) belongs to the handshake: said with -v, printed only when
-    // --type asks for it.
-    if (proto == wire_protocol::socketio && e.type == "authenticated" && o.types.empty()) {
-      debug(common, "authenticated: " + e.data.dump());
+    // Socket.IO's `authenticated` / `auth_error` (rtev serve sends the first on every connect;
+    // other servers answer an `authenticate` emit with either) belong to the handshake: said
+    // with -v (a rejection also ends the command with exit 4 and its message), printed only
+    // when --type asks for them.
+    if (proto == wire_protocol::socketio &&
+        (e.type == "authenticated" || e.type == "auth_error") && o.types.empty()) {
+      debug(common, e.type + ": " + e.data.dump());
       return;
     }
     if (!o.types.empty() && std::none_of(o.types.begin(), o.types.end(), [&](const std::string& t) {

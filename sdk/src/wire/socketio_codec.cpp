@@ -117,7 +117,15 @@ sio_packet sio_decode(std::string_view text) {
   p.type = static_cast<sio_type>(t - '0');
   p.data = nullptr;
   if (p.type == sio_type::binary_event || p.type == sio_type::binary_ack) {
-    sio_fail(std::string(sio_type_name(p.type)) + " (binary attachments) is not supported");
+    // Name the event that is lost: "51-/nsp,7[\"name\",{\"_placeholder\":true,…}]".
+    std::string what = sio_type_name(p.type);
+    const auto open = text.find('[');
+    if (p.type == sio_type::binary_event && open != std::string_view::npos) {
+      const json j = json::parse(text.substr(open), nullptr, false);
+      if (j.is_array() && !j.empty() && j[0].is_string())
+        what += " '" + j[0].get<std::string>() + "'";
+    }
+    sio_fail(what + " (binary attachments) is not supported: dropped");
   }
   std::size_t i = 1;
 
