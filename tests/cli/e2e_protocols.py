@@ -42,6 +42,8 @@ def test_usage_errors():
         ("--namespace and a URL path naming another", ["tail", "--protocol", "socketio", "--url",
                                                        f"http://127.0.0.1:{DOWN}/a", "--namespace", "/b"],
          ("--namespace /b", "/a")),
+        ("tail with an argument that is not a URL", ["tail", "lobby"], ("lobby", "URL")),
+        ("tail with a URL argument and another --url", ["tail", *sse, f"http://127.0.0.1:{DOWN}/other"], ("two URLs", "/other")),
         ("a URL with another scheme", ["tail", "--url", f"ftp://127.0.0.1:{DOWN}/"], ("--url", "ftp://")),
         ("--ack-timeout 0", ["publish", "t", "{}", "--ack-timeout", "0s"], ("--ack-timeout",)),
     ]
@@ -64,7 +66,8 @@ def test_against_rtev_serve():
     sse_url = srv.http + "/api/events"
 
     # SSE: tail (inferred from http://) + publish (a POST to the stream URL)
-    tail = t.bg("tail", "--url", sse_url + "?rooms=lobby", "--type", "order_*", "--count", "2", "--timeout", "30s", "-v")
+    # The URL as tail's argument (as connect takes it), protocol inferred from http://.
+    tail = t.bg("tail", sse_url + "?rooms=lobby", "--type", "order_*", "--count", "2", "--timeout", "30s", "-v")
     t.check("tail over SSE: connected", tail.wait_err("connected to", 15), tail.err)
     r = t.run("publish", "--url", sse_url, "order_created", '{"n":{{seq}}}', "--room", "lobby", "--count", "2", "-v")
     t.check("publish over SSE to rtev serve: exit 0, both stored", r.rc == 0

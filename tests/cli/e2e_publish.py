@@ -121,6 +121,14 @@ def test_jsonl_round_trip():
     r = pub("--jsonl", "--room", "rt-redirect", input=open(rec).read())
     t.check("publish --jsonl --room R redirects the envelopes", r.rc == 0 and len(srv.history("rt-redirect")) == 3, r)
 
+    r = pub("--jsonl", input='{"type":"hand_written","room":"rt-hand"}\n{"type":"hand_written","room":"rt-hand","data":{"n":2}}\n')
+    h = srv.history("rt-hand")
+    t.check("publish --jsonl: lines with only type (no timestamp/timezone/data) are published, stamped by the server",
+            r.rc == 0 and [e["data"] for e in h] == [{}, {"n": 2}] and all(e["timezone"] for e in h), (r, h))
+    r = t.run("publish", "--url", DOWN, "--jsonl", input='{"data":{}}\n', timeout=10)
+    t.check("publish --jsonl: a line without type is exit 2 naming the field",
+            one_line_naming(r, "line 1") and "type" in r.err, r)
+
     r = t.run("publish", "--url", DOWN, "--jsonl", input='{"type":"x","timestamp":"2024-01-15T10:30:45Z","timezone":"UTC","data":{}}\nnot json\n', timeout=10)
     t.check("publish --jsonl with a bad line: exit 2 naming the line, before connecting",
             one_line_naming(r, "line 2") and r.elapsed < 3, r)

@@ -174,7 +174,17 @@ int run_publish(publish_options& o) {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       event e;
       try {
-        e = event::parse(line);
+        // The server stamps what it stores: an envelope may leave out timestamp, timezone and
+        // data (e.g. one written by hand or by another tool); type is required.
+        nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_object()) {
+          if (!j.contains("timestamp")) j["timestamp"] = time::format_rfc3339(time::now());
+          if (!j.contains("timezone")) j["timezone"] = "UTC";
+          if (!j.contains("data")) j["data"] = nlohmann::json::object();
+          e = event::from_json(j);
+        } else {
+          e = event::parse(line);  // the standard message for what is not an envelope
+        }
       } catch (const parse_error& err) {
         throw usage_error("stdin line " + std::to_string(n) + ": " + err.what());
       }

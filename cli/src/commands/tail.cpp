@@ -116,6 +116,7 @@ static void add_filters(CLI::App* cmd, tail_options& o, bool rooms_flag) {
 
 void setup_tail(CLI::App& app, tail_options& o) {
   auto* cmd = app.add_subcommand("tail", "Follow events, with filters, a count and a deadline");
+  cmd->add_option("url", o.url_arg, "Server URL (instead of --url)");
   add_filters(cmd, o, true);
 }
 
@@ -128,6 +129,14 @@ void setup_subscribe(CLI::App& app, tail_options& o) {
 
 int run_tail(tail_options& o) {
   common_options& common = o.common;
+  if (!o.url_arg.empty()) {
+    if (o.url_arg.find("://") == std::string::npos)
+      throw usage_error("tail: unexpected argument '" + o.url_arg +
+                        "' (the only argument is a URL: ws://, wss://, http:// or https://…)");
+    if (!common.url.empty() && common.url != o.url_arg)
+      throw usage_error("tail: two URLs, '" + common.url + "' (--url) and '" + o.url_arg + "'");
+    common.url = o.url_arg;
+  }
   common.resolve();
   event_printer printer(o.out, common);
   std::vector<where_test> wheres;

@@ -19,6 +19,7 @@ struct tail_options {
   output_options out;
   std::vector<std::string> types, rooms, where;
   std::string since, timeout;
+  std::string url_arg;  // tail URL: the positional form of --url
   bool until_end = false;
   std::optional<std::uint64_t> count;
 };
