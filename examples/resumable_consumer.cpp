@@ -39,7 +39,10 @@ int main(int argc, char** argv) {
     if (s.state == rtev::client_state::reconnecting)
       std::cout << "reconnecting (attempt " << s.attempt << ", in " << s.delay.count()
                 << " ms): " << s.reason << std::endl;
-    if (s.state == rtev::client_state::connected) std::cout << "ready" << std::endl;
+  });
+  // Joined (after every reconnect too): from here on nothing published to the room is missed.
+  auto joins = client.on_joined([](const rtev::join_info& j) {
+    std::cout << "ready (joined " << j.room << ", replayed " << j.replayed << ")" << std::endl;
   });
   client.start();
   std::unique_lock<std::mutex> lock(m);

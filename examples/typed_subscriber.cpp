@@ -4,8 +4,10 @@
 #include <rtev/events.hpp>
 
 #include <condition_variable>
+#include <future>
 #include <iostream>
 #include <mutex>
+#include <utility>
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -31,9 +33,15 @@ int main(int argc, char** argv) {
       });
   client.on_error(
       [](const rtev::client_error& err) { std::cerr << "error: " << err.message << '\n'; });
+  // Scripts wait for "ready": printed once the room is joined, so nothing published after it
+  // is missed (connected() alone comes before the server has processed the join).
+  std::promise<void> joined;
+  auto joins = client.on_joined([&, once = true](const rtev::join_info&) mutable {
+    if (std::exchange(once, false)) joined.set_value();
+  });
   client.start();
-  client.connected().get();
-  std::cout << "ready" << std::endl;  // scripts wait for this line
+  joined.get_future().get();
+  std::cout << "ready" << std::endl;
   std::unique_lock<std::mutex> lock(m);
   cv.wait(lock, [&] { return seen >= wanted; });
   return 0;

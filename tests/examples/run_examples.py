@@ -46,7 +46,7 @@ def example(name, *args):
 
 def wait_ready(proc):
     for line in proc.stdout:
-        if line.strip() == "ready":
+        if line.strip() == "ready" or line.startswith("ready ("):
             return True
     return False
 
@@ -70,6 +70,30 @@ try:
     check("timezones formats in several zones", r.returncode == 0 and "Asia/Kolkata: " in r.stdout and
           "2024-03-10T07:30:00Z in New York: Mar 10, 2024, 3:30:00 AM" in r.stdout and
           "did you mean 'Europe/Paris'" in r.stdout, r.stdout + r.stderr)
+
+    # any_server: the same client over SSE and over Socket.IO (rtev serve's /socket.io/ door).
+    # The Socket.IO one publishes "hello" itself; both then see it and two posted events.
+    sse = subprocess.Popen(example("any_server", "sse", http + "/api/events", "multi", "3"),
+                           stdout=subprocess.PIPE, text=True)
+    check("any_server over SSE connects", wait_ready(sse))
+    sio = subprocess.Popen(example("any_server", "socketio", http, "multi", "3"), stdout=subprocess.PIPE, text=True)
+    check("any_server over Socket.IO connects", wait_ready(sio))
+    sio_out = ""
+    for line in sio.stdout:  # the ack arrives before the posts below
+        sio_out += line
+        if line.startswith("published over socket.io"):
+            break
+    for i in range(2):
+        post(http, {"type": "note", "room": "multi", "data": {"i": i}})
+    sse_out, _ = sse.communicate(timeout=30)
+    rest, _ = sio.communicate(timeout=30)
+    sio_out += rest
+    for name, out, code in (("SSE", sse_out, sse.returncode), ("Socket.IO", sio_out, sio.returncode)):
+        events = [l for l in out.splitlines() if l.startswith("event ")]
+        check(f"any_server over {name} prints the published event and the two posts",
+              code == 0 and [l.split()[1] for l in events] == ["hello", "note", "note"], out)
+    check("any_server over Socket.IO publishes with an ack carrying a seq",
+          "published over socket.io: seq " in sio_out, sio_out)
 finally:
     proc.terminate()
     proc.wait(10)
