@@ -840,7 +840,10 @@ class socketio_transport final : public transport {
       if (d.contains("roles") && d["roles"].is_array()) data["roles"] = d["roles"];
     }
     data["user_id"] = user;
-    data["anonymous"] = user.empty();
+    // An anonymous identity (rtev serve says so) is new on every connection: no user room to
+    // recover.
+    data["anonymous"] =
+        user.empty() || (d.is_object() && d.contains("anonymous") && d["anonymous"] == true);
     c_.sink->on_message(json{{"type", "authenticated"}, {"data", std::move(data)}});
   }
 

@@ -546,7 +546,10 @@ void socketio_door::on_connect(session& s, connection& c, const json& auth) {
   }
   s.sio_connected = true;
   json ack = {{"sid", s.sio_id}, {"epoch", hub_.epoch()}, {"last_seq", hub_.frontier()}};
-  if (c.who) ack["user_id"] = c.who->user_id;
+  if (c.who) {
+    ack["user_id"] = c.who->user_id;
+    ack["anonymous"] = c.who->anonymous;
+  }
   push(s, message_packet(wire::sio_encode({wire::sio_type::connect, "/", {}, ack})));
   if (c.who) {
     json info = hub_.identity_info(c);
