@@ -86,6 +86,7 @@ struct socketio_door::session {
   waker ws_wake;
   bool probing = false;  // "2probe" seen, "5" not yet: polls get noops
   bool probe_reply_due = false;
+  steady::time_point probe_started{};
 
   bool sio_connected = false;  // CONNECT to "/" accepted
   std::string sio_id;
@@ -346,6 +347,7 @@ bool socketio_door::ws_message(const std::string& sid, std::uint64_t link, std::
     if (p.type == wire::eio_type::ping && p.data == "probe") {
       s->probing = true;
       s->probe_reply_due = true;
+      s->probe_started = steady::now();
       if (s->ws_wake) s->ws_wake();
       if (s->poll_wake) s->poll_wake();  // the held poll ends with a noop
       return true;
@@ -416,6 +418,16 @@ void socketio_door::tick(steady::time_point now) {
   // client that stopped polling), it is dropped after a ping time-out; at shutdown at once.
   std::vector<std::string> done;
   for (auto& [sid, s] : sessions_) {
+    // An upgrade probed but never completed ("5" not sent within the ping time-out, 10 s by
+    // default like the reference server's upgradeTimeout): drop the probe, polling carries on.
+    if (s->probing && !s->upgraded && now - s->probe_started >= cfg_.ping_timeout) {
+      waker ws = std::move(s->ws_wake);
+      s->ws_link = 0;  // the probe's next WRITEABLE sees a stale link and closes it
+      s->ws_wake = nullptr;
+      s->probing = s->probe_reply_due = false;
+      if (ws) ws();
+      if (s->poll_wake) s->poll_wake();
+    }
     connection* c = hub_.find(s->conn);
     const bool transport = s->poll_id || (s->upgraded && s->ws_link);
     if (c && (!c->closing || transport)) {

@@ -146,6 +146,34 @@ TEST_CASE("socketio_polling_then_probe_and_upgrade", "[server][socketio]") {
   }
 }
 
+TEST_CASE("socketio_probe_never_completed_is_dropped_and_polling_goes_on", "[server][socketio]") {
+  auto cfg = test_config();
+  cfg.ping_timeout = std::chrono::milliseconds(300);  // also the upgrade time-out
+  local_server srv(cfg);
+  const std::uint16_t port = srv.port();
+  const std::string sid = handshake(port)["sid"];
+  REQUIRE(http_request(port, "POST", sio_path("transport=polling&sid=" + sid), {}, "40").status ==
+          200);
+  poll_for(port, sid, "40");
+
+  ws_options o;
+  o.path = "/socket.io/";
+  o.query = "EIO=4&transport=websocket&sid=" + sid;
+  ws_client ws(port, o);
+  REQUIRE(ws.open());
+  REQUIRE(ws.send_text("2probe"));
+  CHECK(recv_prefixed(ws, "3") == "3probe");
+  // No "5": the server gives up on the upgrade and closes the probe...
+  ws_message m = ws.recv(std::chrono::seconds(10));
+  while (m.type == ws_message::kind::text) m = ws.recv(std::chrono::seconds(10));
+  CHECK((m.type == ws_message::kind::close || m.type == ws_message::kind::eof));
+  // ...and the session goes on over polling.
+  REQUIRE(http_request(port, "POST", sio_path("transport=polling&sid=" + sid), {},
+                       R"(421["join",{"room":"lobby"}])")
+              .status == 200);
+  CHECK(json::parse(poll_for(port, sid, "431").substr(3))[0]["room"] == "lobby");
+}
+
 TEST_CASE("socketio_bad_packets_get_errors_and_the_connection_stays", "[server][socketio]") {
   local_server srv;
   ws_options o;
