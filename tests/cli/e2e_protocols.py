@@ -55,8 +55,8 @@ def test_usage_errors():
             one_line_naming(r, "RTEV_PROTOCOL", "carrier"), r)
     for proto, url in (("socketio", f"http://127.0.0.1:{DOWN}"), ("sse", f"http://127.0.0.1:{DOWN}/events")):
         r = t.run("tail", "--protocol", proto, "--url", url, "--connect-timeout", "1s")
-        t.check(f"tail --protocol {proto} with nothing listening: exit 3 naming the URL",
-                r.rc == 3 and url in r.err, r)
+        t.check(f"tail --protocol {proto} with nothing listening: exit 3 naming the URL and why the last attempt failed",
+                r.rc == 3 and url in r.err and "(last attempt: " in r.err, r)
     r = t.run("profile", "add", "p", "--url", "http://127.0.0.1:1", "--protocol", "smtp")
     t.check("profile add --protocol with an unknown value: exit 2", r.rc == 2 and "--protocol" in r.err, r)
 
