@@ -504,7 +504,8 @@ TEST_CASE("sse_client_waits_as_long_as_the_server_retry_says", "[sdk][client][ss
 }
 
 TEST_CASE("sse_client_counts_comments_as_signs_of_life", "[sdk][client][sse]") {
-  std::atomic<bool> done{false};
+  std::promise<void> done;
+  std::shared_future<void> event_seen = done.get_future().share();
   scripted_server server([&](std::size_t n, const std::string&, int fd) {
     scripted_server::send_text(fd, sse_head);
     if (n != 0) return server.hold();
@@ -514,7 +515,7 @@ TEST_CASE("sse_client_counts_comments_as_signs_of_life", "[sdk][client][sse]") {
       std::this_thread::sleep_for(50ms);  // the server's pace, not a wait for the client
     }
     scripted_server::send_text(fd, "data: {\"type\":\"done\",\"data\":{}}\n\n");
-    while (!done) std::this_thread::sleep_for(10ms);
+    event_seen.wait();
     // Now silence: the client must give up on this stream.
     server.hold();
   });
@@ -530,7 +531,7 @@ TEST_CASE("sse_client_counts_comments_as_signs_of_life", "[sdk][client][sse]") {
   REQUIRE(all.wait_size(1));
   CHECK(all.values()[0].type == "done");
   CHECK(server.requests().size() == 1);  // two seconds of comments, one connection
-  done = true;
+  done.set_value();
   REQUIRE(wait_state(states, client_state::reconnecting));
   CHECK_THAT(first_state(states, client_state::reconnecting).reason,
              Catch::Matchers::Contains("no data from the server within 500 ms"));
