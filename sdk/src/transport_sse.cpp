@@ -135,6 +135,7 @@ class sse_transport final : public transport {
 
   ~sse_transport() override {
     stream_.on_done = nullptr;
+    waiting_posts_.clear();
     posts_.clear();
   }
 
@@ -478,13 +479,27 @@ class sse_transport final : public transport {
         replies_.push_back(json{{"type", "ACK"}, {"ref", ref}, {"data", ack}});
       }
       // Delivered from the next tick: the client may be inside a call into this transport.
+      start_next_post();
     };
-    posts_.push_back(std::move(x));
+    // One POST at a time, in publish order: parallel requests could be stored out of order.
+    waiting_posts_.emplace_back(std::move(x), std::move(req));
+    start_next_post();
+  }
+
+  void start_next_post() {
+    if (waiting_posts_.empty() ||
+        std::any_of(posts_.begin(), posts_.end(),
+                    [](const std::unique_ptr<http_exchange>& p) { return p->active(); }))
+      return;
+    posts_.push_back(std::move(waiting_posts_.front().first));
+    http_request req = std::move(waiting_posts_.front().second);
+    waiting_posts_.pop_front();
     posts_.back()->start(std::move(req));
   }
 
   void reap_posts() {
     posts_.remove_if([](const std::unique_ptr<http_exchange>& p) { return !p->active(); });
+    start_next_post();
   }
 
   // Replies are handed over from tick(), never from inside send(): the client may be iterating
@@ -508,6 +523,7 @@ class sse_transport final : public transport {
     for (auto& p : posts_) p->on_done = nullptr;
     for (auto& p : posts_) p->cancel("ended");
     posts_.clear();
+    waiting_posts_.clear();
     replies_.clear();
     pending_joins_.clear();
     transport_end e = std::move(end_);
@@ -522,7 +538,8 @@ class sse_transport final : public transport {
   transport_context c_;
   const client_options& opt_;
   http_exchange stream_;
-  std::list<std::unique_ptr<http_exchange>> posts_;
+  std::list<std::unique_ptr<http_exchange>> posts_;  // the one in flight (and finished ones)
+  std::deque<std::pair<std::unique_ptr<http_exchange>, http_request>> waiting_posts_;
   sse_parser parser_;
   std::string token_;
   std::set<std::string> rooms_;  // in the stream URL (options' rooms, then joins and leaves)

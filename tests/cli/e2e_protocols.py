@@ -72,6 +72,10 @@ def test_against_rtev_serve():
     r = t.run("publish", "--url", sse_url, "order_created", '{"n":{{seq}}}', "--room", "lobby", "--count", "2", "-v")
     t.check("publish over SSE to rtev serve: exit 0, both stored", r.rc == 0
             and [e["data"]["n"] for e in srv.history("lobby") if e["type"] == "order_created"] == [1, 2], r)
+    r = t.run("publish", "--url", sse_url, "in_order", '{"n":{{seq}}}', "--room", "ordered", "--count", "30")
+    stored = [e["data"]["n"] for e in srv.history("ordered")]
+    t.check("publish --count 30 over SSE: stored in publish order (one POST at a time)",
+            r.rc == 0 and stored == list(range(1, 31)), (r, stored))
     res = tail.finish(30)
     evs = res.json_lines() if res.rc == 0 else []
     t.check("tail over SSE receives them: exit 0 after --count 2, rtev envelopes as sent (seq, room)",
