@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
     ++seen;
     cv.notify_all();
   });
-  client.on_error([](const rtev::client_error& err) { std::cerr << "error: " << err.message << '\n'; });
+  client.on_error(
+      [](const rtev::client_error& err) { std::cerr << "error: " << err.message << '\n'; });
   // "ready" once the room is joined (rtev serve answers every join; a foreign Socket.IO server
   // may never acknowledge one — then connected() is all there is to wait for).
   std::promise<void> joined;
@@ -64,8 +65,7 @@ int main(int argc, char** argv) {
 
   if (opt.protocol == rtev::wire_protocol::socketio) {
     // publish() is an emit("publish", {room, type, data, id}) acknowledged with {id, seq}.
-    const rtev::publish_ack ack =
-        client.publish(argv[3], "hello", {{"from", "any_server"}}).get();
+    const rtev::publish_ack ack = client.publish(argv[3], "hello", {{"from", "any_server"}}).get();
     std::cout << "published over socket.io: seq " << ack.seq << std::endl;
   }
   std::unique_lock<std::mutex> lock(m);

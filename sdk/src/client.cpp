@@ -296,8 +296,7 @@ struct client::impl final : detail::transport_sink {
       pings;
   std::uint64_t next_ref = 1;
 
-  explicit impl(client_options o)
-      : opt(std::move(o)), url(checked_url(opt)), backoff(opt.backoff) {
+  explicit impl(client_options o) : opt(std::move(o)), url(checked_url(opt)), backoff(opt.backoff) {
     if (opt.connect_timeout.count() <= 0) throw config_error("connect_timeout must be positive");
     if (opt.heartbeat_interval.count() <= 0 || opt.heartbeat_timeout.count() <= 0)
       throw config_error("heartbeat interval and timeout must be positive");
@@ -732,8 +731,7 @@ struct client::impl final : detail::transport_sink {
   void tick() {
     const auto now = steady::now();
     if (attempt_active && !authenticated && now - attempt_started >= opt.connect_timeout) {
-      wire->kill("connect timed out after " + std::to_string(opt.connect_timeout.count()) +
-                 " ms");
+      wire->kill("connect timed out after " + std::to_string(opt.connect_timeout.count()) + " ms");
       return;
     }
     if (attempt_active) wire->tick(now);
@@ -962,8 +960,7 @@ void client::leave(const std::string& room) {
   impl_->post([i = impl_.get(), room] {
     if (!i->rooms.erase(room)) return;
     i->pattern_seq.erase(room);
-    if (i->authenticated)
-      i->send_frame(json{{"type", "UNSUBSCRIBE"}, {"data", {{"room", room}}}});
+    if (i->authenticated) i->send_frame(json{{"type", "UNSUBSCRIBE"}, {"data", {{"room", room}}}});
   });
 }
 

@@ -141,7 +141,8 @@ event read_foreign(const json& value, std::string_view fallback_type,
     for (std::size_t i = 0; i < e.filled_in.size(); ++i)
       if (e.filled_in[i].rfind("timezone:", 0) == 0 && ts.size() >= 6 &&
           (ts[ts.size() - 6] == '+' || ts[ts.size() - 6] == '-') &&
-          ts.compare(ts.size() - 6, 6, "+00:00") != 0 && ts.compare(ts.size() - 6, 6, "-00:00") != 0)
+          ts.compare(ts.size() - 6, 6, "+00:00") != 0 &&
+          ts.compare(ts.size() - 6, 6, "-00:00") != 0)
         e.filled_in[i] += " (the timestamp keeps its own offset " + ts.substr(ts.size() - 6) + ")";
   }
 

@@ -77,7 +77,7 @@ class transport_sink {
 };
 
 struct transport_context {
-  lws_context* ctx = nullptr;  ///< created by the client, one per client
+  lws_context* ctx = nullptr;           ///< created by the client, one per client
   const char* protocol_name = nullptr;  ///< the lws protocol the client registered (callbacks)
   const client_options* opt = nullptr;
   parsed_url url;

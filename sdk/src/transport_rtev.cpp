@@ -63,8 +63,8 @@ class rtev_transport final : public transport {
   }
 
   void emit(const std::string&, json, ack_callback ack) override {
-    const client_error err = make_error(client_error::kind::protocol,
-                                        "emit needs the socketio protocol (this is rtev)");
+    const client_error err =
+        make_error(client_error::kind::protocol, "emit needs the socketio protocol (this is rtev)");
     if (ack)
       ack(nullptr, &err);
     else

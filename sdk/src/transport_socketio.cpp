@@ -345,8 +345,9 @@ class socketio_transport final : public transport {
           if (attachments_to_skip_ > 0)
             --attachments_to_skip_;
           else
-            c_.sink->on_problem(make_error(client_error::kind::protocol,
-                                           "binary Socket.IO messages are not supported (ignored)"));
+            c_.sink->on_problem(
+                make_error(client_error::kind::protocol,
+                           "binary Socket.IO messages are not supported (ignored)"));
           return 0;
         }
         std::string text;
@@ -891,9 +892,10 @@ class socketio_transport final : public transport {
       if (args.size() > 1) {
         e.extra["args"] = json(args.begin() + 1, args.end());
         const std::size_t n = args.size() - 1;
-        e.filled_in.push_back("extra.args: the " +
-                              (n == 1 ? std::string("argument") : std::to_string(n) + " arguments") +
-                              " after the first");
+        e.filled_in.push_back(
+            "extra.args: the " +
+            (n == 1 ? std::string("argument") : std::to_string(n) + " arguments") +
+            " after the first");
       } else if (args.empty()) {
         e.filled_in.push_back("data: the event had no arguments, null used");
       }

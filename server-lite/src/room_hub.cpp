@@ -144,14 +144,10 @@ std::string room_hub::authenticate(connection& c, const std::string& token, bool
 }
 
 json room_hub::identity_info(const connection& c) const {
-  return {{"user_id", c.who->user_id},
-          {"connection_id", std::to_string(c.id)},
-          {"roles", c.who->roles},
-          {"timezone", cfg_.timezone},
-          {"server_time", now_rfc3339()},
-          {"epoch", store_.epoch()},
-          {"last_seq", frontier_},
-          {"anonymous", c.who->anonymous}};
+  return {{"user_id", c.who->user_id},    {"connection_id", std::to_string(c.id)},
+          {"roles", c.who->roles},        {"timezone", cfg_.timezone},
+          {"server_time", now_rfc3339()}, {"epoch", store_.epoch()},
+          {"last_seq", frontier_},        {"anonymous", c.who->anonymous}};
 }
 
 std::size_t room_hub::connection_count(conn_kind kind) const {

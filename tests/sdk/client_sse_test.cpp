@@ -504,16 +504,17 @@ TEST_CASE("sse_client_waits_as_long_as_the_server_retry_says", "[sdk][client][ss
 }
 
 TEST_CASE("sse_client_counts_comments_as_signs_of_life", "[sdk][client][sse]") {
-  std::promise<void> done;
+  std::promise<void> done, enough_comments;
   std::shared_future<void> event_seen = done.get_future().share();
+  std::shared_future<void> comments_until = enough_comments.get_future().share();
   scripted_server server([&](std::size_t n, const std::string&, int fd) {
     scripted_server::send_text(fd, sse_head);
     if (n != 0) return server.hold();
-    // Keep-alive comments only, for several times the silence limit; then an event.
-    for (int i = 0; i < 40; ++i) {
+    // Keep-alive comments only, every 50 ms, until the client has been kept alive for several
+    // times its silence limit (it answers a comment with nothing: its own state changes are
+    // what the test watches); then an event.
+    while (comments_until.wait_for(50ms) != std::future_status::ready)
       scripted_server::send_text(fd, ": keep-alive\n\n");
-      std::this_thread::sleep_for(50ms);  // the server's pace, not a wait for the client
-    }
     scripted_server::send_text(fd, "data: {\"type\":\"done\",\"data\":{}}\n\n");
     event_seen.wait();
     // Now silence: the client must give up on this stream.
@@ -528,6 +529,14 @@ TEST_CASE("sse_client_counts_comments_as_signs_of_life", "[sdk][client][sse]") {
   auto s1 = c.on("*", [&](const rtev::event& e) { all.add(e); });
   auto s2 = c.on_state([&](const rtev::state_info& i) { states.add(i); });
   c.start();
+  // Four silence limits of comments only: the client must not give up on the stream.
+  CHECK_FALSE(states.wait(
+      [](const auto& v) {
+        return std::any_of(v.begin(), v.end(),
+                           [](const auto& i) { return i.state == client_state::reconnecting; });
+      },
+      2000ms));
+  enough_comments.set_value();
   REQUIRE(all.wait_size(1));
   CHECK(all.values()[0].type == "done");
   CHECK(server.requests().size() == 1);  // two seconds of comments, one connection

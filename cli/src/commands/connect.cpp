@@ -93,6 +93,24 @@ struct outstanding {
   }
 };
 
+// "/pub TYPE JSON [ROOM]": the JSON is everything up to an optional trailing room name.
+bool read_pub_args(std::istream& words, std::string& type, nlohmann::json& data,
+                   std::string& room) {
+  std::string rest;
+  words >> type;
+  std::getline(words, rest);
+  rest.erase(0, rest.find_first_not_of(' '));
+  data = nlohmann::json::parse(rest, nullptr, false);
+  if (data.is_discarded()) {
+    const auto sp = rest.find_last_of(' ');
+    if (sp != std::string::npos) {
+      data = nlohmann::json::parse(rest.substr(0, sp), nullptr, false);
+      room = rest.substr(sp + 1);
+    }
+  }
+  return !type.empty() && !data.is_discarded();
+}
+
 // "connection lost" only after a connection was made; before, the attempt simply failed.
 subscription report_reconnects(client& c, const common_options& common) {
   auto was_connected = std::make_shared<std::atomic<bool>>(false);
@@ -212,20 +230,9 @@ static int run_foreign_connect(connect_options& o, event_printer& printer, bool 
       else
         c.leave(room);
     } else if (cmd == "/pub") {
-      std::string type, rest;
-      words >> type;
-      std::getline(words, rest);
-      rest.erase(0, rest.find_first_not_of(' '));
-      nlohmann::json data = nlohmann::json::parse(rest, nullptr, false);
-      std::string room;
-      if (data.is_discarded()) {
-        const auto sp = rest.find_last_of(' ');
-        if (sp != std::string::npos) {
-          data = nlohmann::json::parse(rest.substr(0, sp), nullptr, false);
-          room = rest.substr(sp + 1);
-        }
-      }
-      if (type.empty() || data.is_discarded()) {
+      std::string type, room;
+      nlohmann::json data;
+      if (!read_pub_args(words, type, data, room)) {
         note(common, "usage: /pub TYPE JSON [ROOM]");
         continue;
       }
@@ -345,21 +352,9 @@ int run_connect(connect_options& o) {
                                           : "HISTORY"},
                {"data", {{"room", room}}}});
     } else if (cmd == "/pub") {
-      std::string type, rest;
-      words >> type;
-      std::getline(words, rest);
-      rest.erase(0, rest.find_first_not_of(' '));
-      // The JSON is everything up to an optional trailing room name.
-      nlohmann::json data = nlohmann::json::parse(rest, nullptr, false);
-      std::string room;
-      if (data.is_discarded()) {
-        const auto sp = rest.find_last_of(' ');
-        if (sp != std::string::npos) {
-          data = nlohmann::json::parse(rest.substr(0, sp), nullptr, false);
-          room = rest.substr(sp + 1);
-        }
-      }
-      if (type.empty() || data.is_discarded()) {
+      std::string type, room;
+      nlohmann::json data;
+      if (!read_pub_args(words, type, data, room)) {
         note(common, "usage: /pub TYPE JSON [ROOM]");
         continue;
       }

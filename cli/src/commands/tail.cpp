@@ -187,8 +187,8 @@ int run_tail(tail_options& o) {
     // other servers answer an `authenticate` emit with either) belong to the handshake: said
     // with -v (a rejection also ends the command with exit 4 and its message), printed only
     // when --type asks for them.
-    if (proto == wire_protocol::socketio &&
-        (e.type == "authenticated" || e.type == "auth_error") && o.types.empty()) {
+    if (proto == wire_protocol::socketio && (e.type == "authenticated" || e.type == "auth_error") &&
+        o.types.empty()) {
       debug(common, e.type + ": " + e.data.dump());
       return;
     }

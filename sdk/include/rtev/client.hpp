@@ -140,9 +140,9 @@ struct sse_options {
 
 /// Settings for wire_protocol::socketio.
 struct socketio_options {
-  std::string nsp = "/";              ///< the namespace to connect to
-  std::string path = "/socket.io/";   ///< the server's Engine.IO path
-  bool websocket_only = false;        ///< false: long-polling first, then the upgrade
+  std::string nsp = "/";             ///< the namespace to connect to
+  std::string path = "/socket.io/";  ///< the server's Engine.IO path
+  bool websocket_only = false;       ///< false: long-polling first, then the upgrade
   /// The CONNECT packet's `auth` payload; null: {"token": token} when a token is set.
   nlohmann::json auth = nullptr;
   /// Emitted after every (re)connect, in order, before rooms are joined — e.g.

@@ -23,7 +23,13 @@
 namespace rtev::wire {
 
 enum class eio_type : char {
-  open = '0', close = '1', ping = '2', pong = '3', message = '4', upgrade = '5', noop = '6'
+  open = '0',
+  close = '1',
+  ping = '2',
+  pong = '3',
+  message = '4',
+  upgrade = '5',
+  noop = '6'
 };
 
 struct eio_packet {
@@ -40,7 +46,12 @@ std::vector<eio_packet> eio_decode_payload(std::string_view body);
 std::string eio_encode_payload(const std::vector<eio_packet>& packets);
 
 enum class sio_type : int {
-  connect = 0, disconnect = 1, event = 2, ack = 3, connect_error = 4, binary_event = 5,
+  connect = 0,
+  disconnect = 1,
+  event = 2,
+  ack = 3,
+  connect_error = 4,
+  binary_event = 5,
   binary_ack = 6
 };
 
