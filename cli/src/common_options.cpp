@@ -10,6 +10,7 @@
 #include "exit_codes.hpp"
 #include "profiles.hpp"
 #include "rtev/duration.hpp"
+#include "rtev/json.hpp"
 #include "rtev/time.hpp"
 
 namespace rtev::cli {
@@ -210,13 +211,13 @@ void common_options::resolve_protocol(int url_level, const std::optional<profile
       }
       socketio.websocket_only = proto.transport == "websocket";
       if (!proto.auth_json.empty()) {
-        socketio.auth = nlohmann::json::parse(proto.auth_json, nullptr, false);
+        socketio.auth = rtev::parse_json(proto.auth_json);
         if (socketio.auth.is_discarded() || !socketio.auth.is_object())
           throw usage_error("--auth-json: expected a JSON object, got '" + proto.auth_json + "'");
       }
       for (const auto& [name, text] : proto.emits) {
         if (name.empty()) throw usage_error("--emit: the event NAME is empty");
-        nlohmann::json args = nlohmann::json::parse(text, nullptr, false);
+        nlohmann::json args = rtev::parse_json(text);
         if (args.is_discarded())
           throw usage_error("--emit " + name + ": not valid JSON: '" + text + "'");
         socketio.emits.emplace_back(name, std::move(args));

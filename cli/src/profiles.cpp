@@ -3,9 +3,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "exit_codes.hpp"
+#include "rtev/json.hpp"
 
 namespace rtev::cli {
 
@@ -25,7 +27,8 @@ profile_store profile_store::load() {
   const std::string path = config_path();
   std::ifstream in(path);
   if (!in) return s;
-  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  nlohmann::json j = rtev::parse_json(text);
   if (j.is_discarded() || !j.is_object()) throw usage_error(path + ": not a JSON object");
   s.current = j.value("current", "");
   if (j.contains("profiles") && j["profiles"].is_object())

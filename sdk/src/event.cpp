@@ -1,4 +1,5 @@
 #include "rtev/event.hpp"
+#include "rtev/json.hpp"
 
 #include <cstdio>
 #include <limits>
@@ -77,7 +78,7 @@ event event::make(std::string type, json data, std::string_view zone) {
 }
 
 event event::parse(std::string_view json_text) {
-  json j = json::parse(json_text.begin(), json_text.end(), nullptr, /*allow_exceptions=*/false);
+  json j = rtev::parse_json(json_text);
   if (j.is_discarded()) throw parse_error("event", "expected a JSON object, got malformed JSON");
   return from_json(j);
 }

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "rtev/json.hpp"
 #include "rtev/time.hpp"
 
 namespace rtev {
@@ -200,7 +201,7 @@ event read_foreign(const json& value, std::string_view fallback_type,
 
 event read_foreign(std::string_view text, std::string_view fallback_type,
                    std::chrono::system_clock::time_point received) {
-  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  json j = rtev::parse_json(text);
   if (j.is_discarded()) {
     event e = read_foreign(json(std::string(text)), fallback_type, received);
     // The string is the payload as sent, not a JSON string: say so instead of "whole payload".

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <deque>
 
+#include "rtev/json.hpp"
 #include "transport.hpp"
 
 namespace rtev::detail {
@@ -213,7 +214,7 @@ class rtev_transport final : public transport {
  private:
   void on_text(const std::string& text) {
     c_.sink->on_raw(text);
-    json j = json::parse(text, nullptr, false);
+    json j = rtev::parse_json(text);
     if (j.is_discarded() || !j.is_object() || !j.contains("type") || !j["type"].is_string()) {
       c_.sink->on_problem(make_error(client_error::kind::protocol,
                                      "the server sent something that is not an rtev message"));

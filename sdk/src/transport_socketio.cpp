@@ -34,6 +34,7 @@
 #include <map>
 #include <random>
 
+#include "rtev/json.hpp"
 #include "transport.hpp"
 #include "wire/socketio_codec.hpp"
 
@@ -616,7 +617,7 @@ class socketio_transport final : public transport {
     if (status == 401 || status == 403) end_.auth_rejected = true;
     // Engine.IO errors are {"code": n, "message": "…"}.
     std::string detail = shorten(body);
-    json j = json::parse(body, nullptr, false);
+    json j = rtev::parse_json(body);
     if (j.is_object() && j.contains("message") && j["message"].is_string())
       detail = j["message"].get<std::string>();
     end(what + ": the server answered HTTP " + std::to_string(status) +
@@ -656,7 +657,7 @@ class socketio_transport final : public transport {
 
   void on_open(const std::string& data) {
     if (eio_open_) return;
-    json j = json::parse(data, nullptr, false);
+    json j = rtev::parse_json(data);
     if (!j.is_object() || !j.contains("sid") || !j["sid"].is_string()) {
       end("the server's Engine.IO open packet has no session id: " + shorten(data));
       return;

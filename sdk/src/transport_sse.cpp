@@ -27,6 +27,7 @@
 #include <set>
 
 #include "http_exchange.hpp"
+#include "rtev/json.hpp"
 #include "transport.hpp"
 #include "wire/sse_parser.hpp"
 
@@ -85,7 +86,7 @@ bool query_has(const std::string& path, const std::string& key) {
 
 // What a server said in an error body: rtev's {"error":{"message"}}, {"message"}, or the text.
 std::string body_message(const std::string& body) {
-  json j = json::parse(body, nullptr, false);
+  json j = rtev::parse_json(body);
   if (j.is_object()) {
     if (j.contains("error") && j["error"].is_object() && j["error"].contains("message") &&
         j["error"]["message"].is_string())
@@ -99,7 +100,7 @@ std::string body_message(const std::string& body) {
 }
 
 std::string body_code(const std::string& body, int status) {
-  json j = json::parse(body, nullptr, false);
+  json j = rtev::parse_json(body);
   if (j.is_object() && j.contains("error") && j["error"].is_object() &&
       j["error"].contains("code") && j["error"]["code"].is_string())
     return j["error"]["code"].get<std::string>();
@@ -467,7 +468,7 @@ class sse_transport final : public transport {
       } else {
         // rtev serve answers {"id","seq","room"?,"duplicate"?}; other servers whatever they
         // like (or nothing): the publish's own id then stands.
-        json a = json::parse(r.response.body, nullptr, false);
+        json a = rtev::parse_json(r.response.body);
         if (a.is_array() && a.size() == 1) a = a[0];
         json ack = {{"op", "PUBLISH"}, {"id", id}, {"seq", 0}, {"duplicate", false}};
         if (a.is_object()) {

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "rtev/error.hpp"
+#include "rtev/json.hpp"
 
 namespace rtev::server_lite {
 namespace {
@@ -129,7 +130,7 @@ auth_result identity_from_token(std::string_view token) {
     if (auto e = check_name("user id", who.user_id); !e.empty()) return fail(std::move(e));
     return auth_result{std::move(who), {}};
   }
-  const json obj = json::parse(token, nullptr, /*allow_exceptions=*/false);
+  const json obj = rtev::parse_json(token);
   if (!obj.is_object()) return fail("token starts with '{' but is not a JSON object");
   const auto uid = obj.find("user_id");
   if (uid == obj.end() || uid->is_null()) return fail("token JSON has no user_id");
@@ -168,7 +169,7 @@ auth_result identity_from_jwt(std::string_view token, const std::string& secret,
   const auto signature = base64url_decode(part[2]);
   if (!signature) return fail("malformed JWT: signature is not base64url");
 
-  const json header = json::parse(*header_text, nullptr, false);
+  const json header = rtev::parse_json(*header_text);
   if (!header.is_object()) return fail("malformed JWT: header is not a JSON object");
   const auto alg = header.find("alg");
   if (alg == header.end()) return fail("malformed JWT: header has no alg");
@@ -189,7 +190,7 @@ auth_result identity_from_jwt(std::string_view token, const std::string& secret,
     return fail("JWT signature does not match");
   }
 
-  const json claims = json::parse(*payload_text, nullptr, false);
+  const json claims = rtev::parse_json(*payload_text);
   if (!claims.is_object()) return fail("malformed JWT: payload is not a JSON object");
 
   identity who;

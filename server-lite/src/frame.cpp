@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rtev/json.hpp"
 #include "wire/socketio_codec.hpp"
 
 namespace rtev::server_lite {
@@ -38,7 +39,7 @@ frame_ptr shared_event::sio_frame() const {
 
 std::string sio_event_packet(std::string_view envelope) {
   using nlohmann::json;
-  json env = json::parse(envelope.begin(), envelope.end(), nullptr, false);
+  json env = rtev::parse_json(envelope);
   if (!env.is_object()) env = json::object();
   json meta = json::object();
   for (const char* k : {"id", "seq", "room", "timestamp", "timezone", "history"})

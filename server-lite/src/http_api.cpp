@@ -4,6 +4,7 @@
 
 #include "rtev/error.hpp"
 #include "rtev/event.hpp"
+#include "rtev/json.hpp"
 #include "rtev/time.hpp"
 
 namespace rtev::server_lite {
@@ -216,9 +217,10 @@ void http_api::publish(const http_request& req, std::function<void(http_response
         req.token().empty() ? 401 : 403, req.token().empty() ? "unauthorized" : "forbidden",
         req.token().empty() ? "an API key is required: Authorization: Bearer <api-key>"
                             : "the API key is not valid"));
-  json body = json::parse(req.body, nullptr, false);
+  std::string why;
+  json body = rtev::parse_json(req.body, &why);
   if (body.is_discarded())
-    return reply(json_error(400, "bad_json", "the request body is not valid JSON"));
+    return reply(json_error(400, "bad_json", "the request body is not valid JSON: " + why));
   const bool many = body.is_array();
   if (many && body.empty()) return reply(json_error(400, "bad_request", "the event list is empty"));
   std::vector<publish_request> reqs;

@@ -8,6 +8,7 @@
 #include "room_hub.hpp"
 #include "rtev/error.hpp"
 #include "rtev/event.hpp"
+#include "rtev/json.hpp"
 
 namespace rtev::server_lite {
 
@@ -67,9 +68,10 @@ bool room_hub::admit(connection& c, const json& ref) {
 void room_hub::handle_ws_message(connection& c, std::string_view text) {
   if (c.closing) return;
   if (!admit(c, nullptr)) return;
-  json msg = json::parse(text.begin(), text.end(), nullptr, false);
+  std::string why;
+  json msg = rtev::parse_json(text, &why);
   if (msg.is_discarded()) {
-    send_error(c, nullptr, "bad_json", "the message is not valid JSON");
+    send_error(c, nullptr, "bad_json", "the message is not valid JSON: " + why);
     return;
   }
   handle_operation(c, msg);

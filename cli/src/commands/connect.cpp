@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "exit_codes.hpp"
+#include "rtev/json.hpp"
 #include "stopper.hpp"
 
 namespace rtev::cli {
@@ -63,8 +64,7 @@ std::optional<std::pair<std::string, nlohmann::json>> parse_emit(std::istringstr
   words >> name;
   std::getline(words, rest);
   rest.erase(0, rest.find_first_not_of(' '));
-  nlohmann::json args =
-      rest.empty() ? nlohmann::json::array() : nlohmann::json::parse(rest, nullptr, false);
+  nlohmann::json args = rest.empty() ? nlohmann::json::array() : rtev::parse_json(rest);
   if (name.empty() || args.is_discarded()) {
     note(common, "usage: " + cmd + " NAME [JSON]" +
                      (args.is_discarded() ? " (not valid JSON: " + rest + ")" : ""));
@@ -100,11 +100,11 @@ bool read_pub_args(std::istream& words, std::string& type, nlohmann::json& data,
   words >> type;
   std::getline(words, rest);
   rest.erase(0, rest.find_first_not_of(' '));
-  data = nlohmann::json::parse(rest, nullptr, false);
+  data = rtev::parse_json(rest);
   if (data.is_discarded()) {
     const auto sp = rest.find_last_of(' ');
     if (sp != std::string::npos) {
-      data = nlohmann::json::parse(rest.substr(0, sp), nullptr, false);
+      data = rtev::parse_json(rest.substr(0, sp));
       room = rest.substr(sp + 1);
     }
   }
@@ -189,7 +189,7 @@ static int run_foreign_connect(connect_options& o, event_printer& printer, bool 
           line.size() > 1 && line[0] == '4' && std::isdigit(static_cast<unsigned char>(line[1]));
       c.send_raw(eio_prefixed ? line.substr(1) : line);
     } else if (line.front() == '[') {
-      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      nlohmann::json j = rtev::parse_json(line);
       if (!j.is_array() || j.empty() || !j[0].is_string()) {
         note(common, "expected [\"NAME\", ARGS…]: " + line);
         if (!interactive) code = exit_error;
@@ -285,7 +285,7 @@ int run_connect(connect_options& o) {
   std::mutex print_mutex;  // guards stdout between the reader and the service thread
 
   auto raw = c.on_raw([&](const std::string& text) {
-    nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    nlohmann::json j = rtev::parse_json(text);
     std::lock_guard<std::mutex> lock(print_mutex);
     if (j.is_object() && j.contains("type") && j.contains("timestamp") && j.contains("data") &&
         !j.contains("history")) {
@@ -326,7 +326,7 @@ int run_connect(connect_options& o) {
     std::string cmd;
     words >> cmd;
     if (line.front() == '{' || line.front() == '[') {
-      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      nlohmann::json j = rtev::parse_json(line);
       if (j.is_discarded()) {
         note(common, "not valid JSON: " + line);
         if (!interactive) code = exit_error;

@@ -5,6 +5,7 @@
 
 #include "exit_codes.hpp"
 #include "http_request.hpp"
+#include "rtev/json.hpp"
 
 namespace rtev::cli {
 
@@ -23,7 +24,7 @@ int run_health(health_options& o) {
   for (;;) {
     try {
       http_result r = http_fetch("GET", url, "", {}, o.common.connect_timeout_ms);
-      nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+      nlohmann::json j = rtev::parse_json(r.body);
       if (r.status == 200 && j.is_object() && j.value("status", "") == "ok") {
         std::cout << (o.common.stdout_tty ? j.dump(2) : j.dump()) << std::endl;
         return exit_ok;

@@ -11,6 +11,7 @@
 #include "exit_codes.hpp"
 #include "http_request.hpp"
 #include "rtev/duration.hpp"
+#include "rtev/json.hpp"
 #include "rtev/time.hpp"
 
 namespace rtev::cli {
@@ -95,12 +96,12 @@ int publish_all(const common_options& common, std::vector<outgoing_event> events
         throw command_failure(exit_connect, ex.what());
       }
       if (r.status == 202) {
-        nlohmann::json ack = nlohmann::json::parse(r.body, nullptr, false);
+        nlohmann::json ack = rtev::parse_json(r.body);
         debug(common, events[i].label + " stored as seq " +
                           (ack.is_object() ? ack.value("seq", nlohmann::json()).dump() : "?"));
         continue;
       }
-      nlohmann::json err = nlohmann::json::parse(r.body, nullptr, false);
+      nlohmann::json err = rtev::parse_json(r.body);
       std::string msg =
           err.is_object() && err.contains("error") ? err["error"].value("message", r.body) : r.body;
       if (r.status == 401 || r.status == 403) auth_rejected = true;
@@ -176,7 +177,7 @@ int run_publish(publish_options& o) {
       try {
         // The server stamps what it stores: an envelope may leave out timestamp, timezone and
         // data (e.g. one written by hand or by another tool); type is required.
-        nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+        nlohmann::json j = rtev::parse_json(line);
         if (j.is_object()) {
           if (!j.contains("timestamp")) j["timestamp"] = time::format_rfc3339(time::now());
           if (!j.contains("timezone")) j["timezone"] = "UTC";
@@ -212,7 +213,7 @@ int run_publish(publish_options& o) {
       event e;
       e.type = o.type;
       const std::string expanded = expand(text, i, common.tz);
-      e.data = nlohmann::json::parse(expanded, nullptr, false);
+      e.data = rtev::parse_json(expanded);
       if (e.data.is_discarded())
         throw usage_error("DATA is not valid JSON: " +
                           (expanded.size() > 80 ? expanded.substr(0, 80) + "…" : expanded));

@@ -8,6 +8,7 @@
 #include "exit_codes.hpp"
 #include "http_request.hpp"
 #include "rtev/duration.hpp"
+#include "rtev/json.hpp"
 
 namespace rtev::cli {
 
@@ -55,7 +56,7 @@ static int print_history(replay_options& o) {
     } catch (const std::exception& e) {
       throw command_failure(exit_connect, e.what());
     }
-    nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+    nlohmann::json j = rtev::parse_json(r.body);
     if (r.status != 200 || !j.is_object()) {
       const std::string msg =
           j.is_object() && j.contains("error") ? j["error"].value("message", r.body) : r.body;

@@ -4,6 +4,7 @@
 
 #include "rtev/error.hpp"
 #include "rtev/event.hpp"
+#include "rtev/json.hpp"
 
 namespace rtev::wire {
 namespace {
@@ -121,7 +122,7 @@ sio_packet sio_decode(std::string_view text) {
     std::string what = sio_type_name(p.type);
     const auto open = text.find('[');
     if (p.type == sio_type::binary_event && open != std::string_view::npos) {
-      const json j = json::parse(text.substr(open), nullptr, false);
+      const json j = rtev::parse_json(text.substr(open));
       if (j.is_array() && !j.empty() && j[0].is_string())
         what += " '" + j[0].get<std::string>() + "'";
     }
@@ -159,7 +160,7 @@ sio_packet sio_decode(std::string_view text) {
   const char* name = sio_type_name(p.type);
   if (i < text.size()) {
     std::string_view body = text.substr(i);
-    p.data = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+    p.data = rtev::parse_json(body);
     if (p.data.is_discarded()) {
       std::string shown(body.substr(0, 40));
       sio_fail(std::string(name) + " payload is not JSON: '" + shown +
