@@ -5,8 +5,8 @@ checked. After EVERY case a canary WebSocket, connected and subscribed once at t
 never reconnecting, must receive a fresh event published through the HTTP API, and the server
 process must still be running: one bad client never costs anyone else their service.
 
-  bad_inputs.py RTEV_BINARY      run the cases (and check docs/reliability.md's table)
-  bad_inputs.py --table          print the markdown table of the cases
+  bad_inputs.py RTEV_BINARY [NAME…]  run the cases, or only those named (and check the table)
+  bad_inputs.py --table              print the markdown table of the cases
 
 The table in docs/reliability.md between the bad-inputs markers must equal --table, so the
 document cannot drift from what is tested."""
@@ -14,6 +14,7 @@ import os
 import sys
 import traceback
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "cli"))
@@ -161,9 +162,19 @@ CASES = [
     ("ws_presence_no_room", WsSend(op("PRESENCE")), WsError("bad_request", starts="data.room: required")),
     ("ws_presence_forbidden", WsSend(op("PRESENCE", room="presence")), WsError("forbidden")),
     ("ws_presence_room_lf", WsSend(op("PRESENCE", room="a\nb")), WsError("bad_request", starts=ROOM_ERR)),
+    ("ws_ping_data_string", WsSend({"type": "PING", "ref": "r", "data": "x"}), WsError("bad_request", starts="data:")),
+    ("ws_unsubscribe_no_room", WsSend(op("UNSUBSCRIBE")), WsError("bad_request", starts="data.room: required")),
+    ("ws_typing_room_number", WsSend(op("TYPING_START", room=5)), WsError("bad_request", starts="data.room:")),
+    ("ws_history_room_null", WsSend(op("HISTORY", room=None)), WsError("bad_request", starts="data.room: required")),
+    ("ws_history_types_number", WsSend(op("HISTORY", room="lobby", types=7)), WsError("bad_request", starts="data.types:")),
+    ("ws_presence_room_boolean", WsSend(op("PRESENCE", room=True)), WsError("bad_request", starts="data.room:")),
+    ("ws_publish_user_ids_float", WsSend(pub(room=DROP, user_ids=[1.5])), WsError("bad_request", contains="user_ids[0]")),
+    ("ws_publish_type_too_long", WsSend(pub(type="t" * 300), label="PUBLISH with a 300-character `type`"),
+     WsError("bad_request", contains="type")),
+    ("ws_subscribe_since_bad_seq", WsSend(sub(since="seq:abc")), WsError("bad_request", starts="data.since:")),
     ("ws_before_authentication", WsSend(sub(), token=None), WsError("not_authenticated")),
-    ("ws_rate_limit_abuse", WsSend(("raw", b"".join(FRAME(1, '{"type":"PING","ref":%d}' % i) for i in range(2600))),
-                                   label="2600 PINGs at once (`--rate-limit 100/s --rate-burst 1000`)"),
+    ("ws_rate_limit_abuse", WsSend(("raw", b"".join(FRAME(1, '{"type":"PING","ref":%d}' % i) for i in range(4000))),
+                                   label="4000 PINGs with refs at once (`--rate-limit 100/s --rate-burst 1000`)"),
      WsClose(1008, acks=1000)),
     # --- rtev WebSocket: tokens ---------------------------------------------------------------
     ("ws_jwt_alg_none", WsConnect("alg_none", "JWT with `alg: none`, no signature"),
@@ -178,6 +189,8 @@ CASES = [
      WsClose(1008, auth_error="roles")),
     ("ws_token_garbage", WsConnect("not.a.jwt!", "`?token=not.a.jwt!`", how="query"),
      WsClose(1008, auth_error="JWT")),
+    ("ws_authenticate_token_array", WsConnect([1], "`authenticate` message with token `[1]`", how="message"),
+     WsClose(1008, auth_error="token")),
     ("ws_token_two_parts", WsConnect("abc.def", "`authenticate` message with token `abc.def`", how="message"),
      WsClose(1008, auth_error="3 dot-separated parts")),
     # --- HTTP API ---------------------------------------------------------------------------

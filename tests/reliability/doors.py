@@ -64,7 +64,7 @@ class WsConnect:
         self.token, self.label, self.how, self.ref = token, label, how, None
 
     def run(self, env):
-        tok = env.tokens.get(self.token, self.token)
+        tok = env.tokens.get(self.token, self.token) if isinstance(self.token, str) else self.token
         if self.how == "message":
             ws = RawWs(env.hostport, "/ws")
             ws.send({"type": "authenticate", "data": {"token": tok}})
@@ -247,7 +247,8 @@ class WsClose:
         if self.auth_error:
             d = f"`auth_error` naming {code(self.auth_error)}, then " + d
         if self.acks:
-            d = f"the first {self.acks} answered, `rate_limited` errors, then " + d + " (not a reset)"
+            d = (f"the first {self.acks} answered, then `rate_limited` errors, every reply with its `ref`, then "
+                 + d + " (not a reset)")
         return d
 
     def check(self, ws, inp):
@@ -269,6 +270,9 @@ class WsClose:
             answered = [x for x in seen if isinstance(x, dict) and x.get("type") in ("PONG", "ACK")]
             if len(answered) < self.acks:
                 return f"only {len(answered)} answers before the close (wanted {self.acks})"
+            unrefd = [x for x in seen if isinstance(x, dict) and x.get("type") in ("PONG", "ACK", "ERROR") and "ref" not in x]
+            if unrefd:
+                return f"{len(unrefd)} replies without their request's ref, e.g. {unrefd[0]!r}"
         return None
 
 

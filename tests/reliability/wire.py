@@ -59,8 +59,8 @@ def _parse_head(raw):
 
 def http_raw(hostport, request, head_only=False, timeout=DEADLINE, stream=False):
     """Sends `request` (bytes, sent as is) and reads one response. The body is read by
-    Content-Length, chunked framing or to EOF; `head_only` (a HEAD request) reads the head and
-    then waits a moment's worth of deadline for stray body bytes only if the server closes;
+    Content-Length, chunked framing or to EOF; `head_only` (a HEAD request, sent with
+    Connection: close) reads to the close and returns what followed the head as the body;
     `stream` (SSE) returns once the head and the first body bytes are in."""
     host, port = hostport.rsplit(":", 1)
     s = socket.create_connection((host, int(port)), timeout=timeout)
@@ -71,22 +71,22 @@ def http_raw(hostport, request, head_only=False, timeout=DEADLINE, stream=False)
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                return HttpReply("timeout", raw=raw) if b"\r\n\r\n" not in raw else _finish(raw, "timeout")
+                return HttpReply("timeout", raw=raw) if b"\r\n\r\n" not in raw else _finish(raw, "timeout", head_only)
             s.settimeout(left)
             try:
                 chunk = s.recv(65536)
             except socket.timeout:
                 continue
             except ConnectionResetError:
-                return HttpReply("reset", raw=raw) if b"\r\n\r\n" not in raw else _finish(raw, "reset")
+                return HttpReply("reset", raw=raw) if b"\r\n\r\n" not in raw else _finish(raw, "reset", head_only)
             if not chunk:
-                return HttpReply("eof", raw=raw) if b"\r\n\r\n" not in raw else _finish(raw, "eof")
+                return HttpReply("eof", raw=raw) if b"\r\n\r\n" not in raw else _finish(raw, "eof", head_only)
             raw += chunk
             if b"\r\n\r\n" not in raw:
                 continue
             status, headers, rest = _parse_head(raw)
             if head_only:
-                return HttpReply("ok", status, headers, rest, raw)
+                continue  # a HEAD answer: read to the close (Connection: close), then see what followed
             if stream and rest:
                 return HttpReply("ok", status, headers, rest, raw)
             if "content-length" in headers and headers["content-length"].isdigit():
@@ -100,10 +100,13 @@ def http_raw(hostport, request, head_only=False, timeout=DEADLINE, stream=False)
         s.close()
 
 
-def _finish(raw, how):
+def _finish(raw, how, head_only=False):
     """The connection ended (or the deadline passed) after a full head: what arrived is the
-    reply when the body is complete (or delimited by EOF)."""
+    reply when the body is complete (or delimited by EOF). A HEAD answer's body is whatever
+    followed the head."""
     status, headers, rest = _parse_head(raw)
+    if head_only:
+        return HttpReply("ok", status, headers, rest, raw)
     if "content-length" in headers and headers["content-length"].isdigit():
         if len(rest) >= int(headers["content-length"]):
             return HttpReply("ok", status, headers, rest[:int(headers["content-length"])], raw)
