@@ -333,7 +333,7 @@ def main():
     names = [c[0] for c in CASES]
     assert len(set(names)) == len(names), "duplicate case names"
     from cli_e2e_support import Suite, jwt_hs256
-    from env import Env
+    from env import Env, check_clean_exit
     suite = Suite("bad-inputs")
     suite.check("docs/reliability.md's table is what --table prints", doc_table() == table(),
                 "run: python3 tests/reliability/bad_inputs.py --table, and paste it between the markers")
@@ -362,6 +362,7 @@ def main():
                            c or f"rtev serve exited with {env.server.p.returncode}: {''.join(env.server.err_lines[-20:])}"):
             if not alive:
                 break
+    check_clean_exit(suite, env.server)
     if failed:
         print("failed cases: " + " ".join(failed), flush=True)
     suite.finish()

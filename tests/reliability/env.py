@@ -29,3 +29,11 @@ class Env:
             "no_sub": jwt_hs256(secret, {"roles": ["member"]}),
             "roles_number": jwt_hs256(secret, {"sub": "probe", "roles": 5}),
         }
+
+
+def check_clean_exit(suite, server):
+    """SIGTERM, then exit status 0: a crash, or a sanitizer report in an ASan/UBSan build
+    (-fno-sanitize-recover, leaks checked at exit), makes it non-zero."""
+    rc = server.stop()
+    suite.check("rtev serve shuts down cleanly (exit 0, no sanitizer report)", rc == 0,
+                f"exit {rc}: {''.join(server.err_lines[-30:])}")

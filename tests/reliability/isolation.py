@@ -25,6 +25,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "cli"))
 
 from cli_e2e_support import Suite, jwt_hs256  # noqa: E402
+from env import check_clean_exit  # noqa: E402
 from wire import DEADLINE, RawWs, bearer, http, http_raw, rtev_ws, sio_event  # noqa: E402
 
 SECRET, API_KEY = "isolation-secret", "isolation-key"
@@ -268,6 +269,20 @@ def live_round(suite, m, hostport, tokens):
         sse_default = SseStream(hostport, "", tokens[u])
         assert sse_default.status == 200, (u, sse_default.status)
         conns[u] = (ws, sio, sse, sse_default)
+    # Typing indicators (not stored, no seq): every user types in every room; each ACK comes
+    # after the indicator was handed to the room's members, so all are queued before the
+    # publish below, whose closing broadcast then marks the end of everything.
+    backlog = {u: [] for u in USERS}
+    for u, (ws, _, _, _) in conns.items():
+        for r in ROOMS:
+            ok = may_join(u, r)
+            ws.send({"type": "TYPING_START", "ref": "t", "data": {"room": r}})
+            reply, seen = ws.until(lambda x: x.get("type") in ("ACK", "ERROR") and x.get("ref") == "t")
+            backlog[u] += seen[:-1]
+            got_ok = isinstance(reply, dict) and reply.get("type") == "ACK"
+            m.cell("rtev TYPING_START", u, r, ok,
+                   None if got_ok == ok and (ok or reply.get("data", {}).get("code") == "forbidden")
+                   else f"got {reply!r}")
     # Every connection is open and subscribed (each SUBSCRIBE was acknowledged): publish.
     # User rooms are targeted as a publisher would (`user_id`), the rest by room.
     batch = [({"user_id": r[5:]} if r.startswith("user:") else {"room": r}) | {"type": "iso", "data": {"marker": r}}
@@ -285,23 +300,47 @@ def live_round(suite, m, hostport, tokens):
         # rtev WebSocket
         got = []
         _, seen = ws.until(lambda x: is_end(x))
+        seen = backlog[u] + seen
         for x in seen:
             if isinstance(x, dict) and "seq" in x and x.get("type") not in ("ACK", "ERROR"):
                 got.append((x["seq"], x.get("room")))
         check_live(m, "rtev live", u, got, vis, published, end_seq)
+        typing = [(x["data"].get("user_id"), x.get("room")) for x in seen
+                  if isinstance(x, dict) and x.get("type") == "typing_indicator"]
+        check_typing(m, "rtev typing", u, typing, vis, own_connection=True)
         # Socket.IO
         end = sio.until(lambda p: p.startswith('42["iso"') and '"marker":"end"' in p)
-        got = [sio_seq_room(ev) for ev in sio.events if ev[0] != "<ack>"]
+        got = [sio_seq_room(ev) for ev in sio.events if ev[0] not in ("<ack>", "typing_indicator")]
         if end:
             got.append(sio_seq_room(sio_event(end)))
         check_live(m, "Socket.IO live", u, got, vis, published, end_seq)
+        typing = [(ev[1][0].get("user_id"), ev[1][0].get("room")) for ev in sio.events if ev[0] == "typing_indicator"]
+        check_typing(m, "Socket.IO typing", u, typing, vis, own_connection=False)
         # SSE ?rooms= and the default stream (own user/role rooms and broadcasts)
         for name, stream, want in (("SSE live ?rooms=", sse, vis), ("SSE live default", sse_default, auto)):
             evs = stream.events_until(is_end) or []
-            check_live(m, name, u, [(e.get("seq"), e.get("room")) for e in evs], want, published, end_seq)
+            check_live(m, name, u, [(e.get("seq"), e.get("room")) for e in evs if "seq" in e], want, published,
+                       end_seq)
+            typing = [(e["data"].get("user_id"), e.get("room")) for e in evs if e.get("type") == "typing_indicator"]
+            check_typing(m, name.replace("live", "typing"), u, typing, want, own_connection=False)
             stream.close()
         ws.close()
         sio.ws.close()
+
+
+def check_typing(m, path, user, got, vis, own_connection):
+    """got: (sender, room) of the typing indicators a connection received. Every user who may
+    join a room typed in it; the connection must hear exactly the senders of its visible rooms
+    (not its own indicators on the connection that sent them)."""
+    for room in ROOMS:
+        want = {s for s in USERS if may_join(s, room) and not (own_connection and s == user)} if room in vis else set()
+        heard = {s for s, r in got if r == room}
+        problem = None
+        if heard - want:
+            problem = f"LEAK: typing of {sorted(heard - want)} in {room}"
+        elif want - heard:
+            problem = f"typing of {sorted(want - heard)} in {room} not delivered"
+        m.cell(path, user, room, room in vis, problem)
 
 
 def check_live(m, path, user, got, vis, published, end_seq):
@@ -417,6 +456,7 @@ def main():
     print(f"matrix: {len(USERS)} users x {len(TARGETS) + 1} targets x {len(m.paths)} paths = {m.cells} cells checked, "
           f"{m.refusals} of them refusals", flush=True)
     suite.check("the server is still running", srv.p.poll() is None)
+    check_clean_exit(suite, srv)
     suite.finish()
 
 
