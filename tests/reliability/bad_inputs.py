@@ -123,7 +123,8 @@ CASES = [
     ("ws_subscribe_role_not_held", WsSend(sub(room="role:admin")), WsError("forbidden", contains="needs role admin")),
     ("ws_subscribe_glob_not_admin", WsSend(sub(room="*")), WsError("forbidden", contains="glob")),
     ("ws_subscribe_presence_not_admin", WsSend(sub(room="presence")), WsError("forbidden", contains="presence")),
-    ("ws_subscribe_outside_rooms_claim", WsSend(sub(room="elsewhere"), token="claimed"),
+    ("ws_subscribe_outside_rooms_claim", WsSend(sub(room="elsewhere"), token="claimed",
+                                                label="SUBSCRIBE `elsewhere` with a JWT whose `rooms` claim is `[lobby]`"),
      WsError("forbidden", contains="rooms claim")),
     ("ws_subscribe_since_word", WsSend(sub(since="yesterday")), WsError("bad_request", starts="data.since:")),
     ("ws_subscribe_since_negative", WsSend(sub(since=-5)), WsError("bad_request", starts="data.since:")),
@@ -172,7 +173,7 @@ CASES = [
     ("ws_publish_type_too_long", WsSend(pub(type="t" * 300), label="PUBLISH with a 300-character `type`"),
      WsError("bad_request", contains="type")),
     ("ws_subscribe_since_bad_seq", WsSend(sub(since="seq:abc")), WsError("bad_request", starts="data.since:")),
-    ("ws_before_authentication", WsSend(sub(), token=None), WsError("not_authenticated")),
+    ("ws_before_authentication", WsSend(sub(), token=None, label="SUBSCRIBE before authenticating"), WsError("not_authenticated")),
     ("ws_rate_limit_abuse", WsSend(("raw", b"".join(FRAME(1, '{"type":"PING","ref":%d}' % i) for i in range(4000))),
                                    label="4000 PINGs with refs at once (`--rate-limit 100/s --rate-burst 1000`)"),
      WsClose(1008, acks=1000)),
@@ -198,7 +199,7 @@ CASES = [
     ("http_deep_nesting", Http("POST", "/api/events", DEEP, label="POST /api/events, body nested 200 levels deep"),
      HttpStatus(400, "bad_json", contains="nested deeper than 128 levels")),
     ("http_invalid_utf8_body", Http("POST", "/api/events", b'{"room":"lobby","type":"\xff","data":{}}',
-                                    label="POST /api/events with invalid UTF-8 (`\\xff`) in a JSON string"),
+                                    label="POST /api/events, invalid UTF-8 (`\\xff`) in a JSON string"),
      HttpStatus(400, "bad_json")),
     ("http_empty_list", Http("POST", "/api/events", []), HttpStatus(400, "bad_request", contains="empty")),
     ("http_bad_item_in_list", Http("POST", "/api/events", [{"room": "lobby", "type": "a", "data": {}}, {"room": "lobby", "type": 5, "data": {}}]),
@@ -212,21 +213,21 @@ CASES = [
     ("http_wrong_api_key", Http("POST", "/api/events", {"room": "lobby", "type": "a", "data": {}}, auth="wrong-key"),
      HttpStatus(403, "forbidden")),
     ("http_api_key_in_query", Http("POST", f"/api/events?token={API_KEY}", {"room": "lobby", "type": "a", "data": {}},
-                                   auth=None, label="POST /api/events with the API key in `?token=`"),
+                                   auth=None, label="`POST /api/events?token=<the API key>`"),
      HttpStatus(401, "unauthorized")),
     ("http_body_too_large", HttpRaw(post_events(b"Content-Length: %d\r\n" % (MAX_MESSAGE * 16 + 1), b""),
-                                    f"POST /api/events announcing `Content-Length: {MAX_MESSAGE * 16 + 1}`"),
+                                    f"POST /api/events announcing `Content-Length: {MAX_MESSAGE * 16 + 1}` (API key)"),
      HttpStatus(413, "too_large")),
-    ("http_content_length_garbage", HttpRaw(post_events(b"Content-Length: abc\r\n", b"{}"), "`Content-Length: abc`"),
+    ("http_content_length_garbage", HttpRaw(post_events(b"Content-Length: abc\r\n", b"{}"), "POST /api/events with `Content-Length: abc` (API key)"),
      HttpStatus(400, any_4xx=True)),
     ("http_chunked_body", HttpRaw(post_events(b"Transfer-Encoding: chunked\r\n", b"2\r\n{}\r\n0\r\n\r\n"),
-                                  "POST /api/events with `Transfer-Encoding: chunked`"),
+                                  "POST /api/events with `Transfer-Encoding: chunked` (API key)"),
      HttpStatus(411, "length_required")),
-    ("http_header_without_colon", HttpRaw(raw_get(b"/health", b"NoColonHere\r\n"), "a header line without a colon"),
+    ("http_header_without_colon", HttpRaw(raw_get(b"/health", b"NoColonHere\r\n"), "`GET /health` with a header line `NoColonHere`"),
      HttpStatus(400)),
-    ("http_oversized_header", HttpRaw(raw_get(b"/health", b"X-Big: " + b"a" * 20000 + b"\r\n"), "a 20 000-byte header"),
+    ("http_oversized_header", HttpRaw(raw_get(b"/health", b"X-Big: " + b"a" * 20000 + b"\r\n"), "`GET /health` with a 20 000-byte header"),
      HttpStatus(431)),
-    ("http_oversized_url", HttpRaw(raw_get(b"/health?" + b"a" * 12000), "a 12 000-byte URL"), HttpStatus(414)),
+    ("http_oversized_url", HttpRaw(raw_get(b"/health?" + b"a" * 12000), "`GET /health?aaa…`, a 12 000-byte URL"), HttpStatus(414)),
     ("http_query_percent_ff", Http("GET", "/api/history?room=%FF"), HttpStatus(400, "bad_request", contains="room")),
     ("http_query_bad_escape", Http("GET", "/api/history?room=lobby&since=%G1"), HttpStatus(400, "bad_request", contains="since")),
     ("http_query_overlong_utf8", Http("GET", "/api/history?types=%C0%AF"), HttpStatus(400, "bad_request", contains="types")),
@@ -255,12 +256,12 @@ CASES = [
     ("sse_room_percent_ff", sse("?rooms=%FF"), HttpStatus(400, "bad_request", contains="rooms")),
     ("sse_types_nul", sse("?rooms=lobby&types=a%00b"), HttpStatus(400, "bad_request", contains="types")),
     ("sse_since_word", sse("?rooms=lobby&since=whenever"), HttpStatus(400, "bad_request", contains="since")),
-    ("sse_last_event_id_garbage", sse("?rooms=lobby", headers={"Last-Event-ID": "zzz"}, label="`Last-Event-ID: zzz`"),
+    ("sse_last_event_id_garbage", sse("?rooms=lobby", headers={"Last-Event-ID": "zzz"}),
      HttpStatus(400, "bad_request", contains="since")),
     ("sse_no_token", sse("?rooms=lobby", auth=None), HttpStatus(401, "unauthorized")),
-    ("sse_jwt_alg_none", sse("?rooms=lobby", auth="alg_none", label="stream with an `alg: none` JWT"),
+    ("sse_jwt_alg_none", sse("?rooms=lobby", auth="alg_none"),
      HttpStatus(401, "unauthorized", contains="alg")),
-    ("sse_jwt_expired", sse("?rooms=lobby", auth="expired", label="stream with an expired JWT"),
+    ("sse_jwt_expired", sse("?rooms=lobby", auth="expired"),
      HttpStatus(401, "unauthorized", contains="expired")),
     # --- Socket.IO / Engine.IO --------------------------------------------------------------
     ("eio_old_version", EioRequest("GET", "/socket.io/?EIO=3&transport=polling"), HttpStatus(400, 5)),
@@ -308,7 +309,10 @@ CASES = [
 
 def table():
     rows = [f"Checked by `{TEST_NAME}` (`tests/reliability/bad_inputs.py`; regenerate with "
-            "`python3 tests/reliability/bad_inputs.py --table`). After every row a canary client, "
+            "`python3 tests/reliability/bad_inputs.py --table`) against `rtev serve --auth jwt --api-key …` "
+            "with the default `--max-message-bytes` (65536). rtev WebSocket and Socket.IO rows are sent on a "
+            "connection authenticated as user `probe` (role `member`) unless the row says otherwise; HTTP "
+            "and SSE rows say which credentials they carry. After every row a canary client, "
             "subscribed since the start, receives a fresh event and the server is still running.",
             "", "| # | door | input | expected reply |", "| --- | --- | --- | --- |"]
     for i, (name, inp, exp) in enumerate(CASES, 1):

@@ -74,6 +74,11 @@ class WsConnect:
         return RawWs(env.hostport, path, headers)
 
 
+# How each credential is named in the table.
+CREDENTIALS = {"key": "API key", None: "no credentials", "probe": "member's JWT", "wrong-key": "a wrong API key",
+               "bad_sig": "JWT with a bad signature", "alg_none": "`alg: none` JWT", "expired": "expired JWT"}
+
+
 class Http:
     """One HTTP request: method, path (sent as is), body (JSON value, str or bytes), headers;
     auth: 'key' (the API key as Bearer), a token name, or None."""
@@ -81,7 +86,10 @@ class Http:
     def __init__(self, method, path, body=None, label=None, auth="key", headers=None, door=HTTP):
         self.method, self.path, self.body, self.auth, self.door = method, path, body, auth, door
         self.headers = headers or {}
-        self.label = label or code(short(f"{method} {path}" + (f" {short(body, 60)}" if body is not None else "")))
+        if label is None:
+            label = code(short(f"{method} {path}" + (f" {short(body, 60)}" if body not in (None, "") else "")))
+            label += "".join(f", {code(f'{k}: {v}')}" for k, v in self.headers.items() if k != "Content-Type")
+        self.label = f"{label} ({CREDENTIALS[auth]})"
 
     def run(self, env):
         h = dict(self.headers)
@@ -288,7 +296,7 @@ class HttpStatus:
             return "an HTTP 4xx answer (not a reset, not a hang)"
         d = f"HTTP {self.status}"
         if self.code is not None:
-            d += f" {code(json.dumps(self.code) if isinstance(self.code, int) else self.code)}"
+            d += f" {code(self.code)}" if isinstance(self.code, str) else f" {code(json.dumps({'code': self.code}))}"
         if self.contains:
             d += f" naming {code(self.contains)}"
         if self.no_body:
