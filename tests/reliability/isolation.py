@@ -453,8 +453,9 @@ def main():
     m = Matrix(suite)
     suite.section(lambda: live_round(suite, m, srv.hostport, tokens))
     suite.section(lambda: replay_paths(suite, m, srv.hostport, tokens))
-    print(f"matrix: {len(USERS)} users x {len(TARGETS) + 1} targets x {len(m.paths)} paths = {m.cells} cells checked, "
-          f"{m.refusals} of them refusals", flush=True)
+    print(f"matrix: {len(USERS)} users x {len(TARGETS)} rooms and globs (+ broadcasts, + all rooms at once) x "
+          f"{len(m.paths)} paths: {m.cells} (user, target, path) cells checked (a path is tried on every target it "
+          f"can name), {m.refusals} of them refusals", flush=True)
     suite.check("the server is still running", srv.p.poll() is None)
     check_clean_exit(suite, srv)
     suite.finish()
