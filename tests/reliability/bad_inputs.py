@@ -247,6 +247,7 @@ CASES = [
     ("http_history_all_rooms_not_admin", Http("GET", "/api/history", auth="probe"), HttpStatus(403, "forbidden")),
     ("http_history_bad_jwt", Http("GET", "/api/history?room=lobby", auth="bad_sig"), HttpStatus(401, "unauthorized")),
     ("http_history_room_lf", Http("GET", "/api/history?room=a%0Ab", auth="probe"), HttpStatus(400, "bad_request", contains="room")),
+    ("http_user_path_percent_ff", Http("GET", "/api/users/%FF"), HttpStatus(400, any_4xx=True)),
     ("http_user_without_key", Http("GET", "/api/users/alice", auth=None), HttpStatus(401, "unauthorized")),
     ("http_disconnect_without_key", Http("POST", "/api/users/alice/disconnect", "", auth=None), HttpStatus(401, "unauthorized")),
     # --- SSE --------------------------------------------------------------------------------
