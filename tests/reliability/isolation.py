@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "cli"))
 
 from cli_e2e_support import Suite, jwt_hs256  # noqa: E402
 from env import check_clean_exit  # noqa: E402
-from wire import DEADLINE, RawWs, bearer, http, http_raw, rtev_ws, sio_event  # noqa: E402
+from wire import DEADLINE, EioPolling, RawWs, bearer, http, http_raw, rtev_ws, sio_event  # noqa: E402
 
 SECRET, API_KEY = "isolation-secret", "isolation-key"
 
@@ -126,31 +126,27 @@ def compare(user, target, got, want, snapshot_max):
     return None
 
 
-class SioWs:
-    """A Socket.IO client over a WebSocket, connected with a token."""
+class SioClient:
+    """A Socket.IO client connected with a token; subclasses carry the packets (a WebSocket, or
+    Engine.IO long-polling)."""
 
-    def __init__(self, hostport, token):
-        self.ws = RawWs(hostport, "/socket.io/?EIO=4&transport=websocket")
-        first = self.ws.recv()
-        assert first[0] == "text" and first[1].startswith("0"), first
-        self.ws.send("40" + json.dumps({"token": token}))
+    def connect(self, token):
+        self.send("40" + json.dumps({"token": token}))
         self.next_ack = 1
-        self.events = []  # (name, args) of events read while waiting for something else
+        self.events = []  # (name, args, ack) of events read while waiting for something else
         got = self.until(lambda p: p.startswith('42["authenticated"'))
         assert got, f"socket.io connect failed: {self.events}"
 
     def until(self, pred, timeout=DEADLINE):
+        """Reads packets until pred(packet); other events are kept in self.events."""
         deadline = time.monotonic() + timeout
         while True:
-            m = self.ws.recv(max(0.0, deadline - time.monotonic()))
-            if m[0] != "text":
+            p = self.next_packet(deadline)
+            if p is None:
                 return None
-            if m[1] == "2":
-                self.ws.send("3")
-                continue
-            if pred(m[1]):
-                return m[1]
-            ev = sio_event(m[1])
+            if pred(p):
+                return p
+            ev = sio_event(p)
             if ev:
                 self.events.append(ev)
 
@@ -159,11 +155,58 @@ class SioWs:
         n = self.next_ack
         self.next_ack += 1
         self.events = []
-        self.ws.send(f"42{n}" + json.dumps([name, payload]))
+        self.send(f"42{n}" + json.dumps([name, payload]))
         ack = self.until(lambda p: p.startswith(f"43{n}["))
         before = self.events
         self.events = []
         return (json.loads(ack[2 + len(str(n)):])[0] if ack else None), before
+
+
+class SioWs(SioClient):
+    def __init__(self, hostport, token):
+        self.ws = RawWs(hostport, "/socket.io/?EIO=4&transport=websocket")
+        first = self.ws.recv()
+        assert first[0] == "text" and first[1].startswith("0"), first
+        self.connect(token)
+
+    def send(self, text):
+        self.ws.send(text)
+
+    def next_packet(self, deadline):
+        while True:
+            m = self.ws.recv(max(0.0, deadline - time.monotonic()))
+            if m[0] != "text":
+                return None
+            if m[1] != "2":
+                return m[1]
+            self.ws.send("3")
+
+    def close(self):
+        self.ws.close()
+
+
+class SioPoll(SioClient):
+    def __init__(self, hostport, token):
+        self.eio = EioPolling(hostport)
+        self.pending = []
+        self.connect(token)
+
+    def send(self, text):
+        r = self.eio.post(text)
+        assert r.status == 200, r
+
+    def next_packet(self, deadline):
+        while not self.pending:
+            if time.monotonic() >= deadline:
+                return None
+            r, packets = self.eio.poll(max(0.5, deadline - time.monotonic()))
+            if r.status != 200:
+                return None
+            self.pending = [p for p in packets if p not in ("2", "6")]
+        return self.pending.pop(0)
+
+    def close(self):
+        self.eio.post("1")
 
 
 def sio_seq_room(ev):
@@ -250,7 +293,7 @@ def live_round(suite, m, hostport, tokens):
     for u in USERS:
         ws, auth = rtev_ws(hostport, tokens[u])
         assert auth.get("type") == "authenticated", auth
-        sio = SioWs(hostport, tokens[u])
+        sios = {"Socket.IO": SioWs(hostport, tokens[u]), "Socket.IO polling": SioPoll(hostport, tokens[u])}
         for t in TARGETS:
             ok = may_join(u, t)
             ws.send({"type": "SUBSCRIBE", "ref": t, "data": {"room": t}})
@@ -259,16 +302,17 @@ def live_round(suite, m, hostport, tokens):
             got_ok = isinstance(reply, dict) and reply.get("type") == "ACK"
             m.cell("rtev SUBSCRIBE", u, t, ok,
                    None if got_ok == ok and (ok or code == "forbidden") else f"got {reply!r}")
-            ack, _ = sio.emit("join", {"room": t})
-            got_ok = isinstance(ack, dict) and "error" not in ack
-            m.cell("Socket.IO join", u, t, ok,
-                   None if got_ok == ok and (ok or ack.get("error", {}).get("code") == "forbidden") else f"got {ack!r}")
+            for door, sio in sios.items():
+                ack, _ = sio.emit("join", {"room": t})
+                got_ok = isinstance(ack, dict) and "error" not in ack
+                m.cell(f"{door} join", u, t, ok, None if got_ok == ok and (ok or ack.get("error", {}).get("code") == "forbidden")
+                       else f"got {ack!r}")
         allowed = [t for t in TARGETS if may_join(u, t)]
         sse = SseStream(hostport, "?rooms=" + urllib.parse.quote(",".join(allowed), safe=",:*"), tokens[u])
         assert sse.status == 200, (u, sse.status, sse.body)
         sse_default = SseStream(hostport, "", tokens[u])
         assert sse_default.status == 200, (u, sse_default.status)
-        conns[u] = (ws, sio, sse, sse_default)
+        conns[u] = (ws, sios, sse, sse_default)
     # Typing indicators (not stored, no seq): every user types in every room; each ACK comes
     # after the indicator was handed to the room's members, so all are queued before the
     # publish below, whose closing broadcast then marks the end of everything.
@@ -294,7 +338,7 @@ def live_round(suite, m, hostport, tokens):
     published = {e["seq"]: item["data"]["marker"] if item.get("broadcast") is None else None
                  for e, item in zip(r.json(), batch)}
     end_seq = max(published)
-    for u, (ws, sio, sse, sse_default) in conns.items():
+    for u, (ws, sios, sse, sse_default) in conns.items():
         vis = visible_rooms(u)
         auto = {None, f"user:{u}"} | {f"role:{x}" for x in USERS[u][0]}
         # rtev WebSocket
@@ -308,14 +352,17 @@ def live_round(suite, m, hostport, tokens):
         typing = [(x["data"].get("user_id"), x.get("room")) for x in seen
                   if isinstance(x, dict) and x.get("type") == "typing_indicator"]
         check_typing(m, "rtev typing", u, typing, vis, own_connection=True)
-        # Socket.IO
-        end = sio.until(lambda p: p.startswith('42["iso"') and '"marker":"end"' in p)
-        got = [sio_seq_room(ev) for ev in sio.events if ev[0] not in ("<ack>", "typing_indicator")]
-        if end:
-            got.append(sio_seq_room(sio_event(end)))
-        check_live(m, "Socket.IO live", u, got, vis, published, end_seq)
-        typing = [(ev[1][0].get("user_id"), ev[1][0].get("room")) for ev in sio.events if ev[0] == "typing_indicator"]
-        check_typing(m, "Socket.IO typing", u, typing, vis, own_connection=False)
+        # Socket.IO, over a WebSocket and over long-polling
+        for door, sio in sios.items():
+            end = sio.until(lambda p: p.startswith('42["iso"') and '"marker":"end"' in p)
+            got = [sio_seq_room(ev) for ev in sio.events if ev[0] not in ("<ack>", "typing_indicator")]
+            if end:
+                got.append(sio_seq_room(sio_event(end)))
+            check_live(m, f"{door} live", u, got, vis, published, end_seq)
+            typing = [(ev[1][0].get("user_id"), ev[1][0].get("room")) for ev in sio.events
+                      if ev[0] == "typing_indicator"]
+            check_typing(m, f"{door} typing", u, typing, vis, own_connection=False)
+            sio.close()
         # SSE ?rooms= and the default stream (own user/role rooms and broadcasts)
         for name, stream, want in (("SSE live ?rooms=", sse, vis), ("SSE live default", sse_default, auto)):
             evs = stream.events_until(is_end) or []
@@ -325,7 +372,6 @@ def live_round(suite, m, hostport, tokens):
             check_typing(m, name.replace("live", "typing"), u, typing, want, own_connection=False)
             stream.close()
         ws.close()
-        sio.ws.close()
 
 
 def check_typing(m, path, user, got, vis, own_connection):
@@ -364,6 +410,7 @@ def replay_paths(suite, m, hostport, tokens):
     for u in USERS:
         ws, auth = rtev_ws(hostport, tokens[u])
         sio = SioWs(hostport, tokens[u])
+        sio_poll = SioPoll(hostport, tokens[u])
         for t in TARGETS:
             ok = may_join(u, t)
             store = all_events(hostport)
@@ -406,6 +453,12 @@ def replay_paths(suite, m, hostport, tokens):
             m.cell("Socket.IO join since", u, t, ok, verdict(isinstance(ack, dict) and "error" not in ack,
                                                              (ack or {}).get("error", {}).get("code"), got, t == "*"))
             sio.emit("leave", {"room": t})
+            ack, evs = sio_poll.emit("join", {"room": t, "since": 0})
+            got = [sio_seq_room(e) for e in evs if e[0] != "<ack>"]
+            m.cell("Socket.IO polling join since", u, t, ok, verdict(isinstance(ack, dict) and "error" not in ack,
+                                                                     (ack or {}).get("error", {}).get("code"), got,
+                                                                     t == "*"))
+            sio_poll.emit("leave", {"room": t})
             ack, evs = sio.emit("history", {"room": t, "since": 0, "limit": 1000})
             got = [sio_seq_room(e) for e in evs if e[0] != "<ack>"]
             m.cell("Socket.IO history", u, t, ok, verdict(isinstance(ack, dict) and "error" not in ack,
@@ -438,7 +491,8 @@ def replay_paths(suite, m, hostport, tokens):
         m.cell("GET /api/history", u, "(all rooms)", admin_all,
                None if (r.status == 200) == admin_all else f"got {r!r}")
         ws.close()
-        sio.ws.close()
+        sio.close()
+        sio_poll.close()
 
 
 def main():
