@@ -78,8 +78,10 @@ event event::make(std::string type, json data, std::string_view zone) {
 }
 
 event event::parse(std::string_view json_text) {
-  json j = rtev::parse_json(json_text);
-  if (j.is_discarded()) throw parse_error("event", "expected a JSON object, got malformed JSON");
+  std::string why;
+  json j = rtev::parse_json(json_text, &why);
+  if (j.is_discarded())
+    throw parse_error("event", "expected a JSON object, got malformed JSON (" + why + ")");
   return from_json(j);
 }
 

@@ -122,7 +122,10 @@ TEST_CASE("parse_errors_name_the_field_and_what_was_expected", "[sdk][event]") {
   SECTION("not an object, or not JSON at all") {
     fails_with(json::array(), "event: expected an object, got array");
     CHECK_THROWS_WITH(event::parse("{\"type\":"),
-                      "event: expected a JSON object, got malformed JSON");
+                      Catch::StartsWith("event: expected a JSON object, got malformed JSON ("));
+    CHECK_THROWS_WITH(event::parse("{\"type\":\"x\",\"data\":" + std::string(200, '[') + "}"),
+                      "event: expected a JSON object, got malformed JSON (nested deeper than 128 "
+                      "levels)");
     CHECK_THROWS_AS(event::parse("[]"), rtev::parse_error);
   }
   SECTION("the error carries the path separately") {
