@@ -1,0 +1,11 @@
+# Fault tests: the real `rtev serve` killed with SIGKILL mid-storm, subscribers behind a proxy
+# that cuts, freezes and delays the link, a flood of abrupt and half-open connections. Each
+# script prints its measured figures and ends with "N passed, M failed". The default run is
+# short; RTEV_SOAK_CYCLES=N (or `--cycles N`) runs the long version (docs/reliability.md).
+# Included from tests/CMakeLists.txt (CMAKE_CURRENT_SOURCE_DIR is tests/).
+
+foreach(_name IN ITEMS kill9_storm subscriber_faults connection_flood)
+  add_test(NAME reliability:${_name}
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/reliability/${_name}.py $<TARGET_FILE:rtev>)
+  set_tests_properties(reliability:${_name} PROPERTIES TIMEOUT 300)
+endforeach()
