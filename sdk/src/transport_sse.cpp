@@ -240,9 +240,9 @@ class sse_transport final : public transport {
                        join_encoded(std::vector<std::string>(rooms_.begin(), rooms_.end())));
     if (!url_has_types_ && !opt_.types.empty())
       params.push_back("types=" + join_encoded(opt_.types));
-    // `since` only for the very first stream, and only when there is no id to resume from.
-    if (first_stream_ && parser_.last_event_id().empty() && !opt_.since.is_null() &&
-        !query_has(path, "since")) {
+    // `since` as long as there is no id to resume from: a stream lost before its first event
+    // must ask again from `since`, or what was published while reconnecting is never seen.
+    if (parser_.last_event_id().empty() && !opt_.since.is_null() && !query_has(path, "since")) {
       if (opt_.since.is_number_unsigned() || opt_.since.is_number_integer())
         params.push_back("since=" + opt_.since.dump());
       else if (opt_.since.is_string())
@@ -269,7 +269,6 @@ class sse_transport final : public transport {
     for (const auto& h : opt_.headers) req.headers.push_back(h);
     if (!parser_.last_event_id().empty())
       req.headers.emplace_back("Last-Event-ID", parser_.last_event_id());
-    first_stream_ = false;
     parser_.restart();
     error_body_.clear();
     streaming_ = false;
@@ -553,7 +552,6 @@ class sse_transport final : public transport {
   std::uint64_t generation_ = 0;
   int stream_status_ = 0;
   bool url_has_rooms_ = false, url_has_types_ = false;
-  bool first_stream_ = true;
   bool ended_ = true, open_ = false, streaming_ = false;
   bool reopening_ = false, reopen_due_ = false;
 };
