@@ -78,13 +78,15 @@ room_hub::~room_hub() = default;
 
 // --- connections ---------------------------------------------------------------------------
 
-connection& room_hub::open(conn_kind kind, std::string remote, std::function<void()> wake) {
+connection& room_hub::open(conn_kind kind, std::string remote, std::function<void()> wake,
+                           std::function<void()> kill) {
   auto c = std::make_unique<connection>();
   c->id = next_conn_id_++;
   c->kind = kind;
   c->remote = std::move(remote);
   c->wake = std::move(wake);
-  c->opened = c->refilled = c->last_ping = c->last_heartbeat = steady::now();
+  c->kill = std::move(kill);
+  c->opened = c->refilled = c->last_ping = c->last_heartbeat = c->last_writeable = steady::now();
   c->tokens = cfg_.burst;
   connection& ref = *c;
   conns_.emplace(ref.id, std::move(c));
@@ -110,6 +112,13 @@ void room_hub::closed(conn_id id) {
 void room_hub::close_connection(connection& c, int code, std::string reason) {
   if (c.closing) return;
   c.closing.emplace(code, std::move(reason));
+  c.closing_since = steady::now();
+  // Events are not sent after a close: free them now (a stalled peer may hold megabytes).
+  std::deque<outgoing> keep;
+  for (auto& o : c.queue)
+    if (o.control) keep.push_back(std::move(o));
+  c.queue.swap(keep);
+  c.live_queued = 0;
   c.wake();
 }
 
@@ -261,8 +270,10 @@ std::size_t room_hub::room_count() const {
 
 // --- outgoing ------------------------------------------------------------------------------
 
+// Also while closing: handle_operation takes no new work then, so what arrives here are the
+// replies to work accepted before (a publish's ACK) and the reason for the close.
 void room_hub::send_control(connection& c, const json& msg) {
-  if (c.kind == conn_kind::sse || c.closing) return;
+  if (c.kind == conn_kind::sse) return;
   if (c.on_control) {
     c.on_control(msg);
     return;
@@ -736,9 +747,18 @@ bool room_hub::rate_ok(connection& c, steady::time_point now) {
 }
 
 void room_hub::tick(steady::time_point now) {
+  // A closing connection whose transport has taken no bytes for the ping time-out is stalled:
+  // its close frame would never go out. Killed after the loop (kill() must not run into
+  // closed() while conns_ is being walked).
+  std::vector<connection*> stalled;
   for (auto& [id, cp] : conns_) {
     connection& c = *cp;
-    if (c.closing) continue;
+    if (c.closing) {
+      if (c.kill && !c.killed && !c.close_handed &&
+          now - std::max(c.closing_since, c.last_writeable) >= cfg_.ping_timeout)
+        stalled.push_back(&c);
+      continue;
+    }
     if (!c.who && now - c.opened >= cfg_.auth_timeout) {
       send_control(c,
                    {{"type", "auth_error"}, {"data", {{"message", "authentication timed out"}}}});
@@ -748,6 +768,8 @@ void room_hub::tick(steady::time_point now) {
     if (c.kind != conn_kind::sse) {
       if (c.ping_outstanding && now - c.last_ping >= cfg_.ping_timeout) {
         close_connection(c, close_code::policy, "ping timeout");
+        // Not even the ping could be written since: the peer does not read, drop it now.
+        if (c.kill && c.last_writeable < c.last_ping) stalled.push_back(&c);
         continue;
       }
       if (!c.ping_outstanding && now - c.last_ping >= cfg_.ping_interval) {
@@ -761,6 +783,10 @@ void room_hub::tick(steady::time_point now) {
       c.last_heartbeat = now;
       c.wake();
     }
+  }
+  for (connection* c : stalled) {
+    c->killed = true;
+    c->kill();
   }
   while (!recent_order_.empty() && now - recent_order_.front().first > cfg_.idempotency_window) {
     auto it = recent_ids_.find(recent_order_.front().second);

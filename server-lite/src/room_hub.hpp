@@ -90,6 +90,9 @@ struct connection {
   conn_kind kind = conn_kind::websocket;
   std::string remote;
   std::function<void()> wake;  ///< ask the transport for a writeable callback
+  /// Drop the transport now, without a close handshake: for a peer that stopped reading, whose
+  /// socket may never become writeable again. Its CLOSED then calls room_hub::closed().
+  std::function<void()> kill;
   /// Control messages (ACK, ERROR, authenticated, …) in the rtev protocol's JSON. Unset: they
   /// are queued as WebSocket text (SSE drops them). A front door that speaks another protocol
   /// (Socket.IO) sets it, translates, and queues its own frames.
@@ -105,6 +108,17 @@ struct connection {
 
   std::optional<std::pair<int, std::string>> closing;  ///< close requested: code, reason
   bool gone = false;                                   ///< transport closed; awaiting removal
+  steady::time_point closing_since{};
+  bool killed = false;  ///< kill() called; CLOSED follows
+  /// The transport has handed the close to lws (close frame queued): lws's own time-outs bound
+  /// the handshake from here (5 s to send the frame, 5 s for the peer's answer).
+  bool close_handed = false;
+  /// The transport's last writeable callback (it took bytes). A closing connection whose
+  /// transport stays unwriteable for the ping time-out is killed.
+  steady::time_point last_writeable{};
+  /// Replies still to come for work already accepted (publishes awaiting the store): a closing
+  /// connection sends them before its close frame.
+  std::size_t replies_pending = 0;
 
   steady::time_point opened{};
   steady::time_point last_ping{};
@@ -145,7 +159,8 @@ class room_hub {
   ~room_hub();
 
   // --- connections ---------------------------------------------------------------------
-  connection& open(conn_kind kind, std::string remote, std::function<void()> wake);
+  connection& open(conn_kind kind, std::string remote, std::function<void()> wake,
+                   std::function<void()> kill = {});
   /// The transport closed: forget the connection (presence updated).
   void closed(conn_id id);
   connection* find(conn_id id);
@@ -172,8 +187,14 @@ class room_hub {
   /// The next thing to send on `c`, or nothing. Pumps history replay as the queue drains.
   std::optional<outgoing> next_outgoing(connection& c);
 
-  /// Request a close with `code`; the transport sends it on the next writeable callback.
+  /// Request a close with `code`: queued events are dropped at once, no new work is taken, the
+  /// control messages already queued (and replies still due) go out, then the close. A
+  /// transport that takes no bytes for the ping time-out meanwhile is killed (tick()).
   void close_connection(connection& c, int code, std::string reason);
+  /// Whether a closing connection has nothing left to send but its close.
+  bool ready_to_close(const connection& c) const {
+    return c.closing && c.queue.empty() && c.replies_pending == 0;
+  }
 
   // --- SSE -----------------------------------------------------------------------------
   /// Set up an SSE stream's subscription. `rooms` empty: what a WebSocket client sees by
@@ -209,7 +230,8 @@ class room_hub {
   std::size_t kick_user(const std::string& user_id);
 
   // --- timers & lifecycle ----------------------------------------------------------------
-  /// Auth time-outs, heartbeats, idempotency window expiry. Called a few times a second.
+  /// Auth time-outs, heartbeats, ping time-outs, killing closing connections whose peer does
+  /// not read, idempotency window expiry. Called a few times a second.
   void tick(steady::time_point now);
   /// Shutdown: close everything with 1001.
   void shutdown();

@@ -61,9 +61,11 @@ struct session {
   // /socket.io/: the Engine.IO session this WebSocket or held poll belongs to (the door owns
   // the hub connection, so `conn` stays 0).
   std::string sio_sid;
-  std::uint64_t sio_link = 0;  // a WebSocket of that session
-  std::uint64_t sio_poll = 0;  // a held long-polling GET
-  bool peer_gone = false;      // a held stream whose client closed (see check_held_streams)
+  std::uint64_t sio_link = 0;     // a WebSocket of that session
+  std::uint64_t sio_poll = 0;     // a held long-polling GET
+  bool peer_gone = false;         // a held stream whose client closed (see check_held_streams)
+  lws* sio_wsi = nullptr;         // this wsi, while listed in impl::sio_transports
+  bool sio_close_handed = false;  // the Socket.IO WebSocket's close was handed to lws
 
   // Plain HTTP transaction
   http_request req;
@@ -165,6 +167,9 @@ struct server::impl {
   std::unordered_set<lws*> held;
   unsigned ticks = 0;
   std::unordered_map<std::uint64_t, lws*> pending_http;  // async HTTP replies awaited
+  // Engine.IO session id → its WebSocket and held poll, for the door's kill (a session whose
+  // peer stopped reading).
+  std::unordered_map<std::string, std::unordered_set<lws*>> sio_transports;
   std::unordered_map<std::string, std::pair<double, steady::time_point>>
       http_buckets;  // per-IP rate
 
@@ -348,11 +353,26 @@ struct server::impl {
     return [wsi] { lws_callback_on_writable(wsi); };
   }
 
+  // Closes a wsi from the service loop's next turn whatever its socket's state: a peer that
+  // stopped reading never makes it writeable, so a close that waits for WRITEABLE never comes.
+  // The time-out kill skips lws's flush and close handshake and frees its buffered output.
+  std::function<void()> killer(lws* wsi) {
+    return [this, wsi] {
+      log.write(log_level::info, "dropping a connection that does not read", {{"peer", peer(wsi)}});
+      lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    };
+  }
+
   // --- WebSocket -----------------------------------------------------------------------------
 
   int ws_writeable(lws* wsi, session& s) {
     connection* c = hub->find(s.conn);
     if (!c) return -1;
+    // lws 4.1 may call WRITEABLE again right after the -1 that handed it the close (its state
+    // is then WAITING_TO_SEND_CLOSE): a second -1 there makes it give up on the close frame and
+    // drop the connection (close.c: "we tried the polite way"). lws sends the frame itself.
+    if (c->close_handed) return 0;
+    c->last_writeable = steady::now();
     if (c->ping_due) {
       c->ping_due = false;
       // A non-empty payload: lws 4.1 does not report an empty PONG (RECEIVE_PONG is skipped
@@ -363,25 +383,27 @@ struct server::impl {
       if (!c->queue.empty() || c->closing) lws_callback_on_writable(wsi);
       return 0;
     }
-    // Closing: control messages (an auth_error) still go out first; queued events do not.
-    while (c->closing && !c->queue.empty() && !c->queue.front().control) c->queue.pop_front();
-    if (c->queue.empty()) {
-      if (c->closing) {
+    if (c->closing) {
+      // The replies already queued or still due (ACKs) go out first, then the close frame.
+      // lws then waits for the client's close (reading and discarding what it still sends),
+      // so the close code arrives instead of a reset from unread input.
+      if (hub->ready_to_close(*c)) {
+        c->close_handed = true;
         const auto& [code, reason] = *c->closing;
         lws_close_reason(wsi, static_cast<lws_close_status>(code),
                          reinterpret_cast<unsigned char*>(const_cast<char*>(reason.data())),
                          reason.size());
         return -1;
       }
+      if (c->queue.empty()) return 0;  // a reply still due wakes us
+      frame_ptr f = std::move(c->queue.front().control);
+      c->queue.pop_front();
+      if (lws_write(wsi, f->data(), f->size(), LWS_WRITE_TEXT) < static_cast<int>(f->size()))
+        return -1;
+      lws_callback_on_writable(wsi);
       return 0;
     }
-    std::optional<outgoing> o;
-    if (c->closing) {
-      o = std::move(c->queue.front());
-      c->queue.pop_front();
-    } else {
-      o = hub->next_outgoing(*c);
-    }
+    std::optional<outgoing> o = hub->next_outgoing(*c);
     if (!o) return 0;
     frame_ptr f = o->control ? o->control : o->event->ws_frame();
     if (lws_write(wsi, f->data(), f->size(), LWS_WRITE_TEXT) < static_cast<int>(f->size()))
@@ -392,6 +414,26 @@ struct server::impl {
 
   // --- /socket.io/ ----------------------------------------------------------------------------
 
+  void sio_track(lws* wsi, session& s) {
+    s.sio_wsi = wsi;
+    sio_transports[s.sio_sid].insert(wsi);
+  }
+
+  void sio_untrack(session& s) {
+    if (!s.sio_wsi) return;
+    if (auto it = sio_transports.find(s.sio_sid); it != sio_transports.end()) {
+      it->second.erase(s.sio_wsi);
+      if (it->second.empty()) sio_transports.erase(it);
+    }
+    s.sio_wsi = nullptr;
+  }
+
+  void sio_kill(const std::string& sid) {
+    auto it = sio_transports.find(sid);
+    if (it == sio_transports.end()) return;
+    for (lws* wsi : it->second) killer(wsi)();
+  }
+
   http_request sio_request(lws* wsi) {
     http_request r;
     r.query = query_args(wsi);
@@ -401,8 +443,10 @@ struct server::impl {
   }
 
   int sio_ws_writeable(lws* wsi, session& s) {
+    if (s.sio_close_handed) return 0;  // as in ws_writeable: lws sends the close frame itself
     socketio_door::ws_step step = sio->ws_writeable(s.sio_sid, s.sio_link);
     if (step.close) {
+      s.sio_close_handed = true;
       const auto& [code, reason] = *step.close;
       lws_close_reason(wsi, static_cast<lws_close_status>(code),
                        reinterpret_cast<unsigned char*>(const_cast<char*>(reason.data())),
@@ -426,6 +470,7 @@ struct server::impl {
     // Held until the door has packets (or the session's ping): no lws time-out meanwhile.
     s.sio_sid = p.sid;
     s.sio_poll = p.poll_id;
+    sio_track(wsi, s);
     held.insert(wsi);
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
     lws_callback_on_writable(wsi);
@@ -444,7 +489,7 @@ struct server::impl {
               json_error(503, "too_many_connections", "the server is at --max-connections"));
       return 0;
     }
-    connection& c = hub->open(conn_kind::sse, req.remote, waker(wsi));
+    connection& c = hub->open(conn_kind::sse, req.remote, waker(wsi), killer(wsi));
     s.conn = c.id;
     s.sse = true;
     std::string err = hub->authenticate(c, req.token(), false);
@@ -503,6 +548,7 @@ struct server::impl {
   int sse_writeable(lws* wsi, session& s) {
     connection* c = hub->find(s.conn);
     if (!c || c->closing) return -1;
+    c->last_writeable = steady::now();
     if (c->heartbeat_due) {
       c->heartbeat_due = false;
       frame ping(": ping\n\n");
@@ -547,6 +593,7 @@ struct server::impl {
   void drop_session(session** pss) {
     if (!pss || !*pss) return;
     session* s = *pss;
+    sio_untrack(*s);
     if (s->conn) hub->closed(s->conn);
     if (s->sio_link) sio->ws_closed(s->sio_sid, s->sio_link);
     if (s->sio_poll) sio->poll_gone(s->sio_sid, s->sio_poll);
@@ -595,9 +642,10 @@ struct server::impl {
         session& s = sess(pss);
         if (is_socketio_path(header(wsi, WSI_TOKEN_GET_URI))) {
           s.sio_link = sio->ws_open(sio_request(wsi), waker(wsi), s.sio_sid);
+          if (s.sio_link) sio_track(wsi, s);
           return s.sio_link ? 0 : -1;
         }
-        connection& c = hub->open(conn_kind::websocket, peer(wsi), waker(wsi));
+        connection& c = hub->open(conn_kind::websocket, peer(wsi), waker(wsi), killer(wsi));
         s.conn = c.id;
         std::string token;
         if (auto q = query_args(wsi); q.count("token")) token = q.find("token")->second;
@@ -617,8 +665,19 @@ struct server::impl {
         session& s = sess(pss);
         connection* c = s.sio_link ? nullptr : hub->find(s.conn);
         if (!c && !s.sio_link) return -1;
+        // Closing: what the client still sends is read and discarded (unread input would make
+        // the kernel answer our close with a reset, losing the close code and the ACKs).
+        if (c && c->closing) {
+          s.rx.clear();
+          return 0;
+        }
         if (lws_is_first_fragment(wsi)) s.rx.clear();
         if (s.rx.size() + len > cfg.max_message_bytes) {
+          s.rx.clear();
+          if (c) {
+            hub->close_connection(*c, close_code::too_big, "message too big");
+            return 0;
+          }
           static const char msg[] = "message too big";
           lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
                            reinterpret_cast<unsigned char*>(const_cast<char*>(msg)),
@@ -659,6 +718,7 @@ struct server::impl {
         s.body_too_large = false;
         s.response.reset();
         s.req.path = static_cast<const char*>(in);
+        sio_untrack(s);
         s.sio_sid.clear();
         s.sio_poll = 0;
         if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI))
@@ -758,6 +818,7 @@ struct server::impl {
           std::optional<http_response> r = sio->poll_ready(s.sio_sid, s.sio_poll);
           if (!r) return 0;
           s.sio_poll = 0;
+          sio_untrack(s);
           s.response = std::move(*r);
           s.headers_sent = false;
         }
@@ -852,6 +913,7 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   sc.max_payload = cfg.max_message_bytes;
   sc.max_connections = cfg.max_connections;
   m.sio = std::make_unique<socketio_door>(sc, *m.hub, *m.auth);
+  m.sio->set_killer([&m](const std::string& sid) { m.sio_kill(sid); });
 
   // libwebsockets' own log lines only with -v: without it, a failure is reported once, by us
   // ("port 8000 on 127.0.0.1 is already in use"), not also as three lws lines.

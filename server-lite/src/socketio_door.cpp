@@ -111,7 +111,11 @@ socketio_door::session& socketio_door::create(const http_request& req) {
   s->sio_id = random_id();
   s->handshake_token = req.token();
   const std::string sid = s->sid;
-  connection& c = hub_.open(conn_kind::socketio, req.remote, [this, sid] { wake(sid); });
+  connection& c = hub_.open(
+      conn_kind::socketio, req.remote, [this, sid] { wake(sid); },
+      [this, sid] {
+        if (kill_) kill_(sid);
+      });
   c.on_control = [this, sid](const json& msg) {
     if (session* found = find(sid)) on_control(*found, msg);
   };
@@ -220,6 +224,7 @@ std::optional<http_response> socketio_door::poll_ready(const std::string& sid,
     end(*s);
     return text(wire::eio_encode(wire::eio_type::close));
   }
+  c->last_writeable = steady::now();
   auto release = [&] {
     s->poll_id = 0;
     s->poll_wake = nullptr;
@@ -385,6 +390,7 @@ socketio_door::ws_step socketio_door::ws_writeable(const std::string& sid, std::
     step.close.emplace(1011, "");
     return step;
   }
+  c->last_writeable = steady::now();
   bool end_after = false;
   auto f = next_packet(*s, *c, end_after);
   if (end_after) {

@@ -40,6 +40,9 @@ class socketio_door {
 
   /// Stop taking new sessions (shutdown): handshakes get 503.
   void stop_accepting() { accepting_ = false; }
+  /// How the glue drops every transport (WebSocket, held poll) of a session at once, without a
+  /// goodbye: the hub's kill for a session whose peer stopped reading (room_hub::tick).
+  void set_killer(std::function<void(const std::string& sid)> kill) { kill_ = std::move(kill); }
 
   // --- HTTP long-polling -------------------------------------------------------------------
   /// A GET: either an immediate response (handshake, error) or a held poll (`poll_id` set),
@@ -111,6 +114,7 @@ class socketio_door {
   bool accepting_ = true;
   std::uint64_t next_link_ = 1;
   std::unordered_map<std::string, std::unique_ptr<session>> sessions_;
+  std::function<void(const std::string&)> kill_;
 };
 
 }  // namespace rtev::server_lite

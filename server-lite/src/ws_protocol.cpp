@@ -231,9 +231,12 @@ void room_hub::op_publish(connection& c, const json& ref, const json& data) {
       return;
     }
   const conn_id id = c.id;
+  ++c.replies_pending;  // a close waits for this ACK (the client may already count on it)
   publish(std::move(reqs), [this, id, ref](publish_outcome out) {
     connection* conn = find(id);
     if (!conn) return;  // the publisher left before the store answered
+    --conn->replies_pending;
+    if (conn->closing) conn->wake();  // the close may have been waiting for this reply
     const json& first = out.results.front();
     if (out.failed) {
       const json& err = first.contains("error")

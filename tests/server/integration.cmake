@@ -27,6 +27,9 @@ rtev_add_test(server_integration_tests
     ${CMAKE_CURRENT_LIST_DIR}/server_sse_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/server_socketio_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/server_process_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/server_ws_lifecycle_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/server_fault_stalled_consumer_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/lifecycle_support.cpp
   LIBS rtev_test_support rtev::server)
 # sign_jwt_hs256 and friends come from server-lite's private auth.hpp.
 target_include_directories(server_integration_tests PRIVATE ${PROJECT_SOURCE_DIR}/server-lite/src)
