@@ -158,7 +158,7 @@ static int run_foreign_connect(connect_options& o, event_printer& printer, bool 
 
   // A request that waits for its answer: the reader only ends once every one is in.
   auto track = [&] {
-    const std::string ref = "cli-" + std::to_string(next_ref++);
+    std::string ref = "cli-" + std::to_string(next_ref++);
     pending.add(ref);
     return ref;
   };

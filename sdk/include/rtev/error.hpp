@@ -16,7 +16,7 @@ struct error : std::runtime_error {
 /// Input that does not match what rtev expects (JSON envelopes, timestamps, typed payloads).
 /// `what()` starts with the field path: "event.timestamp: expected an RFC 3339 string, got number".
 struct parse_error : error {
-  parse_error(std::string path, std::string message)
+  parse_error(std::string path, const std::string& message)
       : error(path.empty() ? message : path + ": " + message), path_(std::move(path)) {}
   /// The dotted path of the offending field ("event.timestamp", "data.user_id"); may be empty.
   const std::string& path() const noexcept { return path_; }

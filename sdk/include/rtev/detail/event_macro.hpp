@@ -42,9 +42,12 @@
 #define RTEV_DETAIL_DECLARE_B(p, k, n) RTEV_DETAIL_DECLARE_FIELD(p, k, n) RTEV_DETAIL_DECLARE_A
 #define RTEV_DETAIL_DECLARE_A_END
 #define RTEV_DETAIL_DECLARE_B_END
+// `n` is the member's name (a declarator): it cannot be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define RTEV_DETAIL_DECLARE_FIELD(p, k, n)                                           \
   ::rtev::detail::member_t<::rtev::detail::kind::k, ::rtev::detail::presence::p> n = \
       ::rtev::detail::initial_value<::rtev::detail::kind::k, ::rtev::detail::presence::p>();
+// NOLINTEND(bugprone-macro-parentheses)
 
 #define RTEV_DETAIL_VISIT_FIELDS(fields) RTEV_DETAIL_END(RTEV_DETAIL_VISIT_A fields)
 #define RTEV_DETAIL_VISIT_A(p, k, n) RTEV_DETAIL_VISIT_FIELD(p, k, n) RTEV_DETAIL_VISIT_B
