@@ -271,13 +271,16 @@ class Blackhole:
         self.sock.close()
 
 
+def b64url(raw):
+    """base64url without padding, as JWT parts are written."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
 def jwt_hs256(secret, claims):
-    def b64(b):
-        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    body = b64(json.dumps(claims).encode())
+    head = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64url(json.dumps(claims).encode())
     sig = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
-    return f"{head}.{body}.{b64(sig)}"
+    return f"{head}.{body}.{b64url(sig)}"
 
 
 class Suite:

@@ -21,7 +21,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "cli"))
 
 from doors import (HTTP, SSE, WS, WsUpgrade, EioRequest, Http, HttpRaw, HttpStatus, SioError, SioPacket, SioSend,  # noqa: E402
                    WsClose, WsConnect, WsError, WsReply, WsSend, code)
-from wire import Canary, RawWs  # noqa: E402
+from streams import Canary  # noqa: E402
+from wire import RawWs  # noqa: E402
 
 TEST_NAME = "reliability:bad_inputs"
 DOC = os.path.join(HERE, "..", "..", "docs", "reliability.md")

@@ -16,15 +16,19 @@ at the baseline, and its RSS is near it.
 usage: connection_flood.py RTEV_BINARY [--cycles N]   (or RTEV_SOAK_CYCLES=N: N × the flood;
 default 1 = 3,000 resets)
 """
-import http.client
-import json
+import os
 import select
 import socket
+import sys
 import threading
 import time
 
-from reliability_support import (Closed, RawWs, Suite, proc_fds, proc_rss_kb, rst_close, small_asan_quarantine,
-                                 soak_cycles, wait_until, ws_handshake_bytes)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
+from cli_e2e_support import Suite  # noqa: E402
+from faults import proc_fds, proc_rss_kb, small_asan_quarantine, soak_cycles, wait_until  # noqa: E402
+from streams import Canary  # noqa: E402
+from wire import Closed, JsonWs, http, rst_close, ws_handshake_bytes  # noqa: E402
 
 HELD_EACH = 250       # per kind of never-finished connection
 RESETS = 3000         # abrupt connects × kinds, per cycle
@@ -38,25 +42,16 @@ def connect(port):
 
 
 def http_json(port, method, path, body=None):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        c.request(method, path, body, {"content-type": "application/json"} if body else {})
-        r = c.getresponse()
-        return r.status, json.loads(r.read() or b"null")
-    finally:
-        c.close()
+    r = http(f"127.0.0.1:{port}", method, path, body)
+    return r.status, r.json()
 
 
-class Canary:
-    """A subscriber that must be served throughout: publishes one event at a time over HTTP
-    and waits (10 s deadline) for it on its WebSocket."""
+class CanaryLoop:
+    """A subscriber that must be served throughout: round after round, streams.Canary publishes
+    one event over HTTP and waits (10 s deadline) for it on its WebSocket."""
 
     def __init__(self, port):
-        self.port = port
-        self.ws = RawWs(port, path="/events/ws/connect?token=canary")
-        self.ws.recv_type("authenticated")
-        self.ws.send({"type": "SUBSCRIBE", "data": {"room": "canary"}})
-        self.ws.recv_type("ACK")
+        self.canary = Canary(f"127.0.0.1:{port}", "canary", None, path="/events/ws/connect", header=False)
         self.rounds, self.failures, self.worst = 0, [], 0.0
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -67,17 +62,12 @@ class Canary:
             n = self.rounds + 1
             t0 = time.monotonic()
             try:
-                status, _ = http_json(self.port, "POST", "/api/events",
-                                      json.dumps({"type": "canary", "room": "canary", "data": {"n": n}}))
-                if status != 202:
-                    raise RuntimeError(f"publish answered {status}")
-                while True:
-                    m = self.ws.recv(10)
-                    if m.get("type") == "canary" and m["data"]["n"] == n:
-                        break
+                why = self.canary.check()
             except Exception as e:  # noqa: BLE001 — any failure of a round is recorded
-                self.failures.append(f"round {n}: {e!r}")
-                if isinstance(e, Closed):
+                why = repr(e)
+            if why is not None:
+                self.failures.append(f"round {n}: {why}")
+                if why.startswith("canary connection ended"):
                     return
             self.worst = max(self.worst, time.monotonic() - t0)
             self.rounds = n
@@ -167,7 +157,7 @@ def main():
     srv = s.server("--auth", "token", "--auth-timeout", "1s", "--ping-interval", "1s", "--ping-timeout", "1s",
                    "--rate-limit", "1000000/s")
     pid = srv.p.pid
-    canary = Canary(srv.port)
+    canary = CanaryLoop(srv.port)
     s.check("the canary is served before the flood", wait_until(lambda: canary.rounds >= 5, 20), canary.failures)
 
     def conns():
@@ -187,7 +177,7 @@ def main():
         unauth = []
         for _ in range(NO_AUTH):
             try:
-                unauth.append(RawWs(srv.port))
+                unauth.append(JsonWs(f"127.0.0.1:{srv.port}"))
             except (Closed, OSError) as e:
                 errors.append(repr(e))
         # Socket.IO polling handshakes, never polled again nor upgraded; half keep their

@@ -9,7 +9,8 @@ HttpReply, or an EioPolling session; the expectation reads the reply from it and
 import json
 import time
 
-from wire import DEADLINE, EioPolling, RawWs, bearer, http, http_raw, rtev_ws, sio_event
+from streams import EioPolling, sio_event, sio_ws_next, sio_ws_open
+from wire import DEADLINE, RawWs, bearer, http, http_raw, rtev_ws
 
 WS, HTTP, SSE, SIO_POLL, SIO_WS = "rtev WebSocket", "HTTP API", "SSE", "Socket.IO polling", "Socket.IO WebSocket"
 
@@ -129,10 +130,7 @@ class SioSend:
     def run(self, env):
         auth = "40" + json.dumps({"token": env.tokens["probe"]})
         if self.ws:
-            ws = RawWs(env.hostport, "/socket.io/?EIO=4&transport=websocket")
-            first = ws.recv()
-            if first[0] != "text" or not first[1].startswith("0"):
-                raise RuntimeError(f"no Engine.IO open packet: {first!r}")
+            ws = sio_ws_open(env.hostport)
             if self.connect:
                 ws.send(auth)
                 _wait_sio_ws(ws, lambda p: p.startswith('42["authenticated"'))
@@ -157,15 +155,12 @@ def _wait_sio_ws(ws, pred, timeout=DEADLINE):
     deadline = time.monotonic() + timeout
     seen = []
     while True:
-        m = ws.recv(max(0.0, deadline - time.monotonic()))
-        if m[0] != "text":
+        m = sio_ws_next(ws, deadline)
+        if not isinstance(m, str):
             return m, seen
-        seen.append(m[1])
-        if m[1] == "2":
-            ws.send("3")
-            continue
-        if pred(m[1]):
-            return m[1], seen
+        seen.append(m)
+        if pred(m):
+            return m, seen
 
 
 class WsUpgrade:

@@ -1,13 +1,9 @@
 """The server and the tokens of tests/reliability/bad_inputs.py: one `rtev serve --auth jwt`
 with an API key, and JWTs good and bad."""
-import base64
 import json
 import time
 
-
-def b64(raw):
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
+from cli_e2e_support import b64url as b64
 
 class Env:
     def __init__(self, suite, secret, api_key, jwt_hs256):

@@ -26,7 +26,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "cli"))
 
 from cli_e2e_support import Suite, jwt_hs256  # noqa: E402
 from env import check_clean_exit  # noqa: E402
-from wire import DEADLINE, EioPolling, RawWs, bearer, http, http_raw, rtev_ws, sio_event  # noqa: E402
+from streams import EioPolling, SseReader, sio_event, sio_ws_next, sio_ws_open  # noqa: E402
+from wire import DEADLINE, bearer, http, rtev_ws  # noqa: E402
 
 SECRET, API_KEY = "isolation-secret", "isolation-key"
 
@@ -164,22 +165,15 @@ class SioClient:
 
 class SioWs(SioClient):
     def __init__(self, hostport, token):
-        self.ws = RawWs(hostport, "/socket.io/?EIO=4&transport=websocket")
-        first = self.ws.recv()
-        assert first[0] == "text" and first[1].startswith("0"), first
+        self.ws = sio_ws_open(hostport)
         self.connect(token)
 
     def send(self, text):
         self.ws.send(text)
 
     def next_packet(self, deadline):
-        while True:
-            m = self.ws.recv(max(0.0, deadline - time.monotonic()))
-            if m[0] != "text":
-                return None
-            if m[1] != "2":
-                return m[1]
-            self.ws.send("3")
+        p = sio_ws_next(self.ws, deadline)
+        return p if isinstance(p, str) else None
 
     def close(self):
         self.ws.close()
@@ -216,69 +210,6 @@ def sio_seq_room(ev):
     return meta.get("seq"), meta.get("room")
 
 
-class SseStream:
-    """GET /api/events as a raw socket; events parsed as they come."""
-
-    def __init__(self, hostport, query, token, last_event_id=None):
-        host, port = hostport.rsplit(":", 1)
-        import socket
-        self.sock = socket.create_connection((host, int(port)), timeout=DEADLINE)
-        lines = [f"GET /api/events{query} HTTP/1.1", f"Host: {hostport}", f"Authorization: Bearer {token}"]
-        if last_event_id is not None:
-            lines.append(f"Last-Event-ID: {last_event_id}")
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        self.buf = b""
-        while b"\r\n\r\n" not in self.buf:
-            chunk = self._recv(time.monotonic() + DEADLINE)
-            if not chunk:
-                raise RuntimeError(f"SSE head not received: {self.buf!r}")
-            self.buf += chunk
-        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
-        self.status = int(head.split(b" ")[1])
-        if self.status != 200:  # a JSON refusal: read all of it
-            n = int(next((l.split(b":", 1)[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")), b"0"))
-            deadline = time.monotonic() + DEADLINE
-            while len(self.buf) < n:
-                chunk = self._recv(deadline)
-                if not chunk:
-                    break
-                self.buf += chunk
-        self.body = self.buf
-
-    def _recv(self, deadline):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return b""
-        self.sock.settimeout(left)
-        try:
-            return self.sock.recv(65536)
-        except OSError:
-            return b""
-
-    def events_until(self, pred, timeout=DEADLINE):
-        """Envelopes until pred(envelope) (included); None at the deadline."""
-        out = []
-        deadline = time.monotonic() + timeout
-        text = b""
-        while True:
-            while b"\n\n" in self.buf:
-                block, _, self.buf = self.buf.partition(b"\n\n")
-                for line in block.decode("utf-8", "replace").split("\n"):
-                    if line.startswith("data: "):
-                        env = json.loads(line[6:])
-                        out.append(env)
-                        if pred(env):
-                            return out
-            chunk = self._recv(deadline)
-            if not chunk:
-                return None
-            text += chunk
-            self.buf += chunk
-
-    def close(self):
-        self.sock.close()
-
-
 def is_end(env):
     return env.get("type") == "iso" and env.get("data", {}).get("marker") == "end"
 
@@ -308,9 +239,9 @@ def live_round(suite, m, hostport, tokens):
                 m.cell(f"{door} join", u, t, ok, None if got_ok == ok and (ok or ack.get("error", {}).get("code") == "forbidden")
                        else f"got {ack!r}")
         allowed = [t for t in TARGETS if may_join(u, t)]
-        sse = SseStream(hostport, "?rooms=" + urllib.parse.quote(",".join(allowed), safe=",:*"), tokens[u])
+        sse = SseReader(hostport, "?rooms=" + urllib.parse.quote(",".join(allowed), safe=",:*"), tokens[u])
         assert sse.status == 200, (u, sse.status, sse.body)
-        sse_default = SseStream(hostport, "", tokens[u])
+        sse_default = SseReader(hostport, "", tokens[u])
         assert sse_default.status == 200, (u, sse_default.status)
         conns[u] = (ws, sios, sse, sse_default)
     # Typing indicators (not stored, no seq): every user types in every room; each ACK comes
@@ -474,7 +405,7 @@ def replay_paths(suite, m, hostport, tokens):
                                                          got, False))
             # SSE ?since= and Last-Event-ID: the replay (with broadcasts) up to the closing broadcast
             for path, q, last in (("SSE ?since=", "&since=0", None), ("SSE Last-Event-ID", "", "0")):
-                s = SseStream(hostport, "?rooms=" + urllib.parse.quote(t, safe=":*") + q, tokens[u], last)
+                s = SseReader(hostport, "?rooms=" + urllib.parse.quote(t, safe=":*") + q, tokens[u], last)
                 if s.status != 200:
                     err = json.loads(s.body.decode() or "{}").get("error", {}).get("code") if s.status == 403 else s.status
                     m.cell(path, u, t, ok, verdict(False, err, [], True))

@@ -15,10 +15,16 @@ usage: kill9_storm.py RTEV_BINARY [--cycles N]   (or RTEV_SOAK_CYCLES=N; default
 """
 import http.client
 import json
+import os
+import sys
 import threading
 import time
 
-from reliability_support import Closed, RawWs, Suite, rng, soak_cycles
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
+from cli_e2e_support import Suite  # noqa: E402
+from faults import rng, soak_cycles  # noqa: E402
+from wire import Closed, JsonWs, http as http_request  # noqa: E402
 
 WS_PUBLISHERS = 3
 HTTP_PUBLISHERS = 2
@@ -65,7 +71,7 @@ def event(eid, n):
 
 def ws_publisher(port, name, ledger, stop):
     try:
-        ws = RawWs(port)
+        ws = JsonWs(f"127.0.0.1:{port}")
         ws.recv_type("authenticated")
     except (Closed, OSError, TimeoutError):
         return
@@ -114,13 +120,8 @@ def http_publisher(port, name, ledger, stop):
 
 
 def post_batch(port, events):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request("POST", "/api/events", json.dumps(events), {"content-type": "application/json"})
-        r = conn.getresponse()
-        return r.status, json.loads(r.read())
-    finally:
-        conn.close()
+    r = http_request(f"127.0.0.1:{port}", "POST", "/api/events", events, timeout=30)
+    return r.status, r.json()
 
 
 def main():

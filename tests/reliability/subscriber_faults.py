@@ -17,11 +17,18 @@ fault rounds of cut / delay / freeze, about 3 s each)
 """
 import collections
 import json
+import os
 import re
+import sys
 import threading
 import time
 
-from reliability_support import Closed, FaultProxy, RawWs, SseReader, Suite, soak_cycles, wait_until
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
+from cli_e2e_support import Suite  # noqa: E402
+from faults import FaultProxy, soak_cycles, wait_until  # noqa: E402
+from streams import SseReader  # noqa: E402
+from wire import Closed, JsonWs  # noqa: E402
 
 ROOM = "faults"
 RATE = 150           # events per second from the publisher
@@ -33,7 +40,7 @@ def publisher(port, total, acked, done, problems, faults_over):
     """Publishes `total` events at about RATE per second in windows of 5, each window's ACKs
     awaited; appends each acknowledged seq to `acked`. The last fifth waits until the faults
     are over (so the load lasts as long as they do), then goes out unpaced."""
-    ws = RawWs(port)
+    ws = JsonWs(f"127.0.0.1:{port}")
     ws.recv_type("authenticated")
     pace = threading.Event()
     t0 = time.monotonic()
@@ -78,7 +85,7 @@ class RawWsFollower:
         while len(self.seqs) < self.want() and time.monotonic() < deadline:
             ws = None
             try:
-                ws = RawWs(self.port, timeout=3)
+                ws = JsonWs(f"127.0.0.1:{self.port}", timeout=3)
                 self.connects += 1
                 ws.recv_type("authenticated", timeout=3)
                 since = self.seqs[-1] if self.seqs else "beginning"
@@ -122,7 +129,9 @@ class RawSseFollower:
             r = None
             try:
                 query = f"rooms={ROOM}" + ("" if last_id else "&since=beginning")
-                r = SseReader(self.port, query, last_event_id=last_id, timeout=3)
+                r = SseReader(f"127.0.0.1:{self.port}", "?" + query, last_event_id=last_id, timeout=3)
+                if r.status != 200:
+                    raise Closed(f"SSE refused: HTTP {r.status}")
                 self.connects += 1
                 self.live = True
                 while len(self.seqs) < self.want():
@@ -136,7 +145,7 @@ class RawSseFollower:
             finally:
                 self.live = False
                 if r:
-                    r.close()
+                    r.close(reset=True)
 
 
 def seq_report(got, want):

@@ -1,7 +1,8 @@
-"""Raw wire access for the reliability suites (tests/reliability/*.py): HTTP requests as bytes,
-a WebSocket client that can send any frame (fragments, binary, invalid UTF-8, oversized),
-Engine.IO long-polling, and a canary subscriber. Standard library only, so every byte the
-server sees is one the test chose.
+"""Raw wire access for the reliability suites (tests/reliability/*.py): HTTP requests as bytes and
+the one raw WebSocket client, which can send any frame (fragments, binary, invalid UTF-8,
+oversized), with JsonWs, the same client read by a thread into a queue of JSON messages (for
+publishers and followers that send while messages arrive). SSE, Engine.IO and the canary are in
+streams.py. Standard library only, so every byte the server sees is one the test chose.
 
 Every read has a deadline; a reply that never comes is reported as "timeout", a connection
 closed without a reply as "eof" or "reset", so a test can name a hang or a reset precisely."""
@@ -158,8 +159,38 @@ def bearer(token):
 
 # --- WebSocket --------------------------------------------------------------------------------
 
-class WsClosed(Exception):
-    pass
+class Closed(Exception):
+    """The peer closed the connection (or it broke, or the handshake failed)."""
+
+
+def close_sock(sock, reset=False):
+    """Closes a socket: with a TCP reset (SO_LINGER 0) as a crashed peer would, or with a
+    shutdown first (a FIN)."""
+    try:
+        if reset:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        else:
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
+def rst_close(sock):
+    """Closes a socket with a TCP reset, as a crashed peer would."""
+    close_sock(sock, reset=True)
+
+
+def ws_handshake_bytes(hostport, path, headers=None):
+    """A WebSocket upgrade request (a fresh Sec-WebSocket-Key) for `path`, with extra headers."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    lines = [f"GET {path} HTTP/1.1", f"Host: {hostport}", "Upgrade: websocket", "Connection: Upgrade",
+             f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 class RawWs:
@@ -171,16 +202,13 @@ class RawWs:
         self.sock = socket.create_connection((host, int(port)), timeout=timeout)
         self.buf = b""
         self.closed = None  # ("close", code, reason) | ("eof",) | ("reset",)
-        key = base64.b64encode(os.urandom(16)).decode()
-        lines = [f"GET {path} HTTP/1.1", f"Host: {hostport}", "Upgrade: websocket", "Connection: Upgrade",
-                 f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
-        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        self.wlock = threading.Lock()  # guards writes (a JsonWs reader thread answers pings)
+        self.sock.sendall(ws_handshake_bytes(hostport, path, headers))
         deadline = time.monotonic() + timeout
         while b"\r\n\r\n" not in self.buf:
             chunk = self._recv(deadline)
             if not chunk:
-                raise WsClosed(f"handshake: {self.closed}, got {self.buf[:200]!r}")
+                raise Closed(f"handshake: {self.closed}, got {self.buf[:200]!r}")
             self.buf += chunk
         head, _, self.buf = self.buf.partition(b"\r\n\r\n")
         self.status, self.headers, _ = _parse_head(head + b"\r\n\r\n")
@@ -234,7 +262,8 @@ class RawWs:
 
     def send_raw(self, data):
         try:
-            self.sock.sendall(data)
+            with self.wlock:
+                self.sock.sendall(data)
             return True
         except (BrokenPipeError, ConnectionResetError):
             self.closed = self.closed or ("reset",)
@@ -349,117 +378,60 @@ def rtev_ws(hostport, token=None, path="/ws", header=True):
     return ws, first
 
 
-# --- Engine.IO / Socket.IO ---------------------------------------------------------------------
+class JsonWs:
+    """A RawWs whose reader thread answers pings and queues every text message as parsed JSON:
+    for publishers, followers and canaries that send while messages arrive. recv() raises
+    Closed at the end of the stream, TimeoutError after the timeout; `close_code` is the
+    server's close code (1005 for a close frame without one, None without a close frame)."""
 
-SEP = "\x1e"
+    def __init__(self, hostport, path="/events/ws/connect", timeout=DEADLINE):
+        self.ws = RawWs(hostport, path, timeout=timeout)
+        if self.ws.status != 101:
+            raise Closed(f"upgrade refused: {self.ws.refusal!r}")
+        self.sock = self.ws.sock
+        self.inbox = queue.Queue()
+        self.close_code = None
+        self.reader = threading.Thread(target=self._read_loop, daemon=True)
+        self.reader.start()
 
+    def _read_loop(self):
+        try:
+            while True:
+                m = self.ws.recv(3600)
+                if m[0] == "text":
+                    self.inbox.put(json.loads(m[1]))
+                elif m[0] == "close":
+                    self.close_code = m[1] if m[1] is not None else 1005
+                    break
+                elif m[0] != "binary" and m[0] != "timeout":
+                    break  # eof, reset
+        except (OSError, ValueError):
+            pass
+        self.inbox.put(None)  # end of stream
 
-class EioPolling:
-    """An Engine.IO v4 long-polling session (handshake on construction)."""
+    def send(self, obj):
+        if not self.ws.send(obj):
+            raise Closed(f"send failed: {self.ws.closed}")
 
-    def __init__(self, hostport, query=""):
-        self.hostport = hostport
-        r = http(hostport, "GET", f"/socket.io/?EIO=4&transport=polling{query}")
-        if r.status != 200 or not r.body.startswith(b"0"):
-            raise WsClosed(f"engine.io handshake refused: {r!r}")
-        self.open = json.loads(r.body[1:].decode())
-        self.sid = self.open["sid"]
+    def recv(self, timeout=DEADLINE):
+        """The next message, or raises Closed at the end of the stream, TimeoutError after
+        timeout seconds."""
+        try:
+            m = self.inbox.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"no message within {timeout}s")
+        if m is None:
+            self.inbox.put(None)
+            raise Closed(f"closed (code {self.close_code})")
+        return m
 
-    def url(self):
-        return f"/socket.io/?EIO=4&transport=polling&sid={urllib.parse.quote(self.sid)}"
-
-    def post(self, *packets, raw=None):
-        body = raw if raw is not None else SEP.join(packets).encode()
-        return http(self.hostport, "POST", self.url(), body, {"Content-Type": "text/plain;charset=UTF-8"})
-
-    def poll(self, timeout=DEADLINE):
-        """One GET; the packets it carries (server pings are answered with the next post)."""
-        r = http(self.hostport, "GET", self.url(), timeout=timeout)
-        if r.status != 200:
-            return r, []
-        packets = r.body.decode("utf-8", "replace").split(SEP)
-        if "2" in packets:
-            self.post("3")
-        return r, packets
-
-    def until(self, pred, timeout=DEADLINE):
-        """Polls until a packet satisfies pred; returns (packet or None, every packet seen)."""
+    def recv_type(self, *types, timeout=DEADLINE):
+        """Skips messages until one of `types` arrives."""
         deadline = time.monotonic() + timeout
-        seen = []
-        while time.monotonic() < deadline:
-            r, packets = self.poll(max(0.5, deadline - time.monotonic()))
-            if r.status != 200:
-                seen.append(r)
-                return None, seen
-            for p in packets:
-                seen.append(p)
-                if pred(p):
-                    return p, seen
-            if "1" in packets:
-                return None, seen
-        return None, seen
-
-
-def sio_event(packet):
-    """(name, args, ack_id) of a Socket.IO EVENT/ACK text ("42[...]", "43N[...]"), else None."""
-    if not packet.startswith("4") or len(packet) < 2 or packet[1] not in "23":
-        return None
-    body = packet[2:]
-    i = 0
-    while i < len(body) and body[i].isdigit():
-        i += 1
-    ack_id = int(body[:i]) if i else None
-    try:
-        args = json.loads(body[i:])
-    except ValueError:
-        return None
-    if packet[1] == "3":
-        return ("<ack>", args, ack_id)
-    return (args[0], args[1:], ack_id) if isinstance(args, list) and args else None
-
-
-# --- the canary -------------------------------------------------------------------------------
-
-class Canary:
-    """One rtev WebSocket, connected and subscribed to `room` once, never reconnecting; a
-    reader thread answers pings and queues what arrives. check() publishes a fresh event through
-    the HTTP API and waits for exactly that event."""
-
-    def __init__(self, hostport, token, api_key, room="canary"):
-        self.hostport, self.api_key, self.room = hostport, api_key, room
-        self.ws, auth = rtev_ws(hostport, token)
-        if not isinstance(auth, dict) or auth.get("type") != "authenticated":
-            raise RuntimeError(f"canary could not authenticate: {auth!r}")
-        self.ws.send({"type": "SUBSCRIBE", "ref": "canary", "data": {"room": room}})
-        ack, seen = self.ws.until(lambda m: m.get("type") == "ACK" and m.get("ref") == "canary")
-        if not isinstance(ack, dict):
-            raise RuntimeError(f"canary could not subscribe: {seen!r}")
-        self.q = queue.Queue()
-        self.n = 0
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
         while True:
-            m = self.ws.recv_json(3600)
-            self.q.put(m)
-            if isinstance(m, tuple) and m[0] != "text" and m[0] != "timeout":
-                return
+            m = self.recv(max(0.01, deadline - time.monotonic()))
+            if m.get("type") in types:
+                return m
 
-    def check(self):
-        """None when a fresh canary event arrived, else what went wrong."""
-        self.n += 1
-        marker = f"c{self.n}-{os.urandom(4).hex()}"
-        r = http(self.hostport, "POST", "/api/events",
-                 {"room": self.room, "type": "canary", "data": {"marker": marker}}, bearer(self.api_key))
-        if r.status != 202:
-            return f"canary publish through the HTTP API answered {r!r}"
-        deadline = time.monotonic() + DEADLINE
-        while True:
-            try:
-                m = self.q.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                return f"canary event {marker} did not arrive within {DEADLINE}s"
-            if isinstance(m, tuple):
-                return f"canary connection ended: {m!r}"
-            if m.get("type") == "canary" and m.get("data", {}).get("marker") == marker:
-                return None
+    def close(self, reset=False):
+        close_sock(self.sock, reset)
