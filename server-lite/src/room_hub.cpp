@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "names.hpp"
 #include "rtev/error.hpp"
 #include "rtev/event.hpp"
 #include "rtev/time.hpp"
@@ -14,6 +15,15 @@ bool any_glob_matches(const std::vector<std::string>& globs, const std::string& 
   if (globs.empty()) return true;
   return std::any_of(globs.begin(), globs.end(),
                      [&](const std::string& g) { return glob_match(g, text); });
+}
+
+// A user id addressed by a publish: user:{id} must be a valid room.
+void require_user_id(const std::string& path, const std::string& uid) {
+  require_name(path, uid, name_kind::room);
+  if (!is_valid_room("user:" + uid))
+    throw parse_error(path, "is " + std::to_string(uid.size()) +
+                                " characters long; user:{id} must be a room name of at most " +
+                                std::to_string(max_name_chars));
 }
 
 std::int64_t to_us(rtev::timestamp t) {
@@ -129,11 +139,10 @@ std::string room_hub::authenticate(connection& c, const std::string& token, bool
   std::optional<std::string> old_user;
   if (was) old_user = c.who->user_id;
   // Re-authentication replaces the identity and its automatic rooms.
-  if (was) {
-    c.subs.remove_if([](const subscription& s) { return s.automatic; });
-    reindex(c);
-  }
+  if (was) c.subs.remove_if([](const subscription& s) { return s.automatic; });
   c.who = std::move(result.who);
+  if (was) drop_refused_rooms(c);
+  if (was) reindex(c);
   join_automatic(c);
   if (!was || *old_user != c.who->user_id) {
     user_connected(*c.who);
@@ -141,6 +150,32 @@ std::string room_hub::authenticate(connection& c, const std::string& token, bool
   }
   if (announce) send_control(c, {{"type", "authenticated"}, {"data", identity_info(c)}});
   return {};
+}
+
+void room_hub::drop_refused_rooms(connection& c) {
+  // The new identity may allow fewer rooms (a token with a narrower rooms claim, another user,
+  // a role less): subscriptions it would refuse end, and the client hears which, one ERROR
+  // forbidden per room, so it never believes it still follows a room it no longer gets.
+  for (auto it = c.subs.begin(); it != c.subs.end();) {
+    auto& pats = it->patterns;
+    for (auto p = pats.begin(); p != pats.end();) {
+      std::string why = join_refusal(*c.who, auth_.mode(), *p);
+      if (why.empty()) {
+        ++p;
+        continue;
+      }
+      json msg = {
+          {"type", "ERROR"},
+          {"data",
+           {{"code", "forbidden"},
+            {"op", "SUBSCRIBE"},
+            {"room", *p},
+            {"message", "unsubscribed from '" + *p + "' after re-authentication: " + why}}}};
+      send_control(c, msg);
+      p = pats.erase(p);
+    }
+    it = pats.empty() ? c.subs.erase(it) : std::next(it);
+  }
 }
 
 json room_hub::identity_info(const connection& c) const {
@@ -450,6 +485,12 @@ void room_hub::finish_replay(connection& c, subscription& s) {
 std::string room_hub::open_sse(connection& c, const std::vector<std::string>& rooms,
                                std::vector<std::string> types, std::optional<std::string> since,
                                bool named) {
+  require_names("rooms", rooms, name_kind::room_pattern);
+  require_names("types", types, name_kind::type_pattern);
+  std::optional<since_point> start;
+  if (since) start = parse_since(json(*since));
+  for (const auto& r : rooms)
+    if (auto why = join_refusal(*c.who, auth_.mode(), r); !why.empty()) return why;
   c.sse_named = named;
   c.sse_types = std::move(types);
   subscription s;
@@ -457,29 +498,15 @@ std::string room_hub::open_sse(connection& c, const std::vector<std::string>& ro
     // What a WebSocket client sees by default: its own rooms, and broadcasts.
     for (auto& sub : c.subs)
       if (sub.automatic) s.patterns = sub.patterns;
-    c.subs.clear();
     s.automatic = true;
   } else {
-    for (const auto& r : rooms) {
-      if (!is_valid_room_pattern(r))
-        return "invalid room name '" + r + "': up to 128 of A-Z a-z 0-9 _ : . @ - (and * in globs)";
-      if (auto why = join_refusal(*c.who, auth_.mode(), r); !why.empty()) return why;
-      s.patterns.push_back(r);
-    }
-    c.subs.clear();
+    s.patterns = rooms;
   }
+  c.subs.clear();
   s.broadcasts = true;
   c.subs.push_back(std::move(s));
   reindex(c);
-  if (since) {
-    since_point p;
-    try {
-      p = parse_since(json(*since));
-    } catch (const parse_error& e) {
-      return e.what();
-    }
-    start_replay(c, c.subs.back(), p, std::nullopt);
-  }
+  if (start) start_replay(c, c.subs.back(), *start, std::nullopt);
   return {};
 }
 
@@ -504,8 +531,7 @@ std::vector<publish_request> room_hub::parse_publish(const json& body) const {
   };
   publish_request base;
   base.type = *str("type", true);
-  if (base.type.empty()) throw parse_error("type", "expected a non-empty string");
-  if (base.type.size() > 256) throw parse_error("type", "longer than 256 characters");
+  require_name("type", base.type, name_kind::type);
   if (auto it = body.find("data"); it != body.end()) base.data = *it;
   base.id = str("id", false);
   if (base.id && (base.id->empty() || base.id->size() > 128))
@@ -515,13 +541,12 @@ std::vector<publish_request> room_hub::parse_publish(const json& body) const {
   std::vector<publish_request> out;
   if (auto room = str("room", false)) {
     ++targets;
-    if (!is_valid_room(*room))
-      throw parse_error("room",
-                        "invalid room name '" + *room + "': up to 128 of A-Z a-z 0-9 _ : . @ -");
+    require_name("room", *room, name_kind::room);
     base.room = *room;
   }
   if (auto user = str("user_id", false)) {
     ++targets;
+    require_user_id("user_id", *user);
     base.room = "user:" + *user;
   }
   if (auto it = body.find("broadcast"); it != body.end() && !it->is_null()) {
@@ -547,6 +572,7 @@ std::vector<publish_request> room_hub::parse_publish(const json& body) const {
       else
         throw parse_error("user_ids[" + std::to_string(i) + "]",
                           "expected a string or integer, got " + json_type_name(u));
+      require_user_id("user_ids[" + std::to_string(i) + "]", uid);
       publish_request r = base;
       r.room = "user:" + uid;
       // One event per user, each with its own id: "<id>/<user>" keeps retries idempotent.
@@ -673,7 +699,7 @@ void room_hub::on_committed(std::vector<std::uint64_t> seqs,
         result["duplicate"] = true;
       } else {
         ++published_;
-        ++by_type_[p.event->type];
+        count_type(p.event->type);
         deliver(p.event);
       }
       if (rid != recent_ids_.end()) {
@@ -687,6 +713,19 @@ void room_hub::on_committed(std::vector<std::uint64_t> seqs,
     }
     if (p.group) p.group->settle(p.index, std::move(result));
   }
+}
+
+void room_hub::count_type(const std::string& type) {
+  if (auto it = by_type_.find(type); it != by_type_.end()) {
+    ++it->second;
+    return;
+  }
+  if (named_types_ >= max_tracked_types || type == other_types) {
+    ++by_type_[other_types];
+    return;
+  }
+  by_type_.emplace(type, 1);
+  ++named_types_;
 }
 
 history_page room_hub::history(const std::string& room, const json& since, const json& until,
@@ -736,9 +775,22 @@ bool room_hub::rate_ok(connection& c, steady::time_point now) {
 }
 
 void room_hub::tick(steady::time_point now) {
+  const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
   for (auto& [id, cp] : conns_) {
     connection& c = *cp;
     if (c.closing) continue;
+    // A JWT's exp holds for the whole connection, not just its start (RFC 7519 4.1.4): past
+    // it, the client must come back with a fresh token.
+    if (c.who && c.who->expires_at && now_s >= *c.who->expires_at) {
+      send_control(c, {{"type", "auth_error"},
+                       {"data",
+                        {{"code", "token_expired"},
+                         {"message", "token expired: reconnect with a fresh token"}}}});
+      close_connection(c, close_code::policy, "token_expired");
+      continue;
+    }
     if (!c.who && now - c.opened >= cfg_.auth_timeout) {
       send_control(c,
                    {{"type", "auth_error"}, {"data", {{"message", "authentication timed out"}}}});
