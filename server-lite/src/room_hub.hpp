@@ -2,6 +2,8 @@
 // room_hub: the server's one piece of shared state — connections, their identities and
 // subscriptions, rooms, presence, the publish pipeline (id/seq/timestamp, store, fan-out) and
 // history replay. Every front door (rtev WebSocket, SSE, Socket.IO, HTTP POST) goes through it.
+// Implemented in room_hub.cpp (connections, fan-out, replay, timers), room_hub_publish.cpp (the
+// publish pipeline) and ws_protocol.cpp (the rtev WebSocket operations).
 //
 // Threads: the hub is touched ONLY on the lws service thread. The store's writer thread
 // reaches it solely through `post` (a mutex-protected queue drained on the service thread).
