@@ -459,7 +459,7 @@ TEST_CASE("client_with_a_bad_token_ends_closed_with_an_auth_error", "[sdk][clien
 
 namespace {
 
-// Long enough for a two-second token to expire and the server to notice, on a loaded machine.
+// Long enough for a three-second token to expire and the server to notice, on a loaded machine.
 constexpr millis expiry_deadline{15000};
 
 std::string alice_jwt(const std::string& secret, std::int64_t exp) {
@@ -481,9 +481,9 @@ TEST_CASE("client_whose_jwt_expires_reconnects_with_a_fresh_token_and_misses_not
   recorder<std::uint64_t> seqs;
   rtev::client_options opt = options_for(srv.get().url());
   opt.rooms = {"lobby"};
-  // The first token lives two seconds; every later one an hour.
+  // The first token lives three seconds; every later one an hour.
   opt.token_provider = [&] {
-    return alice_jwt(cfg.jwt_secret, unix_now() + (++calls == 1 ? 2 : 3600));
+    return alice_jwt(cfg.jwt_secret, unix_now() + (++calls == 1 ? 3 : 3600));
   };
   rtev::client c(opt);
   auto on_state = c.on_state([&](const rtev::state_info& s) { states.add(s); });
@@ -542,7 +542,7 @@ TEST_CASE("client_whose_jwt_expires_without_a_token_provider_closes_as_an_auth_f
   rtev::test::local_server srv(cfg);
 
   rtev::client_options opt = options_for(srv.get().url());
-  opt.token = alice_jwt(cfg.jwt_secret, unix_now() + 2);
+  opt.token = alice_jwt(cfg.jwt_secret, unix_now() + 3);
   rtev::client c(opt);
   c.start();
   REQUIRE(is_ready(c.connected()));

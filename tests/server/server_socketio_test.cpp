@@ -289,7 +289,7 @@ TEST_CASE("socketio_a_socket_whose_jwt_expires_gets_auth_error_and_a_disconnect"
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
   const std::string token = rtev::server_lite::sign_jwt_hs256(
-      json{{"sub", "alice"}, {"exp", now + 2}}.dump(), cfg.jwt_secret);
+      json{{"sub", "alice"}, {"exp", now + 3}}.dump(), cfg.jwt_secret);
   ws_client ws(srv.port(), sio_ws());
   sio_connect(ws, {{"token", token}});
   recv_prefixed(ws, R"(42["authenticated")");

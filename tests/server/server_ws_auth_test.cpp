@@ -293,11 +293,11 @@ TEST_CASE("auth_timeout_closes_a_silent_connection_with_1008", "[server][ws][aut
 
 namespace {
 
-// A JWT for `user` that expires two seconds from now: long enough to connect, short enough to
-// wait for (the server checks exp a few times a second).
+// A JWT for `user` that expires three seconds from now (two at least: exp is whole seconds): long
+// enough to connect, short enough to wait for (the server checks exp a few times a second).
 std::string short_lived_jwt(const std::string& user, json extra = json::object()) {
   extra["sub"] = user;
-  extra["exp"] = unix_now() + 2;
+  extra["exp"] = unix_now() + 3;
   return sign_jwt_hs256(extra.dump(), secret);
 }
 
@@ -337,9 +337,9 @@ TEST_CASE("a_refreshed_token_on_a_live_websocket_moves_the_expiry", "[server][ws
            {{"token",
              sign_jwt_hs256(json{{"sub", "alice"}, {"exp", unix_now() + 3600}}.dump(), secret)}}}});
   c.authenticated();
-  // Past the first token's exp (a PONG stamped three seconds after it) the connection is
-  // still open: the server holds the new token's exp.
-  const auto until = steady::now() + millis(3500);
+  // Past the first token's exp (pinging for 4.5 s, past the old exp of at most 3 s) the connection
+  // is still open: the server holds the new token's exp.
+  const auto until = steady::now() + millis(4500);
   while (steady::now() < until) {
     const json pong = c.request("PING", json::object());
     REQUIRE(pong.at("type") == "PONG");
