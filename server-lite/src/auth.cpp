@@ -20,7 +20,7 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::size_t max_room_length = 128;
+constexpr std::size_t max_room_length = max_name_chars;
 constexpr std::string_view user_prefix = "user:";
 constexpr std::string_view role_prefix = "role:";
 // user:{id} and role:{r} must themselves be valid rooms, so ids and roles get what is left.
@@ -290,17 +290,6 @@ auth_result authenticator::authenticate(std::string_view token, std::string_view
   }
   if (mode_ == auth_mode::jwt) return identity_from_jwt(token, secret_, now_s);
   return identity_from_token(token);
-}
-
-bool is_valid_room(std::string_view room) {
-  return !room.empty() && room.size() <= max_room_length &&
-         std::all_of(room.begin(), room.end(), is_room_char);
-}
-
-bool is_valid_room_pattern(std::string_view pattern) {
-  return !pattern.empty() && pattern.size() <= max_room_length &&
-         std::all_of(pattern.begin(), pattern.end(),
-                     [](char c) { return c == '*' || is_room_char(c); });
 }
 
 std::string join_refusal(const identity& who, auth_mode mode, std::string_view room) {

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "names.hpp"
 #include "rtev/glob.hpp"
 
 namespace rtev::server_lite {
@@ -65,10 +66,6 @@ class authenticator {
   auth_mode mode_;
   std::string secret_;
 };
-
-/// Room names: 1..128 of [A-Za-z0-9_:.@-]. A pattern may also contain '*'.
-bool is_valid_room(std::string_view room);
-bool is_valid_room_pattern(std::string_view pattern);
 
 /// Why a join was refused; empty when allowed.
 /// Rules: user:{id} only for that user; role:{r} only with role r; `presence` needs admin

@@ -7,6 +7,30 @@
 
 namespace rtev::server_lite {
 
+namespace {
+
+// An SSE field value ends at CR or LF: one inside would let the value start a forged field or
+// event. Types are validated when published; this holds for whatever a store replays. Control
+// characters are written as \xNN.
+std::string sse_field(std::string_view value) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(value.size());
+  for (const char ch : value) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c != 0x7f) {
+      out += ch;
+      continue;
+    }
+    out += "\\x";
+    out += hex[c >> 4];
+    out += hex[c & 0xf];
+  }
+  return out;
+}
+
+}  // namespace
+
 frame::frame(std::string_view payload) {
   buf_.reserve(frame_headroom + payload.size());
   buf_.assign(frame_headroom, '\0');
@@ -24,7 +48,7 @@ frame_ptr shared_event::sse_frame(bool named) const {
     std::string text;
     text.reserve(json.size() + type.size() + 40);
     if (seq) text += "id: " + std::to_string(seq) + "\n";
-    if (named) text += "event: " + type + "\n";
+    if (named) text += "event: " + sse_field(type) + "\n";
     // The envelope is compact JSON: it never contains a raw newline, so one data line holds it.
     text += "data: " + json + "\n\n";
     slot = std::make_shared<frame>(text);

@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "names.hpp"
 #include "rtev/error.hpp"
 #include "rtev/event.hpp"
 #include "rtev/json.hpp"
@@ -160,12 +161,20 @@ http_response http_api::metrics() const {
          "Deliveries dropped because a consumer was too slow.", s.events_dropped);
   metric("rtev_last_seq", "gauge", "Highest sequence number delivered.", s.last_seq);
   metric("rtev_uptime_seconds", "gauge", "Seconds since the server started.", s.uptime_s);
-  o << "# HELP rtev_events_published_by_type_total Events published, by type.\n"
+  o << "# HELP rtev_events_published_by_type_total Events published, by type (the first "
+    << room_hub::max_tracked_types << " distinct types by name, the rest as type=\""
+    << room_hub::other_types << "\").\n"
     << "# TYPE rtev_events_published_by_type_total counter\n";
   for (const auto& [t, n] : hub_.by_type()) {
+    // The exposition format's label escapes: backslash, double quote and line feed. Types are
+    // validated on the way in; this keeps /metrics parseable whatever is stored.
     std::string label;
     for (char ch : t) {
       if (ch == '\\' || ch == '"') label += '\\';
+      if (ch == '\n') {
+        label += "\\n";
+        continue;
+      }
       label += ch;
     }
     o << "rtev_events_published_by_type_total{type=\"" << label << "\"} " << n << '\n';
@@ -177,8 +186,9 @@ http_response http_api::history(const http_request& req) const {
   const std::string room = req.param("room").value_or("");
   // With the API key (or no key configured on a dev server in none mode) any room is
   // readable; otherwise the token's identity must be allowed to join it.
-  if (!room.empty() && !is_valid_room_pattern(room))
-    return json_error(400, "bad_request", "room: invalid room name '" + room + "'");
+  if (!room.empty())
+    if (auto why = name_problem(room, name_kind::room_pattern); !why.empty())
+      return json_error(400, "bad_request", "room: " + why);
   if (auto refused = history_refusal(req, room)) return *refused;
   std::size_t limit = 100;
   if (auto l = req.param("limit")) {
@@ -196,6 +206,7 @@ http_response http_api::history(const http_request& req) const {
       if (!item.empty()) types.push_back(item);
   }
   try {
+    require_names("types", types, name_kind::type_pattern);
     json since = nullptr, until = nullptr;
     if (auto s = req.param("since")) since = *s;
     if (auto u = req.param("until")) until = *u;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "names.hpp"
 #include "rtev/error.hpp"
 #include "rtev/event.hpp"
 #include "rtev/time.hpp"
@@ -22,30 +23,6 @@ std::int64_t to_us(rtev::timestamp t) {
 
 }  // namespace
 
-// An event appended to the store and not yet committed: fanned out and acknowledged when
-// the writer reports it stored.
-struct room_hub::pending_event {
-  event_ptr event;
-  std::string id;
-  std::shared_ptr<ack_group> group;
-  std::size_t index = 0;
-};
-
-struct room_hub::ack_group {
-  publish_outcome outcome;
-  std::size_t remaining = 0;
-  publish_done done;
-
-  void settle(std::size_t i, json result) {
-    if (result.contains("error")) outcome.failed = true;
-    outcome.results[i] = std::move(result);
-    if (--remaining == 0 && done) {
-      auto d = std::move(done);
-      d(std::move(outcome));
-    }
-  }
-};
-
 bool subscription::matches_room(const std::string& room) const {
   if (room.empty()) return broadcasts;
   return std::any_of(patterns.begin(), patterns.end(),
@@ -55,26 +32,6 @@ bool subscription::matches_room(const std::string& room) const {
 bool subscription::matches(const shared_event& e) const {
   return matches_room(e.room) && any_glob_matches(types, e.type);
 }
-
-room_hub::room_hub(hub_config cfg, history_store& store, const authenticator& auth, post_fn post)
-    : cfg_(std::move(cfg)),
-      store_(store),
-      auth_(auth),
-      post_(std::move(post)),
-      next_seq_(store.last_seq_at_open() + 1),
-      frontier_(store.last_seq_at_open()) {
-  // Rebuild the idempotency window so a publish retried across a restart is stored once.
-  const auto now_us = to_us(rtev::time::now());
-  const auto window_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(cfg_.idempotency_window).count();
-  const auto now = steady::now();
-  for (auto& [id, seq] : store_.ids_since(now_us - window_us)) {
-    recent_ids_[id] = recent_id{seq, now, true, {}};
-    recent_order_.emplace_back(now, id);
-  }
-}
-
-room_hub::~room_hub() = default;
 
 // --- connections ---------------------------------------------------------------------------
 
@@ -138,11 +95,10 @@ std::string room_hub::authenticate(connection& c, const std::string& token, bool
   std::optional<std::string> old_user;
   if (was) old_user = c.who->user_id;
   // Re-authentication replaces the identity and its automatic rooms.
-  if (was) {
-    c.subs.remove_if([](const subscription& s) { return s.automatic; });
-    reindex(c);
-  }
+  if (was) c.subs.remove_if([](const subscription& s) { return s.automatic; });
   c.who = std::move(result.who);
+  if (was) drop_refused_rooms(c);
+  if (was) reindex(c);
   join_automatic(c);
   if (!was || *old_user != c.who->user_id) {
     user_connected(*c.who);
@@ -150,6 +106,32 @@ std::string room_hub::authenticate(connection& c, const std::string& token, bool
   }
   if (announce) send_control(c, {{"type", "authenticated"}, {"data", identity_info(c)}});
   return {};
+}
+
+void room_hub::drop_refused_rooms(connection& c) {
+  // The new identity may allow fewer rooms (a token with a narrower rooms claim, another user,
+  // a role less): subscriptions it would refuse end, and the client hears which, one ERROR
+  // forbidden per room, so it never believes it still follows a room it no longer gets.
+  for (auto it = c.subs.begin(); it != c.subs.end();) {
+    auto& pats = it->patterns;
+    for (auto p = pats.begin(); p != pats.end();) {
+      std::string why = join_refusal(*c.who, auth_.mode(), *p);
+      if (why.empty()) {
+        ++p;
+        continue;
+      }
+      json msg = {
+          {"type", "ERROR"},
+          {"data",
+           {{"code", "forbidden"},
+            {"op", "SUBSCRIBE"},
+            {"room", *p},
+            {"message", "unsubscribed from '" + *p + "' after re-authentication: " + why}}}};
+      send_control(c, msg);
+      p = pats.erase(p);
+    }
+    it = pats.empty() ? c.subs.erase(it) : std::next(it);
+  }
 }
 
 json room_hub::identity_info(const connection& c) const {
@@ -461,6 +443,12 @@ void room_hub::finish_replay(connection& c, subscription& s) {
 std::string room_hub::open_sse(connection& c, const std::vector<std::string>& rooms,
                                std::vector<std::string> types, std::optional<std::string> since,
                                bool named) {
+  require_names("rooms", rooms, name_kind::room_pattern);
+  require_names("types", types, name_kind::type_pattern);
+  std::optional<since_point> start;
+  if (since) start = parse_since(json(*since));
+  for (const auto& r : rooms)
+    if (auto why = join_refusal(*c.who, auth_.mode(), r); !why.empty()) return why;
   c.sse_named = named;
   c.sse_types = std::move(types);
   subscription s;
@@ -468,236 +456,22 @@ std::string room_hub::open_sse(connection& c, const std::vector<std::string>& ro
     // What a WebSocket client sees by default: its own rooms, and broadcasts.
     for (auto& sub : c.subs)
       if (sub.automatic) s.patterns = sub.patterns;
-    c.subs.clear();
     s.automatic = true;
   } else {
-    for (const auto& r : rooms) {
-      if (!is_valid_room_pattern(r))
-        return "invalid room name '" + r + "': up to 128 of A-Z a-z 0-9 _ : . @ - (and * in globs)";
-      if (auto why = join_refusal(*c.who, auth_.mode(), r); !why.empty()) return why;
-      s.patterns.push_back(r);
-    }
-    c.subs.clear();
+    s.patterns = rooms;
   }
+  c.subs.clear();
   s.broadcasts = true;
   c.subs.push_back(std::move(s));
   reindex(c);
-  if (since) {
-    since_point p;
-    try {
-      p = parse_since(json(*since));
-    } catch (const parse_error& e) {
-      return e.what();
-    }
-    start_replay(c, c.subs.back(), p, std::nullopt);
-  }
+  if (start) start_replay(c, c.subs.back(), *start, std::nullopt);
   return {};
 }
 
-// --- publishing ----------------------------------------------------------------------------
+// --- time and history ----------------------------------------------------------------------
 
 std::string room_hub::now_rfc3339() const {
   return rtev::time::format_rfc3339(rtev::time::now(), cfg_.timezone);
-}
-
-std::vector<publish_request> room_hub::parse_publish(const json& body) const {
-  if (!body.is_object())
-    throw parse_error("", "expected an event object, got " + json_type_name(body));
-  auto str = [&](const char* key, bool required) -> std::optional<std::string> {
-    auto it = body.find(key);
-    if (it == body.end() || it->is_null()) {
-      if (required) throw parse_error(key, "required field is missing");
-      return std::nullopt;
-    }
-    if (it->is_string()) return it->get<std::string>();
-    if (it->is_number_integer() && (std::string(key) == "user_id")) return it->dump();
-    throw parse_error(key, "expected a string, got " + json_type_name(*it));
-  };
-  publish_request base;
-  base.type = *str("type", true);
-  if (base.type.empty()) throw parse_error("type", "expected a non-empty string");
-  if (base.type.size() > 256) throw parse_error("type", "longer than 256 characters");
-  if (auto it = body.find("data"); it != body.end()) base.data = *it;
-  base.id = str("id", false);
-  if (base.id && (base.id->empty() || base.id->size() > 128))
-    throw parse_error("id", "expected 1 to 128 characters");
-
-  int targets = 0;
-  std::vector<publish_request> out;
-  if (auto room = str("room", false)) {
-    ++targets;
-    if (!is_valid_room(*room))
-      throw parse_error("room",
-                        "invalid room name '" + *room + "': up to 128 of A-Z a-z 0-9 _ : . @ -");
-    base.room = *room;
-  }
-  if (auto user = str("user_id", false)) {
-    ++targets;
-    base.room = "user:" + *user;
-  }
-  if (auto it = body.find("broadcast"); it != body.end() && !it->is_null()) {
-    if (!it->is_boolean())
-      throw parse_error("broadcast", "expected a boolean, got " + json_type_name(*it));
-    if (it->get<bool>()) {
-      ++targets;
-      base.broadcast = true;
-    }
-  }
-  if (auto it = body.find("user_ids"); it != body.end() && !it->is_null()) {
-    ++targets;
-    if (!it->is_array() || it->empty())
-      throw parse_error("user_ids", "expected a non-empty array of user ids");
-    if (targets > 1) throw parse_error("", "give one target: room, user_id, user_ids or broadcast");
-    for (std::size_t i = 0; i < it->size(); ++i) {
-      const json& u = (*it)[i];
-      std::string uid;
-      if (u.is_string())
-        uid = u.get<std::string>();
-      else if (u.is_number_integer())
-        uid = u.dump();
-      else
-        throw parse_error("user_ids[" + std::to_string(i) + "]",
-                          "expected a string or integer, got " + json_type_name(u));
-      publish_request r = base;
-      r.room = "user:" + uid;
-      // One event per user, each with its own id: "<id>/<user>" keeps retries idempotent.
-      if (base.id) r.id = *base.id + "/" + uid;
-      out.push_back(std::move(r));
-    }
-    return out;
-  }
-  if (targets > 1) throw parse_error("", "give one target: room, user_id, user_ids or broadcast");
-  if (targets == 0) base.broadcast = true;  // no target: a broadcast (as `rtev publish`)
-  out.push_back(std::move(base));
-  return out;
-}
-
-std::string room_hub::publish_refusal(const identity* who, const publish_request& r) const {
-  if (!who) return {};  // HTTP API, key already checked
-  if (r.broadcast) {
-    if (!may_target_users(*who, auth_.mode())) return "broadcasting needs role admin or service";
-    return {};
-  }
-  if (r.room.rfind("user:", 0) == 0 && r.room != "user:" + who->user_id) {
-    if (!may_target_users(*who, auth_.mode()))
-      return "publishing to another user needs role admin or service";
-    return {};
-  }
-  if (auto why = join_refusal(*who, auth_.mode(), r.room); !why.empty()) {
-    if (may_target_users(*who, auth_.mode()) && auth_.mode() != auth_mode::none) return {};
-    return why;
-  }
-  return {};
-}
-
-void room_hub::publish(std::vector<publish_request> reqs, publish_done done) {
-  auto group = std::make_shared<ack_group>();
-  group->remaining = reqs.size();
-  group->outcome.results = json::array();
-  for (std::size_t i = 0; i < reqs.size(); ++i) group->outcome.results.push_back(nullptr);
-  group->done = std::move(done);
-  if (reqs.empty()) {
-    if (group->done) group->done(std::move(group->outcome));
-    return;
-  }
-
-  std::vector<stored_event> batch;
-  std::vector<std::uint64_t> seqs;
-  const auto now = steady::now();
-  // One instant per publish: the envelope's timestamp and the stored time are the same, so
-  // time-based since/until compare against exactly what clients see.
-  const rtev::timestamp instant = rtev::time::now();
-  const std::string stamp = rtev::time::format_rfc3339(instant, cfg_.timezone);
-  for (std::size_t i = 0; i < reqs.size(); ++i) {
-    publish_request& r = reqs[i];
-    if (r.id) {
-      if (auto it = recent_ids_.find(*r.id); it != recent_ids_.end()) {
-        if (it->second.committed)
-          group->settle(i, {{"id", *r.id}, {"seq", it->second.seq}, {"duplicate", true}});
-        else
-          it->second.waiters.emplace_back(group, i);
-        continue;
-      }
-    }
-    const std::string id = r.id ? *r.id : rtev::make_event_id();
-    const std::uint64_t seq = next_seq_++;
-    json env = {{"type", r.type},
-                {"id", id},
-                {"seq", seq},
-                {"timestamp", stamp},
-                {"timezone", cfg_.timezone},
-                {"data", r.data}};
-    if (!r.broadcast) env["room"] = r.room;
-    auto ev = std::make_shared<shared_event>();
-    ev->json = env.dump(-1, ' ', false, json::error_handler_t::replace);
-    ev->type = r.type;
-    ev->room = r.broadcast ? std::string() : r.room;
-    ev->seq = seq;
-
-    stored_event se;
-    se.seq = seq;
-    se.id = id;
-    se.type = r.type;
-    se.room = ev->room;
-    se.time_us = to_us(instant);
-    se.json = ev->json;
-    batch.push_back(std::move(se));
-    seqs.push_back(seq);
-    pending_.emplace(seq, pending_event{ev, id, group, i});
-    recent_ids_[id] = recent_id{seq, now, false, {}};
-    recent_order_.emplace_back(now, id);
-  }
-  if (batch.empty()) return;
-  // The completion runs on the store's writer thread: hand it to the service thread.
-  store_.append(std::move(batch), [this, seqs = std::move(seqs)](
-                                      std::vector<history_store::append_result> results) mutable {
-    post_([this, seqs = std::move(seqs), results = std::move(results)]() mutable {
-      on_committed(std::move(seqs), std::move(results));
-    });
-  });
-}
-
-void room_hub::on_committed(std::vector<std::uint64_t> seqs,
-                            std::vector<history_store::append_result> results) {
-  for (std::size_t i = 0; i < seqs.size(); ++i) {
-    auto it = pending_.find(seqs[i]);
-    if (it == pending_.end()) continue;
-    pending_event p = std::move(it->second);
-    pending_.erase(it);
-    frontier_ = std::max(frontier_, seqs[i]);
-    const auto& r =
-        i < results.size() ? results[i] : history_store::append_result{false, "lost", {}};
-    json result;
-    auto rid = recent_ids_.find(p.id);
-    if (!r.ok) {
-      result = {{"id", p.id}, {"error", {{"code", "storage_error"}, {"message", r.error}}}};
-      if (rid != recent_ids_.end() && !rid->second.committed) {
-        auto waiters = std::move(rid->second.waiters);
-        recent_ids_.erase(rid);
-        for (auto& [g, idx] : waiters) g->settle(idx, result);
-      }
-    } else {
-      std::uint64_t seq = r.duplicate_of ? *r.duplicate_of : seqs[i];
-      result = {{"id", p.id}, {"seq", seq}};
-      if (!p.event->room.empty()) result["room"] = p.event->room;
-      if (r.duplicate_of) {
-        result["duplicate"] = true;
-      } else {
-        ++published_;
-        ++by_type_[p.event->type];
-        deliver(p.event);
-      }
-      if (rid != recent_ids_.end()) {
-        rid->second.seq = seq;
-        rid->second.committed = true;
-        auto waiters = std::move(rid->second.waiters);
-        json dup = result;
-        dup["duplicate"] = true;
-        for (auto& [g, idx] : waiters) g->settle(idx, dup);
-      }
-    }
-    if (p.group) p.group->settle(p.index, std::move(result));
-  }
 }
 
 history_page room_hub::history(const std::string& room, const json& since, const json& until,
@@ -751,12 +525,25 @@ void room_hub::tick(steady::time_point now) {
   // its close frame would never go out. Killed after the loop (kill() must not run into
   // closed() while conns_ is being walked).
   std::vector<connection*> stalled;
+  const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
   for (auto& [id, cp] : conns_) {
     connection& c = *cp;
     if (c.closing) {
       if (c.kill && !c.killed && !c.close_handed &&
           now - std::max(c.closing_since, c.last_writeable) >= cfg_.ping_timeout)
         stalled.push_back(&c);
+      continue;
+    }
+    // A JWT's exp holds for the whole connection, not just its start (RFC 7519 4.1.4): past
+    // it, the client must come back with a fresh token.
+    if (c.who && c.who->expires_at && now_s >= *c.who->expires_at) {
+      send_control(c, {{"type", "auth_error"},
+                       {"data",
+                        {{"code", "token_expired"},
+                         {"message", "token expired: reconnect with a fresh token"}}}});
+      close_connection(c, close_code::policy, "token_expired");
       continue;
     }
     if (!c.who && now - c.opened >= cfg_.auth_timeout) {

@@ -2,6 +2,8 @@
 // room_hub: the server's one piece of shared state — connections, their identities and
 // subscriptions, rooms, presence, the publish pipeline (id/seq/timestamp, store, fan-out) and
 // history replay. Every front door (rtev WebSocket, SSE, Socket.IO, HTTP POST) goes through it.
+// Implemented in room_hub.cpp (connections, fan-out, replay, timers), room_hub_publish.cpp (the
+// publish pipeline) and ws_protocol.cpp (the rtev WebSocket operations).
 //
 // Threads: the hub is touched ONLY on the lws service thread. The store's writer thread
 // reaches it solely through `post` (a mutex-protected queue drained on the service thread).
@@ -198,8 +200,8 @@ class room_hub {
 
   // --- SSE -----------------------------------------------------------------------------
   /// Set up an SSE stream's subscription. `rooms` empty: what a WebSocket client sees by
-  /// default (its user:/role: rooms and broadcasts). Returns an error message if a room is
-  /// refused.
+  /// default (its user:/role: rooms and broadcasts). Throws rtev::parse_error ("rooms[0]: …",
+  /// "types[1]: …", "since: …") for bad input; returns why if a room is refused (403).
   std::string open_sse(connection& c, const std::vector<std::string>& rooms,
                        std::vector<std::string> types, std::optional<std::string> since,
                        bool named);
@@ -240,7 +242,11 @@ class room_hub {
   std::uint64_t events_published() const { return published_; }
   std::uint64_t events_delivered() const { return delivered_; }
   std::uint64_t events_dropped() const { return dropped_; }
+  /// Events published per type: the first max_tracked_types distinct types by name, every
+  /// later one under other_types (so /metrics and /api/stats stay small whatever clients send).
   const std::map<std::string, std::uint64_t>& by_type() const { return by_type_; }
+  static constexpr std::size_t max_tracked_types = 1000;
+  static constexpr const char* other_types = "_other";
   std::size_t user_count() const { return users_.size(); }
   std::size_t authenticated_users() const;
   std::size_t room_count() const;
@@ -261,6 +267,7 @@ class room_hub {
   void unindex_connection(connection& c);
   void reindex(connection& c);
   void join_automatic(connection& c);
+  void drop_refused_rooms(connection& c);
   void pump_replay(connection& c, subscription& s);
   void finish_replay(connection& c, subscription& s);
   void start_replay(connection& c, subscription& s, const since_point& since,
@@ -272,6 +279,7 @@ class room_hub {
   void on_committed(std::vector<std::uint64_t> seqs,
                     std::vector<history_store::append_result> results);
   std::string now_rfc3339() const;
+  void count_type(const std::string& type);
 
   // WebSocket operations (ws_protocol.cpp)
   void op_subscribe(connection& c, const json& ref, const json& data);
@@ -309,6 +317,7 @@ class room_hub {
 
   std::uint64_t published_ = 0, delivered_ = 0, dropped_ = 0;
   std::map<std::string, std::uint64_t> by_type_;
+  std::size_t named_types_ = 0;  // keys of by_type_ other than other_types
 };
 
 }  // namespace rtev::server_lite

@@ -511,17 +511,20 @@ struct server::impl {
     std::string last_id = custom_header(wsi, "last-event-id:");
     if (!last_id.empty()) since = last_id;  // a reconnecting EventSource
     const auto named = req.param("named");
-    err = hub->open_sse(c, split(req.param("rooms").value_or("")),
-                        split(req.param("types").value_or("")), since,
-                        named && *named != "0" && *named != "false");
-    if (!err.empty()) {
+    std::optional<http_response> refused;
+    try {
+      err = hub->open_sse(c, split(req.param("rooms").value_or("")),
+                          split(req.param("types").value_or("")), since,
+                          named && *named != "0" && *named != "false");
+      if (!err.empty()) refused = json_error(403, "forbidden", err);
+    } catch (const parse_error& e) {
+      refused = json_error(400, "bad_request", e.what());
+    }
+    if (refused) {
       s.sse = false;
       hub->closed(c.id);
       s.conn = 0;
-      const bool forbidden =
-          err.find("invalid") == std::string::npos && err.find("since") == std::string::npos;
-      respond(wsi, s,
-              json_error(forbidden ? 403 : 400, forbidden ? "forbidden" : "bad_request", err));
+      respond(wsi, s, std::move(*refused));
       return 0;
     }
     unsigned char buf[LWS_PRE + 1024];

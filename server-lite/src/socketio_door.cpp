@@ -503,6 +503,9 @@ void socketio_door::on_sio(session& s, connection& c, std::string_view text) {
   wire::sio_packet p;
   try {
     p = wire::sio_decode(text);
+  } catch (const wire::sio_bad_json& e) {
+    if (s.sio_connected) fail(s, std::nullopt, "bad_json", e.what());
+    return;
   } catch (const parse_error& e) {
     if (s.sio_connected) fail(s, std::nullopt, "bad_request", e.what());
     return;

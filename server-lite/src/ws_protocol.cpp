@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "names.hpp"
 #include "room_hub.hpp"
 #include "rtev/error.hpp"
 #include "rtev/event.hpp"
@@ -19,14 +20,16 @@ std::string upper(std::string s) {
   return s;
 }
 
-// A required string field of an operation's data, or a bad_request naming it.
-std::string need_room(const json& data) {
+// The operation's `data.room`, required and a valid name of `kind`, or a bad_request naming it.
+std::string need_room(const json& data, name_kind kind) {
   auto it = data.find("room");
   if (it == data.end() || it->is_null())
     throw parse_error("data.room", "required field is missing");
   if (!it->is_string())
     throw parse_error("data.room", "expected a string, got " + json_type_name(*it));
-  return it->get<std::string>();
+  std::string room = it->get<std::string>();
+  require_name("data.room", room, kind);
+  return room;
 }
 
 std::vector<std::string> string_list(const json& data, const char* key) {
@@ -47,6 +50,13 @@ std::vector<std::string> string_list(const json& data, const char* key) {
     out.push_back(v.get<std::string>());
   }
   return out;
+}
+
+// `data.types`: event-type globs, each checked against the name rule.
+std::vector<std::string> type_globs(const json& data) {
+  std::vector<std::string> types = string_list(data, "types");
+  require_names("data.types", types, name_kind::type_pattern);
+  return types;
 }
 
 json ack(const json& ref, json data) {
@@ -154,20 +164,15 @@ void room_hub::handle_operation(connection& c, const json& msg) {
 }
 
 void room_hub::op_subscribe(connection& c, const json& ref, const json& data) {
-  const std::string room = need_room(data);
-  if (!is_valid_room_pattern(room)) {
-    send_error(
-        c, ref, "bad_request",
-        "invalid room name '" + room + "': up to 128 of A-Z a-z 0-9 _ : . @ - (and * in globs)");
-    return;
-  }
+  const std::string room = need_room(data, name_kind::room_pattern);
+  std::vector<std::string> types = type_globs(data);
   if (auto why = join_refusal(*c.who, auth_.mode(), room); !why.empty()) {
     send_error(c, ref, "forbidden", why);
     return;
   }
   subscription s;
   s.patterns.push_back(room);
-  s.types = string_list(data, "types");
+  s.types = std::move(types);
   s.broadcasts = room == "*";  // the firehose includes broadcasts, in replay too
   if (!ref.is_null()) s.ref = ref.is_string() ? ref.get<std::string>() : ref.dump();
   std::optional<std::string> epoch;
@@ -204,7 +209,7 @@ void room_hub::op_subscribe(connection& c, const json& ref, const json& data) {
 }
 
 void room_hub::op_unsubscribe(connection& c, const json& ref, const json& data) {
-  const std::string room = need_room(data);
+  const std::string room = need_room(data, name_kind::room_pattern);
   bool found = false;
   for (auto it = c.subs.begin(); it != c.subs.end();) {
     auto& pats = it->patterns;
@@ -224,7 +229,15 @@ void room_hub::op_unsubscribe(connection& c, const json& ref, const json& data) 
 }
 
 void room_hub::op_publish(connection& c, const json& ref, const json& data) {
-  std::vector<publish_request> reqs = parse_publish(data);
+  std::vector<publish_request> reqs;
+  try {
+    reqs = parse_publish(data);
+  } catch (const parse_error& e) {
+    // parse_publish names fields of the event object; here that object is `data`.
+    const std::string m = e.what();
+    throw parse_error(e.path().empty() ? "data" : "data." + e.path(),
+                      e.path().empty() ? m : m.substr(e.path().size() + 2));
+  }
   for (const auto& r : reqs)
     if (auto why = publish_refusal(&*c.who, r); !why.empty()) {
       send_error(c, ref, "forbidden", why);
@@ -254,11 +267,7 @@ void room_hub::op_publish(connection& c, const json& ref, const json& data) {
 }
 
 void room_hub::op_typing(connection& c, const json& ref, const json& data, bool typing) {
-  const std::string room = need_room(data);
-  if (!is_valid_room(room)) {
-    send_error(c, ref, "bad_request", "invalid room name '" + room + "'");
-    return;
-  }
+  const std::string room = need_room(data, name_kind::room);
   if (auto why = join_refusal(*c.who, auth_.mode(), room); !why.empty()) {
     send_error(c, ref, "forbidden", why);
     return;
@@ -279,11 +288,8 @@ void room_hub::op_typing(connection& c, const json& ref, const json& data, bool 
 }
 
 void room_hub::op_history(connection& c, const json& ref, const json& data) {
-  const std::string room = need_room(data);
-  if (!is_valid_room_pattern(room)) {
-    send_error(c, ref, "bad_request", "invalid room name '" + room + "'");
-    return;
-  }
+  const std::string room = need_room(data, name_kind::room_pattern);
+  std::vector<std::string> types = type_globs(data);
   if (auto why = join_refusal(*c.who, auth_.mode(), room); !why.empty()) {
     send_error(c, ref, "forbidden", why);
     return;
@@ -294,8 +300,8 @@ void room_hub::op_history(connection& c, const json& ref, const json& data) {
       throw parse_error("data.limit", "expected a positive integer (at most 1000)");
     limit = static_cast<std::size_t>(std::min<std::int64_t>(it->get<std::int64_t>(), 1000));
   }
-  history_page page = history(room, data.value("since", json()), data.value("until", json()), limit,
-                              string_list(data, "types"));
+  history_page page =
+      history(room, data.value("since", json()), data.value("until", json()), limit, types);
   // History events are the stored envelopes with the request's ref added, so a client can
   // tell them from live events.
   for (auto& e : page.events) {
@@ -312,7 +318,7 @@ void room_hub::op_history(connection& c, const json& ref, const json& data) {
 }
 
 void room_hub::op_presence(connection& c, const json& ref, const json& data) {
-  const std::string room = need_room(data);
+  const std::string room = need_room(data, name_kind::room);
   if (auto why = join_refusal(*c.who, auth_.mode(), room); !why.empty()) {
     send_error(c, ref, "forbidden", why);
     return;

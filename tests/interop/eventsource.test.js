@@ -79,3 +79,33 @@ test('eventsource_resumes_after_a_server_restart_without_missing_events', async 
     await srv.stop();
   }
 });
+
+test('eventsource_named_stream_cannot_be_forged_through_an_event_type', async () => {
+  const srv = await start();
+  try {
+    const es = new EventSource(srv.http + '/api/events?rooms=lobby&named=1');
+    await opened(es);
+    const forged = [];
+    es.addEventListener('forged', (e) => forged.push(e.lastEventId));
+    const got = collect(es, 1, 'legit');
+    // Line feeds in the type used to end the event: line and start an event of the sender's
+    // choosing, with lastEventId 999999.
+    const refused = await publish(srv.http, {
+      type: 'x\nid: 999999\nevent: forged\ndata: {}\n\nevent: y', room: 'lobby', data: {},
+    });
+    assert.strictEqual(refused.status, 400);
+    assert.strictEqual(refused.body.error.code, 'bad_request');
+    assert.match(refused.body.error.message, /^type: contains a control character \(U\+000A\)/);
+    const ok = await publish(srv.http, { type: 'legit', room: 'lobby', data: { n: 1 } });
+    assert.strictEqual(ok.status, 202);
+    const [e] = await got;
+    // Events arrive in order: a forged one would have come first.
+    assert.deepStrictEqual(forged, []);
+    assert.strictEqual(e.id, String(ok.body.seq));
+    const metrics = await (await fetch(srv.http + '/metrics')).text();
+    assert.match(metrics, /rtev_events_published_by_type_total\{type="legit"\} 1\n/);
+    es.close();
+  } finally {
+    await srv.stop();
+  }
+});

@@ -455,6 +455,105 @@ TEST_CASE("client_with_a_bad_token_ends_closed_with_an_auth_error", "[sdk][clien
   CHECK_THROWS_AS(c.connected().get(), rtev::request_error);
 }
 
+// --- a token that expires on a live connection ------------------------------------------------
+
+namespace {
+
+// Long enough for a three-second token to expire and the server to notice, on a loaded machine.
+constexpr millis expiry_deadline{15000};
+
+std::string alice_jwt(const std::string& secret, std::int64_t exp) {
+  return rtev::server_lite::sign_jwt_hs256(nlohmann::json{{"sub", "alice"}, {"exp", exp}}.dump(),
+                                           secret);
+}
+
+}  // namespace
+
+TEST_CASE("client_whose_jwt_expires_reconnects_with_a_fresh_token_and_misses_nothing",
+          "[sdk][client][auth][expiry]") {
+  rtev::server_config cfg = rtev::test::test_config();
+  cfg.auth = "jwt";
+  cfg.jwt_secret = "test-secret-of-reasonable-length";
+  rtev::test::local_server srv(cfg);
+
+  std::atomic<int> calls{0};
+  state_log states;
+  recorder<std::uint64_t> seqs;
+  rtev::client_options opt = options_for(srv.get().url());
+  opt.rooms = {"lobby"};
+  // The first token lives three seconds; every later one an hour.
+  opt.token_provider = [&] {
+    return alice_jwt(cfg.jwt_secret, unix_now() + (++calls == 1 ? 3 : 3600));
+  };
+  rtev::client c(opt);
+  auto on_state = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  auto on_event = c.on("*", [&](const rtev::event& e) {
+    if (e.seq) seqs.add(*e.seq);
+  });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  const auto publish = [&](int n) {
+    return rtev::test::publish_http(srv.port(),
+                                    {{"room", "lobby"}, {"type", "t"}, {"data", {{"n", n}}}})
+        .at("seq")
+        .get<std::uint64_t>();
+  };
+  const auto got = [&](std::uint64_t seq) {
+    return seqs.wait([seq](const auto& es) {
+      return std::any_of(es.begin(), es.end(), [seq](const auto& e) { return e.value == seq; });
+    });
+  };
+  // The subscription is live once an event published now arrives.
+  const std::uint64_t a = publish(1);
+  REQUIRE(got(a));
+
+  // The server ends the session when the token expires; the client comes back with a fresh
+  // token from the provider. An event published around then is recovered, not lost.
+  REQUIRE(
+      states.wait([](const auto& es) { return count_state(es, client_state::reconnecting) >= 1; },
+                  expiry_deadline));
+  const std::uint64_t b = publish(2);
+  REQUIRE(wait_state(states, client_state::connected, 2, expiry_deadline));
+  const std::uint64_t d = publish(3);
+  CHECK(got(b));
+  CHECK(got(d));
+  const auto log = states.entries();
+  const auto lost = std::find_if(log.begin(), log.end(), [](const state_log::entry& e) {
+    return e.value.state == client_state::reconnecting;
+  });
+  REQUIRE(lost != log.end());
+  INFO("reconnecting: " << lost->value.reason);
+  CHECK(contains(lost->value.reason, "token expired"));
+  CHECK(lost->value.close_code == 1008);
+  CHECK(count_state(log, client_state::closed) == 0);
+  CHECK(calls >= 2);
+  // Each event exactly once.
+  const auto all = seqs.entries();
+  for (std::uint64_t seq : {a, b, d})
+    CHECK(std::count_if(all.begin(), all.end(), [seq](const auto& e) { return e.value == seq; }) ==
+          1);
+}
+
+TEST_CASE("client_whose_jwt_expires_without_a_token_provider_closes_as_an_auth_failure",
+          "[sdk][client][auth][expiry]") {
+  rtev::server_config cfg = rtev::test::test_config();
+  cfg.auth = "jwt";
+  cfg.jwt_secret = "test-secret-of-reasonable-length";
+  rtev::test::local_server srv(cfg);
+
+  rtev::client_options opt = options_for(srv.get().url());
+  opt.token = alice_jwt(cfg.jwt_secret, unix_now() + 3);
+  rtev::client c(opt);
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  REQUIRE(c.closed().wait_for(expiry_deadline) == std::future_status::ready);
+  const rtev::state_info last = c.closed().get();
+  INFO("closed: " << last.reason);
+  CHECK(last.auth_failed);
+  CHECK(contains(last.reason, "token expired"));
+  CHECK(last.close_code == 1008);
+}
+
 // --- stop() and the destructor ----------------------------------------------------------------
 
 TEST_CASE("client_stop_returns_promptly_during_backoff_and_mid_connect", "[sdk][client][stop]") {

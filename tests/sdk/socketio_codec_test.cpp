@@ -198,6 +198,13 @@ TEST_CASE("socket_io_refuses_malformed_packets", "[sdk][socketio]") {
                     Contains("BINARY_EVENT 'x' (binary attachments) is not supported: dropped"));
   CHECK_THROWS_WITH(sio_decode("61-0[{\"_placeholder\":true,\"num\":0}]"), Contains("BINARY_ACK"));
   CHECK_THROWS_WITH(sio_decode("2[\"x\""), Contains("EVENT payload is not JSON"));
+  // JSON that does not parse is its own error type (a server answers bad_json), and says why.
+  CHECK_THROWS_AS(sio_decode("2[\"x\""), rtev::wire::sio_bad_json);
+  const std::string deep = "2[\"x\"," + std::string(100000, '[') + std::string(100000, ']') + "]";
+  CHECK_THROWS_AS(sio_decode(deep), rtev::wire::sio_bad_json);
+  CHECK_THROWS_WITH(
+      sio_decode(deep),
+      Contains("EVENT payload is not JSON (nested deeper than 128 levels): '[\"x\",[[["));
   CHECK_THROWS_WITH(sio_decode("2{\"a\":1}"),
                     Contains("EVENT data must be an array starting with the event name"));
   CHECK_THROWS_WITH(sio_decode("2[]"), Contains("EVENT data must be an array"));

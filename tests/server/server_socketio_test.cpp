@@ -4,9 +4,11 @@
 // docs/protocol.md §7. Runs the real server in-process on port 0.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
+#include "auth.hpp"  // sign_jwt_hs256 (server-lite/src)
 #include "tests/support/http_client.hpp"
 #include "tests/support/local_server.hpp"
 #include "tests/support/ws_client.hpp"
@@ -196,7 +198,7 @@ TEST_CASE("socketio_bad_packets_get_errors_and_the_connection_stays", "[server][
     CHECK(e[1]["code"] == "unknown_event");
     REQUIRE(ws.send_text("42{not json"));
     e = json::parse(recv_prefixed(ws, R"(42["error")").substr(2));
-    CHECK(e[1]["code"] == "bad_request");
+    CHECK(e[1]["code"] == "bad_json");
     REQUIRE(ws.send_text(R"(451-["publish",{"_placeholder":true,"num":0}])"));
     e = json::parse(recv_prefixed(ws, R"(42["error")").substr(2));
     CHECK(e[1]["message"].get<std::string>().find("not supported") != std::string::npos);
@@ -211,4 +213,93 @@ TEST_CASE("socketio_bad_packets_get_errors_and_the_connection_stays", "[server][
     CHECK(pack[0]["id"].get<std::string>().size() > 0);
     CHECK(ws.open());
   }
+}
+
+namespace {
+
+// A Socket.IO session over WebSocket, CONNECTed to "/" with `auth`.
+void sio_connect(ws_client& ws, const json& auth = nullptr) {
+  REQUIRE(ws.open());
+  recv_prefixed(ws, "0");
+  REQUIRE(ws.send_text(auth.is_null() ? std::string("40") : "40" + auth.dump()));
+  recv_prefixed(ws, "40");
+}
+
+ws_options sio_ws() {
+  ws_options o;
+  o.path = "/socket.io/";
+  o.query = "EIO=4&transport=websocket";
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("socketio_a_packet_nested_100k_levels_deep_is_bad_json_and_the_socket_stays",
+          "[server][socketio][json]") {
+  auto cfg = rtev::test::test_config();
+  cfg.max_message_bytes = 1 << 20;  // let the 200 KB packet reach the parser
+  local_server srv(cfg);
+  ws_client ws(srv.port(), sio_ws());
+  sio_connect(ws);
+
+  const std::string deep = R"(42["publish",{"room":"r","type":"t","data":)" +
+                           std::string(100000, '[') + std::string(100000, ']') + "}]";
+  REQUIRE(ws.send_text(deep));
+  const json e = json::parse(recv_prefixed(ws, R"(42["error")").substr(2));
+  CHECK(e[1]["code"] == "bad_json");
+  CHECK(e[1]["message"].get<std::string>().find("nested deeper than 128 levels") !=
+        std::string::npos);
+  // The socket and the server carry on.
+  REQUIRE(ws.send_text(R"(421["publish",{"room":"r","type":"t","data":1}])"));
+  const json ack = json::parse(recv_prefixed(ws, "431").substr(3));
+  CHECK(ack[0]["seq"].is_number_unsigned());
+  CHECK(http_get(srv.port(), "/health").status == 200);
+}
+
+TEST_CASE("socketio_types_and_rooms_outside_the_name_rule_are_refused",
+          "[server][socketio][names]") {
+  local_server srv;
+  ws_client ws(srv.port(), sio_ws());
+  sio_connect(ws);
+  REQUIRE(ws.send_text(R"(421["publish",{"room":"r","type":"x\nid: 9","data":1}])"));
+  json nack = json::parse(recv_prefixed(ws, "431").substr(3));
+  CHECK(nack[0]["error"]["code"] == "bad_request");
+  CHECK(nack[0]["error"]["message"].get<std::string>().rfind(
+            "type: contains a control character (U+000A)", 0) == 0);
+  REQUIRE(ws.send_text(R"(422["join","lob\u0000by"])"));
+  nack = json::parse(recv_prefixed(ws, "432").substr(3));
+  CHECK(nack[0]["error"]["code"] == "bad_request");
+  CHECK(nack[0]["error"]["message"].get<std::string>().rfind(
+            "room: contains a control character (U+0000)", 0) == 0);
+  REQUIRE(ws.send_text(R"(423["join",{"room":"lobby","types":["a\rb"]}])"));
+  nack = json::parse(recv_prefixed(ws, "433").substr(3));
+  CHECK(nack[0]["error"]["message"].get<std::string>().rfind(
+            "types[0]: contains a control character (U+000D)", 0) == 0);
+  REQUIRE(ws.send_text(R"(424["join","lobby"])"));
+  CHECK(json::parse(recv_prefixed(ws, "434").substr(3))[0]["room"] == "lobby");
+}
+
+TEST_CASE("socketio_a_socket_whose_jwt_expires_gets_auth_error_and_a_disconnect",
+          "[server][socketio][auth][expiry]") {
+  auto cfg = rtev::test::test_config();
+  cfg.auth = "jwt";
+  cfg.jwt_secret = "socketio-secret";
+  local_server srv(cfg);
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  const std::string token = rtev::server_lite::sign_jwt_hs256(
+      json{{"sub", "alice"}, {"exp", now + 3}}.dump(), cfg.jwt_secret);
+  ws_client ws(srv.port(), sio_ws());
+  sio_connect(ws, {{"token", token}});
+  recv_prefixed(ws, R"(42["authenticated")");
+
+  // Within the time-out past the expiry (the server checks exp a few times a second).
+  const json err = json::parse(recv_prefixed(ws, R"(42["auth_error")").substr(2));
+  CHECK(err[1]["code"] == "token_expired");
+  CHECK(recv_prefixed(ws, "41") == "41");  // the Socket.IO DISCONNECT: do not come back as is
+  const ws_message closed = ws.recv();
+  CHECK(closed.type == ws_message::kind::close);
+  CHECK(closed.close_code == 1008);
+  CHECK(closed.data == "token_expired");
 }

@@ -270,3 +270,53 @@ TEST_CASE("sse_stream_closed_by_the_client_is_released_at_once", "[server][sse][
   admin.next_where(presence_of("user_offline"));
   CHECK(http_get(srv.port(), "/api/users/alice").json().at("connected") == false);
 }
+
+TEST_CASE("sse_named_events_cannot_be_forged_through_a_type_or_the_query", "[server][sse][names]") {
+  local_server srv;
+  sse_stream s(srv.port(), "/api/events?rooms=lead:9&named=1");
+  require_open(s);
+
+  // The forgery that used to work: a type whose line feeds end the event: line and start a
+  // whole event of the attacker's choosing (id 999999).
+  const auto forged =
+      http_post_json(srv.port(), "/api/events",
+                     json{{"room", "lead:9"},
+                          {"type", "x\nid: 999999\nevent: forged\ndata: {}\n\nevent: y"},
+                          {"data", {}}}
+                         .dump());
+  CHECK(forged.status == 400);
+  CHECK(forged.json().at("error").at("code") == "bad_request");
+  CHECK(forged.json().at("error").at("message").get<std::string>().rfind(
+            "type: contains a control character (U+000A)", 0) == 0);
+
+  const json sent = post(srv.port(), "lead:9", "lead.updated");
+  sse_item raw;
+  next_envelope(s, &raw);
+  CHECK(raw.event == std::optional<std::string>("lead.updated"));
+  CHECK(raw.id == std::optional<std::string>(sent.at("seq").dump()));
+
+  SECTION("rooms and types of the query follow the name rule, by position") {
+    sse_stream bad_room(srv.port(), "/api/events?rooms=lead:9,a%09b");
+    CHECK(bad_room.status() == 400);
+    CHECK(bad_room.body().find("rooms[1]: contains a control character (U+0009)") !=
+          std::string::npos);
+    sse_stream bad_type(srv.port(), "/api/events?rooms=lead:9&types=ok,a%7F");
+    CHECK(bad_type.status() == 400);
+    CHECK(bad_type.body().find("types[1]: contains a control character (U+007F)") !=
+          std::string::npos);
+    sse_stream bad_since(srv.port(), "/api/events?rooms=lead:9&since=yesterday");
+    CHECK(bad_since.status() == 400);
+    // A valid name that is not allowed stays a 403.
+    sse_stream other_user(srv.port(), "/api/events?rooms=user:bob");
+    CHECK(other_user.status() == 403);
+  }
+  SECTION("globs in rooms and types still work") {
+    sse_stream glob(srv.port(), "/api/events?rooms=lead:*&types=lead.*&named=1");
+    require_open(glob);
+    post(srv.port(), "lead:10", "other");
+    const json kept = post(srv.port(), "lead:10", "lead.created");
+    sse_item item;
+    CHECK(next_envelope(glob, &item).at("seq") == kept.at("seq"));
+    CHECK(item.event == std::optional<std::string>("lead.created"));
+  }
+}

@@ -2,6 +2,7 @@
 // three modes (docs/protocol.md, "Auth"). Runs the real server in-process on port 0.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 
@@ -286,4 +287,107 @@ TEST_CASE("auth_timeout_closes_a_silent_connection_with_1008", "[server][ws][aut
   CHECK(elapsed >= millis(300));
   // The authenticated connection is past its time-out too, and stays.
   CHECK(prompt.request("PING", json::object()).at("type") == "PONG");
+}
+
+// --- token expiry on live connections ----------------------------------------------------------
+
+namespace {
+
+// A JWT for `user` that expires three seconds from now (two at least: exp is whole seconds): long
+// enough to connect, short enough to wait for (the server checks exp a few times a second).
+std::string short_lived_jwt(const std::string& user, json extra = json::object()) {
+  extra["sub"] = user;
+  extra["exp"] = unix_now() + 3;
+  return sign_jwt_hs256(extra.dump(), secret);
+}
+
+// Long enough for the token to expire and the server to notice, on a loaded machine.
+constexpr millis expiry_deadline{15000};
+
+}  // namespace
+
+TEST_CASE("a_live_websocket_is_closed_with_1008_token_expired_when_its_jwt_expires",
+          "[server][ws][auth][expiry]") {
+  local_server srv(with_auth("jwt"));
+  rtev_client c(srv.port(), with_query_token(short_lived_jwt("alice")));
+  c.authenticated();
+  CHECK(c.subscribe("lobby").at("room") == "lobby");
+  // Another user's long-lived connection is untouched.
+  rtev_client other(srv.port(),
+                    with_query_token(sign_jwt_hs256(
+                        json{{"sub", "bob"}, {"exp", unix_now() + 3600}}.dump(), secret)));
+  other.authenticated();
+
+  const json err = c.next_of_type("auth_error", expiry_deadline);
+  CHECK(err.at("data").at("code") == "token_expired");
+  CHECK(err.at("data").at("message").get<std::string>().find("token expired") == 0);
+  const ws_message closed = c.wait_close(expiry_deadline);
+  CHECK(closed.type == ws_message::kind::close);
+  CHECK(closed.close_code == 1008);
+  CHECK(closed.data == "token_expired");
+  CHECK(other.request("PING", json::object()).at("type") == "PONG");
+}
+
+TEST_CASE("a_refreshed_token_on_a_live_websocket_moves_the_expiry", "[server][ws][auth][expiry]") {
+  local_server srv(with_auth("jwt"));
+  rtev_client c(srv.port(), with_query_token(short_lived_jwt("alice")));
+  c.authenticated();
+  c.send({{"type", "authenticate"},
+          {"data",
+           {{"token",
+             sign_jwt_hs256(json{{"sub", "alice"}, {"exp", unix_now() + 3600}}.dump(), secret)}}}});
+  c.authenticated();
+  // Past the first token's exp (pinging for 4.5 s, past the old exp of at most 3 s) the connection
+  // is still open: the server holds the new token's exp.
+  const auto until = steady::now() + millis(4500);
+  while (steady::now() < until) {
+    const json pong = c.request("PING", json::object());
+    REQUIRE(pong.at("type") == "PONG");
+    CHECK_FALSE(
+        c.receives([](const json& m) { return m.value("type", "") == "auth_error"; }, millis(250)));
+  }
+  CHECK(c.open());
+}
+
+TEST_CASE("an_sse_stream_ends_when_its_jwt_expires", "[server][sse][auth][expiry]") {
+  local_server srv(with_auth("jwt"));
+  sse_stream s(srv.port(), "/api/events?token=" + url_encode(short_lived_jwt("alice")));
+  REQUIRE(s.status() == 200);
+  sse_item it;
+  const auto deadline = steady::now() + expiry_deadline;
+  do {
+    it = s.next(expiry_deadline);
+  } while (it.type == sse_item::kind::comment && steady::now() < deadline);
+  CHECK(it.type == sse_item::kind::eof);
+}
+
+TEST_CASE("reauthentication_with_fewer_rooms_drops_the_subscriptions_it_no_longer_allows",
+          "[server][ws][auth]") {
+  local_server srv(with_auth("jwt"));
+  const auto token = [](const json& rooms) {
+    return sign_jwt_hs256(json{{"sub", "alice"}, {"rooms", rooms}}.dump(), secret);
+  };
+  rtev_client c(srv.port(), with_query_token(token({"lead:*", "campaign:7"})));
+  c.authenticated();
+  c.subscribe("lead:9");
+  c.subscribe("campaign:7");
+
+  c.send({{"type", "authenticate"}, {"data", {{"token", token({"lead:*"})}}}});
+  const json dropped = c.next_of_type("ERROR");
+  CHECK(dropped.at("data").at("code") == "forbidden");
+  CHECK(dropped.at("data").at("room") == "campaign:7");
+  CHECK(dropped.at("data").at("message").get<std::string>().find("campaign:7") !=
+        std::string::npos);
+  c.authenticated();
+  // Only that one: lead:9 is still allowed, and still followed.
+  CHECK(std::none_of(c.mailbox().begin(), c.mailbox().end(),
+                     [](const json& m) { return m.value("type", "") == "ERROR"; }));
+  CHECK(c.ack("PRESENCE", {{"room", "lead:9"}}).at("users").size() == 1);
+
+  // An event to the dropped room does not arrive; the next one, to the kept room, does.
+  publish_http(srv.port(), {{"room", "campaign:7"}, {"type", "t"}, {"data", {{"n", 1}}}});
+  publish_http(srv.port(), {{"room", "lead:9"}, {"type", "t"}, {"data", {{"n", 2}}}});
+  const json next = c.next_where([](const json& m) { return m.contains("seq"); });
+  CHECK(next.at("room") == "lead:9");
+  CHECK(c.error("SUBSCRIBE", {{"room", "campaign:7"}}).at("code") == "forbidden");
 }

@@ -160,11 +160,13 @@ sio_packet sio_decode(std::string_view text) {
   const char* name = sio_type_name(p.type);
   if (i < text.size()) {
     std::string_view body = text.substr(i);
-    p.data = rtev::parse_json(body);
+    std::string why;
+    p.data = rtev::parse_json(body, &why);
     if (p.data.is_discarded()) {
-      std::string shown(body.substr(0, 40));
-      sio_fail(std::string(name) + " payload is not JSON: '" + shown +
-               (body.size() > 40 ? "…'" : "'"));
+      std::string shown;
+      for (const char c : body.substr(0, 40)) shown += show_char(c);
+      throw sio_bad_json("", "socket.io packet: " + std::string(name) + " payload is not JSON (" +
+                                 why + "): '" + shown + (body.size() > 40 ? "…'" : "'"));
     }
   }
 

@@ -20,6 +20,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rtev/error.hpp"
+
 namespace rtev::wire {
 
 enum class eio_type : char {
@@ -64,8 +66,16 @@ struct sio_packet {
   nlohmann::json data;
 };
 
+/// sio_decode's error when the packet's JSON does not parse: malformed, or nested deeper than
+/// rtev::max_json_depth ("socket.io packet: EVENT payload is not JSON (nested deeper than 128
+/// levels): '[[[[…'"). A server answers it as `bad_json`, other packet errors as `bad_request`.
+struct sio_bad_json : rtev::parse_error {
+  using parse_error::parse_error;
+};
+
 /// The Socket.IO packet inside an Engine.IO message. Throws parse_error naming the problem
-/// ("socket.io packet: EVENT data must be an array starting with the event name").
+/// ("socket.io packet: EVENT data must be an array starting with the event name"), or
+/// sio_bad_json.
 sio_packet sio_decode(std::string_view text);
 std::string sio_encode(const sio_packet& p);
 

@@ -1,0 +1,288 @@
+// room_hub's publish pipeline: parsing and checking publish requests, assigning id/seq/
+// timestamp, the idempotency window, storing, and fanning out once the store commits. Part of
+// room_hub (service thread only; the store's completions come back through post_).
+
+#include <algorithm>
+
+#include "names.hpp"
+#include "room_hub.hpp"
+#include "rtev/error.hpp"
+#include "rtev/event.hpp"
+#include "rtev/time.hpp"
+
+namespace rtev::server_lite {
+
+namespace {
+
+// A user id addressed by a publish: user:{id} must be a valid room.
+void require_user_id(const std::string& path, const std::string& uid) {
+  require_name(path, uid, name_kind::room);
+  if (!is_valid_room("user:" + uid))
+    throw parse_error(path, "is " + std::to_string(uid.size()) +
+                                " characters long; user:{id} must be a room name of at most " +
+                                std::to_string(max_name_chars));
+}
+
+std::int64_t to_us(rtev::timestamp t) {
+  return t.time_since_epoch().count();
+}
+
+}  // namespace
+
+// An event appended to the store and not yet committed: fanned out and acknowledged when
+// the writer reports it stored.
+struct room_hub::pending_event {
+  event_ptr event;
+  std::string id;
+  std::shared_ptr<ack_group> group;
+  std::size_t index = 0;
+};
+
+struct room_hub::ack_group {
+  publish_outcome outcome;
+  std::size_t remaining = 0;
+  publish_done done;
+
+  void settle(std::size_t i, json result) {
+    if (result.contains("error")) outcome.failed = true;
+    outcome.results[i] = std::move(result);
+    if (--remaining == 0 && done) {
+      auto d = std::move(done);
+      d(std::move(outcome));
+    }
+  }
+};
+
+room_hub::room_hub(hub_config cfg, history_store& store, const authenticator& auth, post_fn post)
+    : cfg_(std::move(cfg)),
+      store_(store),
+      auth_(auth),
+      post_(std::move(post)),
+      next_seq_(store.last_seq_at_open() + 1),
+      frontier_(store.last_seq_at_open()) {
+  // Rebuild the idempotency window so a publish retried across a restart is stored once.
+  const auto now_us = to_us(rtev::time::now());
+  const auto window_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(cfg_.idempotency_window).count();
+  const auto now = steady::now();
+  for (auto& [id, seq] : store_.ids_since(now_us - window_us)) {
+    recent_ids_[id] = recent_id{seq, now, true, {}};
+    recent_order_.emplace_back(now, id);
+  }
+}
+
+room_hub::~room_hub() = default;
+
+std::vector<publish_request> room_hub::parse_publish(const json& body) const {
+  if (!body.is_object())
+    throw parse_error("", "expected an event object, got " + json_type_name(body));
+  auto str = [&](const char* key, bool required) -> std::optional<std::string> {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) {
+      if (required) throw parse_error(key, "required field is missing");
+      return std::nullopt;
+    }
+    if (it->is_string()) return it->get<std::string>();
+    if (it->is_number_integer() && (std::string(key) == "user_id")) return it->dump();
+    throw parse_error(key, "expected a string, got " + json_type_name(*it));
+  };
+  publish_request base;
+  base.type = *str("type", true);
+  require_name("type", base.type, name_kind::type);
+  if (auto it = body.find("data"); it != body.end()) base.data = *it;
+  base.id = str("id", false);
+  if (base.id && (base.id->empty() || base.id->size() > 128))
+    throw parse_error("id", "expected 1 to 128 characters");
+
+  int targets = 0;
+  std::vector<publish_request> out;
+  if (auto room = str("room", false)) {
+    ++targets;
+    require_name("room", *room, name_kind::room);
+    base.room = *room;
+  }
+  if (auto user = str("user_id", false)) {
+    ++targets;
+    require_user_id("user_id", *user);
+    base.room = "user:" + *user;
+  }
+  if (auto it = body.find("broadcast"); it != body.end() && !it->is_null()) {
+    if (!it->is_boolean())
+      throw parse_error("broadcast", "expected a boolean, got " + json_type_name(*it));
+    if (it->get<bool>()) {
+      ++targets;
+      base.broadcast = true;
+    }
+  }
+  if (auto it = body.find("user_ids"); it != body.end() && !it->is_null()) {
+    ++targets;
+    if (!it->is_array() || it->empty())
+      throw parse_error("user_ids", "expected a non-empty array of user ids");
+    if (targets > 1) throw parse_error("", "give one target: room, user_id, user_ids or broadcast");
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      const json& u = (*it)[i];
+      std::string uid;
+      if (u.is_string())
+        uid = u.get<std::string>();
+      else if (u.is_number_integer())
+        uid = u.dump();
+      else
+        throw parse_error("user_ids[" + std::to_string(i) + "]",
+                          "expected a string or integer, got " + json_type_name(u));
+      require_user_id("user_ids[" + std::to_string(i) + "]", uid);
+      publish_request r = base;
+      r.room = "user:" + uid;
+      // One event per user, each with its own id: "<id>/<user>" keeps retries idempotent.
+      if (base.id) r.id = *base.id + "/" + uid;
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+  if (targets > 1) throw parse_error("", "give one target: room, user_id, user_ids or broadcast");
+  if (targets == 0) base.broadcast = true;  // no target: a broadcast (as `rtev publish`)
+  out.push_back(std::move(base));
+  return out;
+}
+
+std::string room_hub::publish_refusal(const identity* who, const publish_request& r) const {
+  if (!who) return {};  // HTTP API, key already checked
+  if (r.broadcast) {
+    if (!may_target_users(*who, auth_.mode())) return "broadcasting needs role admin or service";
+    return {};
+  }
+  if (r.room.rfind("user:", 0) == 0 && r.room != "user:" + who->user_id) {
+    if (!may_target_users(*who, auth_.mode()))
+      return "publishing to another user needs role admin or service";
+    return {};
+  }
+  if (auto why = join_refusal(*who, auth_.mode(), r.room); !why.empty()) {
+    if (may_target_users(*who, auth_.mode()) && auth_.mode() != auth_mode::none) return {};
+    return why;
+  }
+  return {};
+}
+
+void room_hub::publish(std::vector<publish_request> reqs, publish_done done) {
+  auto group = std::make_shared<ack_group>();
+  group->remaining = reqs.size();
+  group->outcome.results = json::array();
+  for (std::size_t i = 0; i < reqs.size(); ++i) group->outcome.results.push_back(nullptr);
+  group->done = std::move(done);
+  if (reqs.empty()) {
+    if (group->done) group->done(std::move(group->outcome));
+    return;
+  }
+
+  std::vector<stored_event> batch;
+  std::vector<std::uint64_t> seqs;
+  const auto now = steady::now();
+  // One instant per publish: the envelope's timestamp and the stored time are the same, so
+  // time-based since/until compare against exactly what clients see.
+  const rtev::timestamp instant = rtev::time::now();
+  const std::string stamp = rtev::time::format_rfc3339(instant, cfg_.timezone);
+  for (std::size_t i = 0; i < reqs.size(); ++i) {
+    publish_request& r = reqs[i];
+    if (r.id) {
+      if (auto it = recent_ids_.find(*r.id); it != recent_ids_.end()) {
+        if (it->second.committed)
+          group->settle(i, {{"id", *r.id}, {"seq", it->second.seq}, {"duplicate", true}});
+        else
+          it->second.waiters.emplace_back(group, i);
+        continue;
+      }
+    }
+    const std::string id = r.id ? *r.id : rtev::make_event_id();
+    const std::uint64_t seq = next_seq_++;
+    json env = {{"type", r.type},
+                {"id", id},
+                {"seq", seq},
+                {"timestamp", stamp},
+                {"timezone", cfg_.timezone},
+                {"data", r.data}};
+    if (!r.broadcast) env["room"] = r.room;
+    auto ev = std::make_shared<shared_event>();
+    ev->json = env.dump(-1, ' ', false, json::error_handler_t::replace);
+    ev->type = r.type;
+    ev->room = r.broadcast ? std::string() : r.room;
+    ev->seq = seq;
+
+    stored_event se;
+    se.seq = seq;
+    se.id = id;
+    se.type = r.type;
+    se.room = ev->room;
+    se.time_us = to_us(instant);
+    se.json = ev->json;
+    batch.push_back(std::move(se));
+    seqs.push_back(seq);
+    pending_.emplace(seq, pending_event{ev, id, group, i});
+    recent_ids_[id] = recent_id{seq, now, false, {}};
+    recent_order_.emplace_back(now, id);
+  }
+  if (batch.empty()) return;
+  // The completion runs on the store's writer thread: hand it to the service thread.
+  store_.append(std::move(batch), [this, seqs = std::move(seqs)](
+                                      std::vector<history_store::append_result> results) mutable {
+    post_([this, seqs = std::move(seqs), results = std::move(results)]() mutable {
+      on_committed(std::move(seqs), std::move(results));
+    });
+  });
+}
+
+void room_hub::on_committed(std::vector<std::uint64_t> seqs,
+                            std::vector<history_store::append_result> results) {
+  for (std::size_t i = 0; i < seqs.size(); ++i) {
+    auto it = pending_.find(seqs[i]);
+    if (it == pending_.end()) continue;
+    pending_event p = std::move(it->second);
+    pending_.erase(it);
+    frontier_ = std::max(frontier_, seqs[i]);
+    const auto& r =
+        i < results.size() ? results[i] : history_store::append_result{false, "lost", {}};
+    json result;
+    auto rid = recent_ids_.find(p.id);
+    if (!r.ok) {
+      result = {{"id", p.id}, {"error", {{"code", "storage_error"}, {"message", r.error}}}};
+      if (rid != recent_ids_.end() && !rid->second.committed) {
+        auto waiters = std::move(rid->second.waiters);
+        recent_ids_.erase(rid);
+        for (auto& [g, idx] : waiters) g->settle(idx, result);
+      }
+    } else {
+      std::uint64_t seq = r.duplicate_of ? *r.duplicate_of : seqs[i];
+      result = {{"id", p.id}, {"seq", seq}};
+      if (!p.event->room.empty()) result["room"] = p.event->room;
+      if (r.duplicate_of) {
+        result["duplicate"] = true;
+      } else {
+        ++published_;
+        count_type(p.event->type);
+        deliver(p.event);
+      }
+      if (rid != recent_ids_.end()) {
+        rid->second.seq = seq;
+        rid->second.committed = true;
+        auto waiters = std::move(rid->second.waiters);
+        json dup = result;
+        dup["duplicate"] = true;
+        for (auto& [g, idx] : waiters) g->settle(idx, dup);
+      }
+    }
+    if (p.group) p.group->settle(p.index, std::move(result));
+  }
+}
+
+void room_hub::count_type(const std::string& type) {
+  if (auto it = by_type_.find(type); it != by_type_.end()) {
+    ++it->second;
+    return;
+  }
+  if (named_types_ >= max_tracked_types || type == other_types) {
+    ++by_type_[other_types];
+    return;
+  }
+  by_type_.emplace(type, 1);
+  ++named_types_;
+}
+
+}  // namespace rtev::server_lite
