@@ -2,6 +2,23 @@
 
 namespace rtev {
 
+std::string printable(std::string_view text) {
+  static const char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto b = static_cast<unsigned char>(ch);
+    if (b >= 0x20 && b < 0x7f && b != '\\') {
+      out += ch;
+    } else {
+      out += "\\x";
+      out += hex[b >> 4];
+      out += hex[b & 0xf];
+    }
+  }
+  return out;
+}
+
 bool json_depth_within(std::string_view text, std::size_t limit) noexcept {
   std::size_t depth = 0;
   bool in_string = false, escaped = false;
@@ -48,7 +65,9 @@ nlohmann::json parse_json(std::string_view text, std::string* why) {
       std::string m = e.what();
       if (const auto close = m.find("] "); m.rfind("[json.exception", 0) == 0 && close != m.npos)
         m.erase(0, close + 2);
-      *why = m;
+      // The message quotes what was last read: outside bytes, maybe not UTF-8, maybe control
+      // characters. Whoever shows or sends it back gets printable ASCII.
+      *why = printable(m);
     }
     return nlohmann::json(nlohmann::json::value_t::discarded);
   }

@@ -47,21 +47,10 @@ bool starts_with(std::string_view s, std::string_view prefix) {
 // UTF-8 (nlohmann::json::dump throws on invalid UTF-8).
 std::string quote_for_client(std::string_view s) {
   constexpr std::size_t max_shown = 64;
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out = "'";
-  for (std::size_t i = 0; i < s.size() && i < max_shown; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 0xf];
-    }
-  }
-  if (s.size() > max_shown) out += "...";
-  out += '\'';
-  return out;
+  std::string shown = rtev::printable(s.substr(0, max_shown));
+  for (std::size_t at = shown.find('\''); at != std::string::npos; at = shown.find('\'', at))
+    shown.replace(at, 1, "\\x27");  // the quote that closes it stays unambiguous
+  return "'" + shown + (s.size() > max_shown ? "...'" : "'");
 }
 
 std::string_view trim(std::string_view s) {

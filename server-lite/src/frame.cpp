@@ -11,22 +11,9 @@ namespace {
 
 // An SSE field value ends at CR or LF: one inside would let the value start a forged field or
 // event. Types are validated when published; this holds for whatever a store replays. Control
-// characters are written as \xNN.
+// characters (and anything outside printable ASCII) are written as \xNN.
 std::string sse_field(std::string_view value) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(value.size());
-  for (const char ch : value) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c >= 0x20 && c != 0x7f) {
-      out += ch;
-      continue;
-    }
-    out += "\\x";
-    out += hex[c >> 4];
-    out += hex[c & 0xf];
-  }
-  return out;
+  return rtev::printable(value);
 }
 
 }  // namespace

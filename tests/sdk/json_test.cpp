@@ -43,6 +43,14 @@ TEST_CASE("parse_json_reports_malformed_text_and_invalid_utf8", "[sdk][json]") {
   CHECK(why.find("syntax error") != std::string::npos);
   CHECK(why.find("[json.exception") == std::string::npos);
   CHECK(parse_json("\"\xff\"", &why).is_discarded());
+  CHECK(why.find("\\xff") != std::string::npos);  // quoted, printable: safe to send back
+  CHECK(parse_json("[1,\n\xc3x", &why).is_discarded());
+  CHECK(why.find_first_of("\n\xc3") == std::string::npos);
   CHECK(parse_json("", &why).is_discarded());
   CHECK(parse_json(R"({"a":[1,2,{"b":"ü"}]})")["a"][2]["b"] == "ü");
+}
+
+TEST_CASE("printable_writes_bytes_outside_printable_ascii_as_hex", "[sdk][json]") {
+  CHECK(rtev::printable("ok 1") == "ok 1");
+  CHECK(rtev::printable("a\nb\xff\x7f") == "a\\x0ab\\xff\\x7f");
 }

@@ -26,9 +26,15 @@ constexpr std::size_t max_json_depth = 128;
 /// so brackets inside them do not count). Linear, no allocation; says nothing about validity.
 bool json_depth_within(std::string_view text, std::size_t limit = max_json_depth) noexcept;
 
+/// `text` with every byte outside printable ASCII, and the backslash, written as `\xNN`: for
+/// quoting outside bytes in an error message, a log line, a reply or an SSE field (never
+/// invalid UTF-8, never a line break, and unambiguous).
+std::string printable(std::string_view text);
+
 /// Parses JSON from outside. On failure returns a discarded value (`is_discarded()`) and, if
 /// `why` is given, stores why: "nested deeper than 128 levels" or the parser's message
-/// ("syntax error while parsing value - invalid literal; last read: 'x'"). Invalid UTF-8 in a
+/// ("syntax error while parsing value - invalid literal; last read: 'x'", quoted bytes made
+/// printable()). Invalid UTF-8 in a
 /// string is a failure too. Never throws.
 nlohmann::json parse_json(std::string_view text, std::string* why = nullptr);
 
