@@ -160,10 +160,12 @@ sio_packet sio_decode(std::string_view text) {
   const char* name = sio_type_name(p.type);
   if (i < text.size()) {
     std::string_view body = text.substr(i);
-    p.data = rtev::parse_json(body);
+    std::string why;
+    p.data = rtev::parse_json(body, &why);
     if (p.data.is_discarded()) {
+      // The reason says what is wrong ("nested deeper than 128 levels"); the start shows where.
       std::string shown(body.substr(0, 40));
-      sio_fail(std::string(name) + " payload is not JSON: '" + shown +
+      sio_fail(std::string(name) + " payload is not JSON (" + why + "): '" + shown +
                (body.size() > 40 ? "…'" : "'"));
     }
   }
