@@ -16,17 +16,26 @@ std::optional<std::string> http_request::param(const std::string& k) const {
   return it->second;
 }
 
-std::string http_request::token() const {
-  const std::string bearer = "Bearer ";
-  if (authorization.size() > bearer.size() &&
-      std::equal(bearer.begin(), bearer.end(), authorization.begin(),
+std::string http_request::bearer() const {
+  const std::string prefix = "Bearer ";
+  if (authorization.size() > prefix.size() &&
+      std::equal(prefix.begin(), prefix.end(), authorization.begin(),
                  [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
-    return authorization.substr(bearer.size());
-  return param("token").value_or("");
+    return authorization.substr(prefix.size());
+  return {};
+}
+
+std::string http_request::token() const {
+  std::string t = bearer();
+  return t.empty() ? param("token").value_or("") : t;
+}
+
+std::string reply_json(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 http_response json_error(int status, const std::string& code, const std::string& message) {
-  return {status, json{{"error", {{"code", code}, {"message", message}}}}.dump(),
+  return {status, reply_json(json{{"error", {{"code", code}, {"message", message}}}}),
           "application/json"};
 }
 
@@ -48,9 +57,19 @@ std::optional<http_response> http_api::history_refusal(const http_request& req,
   return std::nullopt;
 }
 
+std::optional<http_response> http_api::key_refusal(const http_request& req) const {
+  if (has_api_key(req)) return std::nullopt;
+  if (!req.bearer().empty()) return json_error(403, "forbidden", "the API key is not valid");
+  // Never from ?token=: a URL ends up in access logs and browser history.
+  return json_error(401, "unauthorized",
+                    req.param("token") ? "the API key is accepted only in the Authorization header "
+                                         "(Authorization: Bearer <api-key>), not in ?token="
+                                       : "an API key is required: Authorization: Bearer <api-key>");
+}
+
 bool http_api::has_api_key(const http_request& req) const {
   if (cfg_.api_key.empty()) return true;
-  const std::string t = req.token();
+  const std::string t = req.bearer();
   // Constant-time comparison: the key is a secret.
   if (t.size() != cfg_.api_key.size()) return false;
   unsigned char diff = 0;
@@ -74,26 +93,31 @@ server_stats http_api::stats() const {
 
 void http_api::handle(const http_request& req, std::function<void(http_response)> reply) {
   const std::string& p = req.path;
-  if (p == "/health" && req.method == "GET") return reply(health());
-  if ((p == "/api/stats" || p == "/api/ws") && req.method == "GET") return reply(stats_json());
-  if (p == "/metrics" && req.method == "GET") return reply(metrics());
-  if (p == "/api/history" && req.method == "GET") return reply(history(req));
+  // HEAD is answered as GET; the transport sends the headers only.
+  const bool get = req.method == "GET" || req.method == "HEAD";
+  if (p == "/health" && get) return reply(health());
+  if ((p == "/api/stats" || p == "/api/ws") && get) return reply(stats_json());
+  if (p == "/metrics" && get) return reply(metrics());
+  if (p == "/api/history" && get) return reply(history(req));
   if (p == "/api/events" && req.method == "POST") return publish(req, std::move(reply));
+  // lws has already percent-decoded the path: the id is used as it is (decoding it again
+  // would turn a literal "%41" into "A").
   const std::string users = "/api/users/";
   if (p.rfind(users, 0) == 0) {
     std::string rest = p.substr(users.size());
     const std::string disconnect = "/disconnect";
     if (req.method == "POST" && rest.size() > disconnect.size() &&
         rest.compare(rest.size() - disconnect.size(), disconnect.size(), disconnect) == 0) {
-      if (!has_api_key(req))
-        return reply(json_error(401, "unauthorized",
-                                "a valid API key is required (Authorization: Bearer <api-key>)"));
-      const std::string user = url_decode(rest.substr(0, rest.size() - disconnect.size()));
+      if (auto refused = key_refusal(req)) return reply(*refused);
+      const std::string user = rest.substr(0, rest.size() - disconnect.size());
       const std::size_t n = hub_.kick_user(user);
-      return reply({200, json{{"user_id", user}, {"disconnected", n}}.dump(), "application/json"});
+      return reply(
+          {200, reply_json(json{{"user_id", user}, {"disconnected", n}}), "application/json"});
     }
-    if (req.method == "GET" && !rest.empty() && rest.find('/') == std::string::npos)
-      return reply({200, hub_.user_info(url_decode(rest)).dump(), "application/json"});
+    if (get && !rest.empty() && rest.find('/') == std::string::npos) {
+      if (auto refused = key_refusal(req)) return reply(*refused);
+      return reply({200, reply_json(hub_.user_info(rest)), "application/json"});
+    }
   }
   static const char* known[] = {"/health",  "/api/stats",   "/api/ws",
                                 "/metrics", "/api/history", "/api/events"};
@@ -215,7 +239,7 @@ http_response http_api::history(const http_request& req) const {
     for (const auto& e : page.events) events.push_back(json::parse(e.json));
     json next = nullptr;
     if (page.more && !page.events.empty()) next = page.events.back().seq;
-    return {200, json{{"events", events}, {"next", next}, {"epoch", hub_.epoch()}}.dump(),
+    return {200, reply_json(json{{"events", events}, {"next", next}, {"epoch", hub_.epoch()}}),
             "application/json"};
   } catch (const parse_error& e) {
     return json_error(400, "bad_request", e.what());
@@ -223,11 +247,7 @@ http_response http_api::history(const http_request& req) const {
 }
 
 void http_api::publish(const http_request& req, std::function<void(http_response)> reply) {
-  if (!has_api_key(req))
-    return reply(json_error(
-        req.token().empty() ? 401 : 403, req.token().empty() ? "unauthorized" : "forbidden",
-        req.token().empty() ? "an API key is required: Authorization: Bearer <api-key>"
-                            : "the API key is not valid"));
+  if (auto refused = key_refusal(req)) return reply(*refused);
   std::string why;
   json body = rtev::parse_json(req.body, &why);
   if (body.is_discarded())

@@ -23,8 +23,10 @@ struct http_request {
   std::string remote;
 
   std::optional<std::string> param(const std::string& k) const;
-  /// Bearer token from Authorization, else ?token=.
+  /// Bearer token from Authorization, else ?token= (a user's token; never the API key).
   std::string token() const;
+  /// Bearer token from Authorization only ("" without one).
+  std::string bearer() const;
 };
 
 struct http_response {
@@ -36,6 +38,10 @@ struct http_response {
 /// `{"error":{"code","message"}}` with the status.
 http_response json_error(int status, const std::string& code, const std::string& message);
 
+/// `j` as compact JSON text; invalid UTF-8 in a string becomes U+FFFD instead of throwing
+/// (a reply may quote what a client sent).
+std::string reply_json(const json& j);
+
 class http_api {
  public:
   http_api(const server_config& cfg, room_hub& hub, const authenticator& auth,
@@ -45,8 +51,11 @@ class http_api {
   /// `reply` may run later, on the service thread. Returns true if `reply` was or will be called.
   void handle(const http_request& req, std::function<void(http_response)> reply);
 
-  /// Whether `req` carries the API key (always true when no key is configured).
+  /// Whether `req` carries the API key in `Authorization: Bearer` (always true when no key is
+  /// configured). ?token= never carries it.
   bool has_api_key(const http_request& req) const;
+  /// 401 (no key, or one in ?token=) or 403 (a wrong key), or nothing when the key is there.
+  std::optional<http_response> key_refusal(const http_request& req) const;
   /// Why `req` may not read `room`'s history (empty: it may). The API key reads anything;
   /// otherwise the token's identity must be allowed to join the room (all rooms: admin).
   std::optional<http_response> history_refusal(const http_request& req,

@@ -28,6 +28,7 @@
 #include "auth.hpp"
 #include "history_store.hpp"
 #include "http_api.hpp"
+#include "http_request_head.hpp"
 #include "log.hpp"
 #include "room_hub.hpp"
 #include "rtev/duration.hpp"
@@ -73,7 +74,13 @@ struct session {
   std::uint64_t pending_id = 0;  // waiting for an async reply (publish)
   std::optional<http_response> response;
   bool headers_sent = false;
+  bool close_after = false;  // refused before its body was read: close, do not read on
 };
+
+// 127.0.0.0/8 and ::1 (ip as resolve_host prints it).
+bool is_loopback(const std::string& ip) {
+  return ip.rfind("127.", 0) == 0 || ip == "::1" || ip.rfind("::ffff:127.", 0) == 0;
+}
 
 std::string resolve_host(const std::string& host) {
   addrinfo hints{};
@@ -294,9 +301,10 @@ struct server::impl {
           add_cors(wsi, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
       s.headers_sent = true;
-      if (s.response->body.empty()) {
+      // HEAD: the GET response's headers (Content-Length included), never its body.
+      if (s.response->body.empty() || s.req.method == "HEAD") {
         s.response.reset();
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
+        return end_transaction(wsi, s);
       }
       lws_callback_on_writable(wsi);
       return 0;
@@ -304,6 +312,13 @@ struct server::impl {
     frame body(s.response->body);
     s.response.reset();
     if (lws_write(wsi, body.data(), body.size(), LWS_WRITE_HTTP_FINAL) < 0) return -1;
+    return end_transaction(wsi, s);
+  }
+
+  // A request refused before its body was read leaves that body (or chunk framing) unread on
+  // the connection: close rather than parse it as the next request.
+  int end_transaction(lws* wsi, session& s) {
+    if (s.close_after) return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
   }
 
@@ -327,21 +342,7 @@ struct server::impl {
   }
 
   // lws has already percent-decoded the query fragments ("k=v").
-  static std::multimap<std::string, std::string> query_args(lws* wsi) {
-    std::multimap<std::string, std::string> out;
-    char buf[4096];
-    for (int i = 0;; ++i) {
-      const int n = lws_hdr_copy_fragment(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_URI_ARGS, i);
-      if (n < 0) break;
-      std::string frag(buf, static_cast<std::size_t>(n));
-      const auto eq = frag.find('=');
-      if (eq == std::string::npos)
-        out.emplace(frag, "");
-      else
-        out.emplace(frag.substr(0, eq), frag.substr(eq + 1));
-    }
-    return out;
-  }
+  static std::multimap<std::string, std::string> query_args(lws* wsi) { return request_query(wsi); }
 
   static std::string peer(lws* wsi) {
     char buf[128] = {};
@@ -567,6 +568,43 @@ struct server::impl {
     return 0;
   }
 
+  // The whole request is in (or there is none): route it. Publishing answers later.
+  int body_complete(lws* wsi, session& s) {
+    if (s.response) return 0;  // already refused (413 from Content-Length)
+    if (s.body_too_large) {
+      respond(wsi, s,
+              json_error(413, "too_large",
+                         "the request body is over " + std::to_string(cfg.max_message_bytes * 16) +
+                             " bytes"));
+      return 0;
+    }
+    if (s.req.path == "/api/events" && !http_rate_ok(s.req.remote)) {
+      respond(wsi, s,
+              json_error(429, "rate_limited",
+                         "too many requests: the limit is " +
+                             std::to_string(static_cast<long>(cfg.rate_limit)) + "/s"));
+      return 0;
+    }
+    if (is_socketio_path(s.req.path)) {
+      respond(wsi, s, sio->poll_post(s.req));
+      return 0;
+    }
+    const std::uint64_t id = next_pending_id++;
+    s.pending_id = id;
+    pending_http[id] = wsi;
+    api->handle(s.req, [this, id](http_response r) {
+      auto it = pending_http.find(id);
+      if (it == pending_http.end()) return;  // the client went away
+      lws* w = it->second;
+      pending_http.erase(it);
+      auto** p = static_cast<session**>(lws_wsi_user(w));
+      if (!p || !*p) return;
+      (*p)->pending_id = 0;
+      respond(w, **p, std::move(r));
+    });
+    return 0;
+  }
+
   // --- the one protocol callback -----------------------------------------------------------
 
   static int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
@@ -583,6 +621,10 @@ struct server::impl {
         static const char msg[] = "internal error";
         lws_close_reason(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
                          reinterpret_cast<unsigned char*>(const_cast<char*>(msg)), sizeof msg - 1);
+      } else if ((reason == LWS_CALLBACK_HTTP || reason == LWS_CALLBACK_HTTP_BODY_COMPLETION) &&
+                 !(pss && *pss && ((*pss)->headers_sent || (*pss)->sse_headers_sent))) {
+        // A plain HTTP request still gets an answer, not a reset.
+        self->write_whole_response(wsi, json_error(500, "internal_error", "internal error"));
       }
       return -1;
     }
@@ -618,6 +660,14 @@ struct server::impl {
 
       case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
         const std::string path = header(wsi, WSI_TOKEN_GET_URI);
+        {
+          http_request head;
+          head.method = "GET";
+          head.path = path;
+          head.query = query_args(wsi);
+          if (auto refused = head_refusal(wsi, head, cfg.max_message_bytes * 16))
+            return write_whole_response(wsi, *refused);
+        }
         if (is_socketio_path(path)) {
           if (auto refused = sio->ws_check(sio_request(wsi)))
             return write_whole_response(wsi, *refused);
@@ -724,38 +774,28 @@ struct server::impl {
         sio_untrack(s);
         s.sio_sid.clear();
         s.sio_poll = 0;
-        if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI))
-          s.req.method = "POST";
-        else if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI))
-          s.req.method = "OPTIONS";
-        else if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI))
-          s.req.method = "GET";
-        else if (lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI))
-          s.req.method = "PUT";
-        else if (lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI))
-          s.req.method = "DELETE";
-        else if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI))
-          s.req.method = "HEAD";
-        else
-          s.req.method = "OTHER";
+        s.close_after = false;
+        s.req.method = request_method(wsi);
         s.req.query = query_args(wsi);
         s.req.authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
         s.req.remote = peer(wsi);
+        // Sizes, UTF-8 and the body's length, before anything reads them (414/431/400/411/413).
+        if (auto refused = head_refusal(wsi, s.req, cfg.max_message_bytes * 16)) {
+          s.close_after = true;
+          respond(wsi, s, std::move(*refused));
+          return 0;
+        }
         if (s.req.method == "OPTIONS") {
           respond(wsi, s, {204, "", "text/plain"});
           return 0;
         }
-        if (s.req.method == "POST") {
-          const std::string cl = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
-          if (!cl.empty() && std::strtoull(cl.c_str(), nullptr, 10) > cfg.max_message_bytes * 16) {
-            // Refuse before reading: the body is not wanted.
-            respond(wsi, s,
-                    json_error(413, "too_large",
-                               "the request body is over " +
-                                   std::to_string(cfg.max_message_bytes * 16) + " bytes"));
-            return 0;
-          }
-          return 0;  // wait for the body
+        if (s.req.method == "POST" || s.req.method == "PUT" || s.req.method == "PATCH") {
+          if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+            return 0;  // wait for the body
+          // No body (RFC 9112 6.3: no Content-Length, no Transfer-Encoding). lws would wait for
+          // one anyway, so the request is handled now and the connection closed after it.
+          s.close_after = true;
+          return body_complete(wsi, s);
         }
         if (s.req.path == "/api/events" && s.req.method == "GET") return sse_start(wsi, s);
         if (is_socketio_path(s.req.path) && s.req.method == "GET") {
@@ -775,42 +815,8 @@ struct server::impl {
         return 0;
       }
 
-      case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
-        session& s = sess(pss);
-        if (s.response) return 0;  // already refused (413 from Content-Length)
-        if (s.body_too_large) {
-          respond(wsi, s,
-                  json_error(413, "too_large",
-                             "the request body is over " +
-                                 std::to_string(cfg.max_message_bytes * 16) + " bytes"));
-          return 0;
-        }
-        if (s.req.path == "/api/events" && !http_rate_ok(s.req.remote)) {
-          respond(wsi, s,
-                  json_error(429, "rate_limited",
-                             "too many requests: the limit is " +
-                                 std::to_string(static_cast<long>(cfg.rate_limit)) + "/s"));
-          return 0;
-        }
-        if (is_socketio_path(s.req.path)) {
-          respond(wsi, s, sio->poll_post(s.req));
-          return 0;
-        }
-        const std::uint64_t id = next_pending_id++;
-        s.pending_id = id;
-        pending_http[id] = wsi;
-        api->handle(s.req, [this, id](http_response r) {
-          auto it = pending_http.find(id);
-          if (it == pending_http.end()) return;  // the client went away
-          lws* w = it->second;
-          pending_http.erase(it);
-          auto** p = static_cast<session**>(lws_wsi_user(w));
-          if (!p || !*p) return;
-          (*p)->pending_id = 0;
-          respond(w, **p, std::move(r));
-        });
-        return 0;
-      }
+      case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        return body_complete(wsi, sess(pss));
 
       case LWS_CALLBACK_HTTP_WRITEABLE: {
         if (!*pss) return 0;
@@ -948,7 +954,10 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 |
                  LWS_SERVER_OPTION_DISABLE_IPV6 * (m.ip.find(':') == std::string::npos ? 1 : 0);
   info.timeout_secs = 30;
-  info.max_http_header_data = 8192;
+  // Headers and URL pieces are cut by lws at token_limits() and then answered 431/414 by
+  // head_refusal(); the table itself only overflows (a silent close in lws) far past that.
+  info.max_http_header_data = header_table_bytes;
+  info.token_limits = token_limits();
   info.pt_serv_buf_size = 64 * 1024;
   m.ctx = lws_create_context(&info);
   if (!m.ctx) throw config_error(bind_failure(m.ip, cfg.port, cfg.host));
@@ -967,6 +976,13 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
                {"timezone", cfg.timezone},
                {"epoch", m.store->epoch()},
                {"last_seq", std::to_string(m.store->last_seq_at_open())}});
+  if (cfg.auth == "none" && !is_loopback(m.ip))
+    m.log.write(log_level::warn,
+                "--auth none on " + cfg.host +
+                    ", which is not a loopback address: anyone who can reach it can connect as "
+                    "anyone and read every room" +
+                    (cfg.api_key.empty() ? ", and publish through the HTTP API" : "") +
+                    "; use --auth token or jwt, or --host 127.0.0.1");
   if (cfg.auth != "none" && cfg.api_key.empty())
     m.log.write(log_level::warn,
                 "no --api-key: the HTTP publish and admin API is open to anyone who can reach it");

@@ -199,6 +199,36 @@ TEST_CASE("post_events_needs_the_api_key_when_one_is_set", "[server][http][auth]
   }
 }
 
+TEST_CASE("api_users_needs_the_api_key_when_one_is_set", "[server][http][auth]") {
+  auto cfg = test_config();
+  cfg.api_key = "sekret";
+  local_server srv(cfg);
+  auto alice = rtev_client::connect_as(srv.port(), "alice");
+  const http_response none = http_get(srv.port(), "/api/users/alice");
+  CHECK(none.status == 401);
+  CHECK(is_json_error(none));
+  CHECK(http_get(srv.port(), "/api/users/alice", {{"Authorization", "Bearer nope"}}).status == 403);
+  const http_response right = http_get(srv.port(), "/api/users/alice", bearer_key);
+  REQUIRE(right.status == 200);
+  CHECK(right.json().at("connections") == 1);
+}
+
+TEST_CASE("the_api_key_is_never_taken_from_the_query", "[server][http][auth]") {
+  auto cfg = test_config();
+  cfg.api_key = "sekret";
+  local_server srv(cfg);
+  const std::string body = R"({"type":"x","room":"lead:9","data":{}})";
+  const http_response publish = http_post_json(srv.port(), "/api/events?token=sekret", body);
+  CHECK(publish.status == 401);
+  REQUIRE(is_json_error(publish));
+  CHECK(error_message(publish).find("Authorization") != std::string::npos);
+  CHECK(error_message(publish).find("?token=") != std::string::npos);
+  CHECK(http_get(srv.port(), "/api/users/alice?token=sekret").status == 401);
+  CHECK(http_request(srv.port(), "POST", "/api/users/alice/disconnect?token=sekret").status == 401);
+  // Nothing was published with the key from the URL.
+  CHECK(fetch_history(srv.port(), "lead:9", "sekret").empty());
+}
+
 TEST_CASE("post_events_refuses_oversized_bodies_with_413", "[server][http][limits]") {
   auto cfg = test_config();
   cfg.max_message_bytes = 1024;

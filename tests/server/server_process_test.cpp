@@ -74,6 +74,24 @@ TEST_CASE("rtev_serve_prints_its_url_and_writes_the_ready_file", "[server][proce
   }
 }
 
+TEST_CASE("rtev_serve_warns_when_auth_none_listens_beyond_loopback", "[server][process]") {
+  const std::string warning = "--auth none on 0.0.0.0, which is not a loopback address";
+  SECTION("--host 0.0.0.0 --auth none prints one warning line") {
+    serve_process srv({"--host", "0.0.0.0", "--port", "0", "--db", ":memory:"});
+    const std::string err = srv.stderr_text();
+    INFO(err);
+    CHECK(err.find(warning) != std::string::npos);
+    CHECK(err.find("WARN") != std::string::npos);
+  }
+  SECTION("loopback, or auth token, prints none") {
+    serve_process local({"--port", "0", "--db", ":memory:"});
+    CHECK(local.stderr_text().find("not a loopback address") == std::string::npos);
+    serve_process token({"--host", "0.0.0.0", "--port", "0", "--db", ":memory:", "--auth", "token",
+                         "--api-key", "k"});
+    CHECK(token.stderr_text().find("not a loopback address") == std::string::npos);
+  }
+}
+
 TEST_CASE("rtev_serve_shuts_down_on_a_signal_closing_clients_with_1001", "[server][process]") {
   temp_dir dir;
   const std::vector<std::string> args = {"--port", "0", "--db", dir.file("events.db")};

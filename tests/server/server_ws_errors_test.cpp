@@ -260,7 +260,8 @@ TEST_CASE("kicked_users_are_closed_with_4001", "[server][ws][errors]") {
     observer.next_where([](const json& m) {
       return type_of(m) == "user_offline" && m.at("data").at("user_id") == "alice";
     });
-    const json info = http_get(srv.port(), "/api/users/alice").json();
+    const json info =
+        http_get(srv.port(), "/api/users/alice", {{"Authorization", "Bearer admin-key"}}).json();
     CHECK(info.at("connected") == false);
     CHECK(answers_ping(bob));
   }

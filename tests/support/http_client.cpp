@@ -93,12 +93,23 @@ http_response http_request(std::uint16_t port, const std::string& method, const 
   tcp_stream s("127.0.0.1", port, timeout);
   // A server may answer (413) before reading the whole body and close: the response counts.
   s.write_all(build_request(port, method, target, headers, body));
+  return read_response(s, deadline, method == "HEAD");
+}
+
+http_response http_raw(std::uint16_t port, std::string_view bytes, millis timeout) {
+  const auto deadline = steady::now() + timeout;
+  tcp_stream s("127.0.0.1", port, timeout);
+  s.write_all(bytes);
+  return read_response(s, deadline, bytes.rfind("HEAD ", 0) == 0);
+}
+
+http_response read_response(tcp_stream& s, steady::time_point deadline, bool head) {
   http_response r;
   read_head(s, deadline, r.status, r.headers);
   std::string& buf = s.buffer();
   const auto length = r.header("content-length");
   const auto encoding = r.header("transfer-encoding");
-  if (method == "HEAD" || r.status == 204 || r.status == 304) return r;
+  if (head || r.status == 204 || r.status == 304) return r;
   if (encoding && lower(*encoding).find("chunked") != std::string::npos) {
     while (!dechunk(buf, r.body))
       if (s.fill(deadline) != read_status::data)

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -32,6 +33,14 @@ struct http_response {
 http_response http_request(std::uint16_t port, const std::string& method, const std::string& target,
                            const header_list& headers = {}, const std::string& body = {},
                            millis timeout = default_timeout);
+
+/// Sends `bytes` as they are (a request, malformed or not) and reads one response. Throws
+/// std::runtime_error when the server closes or times out without answering.
+http_response http_raw(std::uint16_t port, std::string_view bytes,
+                       millis timeout = default_timeout);
+
+/// Reads one response from `s` (after a request was written); `head`: no body follows.
+http_response read_response(tcp_stream& s, steady::time_point deadline, bool head = false);
 
 inline http_response http_get(std::uint16_t port, const std::string& target,
                               const header_list& headers = {}) {

@@ -19,14 +19,7 @@ using json = nlohmann::json;
 }
 
 // Printable for error messages: a control character or a quote would garble them.
-std::string show_char(char c) {
-  auto u = static_cast<unsigned char>(c);
-  if (u < 0x20 || u >= 0x7f) {
-    static const char* hex = "0123456789abcdef";
-    return std::string("\\x") + hex[u >> 4] + hex[u & 15];
-  }
-  return std::string(1, c);
-}
+std::string show_char(char c) { return rtev::printable(std::string_view(&c, 1)); }
 
 const char* sio_type_name(sio_type t) {
   switch (t) {
@@ -163,10 +156,10 @@ sio_packet sio_decode(std::string_view text) {
     std::string why;
     p.data = rtev::parse_json(body, &why);
     if (p.data.is_discarded()) {
-      std::string shown;
-      for (const char c : body.substr(0, 40)) shown += show_char(c);
+      // The reason says what is wrong ("nested deeper than 128 levels"); the start shows where.
       throw sio_bad_json("", "socket.io packet: " + std::string(name) + " payload is not JSON (" +
-                                 why + "): '" + shown + (body.size() > 40 ? "…'" : "'"));
+                                 why + "): '" + rtev::printable(body.substr(0, 40)) +
+                                 (body.size() > 40 ? "…'" : "'"));
     }
   }
 
