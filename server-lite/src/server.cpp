@@ -811,7 +811,14 @@ void server_config::validate() const {
   if (auth_timeout.count() <= 0) throw config_error("--auth-timeout must be positive");
   if (sse_heartbeat.count() <= 0) throw config_error("--sse-heartbeat must be positive");
   if (max_message_bytes < 64) throw config_error("--max-message-bytes must be at least 64");
-  if (!(rate_limit > 0)) throw config_error("--rate-limit must be positive");
+  // nan and inf compare false here: nan would refuse every message, inf never limit.
+  if (!(rate_limit > 0 && rate_limit <= 1e9))
+    throw config_error("invalid --rate-limit " + std::to_string(rate_limit) +
+                       ": expected a positive rate of at most 1000000000/s");
+  // 0 = one second's worth; below 1 the bucket never holds a whole message.
+  if (rate_burst != 0 && !(rate_burst >= 1 && rate_burst <= 1e9))
+    throw config_error("invalid --rate-burst " + std::to_string(rate_burst) +
+                       ": expected 0 (one second's worth) or a number from 1 to 1000000000");
   if (max_connections == 0) throw config_error("--max-connections must be at least 1");
   if (send_queue_max == 0) throw config_error("--send-queue-max must be at least 1");
   if (history_max_events && *history_max_events == 0)
@@ -824,7 +831,7 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   impl& m = *impl_;
   server_config& cfg = m.cfg;
   cfg.validate();
-  if (cfg.rate_burst <= 0) cfg.rate_burst = std::max(1.0, cfg.rate_limit);
+  if (cfg.rate_burst == 0) cfg.rate_burst = std::max(1.0, cfg.rate_limit);
   if (cfg.db_path.empty()) cfg.db_path = server_config::default_db_path();
   m.ip = resolve_host(cfg.host);
 

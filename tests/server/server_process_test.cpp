@@ -239,6 +239,26 @@ TEST_CASE("rtev_serve_rejects_bad_flag_values_with_exit_2_and_one_line", "[serve
     args.insert(args.end(), {"--rate-limit", "fast"});
     named = "fast";
   }
+  SECTION("a burst that is not a number") {
+    args.insert(args.end(), {"--rate-burst", "nan"});
+    named = "'nan'";
+  }
+  SECTION("a burst below one message") {
+    args.insert(args.end(), {"--rate-burst", "0.5"});
+    named = "'0.5'";
+  }
+  SECTION("a negative burst") {
+    args.insert(args.end(), {"--rate-burst", "-1"});
+    named = "'-1'";
+  }
+  SECTION("a rate too large to be a number") {
+    args.insert(args.end(), {"--rate-limit", std::string(400, '9')});
+    named = "--rate-limit";
+  }
+  SECTION("a negative queue length") {
+    args.insert(args.end(), {"--send-queue-max", "-1"});
+    named = "--send-queue-max";
+  }
   SECTION("an unwritable database path") {
     std::ofstream(dir.file("plain-file")) << "not a directory";
     args[4] = dir.file("plain-file") + "/sub/events.db";
