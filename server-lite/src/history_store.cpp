@@ -36,6 +36,10 @@ constexpr std::int64_t prune_chunk_rows = 1000;
 constexpr std::int64_t prune_retry_us = 5'000'000;
 // Longest idle wait of the writer: bounds the effect of a wall-clock jump on age retention.
 constexpr std::chrono::seconds max_idle_wait{60};
+// While writes fail, a one-row probe this often tells when the disk takes writes again.
+constexpr std::int64_t probe_interval_us = 1'000'000;
+// After commits, the WAL is checkpointed (and truncated) at least this often.
+constexpr std::int64_t checkpoint_interval_us = 30'000'000;
 constexpr std::int64_t int64_max = std::numeric_limits<std::int64_t>::max();
 
 // An SQLite failure inside the store; the constructor turns it into rtev::config_error.
@@ -235,8 +239,11 @@ void history_store::open_database(const std::string& path) {
   // NORMAL in WAL mode: a commit is in the OS before COMMIT returns (survives kill -9); only
   // checkpoints fsync, so a power loss can lose the last commits.
   exec(db, "PRAGMA synchronous=NORMAL");
-  // Truncate the WAL after checkpoints instead of keeping its high-water size.
-  exec(db, "PRAGMA journal_size_limit=67108864");
+  // Checkpoint past 1 MB of WAL (256 pages of 4 KB; SQLite's default is 4 MB) and truncate the
+  // WAL to 1 MB when it restarts: on a small disk a WAL that only grows to the default
+  // threshold fills the disk before it is ever checkpointed.
+  exec(db, "PRAGMA wal_autocheckpoint=256");
+  exec(db, "PRAGMA journal_size_limit=1048576");
 
   // Creating the schema (or writing to it) inside an IMMEDIATE transaction proves the file is
   // writable now, not at the first append.
@@ -375,6 +382,16 @@ void history_store::prune_now() {
   done_cv_.wait(lock, [&] { return prune_served_ >= ticket; });
 }
 
+store_health history_store::health() const {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  return health_;
+}
+
+void history_store::set_health_listener(health_listener listener) {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  health_listener_ = std::move(listener);
+}
+
 store_stats history_store::stats() const {
   std::lock_guard<std::mutex> lock(state_mutex_);
   store_stats s = stats_;
@@ -398,13 +415,19 @@ void history_store::writer_loop() {
                (retention_.max_events && stats_.events > *retention_.max_events &&
                 now_us() >= retry_after_us);
       };
-      // Age retention and the retry after a failure have deadlines; the rest is signalled.
+      // Age retention, the retry after a failure, the probe while failing and the periodic
+      // checkpoint have deadlines; the rest is signalled.
       std::optional<std::int64_t> wake_us;
       if (age_deadline_us_) {
         wake_us = std::max(*age_deadline_us_, retry_after_us);
       } else if (retry_after_us > now_us()) {
         wake_us = retry_after_us;
       }
+      auto sooner = [&](std::int64_t at) {
+        if (!wake_us || at < *wake_us) wake_us = at;
+      };
+      if (!health_.ok) sooner(next_probe_us_);
+      if (commits_since_checkpoint_ > 0) sooner(last_checkpoint_us_ + checkpoint_interval_us);
       if (wake_us) {
         auto wait = std::chrono::microseconds(std::max<std::int64_t>(*wake_us - now_us(), 0));
         work_cv_.wait_for(lock, std::min<std::chrono::microseconds>(wait, max_idle_wait),
@@ -443,7 +466,105 @@ void history_store::writer_loop() {
         done_cv_.notify_all();
       }
     }
+
+    const std::int64_t now = now_us();
+    bool failing;
+    {
+      std::lock_guard<std::mutex> lock(state_mutex_);
+      failing = !health_.ok;
+    }
+    if (failing && now >= next_probe_us_) {
+      checkpoint();
+      probe();
+    } else if (commits_since_checkpoint_ > 0 &&
+               now >= last_checkpoint_us_ + checkpoint_interval_us) {
+      checkpoint();
+    }
   }
+}
+
+void history_store::note_failure(const std::string& error) {
+  bool started = false;
+  health_listener listener;
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    ++health_.failed_writes;
+    health_.last_error = error;
+    if (health_.ok) {
+      health_.ok = false;
+      health_.failing_since_us = now_us();
+      started = true;
+    }
+    listener = health_listener_;
+  }
+  next_probe_us_ = now_us() + probe_interval_us;
+  if (!started) return;  // once per episode, not once per event
+  try {
+    if (listener)
+      listener(false, error);
+    else
+      std::cerr << "rtev: history store: writes are failing: " << error << '\n';
+  } catch (const std::exception& e) {
+    std::cerr << "rtev: history store: the health listener threw: " << e.what() << '\n';
+  }
+}
+
+void history_store::note_success() {
+  health_listener listener;
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    if (health_.ok) return;
+    health_.ok = true;
+    health_.failing_since_us = 0;
+    listener = health_listener_;
+  }
+  try {
+    if (listener)
+      listener(true, {});
+    else
+      std::cerr << "rtev: history store: writes work again\n";
+  } catch (const std::exception& e) {
+    std::cerr << "rtev: history store: the health listener threw: " << e.what() << '\n';
+  }
+}
+
+void history_store::probe() {
+  sqlite3* db = writer_db_.get();
+  std::string error;
+  {
+    std::unique_lock<std::mutex> memory_lock(db_mutex_, std::defer_lock);
+    if (!reader_db_) memory_lock.lock();
+    auto step_simple = [&](sqlite3_stmt* stmt) {
+      statement_use use(stmt);
+      return sqlite3_step(stmt) == SQLITE_DONE;
+    };
+    if (!step_simple(begin_stmt_.get())) error = errmsg(db);
+    if (error.empty()) {
+      sqlite3_stmt* meta = set_meta_stmt_.get();
+      statement_use use(meta);
+      bind_text(meta, 1, "probed_us");
+      sqlite3_bind_int64(meta, 2, now_us());
+      if (sqlite3_step(meta) != SQLITE_DONE) error = errmsg(db);
+    }
+    if (error.empty() && !step_simple(commit_stmt_.get())) error = errmsg(db);
+    if (!error.empty() && !sqlite3_get_autocommit(db)) step_simple(rollback_stmt_.get());
+  }
+  if (error.empty()) {
+    ++commits_since_checkpoint_;
+    note_success();
+  } else {
+    note_failure(error);
+  }
+}
+
+void history_store::checkpoint() {
+  last_checkpoint_us_ = now_us();
+  if (!reader_db_) return;  // ":memory:" has no WAL
+  // Failing here is expected while the disk is full (the checkpoint may need to grow the
+  // database file); the probe, not the checkpoint, decides the store's health.
+  if (sqlite3_wal_checkpoint_v2(writer_db_.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
+                                nullptr) == SQLITE_OK)
+    commits_since_checkpoint_ = 0;
 }
 
 void history_store::commit_batch(std::vector<request>& batch) {
@@ -543,6 +664,16 @@ void history_store::commit_batch(std::vector<request>& batch) {
       if (inserted == 0 && stats_.events == 0) stats_.first_seq = 0;
       stats_.events += inserted;
       stats_.last_seq = std::max(stats_.last_seq, max_seq);
+    }
+  }
+  if (event_count > 0) {
+    // Before the completions run: an ACK is never sent while /health still says "degraded".
+    if (batch_error.empty()) {
+      ++commits_since_checkpoint_;
+      note_success();
+    } else {
+      note_failure(batch_error);
+      checkpoint();  // gives the WAL's space back when it can
     }
   }
   if (batch_error.empty() && inserted > 0 && retention_.max_age) {
@@ -666,7 +797,7 @@ bool history_store::prune_chunk() {
     }
   } catch (const sqlite_failure& e) {
     if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-    std::cerr << "rtev: history store: retention failed (will retry): " << e.what() << '\n';
+    note_failure(std::string("retention: ") + e.what());
     return false;
   }
 

@@ -839,6 +839,13 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   retention.max_events = cfg.history_max_events;
   retention.max_age = cfg.history_max_age;
   m.store = std::make_unique<history_store>(cfg.db_path, retention);
+  // Once per episode, on the store's writer thread (the logger is safe from any thread).
+  m.store->set_health_listener([&m](bool ok, const std::string& error) {
+    if (ok)
+      m.log.write(log_level::info, "storage recovered", {{"db", m.cfg.db_path}});
+    else
+      m.log.write(log_level::error, "storage failing", {{"db", m.cfg.db_path}, {"error", error}});
+  });
   m.auth = std::make_unique<authenticator>(parse_auth_mode(cfg.auth), cfg.jwt_secret);
 
   hub_config hc;

@@ -846,3 +846,30 @@ TEST_CASE("concurrent_appends_and_queries_stay_consistent", "[server][store]") {
     CHECK(store.query(q).events.size() == per_writer);
   }
 }
+
+TEST_CASE("history_store_keeps_the_wal_small_under_steady_appends", "[server][history][wal]") {
+  // On a small disk a WAL that grows to SQLite's default checkpoint threshold (4 MB) fills the
+  // disk before it is ever checkpointed; the store checkpoints past 1 MB and truncates to 1 MB.
+  temp_dir dir;
+  const std::string path = dir.file("events.db");
+  history_store store(path, {});
+  std::uintmax_t largest_wal = 0;
+  std::uint64_t seq = 0;
+  for (int batch = 0; batch < 30; ++batch) {
+    std::vector<stored_event> events;
+    for (int i = 0; i < 200; ++i) {
+      stored_event e = make_event(++seq);
+      e.json.resize(1000, ' ');
+      events.push_back(std::move(e));
+    }
+    for (const auto& r : append_sync(store, std::move(events))) REQUIRE(r.ok);
+    std::error_code ec;
+    largest_wal = std::max(largest_wal, fs::file_size(path + "-wal", ec));
+  }
+  INFO("largest WAL: " << largest_wal << " bytes after " << seq << " events of 1 KB");
+  CHECK(largest_wal > 0);
+  CHECK(largest_wal <= 2u * 1024 * 1024);
+  CHECK(store.health().ok);
+  CHECK(store.health().failed_writes == 0);
+  CHECK(everything(store).events.size() == seq);
+}
