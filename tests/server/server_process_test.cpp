@@ -20,6 +20,12 @@
 #include <string>
 #include <vector>
 
+#include <rtev/error.hpp>
+#include <rtev/server/server.hpp>
+
+#include <cmath>
+#include <limits>
+
 #include "tests/support/http_client.hpp"
 #include "tests/support/rtev_client.hpp"
 #include "tests/support/serve_process.hpp"
@@ -463,4 +469,24 @@ TEST_CASE("rtev_serve_reports_a_full_disk_recovers_and_never_reuses_a_seq",
   auto c = rtev_client::connect_as(port, "after");
   const json fresh = c.publish({{"room", "disk"}, {"type", "small"}, {"data", {}}});
   CHECK(fresh.at("seq").get<std::uint64_t>() > top_stored);
+}
+
+TEST_CASE("server_config_refuses_non_finite_rates_and_bursts_below_one", "[server][config]") {
+  // The CLI checks its flags first; an embedding program gets the same refusals from validate().
+  rtev::server_config c;
+  c.db_path = ":memory:";
+  CHECK_NOTHROW(c.validate());
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  for (double burst : {nan, inf, -1.0, 0.5, 2e9}) {
+    INFO("rate_burst " << burst);
+    c.rate_burst = burst;
+    CHECK_THROWS_WITH(c.validate(), Catch::Contains("--rate-burst"));
+  }
+  c.rate_burst = 0;
+  for (double rate : {nan, inf, 0.0, -5.0}) {
+    INFO("rate_limit " << rate);
+    c.rate_limit = rate;
+    CHECK_THROWS_WITH(c.validate(), Catch::Contains("--rate-limit"));
+  }
 }
