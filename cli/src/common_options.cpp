@@ -22,14 +22,6 @@ std::string env(const char* name) {
 }
 }  // namespace
 
-std::chrono::milliseconds duration_flag(const std::string& flag, const std::string& text) {
-  try {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(parse_duration(text));
-  } catch (const config_error& e) {
-    throw usage_error(flag + ": " + e.what());
-  }
-}
-
 void add_common(CLI::App& cmd, common_options& o) {
   const char* g = "Connection";
   cmd.set_version_flag("--version", std::string("rtev ") + RTEV_VERSION);
@@ -43,7 +35,9 @@ void add_common(CLI::App& cmd, common_options& o) {
   cmd.add_option("--connect-timeout", o.connect_timeout, "Give up connecting after this (exit 3)")
       ->capture_default_str()
       ->group(g);
-  cmd.add_option("--retry", o.retry, "Reconnect at most N times after a disconnect")->group(g);
+  cmd.add_option("--retry", o.retry, "Reconnect at most N times after a disconnect")
+      ->check(whole_number(0, 1'000'000))
+      ->group(g);
   cmd.add_flag("--no-reconnect", o.no_reconnect, "Exit on the first disconnect")->group(g);
   cmd.add_flag("--insecure", o.insecure, "wss:// and https:// without certificate checks")
       ->group(g);
@@ -288,7 +282,6 @@ void common_options::resolve() {
     throw usage_error(std::string("--tz: ") + e.what());
   }
   connect_timeout_ms = duration_flag("--connect-timeout", connect_timeout);
-  if (connect_timeout_ms.count() <= 0) throw usage_error("--connect-timeout must be positive");
   if (env("RTEV_DEBUG") == "1" && verbose == 0) verbose = 1;
   stdout_tty = ::isatty(1) != 0;
   if (color == "always")

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "flag_values.hpp"
 #include "profiles.hpp"
 #include "rtev/client.hpp"
 
@@ -87,8 +88,5 @@ struct command_failure : std::runtime_error {
       : std::runtime_error(what), code(exit_code) {}
   int code;
 };
-
-/// A duration flag: "10s", "500ms"; throws usage_error naming the flag.
-std::chrono::milliseconds duration_flag(const std::string& flag, const std::string& text);
 
 }  // namespace rtev::cli

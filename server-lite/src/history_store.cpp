@@ -18,7 +18,11 @@
 
 #include <unistd.h>
 
+#include "history_store_sql.hpp"
+
 namespace rtev::server_lite {
+
+using namespace store_sql;
 
 namespace {
 
@@ -36,88 +40,10 @@ constexpr std::int64_t prune_chunk_rows = 1000;
 constexpr std::int64_t prune_retry_us = 5'000'000;
 // Longest idle wait of the writer: bounds the effect of a wall-clock jump on age retention.
 constexpr std::chrono::seconds max_idle_wait{60};
-constexpr std::int64_t int64_max = std::numeric_limits<std::int64_t>::max();
-
-// An SQLite failure inside the store; the constructor turns it into rtev::config_error.
-struct sqlite_failure : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-std::int64_t now_us() {
-  using namespace std::chrono;
-  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 std::int64_t saturating_add(std::int64_t a, std::int64_t b) {
   if (b > 0 && a > int64_max - b) return int64_max;
   return a + b;
-}
-
-std::int64_t clamp_seq(std::uint64_t seq) {
-  return seq > static_cast<std::uint64_t>(int64_max) ? int64_max : static_cast<std::int64_t>(seq);
-}
-
-std::string errmsg(sqlite3* db) {
-  return sqlite3_errmsg(db);
-}
-
-void exec(sqlite3* db, const char* sql) {
-  char* error = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
-    std::string message = error ? error : errmsg(db);
-    sqlite3_free(error);
-    throw sqlite_failure(message);
-  }
-}
-
-sqlite3_stmt* prepare(sqlite3* db, const std::string& sql) {
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v3(db, sql.c_str(), static_cast<int>(sql.size() + 1),
-                         SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
-    throw sqlite_failure(errmsg(db));
-  }
-  return stmt;
-}
-
-// Resets a cached statement and drops its bindings when the use ends, so that text bound
-// with SQLITE_STATIC never outlives the string it points into.
-class statement_use {
- public:
-  explicit statement_use(sqlite3_stmt* stmt) : stmt_(stmt) {}
-  ~statement_use() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  statement_use(const statement_use&) = delete;
-  statement_use& operator=(const statement_use&) = delete;
-
- private:
-  sqlite3_stmt* stmt_;
-};
-
-void bind_text(sqlite3_stmt* stmt, int index, std::string_view text) {
-  // SQLITE_STATIC spelled without its C cast (-Wold-style-cast).
-  sqlite3_bind_text(stmt, index, text.data(), static_cast<int>(text.size()),
-                    static_cast<sqlite3_destructor_type>(nullptr));
-}
-
-std::string column_text(sqlite3_stmt* stmt, int column) {
-  auto* text = sqlite3_column_text(stmt, column);
-  if (!text) return {};
-  return std::string(reinterpret_cast<const char*>(text),
-                     static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)));
-}
-
-// Runs a statement that returns at most one integer; nullopt for no row or NULL.
-std::optional<std::int64_t> single_int(sqlite3* db, sqlite3_stmt* stmt) {
-  statement_use use(stmt);
-  int rc = sqlite3_step(stmt);
-  if (rc == SQLITE_ROW) {
-    if (sqlite3_column_type(stmt, 0) == SQLITE_NULL) return std::nullopt;
-    return sqlite3_column_int64(stmt, 0);
-  }
-  if (rc != SQLITE_DONE) throw sqlite_failure(errmsg(db));
-  return std::nullopt;
 }
 
 std::optional<std::int64_t> read_meta_int(sqlite3* db, const char* key) {
@@ -133,23 +59,6 @@ std::string random_epoch() {
   char text[17];
   std::snprintf(text, sizeof text, "%016" PRIx64, value);
   return text;
-}
-
-// '*' stays a wildcard; SQLite GLOB's other metacharacters ('?', '[') are made literal by
-// wrapping them in a one-character class. ']' outside a class is already literal.
-std::string to_sqlite_glob(std::string_view pattern) {
-  std::string out;
-  out.reserve(pattern.size());
-  for (char c : pattern) {
-    if (c == '?') {
-      out += "[?]";
-    } else if (c == '[') {
-      out += "[[]";
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -235,8 +144,11 @@ void history_store::open_database(const std::string& path) {
   // NORMAL in WAL mode: a commit is in the OS before COMMIT returns (survives kill -9); only
   // checkpoints fsync, so a power loss can lose the last commits.
   exec(db, "PRAGMA synchronous=NORMAL");
-  // Truncate the WAL after checkpoints instead of keeping its high-water size.
-  exec(db, "PRAGMA journal_size_limit=67108864");
+  // Checkpoint past 1 MB of WAL (256 pages of 4 KB; SQLite's default is 4 MB) and truncate the
+  // WAL to 1 MB when it restarts: on a small disk a WAL that only grows to the default
+  // threshold fills the disk before it is ever checkpointed.
+  exec(db, "PRAGMA wal_autocheckpoint=256");
+  exec(db, "PRAGMA journal_size_limit=1048576");
 
   // Creating the schema (or writing to it) inside an IMMEDIATE transaction proves the file is
   // writable now, not at the first append.
@@ -398,13 +310,19 @@ void history_store::writer_loop() {
                (retention_.max_events && stats_.events > *retention_.max_events &&
                 now_us() >= retry_after_us);
       };
-      // Age retention and the retry after a failure have deadlines; the rest is signalled.
+      // Age retention, the retry after a failure, the probe while failing and the periodic
+      // checkpoint have deadlines; the rest is signalled.
       std::optional<std::int64_t> wake_us;
       if (age_deadline_us_) {
         wake_us = std::max(*age_deadline_us_, retry_after_us);
       } else if (retry_after_us > now_us()) {
         wake_us = retry_after_us;
       }
+      auto sooner = [&](std::int64_t at) {
+        if (!wake_us || at < *wake_us) wake_us = at;
+      };
+      if (!health_.ok) sooner(next_probe_us_);
+      if (commits_since_checkpoint_ > 0) sooner(last_checkpoint_us_ + checkpoint_interval_us);
       if (wake_us) {
         auto wait = std::chrono::microseconds(std::max<std::int64_t>(*wake_us - now_us(), 0));
         work_cv_.wait_for(lock, std::min<std::chrono::microseconds>(wait, max_idle_wait),
@@ -442,6 +360,20 @@ void history_store::writer_loop() {
         prune_served_ = prune_ticket;
         done_cv_.notify_all();
       }
+    }
+
+    const std::int64_t now = now_us();
+    bool failing;
+    {
+      std::lock_guard<std::mutex> lock(state_mutex_);
+      failing = !health_.ok;
+    }
+    if (failing && now >= next_probe_us_) {
+      checkpoint();
+      probe();
+    } else if (commits_since_checkpoint_ > 0 &&
+               now >= last_checkpoint_us_ + checkpoint_interval_us) {
+      checkpoint();
     }
   }
 }
@@ -543,6 +475,16 @@ void history_store::commit_batch(std::vector<request>& batch) {
       if (inserted == 0 && stats_.events == 0) stats_.first_seq = 0;
       stats_.events += inserted;
       stats_.last_seq = std::max(stats_.last_seq, max_seq);
+    }
+  }
+  if (event_count > 0) {
+    // Before the completions run: an ACK is never sent while /health still says "degraded".
+    if (batch_error.empty()) {
+      ++commits_since_checkpoint_;
+      note_success();
+    } else {
+      note_failure(batch_error);
+      checkpoint();  // gives the WAL's space back when it can
     }
   }
   if (batch_error.empty() && inserted > 0 && retention_.max_age) {
@@ -666,7 +608,7 @@ bool history_store::prune_chunk() {
     }
   } catch (const sqlite_failure& e) {
     if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-    std::cerr << "rtev: history store: retention failed (will retry): " << e.what() << '\n';
+    note_failure(std::string("retention: ") + e.what());
     return false;
   }
 
@@ -677,146 +619,6 @@ bool history_store::prune_chunk() {
   stats_.pruned_through = pruned_through;
   stats_.pruned_before_us = pruned_before_us;
   return true;
-}
-
-// --- queries (any thread) --------------------------------------------------------------------
-
-sqlite3_stmt* history_store::cached_query(const std::string& sql) const {
-  auto it = query_cache_.find(sql);
-  if (it != query_cache_.end()) return it->second.get();
-  // The SQL depends only on which filters are set and how many type globs there are; the
-  // cap only matters for clients sending ever longer type lists.
-  if (query_cache_.size() >= 64) query_cache_.clear();
-  sqlite3* db = reader_db_ ? reader_db_.get() : writer_db_.get();
-  return query_cache_.emplace(sql, stmt_handle(prepare(db, sql))).first->second.get();
-}
-
-history_page history_store::query(const history_query& q) const {
-  // Bound values, in placeholder order. Text is bound SQLITE_STATIC from `texts`, which
-  // outlives the statement use below.
-  std::vector<std::string> texts;
-  texts.reserve(1 + q.types.size());
-  struct binding {
-    bool is_text;
-    std::int64_t number;
-    std::size_t text_index;
-  };
-  std::vector<binding> bindings;
-  std::string where;
-  auto add = [&](const std::string& condition) {
-    where += where.empty() ? " WHERE " : " AND ";
-    where += condition;
-  };
-  auto bind_number = [&](std::int64_t v) { bindings.push_back({false, v, 0}); };
-  auto bind_string = [&](std::string s) {
-    texts.push_back(std::move(s));
-    bindings.push_back({true, 0, texts.size() - 1});
-  };
-
-  if (q.room.empty()) {
-    if (!q.include_broadcasts) add("room IS NOT NULL");
-  } else {
-    const bool glob = q.room.find('*') != std::string::npos;
-    std::string test = glob ? "room GLOB ?" : "room = ?";
-    add(q.include_broadcasts ? "(" + test + " OR room IS NULL)" : test);
-    bind_string(glob ? to_sqlite_glob(q.room) : q.room);
-  }
-  if (q.after_seq) {
-    add("seq > ?");
-    bind_number(clamp_seq(*q.after_seq));
-  }
-  if (q.max_seq) {
-    add("seq <= ?");
-    bind_number(clamp_seq(*q.max_seq));
-  }
-  if (q.since_us) {
-    add("time_us >= ?");
-    bind_number(*q.since_us);
-  }
-  if (q.until_us) {
-    add("time_us <= ?");
-    bind_number(*q.until_us);
-  }
-  if (!q.types.empty()) {
-    std::string any;
-    for (const auto& t : q.types) {
-      any += any.empty() ? "(" : " OR ";
-      any += "type GLOB ?";
-      bind_string(to_sqlite_glob(t));
-    }
-    add(any + ")");
-  }
-  // One row past the limit tells whether there is more.
-  const std::int64_t fetch = q.limit >= static_cast<std::size_t>(int64_max)
-                                 ? int64_max
-                                 : static_cast<std::int64_t>(q.limit) + 1;
-  bind_number(fetch);
-  const std::string sql =
-      "SELECT seq, id, type, room, time_us, json FROM events" + where + " ORDER BY seq LIMIT ?";
-
-  history_page page;
-  std::lock_guard<std::mutex> lock(db_mutex_);
-  sqlite3* db = reader_db_ ? reader_db_.get() : writer_db_.get();
-  sqlite3_stmt* stmt = cached_query(sql);
-  statement_use use(stmt);
-  for (std::size_t i = 0; i < bindings.size(); ++i) {
-    const int index = static_cast<int>(i + 1);
-    if (bindings[i].is_text) {
-      bind_text(stmt, index, texts[bindings[i].text_index]);
-    } else {
-      sqlite3_bind_int64(stmt, index, bindings[i].number);
-    }
-  }
-  int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    if (page.events.size() == q.limit) {
-      page.more = true;
-      break;
-    }
-    stored_event e;
-    e.seq = static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 0));
-    e.id = column_text(stmt, 1);
-    e.type = column_text(stmt, 2);
-    e.room = column_text(stmt, 3);
-    e.time_us = sqlite3_column_int64(stmt, 4);
-    e.json = column_text(stmt, 5);
-    page.events.push_back(std::move(e));
-  }
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-    throw std::runtime_error("history query failed: " + errmsg(db));
-  }
-  return page;
-}
-
-std::optional<std::uint64_t> history_store::find_seq_by_id(const std::string& id) const {
-  std::lock_guard<std::mutex> lock(db_mutex_);
-  sqlite3* db = reader_db_ ? reader_db_.get() : writer_db_.get();
-  sqlite3_stmt* stmt = find_id_reader_stmt_.get();
-  bind_text(stmt, 1, id);
-  try {
-    auto seq = single_int(db, stmt);
-    if (!seq) return std::nullopt;
-    return static_cast<std::uint64_t>(*seq);
-  } catch (const sqlite_failure& e) {
-    throw std::runtime_error(std::string("history lookup failed: ") + e.what());
-  }
-}
-
-std::vector<std::pair<std::string, std::uint64_t>> history_store::ids_since(
-    std::int64_t since_us) const {
-  std::vector<std::pair<std::string, std::uint64_t>> ids;
-  std::lock_guard<std::mutex> lock(db_mutex_);
-  sqlite3* db = reader_db_ ? reader_db_.get() : writer_db_.get();
-  sqlite3_stmt* stmt = ids_since_stmt_.get();
-  statement_use use(stmt);
-  sqlite3_bind_int64(stmt, 1, since_us);
-  int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    ids.emplace_back(column_text(stmt, 0),
-                     static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 1)));
-  }
-  if (rc != SQLITE_DONE) throw std::runtime_error("history lookup failed: " + errmsg(db));
-  return ids;
 }
 
 }  // namespace rtev::server_lite

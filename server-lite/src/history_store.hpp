@@ -11,6 +11,14 @@
 // (WAL readers see the last committed snapshot). ":memory:" has one connection; there the
 // writer also takes db_mutex_ around each batch and retention chunk.
 //
+// Disk trouble: a failed write (disk full, I/O error) puts the store in a "failing" state until
+// a write succeeds again — the next batch, or a one-row probe the writer makes every second while
+// failing. The state and SQLite's last message are in health(); a health listener is told once
+// when an episode starts and once when it ends. After a failure the writer checkpoints the WAL
+// (TRUNCATE), which gives its space back; it also checkpoints every 30 s after commits, and the
+// WAL is checkpointed automatically past 1 MB and truncated to 1 MB after a reset, so a small disk
+// is not filled by the WAL.
+//
 // Thread safety: distinct objects: safe. Shared objects: every public member function may be
 // called from any thread. append() only enqueues (the hub calls it from the lws service
 // thread). One writer thread owned by the store commits batches and runs retention; the
@@ -78,6 +86,14 @@ struct store_stats {
   std::uint64_t pending = 0;          ///< appended, not yet committed
 };
 
+/// Whether writes are succeeding.
+struct store_health {
+  bool ok = true;                     ///< the last write attempt succeeded
+  std::string last_error;             ///< SQLite's message of the latest failure ("" if none)
+  std::int64_t failing_since_us = 0;  ///< start of the current failure episode (0 while ok)
+  std::uint64_t failed_writes = 0;    ///< failed commits, retention steps and probes since open
+};
+
 class history_store {
  public:
   /// Opens (creating missing parent directories and the file) or creates an in-memory store
@@ -130,6 +146,14 @@ class history_store {
   std::vector<std::pair<std::string, std::uint64_t>> ids_since(std::int64_t since_us) const;
   /// Counters kept in memory: cheap enough for every /health request.
   store_stats stats() const;
+  /// Write health, kept in memory (cheap).
+  store_health health() const;
+
+  /// Told once when writes start failing (ok=false with SQLite's message) and once when they
+  /// work again (ok=true, empty message). Runs on the writer thread; must not call flush() or
+  /// prune_now(). Without a listener the store writes both to stderr.
+  using health_listener = std::function<void(bool ok, const std::string& error)>;
+  void set_health_listener(health_listener listener);
 
  private:
   struct db_closer {
@@ -155,6 +179,13 @@ class history_store {
   bool retention_due() const;
   void recompute_age_deadline();
   sqlite3_stmt* cached_query(const std::string& sql) const;
+  // Writer thread: record a failed / a successful write (starting or ending an episode).
+  void note_failure(const std::string& error);
+  void note_success();
+  // Writer thread: a one-row write that tells whether the disk takes writes again.
+  void probe();
+  // Writer thread: checkpoint the WAL and truncate it (gives its space back to the disk).
+  void checkpoint();
 
   const std::string path_;
   const retention_policy retention_;
@@ -188,9 +219,15 @@ class history_store {
   bool retention_dirty_ = true;  // something was committed (or opened) since the last pass
   bool stop_ = false;
   store_stats stats_;
+  store_health health_;
+  health_listener health_listener_;
 
   // Writer thread only: the earliest instant some stored event becomes older than max_age.
   std::optional<std::int64_t> age_deadline_us_;
+  // Writer thread only: commits since the last checkpoint, when it ran, and the next probe.
+  std::uint64_t commits_since_checkpoint_ = 0;
+  std::int64_t last_checkpoint_us_ = 0;
+  std::int64_t next_probe_us_ = 0;
 
   std::thread writer_;  // last: started when everything above is ready
 };

@@ -130,7 +130,10 @@ void http_api::handle(const http_request& req, std::function<void(http_response)
 
 http_response http_api::health() const {
   const store_stats st = hub_.store().stats();
-  json h = {{"status", "ok"},
+  const store_health sh = hub_.store().health();
+  // Degraded, not down: connections, subscriptions and history reads still work, so the HTTP
+  // status stays 200 and monitors read "status" (`rtev health` exits 3 unless it is "ok").
+  json h = {{"status", sh.ok ? "ok" : "degraded"},
             {"timestamp", rtev::time::format_rfc3339(rtev::time::now(), cfg_.timezone)},
             {"timezone", cfg_.timezone},
             {"services",
@@ -141,7 +144,14 @@ http_response http_api::health() const {
               {"socketio",
                {{"status", "active"}, {"connections", hub_.connection_count(conn_kind::socketio)}}},
               {"history",
-               {{"status", "active"},
+               {{"status", sh.ok ? "active" : "degraded"},
+                {"last_error", sh.last_error.empty() ? json() : json(sh.last_error)},
+                {"failing_since",
+                 sh.ok ? json()
+                       : json(rtev::time::format_rfc3339(
+                             rtev::timestamp(std::chrono::microseconds(sh.failing_since_us)),
+                             cfg_.timezone))},
+                {"failed_writes", sh.failed_writes},
                 {"events", st.events},
                 {"first_seq", st.first_seq},
                 {"last_seq", hub_.frontier()},

@@ -303,7 +303,9 @@ class room_hub {
   std::unordered_map<std::string, std::size_t> users_;  // user id → authenticated connections
 
   std::uint64_t next_seq_;
-  std::uint64_t frontier_;  // every seq <= frontier_ has been fanned out (or rejected)
+  // The announced frontier: the highest seq stored (or found a duplicate) whose batch and every
+  // earlier one have been settled. Failed writes never move it.
+  std::uint64_t frontier_;
   std::uint64_t marker_ = 0;
   std::map<std::uint64_t, pending_event> pending_;
   struct recent_id {

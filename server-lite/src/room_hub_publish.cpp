@@ -236,9 +236,13 @@ void room_hub::on_committed(std::vector<std::uint64_t> seqs,
     if (it == pending_.end()) continue;
     pending_event p = std::move(it->second);
     pending_.erase(it);
-    frontier_ = std::max(frontier_, seqs[i]);
     const auto& r =
         i < results.size() ? results[i] : history_store::append_result{false, "lost", {}};
+    // Only a stored (or duplicate) event moves the announced frontier: a failed write's seq is
+    // never shown to anyone (its reply is storage_error without a seq, it is not delivered) and
+    // is not in meta.last_seq, so after a restart it may go to a new event. Were it announced,
+    // a client would resume past that new event and miss it.
+    if (r.ok) frontier_ = std::max(frontier_, seqs[i]);
     json result;
     auto rid = recent_ids_.find(p.id);
     if (!r.ok) {

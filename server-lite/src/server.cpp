@@ -881,7 +881,14 @@ void server_config::validate() const {
   if (auth_timeout.count() <= 0) throw config_error("--auth-timeout must be positive");
   if (sse_heartbeat.count() <= 0) throw config_error("--sse-heartbeat must be positive");
   if (max_message_bytes < 64) throw config_error("--max-message-bytes must be at least 64");
-  if (!(rate_limit > 0)) throw config_error("--rate-limit must be positive");
+  // nan and inf compare false here: nan would refuse every message, inf never limit.
+  if (!(rate_limit > 0 && rate_limit <= 1e9))
+    throw config_error("invalid --rate-limit " + std::to_string(rate_limit) +
+                       ": expected a positive rate of at most 1000000000/s");
+  // 0 = one second's worth; below 1 the bucket never holds a whole message.
+  if (rate_burst != 0 && !(rate_burst >= 1 && rate_burst <= 1e9))
+    throw config_error("invalid --rate-burst " + std::to_string(rate_burst) +
+                       ": expected 0 (one second's worth) or a number from 1 to 1000000000");
   if (max_connections == 0) throw config_error("--max-connections must be at least 1");
   if (send_queue_max == 0) throw config_error("--send-queue-max must be at least 1");
   if (history_max_events && *history_max_events == 0)
@@ -894,7 +901,7 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   impl& m = *impl_;
   server_config& cfg = m.cfg;
   cfg.validate();
-  if (cfg.rate_burst <= 0) cfg.rate_burst = std::max(1.0, cfg.rate_limit);
+  if (cfg.rate_burst == 0) cfg.rate_burst = std::max(1.0, cfg.rate_limit);
   if (cfg.db_path.empty()) cfg.db_path = server_config::default_db_path();
   m.ip = resolve_host(cfg.host);
 
@@ -902,6 +909,13 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   retention.max_events = cfg.history_max_events;
   retention.max_age = cfg.history_max_age;
   m.store = std::make_unique<history_store>(cfg.db_path, retention);
+  // Once per episode, on the store's writer thread (the logger is safe from any thread).
+  m.store->set_health_listener([&m](bool ok, const std::string& error) {
+    if (ok)
+      m.log.write(log_level::info, "storage recovered", {{"db", m.cfg.db_path}});
+    else
+      m.log.write(log_level::error, "storage failing", {{"db", m.cfg.db_path}, {"error", error}});
+  });
   m.auth = std::make_unique<authenticator>(parse_auth_mode(cfg.auth), cfg.jwt_secret);
 
   hub_config hc;

@@ -264,7 +264,59 @@ def test_ci_smoke():
             not left and os.listdir(tmpdir) == [], (left, os.listdir(tmpdir)))
 
 
-for fn in (test_usage_errors, test_version_and_diagnostics, test_env_vars, test_events, test_completion,
+def test_numeric_flags():
+    """Every numeric and duration flag refuses nan/inf/negative/fractional/huge/empty values the
+    same way: exit 2 before doing anything, one line naming the flag, the value and the range."""
+    huge = "9" * 400
+    bad = ["-1", "nan", "inf", "1.5", huge, ""]
+    flags = [
+        ("serve", "--port", "0 to 65535"),
+        ("serve", "--history-max-events", "1 to"),
+        ("serve", "--max-message-bytes", "64 to"),
+        ("serve", "--max-connections", "1 to"),
+        ("serve", "--send-queue-max", "1 to"),
+        ("serve", "--rate-burst", "1 to"),
+        ("serve", "--rate-limit", "at most"),
+        ("serve", "--history-max-age", "1s to"),
+        ("serve", "--auth-timeout", "1ms to"),
+        ("serve", "--ping-interval", "1ms to"),
+        ("serve", "--ping-timeout", "1ms to"),
+        ("serve", "--sse-heartbeat", "1ms to"),
+        ("publish", "--count", "1 to"),
+        ("publish", "--rate", "at most"),
+        ("publish", "--ack-timeout", "1ms to"),
+        ("publish", "--retry", "0 to"),
+        ("publish", "--connect-timeout", "1ms to"),
+        ("tail", "--count", "1 to"),
+        ("tail", "--timeout", "1ms to"),
+        ("connect", "--reply-timeout", "1ms to"),
+        ("health", "--wait", "0s to"),
+        ("replay", "--speed", "or max"),
+    ]
+    extra = {"serve": ["--db", ":memory:", "--port", "0"], "publish": ["x", "{}"], "replay": ["-"]}
+    for cmd, flag, accepted in flags:
+        for value in bad:
+            if value == "1.5" and flag in ("--rate-burst", "--rate-limit", "--rate", "--speed"):
+                value = "1e-9"  # fractions are fine there; a value below the range is not
+            args = [cmd] + [a for a in extra.get(cmd, []) if not (flag == "--port" and a in ("--port", "0"))]
+            if cmd != "serve":
+                args += ["--url", DOWN]
+            r = t.run(*args, flag, value, timeout=10)
+            shown = value if len(value) < 20 else value[:8] + "…"
+            t.check(f"{cmd} {flag} {shown!r}: exit 2, one line naming the flag, the value and {accepted!r}",
+                    one_line_naming(r, flag, f"'{value}'", accepted) and "RTEV_URL=" not in r.out, r)
+    # 0.5 is a burst that never holds a whole message: the server would refuse everything.
+    r = t.run("serve", "--db", ":memory:", "--port", "0", "--rate-burst", "0.5", timeout=10)
+    t.check("serve --rate-burst 0.5: exit 2 naming it", one_line_naming(r, "--rate-burst", "'0.5'"), r)
+    # A large --count is streamed: it starts publishing at once instead of building every event
+    # first (10^12 events would need terabytes). --ack-timeout bounds the run.
+    r = t.run("publish", "x", "{}", "--count", "1000000000000", "--url", DOWN,
+              "--connect-timeout", "1s", timeout=20)
+    t.check("publish --count 10^12 to an unreachable server: exit 3 (could not connect), no memory blow-up",
+            r.rc == 3, r)
+
+
+for fn in (test_usage_errors, test_numeric_flags, test_version_and_diagnostics, test_env_vars, test_events, test_completion,
            test_profiles, test_serve, test_ci_smoke):
     t.section(fn)
 t.finish()

@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -845,4 +847,105 @@ TEST_CASE("concurrent_appends_and_queries_stay_consistent", "[server][store]") {
     q.limit = 10'000;
     CHECK(store.query(q).events.size() == per_writer);
   }
+}
+
+TEST_CASE("history_store_keeps_the_wal_small_under_steady_appends", "[server][history][wal]") {
+  // On a small disk a WAL that grows to SQLite's default checkpoint threshold (4 MB) fills the
+  // disk before it is ever checkpointed; the store checkpoints past 1 MB and truncates to 1 MB.
+  temp_dir dir;
+  const std::string path = dir.file("events.db");
+  history_store store(path, {});
+  std::uintmax_t largest_wal = 0;
+  std::uint64_t seq = 0;
+  for (int batch = 0; batch < 30; ++batch) {
+    std::vector<stored_event> events;
+    for (int i = 0; i < 200; ++i) {
+      stored_event e = make_event(++seq);
+      e.json.resize(1000, ' ');
+      events.push_back(std::move(e));
+    }
+    for (const auto& r : append_sync(store, std::move(events))) REQUIRE(r.ok);
+    std::error_code ec;
+    largest_wal = std::max(largest_wal, fs::file_size(path + "-wal", ec));
+  }
+  INFO("largest WAL: " << largest_wal << " bytes after " << seq << " events of 1 KB");
+  CHECK(largest_wal > 0);
+  CHECK(largest_wal <= 2u * 1024 * 1024);
+  CHECK(store.health().ok);
+  CHECK(store.health().failed_writes == 0);
+  CHECK(everything(store).events.size() == seq);
+}
+
+TEST_CASE("history_store_reports_a_full_disk_once_and_recovers_by_itself",
+          "[server][history][storage]") {
+  temp_dir dir;
+  const std::string mnt = dir.file("small");
+  fs::create_directories(mnt);
+  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=2m") != 0) {
+    WARN("SKIPPED: cannot mount a tmpfs to fill (" << std::strerror(errno)
+                                                   << "); this test needs root, as in CI");
+    return;
+  }
+  struct unmount {
+    std::string dir;
+    ~unmount() { ::umount2(dir.c_str(), MNT_DETACH); }
+  } unmount_later{mnt};
+
+  std::mutex m;  // guards reports
+  std::vector<std::pair<bool, std::string>> reports;
+  std::promise<void> recovered;
+  history_store store(mnt + "/events.db", {});
+  store.set_health_listener([&](bool ok, const std::string& error) {
+    std::lock_guard<std::mutex> lock(m);
+    reports.emplace_back(ok, error);
+    if (ok && reports.size() == 2) recovered.set_value();
+  });
+  REQUIRE(append_sync(store, {make_event(1)}).at(0).ok);
+
+  // Fill the file system.
+  const std::string filler = mnt + "/filler";
+  {
+    const int fd = ::open(filler.c_str(), O_WRONLY | O_CREAT, 0600);
+    REQUIRE(fd >= 0);
+    const std::string chunk(64 * 1024, 'x');
+    while (::write(fd, chunk.data(), chunk.size()) > 0) {
+    }
+    ::close(fd);
+  }
+  // 1 KB events until a batch fails; every later failure of the episode is not reported again.
+  std::uint64_t seq = 1;
+  std::size_t failed_batches = 0;
+  for (int i = 0; i < 400 && failed_batches < 3; ++i) {
+    std::vector<stored_event> events;
+    for (int j = 0; j < 20; ++j) {
+      stored_event e = make_event(++seq);
+      e.json.resize(1000, ' ');
+      events.push_back(std::move(e));
+    }
+    const auto results = append_sync(store, std::move(events));
+    if (!results.at(0).ok) ++failed_batches;
+  }
+  REQUIRE(failed_batches == 3);
+  const auto failing = store.health();
+  CHECK_FALSE(failing.ok);
+  CHECK(failing.last_error.find("full") != std::string::npos);
+  CHECK(failing.failing_since_us > 0);
+  CHECK(failing.failed_writes >= 3);
+  {
+    std::lock_guard<std::mutex> lock(m);
+    REQUIRE(reports.size() == 1);
+    CHECK_FALSE(reports[0].first);
+    CHECK(reports[0].second.find("full") != std::string::npos);
+  }
+
+  // Space comes back: the writer's probe notices without any append.
+  fs::remove(filler);
+  REQUIRE(recovered.get_future().wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  CHECK(store.health().ok);
+  CHECK(store.health().last_error == failing.last_error);
+  {
+    std::lock_guard<std::mutex> lock(m);
+    CHECK(reports.size() == 2);
+  }
+  CHECK(append_sync(store, {make_event(++seq)}).at(0).ok);
 }

@@ -3,7 +3,13 @@
 // across kill -9, the heartbeat flags, and bad flag values (exit 2, one line).
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <filesystem>
 #include <fstream>
@@ -13,6 +19,12 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <rtev/error.hpp>
+#include <rtev/server/server.hpp>
+
+#include <cmath>
+#include <limits>
 
 #include "tests/support/http_client.hpp"
 #include "tests/support/rtev_client.hpp"
@@ -41,6 +53,94 @@ std::uint64_t max_stored_seq(std::uint16_t port) {
   std::uint64_t top = 0;
   for (const auto& e : fetch_history(port, "")) top = std::max<std::uint64_t>(top, e.at("seq"));
   return top;
+}
+
+// A tmpfs of `size` mounted on `dir` for the life of the object (needs root, as in CI).
+class small_filesystem {
+ public:
+  small_filesystem(std::string dir, const std::string& size) : dir_(std::move(dir)) {
+    std::filesystem::create_directories(dir_);
+    const std::string options = "size=" + size;
+    if (::mount("tmpfs", dir_.c_str(), "tmpfs", 0, options.c_str()) == 0)
+      mounted_ = true;
+    else
+      why_not_ = std::strerror(errno);
+  }
+  ~small_filesystem() {
+    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
+  }
+  small_filesystem(const small_filesystem&) = delete;
+  small_filesystem& operator=(const small_filesystem&) = delete;
+  bool mounted() const { return mounted_; }
+  const std::string& why_not() const { return why_not_; }
+
+  /// Writes `name` until the file system is full (ENOSPC).
+  void fill(const std::string& name) const {
+    const std::string path = dir_ + "/" + name;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    REQUIRE(fd >= 0);
+    const std::string chunk(64 * 1024, 'x');
+    ssize_t n;
+    while ((n = ::write(fd, chunk.data(), chunk.size())) > 0) {
+    }
+    const int error = errno;
+    ::close(fd);
+    REQUIRE(n < 0);
+    REQUIRE(error == ENOSPC);
+  }
+
+ private:
+  std::string dir_;
+  bool mounted_ = false;
+  std::string why_not_;
+};
+
+// Publishes 16 KB events to `room` until one is refused with storage_error (at most 200);
+// acknowledged ones go to `acked` (id -> seq). Returns the refusal.
+json publish_until_refused(rtev_client& c, const std::string& tag,
+                           std::map<std::string, std::uint64_t>& acked) {
+  for (int i = 0; i < 200; ++i) {
+    const std::string id = tag + "-" + std::to_string(i);
+    const json reply = c.request("PUBLISH", {{"room", "disk"},
+                                             {"type", "big"},
+                                             {"id", id},
+                                             {"data", {{"blob", std::string(16000, 'y')}}}});
+    if (type_of(reply) == "ACK") {
+      acked[id] = reply.at("data").at("seq");
+      continue;
+    }
+    return reply;
+  }
+  FAIL("200 events of 16 KB were all stored on a full file system");
+  return {};
+}
+
+// The last_seq a new connection is told in `authenticated` (the SDK's resume point).
+json last_seq_announced(std::uint16_t port) {
+  ws_options options;
+  options.query = "token=late";
+  rtev_client c(port, options);
+  return c.authenticated().at("last_seq");
+}
+
+std::size_t count_lines_with(const std::string& log, const std::string& needle) {
+  std::size_t n = 0;
+  for (const auto& line : lines(log))
+    if (line.find(needle) != std::string::npos) ++n;
+  return n;
+}
+
+std::string field_of(const std::string& log, const std::string& message, const std::string& key) {
+  for (const auto& line : lines(log)) {
+    if (line.find(" " + message + " ") == std::string::npos &&
+        line.find(" " + message) + message.size() + 1 != line.size())
+      continue;
+    const auto at = line.find(" " + key + "=");
+    if (at == std::string::npos) continue;
+    const auto start = at + key.size() + 2;
+    return line.substr(start, line.find(' ', start) - start);
+  }
+  return {};
 }
 
 }  // namespace
@@ -257,6 +357,26 @@ TEST_CASE("rtev_serve_rejects_bad_flag_values_with_exit_2_and_one_line", "[serve
     args.insert(args.end(), {"--rate-limit", "fast"});
     named = "fast";
   }
+  SECTION("a burst that is not a number") {
+    args.insert(args.end(), {"--rate-burst", "nan"});
+    named = "'nan'";
+  }
+  SECTION("a burst below one message") {
+    args.insert(args.end(), {"--rate-burst", "0.5"});
+    named = "'0.5'";
+  }
+  SECTION("a negative burst") {
+    args.insert(args.end(), {"--rate-burst", "-1"});
+    named = "'-1'";
+  }
+  SECTION("a rate too large to be a number") {
+    args.insert(args.end(), {"--rate-limit", std::string(400, '9')});
+    named = "--rate-limit";
+  }
+  SECTION("a negative queue length") {
+    args.insert(args.end(), {"--send-queue-max", "-1"});
+    named = "--send-queue-max";
+  }
   SECTION("an unwritable database path") {
     std::ofstream(dir.file("plain-file")) << "not a directory";
     args[4] = dir.file("plain-file") + "/sub/events.db";
@@ -276,4 +396,115 @@ TEST_CASE("rtev_serve_rejects_bad_flag_values_with_exit_2_and_one_line", "[serve
   CHECK(lines(r.err).size() == 1);
   CHECK(r.err.find(named) != std::string::npos);
   CHECK(r.out.find("RTEV_URL=") == std::string::npos);
+}
+
+TEST_CASE("rtev_serve_reports_a_full_disk_recovers_and_never_reuses_a_seq",
+          "[server][process][storage]") {
+  temp_dir dir;
+  small_filesystem disk(dir.file("small"), "4m");
+  if (!disk.mounted()) {
+    WARN("SKIPPED: cannot mount a tmpfs to fill (" << disk.why_not()
+                                                   << "); this test needs root, as in CI");
+    return;
+  }
+  const std::string db = dir.file("small") + "/events.db";
+  std::map<std::string, std::uint64_t> acked;  // id -> seq, everything acknowledged
+  std::uint64_t top_acked = 0;
+  std::uint16_t port;
+  std::string log;
+  {
+    serve_process srv({"--port", "0", "--db", db, "--rate-limit", "100000/s"});
+    port = srv.port();
+    auto c = rtev_client::connect_as(port, "pub");
+    for (int i = 0; i < 3; ++i) {
+      const std::string id = "before-" + std::to_string(i);
+      acked[id] =
+          c.publish({{"room", "disk"}, {"type", "small"}, {"id", id}, {"data", {}}}).at("seq");
+    }
+
+    disk.fill("filler");
+    const json refused = publish_until_refused(c, "full", acked);
+    INFO(refused.dump());
+    CHECK(type_of(refused) == "ERROR");
+    CHECK(refused.at("data").at("code") == "storage_error");
+    for (const auto& [id, seq] : acked) top_acked = std::max(top_acked, seq);
+
+    // /health says so (HTTP 200: subscriptions and history still work), with SQLite's message.
+    const auto health = http_get(port, "/health");
+    CHECK(health.status == 200);
+    const json h = health.json();
+    INFO(h.dump());
+    CHECK(h.at("status") == "degraded");
+    const json& history = h.at("services").at("history");
+    CHECK(history.at("status") == "degraded");
+    CHECK(history.at("last_error").get<std::string>().find("full") != std::string::npos);
+    // The announced frontier did not move past what was stored.
+    CHECK(history.at("last_seq") == top_acked);
+    CHECK(http_get(port, "/api/stats").json().at("last_seq") == top_acked);
+    CHECK(last_seq_announced(port) == top_acked);
+
+    // Space comes back: the next publish is stored, and the server says it recovered.
+    std::filesystem::remove(dir.file("small") + "/filler");
+    const json again =
+        c.publish({{"room", "disk"}, {"type", "small"}, {"id", "after-space"}, {"data", {}}});
+    acked["after-space"] = again.at("seq");
+    CHECK(again.at("seq").get<std::uint64_t>() > top_acked);
+    top_acked = again.at("seq");
+    CHECK(http_get(port, "/health").json().at("status") == "ok");
+
+    // A second episode, left failing at shutdown: the failed events' seqs must not be announced.
+    disk.fill("filler");
+    publish_until_refused(c, "full-again", acked);
+    for (const auto& [id, seq] : acked) top_acked = std::max(top_acked, seq);
+    srv.send_signal(SIGTERM);
+    CHECK(srv.wait_exit(std::chrono::seconds(10)) == std::optional<int>(0));
+    log = srv.stderr_text();
+  }
+  INFO(log);
+  // Logged once per episode (not per event), with SQLite's message; recovery logged too.
+  CHECK(count_lines_with(log, "storage failing") == 2);
+  CHECK(count_lines_with(log, "database or disk is full") == 2);
+  // The first episode ended when space came back; the second may end at shutdown, when the
+  // presence events of the closing connections fit in the space the WAL checkpoint gave back.
+  const std::size_t recovered = count_lines_with(log, "storage recovered");
+  CHECK(recovered >= 1);
+  CHECK(recovered <= 2);
+
+  std::filesystem::remove(dir.file("small") + "/filler");
+  serve_process restarted({"--port", std::to_string(port), "--db", db});
+  REQUIRE(restarted.port() == port);
+  // Every acknowledged event is there with its seq, and nothing that was refused.
+  std::map<std::string, std::uint64_t> stored;
+  for (const auto& e : fetch_history(port, "disk")) stored[e.at("id")] = e.at("seq");
+  CHECK(stored == acked);
+  // The announced frontier (the "stopped" line, then /health and `authenticated` after the
+  // restart) is the highest stored seq, never a failed write's; numbering goes on above it.
+  const std::uint64_t top_stored = max_stored_seq(port);
+  CHECK(top_stored >= top_acked);
+  CHECK(field_of(log, "stopped", "last_seq") == std::to_string(top_stored));
+  CHECK(http_get(port, "/health").json().at("services").at("history").at("last_seq") == top_stored);
+  CHECK(last_seq_announced(port) == top_stored);
+  auto c = rtev_client::connect_as(port, "after");
+  const json fresh = c.publish({{"room", "disk"}, {"type", "small"}, {"data", {}}});
+  CHECK(fresh.at("seq").get<std::uint64_t>() > top_stored);
+}
+
+TEST_CASE("server_config_refuses_non_finite_rates_and_bursts_below_one", "[server][config]") {
+  // The CLI checks its flags first; an embedding program gets the same refusals from validate().
+  rtev::server_config c;
+  c.db_path = ":memory:";
+  CHECK_NOTHROW(c.validate());
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  for (double burst : {nan, inf, -1.0, 0.5, 2e9}) {
+    INFO("rate_burst " << burst);
+    c.rate_burst = burst;
+    CHECK_THROWS_WITH(c.validate(), Catch::Contains("--rate-burst"));
+  }
+  c.rate_burst = 0;
+  for (double rate : {nan, inf, 0.0, -5.0}) {
+    INFO("rate_limit " << rate);
+    c.rate_limit = rate;
+    CHECK_THROWS_WITH(c.validate(), Catch::Contains("--rate-limit"));
+  }
 }

@@ -17,7 +17,8 @@ void setup_health(CLI::App& app, health_options& o) {
 
 int run_health(health_options& o) {
   o.common.resolve();
-  const auto wait = o.wait.empty() ? std::chrono::milliseconds(0) : duration_flag("--wait", o.wait);
+  const auto wait = o.wait ? duration_flag("--wait", *o.wait, {std::chrono::milliseconds(0)})
+                           : std::chrono::milliseconds(0);
   const auto deadline = std::chrono::steady_clock::now() + wait;
   const std::string url = o.common.http_base() + "/health";
   std::string last;

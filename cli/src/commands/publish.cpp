@@ -3,8 +3,8 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <mutex>
-#include <set>
 #include <sstream>
 #include <thread>
 
@@ -52,7 +52,8 @@ void setup_publish(CLI::App& app, publish_options& o) {
   room->excludes(user)->excludes(bc);
   user->excludes(bc);
   cmd->add_option("--count", o.count, "Publish N times ({{seq}} counts 1..N)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(whole_number(1, 1'000'000'000'000));
   cmd->add_option("--rate", o.rate, "At most this many per second, e.g. 10/s");
   cmd->add_flag("--jsonl", o.jsonl, "Read whole envelopes, one per line, from stdin");
   cmd->add_flag("--keep-ids", o.keep_ids,
@@ -68,7 +69,16 @@ void setup_publish(CLI::App& app, publish_options& o) {
 int publish_all(const common_options& common, std::vector<outgoing_event> events, bool http,
                 const std::function<std::chrono::microseconds(std::size_t)>& wait_before,
                 std::chrono::milliseconds ack_wait) {
-  if (events.empty()) return exit_ok;
+  return publish_all(
+      common, events.size(), [&events](std::size_t i) { return std::move(events[i]); }, http,
+      wait_before, ack_wait);
+}
+
+int publish_all(const common_options& common, std::uint64_t count,
+                const std::function<outgoing_event(std::uint64_t)>& make, bool http,
+                const std::function<std::chrono::microseconds(std::size_t)>& wait_before,
+                std::chrono::milliseconds ack_wait) {
+  if (count == 0) return exit_ok;
   if (http) require_protocol(common, "--http", {wire_protocol::rtev, wire_protocol::sse});
   std::mutex m;  // guards failures, pending, gave_up
   std::vector<std::string> failures;
@@ -77,9 +87,10 @@ int publish_all(const common_options& common, std::vector<outgoing_event> events
   if (http) {
     std::vector<std::string> headers;
     if (!common.token.empty()) headers.push_back("Authorization: Bearer " + common.token);
-    for (std::size_t i = 0; i < events.size(); ++i) {
+    for (std::uint64_t i = 0; i < count; ++i) {
       if (auto w = wait_before(i); w.count() > 0) std::this_thread::sleep_for(w);
-      const event& e = events[i].ev;
+      const outgoing_event next = make(i);
+      const event& e = next.ev;
       nlohmann::json body = {{"type", e.type}, {"data", e.data}};
       if (e.room)
         body["room"] = *e.room;
@@ -97,7 +108,7 @@ int publish_all(const common_options& common, std::vector<outgoing_event> events
       }
       if (r.status == 202) {
         nlohmann::json ack = rtev::parse_json(r.body);
-        debug(common, events[i].label + " stored as seq " +
+        debug(common, next.label + " stored as seq " +
                           (ack.is_object() ? ack.value("seq", nlohmann::json()).dump() : "?"));
         continue;
       }
@@ -105,8 +116,7 @@ int publish_all(const common_options& common, std::vector<outgoing_event> events
       std::string msg =
           err.is_object() && err.contains("error") ? err["error"].value("message", r.body) : r.body;
       if (r.status == 401 || r.status == 403) auth_rejected = true;
-      failures.push_back(events[i].label + " rejected (HTTP " + std::to_string(r.status) +
-                         "): " + msg);
+      failures.push_back(next.label + " rejected (HTTP " + std::to_string(r.status) + "): " + msg);
     }
   } else {
     // rtev: PUBLISH with an ACK; Socket.IO: the `publish` event with an acknowledgement; SSE:
@@ -115,17 +125,19 @@ int publish_all(const common_options& common, std::vector<outgoing_event> events
     client c(copt);
     c.on_error([&](const client_error& e) { note(common, e.message); });
     connect_or_exit(c, common);
-    std::set<std::size_t> pending;  // indexes of events without an answer yet
+    std::map<std::uint64_t, std::string> pending;  // events without an answer yet → label
     bool gave_up = false;
     std::condition_variable cv;
-    for (std::size_t i = 0; i < events.size(); ++i) {
+    // Built one at a time: `--count 1000000` holds only the unanswered events in memory.
+    for (std::uint64_t i = 0; i < count; ++i) {
       if (auto w = wait_before(i); w.count() > 0) std::this_thread::sleep_for(w);
-      const std::string label = events[i].label;
+      outgoing_event next = make(i);
+      const std::string label = next.label;
       {
         std::lock_guard<std::mutex> lock(m);
-        pending.insert(i);
+        pending.emplace(i, label);
       }
-      c.publish(events[i].ev, [&, i, label](const publish_ack* ack, const client_error* err) {
+      c.publish(next.ev, [&, i, label](const publish_ack* ack, const client_error* err) {
         std::lock_guard<std::mutex> lock(m);
         if (gave_up) return;  // already reported as unanswered
         if (ack)
@@ -141,8 +153,8 @@ int publish_all(const common_options& common, std::vector<outgoing_event> events
     std::unique_lock<std::mutex> lock(m);
     if (!cv.wait_for(lock, ack_wait, [&] { return pending.empty(); })) {
       gave_up = true;
-      for (std::size_t i : pending)
-        failures.push_back(events[i].label + ": no acknowledgement within " +
+      for (const auto& [i, label] : pending)
+        failures.push_back(label + ": no acknowledgement within " +
                            std::to_string(ack_wait.count()) + " ms");
     }
     lock.unlock();
@@ -157,13 +169,11 @@ int run_publish(publish_options& o) {
   common_options& common = o.common;
   common.resolve();
   std::chrono::microseconds gap{0};
-  if (!o.rate.empty()) {
-    try {
-      gap = std::chrono::microseconds(static_cast<std::int64_t>(1e6 / parse_rate(o.rate)));
-    } catch (const config_error& e) {
-      throw usage_error(std::string("--rate: ") + e.what());
-    }
+  if (o.rate) {
+    gap = std::chrono::microseconds(static_cast<std::int64_t>(1e6 / rate_flag("--rate", *o.rate)));
   }
+  const auto ack_wait = duration_flag("--ack-timeout", o.ack_timeout);
+  const auto pace = [gap](std::size_t i) { return i == 0 ? std::chrono::microseconds(0) : gap; };
   std::vector<outgoing_event> events;
   if (o.jsonl) {
     if (!o.type.empty())
@@ -209,10 +219,13 @@ int run_publish(publish_options& o) {
       text = read_all(f);
     }
     if (text.empty()) text = "{}";
-    for (std::uint64_t i = 1; i <= o.count; ++i) {
+    // Events are built as they are sent (--count may be large); the first is built here so
+    // that bad DATA is a usage error before anything is sent.
+    auto make = [&](std::uint64_t index) {
+      const std::uint64_t n = index + 1;  // {{seq}} counts from 1
       event e;
       e.type = o.type;
-      const std::string expanded = expand(text, i, common.tz);
+      const std::string expanded = expand(text, n, common.tz);
       e.data = rtev::parse_json(expanded);
       if (e.data.is_discarded())
         throw usage_error("DATA is not valid JSON: " +
@@ -221,14 +234,22 @@ int run_publish(publish_options& o) {
         e.room = o.room;
       else if (!o.user.empty())
         e.room = "user:" + o.user;
-      events.push_back({e, "event " + std::to_string(i) + " (" + o.type + ")"});
-    }
+      return outgoing_event{e, "event " + std::to_string(n) + " (" + o.type + ")"};
+    };
+    std::optional<outgoing_event> first = make(0);
+    return publish_all(
+        common, o.count,
+        [&](std::uint64_t index) {
+          if (index == 0 && first) {
+            outgoing_event e = std::move(*first);
+            first.reset();
+            return e;
+          }
+          return make(index);
+        },
+        o.http, pace, ack_wait);
   }
-  const auto ack_wait = duration_flag("--ack-timeout", o.ack_timeout);
-  if (ack_wait.count() <= 0) throw usage_error("--ack-timeout must be positive");
-  return publish_all(
-      common, std::move(events), o.http,
-      [gap](std::size_t i) { return i == 0 ? std::chrono::microseconds(0) : gap; }, ack_wait);
+  return publish_all(common, std::move(events), o.http, pace, ack_wait);
 }
 
 }  // namespace rtev::cli

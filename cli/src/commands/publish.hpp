@@ -14,7 +14,8 @@ namespace rtev::cli {
 
 struct publish_options {
   common_options common;
-  std::string type, data_arg, data_flag, room, user, rate, ack_timeout = "10s";
+  std::string type, data_arg, data_flag, room, user, ack_timeout = "10s";
+  std::optional<std::string> rate;  ///< set even when given empty (then refused)
   bool broadcast = false, jsonl = false, http = false, keep_ids = false;
   std::uint64_t count = 1;
 };
@@ -34,5 +35,11 @@ struct outgoing_event {
 int publish_all(const common_options& common, std::vector<outgoing_event> events, bool http,
                 const std::function<std::chrono::microseconds(std::size_t)>& wait_before,
                 std::chrono::milliseconds ack_wait = std::chrono::seconds(10));
+/// The same for `count` events built one at a time by `make(index)` (0-based), so that a large
+/// count is not held in memory.
+int publish_all(const common_options& common, std::uint64_t count,
+                const std::function<outgoing_event(std::uint64_t)>& make, bool http,
+                const std::function<std::chrono::microseconds(std::size_t)>& wait_before,
+                std::chrono::milliseconds ack_wait);
 
 }  // namespace rtev::cli

@@ -76,10 +76,10 @@ int run_replay(replay_options& o) {
   if (o.file.empty()) throw usage_error("replay: give a FILE (or - for stdin), or --from-server");
   double speed = 0;  // 0 = max
   if (o.speed != "max") {
-    char* end = nullptr;
-    speed = std::strtod(o.speed.c_str(), &end);
-    if (*end || !(speed > 0))
-      throw usage_error("--speed: expected a positive number or max, got '" + o.speed + "'");
+    std::string text = o.speed;
+    if (std::string why = decimal_number(0.001, 1e6)(text); !why.empty())
+      throw usage_error("--speed: " + why + ", or max");
+    speed = std::strtod(o.speed.c_str(), nullptr);
   }
   std::ifstream file;
   if (o.file != "-") {

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "exit_codes.hpp"
+#include "flag_values.hpp"
 #include "rtev/duration.hpp"
 #include "rtev/error.hpp"
 
@@ -19,13 +20,13 @@ extern "C" void on_signal(int) {
   if (running) running->request_stop();
 }
 
-std::chrono::milliseconds ms(const std::string& flag, const std::string& text) {
-  try {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(parse_duration(text));
-  } catch (const config_error& e) {
-    throw usage_error(flag + ": " + e.what());
-  }
-}
+// Limits of the numeric flags: past them a value is a typo, not a configuration.
+constexpr std::uint64_t max_history_events = 9'223'372'036'854'775'807ULL;  // SQLite's int64
+constexpr std::uint64_t max_message_bytes = 1ULL << 30;
+constexpr std::uint64_t max_connections = 1'000'000;
+constexpr std::uint64_t max_send_queue = 10'000'000;
+constexpr double max_rate = 1e9;  // messages per second, --rate-limit and --rate-burst
+const duration_range max_age_range{std::chrono::seconds(1), std::chrono::hours(24 * 36500)};
 
 }  // namespace
 
@@ -34,7 +35,8 @@ void setup_serve(CLI::App& app, serve_options& opt) {
   server_config& c = opt.config;
   cmd->add_option("--host", c.host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", c.port, "Port to listen on; 0 picks a free port")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(whole_number(0, 65535));
   cmd->add_option("--ready-file", opt.ready_file,
                   "Write the RTEV_URL=… line to this file once listening");
   cmd->add_option("--db", c.db_path,
@@ -42,7 +44,8 @@ void setup_serve(CLI::App& app, serve_options& opt) {
                   ":memory: keeps nothing)");
   cmd->add_option("--timezone", c.timezone, "IANA zone stamped on every event")
       ->capture_default_str();
-  cmd->add_option("--history-max-events", c.history_max_events, "Keep at most N events");
+  cmd->add_option("--history-max-events", c.history_max_events, "Keep at most N events")
+      ->check(whole_number(1, max_history_events));
   cmd->add_option("--history-max-age", opt.history_max_age,
                   "Drop events older than DURATION (e.g. 7d)");
   cmd->add_option("--auth", c.auth, "Authentication: none, token or jwt")
@@ -62,15 +65,19 @@ void setup_serve(CLI::App& app, serve_options& opt) {
       ->capture_default_str();
   cmd->add_option("--max-message-bytes", c.max_message_bytes,
                   "Largest client frame; larger closes with 1009")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(whole_number(64, max_message_bytes));
   cmd->add_option("--rate-limit", opt.rate_limit, "Messages per connection, e.g. 100/s")
       ->capture_default_str();
-  cmd->add_option("--rate-burst", c.rate_burst, "Burst allowance (default: one second's worth)");
+  cmd->add_option("--rate-burst", c.rate_burst, "Burst allowance (default: one second's worth)")
+      ->check(decimal_number(1, max_rate));
   cmd->add_option("--max-connections", c.max_connections, "Refuse further upgrades with HTTP 503")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(whole_number(1, max_connections));
   cmd->add_option("--send-queue-max", c.send_queue_max,
                   "Live events queued per connection before closing it with 4000")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(whole_number(1, max_send_queue));
   cmd->add_option("--cors-origin", c.cors_origin,
                   "Access-Control-Allow-Origin for HTTP ('*' or an origin)");
   cmd->add_option("--log-format", c.log_format, "Log format: text or json")
@@ -81,18 +88,14 @@ void setup_serve(CLI::App& app, serve_options& opt) {
 
 int run_serve(serve_options& opt) {
   server_config& c = opt.config;
-  c.auth_timeout = ms("--auth-timeout", opt.auth_timeout);
-  c.ping_interval = ms("--ping-interval", opt.ping_interval);
-  c.ping_timeout = ms("--ping-timeout", opt.ping_timeout);
-  c.sse_heartbeat = ms("--sse-heartbeat", opt.sse_heartbeat);
-  if (!opt.history_max_age.empty())
+  c.auth_timeout = duration_flag("--auth-timeout", opt.auth_timeout);
+  c.ping_interval = duration_flag("--ping-interval", opt.ping_interval);
+  c.ping_timeout = duration_flag("--ping-timeout", opt.ping_timeout);
+  c.sse_heartbeat = duration_flag("--sse-heartbeat", opt.sse_heartbeat);
+  if (opt.history_max_age)
     c.history_max_age = std::chrono::duration_cast<std::chrono::seconds>(
-        ms("--history-max-age", opt.history_max_age));
-  try {
-    c.rate_limit = parse_rate(opt.rate_limit);
-  } catch (const config_error& e) {
-    throw usage_error(std::string("--rate-limit: ") + e.what());
-  }
+        duration_flag("--history-max-age", *opt.history_max_age, max_age_range));
+  c.rate_limit = rate_flag("--rate-limit", opt.rate_limit, max_rate);
 
   std::unique_ptr<server> srv;
   try {

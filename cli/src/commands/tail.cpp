@@ -105,7 +105,9 @@ static void add_filters(CLI::App* cmd, tail_options& o, bool rooms_flag) {
                   "Replay first from: 5m, 2024-01-15T10:00:00Z, seq:N or beginning")
       ->group(g);
   cmd->add_flag("--until-end", o.until_end, "Stop after the replayed history")->group(g);
-  cmd->add_option("--count", o.count, "Exit 0 after N matching events")->group(g);
+  cmd->add_option("--count", o.count, "Exit 0 after N matching events")
+      ->check(whole_number(1, 1'000'000'000'000))
+      ->group(g);
   cmd->add_option("--timeout", o.timeout,
                   "Total deadline, e.g. 10s (exit 5 if --count was not reached)")
       ->group(g);
@@ -142,8 +144,8 @@ int run_tail(tail_options& o) {
   std::vector<where_test> wheres;
   for (const auto& w : o.where) wheres.push_back(parse_where(w));
   std::optional<std::chrono::steady_clock::time_point> deadline;
-  if (!o.timeout.empty())
-    deadline = std::chrono::steady_clock::now() + duration_flag("--timeout", o.timeout);
+  if (o.timeout)
+    deadline = std::chrono::steady_clock::now() + duration_flag("--timeout", *o.timeout);
   nlohmann::json since = o.since.empty() ? nlohmann::json(nullptr) : parse_since_flag(o.since);
   if (o.count && *o.count == 0) return exit_ok;
 

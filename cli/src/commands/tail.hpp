@@ -18,8 +18,9 @@ struct tail_options {
   common_options common;
   output_options out;
   std::vector<std::string> types, rooms, where;
-  std::string since, timeout;
-  std::string url_arg;  // tail URL: the positional form of --url
+  std::string since;
+  std::optional<std::string> timeout;  ///< set even when given empty (then refused)
+  std::string url_arg;                 // tail URL: the positional form of --url
   bool until_end = false;
   std::optional<std::uint64_t> count;
 };

@@ -26,27 +26,28 @@ namespace rtev {
 /// Every knob of `rtev serve`; defaults match the CLI's.
 struct server_config {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 8000;             ///< 0 picks a free port
-  std::string db_path;                   ///< empty: ${XDG_DATA_HOME:-~/.local/share}/rtev/events.db; ":memory:" keeps nothing
-  std::string timezone = "UTC";          ///< IANA zone stamped on every event
+  std::uint16_t port = 8000;  ///< 0 picks a free port
+  std::string db_path;  ///< empty: ${XDG_DATA_HOME:-~/.local/share}/rtev/events.db; ":memory:"
+                        ///< keeps nothing
+  std::string timezone = "UTC";  ///< IANA zone stamped on every event
   std::optional<std::uint64_t> history_max_events;
   std::optional<std::chrono::seconds> history_max_age;
 
-  std::string auth = "none";             ///< none | token | jwt
-  std::string jwt_secret;                ///< required for jwt
-  std::string api_key;                   ///< empty: the HTTP publish/admin API is open
+  std::string auth = "none";  ///< none | token | jwt
+  std::string jwt_secret;     ///< required for jwt
+  std::string api_key;        ///< empty: the HTTP publish/admin API is open
   std::chrono::milliseconds auth_timeout{10000};
   std::chrono::milliseconds ping_interval{30000};
   std::chrono::milliseconds ping_timeout{10000};
   std::chrono::milliseconds sse_heartbeat{30000};
   std::size_t max_message_bytes = 65536;
-  double rate_limit = 100;               ///< messages per second per connection
-  double rate_burst = 0;                 ///< bucket size; 0 = same as rate_limit (at least 1)
+  double rate_limit = 100;  ///< messages per second per connection; finite, (0, 1e9]
+  double rate_burst = 0;    ///< bucket size, 1 to 1e9; 0 = same as rate_limit (at least 1)
   std::size_t max_connections = 10000;
-  std::size_t send_queue_max = 1000;     ///< live events queued per connection
-  std::string cors_origin;               ///< empty: no CORS headers; "*" or an origin
-  std::string log_format = "text";       ///< text | json
-  int verbosity = 0;                     ///< -v count
+  std::size_t send_queue_max = 1000;  ///< live events queued per connection
+  std::string cors_origin;            ///< empty: no CORS headers; "*" or an origin
+  std::string log_format = "text";    ///< text | json
+  int verbosity = 0;                  ///< -v count
 
   /// The default database path, following XDG_DATA_HOME.
   static std::string default_db_path();
