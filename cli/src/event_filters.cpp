@@ -52,6 +52,8 @@ const nlohmann::json* lookup_path(const nlohmann::json& j, const std::string& pa
       cur = &*it;
     } else if (cur->is_array() && !key.empty() &&
                key.find_first_not_of("0123456789") == std::string::npos) {
+      // More digits than any array has elements: std::stoul would throw out_of_range.
+      if (key.size() > 18) return nullptr;
       const std::size_t i = std::stoul(key);
       if (i >= cur->size()) return nullptr;
       cur = &(*cur)[i];
@@ -94,6 +96,10 @@ std::string render_template(const std::string& format, const nlohmann::json& env
     }
     if (open == std::string::npos) break;
     const auto close = format.find("}}", open);
+    if (close == std::string::npos) {  // check_template refuses this; render it as text
+      out += format.substr(open);
+      break;
+    }
     std::string field = format.substr(open + 2, close - open - 2);
     field.erase(0, field.find_first_not_of(' '));
     field.erase(field.find_last_not_of(' ') + 1);

@@ -1,5 +1,7 @@
 #include "rtev/json.hpp"
 
+#include "wire/sse_parser.hpp"
+
 namespace rtev {
 
 bool json_depth_within(std::string_view text, std::size_t limit) noexcept {
@@ -48,7 +50,9 @@ nlohmann::json parse_json(std::string_view text, std::string* why) {
       std::string m = e.what();
       if (const auto close = m.find("] "); m.rfind("[json.exception", 0) == 0 && close != m.npos)
         m.erase(0, close + 2);
-      *why = m;
+      // The message quotes the last bytes read ("last read: '…'"), which need not be UTF-8;
+      // it is shown to users and sent in JSON replies.
+      *why = detail::sanitize_utf8(m);
     }
     return nlohmann::json(nlohmann::json::value_t::discarded);
   }

@@ -24,8 +24,19 @@ std::string http_request::token() const {
   return param("token").value_or("");
 }
 
+namespace {
+
+// JSON text of a reply that quotes request text (an error message quoting `until=\xb2…`, a user
+// id from the path), which may be invalid UTF-8 once decoded: replaced by U+FFFD, as a
+// throwing dump() would end the service thread.
+std::string reply_text(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace
+
 http_response json_error(int status, const std::string& code, const std::string& message) {
-  return {status, json{{"error", {{"code", code}, {"message", message}}}}.dump(),
+  return {status, reply_text(json{{"error", {{"code", code}, {"message", message}}}}),
           "application/json"};
 }
 
@@ -89,10 +100,11 @@ void http_api::handle(const http_request& req, std::function<void(http_response)
                                 "a valid API key is required (Authorization: Bearer <api-key>)"));
       const std::string user = url_decode(rest.substr(0, rest.size() - disconnect.size()));
       const std::size_t n = hub_.kick_user(user);
-      return reply({200, json{{"user_id", user}, {"disconnected", n}}.dump(), "application/json"});
+      return reply(
+          {200, reply_text(json{{"user_id", user}, {"disconnected", n}}), "application/json"});
     }
     if (req.method == "GET" && !rest.empty() && rest.find('/') == std::string::npos)
-      return reply({200, hub_.user_info(url_decode(rest)).dump(), "application/json"});
+      return reply({200, reply_text(hub_.user_info(url_decode(rest))), "application/json"});
   }
   static const char* known[] = {"/health",  "/api/stats",   "/api/ws",
                                 "/metrics", "/api/history", "/api/events"};
