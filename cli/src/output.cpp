@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "event_filters.hpp"
 #include "exit_codes.hpp"
 #include "rtev/catalog.hpp"
 #include "rtev/time.hpp"
@@ -23,31 +24,6 @@ const char* family_color(std::string_view type) {
       return "\033[35m";  // magenta
   }
   return "";
-}
-
-const nlohmann::json* lookup(const nlohmann::json& j, const std::string& path) {
-  const nlohmann::json* cur = &j;
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    const auto dot = path.find('.', start);
-    const std::string key =
-        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (cur->is_object()) {
-      auto it = cur->find(key);
-      if (it == cur->end()) return nullptr;
-      cur = &*it;
-    } else if (cur->is_array() && !key.empty() &&
-               key.find_first_not_of("0123456789") == std::string::npos) {
-      const std::size_t i = std::stoul(key);
-      if (i >= cur->size()) return nullptr;
-      cur = &(*cur)[i];
-    } else {
-      return nullptr;
-    }
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  return cur;
 }
 
 }  // namespace
@@ -88,16 +64,7 @@ event_printer::event_printer(const output_options& out, const common_options& co
   if (!templ && format_ != "pretty" && format_ != "json" && format_ != "jsonl" && format_ != "raw")
     throw usage_error("--format: unknown format '" + format_ +
                       "': expected pretty, json, jsonl, raw or a template with {{field}}");
-  if (templ) {
-    // Unbalanced braces are a typo, not a format.
-    std::size_t pos = 0;
-    while ((pos = format_.find("{{", pos)) != std::string::npos) {
-      const auto end = format_.find("}}", pos);
-      if (end == std::string::npos)
-        throw usage_error("--format: unclosed '{{' in template '" + format_ + "'");
-      pos = end + 2;
-    }
-  }
+  if (templ) check_template(format_);
   if (time_.empty()) time_ = format_ == "pretty" ? "local" : "iso";
   if (!out.record_file.empty()) {
     record_ = std::make_unique<std::ofstream>(out.record_file, std::ios::app);
@@ -117,35 +84,7 @@ std::string event_printer::when(const event& e) const {
 }
 
 std::string event_printer::render_template(const event& e) const {
-  const nlohmann::json env = e.to_json();
-  std::string out;
-  std::size_t pos = 0;
-  while (pos < format_.size()) {
-    const auto open = format_.find("{{", pos);
-    std::string literal =
-        format_.substr(pos, open == std::string::npos ? std::string::npos : open - pos);
-    for (std::size_t i = 0; i < literal.size(); ++i) {
-      if (literal[i] == '\\' && i + 1 < literal.size() &&
-          (literal[i + 1] == 'n' || literal[i + 1] == 't')) {
-        out += literal[i + 1] == 'n' ? '\n' : '\t';
-        ++i;
-      } else {
-        out += literal[i];
-      }
-    }
-    if (open == std::string::npos) break;
-    const auto close = format_.find("}}", open);
-    std::string field = format_.substr(open + 2, close - open - 2);
-    field.erase(0, field.find_first_not_of(' '));
-    field.erase(field.find_last_not_of(' ') + 1);
-    if (field == "time") {
-      out += when(e);
-    } else if (const nlohmann::json* v = lookup(env, field)) {
-      out += v->is_string() ? v->get<std::string>() : v->dump();
-    }
-    pos = close + 2;
-  }
-  return out;
+  return cli::render_template(format_, e.to_json(), when(e));
 }
 
 std::string event_printer::pretty(const event& e) const {

@@ -11,6 +11,7 @@
 
 #include "rtev/json.hpp"
 #include "rtev/time.hpp"
+#include "wire/sse_parser.hpp"
 
 namespace rtev {
 namespace {
@@ -110,7 +111,9 @@ event read_foreign(const json& value, std::string_view fallback_type,
   } else {
     if (type) why_no_type = json_type_name(*type) + " " + shown(*type) + " is not a type name; ";
     if (!fallback_type.empty()) {
-      e.type = std::string(fallback_type);
+      // An SSE event name or Socket.IO event name is bytes from the wire: kept valid UTF-8 so
+      // the envelope can be written as JSON.
+      e.type = detail::sanitize_utf8(fallback_type);
       e.filled_in.push_back("type: " + why_no_type + "from the event name " +
                             shown_text(fallback_type));
     } else {
@@ -203,7 +206,9 @@ event read_foreign(std::string_view text, std::string_view fallback_type,
                    std::chrono::system_clock::time_point received) {
   json j = rtev::parse_json(text);
   if (j.is_discarded()) {
-    event e = read_foreign(json(std::string(text)), fallback_type, received);
+    // Invalid UTF-8 becomes U+FFFD: a JSON string must be valid UTF-8, or every dump() of the
+    // event would throw.
+    event e = read_foreign(json(detail::sanitize_utf8(text)), fallback_type, received);
     // The string is the payload as sent, not a JSON string: say so instead of "whole payload".
     for (auto& note : e.filled_in)
       if (note == "data: the whole payload") note = "data: not JSON, kept as a string";

@@ -260,7 +260,10 @@ void room_hub::send_control(connection& c, const json& msg) {
     c.on_control(msg);
     return;
   }
-  c.queue.push_back(outgoing{nullptr, std::make_shared<frame>(msg.dump())});
+  // Messages quote client text (a bad room name, the JSON parser's "last read: …"), which may
+  // be invalid UTF-8: replaced, since a throwing dump() would end the service thread.
+  c.queue.push_back(outgoing{
+      nullptr, std::make_shared<frame>(msg.dump(-1, ' ', false, json::error_handler_t::replace))});
   c.wake();
 }
 

@@ -660,7 +660,7 @@ void socketio_door::on_control(session& s, const json& msg) {
     }
   }
   if (msg.contains("history")) {  // one event of a HISTORY reply
-    push(s, sio_event_packet(msg.dump()));
+    push(s, sio_event_packet(msg.dump(-1, ' ', false, json::error_handler_t::replace)));
     return;
   }
   const std::string type = msg.value("type", std::string());

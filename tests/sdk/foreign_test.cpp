@@ -217,12 +217,29 @@ TEST_CASE("foreign_json_value_overload_reads_socketio_arguments", "[sdk][foreign
 }
 
 TEST_CASE("foreign_supplied_zone_next_to_an_offset_timestamp_says_so", "[sdk][foreign]") {
-  const event e = read_foreign(
-      std::string(R"({"type":"x","timestamp":"2026-01-01T10:00:00+01:00","data":{}})"), "", received);
+  const event e =
+      read_foreign(std::string(R"({"type":"x","timestamp":"2026-01-01T10:00:00+01:00","data":{}})"),
+                   "", received);
   CHECK(e.timestamp == "2026-01-01T10:00:00+01:00");
   CHECK(e.timezone == "UTC");
   CHECK(note(e, "timezone:") == "timezone: UTC (the timestamp keeps its own offset +01:00)");
   const event z = read_foreign(
       std::string(R"({"type":"x","timestamp":"2026-01-01T10:00:00Z","data":{}})"), "", received);
   CHECK(note(z, "timezone:") == "timezone: UTC");
+}
+
+// Found by fuzz/foreign_fuzz.cpp (fuzz/regressions/foreign/): the result of read_foreign went
+// out as JSON (`rtev tail` writes JSONL) and dump() threw on invalid UTF-8.
+TEST_CASE("foreign_invalid_utf8_text_and_event_name_become_replacement_characters",
+          "[sdk][foreign]") {
+  SECTION("a payload that is not JSON is kept as valid UTF-8") {
+    const event e = read_foreign(std::string("caf\xc3 \xff!"), "update", received);
+    CHECK(e.data == json("caf\xef\xbf\xbd \xef\xbf\xbd!"));
+    CHECK_NOTHROW(e.dump());
+  }
+  SECTION("an event name used as the type is kept as valid UTF-8") {
+    const event e = read_foreign(std::string("{\"data\":1}"), "caf\xc3", received);
+    CHECK(e.type == "caf\xef\xbf\xbd");
+    CHECK_NOTHROW(e.dump());
+  }
 }

@@ -172,6 +172,37 @@ TEST_CASE("post_events_rejects_bad_input_with_json_errors", "[server][http][publ
     CHECK(r.status == 400);
     CHECK(is_json_error(r));
   }
+  // Found by fuzz/http_events_fuzz.cpp: the parser's message quotes the bytes it stopped at,
+  // and serializing a message that is not UTF-8 threw on the service thread.
+  SECTION("malformed JSON with invalid UTF-8 is 400 with a UTF-8 message; the server goes on") {
+    const http_response r = http_post_json(srv.port(), "/api/events", "[]\xeb\xeb\xeb\xeb");
+    CHECK(r.status == 400);
+    REQUIRE(is_json_error(r));
+    CHECK(error_message(r).find("\\xeb") != std::string::npos);  // quoted as printable ASCII
+    CHECK(http_get(srv.port(), "/health").status == 200);
+  }
+}
+
+// Found by fuzz/http_query_fuzz.cpp: an error quoting a query value that is not UTF-8 once
+// decoded (`until=%B2…`) threw while being serialized, ending the server.
+TEST_CASE("api_history_quotes_bad_query_values_as_valid_utf8", "[server][http][history]") {
+  local_server srv;
+  const http_response r = http_get(srv.port(), "/api/history?room=lobby&until=%B2099-01-01");
+  CHECK(r.status == 400);
+  REQUIRE(is_json_error(r));
+  CHECK(error_message(r).find("until") != std::string::npos);
+  CHECK(http_get(srv.port(), "/health").status == 200);
+}
+
+// Found by fuzz/http_query_fuzz.cpp: a user id that is not UTF-8 once decoded was echoed in
+// the reply, whose serialization threw.
+TEST_CASE("api_users_answers_for_a_user_id_that_is_not_utf8", "[server][http]") {
+  local_server srv;
+  const http_response r = http_get(srv.port(), "/api/users/a%ACb");
+  CHECK(r.status == 400);
+  REQUIRE(is_json_error(r));
+  CHECK(error_message(r) == "user id: invalid UTF-8");
+  CHECK(http_get(srv.port(), "/health").status == 200);
 }
 
 TEST_CASE("post_events_needs_the_api_key_when_one_is_set", "[server][http][auth]") {

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <iostream>
 
+#include "event_filters.hpp"
 #include "exit_codes.hpp"
 #include "rtev/duration.hpp"
 #include "rtev/glob.hpp"
@@ -12,47 +13,6 @@
 namespace rtev::cli {
 
 namespace {
-
-// --where data.platform=whatsapp | data.count!=0
-struct where_test {
-  std::string path, value;
-  bool negate = false;
-
-  bool holds(const nlohmann::json& env) const {
-    const nlohmann::json* cur = &env;
-    std::size_t start = 0;
-    for (;;) {
-      const auto dot = path.find('.', start);
-      const std::string key =
-          path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-      if (!cur->is_object() || !cur->contains(key)) return negate;
-      cur = &(*cur)[key];
-      if (dot == std::string::npos) break;
-      start = dot + 1;
-    }
-    const bool eq = cur->is_string() ? cur->get<std::string>() == value : cur->dump() == value;
-    return eq != negate;
-  }
-};
-
-where_test parse_where(const std::string& text) {
-  const auto ne = text.find("!=");
-  const auto eq = text.find('=');
-  where_test w;
-  if (ne != std::string::npos && ne < eq) {
-    w.path = text.substr(0, ne);
-    w.value = text.substr(ne + 2);
-    w.negate = true;
-  } else if (eq != std::string::npos) {
-    w.path = text.substr(0, eq);
-    w.value = text.substr(eq + 1);
-  }
-  if (w.path.empty() || w.path.front() == '.' || w.path.back() == '.')
-    throw usage_error(
-        "--where: expected FIELD=VALUE or FIELD!=VALUE (e.g. data.platform=whatsapp), got '" +
-        text + "'");
-  return w;
-}
 
 std::string reconnected_note(wire_protocol p) {
   switch (p) {

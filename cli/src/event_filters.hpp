@@ -1,0 +1,40 @@
+#pragma once
+// The CLI's two small languages over an event envelope (its JSON form): `tail --where`
+// filters (`data.platform=whatsapp`, `data.count!=0`) and `--format` templates
+// (`{{type}} {{data.message_text}} {{time}}`). Kept apart from the commands so the fuzz
+// targets in fuzz/ link exactly the code the `rtev` executable runs.
+//
+// Thread safety: pure functions and immutable values; safe from any thread.
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace rtev::cli {
+
+/// One `--where FIELD=VALUE` or `--where FIELD!=VALUE` test.
+struct where_test {
+  std::string path, value;
+  bool negate = false;
+
+  /// Whether `env` passes: the dotted path's value (a string as is, anything else as compact
+  /// JSON) equals `value` (`!=`: differs, or the field is missing).
+  bool holds(const nlohmann::json& env) const;
+};
+
+/// Throws usage_error "--where: expected FIELD=VALUE or FIELD!=VALUE (…), got '<text>'".
+where_test parse_where(const std::string& text);
+
+/// The value at a dotted path (`data.items.0.name`: object keys, array indexes), or nullptr.
+const nlohmann::json* lookup_path(const nlohmann::json& j, const std::string& path);
+
+/// Throws usage_error "--format: unclosed '{{' in template '<text>'".
+void check_template(const std::string& format);
+
+/// `format` with `\n`/`\t` escapes and every `{{field}}` replaced: `{{time}}` by `time_text`,
+/// another field by its value in `env` (a string as is, anything else as compact JSON; a
+/// missing field as nothing). An unclosed `{{` is kept as literal text.
+std::string render_template(const std::string& format, const nlohmann::json& env,
+                            const std::string& time_text);
+
+}  // namespace rtev::cli

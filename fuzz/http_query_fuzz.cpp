@@ -1,0 +1,86 @@
+// HTTP query strings: `GET /api/history?…`, `GET /api/users/<id>` and the SSE stream's
+// `GET /api/events?rooms=…&types=…&since=…&named=…`. The input is the query string; it is cut
+// into k=v fragments and percent-decoded as libwebsockets hands them to the server
+// (server.cpp query_args), and the SSE parameters are split on ',' as sse_start does before
+// room_hub::open_sse. History is queried over a few stored events.
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <sstream>
+
+#include "fuzz_input.hpp"
+#include "server_fixture.hpp"
+
+using namespace rtev;
+using namespace rtev::server_lite;
+
+namespace {
+
+std::vector<std::string> split_list(const std::string& v) {
+  std::vector<std::string> out;
+  std::stringstream ss(v);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text = fuzz::as_text(data, size);
+  http_request req;
+  req.method = "GET";
+  req.remote = "127.0.0.1";
+  for (std::string_view frag : fuzz::split(text, '&', 64)) {
+    const std::string f = url_decode(frag);
+    const auto eq = f.find('=');
+    if (eq == std::string::npos)
+      req.query.emplace(f, "");
+    else
+      req.query.emplace(f.substr(0, eq), f.substr(eq + 1));
+  }
+
+  fuzz::server_fixture fx(auth_mode::none);
+  {
+    publish_request a;
+    a.type = "chat.message";
+    a.room = "room:1";
+    a.data = {{"text", "hi"}};
+    publish_request b = a;
+    b.room = "user:alice";
+    publish_request c = a;
+    c.type = "system.notice";
+    c.room.clear();
+    c.broadcast = true;
+    fx.hub->publish({a, b, c}, [](publish_outcome) {});
+    fx.settle();
+  }
+
+  auto answer = [&](const http_request& r) {
+    bool replied = false;
+    fx.api->handle(r, [&](http_response resp) {
+      replied = true;
+      if (resp.status < 200 || resp.status >= 600) __builtin_trap();
+    });
+    fx.settle();
+    if (!replied) __builtin_trap();
+  };
+  req.path = "/api/history";
+  answer(req);
+  if (auto user = req.param("user")) {
+    http_request u = req;
+    u.path = "/api/users/" + *user;
+    answer(u);
+  }
+
+  connection& c = fx.open(conn_kind::sse);
+  if (fx.hub->authenticate(c, req.token(), false).empty()) {
+    const auto named = req.param("named");
+    const std::string err = fx.hub->open_sse(
+        c, split_list(req.param("rooms").value_or("")), split_list(req.param("types").value_or("")),
+        req.param("since"), named && *named != "0" && *named != "false");
+    if (!err.empty()) fx.hub->closed(c.id);
+  }
+  fx.settle();
+  return 0;
+}
