@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "fuzz_input.hpp"
+#include "rtev/error.hpp"
 #include "server_fixture.hpp"
 
 using namespace rtev;
@@ -76,10 +77,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   connection& c = fx.open(conn_kind::sse);
   if (fx.hub->authenticate(c, req.token(), false).empty()) {
     const auto named = req.param("named");
-    const std::string err = fx.hub->open_sse(
-        c, split_list(req.param("rooms").value_or("")), split_list(req.param("types").value_or("")),
-        req.param("since"), named && *named != "0" && *named != "false");
-    if (!err.empty()) fx.hub->closed(c.id);
+    // Bad input throws parse_error (sse_start answers 400); a forbidden room is the returned
+    // reason (403). Either way the stream is not opened.
+    try {
+      const std::string err = fx.hub->open_sse(
+          c, split_list(req.param("rooms").value_or("")),
+          split_list(req.param("types").value_or("")), req.param("since"),
+          named && *named != "0" && *named != "false");
+      if (!err.empty()) fx.hub->closed(c.id);
+    } catch (const rtev::parse_error&) {
+      fx.hub->closed(c.id);
+    }
   }
   fx.settle();
   return 0;

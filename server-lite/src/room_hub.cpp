@@ -66,6 +66,13 @@ void room_hub::closed(conn_id id) {
   if (user) user_disconnected(*user);
 }
 
+void room_hub::release_all() {
+  std::vector<conn_id> ids;
+  ids.reserve(conns_.size());
+  for (const auto& [id, c] : conns_) ids.push_back(id);
+  for (const conn_id id : ids) closed(id);
+}
+
 void room_hub::close_connection(connection& c, int code, std::string reason) {
   if (c.closing) return;
   c.closing.emplace(code, std::move(reason));

@@ -237,6 +237,10 @@ class room_hub {
   void tick(steady::time_point now);
   /// Shutdown: close everything with 1001.
   void shutdown();
+  /// The service loop has ended: forget the connections still open (their transports are
+  /// about to be torn down), so their presence events are published while the hub can still
+  /// see them committed. A transport's later closed() is then a no-op.
+  void release_all();
 
   // --- stats ---------------------------------------------------------------------------
   std::uint64_t events_published() const { return published_; }

@@ -1030,6 +1030,9 @@ void server::run() {
   while (!m.finished()) {
     if (lws_service(m.ctx, 0) < 0) break;
   }
+  // Connections that outlived the shutdown deadline (a peer that never answered the close) go
+  // now, so their presence events are committed and counted before the frontier is logged.
+  m.hub->release_all();
   m.store->flush();
   m.drain_posted();
   m.log.write(log_level::info, "stopped", {{"last_seq", std::to_string(m.hub->frontier())}});

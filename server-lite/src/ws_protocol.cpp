@@ -77,9 +77,15 @@ bool room_hub::admit(connection& c, const json& ref) {
 
 void room_hub::handle_ws_message(connection& c, std::string_view text) {
   if (c.closing) return;
-  if (!admit(c, nullptr)) return;
+  // Parsed before admission so that a rate_limited refusal carries the request's ref: every
+  // reply to a request names it (the message is bounded by --max-message-bytes).
   std::string why;
   json msg = rtev::parse_json(text, &why);
+  json ref = nullptr;
+  if (msg.is_object())
+    if (auto it = msg.find("ref"); it != msg.end() && (it->is_string() || it->is_number()))
+      ref = *it;
+  if (!admit(c, ref)) return;
   if (msg.is_discarded()) {
     send_error(c, nullptr, "bad_json", "the message is not valid JSON: " + why);
     return;

@@ -373,11 +373,15 @@ def replay_paths(suite, m, hostport, tokens):
             got = [(x["seq"], x.get("room")) for x in seen[:-1] if isinstance(x, dict) and x.get("history")]
             m.cell("rtev HISTORY", u, t, ok, verdict(reply.get("type") == "ACK", reply.get("data", {}).get("code"),
                                                      got, False))
-            # rtev PRESENCE
+            # rtev PRESENCE: of one room; a pattern is not a room, refused for everyone (§4.2)
             ws.send({"type": "PRESENCE", "ref": "p", "data": {"room": t}})
             reply, _ = ws.until(lambda x: x.get("type") in ("ACK", "ERROR") and x.get("ref") == "p")
-            m.cell("rtev PRESENCE", u, t, ok, verdict(reply.get("type") == "ACK", reply.get("data", {}).get("code"),
-                                                      [], None))
+            if "*" in t:
+                m.suite.check(f"rtev PRESENCE: {u} gets bad_request for the pattern {t}",
+                              reply.get("data", {}).get("code") == "bad_request", reply)
+            else:
+                m.cell("rtev PRESENCE", u, t, ok, verdict(reply.get("type") == "ACK",
+                                                          reply.get("data", {}).get("code"), [], None))
             # Socket.IO join with since, history, presence
             ack, evs = sio.emit("join", {"room": t, "since": 0})
             got = [sio_seq_room(e) for e in evs if e[0] != "<ack>"]
@@ -395,8 +399,12 @@ def replay_paths(suite, m, hostport, tokens):
             m.cell("Socket.IO history", u, t, ok, verdict(isinstance(ack, dict) and "error" not in ack,
                                                           (ack or {}).get("error", {}).get("code"), got, False))
             ack, _ = sio.emit("presence", {"room": t})
-            m.cell("Socket.IO presence", u, t, ok, verdict(isinstance(ack, dict) and "error" not in ack,
-                                                           (ack or {}).get("error", {}).get("code"), [], None))
+            if "*" in t:
+                m.suite.check(f"Socket.IO presence: {u} gets bad_request for the pattern {t}",
+                              (ack or {}).get("error", {}).get("code") == "bad_request", ack)
+            else:
+                m.cell("Socket.IO presence", u, t, ok, verdict(isinstance(ack, dict) and "error" not in ack,
+                                                               (ack or {}).get("error", {}).get("code"), [], None))
             # GET /api/history with the user's token
             r = http(hostport, "GET", "/api/history?since=beginning&limit=1000&room=" + urllib.parse.quote(t, safe=":*"),
                      headers=bearer(tokens[u]))

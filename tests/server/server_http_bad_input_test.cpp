@@ -68,7 +68,7 @@ TEST_CASE("deeply_nested_json_bodies_get_400_and_the_server_keeps_serving",
     std::string polled;
     for (int i = 0; i < 3 && polled.find("nested deeper") == std::string::npos; ++i)
       polled += http_get(srv.port(), target).body;
-    CHECK(polled.find("42[\"error\",{\"code\":\"bad_request\"") != std::string::npos);
+    CHECK(polled.find("42[\"error\",{\"code\":\"bad_json\"") != std::string::npos);
     CHECK(polled.find("nested deeper than 128 levels") != std::string::npos);
   }
   SECTION("/api/history with a deeply nested since") {
@@ -117,7 +117,7 @@ TEST_CASE("invalid_utf8_in_the_url_gets_400_naming_the_parameter", "[server][htt
   SECTION("valid UTF-8 that is not a room name is still named in the error") {
     const http_response r = http_get(srv.port(), "/api/history?room=caf%C3%A9%20x");
     CHECK(r.status == 400);
-    CHECK(error_message(r).find("café x") != std::string::npos);
+    CHECK(error_message(r).rfind("room: contains a non-ASCII byte (0xC3)", 0) == 0);
   }
   SECTION("a user id is decoded once, as lws hands it over") {
     const nlohmann::json u = http_get(srv.port(), "/api/users/a%2525b").json();

@@ -4,6 +4,7 @@
 // in server_process_test.cpp, through the --ping-* flags. Runs the real server in-process.
 #include <catch2/catch.hpp>
 
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -95,6 +96,7 @@ TEST_CASE("rate_limited_messages_get_an_error_and_the_connection_stays_open",
         ws_opcode::text, json{{"type", "PING"}, {"ref", "p" + std::to_string(i)}}.dump());
   REQUIRE(c.ws().send_raw(burst));
   int pongs = 0, limited = 0;
+  std::set<std::string> refs;  // every reply names its request, refusals included
   for (int i = 0; i < 8; ++i) {
     const json m = c.next_where([](const json& x) {
       const std::string t = type_of(x);
@@ -104,7 +106,9 @@ TEST_CASE("rate_limited_messages_get_an_error_and_the_connection_stays_open",
       ++pongs;
     else if (m.at("data").at("code") == "rate_limited")
       ++limited;
+    if (m.contains("ref")) refs.insert(m["ref"].get<std::string>());
   }
+  CHECK(refs.size() == 8);
   CHECK(pongs >= 3);
   CHECK(limited >= 1);
   CHECK(pongs + limited == 8);
