@@ -24,7 +24,9 @@ bool is_method_token(int t) {
                      [t](lws_token_indexes m) { return m == t; });
 }
 
-std::string token_value(lws* wsi, lws_token_indexes h) {
+}  // namespace
+
+std::string request_header(lws* wsi, lws_token_indexes h) {
   const int n = lws_hdr_total_length(wsi, h);
   if (n <= 0) return {};
   std::string v(static_cast<std::size_t>(n) + 1, '\0');
@@ -32,6 +34,8 @@ std::string token_value(lws* wsi, lws_token_indexes h) {
   v.resize(static_cast<std::size_t>(n));
   return v;
 }
+
+namespace {
 
 // A header that was sent, even with an empty value (lws_hdr_total_length says 0 for both).
 bool has_token(lws* wsi, lws_token_indexes h) {
@@ -99,7 +103,7 @@ std::optional<http_response> length_refusal(lws* wsi, std::size_t max_body) {
   }
   if (!has_length) return std::nullopt;
   // lws joins repeated headers with ',', so two lengths fail the digits check too.
-  const std::string cl = token_value(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+  const std::string cl = request_header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
   if (cl.empty() || !std::all_of(cl.begin(), cl.end(), [](char c) { return c >= '0' && c <= '9'; }))
     return bad_request("Content-Length: expected one number of bytes, got '" + cl + "'");
   const auto too_large = [&] {

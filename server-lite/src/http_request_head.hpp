@@ -32,6 +32,9 @@ constexpr int header_table_bytes = 32 * 1024;
 /// so a value exactly at the limit marks one that was too long (see head_refusal).
 const lws_token_limits* token_limits();
 
+/// A header's value as lws holds it (repeated headers joined with ','), "" when absent.
+std::string request_header(lws* wsi, lws_token_indexes h);
+
 /// "GET", "POST", … as lws parsed it ("OTHER" if none matched).
 std::string request_method(lws* wsi);
 

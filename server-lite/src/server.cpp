@@ -322,15 +322,6 @@ struct server::impl {
     return lws_http_transaction_completed(wsi) ? -1 : 0;
   }
 
-  static std::string header(lws* wsi, lws_token_indexes h) {
-    const int n = lws_hdr_total_length(wsi, h);
-    if (n <= 0) return {};
-    std::string v(static_cast<std::size_t>(n) + 1, '\0');
-    if (lws_hdr_copy(wsi, &v[0], n + 1, h) < 0) return {};
-    v.resize(static_cast<std::size_t>(n));
-    return v;
-  }
-
   static std::string custom_header(lws* wsi, const char* name) {
     const int nlen = static_cast<int>(std::strlen(name));
     const int n = lws_hdr_custom_length(wsi, name, nlen);
@@ -438,7 +429,7 @@ struct server::impl {
   http_request sio_request(lws* wsi) {
     http_request r;
     r.query = query_args(wsi);
-    r.authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    r.authorization = request_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
     r.remote = peer(wsi);
     return r;
   }
@@ -659,7 +650,7 @@ struct server::impl {
         return 0;
 
       case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
-        const std::string path = header(wsi, WSI_TOKEN_GET_URI);
+        const std::string path = request_header(wsi, WSI_TOKEN_GET_URI);
         {
           http_request head;
           head.method = "GET";
@@ -693,7 +684,7 @@ struct server::impl {
 
       case LWS_CALLBACK_ESTABLISHED: {
         session& s = sess(pss);
-        if (is_socketio_path(header(wsi, WSI_TOKEN_GET_URI))) {
+        if (is_socketio_path(request_header(wsi, WSI_TOKEN_GET_URI))) {
           s.sio_link = sio->ws_open(sio_request(wsi), waker(wsi), s.sio_sid);
           if (s.sio_link) sio_track(wsi, s);
           return s.sio_link ? 0 : -1;
@@ -704,7 +695,7 @@ struct server::impl {
         if (auto q = query_args(wsi); q.count("token")) token = q.find("token")->second;
         if (token.empty()) {
           http_request r;
-          r.authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+          r.authorization = request_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
           token = r.token();
         }
         log.write(log_level::debug, "websocket connected",
@@ -777,7 +768,7 @@ struct server::impl {
         s.close_after = false;
         s.req.method = request_method(wsi);
         s.req.query = query_args(wsi);
-        s.req.authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+        s.req.authorization = request_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
         s.req.remote = peer(wsi);
         // Sizes, UTF-8 and the body's length, before anything reads them (414/431/400/411/413).
         if (auto refused = head_refusal(wsi, s.req, cfg.max_message_bytes * 16)) {
