@@ -211,9 +211,10 @@ void common_options::resolve_protocol(int url_level, const std::optional<profile
       }
       for (const auto& [name, text] : proto.emits) {
         if (name.empty()) throw usage_error("--emit: the event NAME is empty");
-        nlohmann::json args = rtev::parse_json(text);
+        std::string why;
+        nlohmann::json args = rtev::parse_json(text, &why);
         if (args.is_discarded())
-          throw usage_error("--emit " + name + ": not valid JSON: '" + text + "'");
+          throw usage_error("--emit " + name + ": not valid JSON (" + why + ")");
         socketio.emits.emplace_back(name, std::move(args));
       }
       break;

@@ -184,6 +184,15 @@ def test_usage_and_connect_errors():
     r = t.run("publish", "--url", DOWN, "message_sent", '{"a":', timeout=10)
     t.check("bad JSON argument: exit 2 with one line naming it, before connecting",
             one_line_naming(r, "JSON") and '{"a":' in r.err and r.elapsed < 3, r)
+    deep = "[" * 200 + "]" * 200
+    r = t.run("publish", "--url", DOWN, "message_sent", deep, timeout=10)
+    t.check("JSON nested past 128 levels: exit 2 with one line naming the limit, before connecting",
+            one_line_naming(r, "nested deeper than 128 levels") and r.elapsed < 3, r)
+    with open(t.path("deep.json"), "w") as f:
+        f.write('{"a":' + "[" * 100000 + "]" * 100000 + "}")
+    r = t.run("publish", "--url", DOWN, "note", "--data", "@" + t.path("deep.json"), timeout=10)
+    t.check("--data @file nested 100k levels: exit 2 naming the limit (no crash)",
+            one_line_naming(r, "nested deeper than 128 levels"), r)
     r = t.run("publish", "--url", DOWN, "note", "--data", "@" + t.path("missing.json"), timeout=10)
     t.check("--data @missing-file: exit 2 naming the file", one_line_naming(r, "missing.json"), r)
     r = t.run("publish", "--url", DOWN, "note", "{}", "--rate", "fast", timeout=10)

@@ -226,10 +226,12 @@ int run_publish(publish_options& o) {
       event e;
       e.type = o.type;
       const std::string expanded = expand(text, n, common.tz);
-      e.data = rtev::parse_json(expanded);
+      std::string why;
+      e.data = rtev::parse_json(expanded, &why);
       if (e.data.is_discarded())
-        throw usage_error("DATA is not valid JSON: " +
-                          (expanded.size() > 80 ? expanded.substr(0, 80) + "…" : expanded));
+        throw usage_error("DATA is not valid JSON (" + why +
+                          "): " + rtev::printable(expanded.substr(0, 80)) +
+                          (expanded.size() > 80 ? "…" : ""));
       if (!o.room.empty())
         e.room = o.room;
       else if (!o.user.empty())
