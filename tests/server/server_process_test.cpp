@@ -462,8 +462,12 @@ TEST_CASE("rtev_serve_reports_a_full_disk_recovers_and_never_reuses_a_seq",
   }
   INFO(log);
   // Logged once per episode (not per event), with SQLite's message; recovery logged too.
-  CHECK(count_lines_with(log, "storage failing") == 2);
-  CHECK(count_lines_with(log, "database or disk is full") == 2);
+  // Two episodes while publishing; the shutdown's presence events (written once the
+  // checkpoint freed space) may start and end one more.
+  const std::size_t failing = count_lines_with(log, "storage failing");
+  CHECK(failing >= 2);
+  CHECK(failing <= 3);
+  CHECK(count_lines_with(log, "database or disk is full") == failing);
   // The first episode ended when space came back; the second may end at shutdown, when the
   // presence events of the closing connections fit in the space the WAL checkpoint gave back.
   const std::size_t recovered = count_lines_with(log, "storage recovered");
