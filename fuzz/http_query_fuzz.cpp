@@ -80,10 +80,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Bad input throws parse_error (sse_start answers 400); a forbidden room is the returned
     // reason (403). Either way the stream is not opened.
     try {
-      const std::string err = fx.hub->open_sse(
-          c, split_list(req.param("rooms").value_or("")),
-          split_list(req.param("types").value_or("")), req.param("since"),
-          named && *named != "0" && *named != "false");
+      const std::string err =
+          fx.hub->open_sse(c, split_list(req.param("rooms").value_or("")),
+                           split_list(req.param("types").value_or("")), req.param("since"),
+                           named && *named != "0" && *named != "false");
       if (!err.empty()) fx.hub->closed(c.id);
     } catch (const rtev::parse_error&) {
       fx.hub->closed(c.id);

@@ -19,7 +19,9 @@ using json = nlohmann::json;
 }
 
 // Printable for error messages: a control character or a quote would garble them.
-std::string show_char(char c) { return rtev::printable(std::string_view(&c, 1)); }
+std::string show_char(char c) {
+  return rtev::printable(std::string_view(&c, 1));
+}
 
 const char* sio_type_name(sio_type t) {
   switch (t) {
