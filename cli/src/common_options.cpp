@@ -214,7 +214,9 @@ void common_options::resolve_protocol(int url_level, const std::optional<profile
         std::string why;
         nlohmann::json args = rtev::parse_json(text, &why);
         if (args.is_discarded())
-          throw usage_error("--emit " + name + ": not valid JSON (" + why + ")");
+          throw usage_error("--emit " + name + ": not valid JSON (" + why +
+                            "): " + rtev::printable(text.substr(0, 80)) +
+                            (text.size() > 80 ? "…" : ""));
         socketio.emits.emplace_back(name, std::move(args));
       }
       break;
