@@ -1,14 +1,15 @@
 // HTTP query strings: `GET /api/history?…`, `GET /api/users/<id>` and the SSE stream's
 // `GET /api/events?rooms=…&types=…&since=…&named=…`. The input is the query string; it is cut
-// into k=v fragments and percent-decoded as libwebsockets hands them to the server
-// (server.cpp query_args), and the SSE parameters are split on ',' as sse_start does before
-// room_hub::open_sse. History is queried over a few stored events.
+// into k=v fragments and percent-decoded as libwebsockets hands them to the server (url_decode;
+// a fragment the listener would refuse ends the input), and the SSE parameters are split on ','
+// as sse_start does before room_hub::open_sse. History is queried over a few stored events.
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <sstream>
 
 #include "fuzz_input.hpp"
+#include "request_guard.hpp"
 #include "rtev/error.hpp"
 #include "server_fixture.hpp"
 
@@ -33,7 +34,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   req.method = "GET";
   req.remote = "127.0.0.1";
   for (std::string_view frag : fuzz::split(text, '&', 64)) {
-    const std::string f = url_decode(frag);
+    const auto decoded = url_decode(frag);
+    if (!decoded) return 0;  // the listener refuses the request before lws (request_guard.hpp)
+    const std::string& f = *decoded;
     const auto eq = f.find('=');
     if (eq == std::string::npos)
       req.query.emplace(f, "");

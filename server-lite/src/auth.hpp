@@ -81,9 +81,6 @@ std::string join_refusal(const identity& who, auth_mode mode, std::string_view r
 /// Whether `who` may publish to other users' rooms or broadcast (admin/service role, or none mode).
 bool may_target_users(const identity& who, auth_mode mode);
 
-/// Percent-decoding for query strings ('+' is a space). Invalid escapes are kept literally.
-std::string url_decode(std::string_view s);
-
 /// HS256 JWT signing, for tests and tools: header {"alg":"HS256","typ":"JWT"}. The payload
 /// text is encoded verbatim (not re-serialized), so tests can sign deliberately bad payloads.
 std::string sign_jwt_hs256(const std::string& payload_json, const std::string& secret);

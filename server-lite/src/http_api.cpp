@@ -34,6 +34,17 @@ std::string reply_json(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+std::vector<std::pair<std::string, std::string>> cors_headers(const std::string& origin) {
+  if (origin.empty()) return {};
+  std::vector<std::pair<std::string, std::string>> h = {
+      {"access-control-allow-origin", origin},
+      {"access-control-allow-methods", "GET, POST, OPTIONS"},
+      {"access-control-allow-headers", "Authorization, Content-Type, Last-Event-ID"},
+      {"access-control-max-age", "600"}};
+  if (origin != "*") h.emplace_back("vary", "Origin");
+  return h;
+}
+
 http_response json_error(int status, const std::string& code, const std::string& message) {
   return {status, reply_json(json{{"error", {{"code", code}, {"message", message}}}}),
           "application/json"};

@@ -8,6 +8,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "room_hub.hpp"
 #include "rtev/server/server.hpp"
@@ -37,6 +39,9 @@ struct http_response {
 
 /// `{"error":{"code","message"}}` with the status.
 http_response json_error(int status, const std::string& code, const std::string& message);
+
+/// The CORS headers every HTTP answer carries for `origin` (--cors-origin; none when empty).
+std::vector<std::pair<std::string, std::string>> cors_headers(const std::string& origin);
 
 /// `j` as compact JSON text; invalid UTF-8 in a string becomes U+FFFD instead of throwing
 /// (a reply may quote what a client sent).

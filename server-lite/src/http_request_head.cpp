@@ -80,8 +80,7 @@ std::optional<http_response> size_refusal(lws* wsi) {
 
 std::optional<http_response> utf8_refusal(const http_request& req) {
   if (!is_utf8(req.path))
-    return bad_request(req.path.rfind("/api/users/", 0) == 0 ? "user id: invalid UTF-8"
-                                                             : "path: invalid UTF-8");
+    return bad_request(path_subject(req.path) + ": invalid UTF-8");
   for (const auto& [k, v] : req.query) {
     if (!is_utf8(k)) return bad_request("a query parameter name is not valid UTF-8");
     if (!is_utf8(v)) return bad_request("query parameter '" + k + "': invalid UTF-8");
@@ -154,6 +153,10 @@ std::optional<http_response> head_refusal(lws* wsi, const http_request& req, std
   if (auto r = size_refusal(wsi)) return r;
   if (auto r = utf8_refusal(req)) return r;
   return length_refusal(wsi, max_body);
+}
+
+std::string path_subject(std::string_view path) {
+  return path.rfind("/api/users/", 0) == 0 ? "user id" : "path";
 }
 
 bool is_utf8(std::string_view text) {

@@ -45,6 +45,9 @@ std::multimap<std::string, std::string> request_query(lws* wsi);
 /// `max_body` is the largest body accepted (413 beyond it, from Content-Length alone).
 std::optional<http_response> head_refusal(lws* wsi, const http_request& req, std::size_t max_body);
 
+/// What an error about the request's path calls it: "user id" under /api/users/, else "path".
+std::string path_subject(std::string_view path);
+
 /// Whether `text` is valid UTF-8 (overlong forms and surrogates are not).
 bool is_utf8(std::string_view text);
 

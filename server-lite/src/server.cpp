@@ -29,6 +29,7 @@
 #include "history_store.hpp"
 #include "http_api.hpp"
 #include "http_request_head.hpp"
+#include "listener.hpp"
 #include "log.hpp"
 #include "room_hub.hpp"
 #include "rtev/duration.hpp"
@@ -99,43 +100,6 @@ std::string resolve_host(const std::string& host) {
   return buf;
 }
 
-// Explains why lws could not listen, by trying the same bind ourselves.
-// With `only_if_failing`, returns "" when the bind works.
-std::string bind_failure(const std::string& ip, std::uint16_t port, const std::string& host,
-                         bool only_if_failing = false) {
-  const bool v6 = ip.find(':') != std::string::npos;
-  int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
-  int err = 0;
-  if (fd >= 0) {
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_storage ss{};
-    socklen_t len;
-    if (v6) {
-      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-      a->sin6_family = AF_INET6;
-      a->sin6_port = htons(port);
-      inet_pton(AF_INET6, ip.c_str(), &a->sin6_addr);
-      len = sizeof *a;
-    } else {
-      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-      a->sin_family = AF_INET;
-      a->sin_port = htons(port);
-      inet_pton(AF_INET, ip.c_str(), &a->sin_addr);
-      len = sizeof *a;
-    }
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) err = errno;
-    ::close(fd);
-  }
-  const std::string where = "port " + std::to_string(port) + " on " + host;
-  if (only_if_failing && err == 0 && fd >= 0) return {};
-  if (err == EADDRINUSE) return where + " is already in use";
-  if (err == EACCES) return where + ": permission denied";
-  if (err == EADDRNOTAVAIL) return "--host " + host + " is not an address of this machine";
-  if (err) return "cannot listen on " + where + ": " + std::strerror(err);
-  return "cannot listen on " + where;
-}
-
 }  // namespace
 
 struct server::impl {
@@ -147,6 +111,8 @@ struct server::impl {
   std::unique_ptr<room_hub> hub;
   std::unique_ptr<http_api> api;
   std::unique_ptr<socketio_door> sio;
+  std::unique_ptr<listener> accepter;
+  std::vector<std::pair<std::string, std::string>> cors;  // the CORS headers of every answer
   lws_context* ctx = nullptr;
   lws_vhost* vhost = nullptr;
   std::uint16_t bound_port = 0;
@@ -180,7 +146,7 @@ struct server::impl {
   std::unordered_map<std::string, std::pair<double, steady::time_point>>
       http_buckets;  // per-IP rate
 
-  lws_protocols protocols[2]{};
+  lws_protocols protocols[3]{};  // rtev.v1, the listener's, the terminator
   lws_retry_bo_t retry{};
 
   explicit impl(server_config c)
@@ -254,18 +220,13 @@ struct server::impl {
   // --- HTTP helpers ----------------------------------------------------------------------
 
   int add_cors(lws* wsi, unsigned char** p, unsigned char* end) {
-    if (cfg.cors_origin.empty()) return 0;
-    auto add = [&](const char* name, const std::string& value) {
-      return lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(name),
-                                         reinterpret_cast<const unsigned char*>(value.data()),
-                                         static_cast<int>(value.size()), p, end);
-    };
-    if (add("access-control-allow-origin:", cfg.cors_origin) ||
-        add("access-control-allow-methods:", "GET, POST, OPTIONS") ||
-        add("access-control-allow-headers:", "Authorization, Content-Type, Last-Event-ID") ||
-        add("access-control-max-age:", "600"))
-      return 1;
-    if (cfg.cors_origin != "*" && add("vary:", "Origin")) return 1;
+    for (const auto& [name, value] : cors) {
+      const std::string n = name + ":";
+      if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(n.c_str()),
+                                      reinterpret_cast<const unsigned char*>(value.data()),
+                                      static_cast<int>(value.size()), p, end))
+        return 1;
+    }
     return 0;
   }
 
@@ -927,6 +888,7 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   sc.max_payload = cfg.max_message_bytes;
   sc.max_connections = cfg.max_connections;
   m.sio = std::make_unique<socketio_door>(sc, *m.hub, *m.auth);
+  m.cors = cors_headers(cfg.cors_origin);
   m.sio->set_killer([&m](const std::string& sid) { m.sio_kill(sid); });
 
   // libwebsockets' own log lines only with -v: without it, a failure is reported once, by us
@@ -944,35 +906,32 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   m.retry.secs_since_valid_ping = 0;
   m.retry.secs_since_valid_hangup = 0;
 
-  // A busy port is found before lws is asked to listen: a clear one-line error, and no
-  // half-built lws context (which leaks a little inside lws 4.1 when creation fails).
-  if (cfg.port != 0)
-    if (std::string why = bind_failure(m.ip, cfg.port, cfg.host, true); !why.empty())
-      throw config_error(why);
+  // The listener binds and accepts; lws does not listen itself (see listener.hpp). A busy
+  // port is reported here, before any lws context exists.
+  m.accepter = std::make_unique<listener>(m.ip, cfg.port, cfg.host, m.cors);
+  m.protocols[1] = m.accepter->protocol();
 
   lws_context_creation_info info{};
-  info.port = cfg.port;
-  info.iface = m.ip.c_str();
+  info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
   info.protocols = m.protocols;
   info.user = &m;
   info.retry_and_idle_policy = &m.retry;
-  info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 |
-                 LWS_SERVER_OPTION_DISABLE_IPV6 * (m.ip.find(':') == std::string::npos ? 1 : 0);
+  info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
   info.timeout_secs = 30;
   // Headers and URL pieces are cut by lws at token_limits() and then answered 431/414 by
-  // head_refusal(); the table itself only overflows (a silent close in lws) far past that.
+  // head_refusal(); the listener refuses a head larger than the table before lws sees it.
   info.max_http_header_data = header_table_bytes;
   info.token_limits = token_limits();
   info.pt_serv_buf_size = 64 * 1024;
   m.ctx = lws_create_context(&info);
-  if (!m.ctx) throw config_error(bind_failure(m.ip, cfg.port, cfg.host));
+  if (!m.ctx) throw config_error("cannot start the server (libwebsockets context)");
   m.vhost = lws_get_vhost_by_name(m.ctx, "default");
-  const int port = m.vhost ? lws_get_vhost_listen_port(m.vhost) : -1;
-  if (port <= 0) {
+  if (!m.vhost || !m.accepter->start(m.ctx, m.vhost)) {
     lws_context_destroy(m.ctx);
     m.ctx = nullptr;
-    throw config_error(bind_failure(m.ip, cfg.port, cfg.host));
+    throw config_error("cannot start the server (libwebsockets vhost)");
   }
+  const int port = m.accepter->port();
   m.bound_port = static_cast<std::uint16_t>(port);
   m.log.write(log_level::info, "listening",
               {{"url", url()},

@@ -324,31 +324,6 @@ class HttpStatus:
         return None
 
 
-class HttpNoReply:
-    """The connection is closed without any HTTP answer."""
-
-    def describe(self):
-        return "the connection is closed with no answer"
-
-    def check(self, r, inp):
-        return None if r.outcome != "ok" else f"got an answer: {r!r}"
-
-
-class KnownLimit:
-    """What the server does today where libwebsockets 4.1 decides before server-lite sees the
-    request (docs/server.md, "Limits of the HTTP parser"): checked as it is, so a change is
-    noticed, and named as a limit in the table."""
-
-    def __init__(self, why, actual):
-        self.why, self.actual = why, actual
-
-    def describe(self):
-        return f"{self.actual.describe()} — **known limit**: {self.why}"
-
-    def check(self, r, inp):
-        return self.actual.check(r, inp)
-
-
 class SioError:
     """A Socket.IO `error` event (or, with an ack id, an ack {error}) with this code."""
 

@@ -111,8 +111,19 @@ TEST_CASE("invalid_utf8_in_the_url_gets_400_naming_the_parameter", "[server][htt
     CHECK(r.status == 400);
     CHECK(error_message(r) == "query parameter 'token': invalid UTF-8");
   }
-  SECTION("malformed percent-encoding is refused by libwebsockets itself with 403") {
-    CHECK(http_get(srv.port(), "/api/history?room=%ZZ").status == 403);
+  SECTION("malformed percent-encoding is 400 naming the parameter (before lws sees it)") {
+    const http_response r = http_get(srv.port(), "/api/history?room=%ZZ");
+    CHECK(r.status == 400);
+    CHECK(error_message(r) ==
+          "query parameter 'room': malformed %-escape '%ZZ' (expected % and two hex digits)");
+  }
+  SECTION("a decoded NUL or line break is 400 naming the parameter, not a closed connection") {
+    for (const char* esc : {"%00", "%0A", "%0D"}) {
+      const http_response r = http_get(srv.port(), std::string("/api/history?room=a") + esc);
+      CHECK(r.status == 400);
+      CHECK(error_message(r) ==
+            "query parameter 'room': control character " + std::string(esc) + " is not allowed");
+    }
   }
   SECTION("valid UTF-8 that is not a room name is still named in the error") {
     const http_response r = http_get(srv.port(), "/api/history?room=caf%C3%A9%20x");
@@ -244,8 +255,22 @@ TEST_CASE("odd_methods_and_requests_get_clear_answers", "[server][http][bad_inpu
   SECTION("DELETE without a body is 405") {
     CHECK(http_raw(srv.port(), raw("DELETE /api/events HTTP/1.1")).status == 405);
   }
-  SECTION("an unknown method is refused by libwebsockets itself with 403") {
-    CHECK(http_raw(srv.port(), raw("BREW /health HTTP/1.1")).status == 403);
+  SECTION("an unknown method is 501 naming it (before lws sees it)") {
+    const http_response r = http_raw(srv.port(), raw("BREW /health HTTP/1.1"));
+    CHECK(r.status == 501);
+    CHECK(error_message(r).rfind("method 'BREW' is not supported", 0) == 0);
+  }
+  SECTION("a header line without a colon is 400 at once, not a 10 s wait") {
+    const http_response r = http_raw(srv.port(), raw("GET /health HTTP/1.1", "NoColonHere\r\n"));
+    CHECK(r.status == 400);
+    CHECK(error_message(r) == "header line 3 has no ':': 'NoColonHere'");
+  }
+  SECTION("a head sent in pieces, a POST body included, is served like one sent at once") {
+    const http_response r = http_raw_pieces(
+        srv.port(),
+        {"POST /api/ev", "ents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n",
+         "Content-Length: 40\r\n\r", "\n{\"type\":\"x\",\"room\":\"lobby\",\"data\":{}}   "});
+    CHECK(r.status == 202);
   }
   SECTION("a GET with a body is answered, the body ignored") {
     const http_response r =

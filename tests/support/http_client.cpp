@@ -103,6 +103,14 @@ http_response http_raw(std::uint16_t port, std::string_view bytes, millis timeou
   return read_response(s, deadline, bytes.rfind("HEAD ", 0) == 0);
 }
 
+http_response http_raw_pieces(std::uint16_t port, const std::vector<std::string>& pieces,
+                              millis timeout) {
+  const auto deadline = steady::now() + timeout;
+  tcp_stream s("127.0.0.1", port, timeout);
+  for (const std::string& piece : pieces) s.write_all(piece);
+  return read_response(s, deadline);
+}
+
 http_response read_response(tcp_stream& s, steady::time_point deadline, bool head) {
   http_response r;
   read_head(s, deadline, r.status, r.headers);

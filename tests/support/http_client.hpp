@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -38,6 +39,10 @@ http_response http_request(std::uint16_t port, const std::string& method, const 
 /// std::runtime_error when the server closes or times out without answering.
 http_response http_raw(std::uint16_t port, std::string_view bytes,
                        millis timeout = default_timeout);
+
+/// Like http_raw, with each piece written on its own (the server may still read them together).
+http_response http_raw_pieces(std::uint16_t port, const std::vector<std::string>& pieces,
+                              millis timeout = default_timeout);
 
 /// Reads one response from `s` (after a request was written); `head`: no body follows.
 http_response read_response(tcp_stream& s, steady::time_point deadline, bool head = false);
