@@ -213,10 +213,13 @@ void common_options::resolve_protocol(int url_level, const std::optional<profile
         if (name.empty()) throw usage_error("--emit: the event NAME is empty");
         std::string why;
         nlohmann::json args = rtev::parse_json(text, &why);
-        if (args.is_discarded())
-          throw usage_error("--emit " + name + ": not valid JSON (" + why +
-                            "): " + rtev::printable(text.substr(0, 80)) +
-                            (text.size() > 80 ? "…" : ""));
+        if (args.is_discarded()) {
+          std::string msg = "--emit " + name;
+          msg += ": not valid JSON (" + why + "): ";
+          msg += rtev::printable(text.substr(0, 80));
+          if (text.size() > 80) msg += "…";
+          throw usage_error(msg);
+        }
         socketio.emits.emplace_back(name, std::move(args));
       }
       break;

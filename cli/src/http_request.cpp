@@ -122,7 +122,8 @@ http_result http_fetch(const std::string& method, const std::string& url, const 
   if (resp.rfind("HTTP/1.", 0) != 0 || head_end == std::string::npos)
     throw std::runtime_error(authority + " did not answer with HTTP");
   http_result r;
-  r.status = std::atoi(resp.c_str() + 9);
+  const char* code = resp.c_str() + 9;
+  r.status = static_cast<int>(std::strtol(code, nullptr, 10));
   std::string head = resp.substr(0, head_end);
   r.body = resp.substr(head_end + 4);
   // Chunked bodies (not sent by rtev serve, but by other servers).

@@ -17,7 +17,9 @@
 #include "exit_codes.hpp"
 #include "rtev/error.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   using namespace rtev::cli;
   std::signal(SIGPIPE, SIG_IGN);  // a closed pipe (| head) is an error on write, not a kill
   CLI::App app{"rtev: watch, test and serve real-time event streams", "rtev"};
@@ -82,4 +84,18 @@ int main(int argc, char** argv) {
     return exit_error;
   }
   return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Setting up the commands can throw too (CLI11 checks option names as they are added).
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "rtev: " << e.what() << '\n';
+  } catch (...) {
+    std::cerr << "rtev: unexpected error\n";
+  }
+  return rtev::cli::exit_error;
 }

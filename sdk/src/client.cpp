@@ -65,7 +65,7 @@ struct registry {
   std::vector<std::shared_ptr<entry>> entries;
   std::function<void(const client_error&)> error_handler;
 
-  std::uint64_t add(std::shared_ptr<entry> e) {
+  std::uint64_t add(const std::shared_ptr<entry>& e) {
     std::lock_guard<std::mutex> lock(mutex);
     e->id = next_id++;
     entries.push_back(e);
@@ -1015,8 +1015,8 @@ void client::typing(const std::string& room, bool is_typing) {
   });
 }
 
-std::future<history_result> client::history(const std::string& room, json since, json until,
-                                            std::size_t limit) {
+std::future<history_result> client::history(const std::string& room, const json& since,
+                                            const json& until, std::size_t limit) {
   auto promise = std::make_shared<std::promise<history_result>>();
   auto f = promise->get_future();
   impl_->post([i = impl_.get(), room, since, until, limit, promise] {

@@ -57,7 +57,7 @@ std::optional<timestamp> from_unix_number(const json& v, std::string& unit) {
 }
 
 void read_timestamp(const json* ts, event& e, timestamp received_us) {
-  auto receive_time = [&](std::string why) {
+  auto receive_time = [&](const std::string& why) {
     e.timestamp = time::format_rfc3339(received_us, e.timezone);
     e.filled_in.push_back("timestamp: " + why + "receive time");
   };

@@ -522,7 +522,8 @@ class socketio_transport final : public transport {
     i.host = host_header_.c_str();
     i.origin = origin_.c_str();
     i.local_protocol_name = c_.protocol_name;
-    i.opaque_user_data = reinterpret_cast<void*>(id);
+    // lws carries an opaque pointer per connection; we store the attempt's id in it.
+    i.opaque_user_data = reinterpret_cast<void*>(id);  // NOLINT(performance-no-int-to-ptr)
     if (ws) {
       i.protocol = nullptr;
       i.retry_and_idle_policy = &no_validity_;  // Engine.IO has its own heartbeat
@@ -956,7 +957,7 @@ class socketio_transport final : public transport {
     }
   }
 
-  void emit_packet(const std::string& name, json args, pending p) {
+  void emit_packet(const std::string& name, const json& args, pending p) {
     std::optional<std::uint64_t> ack;
     if (p.what != pending::none) {
       ack = next_ack_id_++;

@@ -102,7 +102,7 @@ server_stats http_api::stats() const {
   return s;
 }
 
-void http_api::handle(const http_request& req, std::function<void(http_response)> reply) {
+void http_api::handle(const http_request& req, const std::function<void(http_response)>& reply) {
   const std::string& p = req.path;
   // HEAD is answered as GET; the transport sends the headers only.
   const bool get = req.method == "GET" || req.method == "HEAD";
@@ -110,7 +110,7 @@ void http_api::handle(const http_request& req, std::function<void(http_response)
   if ((p == "/api/stats" || p == "/api/ws") && get) return reply(stats_json());
   if (p == "/metrics" && get) return reply(metrics());
   if (p == "/api/history" && get) return reply(history(req));
-  if (p == "/api/events" && req.method == "POST") return publish(req, std::move(reply));
+  if (p == "/api/events" && req.method == "POST") return publish(req, reply);
   // lws has already percent-decoded the path: the id is used as it is (decoding it again
   // would turn a literal "%41" into "A").
   const std::string users = "/api/users/";
@@ -267,7 +267,7 @@ http_response http_api::history(const http_request& req) const {
   }
 }
 
-void http_api::publish(const http_request& req, std::function<void(http_response)> reply) {
+void http_api::publish(const http_request& req, const std::function<void(http_response)>& reply) {
   if (auto refused = key_refusal(req)) return reply(*refused);
   std::string why;
   json body = rtev::parse_json(req.body, &why);
@@ -285,7 +285,7 @@ void http_api::publish(const http_request& req, std::function<void(http_response
         per_item.push_back(r.size());
         for (auto& x : r) reqs.push_back(std::move(x));
       } catch (const parse_error& e) {
-        std::string path = e.path();
+        const std::string& path = e.path();
         std::string msg = e.what();
         if (!path.empty()) msg = msg.substr(path.size() + 2);
         const std::string where =

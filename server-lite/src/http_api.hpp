@@ -54,7 +54,7 @@ class http_api {
 
   /// Routes everything but SSE. Publishing answers asynchronously (after the store commits):
   /// `reply` may run later, on the service thread. Returns true if `reply` was or will be called.
-  void handle(const http_request& req, std::function<void(http_response)> reply);
+  void handle(const http_request& req, const std::function<void(http_response)>& reply);
 
   /// Whether `req` carries the API key in `Authorization: Bearer` (always true when no key is
   /// configured). ?token= never carries it.
@@ -72,7 +72,7 @@ class http_api {
   http_response stats_json() const;
   http_response metrics() const;
   http_response history(const http_request& req) const;
-  void publish(const http_request& req, std::function<void(http_response)> reply);
+  void publish(const http_request& req, const std::function<void(http_response)>& reply);
 
   const server_config& cfg_;
   room_hub& hub_;

@@ -240,7 +240,12 @@ std::string raw_http_response(const http_response& r,
   out += "content-type: " + r.content_type + "\r\n";
   out += "content-length: " + std::to_string(r.body.size()) + "\r\n";
   out += "connection: close\r\n";
-  for (const auto& [name, value] : headers) out += name + ": " + value + "\r\n";
+  for (const auto& [name, value] : headers) {
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
   out += "\r\n";
   out += r.body;
   return out;

@@ -696,7 +696,7 @@ struct server::impl {
           // Socket.IO binary attachments are not supported (their header packet got an error).
           if (s.sio_link)
             return lws_frame_is_binary(wsi) || sio->ws_message(s.sio_sid, s.sio_link, msg) ? 0 : -1;
-          hub->handle_ws_message(*c, msg);
+          if (c) hub->handle_ws_message(*c, msg);  // gone if it was killed meanwhile
         }
         return 0;
       }
@@ -899,7 +899,8 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
 
   m.protocols[0].name = "rtev.v1";
   m.protocols[0].callback = &impl::callback;
-  m.protocols[0].per_session_data_size = sizeof(session*);
+  // lws allocates room for a pointer per wsi; the session itself is ours.
+  m.protocols[0].per_session_data_size = sizeof(session*);  // NOLINT(bugprone-sizeof-expression)
   m.protocols[0].rx_buffer_size = 0;
   // Our own heartbeat (hub::tick) does pings; lws's validity timer would also hang up idle
   // SSE streams, so it is turned off (0 = never).

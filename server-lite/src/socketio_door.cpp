@@ -157,7 +157,7 @@ std::string socketio_door::open_packet(const std::string& sid, bool upgrades) co
   return wire::eio_encode(wire::eio_type::open, open.dump());
 }
 
-void socketio_door::push(session& s, std::string packet) {
+void socketio_door::push(session& s, const std::string& packet) {
   connection* c = hub_.find(s.conn);
   if (!c || c->closing) return;
   c->queue.push_back(outgoing{nullptr, make_frame(packet)});

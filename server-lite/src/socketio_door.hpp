@@ -99,7 +99,7 @@ class socketio_door {
   void on_control(session& s, const json& msg);
 
   // Queue a packet for this session (Engine.IO text, e.g. "42[…]").
-  void push(session& s, std::string packet);
+  void push(session& s, const std::string& packet);
   void reply(session& s, std::optional<std::uint64_t> ack, const std::string& event,
              const json& payload);
   void fail(session& s, std::optional<std::uint64_t> ack, const std::string& code,

@@ -123,10 +123,8 @@ void room_hub::handle_operation(connection& c, const json& msg) {
       std::string token;
       if (tok != data.end() && tok->is_string())
         token = tok->get<std::string>();
-      else if (tok != data.end() && tok->is_object())
-        token = tok->dump();  // {"user_id", "role"}
-      else if (tok != data.end() && tok->is_number_integer())
-        token = tok->dump();
+      else if (tok != data.end() && (tok->is_object() || tok->is_number_integer()))
+        token = tok->dump();  // {"user_id", "role"}, or a numeric user id
       authenticate(c, token, true);
       return;
     }

@@ -294,8 +294,10 @@ class client {
   /// Typing indicator for a room (not stored). Dropped while disconnected.
   void typing(const std::string& room, bool is_typing);
   /// Stored events of a room: since (seq, RFC 3339 time, "beginning"), until, limit (≤ 1000).
-  std::future<history_result> history(const std::string& room, nlohmann::json since = nullptr,
-                                      nlohmann::json until = nullptr, std::size_t limit = 100);
+  std::future<history_result> history(const std::string& room,
+                                      const nlohmann::json& since = nullptr,
+                                      const nlohmann::json& until = nullptr,
+                                      std::size_t limit = 100);
   /// Round trip of an application-level PING.
   std::future<std::chrono::microseconds> ping();
 
