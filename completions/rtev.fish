@@ -4,7 +4,7 @@ complete -c rtev -n __fish_use_subcommand -l version -d 'Print the version'
 complete -c rtev -n __fish_use_subcommand -a tail -d 'Follow events, with filters, a count and a deadline'
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l help
 complete -c rtev -n '__fish_seen_subcommand_from tail' -s h
-complete -c rtev -n '__fish_seen_subcommand_from tail' -l type -r -a '(rtev completion --list types)'
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l type -x -a '(rtev completion --list types)'
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l room
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l where
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l since
@@ -15,34 +15,34 @@ complete -c rtev -n '__fish_seen_subcommand_from tail' -l version
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l url
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l token
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l profile
-complete -c rtev -n '__fish_seen_subcommand_from tail' -l tz -r -a '(rtev completion --list zones)'
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l tz -x -a '(rtev completion --list zones)'
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l connect-timeout
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l retry
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l no-reconnect
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l insecure
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l ca-file -r -F
-complete -c rtev -n '__fish_seen_subcommand_from tail' -l color -r -a 'auto always never'
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l color -x -a 'auto always never'
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l quiet
 complete -c rtev -n '__fish_seen_subcommand_from tail' -s q
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l verbose
 complete -c rtev -n '__fish_seen_subcommand_from tail' -s v
-complete -c rtev -n '__fish_seen_subcommand_from tail' -l protocol -r -a 'rtev sse socketio'
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l protocol
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l header
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l last-event-id
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l namespace
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l path
-complete -c rtev -n '__fish_seen_subcommand_from tail' -l transport -r -a 'polling websocket'
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l transport -x -a 'polling websocket'
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l auth-json
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l emit
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l join
-complete -c rtev -n '__fish_seen_subcommand_from tail' -l format -r -a 'pretty json jsonl raw text names'
-complete -c rtev -n '__fish_seen_subcommand_from tail' -l time -r -a 'iso local relative'
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l format -x -a 'pretty json jsonl raw'
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l time -x -a 'iso local relative'
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l output -r -F
 complete -c rtev -n '__fish_seen_subcommand_from tail' -s o -r -F
 complete -c rtev -n __fish_use_subcommand -a subscribe -d 'Join rooms and stream every event of them (JSONL in pipes)'
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l help
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -s h
-complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l type -r -a '(rtev completion --list types)'
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l type -x -a '(rtev completion --list types)'
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l where
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l since
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l until-end
@@ -52,34 +52,34 @@ complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l version
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l url
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l token
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l profile
-complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l tz -r -a '(rtev completion --list zones)'
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l tz -x -a '(rtev completion --list zones)'
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l connect-timeout
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l retry
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l no-reconnect
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l insecure
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l ca-file -r -F
-complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l color -r -a 'auto always never'
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l color -x -a 'auto always never'
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l quiet
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -s q
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l verbose
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -s v
-complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l protocol -r -a 'rtev sse socketio'
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l protocol
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l header
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l last-event-id
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l namespace
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l path
-complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l transport -r -a 'polling websocket'
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l transport -x -a 'polling websocket'
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l auth-json
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l emit
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l join
-complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l format -r -a 'pretty json jsonl raw text names'
-complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l time -r -a 'iso local relative'
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l format -x -a 'pretty json jsonl raw'
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l time -x -a 'iso local relative'
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l output -r -F
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -s o -r -F
 complete -c rtev -n __fish_use_subcommand -a publish -d 'Publish events and wait for every ACK'
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l help
 complete -c rtev -n '__fish_seen_subcommand_from publish' -s h
-complete -c rtev -n '__fish_seen_subcommand_from publish' -l data -r -F
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l data
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l room
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l user
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l broadcast
@@ -93,31 +93,32 @@ complete -c rtev -n '__fish_seen_subcommand_from publish' -l version
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l url
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l token
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l profile
-complete -c rtev -n '__fish_seen_subcommand_from publish' -l tz -r -a '(rtev completion --list zones)'
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l tz -x -a '(rtev completion --list zones)'
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l connect-timeout
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l retry
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l no-reconnect
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l insecure
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l ca-file -r -F
-complete -c rtev -n '__fish_seen_subcommand_from publish' -l color -r -a 'auto always never'
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l color -x -a 'auto always never'
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l quiet
 complete -c rtev -n '__fish_seen_subcommand_from publish' -s q
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l verbose
 complete -c rtev -n '__fish_seen_subcommand_from publish' -s v
-complete -c rtev -n '__fish_seen_subcommand_from publish' -l protocol -r -a 'rtev sse socketio'
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l protocol
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l header
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l last-event-id
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l publish-url
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l namespace
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l path
-complete -c rtev -n '__fish_seen_subcommand_from publish' -l transport -r -a 'polling websocket'
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l transport -x -a 'polling websocket'
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l auth-json
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l emit
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l join
+complete -c rtev -n '__fish_seen_subcommand_from publish' -a '(rtev completion --list types)'
 complete -c rtev -n __fish_use_subcommand -a replay -d 'Publish a recorded JSONL stream again with its pacing, or print stored history'
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l help
 complete -c rtev -n '__fish_seen_subcommand_from replay' -s h
-complete -c rtev -n '__fish_seen_subcommand_from replay' -l speed -r -a '1 2 10 max'
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l speed -x -a '1 2 10 max'
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l room
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l loop
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l dry-run
@@ -130,31 +131,32 @@ complete -c rtev -n '__fish_seen_subcommand_from replay' -l version
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l url
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l token
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l profile
-complete -c rtev -n '__fish_seen_subcommand_from replay' -l tz -r -a '(rtev completion --list zones)'
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l tz -x -a '(rtev completion --list zones)'
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l connect-timeout
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l retry
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l no-reconnect
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l insecure
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l ca-file -r -F
-complete -c rtev -n '__fish_seen_subcommand_from replay' -l color -r -a 'auto always never'
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l color -x -a 'auto always never'
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l quiet
 complete -c rtev -n '__fish_seen_subcommand_from replay' -s q
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l verbose
 complete -c rtev -n '__fish_seen_subcommand_from replay' -s v
-complete -c rtev -n '__fish_seen_subcommand_from replay' -l protocol -r -a 'rtev sse socketio'
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l protocol
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l header
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l last-event-id
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l publish-url
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l namespace
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l path
-complete -c rtev -n '__fish_seen_subcommand_from replay' -l transport -r -a 'polling websocket'
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l transport -x -a 'polling websocket'
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l auth-json
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l emit
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l join
-complete -c rtev -n '__fish_seen_subcommand_from replay' -l format -r -a 'pretty json jsonl raw text names'
-complete -c rtev -n '__fish_seen_subcommand_from replay' -l time -r -a 'iso local relative'
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l format -x -a 'pretty json jsonl raw'
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l time -x -a 'iso local relative'
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l output -r -F
 complete -c rtev -n '__fish_seen_subcommand_from replay' -s o -r -F
+complete -c rtev -n '__fish_seen_subcommand_from replay' -F
 complete -c rtev -n __fish_use_subcommand -a connect -d 'Interactive session: print events, send typed lines (/help)'
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l help
 complete -c rtev -n '__fish_seen_subcommand_from connect' -s h
@@ -163,28 +165,28 @@ complete -c rtev -n '__fish_seen_subcommand_from connect' -l version
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l url
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l token
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l profile
-complete -c rtev -n '__fish_seen_subcommand_from connect' -l tz -r -a '(rtev completion --list zones)'
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l tz -x -a '(rtev completion --list zones)'
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l connect-timeout
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l retry
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l no-reconnect
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l insecure
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l ca-file -r -F
-complete -c rtev -n '__fish_seen_subcommand_from connect' -l color -r -a 'auto always never'
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l color -x -a 'auto always never'
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l quiet
 complete -c rtev -n '__fish_seen_subcommand_from connect' -s q
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l verbose
 complete -c rtev -n '__fish_seen_subcommand_from connect' -s v
-complete -c rtev -n '__fish_seen_subcommand_from connect' -l protocol -r -a 'rtev sse socketio'
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l protocol
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l header
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l last-event-id
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l namespace
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l path
-complete -c rtev -n '__fish_seen_subcommand_from connect' -l transport -r -a 'polling websocket'
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l transport -x -a 'polling websocket'
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l auth-json
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l emit
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l join
-complete -c rtev -n '__fish_seen_subcommand_from connect' -l format -r -a 'pretty json jsonl raw text names'
-complete -c rtev -n '__fish_seen_subcommand_from connect' -l time -r -a 'iso local relative'
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l format -x -a 'pretty json jsonl raw'
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l time -x -a 'iso local relative'
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l output -r -F
 complete -c rtev -n '__fish_seen_subcommand_from connect' -s o -r -F
 complete -c rtev -n __fish_use_subcommand -a serve -d 'Run the reference event server (server-lite)'
@@ -194,10 +196,10 @@ complete -c rtev -n '__fish_seen_subcommand_from serve' -l host
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l port
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l ready-file -r -F
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l db -r -F
-complete -c rtev -n '__fish_seen_subcommand_from serve' -l timezone -r -a '(rtev completion --list zones)'
+complete -c rtev -n '__fish_seen_subcommand_from serve' -l timezone -x -a '(rtev completion --list zones)'
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l history-max-events
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l history-max-age
-complete -c rtev -n '__fish_seen_subcommand_from serve' -l auth -r -a 'none token jwt'
+complete -c rtev -n '__fish_seen_subcommand_from serve' -l auth -x -a 'none token jwt'
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l jwt-secret
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l api-key
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l auth-timeout
@@ -210,7 +212,7 @@ complete -c rtev -n '__fish_seen_subcommand_from serve' -l rate-burst
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l max-connections
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l send-queue-max
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l cors-origin
-complete -c rtev -n '__fish_seen_subcommand_from serve' -l log-format -r -a 'text json'
+complete -c rtev -n '__fish_seen_subcommand_from serve' -l log-format -x -a 'text json'
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l verbose
 complete -c rtev -n '__fish_seen_subcommand_from serve' -s v
 complete -c rtev -n __fish_use_subcommand -a health -d 'Query /health: exit 0 when healthy, 3 otherwise'
@@ -221,13 +223,13 @@ complete -c rtev -n '__fish_seen_subcommand_from health' -l version
 complete -c rtev -n '__fish_seen_subcommand_from health' -l url
 complete -c rtev -n '__fish_seen_subcommand_from health' -l token
 complete -c rtev -n '__fish_seen_subcommand_from health' -l profile
-complete -c rtev -n '__fish_seen_subcommand_from health' -l tz -r -a '(rtev completion --list zones)'
+complete -c rtev -n '__fish_seen_subcommand_from health' -l tz -x -a '(rtev completion --list zones)'
 complete -c rtev -n '__fish_seen_subcommand_from health' -l connect-timeout
 complete -c rtev -n '__fish_seen_subcommand_from health' -l retry
 complete -c rtev -n '__fish_seen_subcommand_from health' -l no-reconnect
 complete -c rtev -n '__fish_seen_subcommand_from health' -l insecure
 complete -c rtev -n '__fish_seen_subcommand_from health' -l ca-file -r -F
-complete -c rtev -n '__fish_seen_subcommand_from health' -l color -r -a 'auto always never'
+complete -c rtev -n '__fish_seen_subcommand_from health' -l color -x -a 'auto always never'
 complete -c rtev -n '__fish_seen_subcommand_from health' -l quiet
 complete -c rtev -n '__fish_seen_subcommand_from health' -s q
 complete -c rtev -n '__fish_seen_subcommand_from health' -l verbose
@@ -235,12 +237,13 @@ complete -c rtev -n '__fish_seen_subcommand_from health' -s v
 complete -c rtev -n __fish_use_subcommand -a events -d 'List the event catalog (name, family, fields)'
 complete -c rtev -n '__fish_seen_subcommand_from events' -l help
 complete -c rtev -n '__fish_seen_subcommand_from events' -s h
-complete -c rtev -n '__fish_seen_subcommand_from events' -l format -r -a 'pretty json jsonl raw text names'
-complete -c rtev -n '__fish_seen_subcommand_from events' -l family -r -a 'messenger inbox dashboard'
+complete -c rtev -n '__fish_seen_subcommand_from events' -l format -x -a 'text json names'
+complete -c rtev -n '__fish_seen_subcommand_from events' -l family -x -a 'messenger inbox dashboard'
 complete -c rtev -n __fish_use_subcommand -a completion -d 'Print a shell completion script (bash, zsh or fish)'
 complete -c rtev -n '__fish_seen_subcommand_from completion' -l help
 complete -c rtev -n '__fish_seen_subcommand_from completion' -s h
-complete -c rtev -n '__fish_seen_subcommand_from completion' -l list
+complete -c rtev -n '__fish_seen_subcommand_from completion' -l list -x -a 'types zones'
+complete -c rtev -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
 complete -c rtev -n __fish_use_subcommand -a profile -d 'Manage connection profiles (url, token, tz, protocol)'
 complete -c rtev -n '__fish_seen_subcommand_from profile' -l help
 complete -c rtev -n '__fish_seen_subcommand_from profile' -s h
@@ -249,8 +252,8 @@ complete -c rtev -n '__fish_seen_subcommand_from add' -l help
 complete -c rtev -n '__fish_seen_subcommand_from add' -s h
 complete -c rtev -n '__fish_seen_subcommand_from add' -l url
 complete -c rtev -n '__fish_seen_subcommand_from add' -l token
-complete -c rtev -n '__fish_seen_subcommand_from add' -l tz -r -a '(rtev completion --list zones)'
-complete -c rtev -n '__fish_seen_subcommand_from add' -l protocol -r -a 'rtev sse socketio'
+complete -c rtev -n '__fish_seen_subcommand_from add' -l tz -x -a '(rtev completion --list zones)'
+complete -c rtev -n '__fish_seen_subcommand_from add' -l protocol -x -a 'rtev sse socketio'
 complete -c rtev -n '__fish_seen_subcommand_from profile' -a use -d 'Make a profile the default'
 complete -c rtev -n '__fish_seen_subcommand_from use' -l help
 complete -c rtev -n '__fish_seen_subcommand_from use' -s h

@@ -127,12 +127,11 @@ def test_completion():
         except OSError as e:
             same = e
         t.check(f"completion {shell} is the script installed from {installed}", same is True, same)
-        exe = shutil.which(shell)
+        exe = shutil.which(shell)  # ./dev installs all three
+        t.check(f"{shell} is installed (./dev test installs it)", exe is not None, shell)
         if exe:
             p = subprocess.run([exe, "-n", script], capture_output=True, text=True)
             t.check(f"{shell} -n accepts the {shell} completion script", p.returncode == 0, p.stderr)
-        else:
-            print(f"skip - {shell} -n (not installed)")
 
     def complete(*words):
         """bash: what _rtev offers for the last word of `rtev WORDS…`."""
@@ -154,6 +153,54 @@ def test_completion():
     t.check("bash completion offers zone names for --tz", got == ["Europe/Paris"], got)
     got = complete("profile", "")
     t.check("bash completion offers profile's subcommands", {"add", "use", "ls", "rm"} <= set(got), got)
+    got = complete("events", "--format", "")
+    t.check("bash completion offers each command's own --format values (events)", got == ["text", "json", "names"], got)
+    got = complete("tail", "--format", "")
+    t.check("bash completion offers each command's own --format values (tail)", got == ["pretty", "json", "jsonl", "raw"], got)
+    got = complete("completion", "")
+    t.check("bash completion offers shell names after `completion`", got == ["bash", "zsh", "fish"], got)
+    files_dir = t.path("files")
+    os.makedirs(files_dir)
+    open(os.path.join(files_dir, "rec.jsonl"), "w").close()
+    got = complete("replay", os.path.join(files_dir, "re"))
+    t.check("bash completion offers file names for `replay FILE`", got == [os.path.join(files_dir, "rec.jsonl")], got)
+    got = complete("publish", "message_sent", "@" + os.path.join(files_dir, "re"))
+    t.check("bash completion offers file names after @ (publish's @FILE data)", got == ["@" + os.path.join(files_dir, "rec.jsonl")], got)
+    got = complete("publish", "message_s")
+    t.check("bash completion offers event types for publish's TYPE", "message_sent" in got, got)
+    got = complete("tail", "--room", "profile", "")
+    t.check("bash completion: a flag's value is not read as a subcommand", "--type" in got and "add" not in got, got)
+
+    zsh = shutil.which("zsh")
+    if zsh:
+        zscript = t.path("completion.zsh")
+
+        def zsh_complete(*words):
+            """zsh: what _rtev offers (compadd and _files stubbed to print) for `rtev WORDS…`."""
+            quoted = " ".join(shlex.quote(w) for w in ["rtev", *words])
+            prog = (f"source {shlex.quote(zscript)} >/dev/null 2>&1\n"
+                    "compadd() { [[ $1 == -- ]] && shift; print -rl -- \"$@\"; }\n"
+                    "_files() { print -r -- '<files>'; }\ncompset() { return 0; }\n"
+                    f"words=({quoted}); CURRENT=$#words\n_rtev\n")
+            p = subprocess.run([zsh, "-f", "-c", prog], capture_output=True, text=True, env=env, timeout=20)
+            return p.stdout.split()
+        p = subprocess.run([zsh, "-f", "-c", f"source <(rtev completion zsh) && print -r -- \"$_comps[rtev]|$(command -v rtev)\""],
+                           capture_output=True, text=True, env=env, timeout=20)
+        t.check("zsh: `source <(rtev completion zsh)` registers _rtev with no error and leaves $PATH working",
+                p.returncode == 0 and p.stderr == "" and p.stdout.strip() == "_rtev|" + os.path.join(bindir, "rtev"),
+                (p.returncode, p.stdout, p.stderr))
+        got = zsh_complete("")
+        t.check("zsh completion offers subcommands", {"tail", "publish", "completion"} <= set(got), got)
+        got = zsh_complete("tail", "--ty")
+        t.check("zsh completion offers flags", "--type" in got, got)
+        got = zsh_complete("tail", "--type", "")
+        t.check("zsh completion offers event types for --type", "message_sent" in got, got)
+        got = zsh_complete("events", "--format", "")
+        t.check("zsh completion offers each command's own --format values", got == ["text", "json", "names"], got)
+        got = zsh_complete("completion", "")
+        t.check("zsh completion offers shell names after `completion`", got == ["bash", "zsh", "fish"], got)
+        got = (zsh_complete("replay", ""), zsh_complete("tail", "-o", ""))
+        t.check("zsh completion offers files for `replay FILE` and -o", got == (["<files>"], ["<files>"]), got)
     fish = shutil.which("fish")
     if fish:
         def fish_complete(line):
@@ -164,8 +211,11 @@ def test_completion():
                fish_complete("rtev tail --tz Europe/Par"), fish_complete("rtev publish --bro"))
         t.check("fish completion offers subcommands, event types, zones and flags",
                 "tail" in got[0] and "message_sent" in got[1] and "Europe/Paris" in got[2] and "--broadcast" in got[3], got)
-    else:
-        print("skip - fish completion (fish not installed)")
+        got = (fish_complete("rtev events --format "), fish_complete("rtev completion "),
+               fish_complete("rtev replay " + os.path.join(files_dir, "re")))
+        t.check("fish completion offers each command's --format values, shells, and files for replay",
+                sorted(got[0]) == ["json", "names", "text"] and sorted(got[1]) == ["bash", "fish", "zsh"]
+                and got[2] == [os.path.join(files_dir, "rec.jsonl")], got)
     r = t.run("completion", "tcsh")
     t.check("completion of an unknown shell: exit 2", r.rc == 2, r)
 
