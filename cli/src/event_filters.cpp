@@ -1,41 +1,120 @@
 #include "event_filters.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+
 #include "exit_codes.hpp"
 
 namespace rtev::cli {
 
+namespace {
+
+// A value as --where compares it: a string as is, anything else as compact JSON.
+std::string as_text(const nlohmann::json& v) {
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+// `text` as a number, when all of it is one.
+std::optional<double> as_number(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  const double d = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || !std::isfinite(d)) return std::nullopt;
+  return d;
+}
+
+// <0, 0, >0: numbers as numbers when the field is one and the value parses as one, else text.
+int compare(const nlohmann::json& field, const std::string& value) {
+  if (field.is_number())
+    if (const auto v = as_number(value)) {
+      const double f = field.get<double>();
+      return f < *v ? -1 : f > *v ? 1 : 0;
+    }
+  return as_text(field).compare(value);
+}
+
+const char* const forms =
+    "FIELD=VALUE, FIELD!=VALUE, FIELD<VALUE, FIELD<=VALUE, FIELD>VALUE, FIELD>=VALUE, "
+    "FIELD~REGEX, FIELD!~REGEX, FIELD (exists) or !FIELD (missing)";
+
+}  // namespace
+
 bool where_test::holds(const nlohmann::json& env) const {
-  const nlohmann::json* cur = &env;
-  std::size_t start = 0;
-  for (;;) {
-    const auto dot = path.find('.', start);
-    const std::string key =
-        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (!cur->is_object() || !cur->contains(key)) return negate;
-    cur = &(*cur)[key];
-    if (dot == std::string::npos) break;
-    start = dot + 1;
+  const nlohmann::json* field = lookup_path(env, path);
+  switch (how) {
+    case op::exists:
+      return field != nullptr;
+    case op::missing:
+      return field == nullptr;
+    case op::ne:
+      return field == nullptr || as_text(*field) != value;
+    case op::no_match:
+      return field == nullptr || regexec(re.get(), as_text(*field).c_str(), 0, nullptr, 0) != 0;
+    default:
+      break;
   }
-  const bool eq = cur->is_string() ? cur->get<std::string>() == value : cur->dump() == value;
-  return eq != negate;
+  if (field == nullptr) return false;
+  switch (how) {
+    case op::eq:
+      return as_text(*field) == value;
+    case op::lt:
+      return compare(*field, value) < 0;
+    case op::le:
+      return compare(*field, value) <= 0;
+    case op::gt:
+      return compare(*field, value) > 0;
+    case op::ge:
+      return compare(*field, value) >= 0;
+    case op::match:
+      return regexec(re.get(), as_text(*field).c_str(), 0, nullptr, 0) == 0;
+    default:
+      return false;
+  }
 }
 
 where_test parse_where(const std::string& text) {
-  const auto ne = text.find("!=");
-  const auto eq = text.find('=');
   where_test w;
-  if (ne != std::string::npos && ne < eq) {
-    w.path = text.substr(0, ne);
-    w.value = text.substr(ne + 2);
-    w.negate = true;
-  } else if (eq != std::string::npos) {
-    w.path = text.substr(0, eq);
-    w.value = text.substr(eq + 1);
+  const auto bad = [&](const std::string& why) {
+    return usage_error("--where: " + why + " (expected " + forms + "), got '" + text + "'");
+  };
+  const std::size_t at = text.find_first_of("=!<>~", text.empty() || text[0] != '!' ? 0 : 1);
+  if (at == std::string::npos) {
+    const bool negated = !text.empty() && text[0] == '!';
+    w.how = negated ? where_test::op::missing : where_test::op::exists;
+    w.path = text.substr(negated ? 1 : 0);
+  } else {
+    static const std::pair<const char*, where_test::op> ops[] = {
+        {"!=", where_test::op::ne}, {"!~", where_test::op::no_match}, {"<=", where_test::op::le},
+        {">=", where_test::op::ge}, {"=", where_test::op::eq},        {"<", where_test::op::lt},
+        {">", where_test::op::gt},  {"~", where_test::op::match}};
+    const auto it = std::find_if(std::begin(ops), std::end(ops), [&](const auto& o) {
+      return text.compare(at, std::strlen(o.first), o.first) == 0;
+    });
+    if (it == std::end(ops)) throw bad("no operator");
+    w.how = it->second;
+    w.path = text.substr(0, at);
+    w.value = text.substr(at + std::strlen(it->first));
   }
-  if (w.path.empty() || w.path.front() == '.' || w.path.back() == '.')
-    throw usage_error(
-        "--where: expected FIELD=VALUE or FIELD!=VALUE (e.g. data.platform=whatsapp), got '" +
-        text + "'");
+  if (w.path.empty() || w.path.front() == '.' || w.path.back() == '.' ||
+      w.path.find("..") != std::string::npos)
+    throw bad("no FIELD, or an empty part in its dotted path");
+  if (w.how == where_test::op::match || w.how == where_test::op::no_match) {
+    auto* re = new regex_t;
+    if (const int err = regcomp(re, w.value.c_str(), REG_EXTENDED | REG_NOSUB); err != 0) {
+      char msg[256];
+      regerror(err, re, msg, sizeof msg);
+      delete re;
+      throw usage_error("--where: bad regular expression '" + w.value + "' in '" + text +
+                        "': " + msg);
+    }
+    w.re.reset(re, [](const regex_t* r) {
+      regfree(const_cast<regex_t*>(r));  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+      delete r;
+    });
+  }
   return w;
 }
 

@@ -1,28 +1,36 @@
 #pragma once
 // The CLI's two small languages over an event envelope (its JSON form): `tail --where`
-// filters (`data.platform=whatsapp`, `data.count!=0`) and `--format` templates
+// filters (`data.platform=whatsapp`, `data.count>=10`, `type~^message_`) and `--format` templates
 // (`{{type}} {{data.message_text}} {{time}}`). Kept apart from the commands so the fuzz
 // targets in fuzz/ link exactly the code the `rtev` executable runs.
 //
 // Thread safety: pure functions and immutable values; safe from any thread.
 
+#include <regex.h>
+
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 namespace rtev::cli {
 
-/// One `--where FIELD=VALUE` or `--where FIELD!=VALUE` test.
+/// One `--where` test on a dotted path into the envelope (docs/cli.md, "--where"):
+/// `F=V`, `F!=V` (a string compares as is, another value as compact JSON; `!=` also holds when
+/// F is missing), `F<V`, `F<=V`, `F>V`, `F>=V` (numbers as numbers when both are, else text,
+/// which orders RFC 3339 times), `F~RE`, `F!~RE` (POSIX extended regular expression, searched
+/// in the text), `F` (F exists) and `!F` (F is missing).
 struct where_test {
+  enum class op { eq, ne, lt, le, gt, ge, match, no_match, exists, missing };
   std::string path, value;
-  bool negate = false;
+  op how = op::eq;
+  std::shared_ptr<const regex_t> re;  // for match and no_match
 
-  /// Whether `env` passes: the dotted path's value (a string as is, anything else as compact
-  /// JSON) equals `value` (`!=`: differs, or the field is missing).
+  /// Whether `env` passes.
   bool holds(const nlohmann::json& env) const;
 };
 
-/// Throws usage_error "--where: expected FIELD=VALUE or FIELD!=VALUE (…), got '<text>'".
+/// Throws usage_error naming the text and the accepted forms, or the regex's problem.
 where_test parse_where(const std::string& text);
 
 /// The value at a dotted path (`data.items.0.name`: object keys, array indexes), or nullptr.

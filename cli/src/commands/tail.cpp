@@ -29,11 +29,29 @@ std::string reconnected_note(wire_protocol p) {
 }  // namespace
 
 nlohmann::json parse_since_flag(const std::string& text) {
+  const char* forms = "a duration (5m), an RFC 3339 time, @UNIX_SECONDS, seq:N, now or beginning";
   if (text == "beginning") return "beginning";
-  std::string digits = text.rfind("seq:", 0) == 0 ? text.substr(4) : text;
-  if (!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos &&
-      digits.size() < 20)
+  // Nothing stored before now is replayed; a reconnect still resumes from the last event seen.
+  if (text == "now") return time::format_rfc3339(time::now());
+  const auto all_digits = [](const std::string& d) {
+    return !d.empty() && d.find_first_not_of("0123456789") == std::string::npos;
+  };
+  if (text.rfind('@', 0) == 0) {
+    const std::string secs = text.substr(1);
+    if (!all_digits(secs) || secs.size() > 11)
+      throw usage_error("--since " + text + ": expected @ and a Unix time in seconds");
+    return time::format_rfc3339(timestamp(std::chrono::seconds(std::stoll(secs))));
+  }
+  const bool seq_prefix = text.rfind("seq:", 0) == 0;
+  std::string digits = seq_prefix ? text.substr(4) : text;
+  if (all_digits(digits) && digits.size() < 20) {
+    // A bare number that looks like a Unix time (10+ digits) is not taken for a seq.
+    if (!seq_prefix && digits.size() >= 10)
+      throw usage_error("--since " + text + ": a bare number this large is ambiguous: use seq:" +
+                        text + " for a seq, or @" + text + " for a Unix time in seconds");
     return std::stoull(digits);
+  }
+  if (seq_prefix) throw usage_error("--since " + text + ": expected seq: and a number");
   if (text.find('T') != std::string::npos || text.find('-') != std::string::npos) {
     try {
       time::parse_rfc3339(text);
@@ -46,9 +64,7 @@ nlohmann::json parse_since_flag(const std::string& text) {
     const auto back = parse_duration(text);
     return time::format_rfc3339(time::now() - back);
   } catch (const config_error&) {
-    throw usage_error(
-        "--since: expected a duration (5m), an RFC 3339 time, seq:N or beginning, got '" + text +
-        "'");
+    throw usage_error(std::string("--since: expected ") + forms + ", got '" + text + "'");
   }
 }
 
@@ -59,10 +75,12 @@ static void add_filters(CLI::App* cmd, tail_options& o, bool rooms_flag) {
   if (rooms_flag)
     cmd->add_option("--room", o.rooms, "Only these rooms (repeatable; globs need admin)")->group(g);
   cmd->add_option("--where", o.where,
-                  "Field test, e.g. data.platform=whatsapp or data.x!=1 (repeatable)")
+                  "Field test (repeatable, all must hold): F=V, F!=V, F<V, F<=V, F>V, F>=V, "
+                  "F~REGEX, F!~REGEX, F (exists), !F (missing); e.g. data.count>=10")
       ->group(g);
   cmd->add_option("--since", o.since,
-                  "Replay first from: 5m, 2024-01-15T10:00:00Z, seq:N or beginning")
+                  "Replay first from: 5m, 2024-01-15T10:00:00Z, @UNIX_SECONDS, seq:N, now or "
+                  "beginning")
       ->group(g);
   cmd->add_flag("--until-end", o.until_end, "Stop after the replayed history")->group(g);
   cmd->add_option("--count", o.count, "Exit 0 after N matching events")
