@@ -36,7 +36,7 @@ def test_usage_errors():
         ("bad --format", ("tail", "--format", "yaml"), ("--format", "yaml")),
         ("bad --color", ("tail", "--color", "sometimes"), ("--color", "sometimes")),
         ("bad --time", ("tail", "--time", "yesterday"), ("--time", "yesterday")),
-        ("bad --where", ("tail", "--where", "platform"), ("--where", "platform")),
+        ("bad --where", ("tail", "--where", "=whatsapp"), ("--where", "=whatsapp")),
         ("unknown flag", ("tail", "--frobnicate"), ("--frobnicate",)),
     ]
     for name, args, needles in cases:
