@@ -70,6 +70,10 @@ _rtev() {
       'health --tz') COMPREPLY=($(compgen -W "$(rtev completion --list zones 2>/dev/null)" -- "$cur")) ;;
       'health --ca-file') compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
       'health --color') COMPREPLY=($(compgen -W "auto always never" -- "$cur")) ;;
+      'stats --format') COMPREPLY=($(compgen -W "table json" -- "$cur")) ;;
+      'stats --tz') COMPREPLY=($(compgen -W "$(rtev completion --list zones 2>/dev/null)" -- "$cur")) ;;
+      'stats --ca-file') compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
+      'stats --color') COMPREPLY=($(compgen -W "auto always never" -- "$cur")) ;;
       'events --format') COMPREPLY=($(compgen -W "text json names" -- "$cur")) ;;
       'events --family') COMPREPLY=($(compgen -W "messenger inbox dashboard" -- "$cur")) ;;
       'completion --list') COMPREPLY=($(compgen -W "types zones" -- "$cur")) ;;
@@ -89,7 +93,7 @@ _rtev() {
 }
 _rtev_children() {
   case "$1" in
-    '') echo "tail subscribe publish replay connect serve health events completion profile" ;;
+    '') echo "tail subscribe publish replay connect serve health stats events completion profile" ;;
     'profile') echo "add use ls rm" ;;
   esac
 }
@@ -103,6 +107,7 @@ _rtev_flags() {
     'connect') echo "--help -h --reply-timeout --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --join --format --time --output -o" ;;
     'serve') echo "--help -h --host --port --ready-file --db --timezone --history-max-events --history-max-age --auth --jwt-secret --api-key --auth-timeout --ping-interval --ping-timeout --sse-heartbeat --max-message-bytes --rate-limit --rate-burst --max-connections --send-queue-max --cors-origin --log-format --verbose -v" ;;
     'health') echo "--help -h --wait --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v" ;;
+    'stats') echo "--help -h --format --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v" ;;
     'events') echo "--help -h --format --family" ;;
     'completion') echo "--help -h --list" ;;
     'profile') echo "--help -h" ;;
@@ -121,6 +126,7 @@ _rtev_valued() {
     'connect') echo "--reply-timeout --url --token --profile --tz --connect-timeout --retry --ca-file --color --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --join --format --time --output -o" ;;
     'serve') echo "--host --port --ready-file --db --timezone --history-max-events --history-max-age --auth --jwt-secret --api-key --auth-timeout --ping-interval --ping-timeout --sse-heartbeat --max-message-bytes --rate-limit --rate-burst --max-connections --send-queue-max --cors-origin --log-format" ;;
     'health') echo "--wait --url --token --profile --tz --connect-timeout --retry --ca-file --color" ;;
+    'stats') echo "--format --url --token --profile --tz --connect-timeout --retry --ca-file --color" ;;
     'events') echo "--format --family" ;;
     'completion') echo "--list" ;;
     'profile add') echo "--url --token --tz --protocol" ;;

@@ -234,6 +234,25 @@ complete -c rtev -n '__fish_seen_subcommand_from health' -l quiet
 complete -c rtev -n '__fish_seen_subcommand_from health' -s q
 complete -c rtev -n '__fish_seen_subcommand_from health' -l verbose
 complete -c rtev -n '__fish_seen_subcommand_from health' -s v
+complete -c rtev -n __fish_use_subcommand -a stats -d 'Show a server\'s counters (/api/stats): connections, users, rooms, events by type'
+complete -c rtev -n '__fish_seen_subcommand_from stats' -l help
+complete -c rtev -n '__fish_seen_subcommand_from stats' -s h
+complete -c rtev -n '__fish_seen_subcommand_from stats' -l format -x -a 'table json'
+complete -c rtev -n '__fish_seen_subcommand_from stats' -l version
+complete -c rtev -n '__fish_seen_subcommand_from stats' -l url
+complete -c rtev -n '__fish_seen_subcommand_from stats' -l token
+complete -c rtev -n '__fish_seen_subcommand_from stats' -l profile
+complete -c rtev -n '__fish_seen_subcommand_from stats' -l tz -x -a '(rtev completion --list zones)'
+complete -c rtev -n '__fish_seen_subcommand_from stats' -l connect-timeout
+complete -c rtev -n '__fish_seen_subcommand_from stats' -l retry
+complete -c rtev -n '__fish_seen_subcommand_from stats' -l no-reconnect
+complete -c rtev -n '__fish_seen_subcommand_from stats' -l insecure
+complete -c rtev -n '__fish_seen_subcommand_from stats' -l ca-file -r -F
+complete -c rtev -n '__fish_seen_subcommand_from stats' -l color -x -a 'auto always never'
+complete -c rtev -n '__fish_seen_subcommand_from stats' -l quiet
+complete -c rtev -n '__fish_seen_subcommand_from stats' -s q
+complete -c rtev -n '__fish_seen_subcommand_from stats' -l verbose
+complete -c rtev -n '__fish_seen_subcommand_from stats' -s v
 complete -c rtev -n __fish_use_subcommand -a events -d 'List the event catalog (name, family, fields)'
 complete -c rtev -n '__fish_seen_subcommand_from events' -l help
 complete -c rtev -n '__fish_seen_subcommand_from events' -s h

@@ -12,6 +12,7 @@
 #include "commands/publish.hpp"
 #include "commands/replay.hpp"
 #include "commands/serve.hpp"
+#include "commands/stats.hpp"
 #include "commands/tail.hpp"
 #include "common_options.hpp"
 #include "exit_codes.hpp"
@@ -35,6 +36,7 @@ int run(int argc, char** argv) {
   connect_options connect;
   serve_options serve;
   health_options health;
+  stats_options stats;
   events_options events;
   completion_options completion;
   profile_options profile;
@@ -45,6 +47,7 @@ int run(int argc, char** argv) {
   setup_connect(app, connect);
   setup_serve(app, serve);
   setup_health(app, health);
+  setup_stats(app, stats);
   setup_events(app, events);
   setup_completion(app, completion);
   setup_profile(app, profile);
@@ -70,6 +73,7 @@ int run(int argc, char** argv) {
     if (app.got_subcommand("connect")) return run_connect(connect);
     if (app.got_subcommand("serve")) return run_serve(serve);
     if (app.got_subcommand("health")) return run_health(health);
+    if (app.got_subcommand("stats")) return run_stats(stats);
     if (app.got_subcommand("events")) return run_events(events);
     if (app.got_subcommand("completion")) return run_completion(app, completion);
     if (app.got_subcommand("profile")) return run_profile(app, profile);

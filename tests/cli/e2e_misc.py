@@ -366,7 +366,29 @@ def test_numeric_flags():
             r.rc == 3, r)
 
 
+def test_stats():
+    own = t.server()
+    for i in range(3):
+        own.post({"type": "stats_a", "room": "s1", "data": {"i": i}})
+    own.post({"type": "stats_b", "room": "s2", "data": {}})
+    r = t.run("stats", own.url)
+    j = r.json_lines()
+    t.check("stats in a pipe: one JSON object from /api/stats with the counts by type",
+            r.rc == 0 and len(j) == 1 and j[0]["by_type"] == {"stats_a": 3, "stats_b": 1}
+            and j[0]["events_published"] == 4 and j[0]["last_seq"] >= 4, r)
+    r = t.run("stats", "--url", own.url, "--format", "table")
+    lines = r.lines()
+    t.check("stats --format table: aligned counters, then the types, most published first",
+            r.rc == 0 and any(l.split() == ["published", "4"] for l in lines)
+            and lines[-2:] == [l for l in lines if l.startswith("stats_")]
+            and lines[-2].split() == ["stats_a", "3"] and lines[-1].split() == ["stats_b", "1"], r)
+    r = t.run("stats", DOWN, "--connect-timeout", "1s", timeout=10)
+    t.check("stats against a port nobody listens on: exit 3", r.rc == 3 and "cannot connect" in r.err, r)
+    r = t.run("stats", own.url, "--format", "yaml")
+    t.check("stats --format yaml: exit 2", r.rc == 2, r)
+
+
 for fn in (test_usage_errors, test_numeric_flags, test_version_and_diagnostics, test_env_vars, test_events, test_completion,
-           test_profiles, test_serve, test_ci_smoke):
+           test_profiles, test_serve, test_ci_smoke, test_stats):
     t.section(fn)
 t.finish()

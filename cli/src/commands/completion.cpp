@@ -139,6 +139,16 @@ std::string zsh_offer(const value_kind& v) {
   }
   return {};
 }
+// `text` inside fish single quotes (\\ and \' are its only escapes there).
+std::string fish_quoted(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\\' || c == '\'') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
 // -x: this value only (no file names); -r -F: a file name.
 std::string fish_offer(const value_kind& v) {
   switch (v.k) {
@@ -255,13 +265,13 @@ std::string fish(const std::vector<command_info>& cmds) {
     const auto sp = c.path.find(' ');
     std::string cond;
     if (sp == std::string::npos) {
-      o << "complete -c rtev -n __fish_use_subcommand -a " << c.path << " -d '" << c.description
-        << "'\n";
+      o << "complete -c rtev -n __fish_use_subcommand -a " << c.path << " -d "
+        << fish_quoted(c.description) << "\n";
       cond = "__fish_seen_subcommand_from " + c.path;
     } else {
       const std::string parent = c.path.substr(0, sp), name = c.path.substr(sp + 1);
       o << "complete -c rtev -n '__fish_seen_subcommand_from " << parent << "' -a " << name
-        << " -d '" << c.description << "'\n";
+        << " -d " << fish_quoted(c.description) << "\n";
       cond = "__fish_seen_subcommand_from " + name;
     }
     for (const auto& f : c.flags) {
