@@ -74,6 +74,10 @@ _rtev() {
       'stats --tz') COMPREPLY=($(compgen -W "$(rtev completion --list zones 2>/dev/null)" -- "$cur")) ;;
       'stats --ca-file') compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
       'stats --color') COMPREPLY=($(compgen -W "auto always never" -- "$cur")) ;;
+      'presence --format') COMPREPLY=($(compgen -W "table json" -- "$cur")) ;;
+      'presence --tz') COMPREPLY=($(compgen -W "$(rtev completion --list zones 2>/dev/null)" -- "$cur")) ;;
+      'presence --ca-file') compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
+      'presence --color') COMPREPLY=($(compgen -W "auto always never" -- "$cur")) ;;
       'events --format') COMPREPLY=($(compgen -W "text json names" -- "$cur")) ;;
       'events --family') COMPREPLY=($(compgen -W "messenger inbox dashboard" -- "$cur")) ;;
       'completion --list') COMPREPLY=($(compgen -W "types zones" -- "$cur")) ;;
@@ -93,7 +97,7 @@ _rtev() {
 }
 _rtev_children() {
   case "$1" in
-    '') echo "tail subscribe publish replay connect serve health stats events completion profile" ;;
+    '') echo "tail subscribe publish replay connect serve health stats presence events completion profile" ;;
     'profile') echo "add use ls rm" ;;
   esac
 }
@@ -108,6 +112,7 @@ _rtev_flags() {
     'serve') echo "--help -h --host --port --ready-file --db --timezone --history-max-events --history-max-age --auth --jwt-secret --api-key --auth-timeout --ping-interval --ping-timeout --sse-heartbeat --max-message-bytes --rate-limit --rate-burst --max-connections --send-queue-max --cors-origin --log-format --verbose -v" ;;
     'health') echo "--help -h --wait --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v" ;;
     'stats') echo "--help -h --format --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v" ;;
+    'presence') echo "--help -h --format --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v" ;;
     'events') echo "--help -h --format --family" ;;
     'completion') echo "--help -h --list" ;;
     'profile') echo "--help -h" ;;
@@ -127,6 +132,7 @@ _rtev_valued() {
     'serve') echo "--host --port --ready-file --db --timezone --history-max-events --history-max-age --auth --jwt-secret --api-key --auth-timeout --ping-interval --ping-timeout --sse-heartbeat --max-message-bytes --rate-limit --rate-burst --max-connections --send-queue-max --cors-origin --log-format" ;;
     'health') echo "--wait --url --token --profile --tz --connect-timeout --retry --ca-file --color" ;;
     'stats') echo "--format --url --token --profile --tz --connect-timeout --retry --ca-file --color" ;;
+    'presence') echo "--format --url --token --profile --tz --connect-timeout --retry --ca-file --color" ;;
     'events') echo "--format --family" ;;
     'completion') echo "--list" ;;
     'profile add') echo "--url --token --tz --protocol" ;;

@@ -253,6 +253,25 @@ complete -c rtev -n '__fish_seen_subcommand_from stats' -l quiet
 complete -c rtev -n '__fish_seen_subcommand_from stats' -s q
 complete -c rtev -n '__fish_seen_subcommand_from stats' -l verbose
 complete -c rtev -n '__fish_seen_subcommand_from stats' -s v
+complete -c rtev -n __fish_use_subcommand -a presence -d 'Show who is in a room now (user ids, connections)'
+complete -c rtev -n '__fish_seen_subcommand_from presence' -l help
+complete -c rtev -n '__fish_seen_subcommand_from presence' -s h
+complete -c rtev -n '__fish_seen_subcommand_from presence' -l format -x -a 'table json'
+complete -c rtev -n '__fish_seen_subcommand_from presence' -l version
+complete -c rtev -n '__fish_seen_subcommand_from presence' -l url
+complete -c rtev -n '__fish_seen_subcommand_from presence' -l token
+complete -c rtev -n '__fish_seen_subcommand_from presence' -l profile
+complete -c rtev -n '__fish_seen_subcommand_from presence' -l tz -x -a '(rtev completion --list zones)'
+complete -c rtev -n '__fish_seen_subcommand_from presence' -l connect-timeout
+complete -c rtev -n '__fish_seen_subcommand_from presence' -l retry
+complete -c rtev -n '__fish_seen_subcommand_from presence' -l no-reconnect
+complete -c rtev -n '__fish_seen_subcommand_from presence' -l insecure
+complete -c rtev -n '__fish_seen_subcommand_from presence' -l ca-file -r -F
+complete -c rtev -n '__fish_seen_subcommand_from presence' -l color -x -a 'auto always never'
+complete -c rtev -n '__fish_seen_subcommand_from presence' -l quiet
+complete -c rtev -n '__fish_seen_subcommand_from presence' -s q
+complete -c rtev -n '__fish_seen_subcommand_from presence' -l verbose
+complete -c rtev -n '__fish_seen_subcommand_from presence' -s v
 complete -c rtev -n __fish_use_subcommand -a events -d 'List the event catalog (name, family, fields)'
 complete -c rtev -n '__fish_seen_subcommand_from events' -l help
 complete -c rtev -n '__fish_seen_subcommand_from events' -s h

@@ -8,6 +8,7 @@
 #include "commands/connect.hpp"
 #include "commands/events.hpp"
 #include "commands/health.hpp"
+#include "commands/presence.hpp"
 #include "commands/profile.hpp"
 #include "commands/publish.hpp"
 #include "commands/replay.hpp"
@@ -37,6 +38,7 @@ int run(int argc, char** argv) {
   serve_options serve;
   health_options health;
   stats_options stats;
+  presence_options presence;
   events_options events;
   completion_options completion;
   profile_options profile;
@@ -48,6 +50,7 @@ int run(int argc, char** argv) {
   setup_serve(app, serve);
   setup_health(app, health);
   setup_stats(app, stats);
+  setup_presence(app, presence);
   setup_events(app, events);
   setup_completion(app, completion);
   setup_profile(app, profile);
@@ -74,6 +77,7 @@ int run(int argc, char** argv) {
     if (app.got_subcommand("serve")) return run_serve(serve);
     if (app.got_subcommand("health")) return run_health(health);
     if (app.got_subcommand("stats")) return run_stats(stats);
+    if (app.got_subcommand("presence")) return run_presence(presence);
     if (app.got_subcommand("events")) return run_events(events);
     if (app.got_subcommand("completion")) return run_completion(app, completion);
     if (app.got_subcommand("profile")) return run_profile(app, profile);

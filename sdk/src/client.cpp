@@ -292,6 +292,7 @@ struct client::impl final : detail::transport_sink {
     history_result result;
   };
   std::map<std::string, pending_history> histories;
+  std::map<std::string, std::promise<std::vector<presence_entry>>> presences;
   std::map<std::string, std::pair<std::promise<std::chrono::microseconds>, steady::time_point>>
       pings;
   std::uint64_t next_ref = 1;
@@ -509,6 +510,19 @@ struct client::impl final : detail::transport_sink {
         }
       return;
     }
+    if (op == "PRESENCE") {
+      auto it = presences.find(ref);
+      if (it == presences.end()) return;
+      std::vector<presence_entry> users;
+      if (d.contains("users") && d["users"].is_array())
+        for (const json& u : d["users"])
+          if (u.is_object() && u.contains("user_id") && u["user_id"].is_string())
+            users.push_back(
+                {u["user_id"].get<std::string>(), u.value("connections", std::uint64_t{0})});
+      it->second.set_value(std::move(users));
+      presences.erase(it);
+      return;
+    }
     if (op == "HISTORY") {
       auto it = histories.find(ref);
       if (it == histories.end()) return;
@@ -540,6 +554,11 @@ struct client::impl final : detail::transport_sink {
     if (auto q = pings.find(ref); q != pings.end()) {
       q->second.first.set_exception(std::make_exception_ptr(request_error(err)));
       pings.erase(q);
+      return;
+    }
+    if (auto q = presences.find(ref); q != presences.end()) {
+      q->second.set_exception(std::make_exception_ptr(request_error(err)));
+      presences.erase(q);
       return;
     }
     if (auto s = subscribe_refs.find(ref); s != subscribe_refs.end()) {
@@ -710,6 +729,8 @@ struct client::impl final : detail::transport_sink {
     histories.clear();
     for (auto& [ref, p] : pings) p.first.set_exception(std::make_exception_ptr(request_error(err)));
     pings.clear();
+    for (auto& [ref, p] : presences) p.set_exception(std::make_exception_ptr(request_error(err)));
+    presences.clear();
   }
 
   void fail_everything(const std::string& why) {
@@ -1031,6 +1052,22 @@ std::future<history_result> client::history(const std::string& room, const json&
     if (!until.is_null()) data["until"] = until;
     i->histories[ref].promise = std::move(*promise);
     i->send_frame(json{{"type", "HISTORY"}, {"ref", ref}, {"data", data}});
+  });
+  return f;
+}
+
+std::future<std::vector<presence_entry>> client::presence(const std::string& room) {
+  auto promise = std::make_shared<std::promise<std::vector<presence_entry>>>();
+  auto f = promise->get_future();
+  impl_->post([i = impl_.get(), room, promise] {
+    if (!i->authenticated) {
+      promise->set_exception(std::make_exception_ptr(
+          request_error(make_error(client_error::kind::connection, "not connected"))));
+      return;
+    }
+    const std::string ref = i->new_ref('w');
+    i->presences[ref] = std::move(*promise);
+    i->send_frame(json{{"type", "PRESENCE"}, {"ref", ref}, {"data", {{"room", room}}}});
   });
   return f;
 }

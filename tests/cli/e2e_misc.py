@@ -388,7 +388,24 @@ def test_stats():
     t.check("stats --format yaml: exit 2", r.rc == 2, r)
 
 
+def test_presence():
+    b = t.bg("tail", "--url", URL.split("?")[0] + "?token=pres-alice", "--room", "pres-room", "-v")
+    b.wait_err("joined", 10)
+    r = t.run("presence", "pres-room", "--url", URL)
+    j = r.json_lines()
+    t.check("presence ROOM in a pipe: one JSON object naming the users in the room",
+            r.rc == 0 and j == [{"room": "pres-room", "users": [{"user_id": "pres-alice", "connections": 1}]}], r)
+    r = t.run("presence", "pres-room", URL, "--format", "table")
+    t.check("presence --format table: a user and connections column",
+            r.rc == 0 and r.lines()[0].split() == ["user", "connections"] and r.lines()[1].split() == ["pres-alice", "1"], r)
+    b.kill()
+    r = t.run("presence", "bad room", "--url", URL)
+    t.check("presence of a name outside the rule: exit 1 with the server's reason", r.rc == 1 and "bad room" in r.err, r)
+    r = t.run("presence", "x", "--url", DOWN, "--connect-timeout", "1s", timeout=10)
+    t.check("presence against a port nobody listens on: exit 3", r.rc == 3, r)
+
+
 for fn in (test_usage_errors, test_numeric_flags, test_version_and_diagnostics, test_env_vars, test_events, test_completion,
-           test_profiles, test_serve, test_ci_smoke, test_stats):
+           test_profiles, test_serve, test_ci_smoke, test_stats, test_presence):
     t.section(fn)
 t.finish()

@@ -118,6 +118,12 @@ struct history_result {
   std::optional<std::uint64_t> next;  ///< pass as `since` for the next page; none at the end
 };
 
+/// One user present in a room (PRESENCE): how many connections it has there.
+struct presence_entry {
+  std::string user_id;
+  std::uint64_t connections = 0;
+};
+
 /// What the client speaks on the wire (docs/protocol.md, "Foreign protocols").
 enum class wire_protocol {
   rtev,      ///< rtev's own JSON envelopes over WebSocket (ws://, wss://)
@@ -298,6 +304,9 @@ class client {
                                       const nlohmann::json& since = nullptr,
                                       const nlohmann::json& until = nullptr,
                                       std::size_t limit = 100);
+  /// Who is in a room now (PRESENCE; rtev servers only). The future fails with request_error
+  /// when the server refuses (a room the token may not join) or the connection is lost.
+  std::future<std::vector<presence_entry>> presence(const std::string& room);
   /// Round trip of an application-level PING.
   std::future<std::chrono::microseconds> ping();
 
