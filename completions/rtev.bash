@@ -37,13 +37,13 @@ _rtev_children() {
 _rtev_flags() {
   case "$1" in
     '') echo "--version --help" ;;
-    'tail') echo "--help -h --type --room --where --since --until-end --count --timeout --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --join --format --time --output -o" ;;
-    'subscribe') echo "--help -h --type --where --since --until-end --count --timeout --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --join --format --time --output -o" ;;
+    'tail') echo "--help -h --type --room --where --since --until-end --count --timeout --ready-file --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --join --format --time --output -o" ;;
+    'subscribe') echo "--help -h --type --where --since --until-end --count --timeout --ready-file --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --join --format --time --output -o" ;;
     'publish') echo "--help -h --data --room --user --broadcast --count --rate --jsonl --keep-ids --http --ack-timeout --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --publish-url --namespace --path --transport --auth-json --emit --join" ;;
     'replay') echo "--help -h --speed --room --loop --dry-run --keep-ids --http --from-server --since --until --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --publish-url --namespace --path --transport --auth-json --emit --join --format --time --output -o" ;;
     'connect') echo "--help -h --reply-timeout --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --join --format --time --output -o" ;;
     'serve') echo "--help -h --host --port --ready-file --db --timezone --history-max-events --history-max-age --auth --jwt-secret --api-key --auth-timeout --ping-interval --ping-timeout --sse-heartbeat --max-message-bytes --rate-limit --rate-burst --max-connections --send-queue-max --cors-origin --log-format --verbose -v" ;;
-    'health') echo "--help -h --wait --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v" ;;
+    'health') echo "--help -h --wait --version --url --profile --connect-timeout --quiet -q --verbose -v" ;;
     'events') echo "--help -h --format --family" ;;
     'completion') echo "--help -h --list" ;;
     'profile') echo "--help -h" ;;
