@@ -35,3 +35,7 @@ foreach(_name IN LISTS _rtev_cli_e2e)
   set_tests_properties(cli:e2e_${_name} PROPERTIES TIMEOUT 180)
 endforeach()
 
+# The man page renders without warnings and its EXAMPLES run as written (groff from ./dev test).
+add_test(NAME cli:man_page_renders_and_its_examples_run
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/cli/man_page.py $<TARGET_FILE:rtev>)
+set_tests_properties(cli:man_page_renders_and_its_examples_run PROPERTIES TIMEOUT 180)
