@@ -18,9 +18,16 @@
 namespace rtev::cli {
 
 namespace {
-std::string env(const char* name) {
+// The variable's value; nothing when it is not set (set but empty is "").
+std::optional<std::string> env_value(const char* name) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): nothing in rtev sets the environment
   const char* v = std::getenv(name);
-  return v ? v : "";
+  if (!v) return std::nullopt;
+  return std::string(v);
+}
+
+std::string env(const char* name) {
+  return env_value(name).value_or("");
 }
 }  // namespace
 
@@ -294,7 +301,7 @@ void common_options::resolve() {
   if (url.empty()) {
     // Set but empty is a mistake (`export RTEV_URL=$(…)` that found nothing), not "unset":
     // falling back to the default server would test whatever runs there.
-    if (const char* v = std::getenv("RTEV_URL"); v && !*v)
+    if (const auto v = env_value("RTEV_URL"); v && v->empty())
       throw usage_error(
           "RTEV_URL is set but empty: give it a ws://, wss://, http:// or https:// URL, or unset "
           "it to use the profile or the default");

@@ -5,8 +5,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cstring>
+#include <cstdlib>
 #include <stdexcept>
+#include <system_error>
 
 #include "exit_codes.hpp"
 #include "interrupts.hpp"
@@ -89,9 +90,9 @@ http_result http_fetch(const std::string& method, const std::string& url, const 
       socklen_t len = sizeof err;
       getsockopt(sock.fd, SOL_SOCKET, SO_ERROR, &err, &len);
       if (err == 0) break;
-      last_error = std::strerror(err);
+      last_error = std::generic_category().message(err);
     } else {
-      last_error = errno == EINPROGRESS ? "timed out" : std::strerror(errno);
+      last_error = errno == EINPROGRESS ? "timed out" : std::generic_category().message(errno);
     }
     ::close(sock.fd);
     sock.fd = -1;
@@ -128,7 +129,7 @@ http_result http_fetch(const std::string& method, const std::string& url, const 
   if (resp.rfind("HTTP/1.", 0) != 0 || head_end == std::string::npos)
     throw std::runtime_error(authority + " did not answer with HTTP");
   http_result r;
-  r.status = std::atoi(resp.c_str() + 9);
+  r.status = static_cast<int>(std::strtol(resp.c_str() + 9, nullptr, 10));
   std::string head = resp.substr(0, head_end);
   r.body = resp.substr(head_end + 4);
   // Chunked bodies (not sent by rtev serve, but by other servers).

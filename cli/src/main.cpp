@@ -61,12 +61,11 @@ int main(int argc, char** argv) {
     return exit_usage;
   }
 
-  // The commands that connect end promptly on SIGINT/SIGTERM in every phase (interrupts.hpp);
-  // serve has its own handlers, the others finish at once anyway.
-  for (const char* name : {"tail", "subscribe", "publish", "replay", "connect", "health"})
-    if (app.got_subcommand(name)) watch_signals();
-
   try {
+    // The commands that connect end promptly on SIGINT/SIGTERM in every phase (interrupts.hpp);
+    // serve has its own handlers, the others finish at once anyway.
+    for (const char* name : {"tail", "subscribe", "publish", "replay", "connect", "health"})
+      if (app.got_subcommand(name)) watch_signals();
     if (app.got_subcommand("tail")) return run_tail(tail);
     if (app.got_subcommand("subscribe")) return run_tail(subscribe);
     if (app.got_subcommand("publish")) return run_publish(publish);

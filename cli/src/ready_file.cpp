@@ -4,8 +4,8 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
+#include <system_error>
 
 #include "exit_codes.hpp"
 
@@ -22,13 +22,14 @@ std::string temp_name(const std::string& path) {
 void prepare_ready_file(const std::string& flag, const std::string& path) {
   if (path.empty()) throw usage_error(flag + ": the file name is empty");
   if (std::remove(path.c_str()) != 0 && errno != ENOENT)
-    throw usage_error(flag + ": cannot remove the old '" + path + "': " + std::strerror(errno));
+    throw usage_error(flag + ": cannot remove the old '" + path +
+                      "': " + std::generic_category().message(errno));
   const std::string probe = temp_name(path);
   {
     std::ofstream f(probe, std::ios::trunc);
     if (!f)
       throw usage_error(flag + ": cannot create a file next to '" + path +
-                        "': " + std::strerror(errno));
+                        "': " + std::generic_category().message(errno));
   }
   std::remove(probe.c_str());
 }

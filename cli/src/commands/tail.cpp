@@ -1,9 +1,9 @@
 #include "commands/tail.hpp"
 
 #include <atomic>
-#include <cstring>
 #include <iostream>
 #include <set>
+#include <system_error>
 
 #include "event_filters.hpp"
 #include "exit_codes.hpp"
@@ -217,8 +217,8 @@ int run_tail(tail_options& o) {
     if (ready_said) return;
     ready_said = true;
     if (!o.ready_file.empty() && !write_file_atomically(o.ready_file, "ready\n")) {
-      stop.finish(exit_error,
-                  "--ready-file: cannot write '" + o.ready_file + "': " + std::strerror(errno));
+      stop.finish(exit_error, "--ready-file: cannot write '" + o.ready_file +
+                                  "': " + std::generic_category().message(errno));
       return;
     }
     debug(common, "ready");  // after the file: whoever reads this line finds it
