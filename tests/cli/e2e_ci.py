@@ -25,7 +25,10 @@ def test_ready_file_loop():
     ready = t.path("tail.ready")
     misses = []
     for i in range(20):
-        # The same file every run, as a CI loop would: each tail removes the last run's first.
+        # The same file every run, as a CI loop would: removed before the tail starts (the tail
+        # removes a stale one too, but the loop could look before the tail has started).
+        if os.path.exists(ready):
+            os.remove(ready)
         b = t.bg("tail", "--url", URL, "--type", f"loop_{i}", "--count", "1", "--timeout", "10s",
                  "--ready-file", ready)
         up = b.wait_file(ready, 10)
@@ -61,6 +64,8 @@ def test_ready_file_loop():
     room_file = t.path("sub.ready")
     misses = []
     for i in range(3):
+        if os.path.exists(room_file):
+            os.remove(room_file)
         b = t.bg("subscribe", f"sub-a-{i}", f"sub-b-{i}", "--url", URL, "--count", "2", "--timeout", "10s",
                  "--ready-file", room_file)
         up = b.wait_file(room_file, 10)
@@ -76,6 +81,8 @@ def test_ready_file_loop():
     sse_file = t.path("sse.ready")
     misses = []
     for i in range(3):
+        if os.path.exists(sse_file):
+            os.remove(sse_file)
         b = t.bg("tail", "--url", srv.http + "/api/events", "--type", f"sse_{i}", "--count", "1",
                  "--timeout", "10s", "--ready-file", sse_file)
         up = b.wait_file(sse_file, 10)
