@@ -24,6 +24,7 @@ _rtev() {
   if [[ $skip == 1 ]]; then
     case "$cmdpath $prev" in
       'tail --type') COMPREPLY=($(compgen -W "$(rtev completion --list types 2>/dev/null)" -- "$cur")) ;;
+      'tail --ready-file') compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
       'tail --tz') COMPREPLY=($(compgen -W "$(rtev completion --list zones 2>/dev/null)" -- "$cur")) ;;
       'tail --ca-file') compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
       'tail --color') COMPREPLY=($(compgen -W "auto always never" -- "$cur")) ;;
@@ -33,6 +34,7 @@ _rtev() {
       'tail --output') compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
       'tail -o') compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
       'subscribe --type') COMPREPLY=($(compgen -W "$(rtev completion --list types 2>/dev/null)" -- "$cur")) ;;
+      'subscribe --ready-file') compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
       'subscribe --tz') COMPREPLY=($(compgen -W "$(rtev completion --list zones 2>/dev/null)" -- "$cur")) ;;
       'subscribe --ca-file') compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
       'subscribe --color') COMPREPLY=($(compgen -W "auto always never" -- "$cur")) ;;
@@ -67,9 +69,6 @@ _rtev() {
       'serve --timezone') COMPREPLY=($(compgen -W "$(rtev completion --list zones 2>/dev/null)" -- "$cur")) ;;
       'serve --auth') COMPREPLY=($(compgen -W "none token jwt" -- "$cur")) ;;
       'serve --log-format') COMPREPLY=($(compgen -W "text json" -- "$cur")) ;;
-      'health --tz') COMPREPLY=($(compgen -W "$(rtev completion --list zones 2>/dev/null)" -- "$cur")) ;;
-      'health --ca-file') compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
-      'health --color') COMPREPLY=($(compgen -W "auto always never" -- "$cur")) ;;
       'stats --format') COMPREPLY=($(compgen -W "table json" -- "$cur")) ;;
       'stats --tz') COMPREPLY=($(compgen -W "$(rtev completion --list zones 2>/dev/null)" -- "$cur")) ;;
       'stats --ca-file') compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
@@ -104,13 +103,13 @@ _rtev_children() {
 _rtev_flags() {
   case "$1" in
     '') echo "--version --help" ;;
-    'tail') echo "--help -h --type --room --where --since --until-end --count --timeout --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --join --format --time --output -o" ;;
-    'subscribe') echo "--help -h --type --where --since --until-end --count --timeout --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --join --format --time --output -o" ;;
+    'tail') echo "--help -h --type --room --where --since --until-end --count --timeout --ready-file --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --join --format --time --output -o" ;;
+    'subscribe') echo "--help -h --type --where --since --until-end --count --timeout --ready-file --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --join --format --time --output -o" ;;
     'publish') echo "--help -h --data --room --user --broadcast --count --rate --jsonl --keep-ids --http --ack-timeout --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --publish-url --namespace --path --transport --auth-json --emit --join" ;;
     'replay') echo "--help -h --speed --room --loop --dry-run --keep-ids --http --from-server --since --until --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --publish-url --namespace --path --transport --auth-json --emit --join --format --time --output -o" ;;
     'connect') echo "--help -h --reply-timeout --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --join --format --time --output -o" ;;
     'serve') echo "--help -h --host --port --ready-file --db --timezone --history-max-events --history-max-age --auth --jwt-secret --api-key --auth-timeout --ping-interval --ping-timeout --sse-heartbeat --max-message-bytes --rate-limit --rate-burst --max-connections --send-queue-max --cors-origin --log-format --verbose -v" ;;
-    'health') echo "--help -h --wait --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v" ;;
+    'health') echo "--help -h --wait --version --url --profile --connect-timeout --quiet -q --verbose -v" ;;
     'stats') echo "--help -h --format --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v" ;;
     'presence') echo "--help -h --format --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v" ;;
     'events') echo "--help -h --format --family" ;;
@@ -124,13 +123,13 @@ _rtev_flags() {
 }
 _rtev_valued() {
   case "$1" in
-    'tail') echo "--type --room --where --since --count --timeout --url --token --profile --tz --connect-timeout --retry --ca-file --color --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --join --format --time --output -o" ;;
-    'subscribe') echo "--type --where --since --count --timeout --url --token --profile --tz --connect-timeout --retry --ca-file --color --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --join --format --time --output -o" ;;
+    'tail') echo "--type --room --where --since --count --timeout --ready-file --url --token --profile --tz --connect-timeout --retry --ca-file --color --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --join --format --time --output -o" ;;
+    'subscribe') echo "--type --where --since --count --timeout --ready-file --url --token --profile --tz --connect-timeout --retry --ca-file --color --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --join --format --time --output -o" ;;
     'publish') echo "--data --room --user --count --rate --ack-timeout --url --token --profile --tz --connect-timeout --retry --ca-file --color --protocol --header --last-event-id --publish-url --namespace --path --transport --auth-json --emit --join" ;;
     'replay') echo "--speed --room --since --until --url --token --profile --tz --connect-timeout --retry --ca-file --color --protocol --header --last-event-id --publish-url --namespace --path --transport --auth-json --emit --join --format --time --output -o" ;;
     'connect') echo "--reply-timeout --url --token --profile --tz --connect-timeout --retry --ca-file --color --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --join --format --time --output -o" ;;
     'serve') echo "--host --port --ready-file --db --timezone --history-max-events --history-max-age --auth --jwt-secret --api-key --auth-timeout --ping-interval --ping-timeout --sse-heartbeat --max-message-bytes --rate-limit --rate-burst --max-connections --send-queue-max --cors-origin --log-format" ;;
-    'health') echo "--wait --url --token --profile --tz --connect-timeout --retry --ca-file --color" ;;
+    'health') echo "--wait --url --profile --connect-timeout" ;;
     'stats') echo "--format --url --token --profile --tz --connect-timeout --retry --ca-file --color" ;;
     'presence') echo "--format --url --token --profile --tz --connect-timeout --retry --ca-file --color" ;;
     'events') echo "--format --family" ;;

@@ -11,6 +11,7 @@ complete -c rtev -n '__fish_seen_subcommand_from tail' -l since
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l until-end
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l count
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l timeout
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l ready-file -r -F
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l version
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l url
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l token
@@ -48,6 +49,7 @@ complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l since
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l until-end
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l count
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l timeout
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l ready-file -r -F
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l version
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l url
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l token
@@ -221,15 +223,8 @@ complete -c rtev -n '__fish_seen_subcommand_from health' -s h
 complete -c rtev -n '__fish_seen_subcommand_from health' -l wait
 complete -c rtev -n '__fish_seen_subcommand_from health' -l version
 complete -c rtev -n '__fish_seen_subcommand_from health' -l url
-complete -c rtev -n '__fish_seen_subcommand_from health' -l token
 complete -c rtev -n '__fish_seen_subcommand_from health' -l profile
-complete -c rtev -n '__fish_seen_subcommand_from health' -l tz -x -a '(rtev completion --list zones)'
 complete -c rtev -n '__fish_seen_subcommand_from health' -l connect-timeout
-complete -c rtev -n '__fish_seen_subcommand_from health' -l retry
-complete -c rtev -n '__fish_seen_subcommand_from health' -l no-reconnect
-complete -c rtev -n '__fish_seen_subcommand_from health' -l insecure
-complete -c rtev -n '__fish_seen_subcommand_from health' -l ca-file -r -F
-complete -c rtev -n '__fish_seen_subcommand_from health' -l color -x -a 'auto always never'
 complete -c rtev -n '__fish_seen_subcommand_from health' -l quiet
 complete -c rtev -n '__fish_seen_subcommand_from health' -s q
 complete -c rtev -n '__fish_seen_subcommand_from health' -l verbose

@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
 #include <iostream>
 #include <mutex>
 
 #include "exit_codes.hpp"
+#include "interrupts.hpp"
 #include "profiles.hpp"
 #include "rtev/duration.hpp"
 #include "rtev/json.hpp"
@@ -16,25 +18,53 @@
 namespace rtev::cli {
 
 namespace {
-std::string env(const char* name) {
+// The variable's value; nothing when it is not set (set but empty is "").
+std::optional<std::string> env_value(const char* name) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): nothing in rtev sets the environment
   const char* v = std::getenv(name);
-  return v ? v : "";
+  if (!v) return std::nullopt;
+  return std::string(v);
 }
+
+std::string env(const char* name) {
+  return env_value(name).value_or("");
+}
+}  // namespace
+
+namespace {
+
+// The flags of add_common and add_http_common, each defined once.
+void add_target(CLI::App& cmd, common_options& o, const char* g) {
+  cmd.set_version_flag("--version", std::string("rtev ") + RTEV_VERSION);
+  cmd.add_option("--url", o.url,
+                 "Server URL (env RTEV_URL; default " + std::string(default_url) + ")")
+      ->check(url_value())
+      ->group(g);
+}
+
+void add_diagnostics(CLI::App& cmd, common_options& o, const char* g, const char* quiet_help) {
+  cmd.add_flag("-q,--quiet", o.quiet, quiet_help)->group(g);
+  cmd.add_flag("-v,--verbose", o.verbose, "More diagnostics (env RTEV_DEBUG=1)")->group(g);
+}
+
+void add_profile_flag(CLI::App& cmd, common_options& o, const char* g) {
+  cmd.add_option("--profile", o.profile, "Profile from config.json (env RTEV_PROFILE)")->group(g);
+}
+
+void add_connect_timeout(CLI::App& cmd, common_options& o, const char* g, const char* help) {
+  cmd.add_option("--connect-timeout", o.connect_timeout, help)->capture_default_str()->group(g);
+}
+
 }  // namespace
 
 void add_common(CLI::App& cmd, common_options& o) {
   const char* g = "Connection";
-  cmd.set_version_flag("--version", std::string("rtev ") + RTEV_VERSION);
-  cmd.add_option("--url", o.url,
-                 "Server URL (env RTEV_URL; default " + std::string(default_url) + ")")
-      ->group(g);
+  add_target(cmd, o, g);
   cmd.add_option("--token", o.token, "Token (env RTEV_TOKEN)")->group(g);
-  cmd.add_option("--profile", o.profile, "Profile from config.json (env RTEV_PROFILE)")->group(g);
+  add_profile_flag(cmd, o, g);
   cmd.add_option("--tz", o.tz, "Time zone for displayed times (env RTEV_TZ; default UTC)")
       ->group(g);
-  cmd.add_option("--connect-timeout", o.connect_timeout, "Give up connecting after this (exit 3)")
-      ->capture_default_str()
-      ->group(g);
+  add_connect_timeout(cmd, o, g, "Give up connecting after this (exit 3)");
   cmd.add_option("--retry", o.retry, "Reconnect at most N times after a disconnect")
       ->check(whole_number(0, 1'000'000))
       ->group(g);
@@ -46,8 +76,15 @@ void add_common(CLI::App& cmd, common_options& o) {
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str()
       ->group(g);
-  cmd.add_flag("-q,--quiet", o.quiet, "No diagnostics on stderr")->group(g);
-  cmd.add_flag("-v,--verbose", o.verbose, "More diagnostics (env RTEV_DEBUG=1)")->group(g);
+  add_diagnostics(cmd, o, g, "No diagnostics on stderr");
+}
+
+void add_http_common(CLI::App& cmd, common_options& o) {
+  const char* g = "Connection";
+  add_target(cmd, o, g);
+  add_profile_flag(cmd, o, g);
+  add_connect_timeout(cmd, o, g, "Give up on one request after this");
+  add_diagnostics(cmd, o, g, "Print nothing: the exit code says it all");
 }
 
 void add_protocol(CLI::App& cmd, common_options& o, bool publishes) {
@@ -266,6 +303,12 @@ void common_options::resolve() {
   }
   int url_level = 0;  // where the URL came from: 0 flag, 1 environment, 2 profile, 3 default
   if (url.empty()) {
+    // Set but empty is a mistake (`export RTEV_URL=$(…)` that found nothing), not "unset":
+    // falling back to the default server would test whatever runs there.
+    if (const auto v = env_value("RTEV_URL"); v && v->empty())
+      throw usage_error(
+          "RTEV_URL is set but empty: give it a ws://, wss://, http:// or https:// URL, or unset "
+          "it to use the profile or the default");
     url = env("RTEV_URL");
     url_level = 1;
   }
@@ -351,29 +394,46 @@ void debug(const common_options& opt, const std::string& line) {
 void connect_or_exit(client& c, const common_options& opt,
                      std::optional<std::chrono::steady_clock::time_point> deadline) {
   auto fut = c.connected();
-  // Why the attempts failed, for the message when time runs out (not only with -v).
-  struct last_failure {
-    std::mutex mutex;
+  // Woken by the first connected/closed state or by a signal; keeps why attempts failed, for
+  // the message when time runs out (not only with -v).
+  struct progress {
+    std::mutex mutex;  // guards the members
+    std::condition_variable cv;
+    bool settled = false;
+    int signal = 0;
     std::string reason;
   };
-  auto last = std::make_shared<last_failure>();
-  auto failures = c.on_state([last](const state_info& s) {
-    if (s.state != client_state::reconnecting || s.reason.empty()) return;
-    std::lock_guard<std::mutex> lock(last->mutex);
-    last->reason = s.reason;
+  auto p = std::make_shared<progress>();
+  auto states = c.on_state([p](const state_info& s) {
+    std::lock_guard<std::mutex> lock(p->mutex);
+    if (s.state == client_state::reconnecting && !s.reason.empty()) p->reason = s.reason;
+    if (s.state == client_state::connected || s.state == client_state::closed) p->settled = true;
+    p->cv.notify_all();
   });
+  interrupt_hook on_signal([p](int sig) {
+    std::lock_guard<std::mutex> lock(p->mutex);
+    p->signal = sig;
+    p->cv.notify_all();
+  });
+  debug(opt, "connecting to " + opt.url + " (" + std::string(to_string(opt.protocol)) + ")");
   c.start();
   auto until = std::chrono::steady_clock::now() + opt.connect_timeout_ms;
   if (deadline && *deadline < until) until = *deadline;
-  if (fut.wait_until(until) != std::future_status::ready) {
+  std::unique_lock<std::mutex> lock(p->mutex);
+  p->cv.wait_until(lock, until, [&] { return p->settled || p->signal != 0; });
+  const int sig = p->signal;
+  const bool settled = p->settled;
+  const std::string last_reason = p->reason;
+  lock.unlock();
+  if (sig != 0 && !settled) {
+    c.stop();
+    throw interrupted(sig, " while connecting to " + opt.url, true);
+  }
+  if (!settled) {
     c.stop();
     const bool by_deadline =
         deadline && *deadline < std::chrono::steady_clock::now() + opt.connect_timeout_ms;
-    std::string why;
-    {
-      std::lock_guard<std::mutex> lock(last->mutex);
-      if (!last->reason.empty()) why = " (last attempt: " + last->reason + ")";
-    }
+    const std::string why = last_reason.empty() ? "" : " (last attempt: " + last_reason + ")";
     throw command_failure(exit_connect, "could not connect to " + opt.url +
                                             (by_deadline ? " before the --timeout deadline"
                                                          : " within " + opt.connect_timeout) +
@@ -383,7 +443,18 @@ void connect_or_exit(client& c, const common_options& opt,
     fut.get();
   } catch (const request_error&) {
     const state_info s = c.closed().get();
-    if (s.auth_failed) throw command_failure(exit_auth, s.reason);
+    if (s.auth_failed) {
+      // No token at all: say how to give one (a wrong one gets the server's own words).
+      throw command_failure(
+          exit_auth, s.reason + (s.token_required ? " (give one with --token or RTEV_TOKEN)" : ""));
+    }
+    if (!s.certificate_problem.empty()) {
+      const bool wrong_name = s.certificate_problem.find("name") != std::string::npos;
+      throw command_failure(exit_connect,
+                            "could not connect to " + opt.url + ": " + s.reason +
+                                (wrong_name ? ": connect by that name, or use --insecure"
+                                            : ": use --ca-file FILE or --insecure"));
+    }
     throw command_failure(exit_connect, "could not connect to " + opt.url + ": " + s.reason);
   }
 }

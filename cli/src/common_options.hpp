@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "exit_codes.hpp"
 #include "flag_values.hpp"
 #include "profiles.hpp"
 #include "rtev/client.hpp"
@@ -59,6 +60,9 @@ struct common_options {
 
 /// Adds the shared flags to a command (into an option group "Connection").
 void add_common(CLI::App& cmd, common_options& opt);
+/// The subset that applies to a plain HTTP request (health): --url, --profile,
+/// --connect-timeout, -q, -v.
+void add_http_common(CLI::App& cmd, common_options& opt);
 /// Adds --protocol, --header and the Socket.IO / SSE flags (groups "Protocol", "Socket.IO");
 /// `publishes`: also --publish-url (publish, replay).
 void add_protocol(CLI::App& cmd, common_options& opt, bool publishes = false);
@@ -81,12 +85,5 @@ void debug(const common_options& opt, const std::string& line);
 /// `deadline` (a command's total --timeout) cuts the wait shorter.
 void connect_or_exit(client& c, const common_options& opt,
                      std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
-
-/// An error that carries its exit code.
-struct command_failure : std::runtime_error {
-  command_failure(int exit_code, const std::string& what)
-      : std::runtime_error(what), code(exit_code) {}
-  int code;
-};
 
 }  // namespace rtev::cli

@@ -44,6 +44,16 @@ CLI::Validator whole_number(std::uint64_t min, std::uint64_t max) {
       "");
 }
 
+CLI::Validator url_value() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        if (!text.empty()) return {};
+        return "the URL is empty: give a ws://, wss://, http:// or https:// URL (an unset "
+               "variable?), or leave the flag out to use RTEV_URL or the default";
+      },
+      "");
+}
+
 CLI::Validator decimal_number(double min, double max) {
   const std::string accepted =
       "expected a number from " + number_text(min) + " to " + number_text(max);

@@ -18,6 +18,11 @@ namespace rtev::cli {
 /// `->check(...)` on an integer option: CLI11 runs it on the text before converting.
 CLI::Validator whole_number(std::uint64_t min, std::uint64_t max);
 
+/// A URL argument (--url, `tail URL`, `connect URL`): refuses an empty value, which would
+/// otherwise fall back to RTEV_URL or the default server — `--url "$UNSET_VARIABLE"` must not
+/// quietly test another server. The scheme is checked later, with the protocol.
+CLI::Validator url_value();
+
 /// A finite decimal number (no nan/inf, no hex) within [min, max], for `->check(...)`.
 CLI::Validator decimal_number(double min, double max);
 

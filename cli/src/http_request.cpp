@@ -5,10 +5,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cstring>
+#include <cstdlib>
 #include <stdexcept>
+#include <system_error>
 
 #include "exit_codes.hpp"
+#include "interrupts.hpp"
 
 namespace rtev::cli {
 
@@ -21,12 +23,17 @@ struct fd_guard {
   }
 };
 
-bool wait_fd(int fd, short events, std::chrono::steady_clock::time_point deadline) {
+// Waits for `events` on fd until `deadline`; a signal (interrupts.hpp) ends the wait with
+// `interrupted`, so a request to a server that never answers cannot hold up Ctrl-C.
+bool wait_fd(int fd, short events, std::chrono::steady_clock::time_point deadline,
+             const std::string& authority) {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
   if (left.count() <= 0) return false;
-  pollfd p{fd, events, 0};
-  return ::poll(&p, 1, static_cast<int>(left.count())) > 0;
+  pollfd p[2] = {{fd, events, 0}, {interrupt_fd(), POLLIN, 0}};
+  const int n = ::poll(p, p[1].fd >= 0 ? 2 : 1, static_cast<int>(left.count()));
+  throw_if_interrupted(" while talking to " + authority);
+  return n > 0 && p[0].revents != 0;
 }
 
 }  // namespace
@@ -78,14 +85,14 @@ http_result http_fetch(const std::string& method, const std::string& url, const 
     sock.fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK, 0);
     if (sock.fd < 0) continue;
     if (::connect(sock.fd, a->ai_addr, a->ai_addrlen) == 0) break;
-    if (errno == EINPROGRESS && wait_fd(sock.fd, POLLOUT, deadline)) {
+    if (errno == EINPROGRESS && wait_fd(sock.fd, POLLOUT, deadline, authority)) {
       int err = 0;
       socklen_t len = sizeof err;
       getsockopt(sock.fd, SOL_SOCKET, SO_ERROR, &err, &len);
       if (err == 0) break;
-      last_error = std::strerror(err);
+      last_error = std::generic_category().message(err);
     } else {
-      last_error = errno == EINPROGRESS ? "timed out" : std::strerror(errno);
+      last_error = errno == EINPROGRESS ? "timed out" : std::generic_category().message(errno);
     }
     ::close(sock.fd);
     sock.fd = -1;
@@ -102,7 +109,7 @@ http_result http_fetch(const std::string& method, const std::string& url, const 
   req += "\r\n" + body;
   std::size_t sent = 0;
   while (sent < req.size()) {
-    if (!wait_fd(sock.fd, POLLOUT, deadline))
+    if (!wait_fd(sock.fd, POLLOUT, deadline, authority))
       throw std::runtime_error("timed out sending to " + authority);
     const ssize_t n = ::send(sock.fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) throw std::runtime_error("connection to " + authority + " lost while sending");
@@ -111,7 +118,7 @@ http_result http_fetch(const std::string& method, const std::string& url, const 
   std::string resp;
   char buf[8192];
   for (;;) {
-    if (!wait_fd(sock.fd, POLLIN, deadline))
+    if (!wait_fd(sock.fd, POLLIN, deadline, authority))
       throw std::runtime_error("timed out waiting for " + authority);
     const ssize_t n = ::recv(sock.fd, buf, sizeof buf, 0);
     if (n < 0) throw std::runtime_error("connection to " + authority + " failed while reading");
@@ -122,8 +129,7 @@ http_result http_fetch(const std::string& method, const std::string& url, const 
   if (resp.rfind("HTTP/1.", 0) != 0 || head_end == std::string::npos)
     throw std::runtime_error(authority + " did not answer with HTTP");
   http_result r;
-  const char* code = resp.c_str() + 9;
-  r.status = static_cast<int>(std::strtol(code, nullptr, 10));
+  r.status = static_cast<int>(std::strtol(resp.c_str() + 9, nullptr, 10));
   std::string head = resp.substr(0, head_end);
   r.body = resp.substr(head_end + 4);
   // Chunked bodies (not sent by rtev serve, but by other servers).

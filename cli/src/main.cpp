@@ -17,6 +17,7 @@
 #include "commands/tail.hpp"
 #include "common_options.hpp"
 #include "exit_codes.hpp"
+#include "interrupts.hpp"
 #include "rtev/error.hpp"
 
 namespace {
@@ -29,7 +30,7 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer(
       "Exit codes: 0 ok, 1 error, 2 usage, 3 could not connect, 4 authentication rejected, 5 "
-      "deadline reached.");
+      "--count not reached (deadline or end of history), 130/143 interrupted (SIGINT/SIGTERM).");
 
   tail_options tail, subscribe;
   publish_options publish;
@@ -69,6 +70,10 @@ int run(int argc, char** argv) {
   }
 
   try {
+    // The commands that connect end promptly on SIGINT/SIGTERM in every phase (interrupts.hpp);
+    // serve has its own handlers, the others finish at once anyway.
+    for (const char* name : {"tail", "subscribe", "publish", "replay", "connect", "health"})
+      if (app.got_subcommand(name)) watch_signals();
     if (app.got_subcommand("tail")) return run_tail(tail);
     if (app.got_subcommand("subscribe")) return run_tail(subscribe);
     if (app.got_subcommand("publish")) return run_publish(publish);

@@ -8,6 +8,7 @@
 #include "rtev/client.hpp"
 
 #include <libwebsockets.h>
+#include <openssl/x509.h>
 
 #include <atomic>
 #include <cstring>
@@ -267,6 +268,8 @@ struct client::impl final : detail::transport_sink {
   int last_close_code = 0, last_http_status = 0;
   std::string last_reason;
   bool auth_retry_used = false;
+  // What certificate verification refused during the current attempt (see on_certificate).
+  std::string certificate_problem, certificate_reason;
 
   std::set<std::string> rooms;                       // joined patterns
   std::map<std::string, std::uint64_t> pattern_seq;  // recovery point per joined pattern
@@ -404,6 +407,8 @@ struct client::impl final : detail::transport_sink {
     authenticated = false;
     attempt_active = true;
     last_close_code = last_http_status = 0;
+    certificate_problem.clear();
+    certificate_reason.clear();
     attempt_started = steady::now();
     wire->open(current_token());
   }
@@ -631,7 +636,9 @@ struct client::impl final : detail::transport_sink {
     if (type == "ACK") return on_ack(j);
     if (type == "ERROR") return on_error_reply(j);
     if (type == "PONG") {
-      const std::string ref = j.value("ref", "");
+      // Ours are strings; a PONG to a raw PING may carry any JSON ref (not ours, and no throw).
+      const std::string ref =
+          j.contains("ref") && j["ref"].is_string() ? j["ref"].get<std::string>() : "";
       if (auto it = pings.find(ref); it != pings.end()) {
         it->second.first.set_value(std::chrono::duration_cast<std::chrono::microseconds>(
             steady::now() - it->second.second));
@@ -663,13 +670,20 @@ struct client::impl final : detail::transport_sink {
     subscribe_since.clear();
     if (stop_flag) return;
 
+    // Another attempt would meet the same certificate: say what is wrong with it, once.
+    if (!certificate_problem.empty()) {
+      last_reason = certificate_reason;
+      close_for_good(false, last_reason, certificate_problem);
+      return;
+    }
     if (end.auth_rejected) {
       if (opt.token_provider && !auth_retry_used) {
         auth_retry_used = true;  // ask the provider once more, right away
         schedule_retry(std::chrono::milliseconds(0), 0);
         return;
       }
-      close_for_good(true, last_reason.empty() ? "authentication rejected" : last_reason);
+      close_for_good(true, last_reason.empty() ? "authentication rejected" : last_reason, {},
+                     end.token_required);
       return;
     }
     if (end.final) {
@@ -712,11 +726,14 @@ struct client::impl final : detail::transport_sink {
     lws_container_of(sul, timer, sul)->owner->connect();
   }
 
-  void close_for_good(bool auth_failed, std::string reason) {
+  void close_for_good(bool auth_failed, std::string reason, std::string certificate = {},
+                      bool token_required = false) {
     state_info s;
     s.state = client_state::closed;
     s.auth_failed = auth_failed;
+    s.token_required = token_required;
     s.reason = std::move(reason);
+    s.certificate_problem = std::move(certificate);
     s.http_status = last_http_status;
     s.close_code = last_close_code;
     set_state(s);
@@ -764,7 +781,55 @@ struct client::impl final : detail::transport_sink {
     lws_context* c = lws_get_context(w);
     impl* self = c ? static_cast<impl*>(lws_context_user(c)) : nullptr;
     if (!self) return lws_callback_http_dummy(w, reason, user, in, len);
+    if (reason == LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION) {
+      // lws 4.1 passes the X509_STORE_CTX as `user` and OpenSSL's preverify_ok as `len`
+      // (openssl-client.c), for every transport's TLS connections. 0 keeps OpenSSL's verdict.
+      if (len == 0 && user) self->on_certificate(static_cast<X509_STORE_CTX*>(user));
+      return 0;
+    }
     return self->on_callback(w, reason, in, len);
+  }
+
+  // A certificate OpenSSL refused (what lws reports afterwards is "SSL err 1: error:00000001…").
+  // Kept as a sentence for the attempt's end, which then closes the client instead of retrying.
+  void on_certificate(X509_STORE_CTX* store) {
+    const int err = X509_STORE_CTX_get_error(store);
+    if (err == X509_V_OK || !certificate_problem.empty()) return;
+    std::string what, sentence;
+    switch (err) {
+      case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+        what = "self-signed certificate";
+        break;
+      case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+        what = "self-signed certificate in the chain";
+        break;
+      case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+      case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+      case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+        what = "issued by an unknown authority";
+        break;
+      case X509_V_ERR_CERT_HAS_EXPIRED:
+        what = "expired";
+        sentence = "the server's TLS certificate has expired";
+        break;
+      case X509_V_ERR_CERT_NOT_YET_VALID:
+        what = "not yet valid";
+        sentence = "the server's TLS certificate is not valid yet";
+        break;
+      case X509_V_ERR_HOSTNAME_MISMATCH:
+      case X509_V_ERR_IP_ADDRESS_MISMATCH:
+        what = "issued for another name";
+        sentence = "the server's TLS certificate is not valid for " + url.host +
+                   " (it was issued for another name)";
+        break;
+      default:
+        what = X509_verify_cert_error_string(err);
+        sentence = "the server's TLS certificate was refused (" + what + ")";
+        break;
+    }
+    if (sentence.empty()) sentence = "the server's TLS certificate is not trusted (" + what + ")";
+    certificate_problem = what;
+    certificate_reason = sentence;
   }
 
   int on_callback(lws* w, lws_callback_reasons reason, void* in, size_t len) {

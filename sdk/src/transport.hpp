@@ -49,11 +49,12 @@ client_error make_error(client_error::kind k, std::string message, std::string c
 
 /// How a connection attempt ended.
 struct transport_end {
-  std::string reason;          ///< "connection refused", "closed by the server (1001 …)"
-  int http_status = 0;         ///< a refused upgrade / request
-  int close_code = 0;          ///< WebSocket close code
-  bool auth_rejected = false;  ///< credentials refused: 401/403, auth_error, connect_error, …
-  bool was_open = false;       ///< the attempt got as far as `authenticated`
+  std::string reason;           ///< "connection refused", "closed by the server (1001 …)"
+  int http_status = 0;          ///< a refused upgrade / request
+  int close_code = 0;           ///< WebSocket close code
+  bool auth_rejected = false;   ///< credentials refused: 401/403, auth_error, connect_error, …
+  bool token_required = false;  ///< auth_rejected: the server wants a token and none was given
+  bool was_open = false;        ///< the attempt got as far as `authenticated`
   /// The server asked not to reconnect (SSE: HTTP 204): the client closes for good.
   bool final = false;
   /// The server's reconnect delay (SSE `retry:`): the client waits at least this long.

@@ -6,6 +6,13 @@
 //   closes synchronously from the client's timer, and reports the end itself when lws does
 //   not;
 // - empty PINGs are never reported answered: ours carry 4 bytes.
+//
+// Without a token, the first message is a PING (ref "rtev-auth-probe"). rtev servers answer
+// PING before authentication, and one that authenticates anonymous connections has queued
+// `authenticated` before it reads anything; so a PONG that arrives first means the server waits
+// for an `authenticate` message this client has no token for. The attempt then ends at once as
+// an authentication failure ("the server requires a token") instead of running into the
+// connect time-out or the server's --auth-timeout. The probe's PONG is not passed on.
 
 #include <cstring>
 #include <deque>
@@ -25,6 +32,7 @@ class rtev_transport final : public transport {
   void open(const std::string& token) override {
     ++generation_;
     ended_ = ws_open_ = authenticated_ = want_close_ = ping_due_ = ping_outstanding_ = false;
+    probe_outstanding_ = false;
     kill_requested_ = false;
     rx_.clear();
     outq_.clear();
@@ -128,6 +136,10 @@ class rtev_transport final : public transport {
         if (w != wsi_) return 0;
         ws_open_ = true;
         last_rx_ = steady::now();
+        if (token_.empty()) {
+          probe_outstanding_ = true;
+          outq_.push_front(json{{"type", "PING"}, {"ref", auth_probe_ref}}.dump());
+        }
         if (!outq_.empty()) lws_callback_on_writable(w);
         return 0;
 
@@ -152,14 +164,15 @@ class rtev_transport final : public transport {
 
       case LWS_CALLBACK_CLIENT_WRITEABLE: {
         if (w != wsi_) return 0;
-        if (want_close_) {
+        // What was handed to send_raw() before stop() goes out before the close frame.
+        if (want_close_ && outq_.empty()) {
           static const char bye[] = "client stopping";
           lws_close_reason(w, LWS_CLOSE_STATUS_NORMAL,
                            reinterpret_cast<unsigned char*>(const_cast<char*>(bye)),
                            sizeof bye - 1);
           return -1;
         }
-        if (ping_due_) {
+        if (ping_due_ && !want_close_) {
           ping_due_ = false;
           unsigned char buf[LWS_PRE + 4] = {};
           std::memcpy(&buf[LWS_PRE], "rtev", 4);
@@ -173,7 +186,7 @@ class rtev_transport final : public transport {
               static_cast<int>(n))
             return -1;
         }
-        if (!outq_.empty() || ping_due_) lws_callback_on_writable(w);
+        if (!outq_.empty() || ping_due_ || want_close_) lws_callback_on_writable(w);
         return 0;
       }
 
@@ -213,8 +226,18 @@ class rtev_transport final : public transport {
 
  private:
   void on_text(const std::string& text) {
-    c_.sink->on_raw(text);
     json j = rtev::parse_json(text);
+    if (probe_outstanding_ && j.is_object() && j.value("type", json()) == "PONG" &&
+        j.value("ref", json()) == auth_probe_ref) {
+      probe_outstanding_ = false;
+      if (authenticated_) return;
+      end_.auth_rejected = end_.token_required = true;
+      end_.reason = "authentication needed: the server requires a token and none was given";
+      want_close_ = true;
+      lws_callback_on_writable(wsi_);
+      return;
+    }
+    c_.sink->on_raw(text);
     if (j.is_discarded() || !j.is_object() || !j.contains("type") || !j["type"].is_string()) {
       c_.sink->on_problem(make_error(client_error::kind::protocol,
                                      "the server sent something that is not an rtev message"));
@@ -253,6 +276,8 @@ class rtev_transport final : public transport {
   std::uint64_t generation_ = 0;
   bool ended_ = true, ws_open_ = false, authenticated_ = false, want_close_ = false;
   bool ping_due_ = false, ping_outstanding_ = false, kill_requested_ = false;
+  bool probe_outstanding_ = false;  // the auth probe's PONG has not arrived yet
+  static constexpr const char* auth_probe_ref = "rtev-auth-probe";
   std::string token_, rx_;
   std::deque<std::string> outq_;
   steady::time_point last_rx_{}, ping_sent_{};

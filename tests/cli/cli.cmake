@@ -2,7 +2,7 @@
 # `rtev serve` processes on 127.0.0.1 and ends with "N passed, M failed".
 # Included from tests/CMakeLists.txt (CMAKE_CURRENT_SOURCE_DIR is tests/).
 
-set(_rtev_cli_e2e tail publish replay connection connect misc protocols)
+set(_rtev_cli_e2e tail publish replay connection connect misc protocols ci signals)
 # Foreign servers (a Node socket.io server, a Node SSE server) need Node and the pinned npm
 # packages in tests/interop/node_modules (`./dev test` installs them).
 find_program(RTEV_NODE node)
@@ -18,8 +18,24 @@ else()
   message(STATUS "tmux not found: cli:e2e_connect_tmux is not added (./dev test installs tmux)")
 endif()
 
+# Certificates: a self-signed one made by `openssl req` at test time, served over TLS by Debian's
+# python3-websockets (./dev test installs both).
+find_program(RTEV_OPENSSL openssl)
+execute_process(COMMAND /usr/bin/python3 -c "import websockets" RESULT_VARIABLE _rtev_no_websockets
+                OUTPUT_QUIET ERROR_QUIET)
+if(RTEV_OPENSSL AND _rtev_no_websockets EQUAL 0)
+  list(APPEND _rtev_cli_e2e tls)
+else()
+  message(STATUS "openssl or python3-websockets missing: cli:e2e_tls is not added (./dev test)")
+endif()
+
 foreach(_name IN LISTS _rtev_cli_e2e)
   add_test(NAME cli:e2e_${_name}
            COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/cli/e2e_${_name}.py $<TARGET_FILE:rtev>)
   set_tests_properties(cli:e2e_${_name} PROPERTIES TIMEOUT 180)
 endforeach()
+
+# The man page renders without warnings and its EXAMPLES run as written (groff from ./dev test).
+add_test(NAME cli:man_page_renders_and_its_examples_run
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/cli/man_page.py $<TARGET_FILE:rtev>)
+set_tests_properties(cli:man_page_renders_and_its_examples_run PROPERTIES TIMEOUT 180)

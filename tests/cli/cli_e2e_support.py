@@ -146,8 +146,24 @@ class Bg:
         return Result(rc, out, err, elapsed)
 
     def signal(self, sig):
+        """Sends sig; returns the monotonic time it was sent (None if the process had ended)."""
         if self.p.poll() is None:
             self.p.send_signal(sig)
+            return time.monotonic()
+        return None
+
+    def wait_file(self, path, timeout=10):
+        """Waits until the file at path exists (the process writes it when it is ready: a
+        --ready-file) while the process runs. There is no event to block on for a file appearing,
+        so it looks every 10 ms; returns False if the process ended or the time ran out first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if os.path.exists(path):
+                return True
+            if self.p.poll() is not None:
+                return os.path.exists(path)
+            time.sleep(0.01)
+        return False
 
     def kill(self):
         if self.p.poll() is None:

@@ -104,6 +104,37 @@ def test_incoming_events():
     t.check("connect exits 0 when its stdin ends", r.rc == 0, r)
 
 
-for fn in (test_pipe_basics, test_reads_after_open, test_incoming_events):
+def test_own_refs():
+    # Raw JSON that carries its own ref (issue 11): sent, its reply awaited, the exit code says how
+    # it went. Before, stdin ended at once and the client stopped before writing them.
+    lines = "".join(json.dumps({"type": "PUBLISH", "ref": f"mine-{i}",
+                                "data": {"type": "own_ref", "room": "refs", "data": {"i": i}}}) + "\n"
+                    for i in range(10))
+    r = t.run("connect", URL, input=lines, timeout=30)
+    acks = replies(messages(r.out), "ACK", "PUBLISH")
+    stored = [e["data"]["i"] for e in srv.history("refs")]
+    t.check("10 piped PUBLISH lines with their own refs: all sent and stored, every ACK (with that ref) "
+            "printed, exit 0", r.rc == 0 and sorted(stored) == list(range(10))
+            and sorted(a.get("ref") for a in acks) == sorted(f"mine-{i}" for i in range(10)), (r, stored))
+    r = t.run("connect", URL, input='{"type":"PING","ref":7}\n', timeout=20)
+    pongs = replies(messages(r.out), "PONG")
+    t.check("a number ref is awaited too (PONG with ref 7, exit 0)", r.rc == 0 and [p.get("ref") for p in pongs] == [7], r)
+    line = json.dumps({"type": "PUBLISH", "ref": {"k": "v"}, "data": {"type": "obj_ref", "room": "objref", "data": {}}})
+    r = t.run("connect", URL, input=line + "\n", timeout=20)
+    t.check("a ref the server cannot echo (an object): not waited for (a note says why), but sent before "
+            "the command ends (stored), exit 0", r.rc == 0 and r.elapsed < 5 and "a ref is a string or a number" in r.err
+            and len(srv.history("objref")) == 1, r)
+    r = t.run("connect", URL, input='{"type":"SUBSCRIBE","ref":"bad","data":{}}\n/ping\n', timeout=20)
+    t.check("a piped request the server answers with ERROR: the ERROR is printed, exit 1",
+            r.rc == 1 and len(replies(messages(r.out), "ERROR")) == 1 and len(replies(messages(r.out), "PONG")) == 1, r)
+    r = t.run("connect", URL, input='/sub lobby\n/history no-such-room\n', timeout=20)
+    t.check("/commands whose answers are ACKs: exit 0", r.rc == 0, r)
+    r = t.run("connect", URL, input='{"type":"authenticate","data":{"token":"carol"}}\n', timeout=20)
+    auths = [m for m in messages(r.out) if m.get("type") == "authenticated"]
+    t.check("a piped authenticate waits for its `authenticated` answer (no ref), exit 0",
+            r.rc == 0 and r.elapsed < 5 and any(a["data"].get("user_id") == "carol" for a in auths), r)
+
+
+for fn in (test_pipe_basics, test_reads_after_open, test_incoming_events, test_own_refs):
     t.section(fn)
 t.finish()

@@ -1,16 +1,18 @@
 #include "commands/connect.hpp"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cctype>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <sstream>
 
 #include "exit_codes.hpp"
+#include "interrupts.hpp"
 #include "rtev/json.hpp"
 #include "stopper.hpp"
 
@@ -19,7 +21,7 @@ namespace rtev::cli {
 void setup_connect(CLI::App& app, connect_options& o) {
   auto* cmd =
       app.add_subcommand("connect", "Interactive session: print events, send typed lines (/help)");
-  cmd->add_option("url", o.url_arg, "Server URL (instead of --url)");
+  cmd->add_option("url", o.url_arg, "Server URL (instead of --url)")->check(url_value());
   cmd->add_option("--reply-timeout", o.reply_timeout,
                   "With piped input: wait this long for outstanding replies")
       ->capture_default_str();
@@ -29,6 +31,9 @@ void setup_connect(CLI::App& app, connect_options& o) {
 }
 
 namespace {
+
+// The pending entry of an `authenticate` line (refs are JSON text: this cannot be one).
+const std::string authenticate_key = "authenticate";
 
 const char* help_text =
     "  {json}                 send a raw rtev message, e.g. {\"type\":\"PING\"}\n"
@@ -73,24 +78,85 @@ std::optional<std::pair<std::string, nlohmann::json>> parse_emit(std::istringstr
   return std::make_pair(name, args);
 }
 
-// Replies still awaited, by ref (raw messages get a ref added when they have none).
+// Replies still awaited, by ref (the JSON text of the ref: a line's own ref may be any JSON;
+// raw messages without one get "cli-N"). A ref given twice is awaited twice.
 struct outstanding {
-  std::mutex mutex;  // guards refs
+  std::mutex mutex;  // guards refs, failed
   std::condition_variable cv;
-  std::set<std::string> refs;
+  std::map<std::string, int> refs;
+  bool failed = false;  // a reply was an ERROR (or a refusal): piped input exits 1
+  interrupt_hook wake{[this](int) {
+    std::lock_guard<std::mutex> lock(mutex);
+    cv.notify_all();
+  }};
   void add(const std::string& r) {
     std::lock_guard<std::mutex> lock(mutex);
-    refs.insert(r);
+    ++refs[r];
   }
-  void done(const std::string& r) {
+  /// A reply arrived; false when nothing waited for that ref.
+  bool done(const std::string& r, bool failure = false) {
     std::lock_guard<std::mutex> lock(mutex);
-    refs.erase(r);
+    auto it = refs.find(r);
+    if (it == refs.end()) return false;
+    if (--it->second == 0) refs.erase(it);
+    failed = failed || failure;
     cv.notify_all();
+    return true;
   }
+  /// Whether every reply came within `limit`; throws interrupted on a signal.
   bool wait_empty(std::chrono::milliseconds limit) {
     std::unique_lock<std::mutex> lock(mutex);
-    return cv.wait_for(lock, limit, [&] { return refs.empty(); });
+    const bool all_in =
+        cv.wait_for(lock, limit, [&] { return refs.empty() || interrupt_signal() != 0; });
+    lock.unlock();
+    throw_if_interrupted(" while waiting for replies");
+    return all_in;
   }
+  bool any_failed() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return failed;
+  }
+};
+
+// Lines from stdin, read with poll() beside interrupt_fd(): a signal ends the wait for input
+// (std::getline would hold Ctrl-C up until the next line).
+class stdin_lines {
+ public:
+  /// The next line (without its '\n'); false at the end of input. Throws interrupted.
+  bool next(std::string& line) {
+    for (;;) {
+      if (const auto nl = buf_.find('\n'); nl != std::string::npos) {
+        line = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        return true;
+      }
+      if (eof_) {
+        if (buf_.empty()) return false;
+        line.swap(buf_);
+        buf_.clear();
+        return true;
+      }
+      pollfd p[2] = {{0, POLLIN, 0}, {interrupt_fd(), POLLIN, 0}};
+      const int n = ::poll(p, p[1].fd >= 0 ? 2 : 1, -1);
+      throw_if_interrupted();
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        eof_ = true;
+        continue;
+      }
+      if (p[0].revents == 0) continue;
+      char chunk[4096];
+      const ssize_t got = ::read(0, chunk, sizeof chunk);
+      if (got > 0)
+        buf_.append(chunk, static_cast<std::size_t>(got));
+      else if (got == 0 || (errno != EINTR && errno != EAGAIN))
+        eof_ = true;
+    }
+  }
+
+ private:
+  std::string buf_;
+  bool eof_ = false;
 };
 
 // "/pub TYPE JSON [ROOM]": the JSON is everything up to an optional trailing room name.
@@ -165,7 +231,8 @@ static int run_foreign_connect(connect_options& o, event_printer& printer, bool 
   int code = exit_ok;
   bool said_receive_only = false;
   std::string line;
-  while (std::getline(std::cin, line)) {
+  stdin_lines input;
+  while (input.next(line)) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     std::istringstream words(line);
     std::string cmd;
@@ -216,7 +283,7 @@ static int run_foreign_connect(connect_options& o, event_printer& printer, bool 
       const std::string ref = track();
       c.emit(e->first, e->second, [&, ref](const nlohmann::json*, const client_error* err) {
         if (err) note(common, "no acknowledgement: " + err->message);
-        pending.done(ref);
+        pending.done(ref, err != nullptr);
       });
     } else if (cmd == "/sub" || cmd == "/unsub") {
       std::string room;
@@ -243,7 +310,7 @@ static int run_foreign_connect(connect_options& o, event_printer& printer, bool 
         else
           note(common,
                "publish rejected: " + (err->code.empty() ? "" : err->code + ": ") + err->message);
-        pending.done(ref);
+        pending.done(ref, err != nullptr);
       });
     } else if (cmd == "/typing") {
       std::string room, state;
@@ -263,6 +330,7 @@ static int run_foreign_connect(connect_options& o, event_printer& printer, bool 
     note(common, "gave up waiting for acknowledgements after " + o.reply_timeout);
     code = exit_error;
   }
+  if (!interactive && pending.any_failed()) code = exit_error;
   c.stop();
   return code;
 }
@@ -297,11 +365,13 @@ int run_connect(connect_options& o) {
     } else {
       std::cout << text << std::endl;
     }
-    if (j.is_object() && j.contains("ref") && j["ref"].is_string()) {
-      const std::string type = j.value("type", "");
-      if (type == "ACK" || type == "ERROR" || type == "PONG")
-        pending.done(j["ref"].get<std::string>());
-    }
+    const std::string type = j.is_object() ? j.value("type", "") : "";
+    if (j.is_object() && j.contains("ref") && !j["ref"].is_null() &&
+        (type == "ACK" || type == "ERROR" || type == "PONG"))
+      pending.done(j["ref"].dump(), type == "ERROR");
+    // `authenticate` is answered without a ref: by `authenticated` or `auth_error`.
+    if (type == "authenticated" || type == "auth_error")
+      pending.done(authenticate_key, type == "auth_error");
   });
   c.on_error([&](const client_error& e) {
     if (e.what != client_error::kind::server)
@@ -311,16 +381,33 @@ int run_connect(connect_options& o) {
   connect_or_exit(c, common);
   if (interactive) note(common, "connected to " + common.url + " — type /help");
 
+  // Every request waits for its answer before the command may end (and a piped session's exit
+  // code says whether any was an ERROR): lines without a ref get one, lines with their own are
+  // awaited by it, `authenticate` by the `authenticated` / `auth_error` that answers it.
   auto send_op = [&](nlohmann::json msg) {
-    const std::string ref = "cli-" + std::to_string(next_ref++);
-    msg["ref"] = ref;
-    pending.add(ref);
+    if (msg.value("type", nlohmann::json()).is_string()) {
+      std::string type = msg["type"].get<std::string>();
+      for (auto& ch : type) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (type == "authenticate") {
+        pending.add(authenticate_key);
+        c.send_raw(msg.dump());
+        return;
+      }
+    }
+    if (!msg.contains("ref") || msg["ref"].is_null())
+      msg["ref"] = "cli-" + std::to_string(next_ref++);
+    if (msg["ref"].is_string() || msg["ref"].is_number())
+      pending.add(msg["ref"].dump());
+    else  // the server echoes only these: its reply could not be told apart
+      note(common,
+           "not waiting for the reply: a ref is a string or a number, got " + msg["ref"].dump());
     c.send_raw(msg.dump());
   };
 
   int code = exit_ok;
   std::string line;
-  while (std::getline(std::cin, line)) {
+  stdin_lines input;
+  while (input.next(line)) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     std::istringstream words(line);
     std::string cmd;
@@ -332,10 +419,10 @@ int run_connect(connect_options& o) {
         if (!interactive) code = exit_error;
         continue;
       }
-      if (j.is_object() && !j.contains("ref"))
+      if (j.is_object())
         send_op(j);
       else
-        c.send_raw(j.dump());
+        c.send_raw(j.dump());  // not an rtev message: the server's ERROR (no ref) is printed
     } else if (cmd == "/quit" || cmd == "/exit") {
       break;
     } else if (cmd == "/help") {
@@ -383,6 +470,7 @@ int run_connect(connect_options& o) {
     note(common, "gave up waiting for replies after " + o.reply_timeout);
     code = exit_error;
   }
+  if (!interactive && pending.any_failed()) code = exit_error;
   c.stop();
   return code;
 }

@@ -6,10 +6,10 @@
 #include <map>
 #include <mutex>
 #include <sstream>
-#include <thread>
 
 #include "exit_codes.hpp"
 #include "http_request.hpp"
+#include "interrupts.hpp"
 #include "rtev/duration.hpp"
 #include "rtev/json.hpp"
 #include "rtev/time.hpp"
@@ -79,6 +79,10 @@ int publish_all(const common_options& common, std::uint64_t count,
                 const std::function<std::chrono::microseconds(std::size_t)>& wait_before,
                 std::chrono::milliseconds ack_wait) {
   if (count == 0) return exit_ok;
+  // For the message when a signal stops the loop (interrupts.hpp).
+  const auto sent_so_far = [count](std::uint64_t i) {
+    return " after sending " + std::to_string(i) + " of " + std::to_string(count) + " events";
+  };
   if (http) require_protocol(common, "--http", {wire_protocol::rtev, wire_protocol::sse});
   std::mutex m;  // guards failures, pending, gave_up
   std::vector<std::string> failures;
@@ -88,7 +92,8 @@ int publish_all(const common_options& common, std::uint64_t count,
     std::vector<std::string> headers;
     if (!common.token.empty()) headers.push_back("Authorization: Bearer " + common.token);
     for (std::uint64_t i = 0; i < count; ++i) {
-      if (auto w = wait_before(i); w.count() > 0) std::this_thread::sleep_for(w);
+      if (auto w = wait_before(i); w.count() > 0) pause_or_interrupt(w, sent_so_far(i));
+      throw_if_interrupted(sent_so_far(i));
       const outgoing_event next = make(i);
       const event& e = next.ev;
       nlohmann::json body = {{"type", e.type}, {"data", e.data}};
@@ -103,6 +108,8 @@ int publish_all(const common_options& common, std::uint64_t count,
                        common.connect_timeout_ms);
       } catch (const usage_error&) {
         throw;
+      } catch (const command_failure&) {
+        throw;  // interrupted
       } catch (const std::exception& ex) {
         throw command_failure(exit_connect, ex.what());
       }
@@ -130,7 +137,8 @@ int publish_all(const common_options& common, std::uint64_t count,
     std::condition_variable cv;
     // Built one at a time: `--count 1000000` holds only the unanswered events in memory.
     for (std::uint64_t i = 0; i < count; ++i) {
-      if (auto w = wait_before(i); w.count() > 0) std::this_thread::sleep_for(w);
+      if (auto w = wait_before(i); w.count() > 0) pause_or_interrupt(w, sent_so_far(i));
+      throw_if_interrupted(sent_so_far(i));
       outgoing_event next = make(i);
       const std::string label = next.label;
       {
@@ -150,8 +158,19 @@ int publish_all(const common_options& common, std::uint64_t count,
         cv.notify_all();
       });
     }
+    interrupt_hook wake([&](int) {
+      std::lock_guard<std::mutex> guard(m);
+      cv.notify_all();
+    });
     std::unique_lock<std::mutex> lock(m);
-    if (!cv.wait_for(lock, ack_wait, [&] { return pending.empty(); })) {
+    cv.wait_for(lock, ack_wait, [&] { return pending.empty() || interrupt_signal() != 0; });
+    if (const int sig = interrupt_signal(); sig != 0 && !pending.empty()) {
+      gave_up = true;
+      for (const auto& f : failures) note(common, f);
+      throw interrupted(sig, "; " + std::to_string(pending.size()) + " of " +
+                                 std::to_string(count) + " events not acknowledged yet");
+    }
+    if (!pending.empty()) {
       gave_up = true;
       for (const auto& [i, label] : pending)
         failures.push_back(label + ": no acknowledgement within " +

@@ -7,6 +7,7 @@
 #include "commands/tail.hpp"
 #include "exit_codes.hpp"
 #include "http_request.hpp"
+#include "interrupts.hpp"
 #include "rtev/duration.hpp"
 #include "rtev/json.hpp"
 
@@ -53,6 +54,8 @@ static int print_history(replay_options& o) {
       r = http_fetch("GET", url, "", headers, common.connect_timeout_ms);
     } catch (const usage_error&) {
       throw;
+    } catch (const command_failure&) {
+      throw;  // interrupted
     } catch (const std::exception& e) {
       throw command_failure(exit_connect, e.what());
     }
@@ -121,10 +124,18 @@ int run_replay(replay_options& o) {
     }
     return exit_ok;
   }
-  // Interrupting a replay (Ctrl-C) ends it where it is: the default signal action.
+  // Interrupting a replay (Ctrl-C, SIGTERM) ends it where it is, with 130/143 (publish_all).
+  // A --loop has no end of its own: once it is publishing, a signal is how it ends (exit 0).
+  bool publishing = false;
   do {
-    const int code = publish_all(common, events, o.http, wait_before);
-    if (code != exit_ok) return code;
+    try {
+      const int code = publish_all(common, events, o.http, wait_before);
+      if (code != exit_ok) return code;
+    } catch (const interrupted& e) {
+      if (o.loop && (publishing || !e.connecting)) return exit_ok;
+      throw;
+    }
+    publishing = true;
   } while (o.loop);
   return exit_ok;
 }

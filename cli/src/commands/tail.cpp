@@ -2,9 +2,13 @@
 
 #include <atomic>
 #include <iostream>
+#include <set>
+#include <system_error>
 
 #include "event_filters.hpp"
 #include "exit_codes.hpp"
+#include "interrupts.hpp"
+#include "ready_file.hpp"
 #include "rtev/duration.hpp"
 #include "rtev/glob.hpp"
 #include "rtev/time.hpp"
@@ -83,11 +87,16 @@ static void add_filters(CLI::App* cmd, tail_options& o, bool rooms_flag) {
                   "beginning")
       ->group(g);
   cmd->add_flag("--until-end", o.until_end, "Stop after the replayed history")->group(g);
-  cmd->add_option("--count", o.count, "Exit 0 after N matching events")
+  cmd->add_option("--count", o.count,
+                  "Exit 0 after N matching events (exit 5 when --timeout or --until-end comes "
+                  "first)")
       ->check(whole_number(1, 1'000'000'000'000))
       ->group(g);
   cmd->add_option("--timeout", o.timeout,
                   "Total deadline, e.g. 10s (exit 5 if --count was not reached)")
+      ->group(g);
+  cmd->add_option("--ready-file", o.ready_file,
+                  "Write this file once every room is joined (then publishing cannot be missed)")
       ->group(g);
   add_common(*cmd, o.common);
   add_protocol(*cmd, o.common);
@@ -96,7 +105,7 @@ static void add_filters(CLI::App* cmd, tail_options& o, bool rooms_flag) {
 
 void setup_tail(CLI::App& app, tail_options& o) {
   auto* cmd = app.add_subcommand("tail", "Follow events, with filters, a count and a deadline");
-  cmd->add_option("url", o.url_arg, "Server URL (instead of --url)");
+  cmd->add_option("url", o.url_arg, "Server URL (instead of --url)")->check(url_value());
   add_filters(cmd, o, true);
 }
 
@@ -136,8 +145,24 @@ int run_tail(tail_options& o) {
       throw usage_error("--until-end with --protocol socketio needs --room or --join");
   }
 
+  if (!o.ready_file.empty()) prepare_ready_file("--ready-file", o.ready_file);
+
   stopper stop;
-  stop_on_signals(stop);
+  std::atomic<std::uint64_t> matched{0};
+  std::atomic<bool> following{false};  // connected once: a signal then ends a plain tail with 0
+  auto progress = [&] {
+    return std::to_string(matched.load()) + " of " + std::to_string(*o.count) + " events";
+  };
+  // A --count not met is never success: interrupted, it is 130/143 and says how far it got.
+  interrupt_hook on_signal([&](int sig) {
+    if (o.count)
+      stop.finish(interrupt_exit_code(sig),
+                  "interrupted by " + signal_name(sig) + " after " + progress());
+    else if (following)
+      stop.finish(exit_ok);
+    else
+      stop.finish(interrupt_exit_code(sig), "interrupted by " + signal_name(sig));
+  });
 
   client_options copt = common.client_config();
   const bool all_rooms = o.rooms.empty();
@@ -147,15 +172,15 @@ int run_tail(tail_options& o) {
   if (proto == wire_protocol::rtev) {
     copt.rooms = all_rooms ? std::vector<std::string>{"*"} : o.rooms;
   } else {
-    for (const auto& r : o.rooms)
-      if (std::find(copt.rooms.begin(), copt.rooms.end(), r) == copt.rooms.end())
-        copt.rooms.push_back(r);
+    for (const auto& r : o.rooms) copt.rooms.push_back(r);
   }
+  // Joined once each (the client keeps a set): `--room a --room a` waits for one answer.
+  const std::set<std::string> wanted_rooms(copt.rooms.begin(), copt.rooms.end());
+  copt.rooms.assign(wanted_rooms.begin(), wanted_rooms.end());
   copt.types = o.types;
   copt.since = since;
   client c(copt);
 
-  std::atomic<std::uint64_t> matched{0};
   std::string self_user;  // service thread only
   auto events = c.on("*", [&](const event& e) {
     // Our own connection's presence events are noise, not news.
@@ -198,17 +223,40 @@ int run_tail(tail_options& o) {
     printer.print(e);
   });
 
-  std::atomic<std::size_t> joined{0};
-  std::atomic<bool> firehose_refused{false};
-  auto check_end = [&] {
-    if (o.until_end && joined + (firehose_refused ? 1 : 0) >= copt.rooms.size())
-      stop.finish(exit_ok);
+  // Service thread only: the rooms answered so far, and whether "ready" was said.
+  std::set<std::string> joined;
+  bool firehose_refused = false, ready_said = false;
+  auto all_joined = [&] {
+    return joined.size() + (firehose_refused ? 1 : 0) >= wanted_rooms.size();
+  };
+  // Ready: every room joined (rtev, Socket.IO), or the stream open (SSE; Socket.IO without
+  // rooms). Said once, with -v and in --ready-file.
+  auto say_ready = [&] {
+    if (ready_said) return;
+    ready_said = true;
+    if (!o.ready_file.empty() && !write_file_atomically(o.ready_file, "ready\n")) {
+      stop.finish(exit_error, "--ready-file: cannot write '" + o.ready_file +
+                                  "': " + std::generic_category().message(errno));
+      return;
+    }
+    debug(common, "ready");  // after the file: whoever reads this line finds it
+  };
+  auto check_joined = [&] {
+    if (!all_joined()) return;
+    say_ready();
+    // The SUBSCRIBE answers come after the replayed history: the end of it is here.
+    if (o.until_end) {
+      if (o.count && matched < *o.count)
+        stop.finish(exit_deadline, "end of history after " + progress());
+      else
+        stop.finish(exit_ok);
+    }
   };
   auto joins = c.on_joined([&](const join_info& j) {
     debug(common, "joined " + j.room + " (replayed " + std::to_string(j.replayed) + ")");
-    if (std::find(copt.rooms.begin(), copt.rooms.end(), j.room) != copt.rooms.end()) {
-      ++joined;
-      check_end();
+    if (wanted_rooms.count(j.room)) {
+      joined.insert(j.room);
+      check_joined();
     }
   });
   c.on_error([&](const client_error& err) {
@@ -217,7 +265,7 @@ int run_tail(tail_options& o) {
       // Not allowed to follow every room: what the user may see is its own rooms and broadcasts.
       debug(common, "not allowed to follow every room; following your own rooms and broadcasts");
       firehose_refused = true;
-      check_end();
+      check_joined();
       return;
     }
     if (err.what == client_error::kind::server) {
@@ -245,7 +293,10 @@ int run_tail(tail_options& o) {
       else
         debug(common, "connected to " + copt.url + " (" + std::string(to_string(proto)) + ")");
       was_connected = true;
+      following = true;
       self_user = s.user_id;
+      // Nothing to join (SSE: the stream is the subscription): ready now.
+      if (copt.rooms.empty() || proto == wire_protocol::sse) say_ready();
     } else if (s.state == client_state::closed && was_connected && !stopping) {
       note(common, s.reason);
       stop.finish(s.auth_failed ? exit_auth : exit_connect);
@@ -259,18 +310,18 @@ int run_tail(tail_options& o) {
   });
 
   connect_or_exit(c, common, deadline);
-  auto code = stop.wait_until(deadline);
+  auto result = stop.wait_until(deadline);
   stopping = true;
   c.stop();
-  if (!code) {
+  if (!result) {
     if (o.count) {
-      note(common, "deadline reached after " + std::to_string(matched.load()) + " of " +
-                       std::to_string(*o.count) + " events");
+      note(common, "deadline reached after " + progress());
       return exit_deadline;
     }
     return exit_ok;
   }
-  return *code;
+  if (!result->message.empty()) note(common, result->message);
+  return result->code;
 }
 
 }  // namespace rtev::cli

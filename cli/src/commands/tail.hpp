@@ -3,6 +3,8 @@
 //   rtev tail --type message_sent --count 1 --timeout 10s
 // `rtev subscribe ROOM...`: join rooms and stream every event of them (JSONL in pipes).
 // Both speak rtev, SSE or Socket.IO (--protocol); what a foreign payload lacked is said with -v.
+// --ready-file FILE (and "ready" with -v) says when the subscription is live, so a script can
+// start the tail, wait for the file, then publish without losing the race.
 
 #include <CLI/CLI.hpp>
 #include <optional>
@@ -19,6 +21,7 @@ struct tail_options {
   output_options out;
   std::vector<std::string> types, rooms, where;
   std::string since;
+  std::string ready_file;              ///< --ready-file: written once every room is joined
   std::optional<std::string> timeout;  ///< set even when given empty (then refused)
   std::string url_arg;                 // tail URL: the positional form of --url
   bool until_end = false;

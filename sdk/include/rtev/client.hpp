@@ -63,7 +63,13 @@ struct state_info {
   int close_code = 0;                  ///< last error: WebSocket close code
   std::string reason;                  ///< last error, or why the client closed
   bool auth_failed = false;            ///< closed because authentication was rejected
-  std::string user_id;                 ///< connected: who the server says we are
+  /// auth_failed because the server requires a token and none was given (rtev protocol: the
+  /// server answered the client's PING before `authenticated`; docs/protocol.md §4.1).
+  bool token_required = false;
+  /// Closed because the server's TLS certificate failed verification: what is wrong with it
+  /// ("self-signed certificate", "expired", …; `reason` has the whole sentence). Not retried.
+  std::string certificate_problem;
+  std::string user_id;  ///< connected: who the server says we are
 };
 
 /// The server could not replay everything a room may have had while the client was away
