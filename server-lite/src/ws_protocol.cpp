@@ -127,6 +127,8 @@ void room_hub::handle_operation(connection& c, const json& msg) {
         token = tok->dump();  // {"user_id", "role"}
       else if (tok != data.end() && tok->is_number_integer())
         token = tok->dump();
+      if (auto p = data.find("presence"); p != data.end() && !p->is_null())
+        c.presence = presence_option("data.presence", *p);
       authenticate(c, token, true);
       return;
     }
