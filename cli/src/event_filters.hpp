@@ -1,5 +1,6 @@
 #pragma once
-// The CLI's two small languages over an event envelope (its JSON form): `tail --where`
+// The CLI's small languages over an event envelope (its JSON form): `--type` globs with
+// `!` excludes, `tail --where`
 // filters (`data.platform=whatsapp`, `data.count!=0`) and `--format` templates
 // (`{{type}} {{data.message_text}} {{time}}`). Kept apart from the commands so the fuzz
 // targets in fuzz/ link exactly the code the `rtev` executable runs.
@@ -7,10 +8,24 @@
 // Thread safety: pure functions and immutable values; safe from any thread.
 
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 namespace rtev::cli {
+
+/// The `--type` values of a command: globs that include (`message_*`; several are OR'ed) and
+/// `!glob`s that exclude (`!user_*`), applied after the includes. No include: every type.
+struct type_filter {
+  std::vector<std::string> include, exclude;
+
+  bool matches(const std::string& type) const;
+  bool empty() const { return include.empty() && exclude.empty(); }
+};
+
+/// Throws usage_error "--type: '!' needs a type or glob after it, e.g. '!user_*'" (and the
+/// same for an empty value).
+type_filter parse_type_filter(const std::vector<std::string>& values);
 
 /// One `--where FIELD=VALUE` or `--where FIELD!=VALUE` test.
 struct where_test {
