@@ -101,14 +101,20 @@ void room_hub::close_connection(connection& c, int code, std::string reason) {
   c.wake();
 }
 
-std::string room_hub::authenticate(connection& c, const std::string& token, bool announce) {
+std::string room_hub::authenticate(connection& c, const std::string& token, bool announce,
+                                   const json& ref) {
+  // Every reply to a request names it: an `authenticate` with a ref gets it back.
+  auto answer = [&ref](json msg) {
+    if (!ref.is_null()) msg["ref"] = ref;
+    return msg;
+  };
   auto result = auth_.authenticate(token, "anon-" + std::to_string(c.id),
                                    std::chrono::duration_cast<std::chrono::seconds>(
                                        std::chrono::system_clock::now().time_since_epoch())
                                        .count());
   if (!result.who) {
     if (announce && c.kind != conn_kind::sse) {
-      send_control(c, {{"type", "auth_error"}, {"data", {{"message", result.error}}}});
+      send_control(c, answer({{"type", "auth_error"}, {"data", {{"message", result.error}}}}));
       close_connection(c, close_code::policy, "authentication failed");
     }
     return result.error;
@@ -127,7 +133,7 @@ std::string room_hub::authenticate(connection& c, const std::string& token, bool
     if (old_user) user_disconnected(*old_user);
   }
   update_presence(c);
-  if (announce) send_control(c, {{"type", "authenticated"}, {"data", identity_info(c)}});
+  if (announce) send_control(c, answer({{"type", "authenticated"}, {"data", identity_info(c)}}));
   return {};
 }
 

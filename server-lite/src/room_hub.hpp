@@ -181,8 +181,10 @@ class room_hub {
 
   /// Authenticate with a token (empty: none given). With `announce`, success queues
   /// `authenticated` and failure queues an auth_error and closes the connection with 1008
-  /// (not on SSE). Returns the error, empty on success.
-  std::string authenticate(connection& c, const std::string& token, bool announce);
+  /// (not on SSE). `ref`: the `authenticate` request's, echoed in either answer. Returns the
+  /// error, empty on success.
+  std::string authenticate(connection& c, const std::string& token, bool announce,
+                           const json& ref = nullptr);
 
   /// A WebSocket text message from the client (rtev protocol operations).
   void handle_ws_message(connection& c, std::string_view text);

@@ -129,7 +129,7 @@ void room_hub::handle_operation(connection& c, const json& msg) {
         token = tok->dump();
       if (auto p = data.find("presence"); p != data.end() && !p->is_null())
         c.presence = presence_option("data.presence", *p);
-      authenticate(c, token, true);
+      authenticate(c, token, true, ref);
       return;
     }
     if (op == "PING") {
