@@ -169,6 +169,22 @@ def test_speed_max_under_the_rate_limit():
             r.rc == 0 and [e["data"]["i"] for e in h] == list(range(1, 301)) and "too many" not in r.err, (r, len(h)))
     t.check("... and only those: the replaying connection stored no presence events",
             fresh.last_seq() == 300, fresh.last_seq())
+
+    # A recording made with `tail --presence -o` holds the server's presence events: replaying
+    # them would store fake user_online/user_offline. They are skipped, and said so.
+    lines = [json.dumps({"type": ty, "room": room, "timestamp": "2024-01-15T10:00:00Z", "timezone": "UTC",
+                         "data": {"user_id": "ann"}})
+             for ty, room in (("user_online", "presence"), ("note", "kept"), ("user_offline", "presence"),
+                              ("user_online", "kept"))]
+    rec = t.write("with-presence.jsonl", "\n".join(lines) + "\n")
+    r = t.run("replay", "--url", fresh.url, rec, "--speed", "max")
+    t.check("replay skips the presence room's user_online/user_offline (saying so); the same types elsewhere are kept",
+            r.rc == 0 and "skipped 2 presence" in r.err and fresh.history("presence") == []
+            and [e["type"] for e in fresh.history("kept")] == ["note", "user_online"], r)
+    r = t.run("publish", "--url", fresh.url, "--jsonl", input=open(rec).read())
+    t.check("publish --jsonl skips them too",
+            r.rc == 0 and "skipped 2 presence" in r.err and fresh.history("presence") == []
+            and len(fresh.history("kept")) == 4, r)
     fresh.stop()
 
 

@@ -42,6 +42,11 @@ std::string read_all(std::istream& in) {
 
 }  // namespace
 
+bool is_server_presence(const event& e) {
+  return e.room == std::optional<std::string>("presence") &&
+         (e.type == "user_online" || e.type == "user_offline");
+}
+
 void setup_publish(CLI::App& app, publish_options& o) {
   auto* cmd = app.add_subcommand("publish", "Publish events and wait for every ACK");
   cmd->add_option("type", o.type, "Event type (not with --jsonl)");
@@ -238,7 +243,7 @@ int run_publish(publish_options& o) {
     if (!o.type.empty())
       throw usage_error("--jsonl reads whole envelopes from stdin: give no TYPE");
     std::string line;
-    std::size_t n = 0;
+    std::size_t n = 0, skipped_presence = 0;
     while (std::getline(std::cin, line)) {
       ++n;
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -258,6 +263,10 @@ int run_publish(publish_options& o) {
       } catch (const parse_error& err) {
         throw usage_error("stdin line " + std::to_string(n) + ": " + err.what());
       }
+      if (is_server_presence(e)) {
+        ++skipped_presence;
+        continue;
+      }
       // Recorded ids and seqs are the old server's: let this one assign new ones, so a replay
       // is not swallowed by idempotency (unless --keep-ids).
       if (!o.keep_ids) e.id.reset();
@@ -265,6 +274,9 @@ int run_publish(publish_options& o) {
       if (!o.room.empty()) e.room = o.room;
       events.push_back({e, "line " + std::to_string(n) + " (" + e.type + ")"});
     }
+    if (skipped_presence)
+      note(common, "skipped " + std::to_string(skipped_presence) +
+                       " presence event(s): user_online/user_offline are the server's to send");
   } else {
     if (o.type.empty()) throw usage_error("publish: give an event TYPE (or --jsonl)");
     if (!o.data_arg.empty() && !o.data_flag.empty())
