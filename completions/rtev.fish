@@ -6,6 +6,7 @@ complete -c rtev -n '__fish_seen_subcommand_from tail' -l help
 complete -c rtev -n '__fish_seen_subcommand_from tail' -s h
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l type -x -a '(rtev completion --list types)'
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l room
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l presence
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l where
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l since
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l until-end
@@ -44,6 +45,7 @@ complete -c rtev -n __fish_use_subcommand -a subscribe -d 'Join rooms and stream
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l help
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -s h
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l type -x -a '(rtev completion --list types)'
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l presence
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l where
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l since
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l until-end
@@ -201,6 +203,7 @@ complete -c rtev -n '__fish_seen_subcommand_from serve' -l db -r -F
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l timezone -x -a '(rtev completion --list zones)'
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l history-max-events
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l history-max-age
+complete -c rtev -n '__fish_seen_subcommand_from serve' -l store-presence
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l auth -x -a 'none token jwt'
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l jwt-secret
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l api-key

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "exit_codes.hpp"
+#include "rtev/glob.hpp"
 
 namespace rtev::cli {
 
@@ -41,6 +42,27 @@ const char* const forms =
     "FIELD~REGEX, FIELD!~REGEX, FIELD (exists) or !FIELD (missing)";
 
 }  // namespace
+
+bool type_filter::matches(const std::string& type) const {
+  auto any = [&](const std::vector<std::string>& globs) {
+    return std::any_of(globs.begin(), globs.end(),
+                       [&](const std::string& g) { return glob_match(g, type); });
+  };
+  return (include.empty() || any(include)) && !any(exclude);
+}
+
+type_filter parse_type_filter(const std::vector<std::string>& values) {
+  type_filter f;
+  for (const auto& v : values) {
+    const bool negate = !v.empty() && v.front() == '!';
+    const std::string pattern = negate ? v.substr(1) : v;
+    if (pattern.empty())
+      throw usage_error(negate ? "--type: '!' needs a type or glob after it, e.g. '!user_*'"
+                               : "--type: the value is empty");
+    (negate ? f.exclude : f.include).push_back(pattern);
+  }
+  return f;
+}
 
 bool where_test::holds(const nlohmann::json& env) const {
   const nlohmann::json* field = lookup_path(env, path);

@@ -1,5 +1,6 @@
 #pragma once
-// The CLI's two small languages over an event envelope (its JSON form): `tail --where`
+// The CLI's small languages over an event envelope (its JSON form): `--type` globs with
+// `!` excludes, `tail --where`
 // filters (`data.platform=whatsapp`, `data.count>=10`, `type~^message_`) and `--format` templates
 // (`{{type}} {{data.message_text}} {{time}}`). Kept apart from the commands so the fuzz
 // targets in fuzz/ link exactly the code the `rtev` executable runs.
@@ -10,10 +11,24 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 namespace rtev::cli {
+
+/// The `--type` values of a command: globs that include (`message_*`; several are OR'ed) and
+/// `!glob`s that exclude (`!user_*`), applied after the includes. No include: every type.
+struct type_filter {
+  std::vector<std::string> include, exclude;
+
+  bool matches(const std::string& type) const;
+  bool empty() const { return include.empty() && exclude.empty(); }
+};
+
+/// Throws usage_error "--type: '!' needs a type or glob after it, e.g. '!user_*'" (and the
+/// same for an empty value).
+type_filter parse_type_filter(const std::vector<std::string>& values);
 
 /// One `--where` test on a dotted path into the envelope (docs/cli.md, "--where"):
 /// `F=V`, `F!=V` (a string compares as is, another value as compact JSON; `!=` also holds when

@@ -478,6 +478,13 @@ struct client::impl final : detail::transport_sink {
     state_info s;
     s.state = client_state::connected;
     s.user_id = user_id;
+    if (auto it = d.find("rate_limit"); it != d.end() && it->is_object()) {
+      const json& r = *it;
+      if (r.contains("per_second") && r["per_second"].is_number() && r.contains("burst") &&
+          r["burst"].is_number() && r["per_second"].get<double>() > 0)
+        s.rate_limit =
+            rate_limit_info{r["per_second"].get<double>(), std::max(1.0, r["burst"].get<double>())};
+    }
     set_state(s);
   }
 

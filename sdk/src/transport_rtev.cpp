@@ -43,7 +43,11 @@ class rtev_transport final : public transport {
     i.context = c_.ctx;
     i.address = c_.url.host.c_str();
     i.port = c_.url.port;
-    i.path = c_.url.path.c_str();
+    // presence=false: a client that only publishes is not announced (docs/protocol.md §4.4).
+    path_ = c_.url.path;
+    if (!opt_.presence)
+      path_ += (path_.find('?') == std::string::npos ? "?" : "&") + std::string("presence=false");
+    i.path = path_.c_str();
     i.host = c_.url.host.c_str();
     i.origin = c_.url.host.c_str();
     i.protocol = opt_.subprotocol.empty() ? nullptr : opt_.subprotocol.c_str();
@@ -274,6 +278,7 @@ class rtev_transport final : public transport {
   lws_retry_bo_t no_validity_{};
   lws* wsi_ = nullptr;
   std::uint64_t generation_ = 0;
+  std::string path_;  // the upgrade request's path and query (outlives the connect call)
   bool ended_ = true, ws_open_ = false, authenticated_ = false, want_close_ = false;
   bool ping_due_ = false, ping_outstanding_ = false, kill_requested_ = false;
   bool probe_outstanding_ = false;  // the auth probe's PONG has not arrived yet

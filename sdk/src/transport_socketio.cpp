@@ -693,6 +693,11 @@ class socketio_transport final : public transport {
       connect.data = json{{"token", token_}};
     else
       connect.data = nullptr;
+    // A client that only publishes asks not to be announced (rtev serve reads auth.presence).
+    if (!opt_.presence && (connect.data.is_null() || !connect.data.contains("presence"))) {
+      if (connect.data.is_null()) connect.data = json::object();
+      connect.data["presence"] = false;
+    }
     send_eio({wire::eio_encode(wire::eio_type::message, wire::sio_encode(connect)), {}});
 
     if (upgraded_) return;
@@ -841,6 +846,8 @@ class socketio_transport final : public transport {
         }
       if (d.contains("epoch") && d["epoch"].is_string()) data["epoch"] = d["epoch"];
       if (d.contains("roles") && d["roles"].is_array()) data["roles"] = d["roles"];
+      if (d.contains("rate_limit") && d["rate_limit"].is_object())
+        data["rate_limit"] = d["rate_limit"];
     }
     data["user_id"] = user;
     // An anonymous identity (rtev serve says so) is new on every connection: no user room to

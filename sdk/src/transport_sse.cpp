@@ -248,6 +248,7 @@ class sse_transport final : public transport {
       else if (opt_.since.is_string())
         params.push_back("since=" + query_encode(opt_.since.get<std::string>()));
     }
+    if (!opt_.presence && !query_has(path, "presence")) params.push_back("presence=false");
     for (const auto& p : params) {
       path += path.find('?') == std::string::npos ? '?' : '&';
       path += p;

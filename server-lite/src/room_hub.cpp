@@ -1,6 +1,8 @@
 #include "room_hub.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <utility>
 
 #include "names.hpp"
 #include "rtev/error.hpp"
@@ -22,6 +24,17 @@ std::int64_t to_us(rtev::timestamp t) {
 }
 
 }  // namespace
+
+bool presence_option(const std::string& path, const json& value) {
+  if (value.is_boolean()) return value.get<bool>();
+  if (value.is_string()) {
+    const std::string& v = value.get_ref<const std::string&>();
+    if (v == "true" || v == "1" || v == "on" || v == "yes") return true;
+    if (v == "false" || v == "0" || v == "off" || v == "no") return false;
+    throw parse_error(path, "expected true or false, got '" + v + "'");
+  }
+  throw parse_error(path, "expected a boolean, got " + json_type_name(value));
+}
 
 bool subscription::matches_room(const std::string& room) const {
   if (room.empty()) return broadcasts;
@@ -62,8 +75,10 @@ void room_hub::closed(conn_id id) {
   unindex_connection(c);
   std::optional<std::string> user;
   if (c.who) user = c.who->user_id;
+  std::optional<std::string> present = std::move(c.present_as);
   conns_.erase(it);
   if (user) user_disconnected(*user);
+  if (present) presence_leave(*present);
 }
 
 void room_hub::release_all() {
@@ -86,14 +101,20 @@ void room_hub::close_connection(connection& c, int code, std::string reason) {
   c.wake();
 }
 
-std::string room_hub::authenticate(connection& c, const std::string& token, bool announce) {
+std::string room_hub::authenticate(connection& c, const std::string& token, bool announce,
+                                   const json& ref) {
+  // Every reply to a request names it: an `authenticate` with a ref gets it back.
+  auto answer = [&ref](json msg) {
+    if (!ref.is_null()) msg["ref"] = ref;
+    return msg;
+  };
   auto result = auth_.authenticate(token, "anon-" + std::to_string(c.id),
                                    std::chrono::duration_cast<std::chrono::seconds>(
                                        std::chrono::system_clock::now().time_since_epoch())
                                        .count());
   if (!result.who) {
     if (announce && c.kind != conn_kind::sse) {
-      send_control(c, {{"type", "auth_error"}, {"data", {{"message", result.error}}}});
+      send_control(c, answer({{"type", "auth_error"}, {"data", {{"message", result.error}}}}));
       close_connection(c, close_code::policy, "authentication failed");
     }
     return result.error;
@@ -111,7 +132,8 @@ std::string room_hub::authenticate(connection& c, const std::string& token, bool
     user_connected(*c.who);
     if (old_user) user_disconnected(*old_user);
   }
-  if (announce) send_control(c, {{"type", "authenticated"}, {"data", identity_info(c)}});
+  update_presence(c);
+  if (announce) send_control(c, answer({{"type", "authenticated"}, {"data", identity_info(c)}}));
   return {};
 }
 
@@ -145,7 +167,16 @@ json room_hub::identity_info(const connection& c) const {
   return {{"user_id", c.who->user_id},    {"connection_id", std::to_string(c.id)},
           {"roles", c.who->roles},        {"timezone", cfg_.timezone},
           {"server_time", now_rfc3339()}, {"epoch", store_.epoch()},
-          {"last_seq", frontier_},        {"anonymous", c.who->anonymous}};
+          {"last_seq", frontier_},        {"anonymous", c.who->anonymous},
+          {"presence", c.presence},       {"rate_limit", rate_limit_info()}};
+}
+
+json room_hub::rate_limit_info() const {
+  // Whole numbers as integers ({"per_second": 100}, not 100.0): what clients pace by.
+  auto number = [](double v) {
+    return v == std::floor(v) && v < 9e15 ? json(static_cast<std::uint64_t>(v)) : json(v);
+  };
+  return {{"per_second", number(cfg_.rate)}, {"burst", number(cfg_.burst)}};
 }
 
 std::size_t room_hub::connection_count(conn_kind kind) const {
@@ -198,30 +229,62 @@ void room_hub::reindex(connection& c) {
 // --- presence ------------------------------------------------------------------------------
 
 void room_hub::user_connected(const identity& who) {
-  if (users_[who.user_id]++ == 0) publish_presence("user_online", who.user_id);
+  ++users_[who.user_id];
 }
 
 void room_hub::user_disconnected(const std::string& user_id) {
   auto it = users_.find(user_id);
-  if (it == users_.end()) return;
+  if (it != users_.end() && --it->second == 0) users_.erase(it);
+}
+
+// Presence follows the connections that count for it: a connection with presence off (a
+// client that only publishes) neither announces its user nor keeps it online.
+void room_hub::update_presence(connection& c) {
+  std::optional<std::string> want;
+  if (c.who && c.presence) want = c.who->user_id;
+  if (want == c.present_as) return;
+  std::optional<std::string> old = std::exchange(c.present_as, want);
+  if (want && present_[*want]++ == 0) publish_presence("user_online", *want);
+  if (old) presence_leave(*old);
+}
+
+void room_hub::presence_leave(const std::string& user_id) {
+  auto it = present_.find(user_id);
+  if (it == present_.end()) return;
   if (--it->second == 0) {
-    users_.erase(it);
+    present_.erase(it);
     publish_presence("user_offline", user_id);
   }
 }
 
 void room_hub::publish_presence(const char* type, const std::string& user_id) {
-  publish_request r;
-  r.type = type;
-  r.room = "presence";
-  r.data = {{"user_id", user_id}, {"timestamp", now_rfc3339()}};
-  publish({std::move(r)}, nullptr);
+  const std::string stamp = now_rfc3339();
+  if (cfg_.store_presence) {
+    publish_request r;
+    r.type = type;
+    r.room = "presence";
+    r.data = {{"user_id", user_id}, {"timestamp", stamp}};
+    publish({std::move(r)}, nullptr);
+    return;
+  }
+  // Live-only (the default): like a typing indicator, not stored, no id and no seq — so it
+  // takes no place in history, replay or recordings, and leaves no hole in the seq order.
+  json env = {{"type", type},
+              {"room", "presence"},
+              {"timestamp", stamp},
+              {"timezone", cfg_.timezone},
+              {"data", {{"user_id", user_id}, {"timestamp", stamp}}}};
+  auto ev = std::make_shared<shared_event>();
+  ev->json = env.dump(-1, ' ', false, json::error_handler_t::replace);
+  ev->type = type;
+  ev->room = "presence";
+  deliver(ev);
 }
 
 json room_hub::presence_of(const std::string& room) const {
   std::map<std::string, std::size_t> users;
   for (const auto& [id, c] : conns_) {
-    if (!c->who || c->closing) continue;
+    if (!c->who || c->closing || !c->presence) continue;
     for (const auto& s : c->subs)
       if (s.matches_room(room)) {
         ++users[c->who->user_id];

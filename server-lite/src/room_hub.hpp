@@ -56,6 +56,7 @@ struct hub_config {
   double rate = 100, burst = 100;
   std::size_t send_queue_max = 1000;
   std::chrono::seconds idempotency_window{300};
+  bool store_presence = false;  ///< user_online/user_offline stored with a seq (else live-only)
 };
 
 /// A subscription: one or more room patterns (a WebSocket SUBSCRIBE has one; an SSE stream
@@ -101,6 +102,10 @@ struct connection {
   std::function<void(const json&)> on_control;
 
   std::optional<identity> who;
+  /// Whether this connection counts for presence (user_online/user_offline, PRESENCE). A client
+  /// that only publishes opts out (?presence=false, or "presence": false when authenticating).
+  bool presence = true;
+  std::optional<std::string> present_as;  ///< the user it is counted for in presence_
   std::list<subscription> subs;
   bool sse_named = false;              ///< SSE: add `event: <type>` lines
   std::vector<std::string> sse_types;  ///< SSE: ?types= (applies to broadcasts too)
@@ -152,6 +157,11 @@ struct publish_outcome {
   bool failed = false;
 };
 
+/// A client's presence option — `?presence=` on the connect URL, `"presence"` in an
+/// `authenticate` message or a Socket.IO CONNECT `auth`: a JSON boolean, or the text true/false
+/// (also 1/0, on/off, yes/no). Throws rtev::parse_error naming `path` otherwise.
+bool presence_option(const std::string& path, const json& value);
+
 class room_hub {
  public:
   using post_fn = std::function<void(std::function<void()>)>;
@@ -171,8 +181,10 @@ class room_hub {
 
   /// Authenticate with a token (empty: none given). With `announce`, success queues
   /// `authenticated` and failure queues an auth_error and closes the connection with 1008
-  /// (not on SSE). Returns the error, empty on success.
-  std::string authenticate(connection& c, const std::string& token, bool announce);
+  /// (not on SSE). `ref`: the `authenticate` request's, echoed in either answer. Returns the
+  /// error, empty on success.
+  std::string authenticate(connection& c, const std::string& token, bool announce,
+                           const json& ref = nullptr);
 
   /// A WebSocket text message from the client (rtev protocol operations).
   void handle_ws_message(connection& c, std::string_view text);
@@ -183,8 +195,10 @@ class room_hub {
   /// and parsing. Other front doors (Socket.IO) map their messages onto these operations.
   void handle_operation(connection& c, const json& msg);
   /// What `authenticated` carries: user_id, connection_id, roles, timezone, server_time,
-  /// epoch, last_seq, anonymous. Needs c.who.
+  /// epoch, last_seq, anonymous, presence, rate_limit. Needs c.who.
   json identity_info(const connection& c) const;
+  /// {"per_second", "burst"}: the per-connection rate limit, announced in `authenticated`.
+  json rate_limit_info() const;
 
   /// The next thing to send on `c`, or nothing. Pumps history replay as the queue drains.
   std::optional<outgoing> next_outgoing(connection& c);
@@ -279,6 +293,8 @@ class room_hub {
   bool rate_ok(connection& c, steady::time_point now);
   void user_connected(const identity& who);
   void user_disconnected(const std::string& user_id);
+  void update_presence(connection& c);
+  void presence_leave(const std::string& user_id);
   void publish_presence(const char* type, const std::string& user_id);
   void on_committed(std::vector<std::uint64_t> seqs,
                     std::vector<history_store::append_result> results);
@@ -305,6 +321,8 @@ class room_hub {
   std::unordered_map<std::string, std::unordered_set<connection*>> room_index_;
   std::unordered_set<connection*> glob_conns_;
   std::unordered_map<std::string, std::size_t> users_;  // user id → authenticated connections
+  // user id → connections that count for presence (users_ less those with presence off)
+  std::unordered_map<std::string, std::size_t> present_;
 
   std::uint64_t next_seq_;
   // The announced frontier: the highest seq stored (or found a duplicate) whose batch and every

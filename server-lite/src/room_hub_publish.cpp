@@ -139,7 +139,9 @@ std::vector<publish_request> room_hub::parse_publish(const json& body) const {
     return out;
   }
   if (targets > 1) throw parse_error("", "give one target: room, user_id, user_ids or broadcast");
-  if (targets == 0) base.broadcast = true;  // no target: a broadcast (as `rtev publish`)
+  // Forgetting the room must not reach everyone: a broadcast is asked for by name.
+  if (targets == 0)
+    throw parse_error("", "missing target: give room, user_id, user_ids or broadcast: true");
   out.push_back(std::move(base));
   return out;
 }

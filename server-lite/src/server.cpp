@@ -429,6 +429,19 @@ struct server::impl {
     lws_callback_on_writable(wsi);
   }
 
+  // A bad ?presence= is refused before the connection opens (400), so a client that asked not
+  // to be announced never is.
+  static std::optional<http_response> presence_refusal(const http_request& req) {
+    auto p = req.param("presence");
+    if (!p) return std::nullopt;
+    try {
+      presence_option("query parameter 'presence'", json(*p));
+      return std::nullopt;
+    } catch (const parse_error& e) {
+      return json_error(400, "bad_request", e.what());
+    }
+  }
+
   // --- SSE -----------------------------------------------------------------------------------
 
   int sse_start(lws* wsi, session& s) {
@@ -442,9 +455,14 @@ struct server::impl {
               json_error(503, "too_many_connections", "the server is at --max-connections"));
       return 0;
     }
+    if (auto refused = presence_refusal(req)) {
+      respond(wsi, s, std::move(*refused));
+      return 0;
+    }
     connection& c = hub->open(conn_kind::sse, req.remote, waker(wsi), killer(wsi));
     s.conn = c.id;
     s.sse = true;
+    if (auto p = req.param("presence")) c.presence = presence_option("presence", json(*p));
     std::string err = hub->authenticate(c, req.token(), false);
     if (!err.empty()) {
       s.sse = false;
@@ -612,14 +630,12 @@ struct server::impl {
 
       case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
         const std::string path = request_header(wsi, WSI_TOKEN_GET_URI);
-        {
-          http_request head;
-          head.method = "GET";
-          head.path = path;
-          head.query = query_args(wsi);
-          if (auto refused = head_refusal(wsi, head, cfg.max_message_bytes * 16))
-            return write_whole_response(wsi, *refused);
-        }
+        http_request head;
+        head.method = "GET";
+        head.path = path;
+        head.query = query_args(wsi);
+        if (auto refused = head_refusal(wsi, head, cfg.max_message_bytes * 16))
+          return write_whole_response(wsi, *refused);
         if (is_socketio_path(path)) {
           if (auto refused = sio->ws_check(sio_request(wsi)))
             return write_whole_response(wsi, *refused);
@@ -632,6 +648,7 @@ struct server::impl {
               wsi, json_error(404, "not_found",
                               "no WebSocket endpoint at " + path +
                                   "; use /events/ws/connect, /ws or /socket.io/"));
+        if (auto refused = presence_refusal(head)) return write_whole_response(wsi, *refused);
         if (stopping)
           return write_whole_response(
               wsi, json_error(503, "shutting_down", "the server is shutting down"));
@@ -653,7 +670,11 @@ struct server::impl {
         connection& c = hub->open(conn_kind::websocket, peer(wsi), waker(wsi), killer(wsi));
         s.conn = c.id;
         std::string token;
-        if (auto q = query_args(wsi); q.count("token")) token = q.find("token")->second;
+        const auto q = query_args(wsi);
+        if (q.count("token")) token = q.find("token")->second;
+        // Checked when the upgrade was confirmed (presence_refusal).
+        if (auto p = q.find("presence"); p != q.end())
+          c.presence = presence_option("presence", json(p->second));
         if (token.empty()) {
           http_request r;
           r.authorization = request_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
@@ -879,6 +900,7 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   hc.rate = cfg.rate_limit;
   hc.burst = cfg.rate_burst;
   hc.send_queue_max = cfg.send_queue_max;
+  hc.store_presence = cfg.store_presence;
   m.hub = std::make_unique<room_hub>(hc, *m.store, *m.auth,
                                      [&m](std::function<void()> fn) { m.post(std::move(fn)); });
   m.api = std::make_unique<http_api>(cfg, *m.hub, *m.auth, m.started);

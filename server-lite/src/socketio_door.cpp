@@ -78,6 +78,7 @@ struct socketio_door::session {
   std::string sid;
   conn_id conn = 0;
   std::string handshake_token;  // Authorization: Bearer or ?token= of the first request
+  std::optional<std::string> handshake_presence;  // ?presence= of the first request
 
   bool upgraded = false;      // the WebSocket carries the session (or it began on one)
   std::uint64_t poll_id = 0;  // the held GET, if any
@@ -110,6 +111,7 @@ socketio_door::session& socketio_door::create(const http_request& req) {
   s->sid = random_id();
   s->sio_id = random_id();
   s->handshake_token = req.token();
+  s->handshake_presence = req.param("presence");
   const std::string sid = s->sid;
   connection& c = hub_.open(
       conn_kind::socketio, req.remote, [this, sid] { wake(sid); },
@@ -560,6 +562,17 @@ void socketio_door::on_connect(session& s, connection& c, const json& auth) {
         return refuse("auth.token: expected a string, got " + json_type_name(*it));
     }
   if (token.empty()) token = s.handshake_token;
+  // Presence: auth.presence, else the handshake's ?presence= (a client that only publishes
+  // says false and is not announced).
+  try {
+    if (auth.is_object())
+      if (auto it = auth.find("presence"); it != auth.end() && !it->is_null())
+        c.presence = presence_option("auth.presence", *it);
+    if (s.handshake_presence && !(auth.is_object() && auth.contains("presence")))
+      c.presence = presence_option("query parameter 'presence'", json(*s.handshake_presence));
+  } catch (const parse_error& e) {
+    return refuse(e.what());
+  }
   // Without a token, token and jwt modes accept the socket and wait for `authenticate`
   // (within the auth time-out), as for rtev WebSockets.
   if (!token.empty() || auth_.mode() == auth_mode::none) {
@@ -570,9 +583,13 @@ void socketio_door::on_connect(session& s, connection& c, const json& auth) {
   if (c.who) {
     ack["user_id"] = c.who->user_id;
     ack["anonymous"] = c.who->anonymous;
+    ack["rate_limit"] = hub_.rate_limit_info();
   }
   push(s, message_packet(wire::sio_encode({wire::sio_type::connect, "/", {}, ack})));
-  if (c.who) {
+  // The `authenticated` event answers a token. A none-mode connect without one is anon-<n> at
+  // once (the ack says so) but hears no `authenticated`: a client that connects and then emits
+  // `authenticate` {token} (the usual Socket.IO pattern) hears only its own identity.
+  if (c.who && !token.empty()) {
     json info = hub_.identity_info(c);
     info["userId"] = c.who->user_id;
     push(s, event_packet("authenticated", info));

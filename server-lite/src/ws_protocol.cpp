@@ -125,7 +125,9 @@ void room_hub::handle_operation(connection& c, const json& msg) {
         token = tok->get<std::string>();
       else if (tok != data.end() && (tok->is_object() || tok->is_number_integer()))
         token = tok->dump();  // {"user_id", "role"}, or a numeric user id
-      authenticate(c, token, true);
+      if (auto p = data.find("presence"); p != data.end() && !p->is_null())
+        c.presence = presence_option("data.presence", *p);
+      authenticate(c, token, true, ref);
       return;
     }
     if (op == "PING") {

@@ -421,6 +421,41 @@ class Suite:
         err = b"".join(err_chunks).decode(errors="replace")
         return Result(rc, buf.decode(errors="replace").replace("\r\n", "\n"), err, time.monotonic() - t0)
 
+    def run_stderr_tty(self, *args, env=None, timeout=60):
+        """Runs `rtev ARGS…` with stderr on a terminal (a pty) and stdout a pipe: what a person
+        sees of diagnostics and progress lines. Returns Result(rc, stdout, the terminal's bytes
+        as text, elapsed)."""
+        master, slave = pty.openpty()
+        t0 = time.monotonic()
+        p = subprocess.Popen([self.rtev, *map(str, args)], env=env or self.env(), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=slave, preexec_fn=_die_with_parent)
+        os.close(slave)
+        out_chunks = []
+        ot = threading.Thread(target=lambda: out_chunks.append(p.stdout.read()), daemon=True)
+        ot.start()
+        buf = b""
+        deadline = t0 + timeout
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
+            if not r:
+                continue
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            buf += data
+        try:
+            rc = p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = "killed"
+        os.close(master)
+        ot.join(5)
+        out = b"".join(out_chunks).decode(errors="replace")
+        return Result(rc, out, buf.decode(errors="replace"), time.monotonic() - t0)
+
     def server(self, *args, **kw):
         return Server(self, *args, **kw)
 

@@ -119,7 +119,7 @@ def test_token_required():
         running = [(name, t.bg(*args, "--url", s.url, stdin_data="/ping\n")) for name, args in (
             ("tail", ("tail", "--count", "1", "--timeout", "30s")),
             ("subscribe", ("subscribe", "lobby")),
-            ("publish", ("publish", "x", "{}")),
+            ("publish", ("publish", "x", "{}", "--room", "r")),
             ("replay", ("replay", rec)),
             ("connect", ("connect",)))]
         for name, b in running:
@@ -145,7 +145,7 @@ def test_token_required():
 
 def test_empty_url():
     for name, args in (("tail --url ''", ("tail", "--url", "")),
-                       ("publish --url ''", ("publish", "x", "{}", "--url", "")),
+                       ("publish --url ''", ("publish", "x", "{}", "--room", "r", "--url", "")),
                        ("connect --url ''", ("connect", "--url", "")),
                        ("health --url ''", ("health", "--url", "")),
                        ("tail '' (the URL argument)", ("tail", "")),

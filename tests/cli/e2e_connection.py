@@ -134,7 +134,7 @@ def test_unreachable_exit_3():
     for label, url in (("nothing listening", down), ("a server that never answers", hung)):
         for name, args in (("tail", ("tail", "--count", "1", "--timeout", "30s")),
                            ("subscribe", ("subscribe", "lobby")),
-                           ("publish", ("publish", "x", "{}")),
+                           ("publish", ("publish", "x", "{}", "--room", "r")),
                            ("replay", ("replay", rec)),
                            ("connect", ("connect",)),
                            ("health", ("health",))):

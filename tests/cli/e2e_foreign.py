@@ -238,10 +238,10 @@ def test_socketio_publish_and_connect():
     t.check("a socketio tail in the room receives what was published",
             res.rc == 0 and [e["data"] for e in jl(res)] == [{"n": 1}, {"n": 2}], res)
 
-    r = run("publish", "--protocol", "socketio", "--url", sio.http, "forbidden_thing", "{}")
+    r = run("publish", "--protocol", "socketio", "--url", sio.http, "forbidden_thing", "{}", "--broadcast")
     t.check("an error in the acknowledgement: exit 1 naming the event and the server's message",
             r.rc == 1 and "event 1 (forbidden_thing) rejected" in r.err and "not allowed here" in r.err, r)
-    r = run("publish", "--protocol", "socketio", "--url", sio.http, "--namespace", "/chat", "note", "{}",
+    r = run("publish", "--protocol", "socketio", "--url", sio.http, "--namespace", "/chat", "note", "{}", "--broadcast",
             "--ack-timeout", "1s")
     t.check("no acknowledgement (a namespace without a publish handler): exit 1 after --ack-timeout naming it",
             r.rc == 1 and "event 1 (note): no acknowledgement" in r.err, r)
@@ -344,11 +344,12 @@ def test_sse_shapes_headers_publish_connect():
             r.rc == 0 and p and p["published"]["type"] == "order_paid" and p["published"]["data"] == {"n": 7}
             and p["published"].get("room") == "orders", (r, s.lines))
     mark = s.mark()
-    r = run("publish", "--url", f"{s.http}/events", "--publish-url", f"{s.http}/publish", "order_paid", '{"n":8}')
+    r = run("publish", "--url", f"{s.http}/events", "--publish-url", f"{s.http}/publish", "order_paid", '{"n":8}',
+            "--room", "orders")
     p = s.wait(lambda j: "published" in j, 10, mark)
     t.check("--publish-url: the POST goes there instead",
             r.rc == 0 and p and p["path"] == "/publish" and p["published"]["data"] == {"n": 8}, (r, s.lines))
-    r = run("publish", "--url", f"{s.http}/events", "forbidden_x", "{}")
+    r = run("publish", "--url", f"{s.http}/events", "forbidden_x", "{}", "--room", "orders")
     t.check("publish over SSE refused: exit 1 naming the event and the server's message",
             r.rc == 1 and "event 1 (forbidden_x) rejected" in r.err and "not allowed here" in r.err, r)
 

@@ -360,7 +360,7 @@ def test_numeric_flags():
     t.check("serve --rate-burst 0.5: exit 2 naming it", one_line_naming(r, "--rate-burst", "'0.5'"), r)
     # A large --count is streamed: it starts publishing at once instead of building every event
     # first (10^12 events would need terabytes). --ack-timeout bounds the run.
-    r = t.run("publish", "x", "{}", "--count", "1000000000000", "--url", DOWN,
+    r = t.run("publish", "x", "{}", "--room", "r", "--count", "1000000000000", "--url", DOWN,
               "--connect-timeout", "1s", timeout=20)
     t.check("publish --count 10^12 to an unreachable server: exit 3 (could not connect), no memory blow-up",
             r.rc == 3, r)

@@ -37,7 +37,7 @@ def test_usage_errors():
         ("--publish-url that is not http", ["publish", "t", "{}", *sse, "--publish-url", "ws://x/"], ("--publish-url", "ws://x/")),
         ("--until-end on sse", ["tail", *sse, "--until-end"], ("--until-end", "sse")),
         ("--until-end on socketio without rooms", ["tail", *sio, "--until-end"], ("--until-end", "--join")),
-        ("--http on socketio", ["publish", "t", "{}", *sio, "--http"], ("--http", "socketio")),
+        ("--http on socketio", ["publish", "t", "{}", "--room", "r", *sio, "--http"], ("--http", "socketio")),
         ("--header without a colon", ["tail", *sse, "--header", "Cookie"], ("--header", "Cookie")),
         ("--namespace and a URL path naming another", ["tail", "--protocol", "socketio", "--url",
                                                        f"http://127.0.0.1:{DOWN}/a", "--namespace", "/b"],
@@ -95,8 +95,9 @@ def test_against_rtev_serve():
     t.check("tail over SSE: deadline before --count: exit 5", r.rc == 5, r)
 
     # Socket.IO door
-    tail = t.bg("tail", "--protocol", "socketio", "--url", srv.http, "--join", "sio-room", "--count", "2",
-                "--timeout", "30s", "-v")
+    # With a token: the door answers it with an `authenticated` event (an anonymous connect hears none).
+    tail = t.bg("tail", "--protocol", "socketio", "--url", srv.http, "--token", "sio-tail", "--join", "sio-room",
+                "--count", "2", "--timeout", "30s", "-v")
     t.check("tail --protocol socketio to rtev serve: joined", tail.wait_err("joined sio-room", 15), tail.err)
     r = t.run("publish", "--protocol", "socketio", "--url", srv.http, "shipped", '{"n":{{seq}}}', "--room", "sio-room",
               "--count", "2", "-v")

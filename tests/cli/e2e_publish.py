@@ -28,8 +28,12 @@ def pub(*args, **kw):
 def test_targets_and_data():
     before = srv.last_seq()
     r = pub("message_sent", '{"message_text":"hi","n":1}')
+    t.check("publish TYPE JSON without a target: exit 2, one line naming --room, --user and --broadcast; "
+            "nothing sent (forgetting the room must not reach everyone)",
+            one_line_naming(r, "--room", "--user", "--broadcast") and srv.last_seq() == before, (r, srv.last_seq()))
+    r = pub("message_sent", '{"message_text":"hi","n":1}', "--broadcast")
     evs = [e for e in srv.history() if e["seq"] > before and e["type"] == "message_sent"]
-    t.check("publish TYPE JSON: exit 0, stored with that data, as a broadcast when no target is given",
+    t.check("publish TYPE JSON --broadcast: exit 0, stored with that data, without a room",
             r.rc == 0 and len(evs) == 1 and evs[0]["data"] == {"message_text": "hi", "n": 1} and "room" not in evs[0], (r, evs))
 
     r = pub("note", '{"to":"room"}', "--room", "p-room")
@@ -140,8 +144,11 @@ def test_http():
     t.check("--http publishes through POST /api/events", r.rc == 0 and [e["data"]["n"] for e in h] == [1, 2], (r, h))
     before = srv.last_seq()
     r = pub("--http", "http_bc", "{}")
+    t.check("--http without a target: exit 2 naming the target flags, nothing stored",
+            one_line_naming(r, "--room", "--broadcast") and srv.last_seq() == before, r)
+    r = pub("--http", "http_bc", "{}", "--broadcast")
     evs = [e for e in srv.history() if e["seq"] > before and e["type"] == "http_bc"]
-    t.check("--http without a target: a broadcast", r.rc == 0 and len(evs) == 1 and "room" not in evs[0], (r, evs))
+    t.check("--http --broadcast: stored without a room", r.rc == 0 and len(evs) == 1 and "room" not in evs[0], (r, evs))
 
     keyed = t.server("--api-key", "K1")
     r = t.run("publish", "--url", keyed.url, "--http", "--token", "K1", "keyed", '{"ok":true}', "--room", "k")
@@ -157,7 +164,7 @@ def test_http():
     t.check("RTEV_TOKEN is the API key for --http", r.rc == 0 and len(keyed.history("k", key="K1")) == 2, r)
     keyed.stop()
 
-    r = t.run("publish", "--url", DOWN, "--http", "--connect-timeout", "1s", "x", "{}")
+    r = t.run("publish", "--url", DOWN, "--http", "--connect-timeout", "1s", "x", "{}", "--room", "r")
     t.check("--http against an unreachable server: exit 3", r.rc == 3 and r.elapsed < 3, r)
 
 
@@ -201,10 +208,42 @@ def test_usage_and_connect_errors():
     t.check("--room with --broadcast: exit 2", r.rc == 2, r)
     r = t.run("publish", "--url", DOWN, timeout=10)
     t.check("publish without a TYPE: exit 2", r.rc == 2, r)
-    r = t.run("publish", "--url", DOWN, "--connect-timeout", "1s", "note", "{}")
+    r = t.run("publish", "--url", DOWN, "--connect-timeout", "1s", "note", "{}", "--room", "r")
     t.check("publish to an unreachable server: exit 3 within --connect-timeout 1s", r.rc == 3 and r.elapsed < 3, r)
 
 
-for fn in (test_targets_and_data, test_jsonl_round_trip, test_http, test_rejected, test_usage_and_connect_errors):
+def test_rate_limit_and_progress():
+    """A default `rtev serve` allows 100 messages a second per connection (burst 100): publishing
+    keeps under the limit it announces, so large runs are all stored, exit 0."""
+    fresh = t.server()  # default limits, nothing else stored
+    r = t.run("publish", "--url", fresh.url, "bulk", '{"n":{{seq}}}', "--count", "500", "--room", "bulk", timeout=60)
+    h = fresh.history("bulk")
+    t.check("publish --count 500 against a default server: exit 0, all 500 stored in order, "
+            "paced under 100/s (more than 3 s), no 'too many messages'",
+            r.rc == 0 and [e["data"]["n"] for e in h] == list(range(1, 501)) and r.elapsed > 3
+            and "too many" not in r.err, (r, len(h)))
+    t.check("... and nothing else was stored: a publisher announces no presence (last_seq is 500)",
+            fresh.last_seq() == 500 and fresh.history("presence") == [], (fresh.last_seq(), fresh.history("presence")))
+    t.check("... with stderr a pipe: no progress output at all", r.err == "", r.err)
+
+    lines = "".join(json.dumps({"type": "line", "room": "jl", "data": {"n": i}}) + "\n" for i in range(1, 151))
+    r = t.run("publish", "--url", fresh.url, "--jsonl", input=lines, timeout=60)
+    t.check("publish --jsonl with 150 lines: exit 0, all stored",
+            r.rc == 0 and [e["data"]["n"] for e in fresh.history("jl")] == list(range(1, 151)), r)
+
+    r = t.run("publish", "--url", fresh.url, "--http", "viahttp", '{"n":{{seq}}}', "--count", "250", "--room", "hb",
+              timeout=60)
+    t.check("publish --http --count 250 (over the per-address limit): 429s are retried, exit 0, all stored once",
+            r.rc == 0 and [e["data"]["n"] for e in fresh.history("hb")] == list(range(1, 251)), r)
+
+    r = t.run_stderr_tty("publish", "--url", fresh.url, "tty", '{"n":{{seq}}}', "--count", "300", "--room", "tty")
+    t.check("with stderr a terminal: a progress line with count, rate and ETA, then a summary; stdout empty",
+            r.rc == 0 and "published" in r.err and "/300" in r.err and "/s" in r.err and "ETA" in r.err
+            and "published 300/300 in" in r.err and r.out == "" and len(fresh.history("tty")) == 300, r)
+    fresh.stop()
+
+
+for fn in (test_targets_and_data, test_jsonl_round_trip, test_http, test_rejected, test_usage_and_connect_errors,
+           test_rate_limit_and_progress):
     t.section(fn)
 t.finish()

@@ -158,6 +158,37 @@ def test_errors():
     tok.stop()
 
 
-for fn in (test_pacing, test_redirect_ids_stdin, test_dry_run, test_loop, test_from_server, test_errors):
+def test_speed_max_under_the_rate_limit():
+    # 300 events at --speed max against a default server (100 messages/s per connection, burst
+    # 100): replay paces itself under the limit it announces, so all are stored, exit 0.
+    fresh = t.server()
+    rec = recording("many.jsonl", [1] * 299, type_="many", room="bulk")
+    r = t.run("replay", "--url", fresh.url, rec, "--speed", "max", timeout=60)
+    h = fresh.history("bulk")
+    t.check("replay --speed max of 300 events against a default rtev serve: exit 0, all 300 stored in order",
+            r.rc == 0 and [e["data"]["i"] for e in h] == list(range(1, 301)) and "too many" not in r.err, (r, len(h)))
+    t.check("... and only those: the replaying connection stored no presence events",
+            fresh.last_seq() == 300, fresh.last_seq())
+
+    # A recording made with `tail --presence -o` holds the server's presence events: replaying
+    # them would store fake user_online/user_offline. They are skipped, and said so.
+    lines = [json.dumps({"type": ty, "room": room, "timestamp": "2024-01-15T10:00:00Z", "timezone": "UTC",
+                         "data": {"user_id": "ann"}})
+             for ty, room in (("user_online", "presence"), ("note", "kept"), ("user_offline", "presence"),
+                              ("user_online", "kept"))]
+    rec = t.write("with-presence.jsonl", "\n".join(lines) + "\n")
+    r = t.run("replay", "--url", fresh.url, rec, "--speed", "max")
+    t.check("replay skips the presence room's user_online/user_offline (saying so); the same types elsewhere are kept",
+            r.rc == 0 and "skipped 2 presence" in r.err and fresh.history("presence") == []
+            and [e["type"] for e in fresh.history("kept")] == ["note", "user_online"], r)
+    r = t.run("publish", "--url", fresh.url, "--jsonl", input=open(rec).read())
+    t.check("publish --jsonl skips them too",
+            r.rc == 0 and "skipped 2 presence" in r.err and fresh.history("presence") == []
+            and len(fresh.history("kept")) == 4, r)
+    fresh.stop()
+
+
+for fn in (test_pacing, test_redirect_ids_stdin, test_dry_run, test_loop, test_from_server, test_errors,
+           test_speed_max_under_the_rate_limit):
     t.section(fn)
 t.finish()

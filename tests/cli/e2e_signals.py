@@ -44,7 +44,7 @@ def test_connecting():
     cases = [("tail", ("tail",), signal.SIGINT),
              ("tail --count 1", ("tail", "--count", "1"), signal.SIGTERM),
              ("subscribe", ("subscribe", "lobby"), signal.SIGINT),
-             ("publish", ("publish", "x", "{}"), signal.SIGINT),
+             ("publish", ("publish", "x", "{}", "--room", "r"), signal.SIGINT),
              ("replay", ("replay", rec), signal.SIGTERM),
              ("connect", ("connect",), signal.SIGINT),
              ("tail --protocol sse", ("tail", "--protocol", "sse"), signal.SIGINT)]
@@ -100,7 +100,7 @@ def test_reading():
     t.check("connect waiting for input on stdin: SIGINT ends it promptly with 130",
             reached and r.rc == 130 and took < PROMPT, (took, r))
 
-    b = t.bg("publish", "--url", URL, "paced", "{}", "--count", "100", "--rate", "1/s", "-v")
+    b = t.bg("publish", "--url", URL, "paced", "{}", "--room", "r", "--count", "100", "--rate", "1/s", "-v")
     reached, r, took = interrupt(b, "event 1 (paced) stored", signal.SIGINT)
     t.check("publish --count 100 --rate 1/s between two events: SIGINT ends it promptly with 130, "
             "saying how far it got", reached and r.rc == 130 and took < PROMPT and "1 of 100" in r.err,

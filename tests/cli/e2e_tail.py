@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """End-to-end: `rtev tail` and `rtev subscribe` against a real `rtev serve` (issue 5 spec):
---count/--timeout (exit 0 / exit 5), --type globs, --room, --where, --since (5m, RFC 3339,
+--count/--timeout (exit 0 / exit 5), --type globs and !excludes, --room, --presence, --where, --since (5m, RFC 3339,
 seq:N, beginning) with --until-end, every --format, --time, --tz / RTEV_TZ, -o FILE, pretty on
 a terminal vs JSONL in a pipe, --color / NO_COLOR.
 usage: e2e_tail.py RTEV_BINARY"""
@@ -343,7 +343,54 @@ def test_subscribe():
     t.check("subscribe without a ROOM: exit 2", r.rc == 2, r)
 
 
+def test_presence_and_type_excludes():
+    fresh = t.server()  # nothing else connected: every presence event here is one of ours
+    b = t.bg("tail", "--url", fresh.url, "--count", "1", "--timeout", "10s", "-v")
+    ready = b.wait_err("joined", 10)
+    p = t.run("publish", "--url", fresh.url, "first_real", '{"n":1}', "--room", "pr")
+    r = b.finish(20)
+    t.check("tail --count 1 + rtev publish: the count is the published event, not the publisher's user_online",
+            ready and p.rc == 0 and r.rc == 0 and [e["type"] for e in r.json_lines()] == ["first_real"], (p, r))
+
+    w = t.bg("tail", "--url", fresh.url, "--presence", "--type", "user_*", "--count", "1", "--timeout", "10s", "-v")
+    ready = w.wait_err("joined", 10)
+    p = t.run("publish", "--url", fresh.url, "quiet", "{}", "--room", "pr")  # a publisher: not announced
+    bob = t.run("tail", "--url", fresh.url, "--token", "bob", "--timeout", "500ms")
+    r = w.finish(20)
+    ev = r.json_lines()
+    t.check("tail --presence shows the presence room; its first user_online is bob's (the publisher announced nothing), "
+            "without a seq (live-only)",
+            ready and p.rc == 0 and bob.rc == 0 and r.rc == 0 and len(ev) == 1 and ev[0]["type"] == "user_online"
+            and ev[0]["data"]["user_id"] == "bob" and ev[0]["room"] == "presence" and "seq" not in ev[0], r)
+
+    w = t.bg("tail", "--url", fresh.url, "--room", "presence", "--count", "1", "--timeout", "10s", "-v")
+    ready = w.wait_err("joined presence", 10)
+    t.run("tail", "--url", fresh.url, "--token", "carol", "--timeout", "500ms")
+    r = w.finish(20)
+    t.check("tail --room presence shows it too",
+            ready and r.rc == 0 and [(e["type"], e["data"]["user_id"]) for e in r.json_lines()] == [("user_online", "carol")], r)
+    t.check("nothing of it is stored: the presence room's history is empty", fresh.history("presence") == [],
+            fresh.history("presence"))
+
+    fresh.post({"type": "user_online", "room": "ex", "data": {"user_id": "not-presence"}})
+    fresh.post({"type": "a_1", "room": "ex", "data": {}})
+    fresh.post({"type": "user_x", "room": "ex", "data": {}})
+    fresh.post({"type": "b_2", "room": "ex", "data": {}})
+
+    def types(*extra):
+        r = t.run("tail", "--url", fresh.url, "--room", "ex", "--since", "beginning", "--until-end", *extra)
+        return r.rc, [e["type"] for e in r.json_lines()]
+    t.check("a user_online published to another room is an ordinary event (shown without --presence)",
+            types() == (0, ["user_online", "a_1", "user_x", "b_2"]), types())
+    t.check("--type '!user_*' excludes", types("--type", "!user_*") == (0, ["a_1", "b_2"]), types("--type", "!user_*"))
+    got = types("--type", "a_*", "--type", "user_*", "--type", "!user_x")
+    t.check("several --type: includes OR'ed, excludes applied after", got == (0, ["user_online", "a_1"]), got)
+    r = t.run("tail", "--url", fresh.url, "--type", "!")
+    t.check("--type '!' alone: exit 2 naming it", r.rc == 2 and "--type" in r.err and len(r.err_lines()) == 1, r)
+    fresh.stop()
+
+
 for fn in (test_history_and_filters, test_count_timeout, test_broadcasts_live, test_formats,
-           test_terminal_and_colour, test_subscribe):
+           test_terminal_and_colour, test_subscribe, test_presence_and_type_excludes):
     t.section(fn)
 t.finish()

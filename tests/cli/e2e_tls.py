@@ -46,7 +46,7 @@ def test_self_signed():
                                            "data": {}}) + "\n")
     cases = [("tail", ("tail", "--url", wss, "--count", "1", "--timeout", "30s")),
              ("subscribe", ("subscribe", "lobby", "--url", wss)),
-             ("publish", ("publish", "x", "{}", "--url", wss)),
+             ("publish", ("publish", "x", "{}", "--room", "r", "--url", wss)),
              ("replay", ("replay", rec, "--url", wss)),
              ("connect", ("connect", wss)),
              ("tail over SSE (https://)", ("tail", "--url", https + "/api/events")),
@@ -64,7 +64,7 @@ def test_self_signed():
     t.check("--ca-file with the server's certificate: verified, the event arrives (exit 0)",
             r.rc == 0 and [e["type"] for e in r.json_lines()] == ["over_tls"], r)
     other, _ = certificate("other-ca", "IP:127.0.0.1")
-    r = t.run("publish", "x", "{}", "--url", wss, "--ca-file", other)
+    r = t.run("publish", "x", "{}", "--room", "r", "--url", wss, "--ca-file", other)
     t.check("--ca-file with a CA that did not sign it: still exit 3, naming the problem",
             r.rc == 3 and r.elapsed < 5 and "not trusted" in r.err, r)
 

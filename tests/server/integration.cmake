@@ -21,6 +21,7 @@ rtev_add_test(server_integration_tests
   SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/server_ws_auth_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/server_ws_rooms_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/server_presence_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/server_ws_replay_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/server_ws_errors_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/server_ws_input_test.cpp

@@ -166,6 +166,16 @@ TEST_CASE("post_events_rejects_bad_input_with_json_errors", "[server][http][publ
     // Nothing of a refused request is stored.
     CHECK(fetch_history(srv.port(), "a").empty());
   }
+  SECTION("an event without a target is 400 naming the targets; nothing is stored") {
+    const http_response r = http_post_json(srv.port(), "/api/events",
+                                           R"([{"type":"ok","room":"a","data":{}},)"
+                                           R"({"type":"everyone","data":{}}])");
+    CHECK(r.status == 400);
+    REQUIRE(is_json_error(r));
+    CHECK_THAT(error_message(r), Catch::Matchers::StartsWith("[1]: missing target") &&
+                                     Catch::Matchers::Contains("broadcast: true"));
+    CHECK(fetch_history(srv.port(), "").empty());
+  }
   SECTION("an invalid room is 400") {
     const http_response r =
         http_post_json(srv.port(), "/api/events", R"({"type":"x","room":"no spaces","data":{}})");

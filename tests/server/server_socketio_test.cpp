@@ -303,3 +303,80 @@ TEST_CASE("socketio_a_socket_whose_jwt_expires_gets_auth_error_and_a_disconnect"
   CHECK(closed.close_code == 1008);
   CHECK(closed.data == "token_expired");
 }
+
+TEST_CASE("socketio_authenticate_event_in_none_mode_names_the_token_user",
+          "[server][socketio][auth]") {
+  // The usual Socket.IO pattern: connect, emit `authenticate` {token}, listen for
+  // `authenticated`. In none mode the connect alone is anon-<n> (the ack says so) but is not
+  // announced with an `authenticated` event: the only one the client hears names its token.
+  local_server srv;
+  ws_client ws(srv.port(), sio_ws());
+  REQUIRE(ws.open());
+  recv_prefixed(ws, "0");
+  REQUIRE(ws.send_text("40"));
+  const json ack = json::parse(recv_prefixed(ws, "40").substr(2));
+  CHECK(ack.at("anonymous") == true);
+  CHECK(ack.at("user_id").get<std::string>().rfind("anon-", 0) == 0);
+  REQUIRE(ws.send_text(R"(421["authenticate",{"token":"alice"}])"));
+  std::vector<json> announced;
+  for (;;) {
+    const ws_message m = ws.recv();
+    REQUIRE(m.type == ws_message::kind::text);
+    if (m.data.rfind(R"(42["authenticated")", 0) == 0)
+      announced.push_back(json::parse(m.data.substr(2))[1]);
+    if (m.data.rfind("431", 0) == 0) {
+      CHECK(json::parse(m.data.substr(3))[0].at("user_id") == "alice");
+      break;
+    }
+  }
+  REQUIRE(announced.size() == 1);
+  CHECK(announced[0].at("user_id") == "alice");
+  CHECK(announced[0].at("userId") == "alice");
+  CHECK(announced[0].at("anonymous") == false);
+  CHECK(http_get(srv.port(), "/api/users/alice").json().at("connected") == true);
+}
+
+TEST_CASE("socketio_connect_ack_announces_the_rate_limit_and_honours_presence_off",
+          "[server][socketio][presence]") {
+  auto cfg = rtev::test::test_config();
+  cfg.rate_limit = 100;
+  cfg.rate_burst = 200;
+  local_server srv(cfg);
+  ws_client watcher(srv.port(), sio_ws());
+  sio_connect(watcher, {{"token", "root"}});
+  REQUIRE(watcher.send_text(R"(421["join",{"room":"presence"}])"));
+  recv_prefixed(watcher, "431");
+
+  ws_client quiet(srv.port(), sio_ws());
+  REQUIRE(quiet.open());
+  recv_prefixed(quiet, "0");
+  REQUIRE(quiet.send_text(R"(40{"token":"alice","presence":false})"));
+  const json ack = json::parse(recv_prefixed(quiet, "40").substr(2));
+  CHECK(ack.at("rate_limit") == json{{"per_second", 100}, {"burst", 200}});
+  const json auth = json::parse(recv_prefixed(quiet, R"(42["authenticated")").substr(2))[1];
+  CHECK(auth.at("rate_limit") == json{{"per_second", 100}, {"burst", 200}});
+  CHECK(auth.at("presence") == false);
+
+  // A publish without a target is refused (naming it); one with a room is stored.
+  REQUIRE(quiet.send_text(R"(421["publish",{"type":"t","data":{}}])"));
+  const json refused = json::parse(recv_prefixed(quiet, "431").substr(3))[0];
+  CHECK(refused.at("error").at("code") == "bad_request");
+  CHECK_THAT(refused.at("error").at("message").get<std::string>(),
+             Catch::Matchers::Contains("missing target"));
+
+  // Bob, announced as usual, is the first presence event the watcher gets: alice never was.
+  ws_client loud(srv.port(), sio_ws());
+  sio_connect(loud, {{"token", "bob"}});
+  const json online = json::parse(recv_prefixed(watcher, R"(42["user_online")").substr(2));
+  CHECK(online[1].at("user_id") == "bob");
+  CHECK_FALSE(online[2].contains("seq"));  // live-only: the meta has no seq
+
+  ws_client bad(srv.port(), sio_ws());
+  REQUIRE(bad.open());
+  recv_prefixed(bad, "0");
+  REQUIRE(bad.send_text(R"(40{"token":"carol","presence":"sometimes"})"));
+  const json err = json::parse(recv_prefixed(bad, "44").substr(2));
+  CHECK_THAT(err.at("message").get<std::string>(),
+             Catch::Matchers::Contains("auth.presence") &&
+                 Catch::Matchers::Contains("expected true or false"));
+}

@@ -197,6 +197,25 @@ TEST_CASE("auth_token_mode_takes_the_token_from_query_header_or_first_message",
   }
 }
 
+TEST_CASE("an_authenticate_request_with_a_ref_gets_it_back_in_the_answer", "[server][ws][auth]") {
+  // Every reply to a request names it: authenticated and auth_error too.
+  local_server srv(with_auth("token"));
+  SECTION("authenticated") {
+    rtev_client c(srv.port());
+    c.send({{"type", "authenticate"}, {"ref", "a1"}, {"data", {{"token", "dave"}}}});
+    const json m = c.next_of_type("authenticated");
+    CHECK(m.at("ref") == "a1");
+    CHECK(m.at("data").at("user_id") == "dave");
+    c.send({{"type", "authenticate"}, {"ref", 7}, {"data", {{"token", "dave"}}}});
+    CHECK(c.next_of_type("authenticated").at("ref") == 7);  // re-authentication too
+  }
+  SECTION("auth_error") {
+    rtev_client c(srv.port());
+    c.send({{"type", "authenticate"}, {"ref", "a2"}, {"data", {{"token", ""}}}});
+    CHECK(c.next_of_type("auth_error").at("ref") == "a2");
+  }
+}
+
 TEST_CASE("auth_jwt_checks_signature_expiry_algorithm_and_claims", "[server][ws][auth]") {
   local_server srv(with_auth("jwt"));
   const std::int64_t now = unix_now();

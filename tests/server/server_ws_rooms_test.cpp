@@ -275,6 +275,30 @@ TEST_CASE("broadcast_reaches_every_connection_and_has_no_room", "[server][ws][pu
   }
 }
 
+TEST_CASE("publish_without_a_target_is_refused_naming_the_targets", "[server][ws][publish]") {
+  // Forgetting the room must not reach everyone: a broadcast is asked for by name.
+  local_server srv;  // none mode: anyone may broadcast, so only the missing target can refuse
+  auto a = rtev_client::connect_as(srv.port(), "a");
+  auto b = rtev_client::connect_as(srv.port(), "b");
+  SECTION("no target at all") {
+    a.send_op("PUBLISH", {{"type", "oops"}, {"data", {{"n", 1}}}}, "p1");
+    const json reply = a.next_where([](const json& m) { return is_reply_to(m, "p1"); });
+    REQUIRE(type_of(reply) == "ERROR");
+    CHECK(reply.at("data").at("code") == "bad_request");
+    const std::string msg = reply.at("data").at("message");
+    for (const char* name : {"target", "room", "user_id", "user_ids", "broadcast: true"})
+      CHECK_THAT(msg, Catch::Matchers::Contains(name));
+  }
+  SECTION("broadcast: false is no target either") {
+    CHECK(a.error("PUBLISH", {{"type", "oops"}, {"broadcast", false}, {"data", {}}}).at("code") ==
+          "bad_request");
+  }
+  // Nothing was delivered or stored: a broadcast published next is the first thing b sees.
+  const json ack = a.publish({{"broadcast", true}, {"type", "after"}, {"data", {}}});
+  CHECK(b.next_where([](const json& m) { return m.contains("seq"); }).at("seq") == ack.at("seq"));
+  CHECK(fetch_history(srv.port(), "").size() == 1);
+}
+
 TEST_CASE("user_ids_publish_makes_one_event_per_user_with_its_own_seq", "[server][ws][publish]") {
   local_server srv(token_mode());
   auto svc = rtev_client::connect_as(srv.port(), R"({"user_id":"svc","role":"service"})");
@@ -382,39 +406,5 @@ TEST_CASE("presence_lists_the_users_of_a_room_and_needs_the_right_to_join_it",
   CHECK(alice.error("PRESENCE", {{"room", "role:admin"}}).at("code") == "forbidden");
 }
 
-TEST_CASE("presence_events_announce_first_connection_and_last_disconnection",
-          "[server][ws][presence]") {
-  local_server srv(token_mode());
-  auto admin = rtev_client::connect_as(srv.port(), R"({"user_id":"root","role":"admin"})");
-  admin.subscribe("presence");
-  auto is_presence = [](const std::string& type, const std::string& user) {
-    return [type, user](const json& m) {
-      return type_of(m) == type && m.value("room", "") == "presence" &&
-             m.at("data").value("user_id", "") == user;
-    };
-  };
-  // Admins may publish into presence: a marker there orders "nothing happened" checks.
-  auto marker = [&] {
-    const json sent =
-        publish_http(srv.port(), {{"room", "presence"}, {"type", "marker"}, {"data", {}}});
-    admin.next_where([&](const json& m) { return m.value("seq", json()) == sent["seq"]; });
-  };
-
-  std::optional<rtev_client> first = rtev_client::connect_as(srv.port(), "alice");
-  const json online = admin.next_where(is_presence("user_online", "alice"));
-  CHECK(online.at("seq").is_number());
-
-  std::optional<rtev_client> second = rtev_client::connect_as(srv.port(), "alice");
-  marker();
-  CHECK_FALSE(mailbox_has(admin, is_presence("user_online", "alice")));
-
-  first->close();
-  first.reset();
-  marker();
-  CHECK_FALSE(mailbox_has(admin, is_presence("user_offline", "alice")));
-
-  second->close();
-  second.reset();
-  const json offline = admin.next_where(is_presence("user_offline", "alice"));
-  CHECK(offline.at("seq").get<std::uint64_t>() > online.at("seq").get<std::uint64_t>());
-}
+// Presence events themselves (live-only by default, --store-presence, opting out): see
+// server_presence_test.cpp.

@@ -7,9 +7,12 @@
 #include <mutex>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "exit_codes.hpp"
 #include "http_request.hpp"
 #include "interrupts.hpp"
+#include "publish_pacing.hpp"
 #include "rtev/duration.hpp"
 #include "rtev/json.hpp"
 #include "rtev/time.hpp"
@@ -39,6 +42,11 @@ std::string read_all(std::istream& in) {
 
 }  // namespace
 
+bool is_server_presence(const event& e) {
+  return e.room == std::optional<std::string>("presence") &&
+         (e.type == "user_online" || e.type == "user_offline");
+}
+
 void setup_publish(CLI::App& app, publish_options& o) {
   auto* cmd = app.add_subcommand("publish", "Publish events and wait for every ACK");
   cmd->add_option("type", o.type, "Event type (not with --jsonl)");
@@ -48,7 +56,7 @@ void setup_publish(CLI::App& app, publish_options& o) {
   auto* room = cmd->add_option("--room", o.room, "Publish to this room");
   auto* user = cmd->add_option("--user", o.user, "Publish to this user's room user:ID");
   auto* bc = cmd->add_flag("--broadcast", o.broadcast,
-                           "Publish to everyone (the default without a target)");
+                           "Publish to everyone (a target is required: --room, --user or this)");
   room->excludes(user)->excludes(bc);
   user->excludes(bc);
   cmd->add_option("--count", o.count, "Publish N times ({{seq}} counts 1..N)")
@@ -84,9 +92,11 @@ int publish_all(const common_options& common, std::uint64_t count,
     return " after sending " + std::to_string(i) + " of " + std::to_string(count) + " events";
   };
   if (http) require_protocol(common, "--http", {wire_protocol::rtev, wire_protocol::sse});
-  std::mutex m;  // guards failures, pending, gave_up
+  std::mutex m;  // guards failures, pending, gave_up, limit
   std::vector<std::string> failures;
   bool auth_rejected = false;
+  using namespace std::chrono_literals;
+  publish_progress progress(::isatty(2) != 0 && !common.quiet && common.verbose == 0, count);
 
   if (http) {
     std::vector<std::string> headers;
@@ -103,16 +113,24 @@ int publish_all(const common_options& common, std::uint64_t count,
         body["broadcast"] = true;
       if (e.id) body["id"] = *e.id;
       http_result r;
-      try {
-        r = http_fetch("POST", common.http_base() + "/api/events", body.dump(), headers,
-                       common.connect_timeout_ms);
-      } catch (const usage_error&) {
-        throw;
-      } catch (const command_failure&) {
-        throw;  // interrupted
-      } catch (const std::exception& ex) {
-        throw command_failure(exit_connect, ex.what());
+      // 429 (over the server's per-address rate): nothing was stored, so the same request is
+      // sent again after a growing pause, for at most the ACK wait.
+      const auto give_up = std::chrono::steady_clock::now() + ack_wait;
+      for (auto pause = std::chrono::milliseconds(20);; pause = std::min(pause * 2, 1000ms)) {
+        try {
+          r = http_fetch("POST", common.http_base() + "/api/events", body.dump(), headers,
+                         common.connect_timeout_ms);
+        } catch (const usage_error&) {
+          throw;
+        } catch (const command_failure&) {
+          throw;  // interrupted
+        } catch (const std::exception& ex) {
+          throw command_failure(exit_connect, ex.what());
+        }
+        if (r.status != 429 || std::chrono::steady_clock::now() + pause > give_up) break;
+        pause_or_interrupt(pause, sent_so_far(i));
       }
+      progress.update(i + 1);
       if (r.status == 202) {
         nlohmann::json ack = rtev::parse_json(r.body);
         debug(common, next.label + " stored as seq " +
@@ -125,20 +143,60 @@ int publish_all(const common_options& common, std::uint64_t count,
       if (r.status == 401 || r.status == 403) auth_rejected = true;
       failures.push_back(next.label + " rejected (HTTP " + std::to_string(r.status) + "): " + msg);
     }
+    progress.finish(count);
   } else {
     // rtev: PUBLISH with an ACK; Socket.IO: the `publish` event with an acknowledgement; SSE:
     // a POST of the envelope to the stream URL (the SDK's SSE publish).
     client_options copt = common.client_config();
+    copt.presence = false;  // a publisher is nobody's news: no user_online/user_offline
+    copt.recover = false;   // and it follows no room, so there is nothing to resubscribe
     client c(copt);
     c.on_error([&](const client_error& e) { note(common, e.message); });
-    connect_or_exit(c, common);
-    std::map<std::uint64_t, std::string> pending;  // events without an answer yet → label
-    bool gave_up = false;
+    // The server's rate limit, as each connection announces it: publishing keeps under it.
+    std::optional<rate_limit_info> limit;
+    std::uint64_t connections = 0, budget_for = 0;  // connections seen; the one budget follows
     std::condition_variable cv;
+    auto states = c.on_state([&](const state_info& s) {
+      if (s.state != client_state::connected) return;
+      {
+        std::lock_guard<std::mutex> lock(m);
+        limit = s.rate_limit;
+        ++connections;
+      }
+      cv.notify_all();
+    });
+    connect_or_exit(c, common);
+    {
+      // connected() resolves just before the state handlers run: wait for ours, so the first
+      // events are already paced (it follows within microseconds; the bound is a safeguard).
+      std::unique_lock<std::mutex> lock(m);
+      cv.wait_for(lock, 2s, [&] { return connections > 0; });
+    }
+    send_budget budget;
+    std::map<std::uint64_t, std::string> pending;  // events without an answer yet → label
+    std::uint64_t answered = 0;
+    bool gave_up = false;
     // Built one at a time: `--count 1000000` holds only the unanswered events in memory.
     for (std::uint64_t i = 0; i < count; ++i) {
-      if (auto w = wait_before(i); w.count() > 0) pause_or_interrupt(w, sent_so_far(i));
+      {
+        std::lock_guard<std::mutex> lock(m);
+        if (connections != budget_for) {
+          budget_for = connections;
+          if (limit) {
+            budget.reset(*limit, std::chrono::steady_clock::now());
+            debug(common, "pacing under the server's limit of " +
+                              std::to_string(static_cast<long>(limit->per_second)) + "/s (burst " +
+                              std::to_string(static_cast<long>(limit->burst)) + ")");
+          }
+        }
+        progress.update(answered);
+      }
+      auto w = std::max(wait_before(i), budget.wait(std::chrono::steady_clock::now()));
+      if (w.count() > 0)
+        pause_or_interrupt(std::chrono::duration_cast<std::chrono::microseconds>(w),
+                           sent_so_far(i));
       throw_if_interrupted(sent_so_far(i));
+      budget.take(std::chrono::steady_clock::now());
       outgoing_event next = make(i);
       const std::string label = next.label;
       {
@@ -155,6 +213,7 @@ int publish_all(const common_options& common, std::uint64_t count,
           failures.push_back(label + " rejected: " + (err->code.empty() ? "" : err->code + ": ") +
                              err->message);
         pending.erase(i);
+        ++answered;
         cv.notify_all();
       });
     }
@@ -163,7 +222,13 @@ int publish_all(const common_options& common, std::uint64_t count,
       cv.notify_all();
     });
     std::unique_lock<std::mutex> lock(m);
-    cv.wait_for(lock, ack_wait, [&] { return pending.empty() || interrupt_signal() != 0; });
+    const auto until = std::chrono::steady_clock::now() + ack_wait;
+    while (!pending.empty() && interrupt_signal() == 0 &&
+           std::chrono::steady_clock::now() < until) {
+      cv.wait_until(lock, std::min(until, std::chrono::steady_clock::now() + 250ms),
+                    [&] { return pending.empty() || interrupt_signal() != 0; });
+      progress.update(answered);
+    }
     if (const int sig = interrupt_signal(); sig != 0 && !pending.empty()) {
       gave_up = true;
       for (const auto& f : failures) note(common, f);
@@ -176,6 +241,7 @@ int publish_all(const common_options& common, std::uint64_t count,
         failures.push_back(label + ": no acknowledgement within " +
                            std::to_string(ack_wait.count()) + " ms");
     }
+    progress.finish(answered);
     lock.unlock();
     c.stop();
   }
@@ -198,7 +264,7 @@ int run_publish(publish_options& o) {
     if (!o.type.empty())
       throw usage_error("--jsonl reads whole envelopes from stdin: give no TYPE");
     std::string line;
-    std::size_t n = 0;
+    std::size_t n = 0, skipped_presence = 0;
     while (std::getline(std::cin, line)) {
       ++n;
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -218,6 +284,10 @@ int run_publish(publish_options& o) {
       } catch (const parse_error& err) {
         throw usage_error("stdin line " + std::to_string(n) + ": " + err.what());
       }
+      if (is_server_presence(e)) {
+        ++skipped_presence;
+        continue;
+      }
       // Recorded ids and seqs are the old server's: let this one assign new ones, so a replay
       // is not swallowed by idempotency (unless --keep-ids).
       if (!o.keep_ids) e.id.reset();
@@ -225,6 +295,9 @@ int run_publish(publish_options& o) {
       if (!o.room.empty()) e.room = o.room;
       events.push_back({e, "line " + std::to_string(n) + " (" + e.type + ")"});
     }
+    if (skipped_presence)
+      note(common, "skipped " + std::to_string(skipped_presence) +
+                       " presence event(s): user_online/user_offline are the server's to send");
   } else {
     if (o.type.empty()) throw usage_error("publish: give an event TYPE (or --jsonl)");
     if (!o.data_arg.empty() && !o.data_flag.empty())
@@ -258,6 +331,10 @@ int run_publish(publish_options& o) {
       return outgoing_event{e, "event " + std::to_string(n) + " (" + o.type + ")"};
     };
     std::optional<outgoing_event> first = make(0);
+    // As the server: forgetting the room must not reach everyone (checked after DATA, whose
+    // mistakes are the more specific ones).
+    if (o.room.empty() && o.user.empty() && !o.broadcast)
+      throw usage_error("publish: give a target: --room ROOM, --user ID or --broadcast (everyone)");
     return publish_all(
         common, o.count,
         [&](std::uint64_t index) {

@@ -93,6 +93,7 @@ int run_replay(replay_options& o) {
   std::vector<outgoing_event> events;
   std::vector<timestamp> times;
   std::string line;
+  std::size_t skipped_presence = 0;
   for (std::size_t n = 1; std::getline(in, line); ++n) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     event e;
@@ -102,11 +103,19 @@ int run_replay(replay_options& o) {
     } catch (const parse_error& err) {
       throw usage_error(o.file + " line " + std::to_string(n) + ": " + err.what());
     }
+    if (is_server_presence(e)) {  // a recording made with `tail --presence`
+      times.pop_back();
+      ++skipped_presence;
+      continue;
+    }
     if (!o.keep_ids) e.id.reset();
     e.seq.reset();
     if (!o.room.empty()) e.room = o.room;
     events.push_back({e, "line " + std::to_string(n) + " (" + e.type + ")"});
   }
+  if (skipped_presence)
+    note(common, "skipped " + std::to_string(skipped_presence) +
+                     " presence event(s): user_online/user_offline are the server's to send");
   auto wait_before = [&](std::size_t i) {
     if (i == 0 || speed == 0) return std::chrono::microseconds(0);
     const auto gap = times[i] - times[i - 1];

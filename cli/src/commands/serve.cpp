@@ -48,6 +48,8 @@ void setup_serve(CLI::App& app, serve_options& opt) {
       ->check(whole_number(1, max_history_events));
   cmd->add_option("--history-max-age", opt.history_max_age,
                   "Drop events older than DURATION (e.g. 7d)");
+  cmd->add_flag("--store-presence", c.store_presence,
+                "Store user_online/user_offline in history (default: live only)");
   cmd->add_option("--auth", c.auth, "Authentication: none, token or jwt")
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "token", "jwt"}));

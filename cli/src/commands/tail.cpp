@@ -74,10 +74,15 @@ nlohmann::json parse_since_flag(const std::string& text) {
 
 static void add_filters(CLI::App* cmd, tail_options& o, bool rooms_flag) {
   const char* g = "Filters";
-  cmd->add_option("--type", o.types, "Only these event types (repeatable; globs like message_*)")
+  cmd->add_option("--type", o.types,
+                  "Only these event types (repeatable; globs like message_*; '!user_*' excludes)")
       ->group(g);
   if (rooms_flag)
     cmd->add_option("--room", o.rooms, "Only these rooms (repeatable; globs need admin)")->group(g);
+  cmd->add_flag("--presence", o.presence,
+                "Also show the presence room's user_online/user_offline (hidden otherwise, "
+                "unless --room presence)")
+      ->group(g);
   cmd->add_option("--where", o.where,
                   "Field test (repeatable, all must hold): F=V, F!=V, F<V, F<=V, F>V, F>=V, "
                   "F~REGEX, F!~REGEX, F (exists), !F (missing); e.g. data.count>=10")
@@ -130,6 +135,7 @@ int run_tail(tail_options& o) {
   event_printer printer(o.out, common);
   std::vector<where_test> wheres;
   for (const auto& w : o.where) wheres.push_back(parse_where(w));
+  const type_filter types = parse_type_filter(o.types);
   std::optional<std::chrono::steady_clock::time_point> deadline;
   if (o.timeout)
     deadline = std::chrono::steady_clock::now() + duration_flag("--timeout", *o.timeout);
@@ -166,23 +172,42 @@ int run_tail(tail_options& o) {
 
   client_options copt = common.client_config();
   const bool all_rooms = o.rooms.empty();
+  // The presence room's events are shown only when asked for: --presence, or naming the room.
+  // (Events of those types in other rooms are ordinary events.)
+  std::vector<std::string> rooms = o.rooms;
+  const bool named_presence = std::find(rooms.begin(), rooms.end(), "presence") != rooms.end();
+  const bool show_presence = o.presence || named_presence;
+  if (o.presence && !named_presence) {
+    if (!all_rooms) {
+      rooms.push_back("presence");
+    } else if (proto == wire_protocol::sse) {
+      // A stream follows the rooms it names, or (none named) the user's own and broadcasts.
+      throw usage_error(
+          "--presence with --protocol sse needs --room (the stream follows the "
+          "rooms it names; add --room presence and the others)");
+    } else if (proto == wire_protocol::socketio) {
+      copt.rooms.push_back("presence");
+    }
+  }
   // The rooms this connection joins. rtev: every room it may see ("*") unless --room. Socket.IO:
   // --room and --join, with the join event. SSE: --room goes into the stream URL as ?rooms=
   // (rtev serve's way; the SDK adds it when the URL has none); without it the URL decides.
   if (proto == wire_protocol::rtev) {
-    copt.rooms = all_rooms ? std::vector<std::string>{"*"} : o.rooms;
+    copt.rooms = all_rooms ? std::vector<std::string>{"*"} : rooms;
   } else {
-    for (const auto& r : o.rooms) copt.rooms.push_back(r);
+    for (const auto& r : rooms) copt.rooms.push_back(r);
   }
   // Joined once each (the client keeps a set): `--room a --room a` waits for one answer.
   const std::set<std::string> wanted_rooms(copt.rooms.begin(), copt.rooms.end());
   copt.rooms.assign(wanted_rooms.begin(), wanted_rooms.end());
-  copt.types = o.types;
+  // The server filters by the included types; the excluded ones are dropped here.
+  copt.types = types.include;
   copt.since = since;
   client c(copt);
 
   std::string self_user;  // service thread only
   auto events = c.on("*", [&](const event& e) {
+    if (!show_presence && e.room == std::optional<std::string>("presence")) return;
     // Our own connection's presence events are noise, not news.
     if (e.room == std::optional<std::string>("presence") && e.data.is_object() &&
         e.data.value("user_id", "") == self_user &&
@@ -193,18 +218,15 @@ int run_tail(tail_options& o) {
     // with -v (a rejection also ends the command with exit 4 and its message), printed only
     // when --type asks for them.
     if (proto == wire_protocol::socketio && (e.type == "authenticated" || e.type == "auth_error") &&
-        o.types.empty()) {
+        types.include.empty()) {
       debug(common, e.type + ": " + e.data.dump());
       return;
     }
-    if (!o.types.empty() && std::none_of(o.types.begin(), o.types.end(), [&](const std::string& t) {
-          return glob_match(t, e.type);
-        }))
-      return;
+    if (!types.matches(e.type)) return;
     // --room shows only those rooms; without it, broadcasts show too. Events from SSE and
     // Socket.IO servers rarely say which room they came through: those without one are shown.
     if (!all_rooms && (e.room || proto == wire_protocol::rtev) &&
-        (!e.room || std::none_of(o.rooms.begin(), o.rooms.end(),
+        (!e.room || std::none_of(rooms.begin(), rooms.end(),
                                  [&](const std::string& r) { return glob_match(r, *e.room); })))
       return;
     if (!wheres.empty()) {

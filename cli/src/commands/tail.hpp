@@ -25,6 +25,7 @@ struct tail_options {
   std::optional<std::string> timeout;  ///< set even when given empty (then refused)
   std::string url_arg;                 // tail URL: the positional form of --url
   bool until_end = false;
+  bool presence = false;  ///< also show (and join) the presence room
   std::optional<std::uint64_t> count;
 };
 

@@ -54,6 +54,13 @@ enum class client_state {
 /// "idle", "connecting", "connected", "reconnecting", "closed".
 std::string_view to_string(client_state s);
 
+/// The per-connection rate limit a server announces (rtev serve: `rate_limit` in
+/// `authenticated`): a token bucket of `burst` messages refilled at `per_second`.
+struct rate_limit_info {
+  double per_second = 0;
+  double burst = 0;
+};
+
 /// A state change with its details, as passed to on_state().
 struct state_info {
   client_state state = client_state::idle;
@@ -70,6 +77,8 @@ struct state_info {
   /// ("self-signed certificate", "expired", …; `reason` has the whole sentence). Not retried.
   std::string certificate_problem;
   std::string user_id;  ///< connected: who the server says we are
+  /// connected: the rate limit the server announced (none: it announces none; SSE never).
+  std::optional<rate_limit_info> rate_limit;
 };
 
 /// The server could not replay everything a room may have had while the client was away
@@ -195,7 +204,12 @@ struct client_options {
   nlohmann::json since = nullptr;
   bool reconnect = true;                 ///< false: the first disconnect closes the client
   std::size_t offline_queue_max = 1000;  ///< publishes held while disconnected
-  std::string subprotocol = "rtev.v1";   ///< offered in the handshake; empty: none
+  /// Announce this connection in presence. false — for a client that only publishes — asks
+  /// the server not to count it (no user_online/user_offline, not listed by PRESENCE): rtev
+  /// and SSE add `presence=false` to the connect URL's query, Socket.IO puts `"presence":
+  /// false` in the CONNECT auth payload (docs/protocol.md §4.4).
+  bool presence = true;
+  std::string subprotocol = "rtev.v1";  ///< offered in the handshake; empty: none
 };
 
 namespace detail {

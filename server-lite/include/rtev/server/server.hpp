@@ -32,6 +32,9 @@ struct server_config {
   std::string timezone = "UTC";  ///< IANA zone stamped on every event
   std::optional<std::uint64_t> history_max_events;
   std::optional<std::chrono::seconds> history_max_age;
+  /// Store user_online/user_offline (with a seq, replayed and in HISTORY); false: they are
+  /// live-only, like typing indicators.
+  bool store_presence = false;
 
   std::string auth = "none";  ///< none | token | jwt
   std::string jwt_secret;     ///< required for jwt
