@@ -63,7 +63,7 @@ void setup_publish(CLI::App& app, publish_options& o) {
                   "Wait this long for the ACKs after the last event (exit 1 naming those missing)")
       ->capture_default_str();
   add_common(*cmd, o.common);
-  add_protocol(*cmd, o.common, true);
+  add_protocol(*cmd, o.common, true, true);
 }
 
 int publish_all(const common_options& common, std::vector<outgoing_event> events, bool http,
@@ -122,8 +122,19 @@ int publish_all(const common_options& common, std::uint64_t count,
     // rtev: PUBLISH with an ACK; Socket.IO: the `publish` event with an acknowledgement; SSE:
     // a POST of the envelope to the stream URL (the SDK's SSE publish).
     client_options copt = common.client_config();
+    // A Socket.IO server that never acknowledges the event type itself: done well within the
+    // --ack-timeout.
+    copt.socketio.publish_ack_wait = std::min(copt.socketio.publish_ack_wait, ack_wait / 2);
     client c(copt);
-    c.on_error([&](const client_error& e) { note(common, e.message); });
+    c.on_error([&](const client_error& e) {
+      // A room that cannot be joined (--join) fails the command like a refused event.
+      if (e.what == client_error::kind::server && e.op == "SUBSCRIBE") {
+        std::lock_guard<std::mutex> lock(m);
+        failures.push_back(e.message);
+        return;
+      }
+      note(common, e.message);
+    });
     connect_or_exit(c, common);
     std::map<std::uint64_t, std::string> pending;  // events without an answer yet → label
     bool gave_up = false;
@@ -140,7 +151,12 @@ int publish_all(const common_options& common, std::uint64_t count,
       c.publish(next.ev, [&, i, label](const publish_ack* ack, const client_error* err) {
         std::lock_guard<std::mutex> lock(m);
         if (gave_up) return;  // already reported as unanswered
-        if (ack)
+        if (ack && !ack->acknowledged)
+          debug(common, label + " sent; the server did not acknowledge it within " +
+                            std::to_string(copt.socketio.publish_ack_wait.count()) + " ms");
+        else if (ack && ack->seq == 0 && common.protocol == wire_protocol::socketio)
+          debug(common, label + " acknowledged");
+        else if (ack)
           debug(common, label + " stored as seq " + std::to_string(ack->seq) +
                             (ack->duplicate ? " (duplicate)" : ""));
         else

@@ -139,6 +139,8 @@ int run_tail(tail_options& o) {
 
   std::atomic<std::uint64_t> matched{0};
   std::string self_user;  // service thread only
+  // The server is a WebSocket server that does not speak rtev's protocol (set on connecting).
+  std::atomic<bool> foreign{false};
   auto events = c.on("*", [&](const event& e) {
     // Our own connection's presence events are noise, not news.
     if (e.room == std::optional<std::string>("presence") && e.data.is_object() &&
@@ -158,9 +160,10 @@ int run_tail(tail_options& o) {
           return glob_match(t, e.type);
         }))
       return;
-    // --room shows only those rooms; without it, broadcasts show too. Events from SSE and
-    // Socket.IO servers rarely say which room they came through: those without one are shown.
-    if (!all_rooms && (e.room || proto == wire_protocol::rtev) &&
+    // --room shows only those rooms; without it, broadcasts show too. Events from SSE,
+    // Socket.IO and foreign WebSocket servers rarely say which room they came through: those
+    // without one are shown.
+    if (!all_rooms && (e.room || (proto == wire_protocol::rtev && !foreign)) &&
         (!e.room || std::none_of(o.rooms.begin(), o.rooms.end(),
                                  [&](const std::string& r) { return glob_match(r, *e.room); })))
       return;
@@ -187,7 +190,8 @@ int run_tail(tail_options& o) {
       stop.finish(exit_ok);
   };
   auto joins = c.on_joined([&](const join_info& j) {
-    debug(common, "joined " + j.room + " (replayed " + std::to_string(j.replayed) + ")");
+    if (!foreign)
+      debug(common, "joined " + j.room + " (replayed " + std::to_string(j.replayed) + ")");
     if (std::find(copt.rooms.begin(), copt.rooms.end(), j.room) != copt.rooms.end()) {
       ++joined;
       check_end();
@@ -204,7 +208,10 @@ int run_tail(tail_options& o) {
     }
     if (err.what == client_error::kind::server) {
       note(common, "server: " + err.message);
-      if (err.code == "forbidden" || err.code == "bad_request") stop.finish(exit_error);
+      // A room that cannot be joined (whatever the server's reason) is an error: the command
+      // would wait for events that never come.
+      if (err.op == "SUBSCRIBE" || err.code == "forbidden" || err.code == "bad_request")
+        stop.finish(exit_error);
       return;
     }
     note(common, err.message);
@@ -222,8 +229,14 @@ int run_tail(tail_options& o) {
         debug(common, line);
     } else if (s.state == client_state::connected) {
       // Said here, on the service thread, so it comes before the first event's lines.
+      foreign = s.foreign;
       if (was_connected)
-        note(common, reconnected_note(proto));
+        note(common, s.foreign ? "reconnected" : reconnected_note(proto));
+      else if (s.foreign)
+        debug(common, "connected to " + copt.url +
+                          " (a WebSocket server that does not speak rtev's protocol: " + s.reason +
+                          "); its messages are read leniently" +
+                          (all_rooms ? "" : ", and --room only filters (nothing can be joined)"));
       else
         debug(common, "connected to " + copt.url + " (" + std::string(to_string(proto)) + ")");
       was_connected = true;
