@@ -34,7 +34,10 @@ complete -c rtev -n '__fish_seen_subcommand_from tail' -l path
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l transport -r -a 'polling websocket'
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l auth-json
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l emit
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l emit-reply
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l join
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l join-event
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l leave-event
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l format -r -a 'pretty json jsonl raw text names'
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l time -r -a 'iso local relative'
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l output -r -F
@@ -71,7 +74,10 @@ complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l path
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l transport -r -a 'polling websocket'
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l auth-json
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l emit
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l emit-reply
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l join
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l join-event
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l leave-event
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l format -r -a 'pretty json jsonl raw text names'
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l time -r -a 'iso local relative'
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l output -r -F
@@ -113,7 +119,11 @@ complete -c rtev -n '__fish_seen_subcommand_from publish' -l path
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l transport -r -a 'polling websocket'
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l auth-json
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l emit
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l emit-reply
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l join
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l join-event
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l leave-event
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l publish-event
 complete -c rtev -n __fish_use_subcommand -a replay -d 'Publish a recorded JSONL stream again with its pacing, or print stored history'
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l help
 complete -c rtev -n '__fish_seen_subcommand_from replay' -s h
@@ -150,7 +160,11 @@ complete -c rtev -n '__fish_seen_subcommand_from replay' -l path
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l transport -r -a 'polling websocket'
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l auth-json
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l emit
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l emit-reply
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l join
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l join-event
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l leave-event
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l publish-event
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l format -r -a 'pretty json jsonl raw text names'
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l time -r -a 'iso local relative'
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l output -r -F
@@ -182,7 +196,11 @@ complete -c rtev -n '__fish_seen_subcommand_from connect' -l path
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l transport -r -a 'polling websocket'
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l auth-json
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l emit
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l emit-reply
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l join
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l join-event
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l leave-event
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l publish-event
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l format -r -a 'pretty json jsonl raw text names'
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l time -r -a 'iso local relative'
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l output -r -F

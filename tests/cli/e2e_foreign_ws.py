@@ -87,6 +87,9 @@ def test_deadlines_and_exit_codes():
             r.rc == 0 and "could not connect" not in r.err and "sent nothing within 7" in r.err, r)
 
     srv = NodeServer(t, "foreign_ws_server.js")
+    r = t.run("tail", endpoint(srv), "--until-end", "--timeout", "10s")
+    t.check("--until-end: nothing is replayed, so it ends at once saying why (exit 0)",
+            r.rc == 0 and r.elapsed < 5 and "--until-end: this server does not speak rtev's protocol" in r.err, r)
     r = t.run("tail", endpoint(srv, "bad"), "--timeout", "10s")
     t.check("a token the server refuses (HTTP 403): exit 4", r.rc == 4 and "403" in r.err, r)
     r = t.run("tail", endpoint(srv, None), "--timeout", "10s")

@@ -230,6 +230,10 @@ int run_tail(tail_options& o) {
     } else if (s.state == client_state::connected) {
       // Said here, on the service thread, so it comes before the first event's lines.
       foreign = s.foreign;
+      if (s.foreign && !was_connected && (o.until_end || !o.since.empty()))
+        note(common, std::string(o.until_end ? "--until-end" : "--since") +
+                         ": this server does not speak rtev's protocol and replays nothing" +
+                         (o.until_end ? "; ending" : ""));
       if (was_connected)
         note(common, s.foreign ? "reconnected" : reconnected_note(proto));
       else if (s.foreign)
