@@ -187,7 +187,7 @@ void socketio_transport::emit(const std::string& name, json args, ack_callback a
     p.name = name;
     p.callback = std::move(ack);
   }
-  emit_packet(name, std::move(args), std::move(p));
+  emit_packet(name, args, std::move(p));
 }
 
 void socketio_transport::on_sio_text(const std::string& text) {
