@@ -36,7 +36,10 @@ complete -c rtev -n '__fish_seen_subcommand_from tail' -l path
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l transport -x -a 'polling websocket'
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l auth-json
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l emit
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l emit-reply
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l join
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l join-event
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l leave-event
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l format -x -a 'pretty json jsonl raw'
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l time -x -a 'iso local relative'
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l output -r -F
@@ -75,7 +78,10 @@ complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l path
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l transport -x -a 'polling websocket'
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l auth-json
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l emit
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l emit-reply
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l join
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l join-event
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l leave-event
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l format -x -a 'pretty json jsonl raw'
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l time -x -a 'iso local relative'
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l output -r -F
@@ -117,7 +123,11 @@ complete -c rtev -n '__fish_seen_subcommand_from publish' -l path
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l transport -x -a 'polling websocket'
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l auth-json
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l emit
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l emit-reply
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l join
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l join-event
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l leave-event
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l publish-event
 complete -c rtev -n '__fish_seen_subcommand_from publish' -a '(rtev completion --list types)'
 complete -c rtev -n __fish_use_subcommand -a replay -d 'Publish a recorded JSONL stream again with its pacing, or print stored history'
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l help
@@ -155,7 +165,11 @@ complete -c rtev -n '__fish_seen_subcommand_from replay' -l path
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l transport -x -a 'polling websocket'
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l auth-json
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l emit
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l emit-reply
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l join
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l join-event
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l leave-event
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l publish-event
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l format -x -a 'pretty json jsonl raw'
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l time -x -a 'iso local relative'
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l output -r -F
@@ -188,7 +202,11 @@ complete -c rtev -n '__fish_seen_subcommand_from connect' -l path
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l transport -x -a 'polling websocket'
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l auth-json
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l emit
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l emit-reply
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l join
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l join-event
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l leave-event
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l publish-event
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l format -x -a 'pretty json jsonl raw'
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l time -x -a 'iso local relative'
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l output -r -F

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <mutex>
+#include <tuple>
 
 #include "exit_codes.hpp"
 #include "interrupts.hpp"
@@ -87,7 +88,7 @@ void add_http_common(CLI::App& cmd, common_options& o) {
   add_diagnostics(cmd, o, g, "Print nothing: the exit code says it all");
 }
 
-void add_protocol(CLI::App& cmd, common_options& o, bool publishes) {
+void add_protocol(CLI::App& cmd, common_options& o, bool publishes, bool publish_event) {
   const char* g = "Protocol";
   protocol_flags& p = o.proto;
   cmd.add_option("--protocol", p.protocol,
@@ -118,11 +119,31 @@ void add_protocol(CLI::App& cmd, common_options& o, bool publishes) {
       ->group(s);
   cmd.add_option("--emit", p.emits,
                  "Emit event NAME with JSON after connecting, e.g. --emit authenticate "
-                 "'{\"token\":\"…\"}' (repeatable, in order; a JSON array is several arguments)")
+                 "'{\"token\":\"…\"}' (repeatable, in order; a JSON array is several arguments); "
+                 "joins and publishes wait for its acknowledgement or --emit-reply")
       ->type_name("NAME JSON")
       ->allow_extra_args(false)
       ->group(s);
+  cmd.add_option("--emit-reply", p.emit_reply,
+                 "The server's event that answers the --emit (default authenticated): joins and "
+                 "publishes wait for it or the emits' acknowledgements")
+      ->type_name("NAME")
+      ->group(s);
   cmd.add_option("--join", p.joins, "Join this room with the join event (repeatable)")->group(s);
+  cmd.add_option("--join-event", p.join_event,
+                 "The event that joins a room, with {room} (default join; empty: none)")
+      ->type_name("NAME")
+      ->group(s);
+  cmd.add_option("--leave-event", p.leave_event,
+                 "The event that leaves a room, with {room} (default leave; empty: none)")
+      ->type_name("NAME")
+      ->group(s);
+  if (publish_event)
+    cmd.add_option("--publish-event", p.publish_event,
+                   "Publish as this event with {room,type,data,id} and wait for its ack (default: "
+                   "publish for rtev serve, the event type itself for other servers)")
+        ->type_name("NAME")
+        ->group(s);
 }
 
 wire_protocol parse_protocol(const std::string& flag, const std::string& text) {
@@ -259,14 +280,38 @@ void common_options::resolve_protocol(int url_level, const std::optional<profile
         }
         socketio.emits.emplace_back(name, std::move(args));
       }
+      const std::tuple<const char*, const std::optional<std::string>&, std::string*> names[] = {
+          {"--join-event", proto.join_event, &socketio.join_event},
+          {"--leave-event", proto.leave_event, &socketio.leave_event},
+          {"--emit-reply", proto.emit_reply, &socketio.emit_reply},
+          {"--publish-event", proto.publish_event, nullptr}};
+      for (const auto& [flag, given, into] : names) {
+        if (!given) continue;
+        if (is_reserved_socketio_event(*given))
+          throw usage_error(std::string(flag) + ": '" + *given +
+                            "' is a reserved Socket.IO event name (connect, connect_error, "
+                            "disconnect, disconnecting, newListener, removeListener)");
+        if (into) *into = *given;
+      }
+      if (proto.publish_event) socketio.publish_event = *proto.publish_event;
+      if (proto.emit_reply && proto.emits.empty())
+        throw usage_error("--emit-reply " + *proto.emit_reply +
+                          ": names the answer to an --emit, and none is given");
       break;
     }
   }
 
   const std::pair<const char*, bool> socketio_only[] = {
-      {"--namespace", !proto.nsp.empty()},       {"--path", !proto.path.empty()},
-      {"--transport", !proto.transport.empty()}, {"--auth-json", !proto.auth_json.empty()},
-      {"--emit", !proto.emits.empty()},          {"--join", !proto.joins.empty()},
+      {"--namespace", !proto.nsp.empty()},
+      {"--path", !proto.path.empty()},
+      {"--transport", !proto.transport.empty()},
+      {"--auth-json", !proto.auth_json.empty()},
+      {"--emit", !proto.emits.empty()},
+      {"--join", !proto.joins.empty()},
+      {"--join-event", proto.join_event.has_value()},
+      {"--leave-event", proto.leave_event.has_value()},
+      {"--publish-event", proto.publish_event.has_value()},
+      {"--emit-reply", proto.emit_reply.has_value()},
   };
   for (const auto& [flag, given] : socketio_only)
     if (given) require_protocol(*this, flag, {wire_protocol::socketio});

@@ -27,6 +27,8 @@ struct protocol_flags {
   std::string protocol, nsp, path, transport, auth_json, last_event_id, publish_url;
   std::vector<std::pair<std::string, std::string>> emits;  ///< --emit NAME JSON, in order
   std::vector<std::string> joins, headers;
+  /// --join-event, --leave-event, --publish-event, --emit-reply (given, maybe empty).
+  std::optional<std::string> join_event, leave_event, publish_event, emit_reply;
 };
 
 struct common_options {
@@ -64,8 +66,10 @@ void add_common(CLI::App& cmd, common_options& opt);
 /// --connect-timeout, -q, -v.
 void add_http_common(CLI::App& cmd, common_options& opt);
 /// Adds --protocol, --header and the Socket.IO / SSE flags (groups "Protocol", "Socket.IO");
-/// `publishes`: also --publish-url (publish, replay).
-void add_protocol(CLI::App& cmd, common_options& opt, bool publishes = false);
+/// `publishes`: also --publish-url (publish, replay); `publish_event`: also --publish-event
+/// (publish, replay, connect).
+void add_protocol(CLI::App& cmd, common_options& opt, bool publishes = false,
+                  bool publish_event = false);
 
 /// "rtev", "sse", "socketio" → the protocol; throws usage_error naming `flag`.
 wire_protocol parse_protocol(const std::string& flag, const std::string& text);

@@ -61,8 +61,19 @@ void watch_signals() {
     }
     // The command winds down on its own; a second signal, or one that takes too long (blocked
     // in a DNS lookup, a stuck peer), ends the process now.
-    const timespec grace{grace_seconds, 0};
-    const int again = sigtimedwait(&set, nullptr, &grace);
+    // sigtimedwait returns early with EINTR when the thread is stopped and resumed (LeakSanitizer
+    // does that to every thread as the process exits): it waits again for what is left.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(grace_seconds);
+    int again = -1;
+    for (;;) {
+      const auto left = until - std::chrono::steady_clock::now();
+      if (left <= std::chrono::steady_clock::duration::zero()) break;
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+      const timespec grace{static_cast<time_t>(ns / 1000000000),
+                           static_cast<long>(ns % 1000000000)};
+      again = sigtimedwait(&set, nullptr, &grace);
+      if (again > 0 || errno != EINTR) break;
+    }
     std::_Exit(interrupt_exit_code(again > 0 ? again : sig));
   }).detach();
 }

@@ -187,6 +187,20 @@ detail::parsed_url checked_url(const client_options& o) {
       (o.socketio.nsp.empty() || o.socketio.nsp.front() != '/'))
     throw config_error("invalid Socket.IO namespace '" + o.socketio.nsp +
                        "': expected one starting with '/'");
+  if (o.protocol == wire_protocol::socketio) {
+    const std::pair<const char*, const std::string*> names[] = {
+        {"join_event", &o.socketio.join_event},
+        {"leave_event", &o.socketio.leave_event},
+        {"publish_event", o.socketio.publish_event ? &*o.socketio.publish_event : nullptr},
+        {"emit_reply", &o.socketio.emit_reply}};
+    for (const auto& [what, name] : names)
+      if (name && is_reserved_socketio_event(*name))
+        throw config_error("invalid socketio." + std::string(what) + " '" + *name +
+                           "': a reserved Socket.IO event name");
+    if (o.socketio.emit_reply_wait.count() < 0 || o.socketio.publish_ack_wait.count() < 0)
+      throw config_error("socketio.emit_reply_wait and publish_ack_wait must not be negative");
+  }
+  if (o.foreign_wait.count() < 0) throw config_error("foreign_wait must not be negative");
   if (o.protocol == wire_protocol::socketio && !o.socketio.auth.is_null() &&
       !o.socketio.auth.is_object())
     throw config_error("invalid Socket.IO auth payload " + o.socketio.auth.dump() +
@@ -331,6 +345,10 @@ struct client::impl final : detail::transport_sink {
 
   void set_state(state_info info) {
     current = info.state;
+    // Handlers first: whoever waits on connected() / closed() finds what they did done (the
+    // CLI's `connect` learns from its handler whether the server speaks rtev's protocol).
+    for (auto& e : reg->snapshot())
+      if (e->on_state && e->active) call_guarded([&] { e->on_state(info); }, nullptr);
     if (info.state == client_state::connected && !connected_set) {
       connected_set = true;
       connected_promise.set_value();
@@ -345,8 +363,6 @@ struct client::impl final : detail::transport_sink {
       }
       closed_promise.set_value(info);
     }
-    for (auto& e : reg->snapshot())
-      if (e->on_state && e->active) call_guarded([&] { e->on_state(info); }, nullptr);
   }
 
   template <class F>
@@ -485,6 +501,8 @@ struct client::impl final : detail::transport_sink {
         s.rate_limit =
             rate_limit_info{r["per_second"].get<double>(), std::max(1.0, r["burst"].get<double>())};
     }
+    s.foreign = d.value("foreign", false);
+    if (s.foreign) s.reason = d.value("foreign_reason", std::string());
     set_state(s);
   }
 
@@ -514,7 +532,7 @@ struct client::impl final : detail::transport_sink {
       for (auto it = publishes.begin(); it != publishes.end(); ++it)
         if (it->ref == ref) {
           publish_ack ack{d.value("id", it->id), d.value("seq", std::uint64_t{0}),
-                          d.value("duplicate", false)};
+                          d.value("duplicate", false), d.value("acknowledged", true)};
           auto done = std::move(it->done);
           publishes.erase(it);
           call_guarded([&] { done(&ack, nullptr); }, nullptr);
@@ -551,8 +569,10 @@ struct client::impl final : detail::transport_sink {
     const json& d = msg.contains("data") ? msg["data"] : json::object();
     client_error err = make_error(client_error::kind::server, d.value("message", "server error"),
                                   d.value("code", ""));
+    err.op = d.value("op", "");
     for (auto it = publishes.begin(); it != publishes.end(); ++it)
       if (!ref.empty() && it->ref == ref) {
+        if (err.op.empty()) err.op = "PUBLISH";
         auto done = std::move(it->done);
         publishes.erase(it);
         call_guarded([&] { done(nullptr, &err); }, nullptr);
@@ -574,6 +594,7 @@ struct client::impl final : detail::transport_sink {
       return;
     }
     if (auto s = subscribe_refs.find(ref); s != subscribe_refs.end()) {
+      err.op = "SUBSCRIBE";
       err.message = "cannot join '" + s->second + "': " + err.message;
       subscribe_refs.erase(s);
     }

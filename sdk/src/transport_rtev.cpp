@@ -1,6 +1,17 @@
 // The rtev transport: rtev's JSON envelopes over one lws WebSocket client connection. Requests
 // go out as they are; every text message is parsed and handed to the client.
 //
+// Foreign WebSocket servers. rtev serve sends `authenticated` (or `auth_error`) as its first
+// message, at once. A server that sends anything else first, or nothing within foreign_wait of
+// the upgrade, does not speak rtev's protocol (a FastAPI-style server pushing
+// {type, timestamp, timezone, data}, say): the attempt is reported connected right away (a
+// synthesized `authenticated` with "foreign": true) and from then on every message is read
+// leniently with read_foreign, as SSE and Socket.IO payloads are. Requests such a server cannot
+// take are answered here: SUBSCRIBE with an ACK (the URL decides what it sends), UNSUBSCRIBE
+// with nothing, everything else with ERROR unsupported. Those answers are delivered from the
+// next tick, never from inside send(): the client may be walking the list they change.
+// send_raw() still goes out as is. An `auth_error` is an authentication failure either way.
+//
 // lws 4.1 facts this code depends on (see ../shared/LWS-NOTES.md):
 // - an asynchronous kill of a wsi that is still connecting crashed in lws's timer list: kill()
 //   closes synchronously from the client's timer, and reports the end itself when lws does
@@ -14,6 +25,7 @@
 // an authentication failure ("the server requires a token") instead of running into the
 // connect time-out or the server's --auth-timeout. The probe's PONG is not passed on.
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 
@@ -34,6 +46,9 @@ class rtev_transport final : public transport {
     ended_ = ws_open_ = authenticated_ = want_close_ = ping_due_ = ping_outstanding_ = false;
     probe_outstanding_ = false;
     kill_requested_ = false;
+    mode_ = mode::rtev;
+    opened_at_ = steady::now();
+    deferred_.clear();
     rx_.clear();
     outq_.clear();
     end_ = transport_end{};
@@ -67,7 +82,10 @@ class rtev_transport final : public transport {
     }
   }
 
-  void send(json&& request) override { send_raw(request.dump()); }
+  void send(json&& request) override {
+    if (mode_ == mode::foreign) return answer_for_foreign_server(request);
+    send_raw(request.dump());
+  }
 
   void send_raw(std::string text) override {
     if (!wsi_) return;
@@ -104,7 +122,23 @@ class rtev_transport final : public transport {
   }
 
   void tick(steady::time_point now) override {
+    if (!deferred_.empty()) {
+      auto replies = std::move(deferred_);
+      deferred_.clear();
+      const std::uint64_t gen = generation_;
+      for (auto& m : replies) {
+        c_.sink->on_message(std::move(m));
+        if (gen != generation_ || ended_) return;
+      }
+    }
     if (!ws_open_ || !wsi_) return;
+    if (mode_ == mode::waiting && now >= detect_by_) {
+      const auto waited =
+          std::chrono::duration_cast<std::chrono::milliseconds>(detect_by_ - established_at_);
+      become_foreign("it sent nothing within " + std::to_string(waited.count()) +
+                     " ms of the upgrade (rtev servers send `authenticated` at once)");
+      return;
+    }
     if (ping_outstanding_ && now - ping_sent_ >= opt_.heartbeat_timeout) {
       kill("no answer to ping within " + std::to_string(opt_.heartbeat_timeout.count()) + " ms");
       return;
@@ -139,10 +173,19 @@ class rtev_transport final : public transport {
       case LWS_CALLBACK_CLIENT_ESTABLISHED:
         if (w != wsi_) return 0;
         ws_open_ = true;
-        last_rx_ = steady::now();
-        if (token_.empty()) {
+        last_rx_ = established_at_ = steady::now();
+        if (token_.empty() && !url_carries_token()) {
+          // Ask whether the server needs a token (docs/protocol.md §4.1). Not when the URL
+          // carries one (`?token=`): the server has it, and a server other than rtev would
+          // answer the PING with an error the user did not cause.
           probe_outstanding_ = true;
           outq_.push_front(json{{"type", "PING"}, {"ref", auth_probe_ref}}.dump());
+        }
+        if (opt_.foreign_wait.count() > 0) {
+          // The wait ends in time for the connect time-out to find the client connected.
+          mode_ = mode::waiting;
+          detect_by_ = std::min(established_at_ + opt_.foreign_wait,
+                                opened_at_ + opt_.connect_timeout * 3 / 4);
         }
         if (!outq_.empty()) lws_callback_on_writable(w);
         return 0;
@@ -231,6 +274,7 @@ class rtev_transport final : public transport {
  private:
   void on_text(const std::string& text) {
     json j = rtev::parse_json(text);
+    if (mode_ == mode::foreign) return on_foreign_text(text, std::move(j));
     if (probe_outstanding_ && j.is_object() && j.value("type", json()) == "PONG" &&
         j.value("ref", json()) == auth_probe_ref) {
       probe_outstanding_ = false;
@@ -240,6 +284,16 @@ class rtev_transport final : public transport {
       want_close_ = true;
       lws_callback_on_writable(wsi_);
       return;
+    }
+    if (mode_ == mode::waiting) {
+      const bool typed = j.is_object() && j.contains("type") && j["type"].is_string();
+      const std::string type = typed ? j["type"].get<std::string>() : "";
+      if (type != "authenticated" && type != "auth_error") {
+        become_foreign("its first message is not `authenticated`");
+        if (ended_) return;
+        return on_foreign_text(text, std::move(j));
+      }
+      mode_ = mode::rtev;
     }
     c_.sink->on_raw(text);
     if (j.is_discarded() || !j.is_object() || !j.contains("type") || !j["type"].is_string()) {
@@ -257,12 +311,78 @@ class rtev_transport final : public transport {
     c_.sink->on_message(std::move(j));
   }
 
+  bool url_carries_token() const {
+    const std::string& p = c_.url.path;
+    const auto q = p.find('?');
+    if (q == std::string::npos) return false;
+    const std::string query = "&" + p.substr(q + 1);
+    return query.find("&token=") != std::string::npos;
+  }
+
+  // Not rtev: connected from here on, every message read leniently.
+  void become_foreign(const std::string& why) {
+    mode_ = mode::foreign;
+    authenticated_ = true;
+    c_.sink->on_message(
+        json{{"type", "authenticated"},
+             {"data",
+              {{"user_id", ""}, {"anonymous", true}, {"foreign", true}, {"foreign_reason", why}}}});
+  }
+
+  void on_foreign_text(const std::string& text, json j) {
+    c_.sink->on_raw(text);
+    if (j.is_object() && j.contains("type") && j["type"] == "auth_error") {
+      // rtev's refusal, from a server that was silent for foreign_wait first (token mode
+      // without a token): an authentication failure, not news.
+      end_.auth_rejected = true;
+      const json d = j.value("data", json::object());
+      end_.reason = "authentication rejected: " +
+                    (d.is_object() ? d.value("message", std::string()) : std::string());
+      c_.sink->on_message(std::move(j));
+      return;
+    }
+    const auto now = std::chrono::system_clock::now();
+    c_.sink->on_event(j.is_discarded() ? read_foreign(text, "", now) : read_foreign(j, "", now));
+  }
+
+  // A request to a server that does not speak rtev's protocol: answered here (next tick).
+  void answer_for_foreign_server(const json& request) {
+    const std::string type = request.value("type", "");
+    if (type == "UNSUBSCRIBE") return;
+    json reply;
+    if (type == "SUBSCRIBE") {
+      // Nothing to join: the URL decides what such a server sends.
+      const json data = request.value("data", json::object());
+      reply = {{"type", "ACK"},
+               {"data",
+                {{"op", "SUBSCRIBE"},
+                 {"room", data.is_object() ? data.value("room", "") : ""},
+                 {"replayed", 0},
+                 {"last_seq", 0}}}};
+    } else {
+      const std::string what = type == "PUBLISH"              ? "publishing"
+                               : type == "HISTORY"            ? "history"
+                               : type == "PING"               ? "ping"
+                               : type.rfind("TYPING", 0) == 0 ? "typing indicators"
+                                                              : type;
+      reply = {{"type", "ERROR"},
+               {"data",
+                {{"code", "unsupported"},
+                 {"op", type},
+                 {"message", what + " needs rtev's protocol, which this WebSocket server does not "
+                                    "speak"}}}};
+    }
+    if (request.contains("ref")) reply["ref"] = request["ref"];
+    deferred_.push_back(std::move(reply));
+  }
+
   // The attempt is over: report it once.
   void end(const std::string& why) {
     if (ended_) return;
     ended_ = true;
     wsi_ = nullptr;
     outq_.clear();
+    deferred_.clear();
     transport_end e = std::move(end_);
     end_ = transport_end{};
     if (e.reason.empty()) e.reason = why;
@@ -287,6 +407,11 @@ class rtev_transport final : public transport {
   std::deque<std::string> outq_;
   steady::time_point last_rx_{}, ping_sent_{};
   transport_end end_;
+  // Does the server speak rtev's protocol? waiting: the WebSocket is open, its first message
+  // (or foreign_wait) decides.
+  enum class mode { waiting, rtev, foreign } mode_ = mode::rtev;
+  steady::time_point opened_at_{}, established_at_{}, detect_by_{};
+  std::deque<json> deferred_;  // answers to requests a foreign server cannot take
 };
 
 }  // namespace

@@ -579,7 +579,12 @@ void socketio_door::on_connect(session& s, connection& c, const json& auth) {
     if (std::string err = hub_.authenticate(c, token, false); !err.empty()) return refuse(err);
   }
   s.sio_connected = true;
-  json ack = {{"sid", s.sio_id}, {"epoch", hub_.epoch()}, {"last_seq", hub_.frontier()}};
+  // "protocol" says this namespace is rtev's (docs/protocol.md §7.2): clients then publish with
+  // the `publish` event instead of emitting the event type itself.
+  json ack = {{"sid", s.sio_id},
+              {"protocol", "rtev.v1"},
+              {"epoch", hub_.epoch()},
+              {"last_seq", hub_.frontier()}};
   if (c.who) {
     ack["user_id"] = c.who->user_id;
     ack["anonymous"] = c.who->anonymous;

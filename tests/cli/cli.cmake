@@ -3,13 +3,19 @@
 # Included from tests/CMakeLists.txt (CMAKE_CURRENT_SOURCE_DIR is tests/).
 
 set(_rtev_cli_e2e tail publish replay connection connect misc protocols ci signals)
-# Foreign servers (a Node socket.io server, a Node SSE server) need Node and the pinned npm
-# packages in tests/interop/node_modules (`./dev test` installs them).
+# Foreign servers (a Node socket.io server, a Node SSE server, a FastAPI-style Node `ws` server)
+# need Node and the pinned npm packages in tests/interop/node_modules (`./dev test` installs
+# them).
 find_program(RTEV_NODE node)
 if(RTEV_NODE AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/interop/node_modules/socket.io)
-  list(APPEND _rtev_cli_e2e foreign)
+  list(APPEND _rtev_cli_e2e foreign foreign_socketio)
 else()
-  message(STATUS "node or tests/interop/node_modules/socket.io missing: cli:e2e_foreign is not added (./dev test)")
+  message(STATUS "node or tests/interop/node_modules/socket.io missing: cli:e2e_foreign and cli:e2e_foreign_socketio are not added (./dev test)")
+endif()
+if(RTEV_NODE AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/interop/node_modules/ws)
+  list(APPEND _rtev_cli_e2e foreign_ws)
+else()
+  message(STATUS "node or tests/interop/node_modules/ws missing: cli:e2e_foreign_ws is not added (./dev test)")
 endif()
 find_program(RTEV_TMUX tmux)
 if(RTEV_TMUX)

@@ -5,8 +5,10 @@
 `rtev tail --protocol socketio` with the default transport (polling + upgrade) and
 --transport websocket, --namespace (and the URL path as namespace), --auth-json / --token,
 --emit (in order; `authenticate` answered by `authenticated`), --join and --room, events of
-every shape with what -v says was filled in; `rtev publish` as the `publish` event with an
-acknowledgement; `rtev connect` with /emit, /emit-ack, /pub and raw packets;
+every shape with what -v says was filled in; `rtev publish --publish-event publish` as the
+`publish` event with an acknowledgement; `rtev connect` with /emit, /emit-ack, /pub and raw
+packets (the default publishing, the handshake wait and the FastAPI-style WebSocket server are
+in e2e_foreign_socketio.py and e2e_foreign_ws.py);
 `rtev tail http://…` (SSE inferred) reading `data: {"userId","type","data"}` events with
 `id:` lines, named events, non-JSON data, --header, --last-event-id, reconnecting after the
 server restarts and resuming with Last-Event-ID without missing or repeating an event;
@@ -15,97 +17,14 @@ SSE (receive-only).
 usage: e2e_foreign.py RTEV_BINARY"""
 import json
 import os
-import shutil
-import subprocess
 import sys
-import threading
-import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cli_e2e_support import REPO, Suite, _die_with_parent  # noqa: E402
-
-INTEROP = os.path.join(REPO, "tests", "interop")
-NODE = shutil.which("node")
+from cli_e2e_support import Suite  # noqa: E402
+from foreign_servers import INTEROP, NODE, NodeServer  # noqa: E402
 
 t = Suite("foreign")
-
-
-class NodeServer:
-    """A Node test server printing one JSON line per happening; ready at {"ready":true,"port"}."""
-
-    def __init__(self, script, *args):
-        self.p = subprocess.Popen([NODE, os.path.join(INTEROP, script), *map(str, args)], cwd=INTEROP,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  preexec_fn=_die_with_parent)
-        self.lines, self.err = [], []
-        self.cv = threading.Condition()
-        threading.Thread(target=self._pump, daemon=True).start()
-        threading.Thread(target=lambda: self.err.extend(self.p.stderr), daemon=True).start()
-        t.cleanups.append(self.stop)
-        ready = self.wait(lambda j: j.get("ready"), 15)
-        if not ready:
-            self.stop()
-            raise RuntimeError(f"{script} did not start: {''.join(self.err)}")
-        self.port = ready["port"]
-        self.http = f"http://127.0.0.1:{self.port}"
-
-    def _pump(self):
-        for line in self.p.stdout:
-            try:
-                j = json.loads(line)
-            except ValueError:
-                continue
-            with self.cv:
-                self.lines.append(j)
-                self.cv.notify_all()
-        with self.cv:
-            self.lines.append(None)
-            self.cv.notify_all()
-
-    def wait(self, pred, timeout=10, start=0):
-        """The first line (from index `start`) satisfying pred, or None at the deadline / exit."""
-        deadline = time.monotonic() + timeout
-        with self.cv:
-            while True:
-                for j in self.lines[start:]:
-                    if j is not None and pred(j):
-                        return j
-                left = deadline - time.monotonic()
-                if None in self.lines or left <= 0:
-                    return None
-                self.cv.wait(left)
-
-    def wait_n(self, pred, n, timeout=10, start=0):
-        """Waits until n lines (from `start`) satisfy pred; returns those seen (maybe fewer)."""
-        deadline = time.monotonic() + timeout
-        with self.cv:
-            while True:
-                got = [j for j in self.lines[start:] if j is not None and pred(j)]
-                left = deadline - time.monotonic()
-                if len(got) >= n or None in self.lines or left <= 0:
-                    return got
-                self.cv.wait(left)
-
-    def mark(self):
-        with self.cv:
-            return len(self.lines)
-
-    def seen(self, pred, start=0):
-        with self.cv:
-            return [j for j in self.lines[start:] if j is not None and pred(j)]
-
-    def post(self, path, body):
-        import urllib.request
-        req = urllib.request.Request(self.http + path, json.dumps(body).encode(),
-                                     {"content-type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return json.load(r)
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait(10)
 
 
 def run(*args, **kw):
@@ -120,7 +39,7 @@ def jl(res):
 # --- Socket.IO ------------------------------------------------------------------------------
 
 def test_socketio_tail_default_transport():
-    sio = NodeServer("foreign_socketio_server.js")
+    sio = NodeServer(t, "foreign_socketio_server.js")
     r = run("tail", "--protocol", "socketio", "--url", sio.http, "--count", "5", "--timeout", "20s", "-v")
     evs = jl(r) if r.rc == 0 else []
     t.check("tail --protocol socketio: exit 0 after --count 5 events from a socket.io server, in order",
@@ -157,7 +76,7 @@ def test_socketio_tail_default_transport():
 
 
 def test_socketio_namespaces_and_auth():
-    sio = NodeServer("foreign_socketio_server.js")
+    sio = NodeServer(t, "foreign_socketio_server.js")
     r = run("tail", "--protocol", "socketio", "--url", sio.http, "--namespace", "/chat", "--count", "1",
             "--timeout", "20s")
     t.check("--namespace /chat: that namespace's events",
@@ -182,7 +101,7 @@ def test_socketio_namespaces_and_auth():
 
 
 def test_socketio_emit_and_join():
-    sio = NodeServer("foreign_socketio_server.js")
+    sio = NodeServer(t, "foreign_socketio_server.js")
     r = run("tail", "--protocol", "socketio", "--url", sio.http, "--emit", "hello", "1", "--emit", "pair", "[2,3]",
             "--emit", "authenticate", '{"token":"secret"}', "--type", "private_message", "--count", "1",
             "--timeout", "20s")
@@ -221,15 +140,16 @@ def test_socketio_emit_and_join():
 
 
 def test_socketio_publish_and_connect():
-    sio = NodeServer("foreign_socketio_server.js")
+    sio = NodeServer(t, "foreign_socketio_server.js")
     mark = sio.mark()
     tail = t.bg("tail", "--protocol", "socketio", "--url", sio.http, "--join", "orders", "--type", "order_shipped",
                 "--count", "2", "--timeout", "30s")
     joined = sio.wait(lambda j: j.get("received") == "join", 15, mark)
-    r = run("publish", "--protocol", "socketio", "--url", sio.http, "order_shipped", '{"n":{{seq}}}',
-            "--room", "orders", "--count", "2", "-v")
+    r = run("publish", "--protocol", "socketio", "--url", sio.http, "--publish-event", "publish", "order_shipped",
+            '{"n":{{seq}}}', "--room", "orders", "--count", "2", "-v")
     pubs = sio.wait_n(lambda j: j.get("received") == "publish", 2)
-    t.check("publish --protocol socketio: the publish event {room,type,data,id}, acknowledged (exit 0)",
+    t.check("publish --protocol socketio --publish-event publish: the publish event {room,type,data,id}, "
+            "acknowledged (exit 0)",
             joined and r.rc == 0 and [p["args"][0]["data"] for p in pubs] == [{"n": 1}, {"n": 2}]
             and all(p["args"][0]["room"] == "orders" and p["args"][0]["type"] == "order_shipped"
                     and p["args"][0].get("id") for p in pubs)
@@ -238,11 +158,12 @@ def test_socketio_publish_and_connect():
     t.check("a socketio tail in the room receives what was published",
             res.rc == 0 and [e["data"] for e in jl(res)] == [{"n": 1}, {"n": 2}], res)
 
-    r = run("publish", "--protocol", "socketio", "--url", sio.http, "forbidden_thing", "{}", "--broadcast")
+    r = run("publish", "--protocol", "socketio", "--url", sio.http, "--publish-event", "publish", "forbidden_thing",
+            "{}", "--broadcast")
     t.check("an error in the acknowledgement: exit 1 naming the event and the server's message",
             r.rc == 1 and "event 1 (forbidden_thing) rejected" in r.err and "not allowed here" in r.err, r)
-    r = run("publish", "--protocol", "socketio", "--url", sio.http, "--namespace", "/chat", "note", "{}", "--broadcast",
-            "--ack-timeout", "1s")
+    r = run("publish", "--protocol", "socketio", "--url", sio.http, "--namespace", "/chat", "--publish-event",
+            "publish", "note", "{}", "--broadcast", "--ack-timeout", "1s")
     t.check("no acknowledgement (a namespace without a publish handler): exit 1 after --ack-timeout naming it",
             r.rc == 1 and "event 1 (note): no acknowledgement" in r.err, r)
 
@@ -256,7 +177,7 @@ def test_socketio_publish_and_connect():
               "/emit hello {\"x\":1}\n"
               "/emit-ack join {\"room\":\"r2\"}\n")
     mark = sio.mark()
-    r = run("connect", sio.http, "--protocol", "socketio", input=script)
+    r = run("connect", sio.http, "--protocol", "socketio", "--publish-event", "publish", input=script)
     got = [(j["received"], j["args"])
            for j in sio.wait_n(lambda j: j.get("received") in ("hello", "join", "publish"), 7, start=mark)]
     t.check("connect --protocol socketio: /emit-ack, /pub, raw packets and [NAME, ARGS…] lines are sent, in order",
@@ -276,7 +197,7 @@ def test_socketio_publish_and_connect():
 
 def test_sse_restart_and_resume():
     log = t.path("sse-events.jsonl")
-    a = NodeServer("foreign_sse_server.js", "--log", log, "--retry", "50")
+    a = NodeServer(t, "foreign_sse_server.js", "--log", log, "--retry", "50")
     port = a.port
     tail = t.bg("tail", "--url", f"{a.http}/events", "--count", "5", "--timeout", "40s", "-v")
     t.check("tail http://… connects (SSE inferred from the URL)",
@@ -290,7 +211,7 @@ def test_sse_restart_and_resume():
     with open(log, "a") as f:
         for n in (3, 4):
             f.write(json.dumps({"id": str(n), "payload": {"userId": 1, "type": "notification", "data": {"n": n}}}) + "\n")
-    b = NodeServer("foreign_sse_server.js", "--log", log, "--retry", "50", "--port", port)
+    b = NodeServer(t, "foreign_sse_server.js", "--log", log, "--retry", "50", "--port", port)
     c = b.wait(lambda j: j.get("connected"), 20)
     t.check("after the restart the client comes back with Last-Event-ID of the last event it saw",
             c is not None and c["lastEventId"] == "2", b.lines)
@@ -311,7 +232,7 @@ def test_sse_restart_and_resume():
 
 def test_sse_shapes_headers_publish_connect():
     log = t.path("sse-shapes.jsonl")
-    s = NodeServer("foreign_sse_server.js", "--log", log)
+    s = NodeServer(t, "foreign_sse_server.js", "--log", log)
     mark = s.mark()
     tail = t.bg("tail", "--url", f"{s.http}/events", "--count", "3", "--timeout", "30s", "-v",
                 "--header", "X-Trace: abc", "--token", "tok-1")

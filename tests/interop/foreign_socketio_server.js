@@ -21,9 +21,22 @@
 //              `auth_error` {message} and a disconnect. `join` {room} (ack: {room}) joins and
 //              sends `room_event` to the room. `publish` {room,type,data,id} (ack: {id,seq} or
 //              {error:{code,message}}) sends `type` with `data` to the room (or everyone).
+//              Events as their own clients emit them: `new_message` data (ack {ok, id}) is
+//              sent to everyone as `new_message` data; `refused_message` is refused (ack
+//              {error}); `silent_message` has no handler (never acknowledged). `enter` {room}
+//              joins like `join` (for --join-event); `exit` {room} is only logged.
 //   "/chat"    on connection: `chat_message` {text}.
 //   "/secure"  CONNECT needs auth {token:"secret"} (else connect_error "invalid token"); on
 //              connection: `secure_hello` {user:"7"}.
+//   "/sync", "/async", "/async-ack", "/async-custom"
+//              servers that authenticate by event and refuse everything before: `authenticate`
+//              {token:"secret"} (else `auth_error` and a disconnect) is done at once (/sync:
+//              `authenticated` and the ack {ok}) or 300 ms later (/async: `authenticated`;
+//              /async-ack: the ack {ok} only; /async-custom: `auth_ok` only), then prints
+//              {"authed":nsp}. Until then `join` and `new_message` are refused (ack {error:
+//              {code:"not_authenticated",message:"authenticate first"}}); afterwards `join`
+//              {room} is acknowledged {room} and the room gets `room_event` {room, text},
+//              `new_message` is acknowledged {ok} and sent to everyone.
 'use strict';
 const http = require('node:http');
 const { Server } = require('socket.io');
@@ -98,6 +111,19 @@ io.of('/').on('connection', (socket) => {
     const target = p.room ? io.of('/').to(p.room) : io.of('/');
     target.emit(p.type, p.data);
   });
+  socket.on('new_message', (data, ack) => {
+    if (typeof ack === 'function') ack({ ok: true, id: `m-${++seq}` });
+    io.of('/').emit('new_message', data);
+  });
+  socket.on('refused_message', (data, ack) => {
+    if (typeof ack === 'function') ack({ error: { code: 'forbidden', message: 'refused_message is not allowed here' } });
+  });
+  socket.on('enter', (payload, ack) => {
+    const room = payload && payload.room;
+    socket.join(room);
+    if (typeof ack === 'function') ack({ room });
+    io.of('/').to(room).emit('room_event', { room, text: `entered ${room}` });
+  });
 });
 
 io.of('/chat').on('connection', (socket) => {
@@ -115,6 +141,50 @@ io.of('/secure').on('connection', (socket) => {
   common(socket);
   socket.emit('secure_hello', { user: '7' });
 });
+
+// Servers that authenticate by event, at once or asynchronously, and refuse what comes first.
+function authenticatingNamespace(name, { delay, answer }) {
+  const nsp = io.of(name);
+  nsp.on('connection', (socket) => {
+    common(socket);
+    let authed = false;
+    const refuse = (ack) => {
+      if (typeof ack === 'function') ack({ error: { code: 'not_authenticated', message: 'authenticate first' } });
+    };
+    socket.on('authenticate', (payload, ack) => {
+      const done = () => {
+        if (!payload || payload.token !== 'secret') {
+          socket.emit('auth_error', { message: 'bad token' });
+          socket.disconnect(true);
+          return;
+        }
+        authed = true;
+        log({ authed: name });
+        if (answer === 'event' || answer === 'both') socket.emit('authenticated', { userId: '7' });
+        if (answer === 'custom') socket.emit('auth_ok', { userId: '7' });
+        if ((answer === 'ack' || answer === 'both') && typeof ack === 'function') ack({ ok: true });
+      };
+      if (delay > 0) setTimeout(done, delay);
+      else done();
+    });
+    socket.on('join', (payload, ack) => {
+      if (!authed) return refuse(ack);
+      const room = payload && payload.room;
+      socket.join(room);
+      if (typeof ack === 'function') ack({ room });
+      nsp.to(room).emit('room_event', { room, text: `joined ${room}` });
+    });
+    socket.on('new_message', (data, ack) => {
+      if (!authed) return refuse(ack);
+      if (typeof ack === 'function') ack({ ok: true });
+      nsp.emit('new_message', data);
+    });
+  });
+}
+authenticatingNamespace('/sync', { delay: 0, answer: 'both' });
+authenticatingNamespace('/async', { delay: 300, answer: 'event' });
+authenticatingNamespace('/async-ack', { delay: 300, answer: 'ack' });
+authenticatingNamespace('/async-custom', { delay: 300, answer: 'custom' });
 
 httpServer.listen(port, '127.0.0.1', () => log({ ready: true, port: httpServer.address().port }));
 process.on('SIGTERM', () => process.exit(0));

@@ -55,3 +55,20 @@ if(RTEV_NODE_FOR_SIO AND EXISTS ${PROJECT_SOURCE_DIR}/tests/interop/node_modules
 else()
   message(STATUS "rtev: node or tests/interop/node_modules/socket.io missing: Socket.IO client tests skipped")
 endif()
+
+# rtev::client against a WebSocket server that does not speak rtev's protocol: a FastAPI-style
+# Node `ws` server (tests/interop/foreign_ws_server.js, packages pinned in tests/interop).
+if(RTEV_NODE_FOR_SIO AND EXISTS ${PROJECT_SOURCE_DIR}/tests/interop/node_modules/ws)
+  rtev_add_test(client_foreign_ws_tests
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/client_foreign_ws_test.cpp
+    LIBS rtev::sdk rtev_client_test_support)
+  target_compile_definitions(client_foreign_ws_tests PRIVATE
+    RTEV_NODE="${RTEV_NODE_FOR_SIO}"
+    RTEV_FOREIGN_WS_SERVER="${PROJECT_SOURCE_DIR}/tests/interop/foreign_ws_server.js"
+    RTEV_NODE_MODULES="${PROJECT_SOURCE_DIR}/tests/interop/node_modules")
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    target_compile_options(client_foreign_ws_tests PRIVATE -Wno-null-dereference)
+  endif()
+else()
+  message(STATUS "rtev: node or tests/interop/node_modules/ws missing: foreign WebSocket client tests skipped")
+endif()

@@ -6,13 +6,6 @@
 // reconnecting after the server restarts.
 #include <catch2/catch.hpp>
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -24,10 +17,9 @@
 
 #include "rtev/client.hpp"
 #include "tests/sdk/client_recorder.hpp"
+#include "tests/sdk/node_server.hpp"
 #include "tests/support/local_server.hpp"
 #include "tests/support/tcp_proxy.hpp"
-
-extern char** environ;
 
 using namespace std::chrono_literals;
 using Catch::Matchers::Contains;
@@ -39,87 +31,11 @@ using rtev::test::recorder;
 
 namespace {
 
-// `node socketio_test_server.js args…` as a child process; ready once it prints LISTENING.
-class node_server {
+// The Socket.IO test server, ready once it prints LISTENING.
+class sio_server : public rtev::test::node_server {
  public:
-  explicit node_server(std::vector<std::string> args) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    std::vector<std::string> argv_s = {RTEV_NODE, RTEV_SIO_TEST_SERVER};
-    for (auto& a : args) argv_s.push_back(a);
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<std::string> env_s = {std::string("NODE_PATH=") + RTEV_NODE_MODULES};
-    for (char** e = environ; *e; ++e)
-      if (std::strncmp(*e, "NODE_PATH=", 10) != 0) env_s.emplace_back(*e);
-    std::vector<char*> envp;
-    for (auto& e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    const int rc = posix_spawn(&pid_, RTEV_NODE, &fa, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    out_fd_ = fds[0];
-    if (rc != 0) throw std::runtime_error("cannot spawn node");
-    const std::string line = wait_line("LISTENING ");
-    port_ = static_cast<std::uint16_t>(std::stoi(line.substr(10)));
-  }
-  ~node_server() {
-    stop();
-    if (out_fd_ >= 0) close(out_fd_);
-  }
-  node_server(const node_server&) = delete;
-  node_server& operator=(const node_server&) = delete;
-
-  std::uint16_t port() const { return port_; }
-  std::string url(const std::string& path = "") const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-
-  /// Waits for a stdout line starting with `prefix` (after those already returned).
-  std::string wait_line(const std::string& prefix, millis timeout = default_timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      for (std::size_t nl; (nl = buf_.find('\n', scan_)) != std::string::npos;) {
-        std::string line = buf_.substr(scan_, nl - scan_);
-        scan_ = nl + 1;
-        lines_.push_back(line);
-        if (line.rfind(prefix, 0) == 0) return line;
-      }
-      const auto left =
-          std::chrono::duration_cast<millis>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0)
-        throw std::runtime_error("node server: no line '" + prefix + "…' in time; output:\n" +
-                                 buf_);
-      pollfd p{out_fd_, POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-      char chunk[4096];
-      const ssize_t n = read(out_fd_, chunk, sizeof chunk);
-      if (n <= 0) throw std::runtime_error("node server exited; output:\n" + buf_);
-      buf_.append(chunk, static_cast<std::size_t>(n));
-    }
-  }
-  /// Every complete line seen so far.
-  const std::vector<std::string>& lines() const { return lines_; }
-
-  void stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGKILL);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int out_fd_ = -1;
-  std::uint16_t port_ = 0;
-  std::string buf_;
-  std::size_t scan_ = 0;
-  std::vector<std::string> lines_;
+  explicit sio_server(std::vector<std::string> args)
+      : node_server(RTEV_SIO_TEST_SERVER, std::move(args)) {}
 };
 
 rtev::client_options sio_options(const std::string& url) {
@@ -218,7 +134,7 @@ std::pair<std::optional<rtev::publish_ack>, std::optional<rtev::client_error>> p
 }  // namespace
 
 TEST_CASE("socketio_client_polls_then_upgrades_to_websocket", "[sdk][socketio]") {
-  node_server server({});
+  sio_server server({});
   auto o = sio_options(server.url());
   o.token = "tok";
   o.headers = {{"X-Test", "yes"}};
@@ -246,7 +162,7 @@ TEST_CASE("socketio_client_polls_then_upgrades_to_websocket", "[sdk][socketio]")
 }
 
 TEST_CASE("socketio_client_websocket_only", "[sdk][socketio]") {
-  node_server server({"--websocket-only"});
+  sio_server server({"--websocket-only"});
   auto o = sio_options("ws://127.0.0.1:" + std::to_string(server.port()));
   o.socketio.websocket_only = true;
   rtev::client c(o);
@@ -260,7 +176,7 @@ TEST_CASE("socketio_client_websocket_only", "[sdk][socketio]") {
 }
 
 TEST_CASE("socketio_client_stays_on_polling_when_the_server_cannot_upgrade", "[sdk][socketio]") {
-  node_server server({"--no-upgrade"});
+  sio_server server({"--no-upgrade"});
   rtev::client c(sio_options(server.url()));
   watched w(c);
   c.start();
@@ -277,7 +193,7 @@ TEST_CASE("socketio_client_stays_on_polling_when_the_server_cannot_upgrade", "[s
 }
 
 TEST_CASE("socketio_client_namespaces_and_auth_payload", "[sdk][socketio]") {
-  node_server server({});
+  sio_server server({});
   SECTION("the auth payload opens a protected namespace") {
     auto o = sio_options(server.url());
     o.socketio.nsp = "/admin";
@@ -328,7 +244,7 @@ TEST_CASE("socketio_client_namespaces_and_auth_payload", "[sdk][socketio]") {
 }
 
 TEST_CASE("socketio_client_emits_with_and_without_acks", "[sdk][socketio]") {
-  node_server server({});
+  sio_server server({});
   auto o = sio_options(server.url());
   o.socketio.emits = {{"authenticate", {{"token", "good"}}}, {"hello", json::array({1, 2})}};
   o.rooms = {"lobby"};
@@ -337,12 +253,12 @@ TEST_CASE("socketio_client_emits_with_and_without_acks", "[sdk][socketio]") {
   c.start();
   REQUIRE(c.connected().wait_for(default_timeout) == std::future_status::ready);
 
-  SECTION("configured emits go first, in order, then the rooms are joined") {
+  SECTION("configured emits go first, in order, each asking for an ack, then the rooms") {
     auto auth = w.wait_event("authenticated");
     REQUIRE(auth);
     CHECK(auth->data["userId"] == "u1");
-    server.wait_line("GOT / authenticate [{\"token\":\"good\"}]");
-    server.wait_line("GOT / hello [1,2]");
+    server.wait_line("GOT / authenticate [{\"token\":\"good\"},\"<ack>\"]");
+    server.wait_line("GOT / hello [1,2,\"<ack>\"]");
     server.wait_line("GOT / join [{\"room\":\"lobby\"}");
   }
   SECTION("an ack returns the server's arguments, any number of them") {
@@ -371,7 +287,7 @@ TEST_CASE("socketio_client_emits_with_and_without_acks", "[sdk][socketio]") {
 }
 
 TEST_CASE("socketio_client_receives_events_with_any_number_of_arguments", "[sdk][socketio]") {
-  node_server server({});
+  sio_server server({});
   rtev::client c(sio_options(server.url()));
   watched w(c);
   c.start();
@@ -399,9 +315,10 @@ TEST_CASE("socketio_client_receives_events_with_any_number_of_arguments", "[sdk]
 }
 
 TEST_CASE("socketio_client_rooms_publish_and_unsupported_requests", "[sdk][socketio]") {
-  node_server server({});
+  sio_server server({});
   auto o = sio_options(server.url());
   o.rooms = {"lobby"};
+  o.socketio.publish_event = "publish";  // this server takes rtev-style envelopes
   rtev::client c(o);
   watched w(c);
   c.start();
@@ -452,21 +369,131 @@ TEST_CASE("socketio_client_rooms_publish_and_unsupported_requests", "[sdk][socke
   }
 }
 
-TEST_CASE("socketio_client_publish_event_empty_emits_the_type", "[sdk][socketio]") {
-  node_server server({});
+TEST_CASE("socketio_client_publishes_the_event_type_itself_to_other_servers", "[sdk][socketio]") {
+  sio_server server({});
   auto o = sio_options(server.url());
-  o.socketio.publish_event = "";
+  o.socketio.publish_ack_wait = 300ms;
+  SECTION("by default: the server is not rtev serve") {
+    rtev::client c(o);
+    c.start();
+    REQUIRE(c.connected().wait_for(default_timeout) == std::future_status::ready);
+    SECTION("a server that acknowledges it completes the publish with its ack") {
+      auto [ack, err] = publish_wait(c, "lobby", "acked_message", {{"text", "hi"}});
+      REQUIRE(ack);
+      CHECK(ack->acknowledged);
+      CHECK(ack->id == "srv-1");
+      server.wait_line("GOT / acked_message [{\"text\":\"hi\"},\"<ack>\"]");
+    }
+    SECTION("a server that never acknowledges: done publish_ack_wait after it was written") {
+      const auto t0 = std::chrono::steady_clock::now();
+      auto [ack, err] = publish_wait(c, "lobby", "chat_message", {{"text", "hi"}});
+      const auto took = std::chrono::steady_clock::now() - t0;
+      REQUIRE(ack);
+      CHECK_FALSE(ack->acknowledged);
+      CHECK(ack->seq == 0);
+      CHECK(took >= 300ms);
+      server.wait_line("GOT / chat_message [{\"text\":\"hi\"},\"<ack>\"]");
+    }
+    SECTION("an ack with an error fails the publish") {
+      auto [ack, err] = publish_wait(c, "lobby", "refused_message", {{"text", "hi"}});
+      CHECK_FALSE(ack);
+      REQUIRE(err);
+      CHECK(err->code == "forbidden");
+      CHECK(err->op == "PUBLISH");
+      CHECK_THAT(err->message, Contains("not here"));
+    }
+    SECTION("a reserved name is not emitted") {
+      auto [ack, err] = publish_wait(c, "lobby", "disconnect", json::object());
+      REQUIRE(err);
+      CHECK_THAT(err->message, Contains("reserved"));
+    }
+  }
+  SECTION("publish_event empty does the same") {
+    o.socketio.publish_event = "";
+    rtev::client c(o);
+    c.start();
+    REQUIRE(c.connected().wait_for(default_timeout) == std::future_status::ready);
+    auto [ack, err] = publish_wait(c, "lobby", "acked_message", {{"n", 1}});
+    REQUIRE(ack);
+    CHECK(ack->acknowledged);
+    server.wait_line("GOT / acked_message [{\"n\":1},\"<ack>\"]");
+  }
+  SECTION("a named publish_event carries the envelope instead") {
+    o.socketio.publish_event = "publish";
+    rtev::client c(o);
+    c.start();
+    REQUIRE(c.connected().wait_for(default_timeout) == std::future_status::ready);
+    auto [ack, err] = publish_wait(c, "lobby", "chat_message", {{"text", "hi"}});
+    REQUIRE(ack);
+    CHECK(ack->seq > 0);
+    server.wait_line("GOT / publish [{\"data\":{\"text\":\"hi\"}");
+  }
+  SECTION("reserved event names are configuration errors") {
+    o.socketio.join_event = "connect";
+    CHECK_THROWS_AS(rtev::client(o), rtev::config_error);
+  }
+}
+
+TEST_CASE("socketio_client_holds_requests_until_the_emits_are_answered", "[sdk][socketio]") {
+  sio_server server({});
+  auto o = sio_options(server.url("/strict"));
+  o.rooms = {"lobby"};
+  SECTION("the server's `authenticated` event, after an asynchronous authentication") {
+    o.socketio.emits = {{"authenticate", {{"token", "good"}}}};
+  }
+  SECTION("the emit's acknowledgement") {
+    o.socketio.emits = {{"authenticate", {{"token", "good"}, {"answer", "ack"}}}};
+  }
+  SECTION("a reply event named by emit_reply") {
+    o.socketio.emits = {{"authenticate", {{"token", "good"}, {"answer", "custom"}}}};
+    o.socketio.emit_reply = "auth_ok";
+  }
   rtev::client c(o);
+  watched w(c);
   c.start();
-  REQUIRE(c.connected().wait_for(default_timeout) == std::future_status::ready);
-  auto ack = c.publish("lobby", "chat_message", {{"text", "hi"}});
-  REQUIRE(ack.wait_for(default_timeout) == std::future_status::ready);
-  CHECK(ack.get().seq == 0);
-  server.wait_line("GOT / chat_message [{\"text\":\"hi\"}]");
+  REQUIRE(w.joins.wait_size(1));
+  CHECK(w.joins.values()[0].room == "lobby");
+  CHECK(w.errors.values().empty());
+  // The join went out after the server was done authenticating, not with the emit.
+  server.wait_line("AUTHED /strict");
+  CHECK(std::none_of(server.lines().begin(), server.lines().end(),
+                     [](const std::string& l) { return l.rfind("GOT /strict join", 0) == 0; }));
+  server.wait_line("GOT /strict join");
+}
+
+TEST_CASE("socketio_client_sends_the_rest_when_the_emits_go_unanswered", "[sdk][socketio]") {
+  sio_server server({});
+  auto o = sio_options(server.url("/strict"));
+  o.rooms = {"lobby"};
+  o.socketio.emits = {{"authenticate", {{"token", "good"}, {"answer", "none"}}}};
+  o.socketio.emit_reply_wait = 400ms;
+  rtev::client c(o);
+  watched w(c);
+  const auto t0 = std::chrono::steady_clock::now();
+  c.start();
+  REQUIRE(w.joins.wait_size(1));
+  CHECK(std::chrono::steady_clock::now() - t0 >= 400ms);
+  REQUIRE(w.errors.wait_size(1));
+  CHECK_THAT(w.errors.values()[0].message, Contains("no answer to 'authenticate' within 400 ms"));
+}
+
+TEST_CASE("socketio_client_reports_a_refused_join", "[sdk][socketio]") {
+  sio_server server({});
+  auto o = sio_options(server.url("/strict"));
+  o.rooms = {"lobby"};  // no authenticate emit: the server refuses the join
+  rtev::client c(o);
+  watched w(c);
+  c.start();
+  REQUIRE(w.errors.wait_size(1));
+  const auto err = w.errors.values()[0];
+  CHECK(err.what == rtev::client_error::kind::server);
+  CHECK(err.op == "SUBSCRIBE");
+  CHECK(err.code == "not_authenticated");
+  CHECK_THAT(err.message, Contains("cannot join 'lobby': authenticate first"));
 }
 
 TEST_CASE("socketio_client_auth_error_event_is_an_authentication_failure", "[sdk][socketio]") {
-  node_server server({});
+  sio_server server({});
   auto o = sio_options(server.url());
   o.socketio.emits = {{"authenticate", {{"token", "bad"}}}};
   rtev::client c(o);
@@ -483,7 +510,7 @@ TEST_CASE("socketio_client_auth_error_event_is_an_authentication_failure", "[sdk
 
 TEST_CASE("socketio_client_reconnects", "[sdk][socketio]") {
   SECTION("after the server restarts on the same port, rooms are joined again") {
-    auto server = std::make_unique<node_server>(std::vector<std::string>{});
+    auto server = std::make_unique<sio_server>(std::vector<std::string>{});
     const std::uint16_t port = server->port();
     auto o = sio_options(server->url());
     o.rooms = {"lobby"};
@@ -494,14 +521,13 @@ TEST_CASE("socketio_client_reconnects", "[sdk][socketio]") {
     REQUIRE(w.joins.wait_size(1));
     server.reset();
     REQUIRE(w.wait_state(client_state::reconnecting));
-    server =
-        std::make_unique<node_server>(std::vector<std::string>{"--port", std::to_string(port)});
+    server = std::make_unique<sio_server>(std::vector<std::string>{"--port", std::to_string(port)});
     REQUIRE(w.wait_state(client_state::connected, 2));
     REQUIRE(w.joins.wait_size(2));
     CHECK(emit_ack(c, "echo", json::array({"back"})) == json::array({"back"}));
   }
   SECTION("after the server disconnects the socket") {
-    node_server server({"--websocket-only"});
+    sio_server server({"--websocket-only"});
     auto o = sio_options(server.url());
     o.socketio.websocket_only = true;
     rtev::client c(o);
@@ -515,7 +541,7 @@ TEST_CASE("socketio_client_reconnects", "[sdk][socketio]") {
     REQUIRE(w.wait_state(client_state::connected, 2));
   }
   SECTION("when the server stops pinging") {
-    node_server server({"--silent-pings", "--ping-interval", "200", "--ping-timeout", "200"});
+    sio_server server({"--silent-pings", "--ping-interval", "200", "--ping-timeout", "200"});
     rtev::client c(sio_options(server.url()));
     watched w(c);
     c.start();
@@ -525,7 +551,7 @@ TEST_CASE("socketio_client_reconnects", "[sdk][socketio]") {
     CHECK_THAT(r->reason, Contains("no ping from the server within 400 ms"));
   }
   SECTION("an ack pending when the connection drops fails with kind connection") {
-    node_server server({"--websocket-only"});
+    sio_server server({"--websocket-only"});
     auto o = sio_options(server.url());
     o.socketio.websocket_only = true;
     rtev::client c(o);

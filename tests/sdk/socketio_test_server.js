@@ -12,10 +12,18 @@
 //                       the sender gets `args` with n arguments (0…); `kick` → server
 //                       disconnect; `authenticate` {token} → `authenticated` {userId} or
 //                       `auth_error` {message} + disconnect; `ask` → the server emits `question`
-//                       with an ack and reports the answer as `answered`.
+//                       with an ack and reports the answer as `answered`; `acked_message`
+//                       (ack {ok, id: "srv-1"}), `refused_message` (ack {error}),
+//                       `chat_message` (no handler: never acknowledged).
 //   namespace "/admin"  CONNECT needs auth {token: "secret"} (else connect_error "not
 //                       authorized"); the CONNECT answer carries {user_id, epoch} as rtev
 //                       serve's does.
+//   namespace "/strict" a server that authenticates asynchronously: `authenticate` {token,
+//                       answer} is done 150 ms later — answer "event" (default): `authenticated`
+//                       {userId}; "ack": the ack {ok: true} only; "custom": `auth_ok` only;
+//                       "none": nothing at all. Until then `join` is refused (ack {error:
+//                       {code: "not_authenticated"}}); afterwards it is acknowledged {room}.
+//                       Prints `AUTHED <nsp>` when done.
 //   Upgrades are announced to the client as an `upgraded` event {transport}.
 //   Every event received is also logged to stdout as `GOT <nsp> <name> <json args>`.
 'use strict';
@@ -92,9 +100,47 @@ function setup(nsp) {
     socket.on('ask', () => {
       socket.emit('question', 'ready?', (...answer) => socket.emit('answered', answer));
     });
+    socket.on('acked_message', (data, ack) => {
+      if (typeof ack === 'function') ack({ ok: true, id: 'srv-1' });
+    });
+    socket.on('refused_message', (data, ack) => {
+      if (typeof ack === 'function') ack({ error: { code: 'forbidden', message: 'not here' } });
+    });
   });
 }
 setup(io.of('/'));
+
+io.of('/strict').on('connection', (socket) => {
+  let authed = false;
+  socket.onAny((name, ...args) => {
+    const shown = args.map((a) => (typeof a === 'function' ? '<ack>' : a));
+    console.log(`GOT /strict ${name} ${JSON.stringify(shown)}`);
+  });
+  socket.on('authenticate', (arg, ack) => {
+    setTimeout(() => {
+      if (!arg || arg.token !== 'good') {
+        socket.emit('auth_error', { message: 'bad token' });
+        setImmediate(() => socket.disconnect(true));
+        return;
+      }
+      authed = true;
+      console.log('AUTHED /strict');
+      const answer = arg.answer || 'event';
+      if (answer === 'event') socket.emit('authenticated', { userId: 'u1' });
+      if (answer === 'custom') socket.emit('auth_ok', { userId: 'u1' });
+      if (answer === 'ack' && typeof ack === 'function') ack({ ok: true });
+    }, 150);
+  });
+  socket.on('join', (arg, ack) => {
+    const reply = typeof ack === 'function' ? ack : () => {};
+    if (!authed) {
+      reply({ error: { code: 'not_authenticated', message: 'authenticate first' } });
+      return;
+    }
+    socket.join(arg.room);
+    reply({ room: arg.room });
+  });
+});
 const admin = io.of('/admin');
 admin.use((socket, next) => {
   if (socket.handshake.auth && socket.handshake.auth.token === 'secret') return next();

@@ -105,6 +105,7 @@ TEST_CASE("socketio_polling_then_probe_and_upgrade", "[server][socketio]") {
   CHECK(post.body == "ok");
   const json ack = json::parse(poll_for(port, sid, "40").substr(2));
   CHECK(ack.contains("sid"));
+  CHECK(ack["protocol"] == "rtev.v1");  // says who it is: clients publish with `publish`
   CHECK(ack["epoch"].get<std::string>().size() > 0);
   CHECK(ack["user_id"].get<std::string>().rfind("anon-", 0) == 0);
 

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "exit_codes.hpp"
 #include "interrupts.hpp"
@@ -26,7 +27,7 @@ void setup_connect(CLI::App& app, connect_options& o) {
                   "With piped input: wait this long for outstanding replies")
       ->capture_default_str();
   add_common(*cmd, o.common);
-  add_protocol(*cmd, o.common);
+  add_protocol(*cmd, o.common, false, true);
   add_output(*cmd, o.out);
 }
 
@@ -50,6 +51,11 @@ const char* socketio_help_text =
     "  /sub ROOM              join with the join event   /unsub ROOM  leave it\n"
     "  /pub TYPE JSON [ROOM]  the publish event, with an acknowledgement\n"
     "  /typing ROOM on|off    typing indicator           /quit        leave\n";
+
+const char* foreign_ws_help_text =
+    "  This server does not speak rtev's protocol: every line is sent as it is (its own JSON\n"
+    "  messages, e.g. {\"type\":\"ping\"}); what it sends is printed, read leniently\n"
+    "  /quit                  leave\n";
 
 const char* sse_help_text =
     "  SSE is receive-only: events are printed, nothing can be sent (publish with `rtev publish`)\n"
@@ -177,6 +183,49 @@ bool read_pub_args(std::istream& words, std::string& type, nlohmann::json& data,
   return !type.empty() && !data.is_discarded();
 }
 
+// A session with a WebSocket server that does not speak rtev's protocol: lines go out as they
+// are. Replies carry no ref to wait for, so once stdin ends the session lasts until the server
+// has been quiet for a second (at most `reply_wait`).
+int foreign_ws_session(client& c, const common_options& common, bool interactive,
+                       std::chrono::milliseconds reply_wait,
+                       const std::atomic<std::int64_t>& last_rx_ns) {
+  using clock = std::chrono::steady_clock;
+  auto now_ns = [] { return clock::now().time_since_epoch().count(); };
+  std::atomic<std::int64_t> last_tx_ns{now_ns()};
+  int code = exit_ok;
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    std::istringstream words(line);
+    std::string cmd;
+    words >> cmd;
+    if (cmd == "/quit" || cmd == "/exit") break;
+    if (cmd == "/help") {
+      std::cerr << foreign_ws_help_text;
+      continue;
+    }
+    if (line.front() == '/') {
+      note(common,
+           cmd + " is rtev's, and this server does not speak rtev's protocol: not sent (/help)");
+      if (!interactive) code = exit_error;
+      continue;
+    }
+    c.send_raw(line);
+    last_tx_ns = now_ns();
+  }
+  const auto quiet = std::chrono::seconds(1);
+  const auto until = clock::now() + reply_wait;
+  for (;;) {
+    const auto last =
+        clock::time_point(clock::duration(std::max(last_rx_ns.load(), last_tx_ns.load())));
+    const auto now = clock::now();
+    if (now >= last + quiet || now >= until) break;
+    std::this_thread::sleep_for(std::min(last + quiet, until) - now);
+  }
+  return code;
+}
+
 // "connection lost" only after a connection was made; before, the attempt simply failed.
 subscription report_reconnects(client& c, const common_options& common) {
   auto was_connected = std::make_shared<std::atomic<bool>>(false);
@@ -197,11 +246,12 @@ static int run_foreign_connect(connect_options& o, event_printer& printer, bool 
   common_options& common = o.common;
   const bool sio = common.protocol == wire_protocol::socketio;
   client_options copt = common.client_config();
-  client c(copt);
+  // Before the client, which may still answer a request (with an error) as it is destroyed.
   outstanding pending;
   std::atomic<std::uint64_t> next_ref{1};
   // Guards stdout and the printer between the reader and the service thread.
   std::mutex print_mutex;
+  client c(copt);
 
   auto events = c.on("*", [&](const event& e) {
     std::lock_guard<std::mutex> lock(print_mutex);
@@ -347,12 +397,32 @@ int run_connect(connect_options& o) {
   if (proto != wire_protocol::rtev) return run_foreign_connect(o, printer, interactive, reply_wait);
 
   client_options copt = common.client_config();
-  client c(copt);
+  // Before the client, which may still answer a request (with an error) as it is destroyed.
   outstanding pending;
   std::atomic<std::uint64_t> next_ref{1};
   std::mutex print_mutex;  // guards stdout between the reader and the service thread
+  // A WebSocket server that does not speak rtev's protocol (known once connected): its
+  // messages are events read leniently, printed through the event printer.
+  std::atomic<bool> foreign{false};
+  std::atomic<std::int64_t> last_rx_ns{0};
+  std::string foreign_reason;  // guarded by print_mutex
+  client c(copt);
+  // Runs before connected() resolves (the SDK calls state handlers first).
+  auto connected = c.on_state([&](const state_info& s) {
+    if (s.state != client_state::connected || !s.foreign) return;
+    std::lock_guard<std::mutex> lock(print_mutex);
+    foreign_reason = s.reason;
+    foreign = true;
+  });
+  auto events = c.on("*", [&](const event& e) {
+    if (!foreign) return;  // rtev messages are printed as received, below
+    std::lock_guard<std::mutex> lock(print_mutex);
+    printer.print(e);
+  });
 
   auto raw = c.on_raw([&](const std::string& text) {
+    last_rx_ns = std::chrono::steady_clock::now().time_since_epoch().count();
+    if (foreign) return;
     nlohmann::json j = rtev::parse_json(text);
     std::lock_guard<std::mutex> lock(print_mutex);
     if (j.is_object() && j.contains("type") && j.contains("timestamp") && j.contains("data") &&
@@ -379,6 +449,22 @@ int run_connect(connect_options& o) {
   });
   auto states = report_reconnects(c, common);
   connect_or_exit(c, common);
+  if (foreign) {
+    std::string what;
+    {
+      std::lock_guard<std::mutex> lock(print_mutex);
+      what = "connected to " + common.url +
+             " — a WebSocket server that does not speak rtev's protocol (" + foreign_reason +
+             "): lines are sent as they are";
+    }
+    if (interactive)
+      note(common, what + "; /help");
+    else
+      debug(common, what);
+    const int code = foreign_ws_session(c, common, interactive, reply_wait, last_rx_ns);
+    c.stop();
+    return code;
+  }
   if (interactive) note(common, "connected to " + common.url + " — type /help");
 
   // Every request waits for its answer before the command may end (and a piped session's exit

@@ -4,7 +4,8 @@
 // /history ROOM, /quit. With stdin not a terminal: lines are read once connected, sent, and
 // the command exits when stdin ends and every reply is in. With --protocol socketio the lines
 // are Socket.IO's (/emit, /emit-ack, ["NAME", …], raw packets, /sub, /pub, /typing); over SSE
-// the session is receive-only.
+// the session is receive-only; to a WebSocket server that does not speak rtev's protocol every
+// line is sent as it is.
 #include <CLI/CLI.hpp>
 #include "common_options.hpp"
 #include "output.hpp"

@@ -71,7 +71,7 @@ void setup_publish(CLI::App& app, publish_options& o) {
                   "Wait this long for the ACKs after the last event (exit 1 naming those missing)")
       ->capture_default_str();
   add_common(*cmd, o.common);
-  add_protocol(*cmd, o.common, true);
+  add_protocol(*cmd, o.common, true, true);
 }
 
 int publish_all(const common_options& common, std::vector<outgoing_event> events, bool http,
@@ -150,12 +150,28 @@ int publish_all(const common_options& common, std::uint64_t count,
     client_options copt = common.client_config();
     copt.presence = false;  // a publisher is nobody's news: no user_online/user_offline
     copt.recover = false;   // and it follows no room, so there is nothing to resubscribe
-    client c(copt);
-    c.on_error([&](const client_error& e) { note(common, e.message); });
+    // A Socket.IO server that never acknowledges the event type itself: done well within the
+    // --ack-timeout.
+    copt.socketio.publish_ack_wait = std::min(copt.socketio.publish_ack_wait, ack_wait / 2);
     // The server's rate limit, as each connection announces it: publishing keeps under it.
     std::optional<rate_limit_info> limit;
     std::uint64_t connections = 0, budget_for = 0;  // connections seen; the one budget follows
     std::condition_variable cv;
+    // Before the client: a signal unwinding the loop destroys the client first, and the answers
+    // it still delivers (the unanswered events' errors) find these alive.
+    std::map<std::uint64_t, std::string> pending;  // events without an answer yet → label
+    std::uint64_t answered = 0;
+    bool gave_up = false;
+    client c(copt);
+    c.on_error([&](const client_error& e) {
+      // A room that cannot be joined (--join) fails the command like a refused event.
+      if (e.what == client_error::kind::server && e.op == "SUBSCRIBE") {
+        std::lock_guard<std::mutex> lock(m);
+        failures.push_back(e.message);
+        return;
+      }
+      note(common, e.message);
+    });
     auto states = c.on_state([&](const state_info& s) {
       if (s.state != client_state::connected) return;
       {
@@ -173,9 +189,6 @@ int publish_all(const common_options& common, std::uint64_t count,
       cv.wait_for(lock, 2s, [&] { return connections > 0; });
     }
     send_budget budget;
-    std::map<std::uint64_t, std::string> pending;  // events without an answer yet → label
-    std::uint64_t answered = 0;
-    bool gave_up = false;
     // Built one at a time: `--count 1000000` holds only the unanswered events in memory.
     for (std::uint64_t i = 0; i < count; ++i) {
       {
@@ -206,7 +219,12 @@ int publish_all(const common_options& common, std::uint64_t count,
       c.publish(next.ev, [&, i, label](const publish_ack* ack, const client_error* err) {
         std::lock_guard<std::mutex> lock(m);
         if (gave_up) return;  // already reported as unanswered
-        if (ack)
+        if (ack && !ack->acknowledged)
+          debug(common, label + " sent; the server did not acknowledge it within " +
+                            std::to_string(copt.socketio.publish_ack_wait.count()) + " ms");
+        else if (ack && ack->seq == 0 && common.protocol == wire_protocol::socketio)
+          debug(common, label + " acknowledged");
+        else if (ack)
           debug(common, label + " stored as seq " + std::to_string(ack->seq) +
                             (ack->duplicate ? " (duplicate)" : ""));
         else
@@ -332,8 +350,11 @@ int run_publish(publish_options& o) {
     };
     std::optional<outgoing_event> first = make(0);
     // As the server: forgetting the room must not reach everyone (checked after DATA, whose
-    // mistakes are the more specific ones).
-    if (o.room.empty() && o.user.empty() && !o.broadcast)
+    // mistakes are the more specific ones). Socket.IO is exempt: a server other than rtev's
+    // door takes `emit(type, data)`, which has no target (the door itself refuses a publish
+    // without one, naming it).
+    if (o.room.empty() && o.user.empty() && !o.broadcast &&
+        common.protocol != wire_protocol::socketio)
       throw usage_error("publish: give a target: --room ROOM, --user ID or --broadcast (everyone)");
     return publish_all(
         common, o.count,

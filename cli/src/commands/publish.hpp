@@ -2,7 +2,9 @@
 // `rtev publish TYPE [DATA]`: publish events and wait for every ACK (exit 1 naming any the
 // server rejected). `--jsonl` publishes whole envelopes read line by line from stdin, so
 // `rtev tail -o FILE` recordings round-trip; `--http` goes through POST /api/events. Over
-// Socket.IO a publish is the `publish` event with an acknowledgement; over SSE a POST.
+// Socket.IO a publish is the event type itself (the `publish` event for rtev serve, or
+// --publish-event), acknowledged or — for servers that never acknowledge — written; over SSE a
+// POST.
 
 #include <CLI/CLI.hpp>
 #include <optional>

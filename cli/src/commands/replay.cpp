@@ -32,7 +32,7 @@ void setup_replay(CLI::App& app, replay_options& o) {
                   "With --from-server: from 1h, an RFC 3339 time, seq:N or beginning");
   cmd->add_option("--until", o.until, "With --from-server: up to this RFC 3339 time");
   add_common(*cmd, o.common);
-  add_protocol(*cmd, o.common, true);
+  add_protocol(*cmd, o.common, true, true);
   add_output(*cmd, o.out);
 }
 

@@ -206,6 +206,8 @@ int run_tail(tail_options& o) {
   client c(copt);
 
   std::string self_user;  // service thread only
+  // The server is a WebSocket server that does not speak rtev's protocol (set on connecting).
+  std::atomic<bool> foreign{false};
   auto events = c.on("*", [&](const event& e) {
     if (!show_presence && e.room == std::optional<std::string>("presence")) return;
     // Our own connection's presence events are noise, not news.
@@ -223,9 +225,10 @@ int run_tail(tail_options& o) {
       return;
     }
     if (!types.matches(e.type)) return;
-    // --room shows only those rooms; without it, broadcasts show too. Events from SSE and
-    // Socket.IO servers rarely say which room they came through: those without one are shown.
-    if (!all_rooms && (e.room || proto == wire_protocol::rtev) &&
+    // --room shows only those rooms; without it, broadcasts show too. Events from SSE,
+    // Socket.IO and foreign WebSocket servers rarely say which room they came through: those
+    // without one are shown.
+    if (!all_rooms && (e.room || (proto == wire_protocol::rtev && !foreign)) &&
         (!e.room || std::none_of(rooms.begin(), rooms.end(),
                                  [&](const std::string& r) { return glob_match(r, *e.room); })))
       return;
@@ -275,7 +278,8 @@ int run_tail(tail_options& o) {
     }
   };
   auto joins = c.on_joined([&](const join_info& j) {
-    debug(common, "joined " + j.room + " (replayed " + std::to_string(j.replayed) + ")");
+    if (!foreign)
+      debug(common, "joined " + j.room + " (replayed " + std::to_string(j.replayed) + ")");
     if (wanted_rooms.count(j.room)) {
       joined.insert(j.room);
       check_joined();
@@ -292,7 +296,10 @@ int run_tail(tail_options& o) {
     }
     if (err.what == client_error::kind::server) {
       note(common, "server: " + err.message);
-      if (err.code == "forbidden" || err.code == "bad_request") stop.finish(exit_error);
+      // A room that cannot be joined (whatever the server's reason) is an error: the command
+      // would wait for events that never come.
+      if (err.op == "SUBSCRIBE" || err.code == "forbidden" || err.code == "bad_request")
+        stop.finish(exit_error);
       return;
     }
     note(common, err.message);
@@ -310,8 +317,18 @@ int run_tail(tail_options& o) {
         debug(common, line);
     } else if (s.state == client_state::connected) {
       // Said here, on the service thread, so it comes before the first event's lines.
+      foreign = s.foreign;
+      if (s.foreign && !was_connected && (o.until_end || !o.since.empty()))
+        note(common, std::string(o.until_end ? "--until-end" : "--since") +
+                         ": this server does not speak rtev's protocol and replays nothing" +
+                         (o.until_end ? "; ending" : ""));
       if (was_connected)
-        note(common, reconnected_note(proto));
+        note(common, s.foreign ? "reconnected" : reconnected_note(proto));
+      else if (s.foreign)
+        debug(common, "connected to " + copt.url +
+                          " (a WebSocket server that does not speak rtev's protocol: " + s.reason +
+                          "); its messages are read leniently" +
+                          (all_rooms ? "" : ", and --room only filters (nothing can be joined)"));
       else
         debug(common, "connected to " + copt.url + " (" + std::string(to_string(proto)) + ")");
       was_connected = true;

@@ -31,6 +31,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -68,8 +69,8 @@ struct state_info {
   std::chrono::milliseconds delay{0};  ///< reconnecting: the wait chosen (backoff + jitter)
   int http_status = 0;                 ///< last error: HTTP status of a refused upgrade
   int close_code = 0;                  ///< last error: WebSocket close code
-  std::string reason;                  ///< last error, or why the client closed
-  bool auth_failed = false;            ///< closed because authentication was rejected
+  std::string reason;        ///< last error, or why the client closed; connected + foreign: why
+  bool auth_failed = false;  ///< closed because authentication was rejected
   /// auth_failed because the server requires a token and none was given (rtev protocol: the
   /// server answered the client's PING before `authenticated`; docs/protocol.md §4.1).
   bool token_required = false;
@@ -79,6 +80,10 @@ struct state_info {
   std::string user_id;  ///< connected: who the server says we are
   /// connected: the rate limit the server announced (none: it announces none; SSE never).
   std::optional<rate_limit_info> rate_limit;
+  /// connected (protocol rtev): the WebSocket server does not speak rtev's protocol — it sent
+  /// no `authenticated` in time, or something else first. Its messages are read leniently
+  /// (read_foreign) and requests it cannot take fail with code `unsupported`.
+  bool foreign = false;
 };
 
 /// The server could not replay everything a room may have had while the client was away
@@ -95,6 +100,9 @@ struct publish_ack {
   std::string id;
   std::uint64_t seq = 0;
   bool duplicate = false;  ///< the id had been published before; seq is the first one's
+  /// false: the server never acknowledged (a Socket.IO server given the event type itself):
+  /// the publish completed once written and socketio_options::publish_ack_wait had passed.
+  bool acknowledged = true;
 };
 
 /// Why an operation failed, as given to callbacks and error handlers (and thrown, as
@@ -110,6 +118,7 @@ struct client_error {
   };
   kind what = kind::protocol;
   std::string code;  ///< server error code, when what == server
+  std::string op;    ///< kind server: the request refused ("SUBSCRIBE", "PUBLISH", …) if known
   std::string message;
   std::optional<event> ev;  ///< the event involved, if any
 };
@@ -159,6 +168,10 @@ struct sse_options {
   std::string last_event_id;
 };
 
+/// Event names Socket.IO keeps for itself (`connect`, `connect_error`, `disconnect`,
+/// `disconnecting`, `newListener`, `removeListener`): never emitted.
+bool is_reserved_socketio_event(std::string_view name);
+
 /// Settings for wire_protocol::socketio.
 struct socketio_options {
   std::string nsp = "/";             ///< the namespace to connect to
@@ -166,17 +179,33 @@ struct socketio_options {
   bool websocket_only = false;       ///< false: long-polling first, then the upgrade
   /// The CONNECT packet's `auth` payload; null: {"token": token} when a token is set.
   nlohmann::json auth = nullptr;
-  /// Emitted after every (re)connect, in order, before rooms are joined — e.g.
+  /// Emitted after every (re)connect, in order, each asking for an acknowledgement — e.g.
   /// {"authenticate", {{"token", "…"}}}. Each value is one argument (an array: several).
+  /// Joins, publishes and emits wait until every one is acknowledged or the server emits
+  /// `emit_reply`, at most `emit_reply_wait` (then they go anyway and the wait is reported to
+  /// the error handler, kind protocol): servers that authenticate asynchronously refuse what
+  /// arrives before they are done.
   std::vector<std::pair<std::string, nlohmann::json>> emits;
+  /// The server's event that answers the emits; empty: only their acknowledgements count.
+  std::string emit_reply = "authenticated";
+  std::chrono::milliseconds emit_reply_wait{3000};  ///< zero: nothing waits for the emits
   /// Rooms are joined with `join_event` and left with `leave_event`, one argument
-  /// {"room": name} (plus "since"/"epoch"/"types" when recovering; rtev serve resumes).
+  /// {"room": name} (plus "since"/"epoch"/"types" when recovering; rtev serve resumes). An
+  /// ack with {"error"} refuses the join (reported with code and op "SUBSCRIBE"). Empty
+  /// join_event: nothing is emitted, the namespace itself is the subscription.
   std::string join_event = "join";
   std::string leave_event = "leave";
-  /// publish() emits this with {"room", "type", "data", "id"} and waits for the ack
-  /// ({"id", "seq"} or {"error"}); empty: it emits the event type itself with `data` as the
-  /// only argument (and completes when the packet is written).
-  std::string publish_event = "publish";
+  /// How publish() emits:
+  /// - unset (the default): to rtev serve's door (its CONNECT answer says
+  ///   "protocol":"rtev.v1") as `publish`, to any other server as the event type itself;
+  /// - a name: that event with {"room", "type", "data", "id"}, waiting for the ack
+  ///   ({"id", "seq"} or {"error"});
+  /// - empty: the event type itself with `data` as the only argument, asking for an ack:
+  ///   completes with the ack (an {"error"} in it fails the publish) or, for servers that do
+  ///   not acknowledge, `publish_ack_wait` after the packet was written
+  ///   (publish_ack::acknowledged false).
+  std::optional<std::string> publish_event;
+  std::chrono::milliseconds publish_ack_wait{2000};
 };
 
 struct client_options {
@@ -210,6 +239,11 @@ struct client_options {
   /// false` in the CONNECT auth payload (docs/protocol.md §4.4).
   bool presence = true;
   std::string subprotocol = "rtev.v1";  ///< offered in the handshake; empty: none
+  /// Protocol rtev: a WebSocket server that sends no `authenticated` within this long after
+  /// the upgrade (cut to end within connect_timeout), or whose first message is anything else,
+  /// does not speak rtev's protocol: the client is connected at once and reads its messages
+  /// leniently (state_info::foreign; docs/protocol.md §9). Zero: wait for `authenticated`.
+  std::chrono::milliseconds foreign_wait{2000};
 };
 
 namespace detail {
@@ -268,8 +302,9 @@ class client {
   void stop();
 
   client_state state() const;
-  /// Resolves when the client first reaches `connected`, or throws request_error if it closes
-  /// first. For scripts and tests that must wait for readiness.
+  /// Resolves when the client first reaches `connected` (after the state handlers have seen
+  /// it), or throws request_error if it closes first. For scripts and tests that must wait for
+  /// readiness.
   std::shared_future<void> connected() const;
   /// Resolves when the client reaches `closed`, with the final state.
   std::shared_future<state_info> closed() const;
