@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <memory>
 #include <stdexcept>
 #include <system_error>
 
@@ -79,6 +80,8 @@ http_result http_fetch(const std::string& method, const std::string& url, const 
   addrinfo* res = nullptr;
   if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0 || !res)
     throw std::runtime_error("cannot connect to " + authority + ": unknown host");
+  // Freed however the loop ends (wait_fd throws when a signal interrupts the connect).
+  const std::unique_ptr<addrinfo, void (*)(addrinfo*)> addresses(res, freeaddrinfo);
   fd_guard sock;
   std::string last_error = "connection refused";
   for (addrinfo* a = res; a; a = a->ai_next) {
@@ -97,7 +100,6 @@ http_result http_fetch(const std::string& method, const std::string& url, const 
     ::close(sock.fd);
     sock.fd = -1;
   }
-  freeaddrinfo(res);
   if (sock.fd < 0) throw std::runtime_error("cannot connect to " + authority + ": " + last_error);
 
   std::string req =
