@@ -290,7 +290,8 @@ struct client::impl final : detail::transport_sink {
   std::map<std::string, std::uint64_t>
       room_seq;  // dedupe: last seq delivered per room ("" = broadcasts)
   std::map<std::string, std::string> subscribe_refs;  // ref → pattern
-  std::map<std::string, std::uint64_t> subscribe_since;
+  // ref → the recovery point it resumed from (none: a first subscription)
+  std::map<std::string, std::optional<std::uint64_t>> subscribe_since;
   std::set<std::string> initial_since_used;
   std::optional<std::string> epoch;
   std::string user_id;
@@ -442,12 +443,14 @@ struct client::impl final : detail::transport_sink {
       data["since"] = it->second;
       if (epoch) data["epoch"] = *epoch;
     } else if (!opt.since.is_null() && !initial_since_used.count(pattern)) {
-      data["since"] = opt.since;  // the first subscription of this room starts there
+      // The first subscription of this room starts there — again on the next connection if
+      // this one ends before the server answered and before any of its events arrived.
+      data["since"] = opt.since;
     }
-    initial_since_used.insert(pattern);
     const std::string ref = new_ref('s');
     subscribe_refs[ref] = pattern;
-    subscribe_since[ref] = it == pattern_seq.end() ? 0 : it->second;
+    subscribe_since[ref] =
+        opt.recover && it != pattern_seq.end() ? std::optional(it->second) : std::nullopt;
     send_frame(json{{"type", "SUBSCRIBE"}, {"ref", ref}, {"data", data}});
   }
 
@@ -515,12 +518,12 @@ struct client::impl final : detail::transport_sink {
       auto it = subscribe_refs.find(ref);
       if (it == subscribe_refs.end()) return;
       const std::string pattern = it->second;
-      const std::uint64_t since = subscribe_since[ref];
+      const std::optional<std::uint64_t> since = subscribe_since[ref];
       subscribe_refs.erase(it);
       subscribe_since.erase(ref);
+      initial_since_used.insert(pattern);
       const std::uint64_t last = d.value("last_seq", std::uint64_t{0});
-      if (!d.value("recovered", true) && pattern_seq.count(pattern))
-        report_gap(gap_info{pattern, since, last, false});
+      if (!d.value("recovered", true) && since) report_gap(gap_info{pattern, *since, last, false});
       // Everything of this pattern up to the server's frontier has now been delivered.
       auto& seq = pattern_seq[pattern];
       seq = std::max(seq, last);
@@ -634,8 +637,19 @@ struct client::impl final : detail::transport_sink {
       auto& last = room_seq[e.room.value_or("")];
       if (*e.seq <= last) return;
       last = *e.seq;
+      auto matches = [&](const std::string& pattern) {
+        return e.room ? glob_match(pattern, *e.room) : pattern == "*";
+      };
       for (auto& [pattern, seq] : pattern_seq)
-        if (e.room ? glob_match(pattern, *e.room) : pattern == "*") seq = std::max(seq, *e.seq);
+        if (matches(pattern)) seq = std::max(seq, *e.seq);
+      // A subscription not yet answered (its history still replaying, in seq order) has its
+      // recovery point from its first event on: a connection lost now resumes after it
+      // rather than starting over — or, worse, starting live and missing what came between.
+      for (const auto& [ref, pattern] : subscribe_refs)
+        if (!pattern_seq.count(pattern) && matches(pattern)) {
+          pattern_seq[pattern] = *e.seq;
+          initial_since_used.insert(pattern);
+        }
     }
     dispatch(e);
   }

@@ -417,3 +417,36 @@ TEST_CASE("client_without_recover_resumes_live_only", "[sdk][client][recovery]")
   CHECK(missed > first);
   CHECK(gaps.size() == 0);
 }
+
+// A connection lost after a SUBSCRIBE with `since` was sent but before the server answered
+// it: the next connection asks for the same start again (it used to subscribe live only, and
+// the events published in between were lost: reliability:subscriber_faults caught it).
+TEST_CASE("client_resends_the_initial_since_when_the_first_subscribe_went_unanswered",
+          "[sdk][client][recovery]") {
+  rtev::test::local_server srv;
+  rtev::test::tcp_proxy proxy(srv.port());
+  recorder<rtev::event> events;
+  recorder<rtev::state_info> states;
+  rtev::client_options opt = options_for(proxy.ws_url());
+  opt.since = "beginning";
+  rtev::client c(opt);
+  auto s1 = c.on("*", [&](const rtev::event& e) { events.add(e); });
+  auto s2 = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  const auto before = seq_of(rtev::test::publish_http(srv.port(), note("late", 0)));
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  c.ping().get();
+  proxy.freeze(rtev::test::tcp_proxy::direction::to_target);
+  c.join("late");  // held by the proxy: the server never sees it
+  const auto between = seq_of(rtev::test::publish_http(srv.port(), note("late", 1)));
+  proxy.cut();
+  proxy.thaw();
+  REQUIRE(wait_state(states, client_state::connected, 2));
+  c.ping().get();
+  const auto live = seq_of(rtev::test::publish_http(srv.port(), note("late", 2)));
+  REQUIRE(events.wait([&](const auto& v) {
+    const auto s = seqs_in(v, "late");
+    return !s.empty() && s.back() == live;
+  }));
+  CHECK(seqs_in(events.values(), "late") == std::vector<std::uint64_t>{before, between, live});
+}
