@@ -132,9 +132,9 @@ auth_result identity_from_token(std::string_view token) {
 
 // JWT NumericDate (may be fractional) to whole seconds, clamped so huge values cannot overflow.
 std::int64_t to_seconds(double v) {
-  // Half the range, as a double: the division is meant to be an integer one.
-  constexpr auto hi = static_cast<double>(std::numeric_limits<std::int64_t>::max() /
-                                          2);  // NOLINT(bugprone-integer-division)
+  // Half the range, as a double.
+  constexpr std::int64_t half = std::numeric_limits<std::int64_t>::max() / 2;
+  constexpr auto hi = static_cast<double>(half);
   return static_cast<std::int64_t>(std::clamp(v, -hi, hi));
 }
 

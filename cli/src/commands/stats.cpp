@@ -89,7 +89,8 @@ int run_stats(stats_options& o) {
   o.common.resolve();
   std::vector<std::string> headers;
   if (!o.common.token.empty()) headers.push_back("Authorization: Bearer " + o.common.token);
-  for (const auto& [name, value] : o.common.headers) headers.push_back(name + ": " + value);
+  for (const auto& [name, value] : o.common.headers)
+    headers.push_back(std::string(name).append(": ").append(value));
   const std::string url = o.common.http_base() + "/api/stats";
   http_result r;
   try {
