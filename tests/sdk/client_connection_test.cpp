@@ -503,7 +503,9 @@ TEST_CASE("client_whose_jwt_expires_reconnects_with_a_fresh_token_and_misses_not
       return std::any_of(es.begin(), es.end(), [seq](const auto& e) { return e.value == seq; });
     });
   };
-  // The subscription is live once an event published now arrives.
+  // Readiness of the lobby subscription: a PONG comes after the SUBSCRIBE's ACK (connected()
+  // resolves when the SUBSCRIBE is sent, not answered).
+  c.ping().get();
   const std::uint64_t a = publish(1);
   REQUIRE(got(a));
 
