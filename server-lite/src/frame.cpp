@@ -24,6 +24,22 @@ frame::frame(std::string_view payload) {
   buf_.append(payload);
 }
 
+void append_ws_text_frame(std::string& out, std::string_view payload) {
+  const std::uint64_t n = payload.size();
+  out += static_cast<char>(0x81);  // FIN + text
+  if (n < 126) {
+    out += static_cast<char>(n);
+  } else if (n <= 0xffff) {
+    out += static_cast<char>(126);
+    out += static_cast<char>((n >> 8) & 0xff);
+    out += static_cast<char>(n & 0xff);
+  } else {
+    out += static_cast<char>(127);
+    for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((n >> shift) & 0xff);
+  }
+  out.append(payload);
+}
+
 frame_ptr shared_event::ws_frame() const {
   if (!ws_) ws_ = std::make_shared<frame>(json);
   return ws_;

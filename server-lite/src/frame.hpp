@@ -26,6 +26,14 @@ class frame {
 };
 using frame_ptr = std::shared_ptr<frame>;
 
+/// Appends `payload` as one complete server-to-client WebSocket text frame (FIN, unmasked, no
+/// extension bits) — for writing several frames in one system call (docs/lws-notes.md).
+void append_ws_text_frame(std::string& out, std::string_view payload);
+
+/// Writes larger than this are not built from several queued frames: one busy connection gets
+/// at most this much per writeable callback, and the others their turn.
+constexpr std::size_t max_coalesced_bytes = 64 * 1024;
+
 /// One event as delivered: its envelope JSON, and per-protocol frames built on first use.
 struct shared_event {
   std::string json;  ///< the envelope

@@ -134,6 +134,8 @@ struct server::impl {
     impl* owner = nullptr;
   } tick_timer{{}, this};
   std::uint64_t next_pending_id = 1;
+  // Service thread: the bytes of one coalesced write (several queued frames), reused.
+  std::string coalesced;
   // SSE streams and held long-polls. lws 4.1 does not read from an HTTP/1 connection in the
   // middle of a transaction, so a client that closes one is only noticed at the next write
   // (warmcat/libwebsockets#2455): the tick peeks at these sockets instead.
@@ -155,8 +157,11 @@ struct server::impl {
   void post(std::function<void()> fn) {
     std::lock_guard<std::mutex> lock(posted_mutex);
     if (!accepting_posts) return;
+    // One wake-up for a burst (the store's writer posts each commit's completions): work
+    // already waiting means a wake-up is already on its way, and drain_posted takes it all.
+    const bool wake = posted.empty();
     posted.push_back(std::move(fn));
-    lws_cancel_service(ctx);
+    if (wake) lws_cancel_service(ctx);
   }
 
   void drain_posted() {
@@ -359,10 +364,33 @@ struct server::impl {
     std::optional<outgoing> o = hub->next_outgoing(*c);
     if (!o) return 0;
     frame_ptr f = o->control ? o->control : o->event->ws_frame();
-    if (lws_write(wsi, f->data(), f->size(), LWS_WRITE_TEXT) < static_cast<int>(f->size()))
-      return -1;
+    if (c->queue.empty() || f->size() >= max_coalesced_bytes) {
+      // One frame: lws frames it in the headroom, no copy.
+      if (lws_write(wsi, f->data(), f->size(), LWS_WRITE_TEXT) < static_cast<int>(f->size()))
+        return -1;
+    } else {
+      // Several queued: complete frames back to back, one write (lws passes LWS_WRITE_HTTP
+      // bytes on a WebSocket connection through as they are: docs/lws-notes.md).
+      coalesced.assign(LWS_PRE, '\0');
+      append_ws_text_frame(coalesced, f->payload());
+      while (coalesced.size() - LWS_PRE < max_coalesced_bytes && !c->queue.empty()) {
+        o = hub->next_outgoing(*c);
+        if (!o) break;
+        f = o->control ? o->control : o->event->ws_frame();
+        append_ws_text_frame(coalesced, f->payload());
+      }
+      if (!write_coalesced(wsi)) return -1;
+    }
     if (!c->queue.empty() || c->closing) lws_callback_on_writable(wsi);
     return 0;
+  }
+
+  // Writes `coalesced` after its LWS_PRE headroom as it is; lws keeps what the socket does not
+  // take and sends it before the next writeable callback.
+  bool write_coalesced(lws* wsi) {
+    auto* bytes = reinterpret_cast<unsigned char*>(coalesced.data()) + LWS_PRE;
+    const std::size_t n = coalesced.size() - LWS_PRE;
+    return lws_write(wsi, bytes, n, LWS_WRITE_HTTP) >= static_cast<int>(n);
   }
 
   // --- /socket.io/ ----------------------------------------------------------------------------
@@ -530,10 +558,14 @@ struct server::impl {
       if (!c->queue.empty()) lws_callback_on_writable(wsi);
       return 0;
     }
-    std::optional<outgoing> o = hub->next_outgoing(*c);
-    if (!o || !o->event) return 0;
-    frame_ptr f = o->event->sse_frame(c->sse_named);
-    if (lws_write(wsi, f->data(), f->size(), LWS_WRITE_HTTP) < 0) return -1;
+    // Every queued event up to max_coalesced_bytes, in one write.
+    coalesced.assign(LWS_PRE, '\0');
+    while (coalesced.size() - LWS_PRE < max_coalesced_bytes) {
+      std::optional<outgoing> o = hub->next_outgoing(*c);
+      if (!o) break;
+      if (o->event) coalesced.append(o->event->sse_frame(c->sse_named)->payload());
+    }
+    if (coalesced.size() > LWS_PRE && !write_coalesced(wsi)) return -1;
     if (!c->queue.empty()) lws_callback_on_writable(wsi);
     return 0;
   }

@@ -447,3 +447,37 @@ TEST_CASE("history_limit_defaults_to_100_and_is_capped_at_1000", "[server][ws][h
   CHECK(rest.at("events").size() == 10);
   CHECK(rest.at("next").is_null());
 }
+
+// Queued frames go out several to a write (docs/lws-notes.md): every one must still arrive as
+// its own whole frame, in order — around the 126 and 65536-byte length encodings, and with a
+// frame above the coalescing bound (written alone) among small ones.
+TEST_CASE("a replay of frames of every length encoding arrives frame by frame in order",
+          "[server][ws][replay]") {
+  rtev::server_config cfg = test_config();
+  cfg.max_message_bytes = 1 << 20;
+  local_server srv(cfg);
+  std::vector<std::size_t> sizes;
+  for (std::size_t n : {0, 1, 60, 100, 200, 1000, 30000, 70000, 200000, 5, 65400, 3})
+    for (int i = 0; i < 3; ++i) sizes.push_back(n + static_cast<std::size_t>(i));
+  std::vector<std::uint64_t> sent;
+  for (std::size_t n : sizes)
+    sent.push_back(seq_of(publish_http(
+        srv.port(), {{"room", "sizes"}, {"type", "sized"}, {"data", {{"s", std::string(n, 'x')}}}})));
+  auto c = rtev_client::connect_as(srv.port(), "alice");
+  auto [before, reply] =
+      c.request_collect("SUBSCRIBE", {{"room", "sizes"}, {"since", "beginning"}});
+  REQUIRE(reply.at("type") == "ACK");
+  CHECK(seqs(before) == sent);
+  for (std::size_t i = 0; i < before.size() && i < sizes.size(); ++i)
+    CHECK(before[i].at("data").at("s").get<std::string>().size() == sizes[i]);
+  // And live: a burst published while the subscriber reads.
+  std::vector<std::uint64_t> live;
+  json batch = json::array();
+  for (std::size_t n : sizes)
+    batch.push_back({{"room", "sizes"}, {"type", "sized"}, {"data", {{"s", std::string(n, 'y')}}}});
+  const json replies = publish_http(srv.port(), batch);
+  for (const auto& r : replies) live.push_back(seq_of(r));
+  std::vector<std::uint64_t> got;
+  for (std::size_t i = 0; i < sizes.size(); ++i) got.push_back(seq_of(c.next_event_in("sizes")));
+  CHECK(got == live);
+}
