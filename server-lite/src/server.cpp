@@ -373,7 +373,11 @@ struct server::impl {
       // bytes on a WebSocket connection through as they are: docs/lws-notes.md).
       coalesced.assign(LWS_PRE, '\0');
       append_ws_text_frame(coalesced, f->payload());
-      while (coalesced.size() - LWS_PRE < max_coalesced_bytes && !c->queue.empty()) {
+      while (!c->queue.empty()) {
+        const outgoing& next = c->queue.front();
+        const std::size_t next_size =
+            next.control ? next.control->payload().size() : next.event->json.size();
+        if (coalesced.size() - LWS_PRE + next_size > max_coalesced_bytes) break;
         o = hub->next_outgoing(*c);
         if (!o) break;
         f = o->control ? o->control : o->event->ws_frame();
@@ -558,9 +562,13 @@ struct server::impl {
       if (!c->queue.empty()) lws_callback_on_writable(wsi);
       return 0;
     }
-    // Every queued event up to max_coalesced_bytes, in one write.
+    // Queued events up to max_coalesced_bytes (at least one), in one write.
     coalesced.assign(LWS_PRE, '\0');
-    while (coalesced.size() - LWS_PRE < max_coalesced_bytes) {
+    while (!c->queue.empty()) {
+      const outgoing& next = c->queue.front();
+      if (coalesced.size() > LWS_PRE && next.event &&
+          coalesced.size() - LWS_PRE + next.event->json.size() > max_coalesced_bytes)
+        break;
       std::optional<outgoing> o = hub->next_outgoing(*c);
       if (!o) break;
       if (o->event) coalesced.append(o->event->sse_frame(c->sse_named)->payload());
