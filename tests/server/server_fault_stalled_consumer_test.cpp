@@ -115,11 +115,15 @@ std::vector<std::int64_t> run_phase(std::uint16_t port, const std::string& room,
     latency.insert(latency.end(), g.latency_us.begin(), g.latency_us.end());
   }
   if (faulty) {
-    // The slow one got everything in order, or fell behind and was closed with 4000 (having
-    // got a gap-free prefix).
+    // The slow one got everything in order, or fell behind and was closed (having got a
+    // gap-free prefix): with 4000 when its queue passed --send-queue-max, or with 1008 when the
+    // server's pings, stuck behind the data it had not read yet, went unanswered past
+    // --ping-timeout first (frames leave the queue in batches, so on a slow sanitizer build
+    // the queue can stay short while the socket's buffers hold seconds of reading).
     INFO("slow consumer got " << slow_got.order.size() << " events, close " << slow_got.close_code
                               << " " << slow_got.why.substr(0, 300));
-    if (slow_got.order.size() != expected.size()) CHECK(slow_got.close_code == 4000);
+    if (slow_got.order.size() != expected.size())
+      CHECK((slow_got.close_code == 4000 || slow_got.close_code == 1008));
     const bool prefix_in_order =
         std::equal(slow_got.order.begin(), slow_got.order.end(), expected.begin());
     CHECK(prefix_in_order);
