@@ -438,10 +438,16 @@ struct server::impl {
                        reason.size());
       return -1;
     }
-    if (!step.frame) return 0;
-    if (lws_write(wsi, step.frame->data(), step.frame->size(), LWS_WRITE_TEXT) <
-        static_cast<int>(step.frame->size()))
-      return -1;
+    if (step.frames.empty()) return 0;
+    if (step.frames.size() == 1) {
+      const frame_ptr& f = step.frames.front();
+      if (lws_write(wsi, f->data(), f->size(), LWS_WRITE_TEXT) < static_cast<int>(f->size()))
+        return -1;
+    } else {
+      coalesced.assign(LWS_PRE, '\0');
+      for (const frame_ptr& f : step.frames) append_ws_text_frame(coalesced, f->payload());
+      if (!write_coalesced(wsi)) return -1;
+    }
     if (step.more) lws_callback_on_writable(wsi);
     return 0;
   }

@@ -382,7 +382,7 @@ socketio_door::ws_step socketio_door::ws_writeable(const std::string& sid, std::
   if (!s->upgraded) {
     if (s->probe_reply_due) {
       s->probe_reply_due = false;
-      step.frame = make_frame(wire::eio_encode(wire::eio_type::pong, "probe"));
+      step.frames.push_back(make_frame(wire::eio_encode(wire::eio_type::pong, "probe")));
     }
     return step;
   }
@@ -402,7 +402,17 @@ socketio_door::ws_step socketio_door::ws_writeable(const std::string& sid, std::
     return step;
   }
   if (!f) return step;
-  step.frame = *f;
+  step.frames.push_back(*f);
+  // More queued events join this write, up to the bound; a close or a ping waits its turn.
+  std::size_t bytes = (*f)->size();
+  while (!c->closing && !c->ping_due && !c->queue.empty()) {
+    const outgoing& next = c->queue.front();
+    const frame_ptr nf = next.control ? next.control : next.event->sio_frame();
+    if (bytes + nf->size() > max_coalesced_bytes) break;
+    hub_.next_outgoing(*c);
+    bytes += nf->size();
+    step.frames.push_back(nf);
+  }
   step.more = !c->queue.empty() || c->closing || c->ping_due;
   return step;
 }

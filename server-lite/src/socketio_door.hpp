@@ -71,7 +71,9 @@ class socketio_door {
   bool ws_message(const std::string& sid, std::uint64_t link, std::string_view text);
 
   struct ws_step {
-    frame_ptr frame;    ///< a text frame to write (or null)
+    /// Text frames to write, in order (none: nothing due). Several when several packets were
+    /// queued: the server writes them in one go, up to max_coalesced_bytes (frame.hpp).
+    std::vector<frame_ptr> frames;
     bool more = false;  ///< ask for another writeable callback afterwards
     std::optional<std::pair<int, std::string>> close;  ///< close with code, reason
   };
