@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <vector>
 
 #include "exit_codes.hpp"
 #include "rtev/glob.hpp"
@@ -35,6 +36,78 @@ int compare(const nlohmann::json& field, const std::string& value) {
       return f < *v ? -1 : f > *v ? 1 : 0;
     }
   return as_text(field).compare(value);
+}
+
+// About how many nodes glibc's regcomp builds for `re`: it copies a bounded repeat `{n,m}` m
+// times ({n,} n+1 times), so nested repeats multiply — `((a{255}){255}){255}` asks for 16
+// million copies and gigabytes of memory; so does `a+++++++++++++++++++++++++++++` (each + copies
+// what it repeats). Counts saturate just past `limit`.
+std::size_t regex_size(const std::string& re, std::size_t limit) {
+  std::vector<std::size_t> sums{0};  // per open group, the size of what it holds so far
+  std::size_t last = 0;              // the size of the last atom: what a repeat applies to
+  const auto add = [&](std::size_t n) {
+    sums.back() = std::min(sums.back() + n, limit + 1);
+    last = n;
+  };
+  const auto repeat = [&](std::size_t times) {
+    const std::size_t grown = std::min(last * std::max<std::size_t>(times, 1), limit + 1);
+    sums.back() = std::min(sums.back() - std::min(sums.back(), last) + grown, limit + 1);
+    last = grown;
+  };
+  for (std::size_t i = 0; i < re.size(); ++i) {
+    const char c = re[i];
+    if (c == '\\') {
+      ++i;
+      add(1);
+    } else if (c == '[') {  // a bracket expression: `]` first is literal, [:class:] nests
+      std::size_t j = i + 1;
+      if (j < re.size() && re[j] == '^') ++j;
+      if (j < re.size() && re[j] == ']') ++j;
+      while (j < re.size() && re[j] != ']') {
+        if (re[j] == '[' && j + 1 < re.size() && std::strchr(":.=", re[j + 1]) != nullptr) {
+          const std::size_t close = re.find(std::string{re[j + 1], ']'}, j + 2);
+          j = close == std::string::npos ? re.size() : close + 2;
+        } else {
+          ++j;
+        }
+      }
+      i = j;
+      add(1);
+    } else if (c == '(') {
+      sums.push_back(0);
+      last = 0;
+    } else if (c == ')' && sums.size() > 1) {
+      const std::size_t group = sums.back() + 1;
+      sums.pop_back();
+      add(group);
+    } else if (c == '{' && last > 0) {  // {n}, {n,}, {,m} or {n,m}; anything else is regcomp's
+      std::size_t j = i + 1;
+      const auto number = [&](std::size_t& v) {
+        const std::size_t start = j;
+        for (v = 0; j < re.size() && re[j] >= '0' && re[j] <= '9'; ++j)
+          v = std::min(v * 10 + static_cast<std::size_t>(re[j] - '0'), limit + 1);
+        return j > start;
+      };
+      std::size_t n = 0;
+      std::size_t m = 0;
+      const bool has_n = number(n);
+      const bool comma = j < re.size() && re[j] == ',';
+      const bool has_m = comma && (++j, number(m));
+      if (j >= re.size() || re[j] != '}' || (!has_n && !has_m)) {
+        add(1);
+        continue;
+      }
+      repeat(!comma ? n : has_m ? std::max(n, m) : n + 1);
+      i = j;
+    } else if (c == '+') {  // copied (x+ is xx*), and slower to build than its size says
+      repeat(4);
+    } else if (c == '*' || c == '?') {
+      repeat(2);
+    } else {
+      add(1);
+    }
+  }
+  return *std::max_element(sums.begin(), sums.end());
 }
 
 const char* const forms =
@@ -124,6 +197,11 @@ where_test parse_where(const std::string& text) {
       w.path.find("..") != std::string::npos)
     throw bad("no FIELD, or an empty part in its dotted path");
   if (w.how == where_test::op::match || w.how == where_test::op::no_match) {
+    constexpr std::size_t max_regex_size = 100000;
+    if (regex_size(w.value, max_regex_size) > max_regex_size)
+      throw usage_error("--where: regular expression '" + w.value + "' in '" + text +
+                        "' is too large once its repeats are expanded (over " +
+                        std::to_string(max_regex_size) + " parts): nest fewer {n,m} or + repeats");
     auto* re = new regex_t;
     if (const int err = regcomp(re, w.value.c_str(), REG_EXTENDED | REG_NOSUB); err != 0) {
       char msg[256];

@@ -110,6 +110,9 @@ def test_history_and_filters():
     r = t.run("tail", "--url", URL, "--where", "data.x~(unclosed")
     t.check("--where with a bad regular expression: exit 2 naming it",
             r.rc == 2 and "bad regular expression '(unclosed'" in r.err and len(r.err.strip().splitlines()) == 1, r)
+    r = t.run("tail", "--url", URL, "--where", "data.x~((a{255}){255}){255}")
+    t.check("--where with a regular expression that expands past 100000 parts: exit 2, not gigabytes",
+            r.rc == 2 and "is too large once its repeats are expanded" in r.err, r)
     r = t.run("tail", "--url", URL, "--where", "=x")
     t.check("--where without a FIELD: exit 2 listing the forms", r.rc == 2 and "FIELD~REGEX" in r.err, r)
 
