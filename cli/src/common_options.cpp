@@ -80,12 +80,12 @@ void add_common(CLI::App& cmd, common_options& o) {
   add_diagnostics(cmd, o, g, "No diagnostics on stderr");
 }
 
-void add_http_common(CLI::App& cmd, common_options& o) {
+void add_http_common(CLI::App& cmd, common_options& o, const char* quiet_help) {
   const char* g = "Connection";
   add_target(cmd, o, g);
   add_profile_flag(cmd, o, g);
   add_connect_timeout(cmd, o, g, "Give up on one request after this");
-  add_diagnostics(cmd, o, g, "Print nothing: the exit code says it all");
+  add_diagnostics(cmd, o, g, quiet_help);
 }
 
 void add_protocol(CLI::App& cmd, common_options& o, bool publishes, bool publish_event) {

@@ -64,7 +64,8 @@ struct common_options {
 void add_common(CLI::App& cmd, common_options& opt);
 /// The subset that applies to a plain HTTP request (health): --url, --profile,
 /// --connect-timeout, -q, -v.
-void add_http_common(CLI::App& cmd, common_options& opt);
+void add_http_common(CLI::App& cmd, common_options& opt,
+                     const char* quiet_help = "Print nothing: the exit code says it all");
 /// Adds --protocol, --header and the Socket.IO / SSE flags (groups "Protocol", "Socket.IO");
 /// `publishes`: also --publish-url (publish, replay); `publish_event`: also --publish-event
 /// (publish, replay, connect).

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <iostream>
 
+#include "commands/bench.hpp"
 #include "commands/completion.hpp"
 #include "commands/connect.hpp"
 #include "commands/events.hpp"
@@ -43,6 +44,7 @@ int run(int argc, char** argv) {
   events_options events;
   completion_options completion;
   profile_options profile;
+  bench_options bench;
   setup_tail(app, tail);
   setup_subscribe(app, subscribe);
   setup_publish(app, publish);
@@ -55,6 +57,7 @@ int run(int argc, char** argv) {
   setup_events(app, events);
   setup_completion(app, completion);
   setup_profile(app, profile);
+  setup_bench(app, bench);
 
   try {
     app.parse(argc, argv);
@@ -72,7 +75,7 @@ int run(int argc, char** argv) {
   try {
     // The commands that connect end promptly on SIGINT/SIGTERM in every phase (interrupts.hpp);
     // serve has its own handlers, the others finish at once anyway.
-    for (const char* name : {"tail", "subscribe", "publish", "replay", "connect", "health"})
+    for (const char* name : {"tail", "subscribe", "publish", "replay", "connect", "health", "bench"})
       if (app.got_subcommand(name)) watch_signals();
     if (app.got_subcommand("tail")) return run_tail(tail);
     if (app.got_subcommand("subscribe")) return run_tail(subscribe);
@@ -86,6 +89,7 @@ int run(int argc, char** argv) {
     if (app.got_subcommand("events")) return run_events(events);
     if (app.got_subcommand("completion")) return run_completion(app, completion);
     if (app.got_subcommand("profile")) return run_profile(app, profile);
+    if (app.got_subcommand("bench")) return run_bench(bench);
   } catch (const usage_error& e) {
     std::cerr << "rtev: " << e.what() << '\n';
     return exit_usage;
