@@ -31,6 +31,22 @@ std::int64_t stat(const std::optional<nlohmann::json>& s, const char* name) {
   return (*s)[name].get<std::int64_t>();
 }
 
+std::string count_of(std::uint64_t n, const char* what) {
+  return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+}
+
+// The server's figures, in words: counters over the whole run (warm-up and drain included).
+std::string server_line(const nlohmann::json& s) {
+  std::string line;
+  for (const char* k : {"events_published", "events_delivered", "events_dropped"})
+    if (s.contains(k)) line += (line.empty() ? "" : ", ") + std::string(k).substr(7) + " " + s[k].dump();
+  if (!line.empty()) line += " (whole run, warm-up included); ";
+  if (s.contains("connections")) line += "connections " + s["connections"].dump();
+  if (s.contains("rss_bytes_per_connection"))
+    line += ", " + s["rss_bytes_per_connection"].dump() + " bytes of RSS per connection";
+  return line;
+}
+
 std::string fixed(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);
@@ -147,12 +163,17 @@ int run_bench(bench_options& o) {
     plan.rooms = o.rooms;
     plan.size = o.size;
     plan.window = o.window;
-    plan.rate = o.rate == "max" ? 0 : rate_flag("--rate", o.rate, 1e8);
+    try {
+      plan.rate = o.rate == "max" ? 0 : rate_flag("--rate", o.rate, 1e8);
+    } catch (const usage_error& e) {
+      throw usage_error(std::string(e.what()) + ", or max");
+    }
   }
 
   const auto before = server_stats(c);
+  std::optional<nlohmann::json> after;
+  plan.before_closing = [&] { after = server_stats(c); };
   const bench_result r = run_bench_plan(plan);
-  const auto after = server_stats(c);
   const double cpu_share = r.measured_seconds > 0 ? r.cpu_seconds / r.measured_seconds : 0;
   const bool bench_bound = !o.idle && cpu_share >= bottleneck_share;
   const latency_histogram& h = *r.latency;
@@ -214,13 +235,14 @@ int run_bench(bench_options& o) {
               << "connections  " << r.connections << " open (set up in "
               << fixed(r.setup_seconds, 2) << " s), held " << fixed(r.measured_seconds, 1)
               << " s\n";
-    if (!server.empty()) std::cout << "server       " << server.dump() << "\n";
+    if (!server.empty()) std::cout << "server       " << server_line(server) << "\n";
     std::cout << "errors       " << r.errors << std::endl;
   } else {
     const double secs = r.measured_seconds;
     std::cout << "rtev bench  " << j["protocol"].get<std::string>() << "  " << c.url << "\n"
-              << "  " << plan.subscribers << " subscribers, " << plan.publishers << " publishers, "
-              << plan.rooms << " rooms, ~" << plan.size << "-byte events, rate "
+              << "  " << count_of(plan.subscribers, "subscriber") << ", "
+              << count_of(plan.publishers, "publisher") << ", " << count_of(plan.rooms, "room")
+              << ", ~" << plan.size << "-byte events, rate "
               << (plan.rate > 0 ? fixed(plan.rate, 0) + "/s"
                                 : "max (window " + std::to_string(plan.window) + ")")
               << ", " << fixed(secs, 1) << " s after " << fixed(j["warmup_s"].get<double>(), 1)
@@ -240,10 +262,14 @@ int run_bench(bench_options& o) {
               << (bench_bound ? " — rtev bench itself was probably the bottleneck, not the server"
                               : "")
               << "\n";
-    if (!server.empty()) std::cout << "server       " << server.dump() << "\n";
+    if (!server.empty()) std::cout << "server       " << server_line(server) << "\n";
     std::cout << std::flush;
   }
 
+  if (r.error_kinds.count("publish refused: rate_limited") && !c.quiet)
+    std::cerr << "rtev: bench: the server limits each connection's messages per second; for a "
+                 "benchmark raise it (rtev serve --rate-limit 1000000/s) or give a lower --rate"
+              << std::endl;
   if (r.errors > 0) return exit_error;
   if (!o.idle && plan.subscribers > 0 && r.delivered == 0) {
     if (!c.quiet) std::cerr << "rtev: bench: no event was delivered to any subscriber" << std::endl;

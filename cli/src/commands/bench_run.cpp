@@ -266,7 +266,7 @@ void bench_runner::on_rtev(peer& p, std::string_view msg) {
   } else if (has(msg, R"("type":"ERROR")")) {
     const std::string code = field(msg, "code");
     if (!p.ready)
-      fail(code == "forbidden" ? exit_auth : exit_error,
+      fail(code == "forbidden" || code == "not_authenticated" ? exit_auth : exit_error,
            "the server refused the setup: " + code + ": " + field(msg, "message"));
     else
       count_error("server error: " + code);
@@ -318,7 +318,9 @@ void bench_runner::on_socketio(peer& p, std::string_view msg) {
       if (!p.ready) {
         if (s.data.is_array() && !s.data.empty() && s.data[0].is_object() &&
             s.data[0].contains("error"))
-          fail(exit_error, "the server refused the join: " + s.data[0]["error"].dump());
+          fail(s.data[0]["error"].value("code", "") == "not_authenticated" ? exit_auth : exit_error,
+               "the server refused the join: " + s.data[0]["error"].dump() +
+                   (plan_.token.empty() ? " (give a token with --token or RTEV_TOKEN)" : ""));
         else
           became_ready(p);
       }
@@ -541,6 +543,7 @@ bench_result bench_runner::run() {
   if (!res_.drained) count_error("not drained within 5 s after the run");
   sending_ = false;
   if (failure_) throw command_failure(failure_->first, failure_->second);
+  if (plan_.before_closing) plan_.before_closing();
   return std::move(res_);
 }
 

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -36,6 +37,9 @@ struct bench_plan {
   std::chrono::nanoseconds warmup{0}, duration{0};
   std::chrono::milliseconds connect_timeout{10000};
   bool progress = true;    ///< one line a second on stderr
+  /// Called after the drain, with every connection still open (the server's stats then count
+  /// them).
+  std::function<void()> before_closing;
 };
 
 struct bench_result {
