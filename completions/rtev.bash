@@ -96,7 +96,7 @@ _rtev() {
 }
 _rtev_children() {
   case "$1" in
-    '') echo "tail subscribe publish replay connect serve health stats presence events completion profile" ;;
+    '') echo "tail subscribe publish replay connect serve health stats presence events completion profile bench" ;;
     'profile') echo "add use ls rm" ;;
   esac
 }
@@ -119,6 +119,7 @@ _rtev_flags() {
     'profile use') echo "--help -h" ;;
     'profile ls') echo "--help -h" ;;
     'profile rm') echo "--help -h" ;;
+    'bench') echo "--help -h --subscribers --publishers --rooms --size --duration --warmup --rate --window --connections --idle --json --version --url --profile --connect-timeout --quiet -q --verbose -v --token --protocol" ;;
   esac
 }
 _rtev_valued() {
@@ -135,6 +136,7 @@ _rtev_valued() {
     'events') echo "--format --family" ;;
     'completion') echo "--list" ;;
     'profile add') echo "--url --token --tz --protocol" ;;
+    'bench') echo "--subscribers --publishers --rooms --size --duration --warmup --rate --window --connections --url --profile --connect-timeout --token --protocol" ;;
   esac
 }
 complete -F _rtev rtev

@@ -317,3 +317,27 @@ complete -c rtev -n '__fish_seen_subcommand_from ls' -s h
 complete -c rtev -n '__fish_seen_subcommand_from profile' -a rm -d 'Remove a profile'
 complete -c rtev -n '__fish_seen_subcommand_from rm' -l help
 complete -c rtev -n '__fish_seen_subcommand_from rm' -s h
+complete -c rtev -n __fish_use_subcommand -a bench -d 'Load-test a server: events published/s and delivered/s, publish→receive latency'
+complete -c rtev -n '__fish_seen_subcommand_from bench' -l help
+complete -c rtev -n '__fish_seen_subcommand_from bench' -s h
+complete -c rtev -n '__fish_seen_subcommand_from bench' -l subscribers
+complete -c rtev -n '__fish_seen_subcommand_from bench' -l publishers
+complete -c rtev -n '__fish_seen_subcommand_from bench' -l rooms
+complete -c rtev -n '__fish_seen_subcommand_from bench' -l size
+complete -c rtev -n '__fish_seen_subcommand_from bench' -l duration
+complete -c rtev -n '__fish_seen_subcommand_from bench' -l warmup
+complete -c rtev -n '__fish_seen_subcommand_from bench' -l rate
+complete -c rtev -n '__fish_seen_subcommand_from bench' -l window
+complete -c rtev -n '__fish_seen_subcommand_from bench' -l connections
+complete -c rtev -n '__fish_seen_subcommand_from bench' -l idle
+complete -c rtev -n '__fish_seen_subcommand_from bench' -l json
+complete -c rtev -n '__fish_seen_subcommand_from bench' -l version
+complete -c rtev -n '__fish_seen_subcommand_from bench' -l url
+complete -c rtev -n '__fish_seen_subcommand_from bench' -l profile
+complete -c rtev -n '__fish_seen_subcommand_from bench' -l connect-timeout
+complete -c rtev -n '__fish_seen_subcommand_from bench' -l quiet
+complete -c rtev -n '__fish_seen_subcommand_from bench' -s q
+complete -c rtev -n '__fish_seen_subcommand_from bench' -l verbose
+complete -c rtev -n '__fish_seen_subcommand_from bench' -s v
+complete -c rtev -n '__fish_seen_subcommand_from bench' -l token
+complete -c rtev -n '__fish_seen_subcommand_from bench' -l protocol

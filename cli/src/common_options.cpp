@@ -80,11 +80,12 @@ void add_common(CLI::App& cmd, common_options& o) {
   add_diagnostics(cmd, o, g, "No diagnostics on stderr");
 }
 
-void add_http_common(CLI::App& cmd, common_options& o, const char* quiet_help) {
+void add_http_common(CLI::App& cmd, common_options& o, const char* quiet_help,
+                     const char* timeout_help) {
   const char* g = "Connection";
   add_target(cmd, o, g);
   add_profile_flag(cmd, o, g);
-  add_connect_timeout(cmd, o, g, "Give up on one request after this");
+  add_connect_timeout(cmd, o, g, timeout_help);
   add_diagnostics(cmd, o, g, quiet_help);
 }
 

@@ -65,7 +65,8 @@ void add_common(CLI::App& cmd, common_options& opt);
 /// The subset that applies to a plain HTTP request (health): --url, --profile,
 /// --connect-timeout, -q, -v.
 void add_http_common(CLI::App& cmd, common_options& opt,
-                     const char* quiet_help = "Print nothing: the exit code says it all");
+                     const char* quiet_help = "Print nothing: the exit code says it all",
+                     const char* timeout_help = "Give up on one request after this");
 /// Adds --protocol, --header and the Socket.IO / SSE flags (groups "Protocol", "Socket.IO");
 /// `publishes`: also --publish-url (publish, replay); `publish_event`: also --publish-event
 /// (publish, replay, connect).

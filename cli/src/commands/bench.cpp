@@ -124,7 +124,8 @@ void setup_bench(CLI::App& app, bench_options& o) {
   conns->needs(idle);
   for (auto* opt : {subs, pubs, rooms, size, rate, window}) idle->excludes(opt);
   cmd->add_flag("--json", o.json, "One JSON object on stdout instead of the table")->group(g);
-  add_http_common(*cmd, o.common, "No progress lines on stderr (the report is still printed)");
+  add_http_common(*cmd, o.common, "No progress lines on stderr (the report is still printed)",
+                  "Give up (exit 3) unless every connection is set up within this");
   cmd->add_option("--token", o.common.token, "Token (env RTEV_TOKEN)")->group("Connection");
   cmd->add_option("--protocol", o.common.proto.protocol,
                   "Subscribers' protocol: rtev, sse or socketio (env RTEV_PROTOCOL; default: "
@@ -170,7 +171,10 @@ int run_bench(bench_options& o) {
     }
   }
 
+  debug(c, "bench: " + std::string(to_string(c.protocol)) + " subscribers at " + c.url +
+               ", publishers at ws://" + plan.address.authority + plan.ws_path);
   const auto before = server_stats(c);
+  debug(c, before ? "server stats: " + before->dump() : "no /api/stats from this server");
   std::optional<nlohmann::json> after;
   plan.before_closing = [&] { after = server_stats(c); };
   const bench_result r = run_bench_plan(plan);
