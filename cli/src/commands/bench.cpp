@@ -53,6 +53,10 @@ std::string fixed(double v, int digits) {
   return buf;
 }
 
+double to_ms(std::uint64_t nanos) {
+  return static_cast<double>(nanos) / 1e6;
+}
+
 std::string ms(std::uint64_t nanos) {
   const double m = static_cast<double>(nanos) / 1e6;
   return fixed(m, m < 10 ? 3 : 1) + " ms";
@@ -221,9 +225,9 @@ int run_bench(bench_options& o) {
     j["delivered_per_s"] = static_cast<double>(r.delivered) / r.measured_seconds;
     j["expected_deliveries"] = r.expected;
     if (h.count() > 0)
-      j["latency_ms"] = {{"p50", h.percentile(50) / 1e6},   {"p90", h.percentile(90) / 1e6},
-                         {"p99", h.percentile(99) / 1e6},   {"p99_9", h.percentile(99.9) / 1e6},
-                         {"max", h.max() / 1e6},            {"min", h.min() / 1e6},
+      j["latency_ms"] = {{"p50", to_ms(h.percentile(50))},     {"p90", to_ms(h.percentile(90))},
+                         {"p99", to_ms(h.percentile(99))},     {"p99_9", to_ms(h.percentile(99.9))},
+                         {"max", to_ms(h.max())},              {"min", to_ms(h.min())},
                          {"mean", h.mean() / 1e6}};
     j["bench_cpu_percent"] = cpu_share * 100;
     j["bench_bound"] = bench_bound;

@@ -408,7 +408,8 @@ void bench_runner::wait(ns until) {
   ns wake = until;
   if (sending_ && plan_.rate > 0) {
     for (const peer& p : peers_) {
-      if (p.r != role::publisher) continue;
+      // A publisher whose connection was lost has nothing due (its schedule is in the past).
+      if (p.r != role::publisher || p.conn->state() != bench_conn::phase::open) continue;
       const double k = static_cast<double>(p.next * plan_.publishers + p.publisher);
       wake = std::min(wake, start_ + static_cast<ns>(k * 1e9 / plan_.rate));
     }
