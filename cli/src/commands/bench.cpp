@@ -7,6 +7,7 @@
 #include "exit_codes.hpp"
 #include "http_request.hpp"
 #include "rtev/json.hpp"
+#include "transport.hpp"
 
 namespace rtev::cli {
 
@@ -60,22 +61,6 @@ double to_ms(std::uint64_t nanos) {
 std::string ms(std::uint64_t nanos) {
   const double m = static_cast<double>(nanos) / 1e6;
   return fixed(m, m < 10 ? 3 : 1) + " ms";
-}
-
-struct url_pieces {
-  std::string scheme, authority, target;  // target: path and query
-};
-
-url_pieces split(const std::string& url) {
-  url_pieces u;
-  const auto colon = url.find("://");
-  u.scheme = url.substr(0, colon);
-  const auto rest = colon + 3;
-  const auto slash = url.find_first_of("/?", rest);
-  u.authority = url.substr(rest, slash == std::string::npos ? std::string::npos : slash - rest);
-  if (slash != std::string::npos) u.target = url.substr(slash);
-  if (!u.target.empty() && u.target.front() == '?') u.target = "/" + u.target;
-  return u;
 }
 
 }  // namespace
@@ -140,19 +125,18 @@ void setup_bench(CLI::App& app, bench_options& o) {
 int run_bench(bench_options& o) {
   common_options& c = o.common;
   c.resolve();
-  const url_pieces u = split(c.url);
-  if (u.scheme == "wss" || u.scheme == "https")
+  const detail::parsed_url u = detail::parse_url(c.url);
+  if (u.tls)
     throw usage_error("--url: rtev bench speaks plain ws:// and http:// only (no TLS): '" + c.url +
                       "'");
   bench_plan plan;
-  plan.address = resolve_bench_address(u.authority);
+  plan.address = resolve_bench_address(u.host, u.port);
   plan.protocol = c.protocol;
   plan.token = c.token;
   plan.connect_timeout = c.connect_timeout_ms;
   plan.progress = !c.quiet;
-  if (c.protocol == wire_protocol::rtev && !u.target.empty() && u.target != "/")
-    plan.ws_path = u.target;
-  if (c.protocol == wire_protocol::sse && !u.target.empty()) plan.sse_path = u.target;
+  if (c.protocol == wire_protocol::rtev && u.path != "/") plan.ws_path = u.path;
+  if (c.protocol == wire_protocol::sse && u.path != "/") plan.sse_path = u.path;
   if (c.protocol == wire_protocol::socketio) {
     plan.sio_path = c.socketio.path;
     plan.nsp = c.socketio.nsp;

@@ -21,20 +21,13 @@ constexpr std::size_t read_chunk = 64 * 1024;
 constexpr std::size_t max_head = 16 * 1024;
 }  // namespace
 
-bench_address resolve_bench_address(const std::string& authority) {
-  std::string host = authority, port = "80";
-  if (!authority.empty() && authority.front() == '[') {
-    const auto close = authority.find(']');
-    host = authority.substr(1, close - 1);
-    if (close != std::string::npos && close + 1 < authority.size()) port = authority.substr(close + 2);
-  } else if (const auto colon = authority.rfind(':'); colon != std::string::npos) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-  }
+bench_address resolve_bench_address(const std::string& host, int port) {
+  const std::string authority =
+      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
-  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0 || !res)
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res) != 0 || !res)
     throw command_failure(exit_connect, "could not connect to " + authority + ": unknown host");
   const std::unique_ptr<addrinfo, void (*)(addrinfo*)> addresses(res, freeaddrinfo);
   bench_address a;

@@ -22,8 +22,8 @@ struct bench_address {
   std::string authority;  ///< host:port, for the Host header and messages
 };
 
-/// Resolves host:port (the first address getaddrinfo gives). Throws command_failure (exit 3).
-bench_address resolve_bench_address(const std::string& authority);
+/// Resolves host and port (the first address getaddrinfo gives). Throws command_failure (exit 3).
+bench_address resolve_bench_address(const std::string& host, int port);
 
 class bench_conn;
 
