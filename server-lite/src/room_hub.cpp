@@ -93,7 +93,7 @@ void room_hub::close_connection(connection& c, int code, std::string reason) {
   c.closing.emplace(code, std::move(reason));
   c.closing_since = steady::now();
   // Events are not sent after a close: free them now (a stalled peer may hold megabytes).
-  std::deque<outgoing> keep;
+  fifo<outgoing> keep;
   for (auto& o : c.queue)
     if (o.control) keep.push_back(std::move(o));
   c.queue.swap(keep);

@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "auth.hpp"
+#include "fifo.hpp"
 #include "frame.hpp"
 #include "history_store.hpp"
 
@@ -110,7 +111,7 @@ struct connection {
   bool sse_named = false;              ///< SSE: add `event: <type>` lines
   std::vector<std::string> sse_types;  ///< SSE: ?types= (applies to broadcasts too)
 
-  std::deque<outgoing> queue;
+  fifo<outgoing> queue;
   std::size_t live_queued = 0;  ///< queued live events (bounded by send_queue_max)
 
   std::optional<std::pair<int, std::string>> closing;  ///< close requested: code, reason
@@ -136,7 +137,7 @@ struct connection {
 
   double tokens = 0;  ///< rate-limit bucket
   steady::time_point refilled{};
-  std::deque<steady::time_point> limited;  ///< recent rate_limited rejections
+  fifo<steady::time_point> limited;  ///< recent rate_limited rejections
 
   std::uint64_t marker = 0;          ///< last fan-out round that reached this connection
   std::vector<std::string> indexed;  ///< exact rooms it is filed under in room_index_

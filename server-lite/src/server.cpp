@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <libwebsockets.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -141,6 +142,7 @@ struct server::impl {
   // (warmcat/libwebsockets#2455): the tick peeks at these sockets instead.
   std::unordered_set<lws*> held;
   unsigned ticks = 0;
+  std::size_t trimmed_at_count = 0;  // connections at the last trim_heap()
   std::unordered_map<std::uint64_t, lws*> pending_http;  // async HTTP replies awaited
   // Engine.IO session id → its WebSocket and held poll, for the door's kill (a session whose
   // peer stopped reading).
@@ -193,7 +195,21 @@ struct server::impl {
     self->hub->tick(steady::now());
     self->sio->tick(steady::now());
     if (++self->ticks % 5 == 0) self->check_held_streams();
+    if (self->ticks % 100 == 0) self->trim_heap();
     lws_sul_schedule(self->ctx, 0, &self->tick_timer.sul, on_tick, 100 * LWS_US_PER_MS);
+  }
+
+  // After many connections came or went, give the heap's free pages back to the system. A
+  // burst of handshakes leaves freed header tables between the connections that stayed, and
+  // glibc returns only the heap's top on its own: without this, 10k idle WebSockets kept about
+  // a third more RSS than they use (docs/performance.md, "Memory per connection").
+  void trim_heap() {
+    const std::size_t now_count = hub->connection_count();
+    const std::size_t moved = now_count > trimmed_at_count ? now_count - trimmed_at_count
+                                                            : trimmed_at_count - now_count;
+    if (moved < 256) return;
+    trimmed_at_count = now_count;
+    malloc_trim(0);
   }
 
   // A held stream whose peer has closed (EOF, or an error, on a non-blocking peek) is closed
@@ -969,7 +985,14 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   m.protocols[0].callback = &impl::callback;
   // lws allocates room for a pointer per wsi; the session itself is ours.
   m.protocols[0].per_session_data_size = sizeof(session*);  // NOLINT(bugprone-sizeof-expression)
-  m.protocols[0].rx_buffer_size = 0;
+  // lws gives every WebSocket connection a receive buffer of this size (0 means
+  // pt_serv_buf_size, 64 KB), and hands a message over in pieces of at most this; the
+  // RECEIVE case puts the pieces together. 512 bytes hold a typical event in one piece and keep
+  // an idle connection small (docs/performance.md, "Memory per connection").
+  m.protocols[0].rx_buffer_size = 512;
+  // Without this lws cuts every send to rx_buffer_size bytes (its 0 means "as rx"): 512-byte
+  // write()s took 1 → 100 fan-out from about 440k to 110k deliveries/s (rtev bench).
+  m.protocols[0].tx_packet_size = 2 * max_coalesced_bytes;
   // Our own heartbeat (hub::tick) does pings; lws's validity timer would also hang up idle
   // SSE streams, so it is turned off (0 = never).
   m.retry.secs_since_valid_ping = 0;
