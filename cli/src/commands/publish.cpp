@@ -13,6 +13,7 @@
 #include "http_request.hpp"
 #include "interrupts.hpp"
 #include "publish_pacing.hpp"
+#include "recorded_events.hpp"
 #include "rtev/duration.hpp"
 #include "rtev/json.hpp"
 #include "rtev/time.hpp"
@@ -41,11 +42,6 @@ std::string read_all(std::istream& in) {
 }
 
 }  // namespace
-
-bool is_server_presence(const event& e) {
-  return e.room == std::optional<std::string>("presence") &&
-         (e.type == "user_online" || e.type == "user_offline");
-}
 
 void setup_publish(CLI::App& app, publish_options& o) {
   auto* cmd = app.add_subcommand("publish", "Publish events and wait for every ACK");
@@ -281,41 +277,18 @@ int run_publish(publish_options& o) {
   if (o.jsonl) {
     if (!o.type.empty())
       throw usage_error("--jsonl reads whole envelopes from stdin: give no TYPE");
+    recorded_event_reader reader(o.keep_ids, o.room);
     std::string line;
-    std::size_t n = 0, skipped_presence = 0;
-    while (std::getline(std::cin, line)) {
-      ++n;
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      event e;
+    for (std::size_t n = 1; std::getline(std::cin, line); ++n) {
+      std::optional<event> e;
       try {
-        // The server stamps what it stores: an envelope may leave out timestamp, timezone and
-        // data (e.g. one written by hand or by another tool); type is required.
-        nlohmann::json j = rtev::parse_json(line);
-        if (j.is_object()) {
-          if (!j.contains("timestamp")) j["timestamp"] = time::format_rfc3339(time::now());
-          if (!j.contains("timezone")) j["timezone"] = "UTC";
-          if (!j.contains("data")) j["data"] = nlohmann::json::object();
-          e = event::from_json(j);
-        } else {
-          e = event::parse(line);  // the standard message for what is not an envelope
-        }
+        e = reader.read(line);
       } catch (const parse_error& err) {
         throw usage_error("stdin line " + std::to_string(n) + ": " + err.what());
       }
-      if (is_server_presence(e)) {
-        ++skipped_presence;
-        continue;
-      }
-      // Recorded ids and seqs are the old server's: let this one assign new ones, so a replay
-      // is not swallowed by idempotency (unless --keep-ids).
-      if (!o.keep_ids) e.id.reset();
-      e.seq.reset();
-      if (!o.room.empty()) e.room = o.room;
-      events.push_back({e, "line " + std::to_string(n) + " (" + e.type + ")"});
+      if (e) events.push_back({*e, "line " + std::to_string(n) + " (" + e->type + ")"});
     }
-    if (skipped_presence)
-      note(common, "skipped " + std::to_string(skipped_presence) +
-                       " presence event(s): user_online/user_offline are the server's to send");
+    reader.note_skipped(common);
   } else {
     if (o.type.empty()) throw usage_error("publish: give an event TYPE (or --jsonl)");
     if (!o.data_arg.empty() && !o.data_flag.empty())

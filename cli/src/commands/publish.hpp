@@ -31,11 +31,6 @@ struct outgoing_event {
   std::string label;  ///< how errors name it: "event 3 (message_sent)"
 };
 
-/// A presence event as rtev serve sends it (user_online/user_offline in room `presence`): the
-/// server's own news, never republished from a recording (`tail --presence -o`) — it would
-/// store fake presence.
-bool is_server_presence(const event& e);
-
 /// Publishes `events` in order through the SDK client (rtev, Socket.IO or SSE, as resolved) or
 /// POST /api/events (`http`), pacing with `wait_before` (per event, may be zero), waiting at
 /// most `ack_wait` after the last one for the ACKs. Returns the exit code.

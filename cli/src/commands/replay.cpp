@@ -8,6 +8,7 @@
 #include "exit_codes.hpp"
 #include "http_request.hpp"
 #include "interrupts.hpp"
+#include "recorded_events.hpp"
 #include "rtev/duration.hpp"
 #include "rtev/json.hpp"
 
@@ -92,30 +93,22 @@ int run_replay(replay_options& o) {
   std::istream& in = o.file == "-" ? std::cin : file;
   std::vector<outgoing_event> events;
   std::vector<timestamp> times;
+  // The lines publish --jsonl takes, read the same way (a missing timestamp is the time the
+  // line is read, so such lines follow each other without a pause).
+  recorded_event_reader reader(o.keep_ids, o.room);
   std::string line;
-  std::size_t skipped_presence = 0;
   for (std::size_t n = 1; std::getline(in, line); ++n) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    event e;
+    std::optional<event> e;
     try {
-      e = event::parse(line);
-      times.push_back(e.time());
+      e = reader.read(line);
     } catch (const parse_error& err) {
       throw usage_error(o.file + " line " + std::to_string(n) + ": " + err.what());
     }
-    if (is_server_presence(e)) {  // a recording made with `tail --presence`
-      times.pop_back();
-      ++skipped_presence;
-      continue;
-    }
-    if (!o.keep_ids) e.id.reset();
-    e.seq.reset();
-    if (!o.room.empty()) e.room = o.room;
-    events.push_back({e, "line " + std::to_string(n) + " (" + e.type + ")"});
+    if (!e) continue;
+    times.push_back(e->time());
+    events.push_back({*e, "line " + std::to_string(n) + " (" + e->type + ")"});
   }
-  if (skipped_presence)
-    note(common, "skipped " + std::to_string(skipped_presence) +
-                     " presence event(s): user_online/user_offline are the server's to send");
+  reader.note_skipped(common);
   auto wait_before = [&](std::size_t i) {
     if (i == 0 || speed == 0) return std::chrono::microseconds(0);
     const auto gap = times[i] - times[i - 1];
