@@ -98,6 +98,7 @@ complete -c rtev -n '__fish_seen_subcommand_from publish' -l rate
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l jsonl
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l keep-ids
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l http
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l format -x -a 'text jsonl'
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l ack-timeout
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l version
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l url

@@ -41,6 +41,17 @@ std::string read_all(std::istream& in) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// --format jsonl: one line per acknowledgement, flushed at once (a script reads them as they
+// come).
+void print_ack_line(nlohmann::json id, nlohmann::json seq) {
+  std::cout << nlohmann::json{{"id", std::move(id)}, {"seq", std::move(seq)}}.dump() << std::endl;
+}
+
+// A seq of 0 is none: a Socket.IO server that does not acknowledge, or acknowledges without one.
+void print_ack_line(const publish_ack& ack) {
+  print_ack_line(ack.id, ack.seq == 0 ? nlohmann::json() : nlohmann::json(ack.seq));
+}
+
 }  // namespace
 
 void setup_publish(CLI::App& app, publish_options& o) {
@@ -63,6 +74,10 @@ void setup_publish(CLI::App& app, publish_options& o) {
   cmd->add_flag("--keep-ids", o.keep_ids,
                 "With --jsonl: keep recorded ids (the server then deduplicates)");
   cmd->add_flag("--http", o.http, "Publish through POST /api/events (--token is the API key)");
+  cmd->add_option("--format", o.format,
+                  "text (nothing on stdout) or jsonl (each acknowledgement as {\"id\",\"seq\"})")
+      ->check(CLI::IsMember({"text", "jsonl"}))
+      ->capture_default_str();
   cmd->add_option("--ack-timeout", o.ack_timeout,
                   "Wait this long for the ACKs after the last event (exit 1 naming those missing)")
       ->capture_default_str();
@@ -72,16 +87,16 @@ void setup_publish(CLI::App& app, publish_options& o) {
 
 int publish_all(const common_options& common, std::vector<outgoing_event> events, bool http,
                 const std::function<std::chrono::microseconds(std::size_t)>& wait_before,
-                std::chrono::milliseconds ack_wait) {
+                std::chrono::milliseconds ack_wait, bool ack_lines) {
   return publish_all(
       common, events.size(), [&events](std::size_t i) { return std::move(events[i]); }, http,
-      wait_before, ack_wait);
+      wait_before, ack_wait, ack_lines);
 }
 
 int publish_all(const common_options& common, std::uint64_t count,
                 const std::function<outgoing_event(std::uint64_t)>& make, bool http,
                 const std::function<std::chrono::microseconds(std::size_t)>& wait_before,
-                std::chrono::milliseconds ack_wait) {
+                std::chrono::milliseconds ack_wait, bool ack_lines) {
   if (count == 0) return exit_ok;
   // For the message when a signal stops the loop (interrupts.hpp).
   const auto sent_so_far = [count](std::uint64_t i) {
@@ -131,6 +146,8 @@ int publish_all(const common_options& common, std::uint64_t count,
         nlohmann::json ack = rtev::parse_json(r.body);
         debug(common, next.label + " stored as seq " +
                           (ack.is_object() ? ack.value("seq", nlohmann::json()).dump() : "?"));
+        if (ack_lines && ack.is_object())
+          print_ack_line(ack.value("id", nlohmann::json()), ack.value("seq", nlohmann::json()));
         continue;
       }
       nlohmann::json err = rtev::parse_json(r.body);
@@ -226,6 +243,7 @@ int publish_all(const common_options& common, std::uint64_t count,
         else
           failures.push_back(label + " rejected: " + (err->code.empty() ? "" : err->code + ": ") +
                              err->message);
+        if (ack && ack_lines) print_ack_line(*ack);
         pending.erase(i);
         ++answered;
         cv.notify_all();
@@ -339,9 +357,9 @@ int run_publish(publish_options& o) {
           }
           return make(index);
         },
-        o.http, pace, ack_wait);
+        o.http, pace, ack_wait, o.format == "jsonl");
   }
-  return publish_all(common, std::move(events), o.http, pace, ack_wait);
+  return publish_all(common, std::move(events), o.http, pace, ack_wait, o.format == "jsonl");
 }
 
 }  // namespace rtev::cli
