@@ -390,6 +390,27 @@ def test_presence_and_type_excludes():
     t.check("several --type: includes OR'ed, excludes applied after", got == (0, ["user_online", "a_1"]), got)
     r = t.run("tail", "--url", fresh.url, "--type", "!")
     t.check("--type '!' alone: exit 2 naming it", r.rc == 2 and "--type" in r.err and len(r.err_lines()) == 1, r)
+
+    # A typo of a catalog type: one warning with the likely name, and the command goes on.
+    fresh.post({"type": "message_sent", "room": "ex", "data": {}})
+    r = t.run("tail", "--url", fresh.url, "--room", "ex", "--since", "beginning", "--until-end", "--type", "mesage_sent")
+    t.check("--type mesage_sent: one warning naming message_sent on stderr, exit unchanged (0), nothing matches",
+            r.rc == 0 and r.err_lines() == ["rtev: warning: --type 'mesage_sent' is not a known event type; "
+                                            "did you mean 'message_sent'?"] and r.out == "", r)
+    r = t.run("tail", "--url", fresh.url, "--room", "ex", "--since", "beginning", "--until-end",
+              "--type", "mesage_sent", "--type", "mesage_sent", "--type", "!user_onlin", "--count", "1",
+              "--timeout", "3s")
+    t.check("the same typo twice warns once; an exclude '!user_onlin' suggests '!user_online'; --count not met "
+            "is still exit 5",
+            r.rc == 5 and r.err_lines()[:2] == [
+                "rtev: warning: --type '!user_onlin' is not a known event type; did you mean '!user_online'?",
+                "rtev: warning: --type 'mesage_sent' is not a known event type; did you mean 'message_sent'?"]
+            and len([l for l in r.err_lines() if "warning" in l]) == 2, r)
+    for quiet in (("--type", "deploy_finished"), ("--type", "message_sent"), ("--type", "mesage_*"),
+                  ("--type", "b_2"), ("--type", "mesage_sent", "-q")):
+        r = t.run("tail", "--url", fresh.url, "--room", "ex", "--since", "beginning", "--until-end", *quiet)
+        t.check(f"{' '.join(quiet)}: no warning (a custom type far from the catalog, a catalog name, a glob, -q)",
+                r.rc == 0 and r.err == "", r)
     fresh.stop()
 
 

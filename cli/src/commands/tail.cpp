@@ -136,6 +136,10 @@ int run_tail(tail_options& o) {
   std::vector<where_test> wheres;
   for (const auto& w : o.where) wheres.push_back(parse_where(w));
   const type_filter types = parse_type_filter(o.types);
+  // A typo of a catalog type would wait for events that never come: said once per value, and
+  // the command goes on (servers may have types of their own).
+  for (const auto& t : std::set<std::string>(o.types.begin(), o.types.end()))
+    if (const std::string w = unknown_type_warning(t); !w.empty()) note(common, "warning: " + w);
   std::optional<std::chrono::steady_clock::time_point> deadline;
   if (o.timeout)
     deadline = std::chrono::steady_clock::now() + duration_flag("--timeout", *o.timeout);
