@@ -9,6 +9,7 @@
 #include "http_request.hpp"
 #include "interrupts.hpp"
 #include "recorded_events.hpp"
+#include "since_last.hpp"
 #include "rtev/duration.hpp"
 #include "rtev/json.hpp"
 
@@ -30,7 +31,7 @@ void setup_replay(CLI::App& app, replay_options& o) {
   cmd->add_flag("--from-server", o.from_server,
                 "Print the server's stored history of --room instead");
   cmd->add_option("--since", o.since,
-                  "With --from-server: from 1h, an RFC 3339 time, seq:N or beginning");
+                  "With --from-server: from 1h, an RFC 3339 time, seq:N, beginning or last:N");
   cmd->add_option("--until", o.until, "With --from-server: up to this RFC 3339 time");
   add_common(*cmd, o.common);
   add_protocol(*cmd, o.common, true, true);
@@ -41,14 +42,13 @@ static int print_history(replay_options& o) {
   common_options& common = o.common;
   if (o.room.empty()) throw usage_error("--from-server needs --room ROOM");
   event_printer printer(o.out, common);
-  nlohmann::json since = o.since.empty() ? nlohmann::json("beginning") : parse_since_flag(o.since);
+  const std::optional<std::uint64_t> last = parse_since_last(o.since);
   std::vector<std::string> headers;
   if (!common.token.empty()) headers.push_back("Authorization: Bearer " + common.token);
-  std::string cursor =
-      since.is_string() ? since.get<std::string>() : std::to_string(since.get<std::uint64_t>());
-  for (;;) {
-    std::string url = common.http_base() + "/api/history?limit=1000&room=" + url_encode(o.room) +
-                      "&since=" + url_encode(cursor);
+  // One page of GET /api/history; a refusal ends the command with its exit code.
+  const auto page = [&](const std::string& cursor, std::uint64_t limit) {
+    std::string url = common.http_base() + "/api/history?limit=" + std::to_string(limit) +
+                      "&room=" + url_encode(o.room) + "&since=" + url_encode(cursor);
     if (!o.until.empty()) url += "&until=" + url_encode(o.until);
     http_result r;
     try {
@@ -64,9 +64,24 @@ static int print_history(replay_options& o) {
     if (r.status != 200 || !j.is_object()) {
       const std::string msg =
           j.is_object() && j.contains("error") ? j["error"].value("message", r.body) : r.body;
-      note(common, "history: HTTP " + std::to_string(r.status) + ": " + msg);
-      return r.status == 401 || r.status == 403 ? exit_auth : exit_error;
+      throw command_failure(r.status == 401 || r.status == 403 ? exit_auth : exit_error,
+                            "history: HTTP " + std::to_string(r.status) + ": " + msg);
     }
+    return j;
+  };
+  std::string cursor = "beginning";
+  if (last) {
+    const std::uint64_t seq = seq_before_last([&](std::uint64_t since) {
+      const nlohmann::json j = page(since == 0 ? "beginning" : std::to_string(since), *last);
+      return j.contains("next") && !j["next"].is_null();
+    });
+    if (seq != 0) cursor = std::to_string(seq);
+  } else if (!o.since.empty()) {
+    const nlohmann::json since = parse_since_flag(o.since);
+    cursor = since.is_string() ? since.get<std::string>() : std::to_string(since.get<std::uint64_t>());
+  }
+  for (;;) {
+    nlohmann::json j = page(cursor, 1000);
     for (const auto& e : j["events"]) printer.print(event::from_json(e));
     if (!j.contains("next") || j["next"].is_null()) return exit_ok;
     cursor = j["next"].dump();
