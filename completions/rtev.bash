@@ -43,6 +43,7 @@ _rtev() {
       'subscribe --time') COMPREPLY=($(compgen -W "iso local relative" -- "$cur")) ;;
       'subscribe --output') compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
       'subscribe -o') compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
+      'publish --format') COMPREPLY=($(compgen -W "text jsonl" -- "$cur")) ;;
       'publish --tz') COMPREPLY=($(compgen -W "$(rtev completion --list zones 2>/dev/null)" -- "$cur")) ;;
       'publish --ca-file') compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
       'publish --color') COMPREPLY=($(compgen -W "auto always never" -- "$cur")) ;;
@@ -70,13 +71,8 @@ _rtev() {
       'serve --auth') COMPREPLY=($(compgen -W "none token jwt" -- "$cur")) ;;
       'serve --log-format') COMPREPLY=($(compgen -W "text json" -- "$cur")) ;;
       'stats --format') COMPREPLY=($(compgen -W "table json" -- "$cur")) ;;
-      'stats --tz') COMPREPLY=($(compgen -W "$(rtev completion --list zones 2>/dev/null)" -- "$cur")) ;;
-      'stats --ca-file') compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
-      'stats --color') COMPREPLY=($(compgen -W "auto always never" -- "$cur")) ;;
       'presence --format') COMPREPLY=($(compgen -W "table json" -- "$cur")) ;;
-      'presence --tz') COMPREPLY=($(compgen -W "$(rtev completion --list zones 2>/dev/null)" -- "$cur")) ;;
       'presence --ca-file') compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
-      'presence --color') COMPREPLY=($(compgen -W "auto always never" -- "$cur")) ;;
       'events --format') COMPREPLY=($(compgen -W "text json names" -- "$cur")) ;;
       'events --family') COMPREPLY=($(compgen -W "messenger inbox dashboard" -- "$cur")) ;;
       'completion --list') COMPREPLY=($(compgen -W "types zones" -- "$cur")) ;;
@@ -105,13 +101,13 @@ _rtev_flags() {
     '') echo "--version --help" ;;
     'tail') echo "--help -h --type --room --presence --where --since --until-end --count --timeout --ready-file --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --emit-reply --join --join-event --leave-event --format --time --output -o" ;;
     'subscribe') echo "--help -h --type --presence --where --since --until-end --count --timeout --ready-file --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --emit-reply --join --join-event --leave-event --format --time --output -o" ;;
-    'publish') echo "--help -h --data --room --user --broadcast --count --rate --jsonl --keep-ids --http --ack-timeout --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --publish-url --namespace --path --transport --auth-json --emit --emit-reply --join --join-event --leave-event --publish-event" ;;
+    'publish') echo "--help -h --data --room --user --broadcast --count --rate --jsonl --keep-ids --http --format --ack-timeout --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --publish-url --namespace --path --transport --auth-json --emit --emit-reply --join --join-event --leave-event --publish-event" ;;
     'replay') echo "--help -h --speed --room --loop --dry-run --keep-ids --http --from-server --since --until --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --publish-url --namespace --path --transport --auth-json --emit --emit-reply --join --join-event --leave-event --publish-event --format --time --output -o" ;;
     'connect') echo "--help -h --reply-timeout --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --emit-reply --join --join-event --leave-event --publish-event --format --time --output -o" ;;
     'serve') echo "--help -h --host --port --ready-file --db --timezone --history-max-events --history-max-age --store-presence --auth --jwt-secret --api-key --auth-timeout --ping-interval --ping-timeout --sse-heartbeat --max-message-bytes --rate-limit --rate-burst --max-connections --send-queue-max --cors-origin --log-format --verbose -v" ;;
     'health') echo "--help -h --wait --version --url --profile --connect-timeout --quiet -q --verbose -v" ;;
-    'stats') echo "--help -h --format --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v" ;;
-    'presence') echo "--help -h --format --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v" ;;
+    'stats') echo "--help -h --format --version --url --token --profile --connect-timeout --quiet -q --verbose -v" ;;
+    'presence') echo "--help -h --format --version --url --token --profile --connect-timeout --insecure --ca-file --quiet -q --verbose -v" ;;
     'events') echo "--help -h --format --family" ;;
     'completion') echo "--help -h --list" ;;
     'profile') echo "--help -h" ;;
@@ -126,13 +122,13 @@ _rtev_valued() {
   case "$1" in
     'tail') echo "--type --room --where --since --count --timeout --ready-file --url --token --profile --tz --connect-timeout --retry --ca-file --color --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --emit-reply --join --join-event --leave-event --format --time --output -o" ;;
     'subscribe') echo "--type --where --since --count --timeout --ready-file --url --token --profile --tz --connect-timeout --retry --ca-file --color --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --emit-reply --join --join-event --leave-event --format --time --output -o" ;;
-    'publish') echo "--data --room --user --count --rate --ack-timeout --url --token --profile --tz --connect-timeout --retry --ca-file --color --protocol --header --last-event-id --publish-url --namespace --path --transport --auth-json --emit --emit-reply --join --join-event --leave-event --publish-event" ;;
+    'publish') echo "--data --room --user --count --rate --format --ack-timeout --url --token --profile --tz --connect-timeout --retry --ca-file --color --protocol --header --last-event-id --publish-url --namespace --path --transport --auth-json --emit --emit-reply --join --join-event --leave-event --publish-event" ;;
     'replay') echo "--speed --room --since --until --url --token --profile --tz --connect-timeout --retry --ca-file --color --protocol --header --last-event-id --publish-url --namespace --path --transport --auth-json --emit --emit-reply --join --join-event --leave-event --publish-event --format --time --output -o" ;;
     'connect') echo "--reply-timeout --url --token --profile --tz --connect-timeout --retry --ca-file --color --protocol --header --last-event-id --namespace --path --transport --auth-json --emit --emit-reply --join --join-event --leave-event --publish-event --format --time --output -o" ;;
     'serve') echo "--host --port --ready-file --db --timezone --history-max-events --history-max-age --auth --jwt-secret --api-key --auth-timeout --ping-interval --ping-timeout --sse-heartbeat --max-message-bytes --rate-limit --rate-burst --max-connections --send-queue-max --cors-origin --log-format" ;;
     'health') echo "--wait --url --profile --connect-timeout" ;;
-    'stats') echo "--format --url --token --profile --tz --connect-timeout --retry --ca-file --color" ;;
-    'presence') echo "--format --url --token --profile --tz --connect-timeout --retry --ca-file --color" ;;
+    'stats') echo "--format --url --token --profile --connect-timeout" ;;
+    'presence') echo "--format --url --token --profile --connect-timeout --ca-file" ;;
     'events') echo "--format --family" ;;
     'completion') echo "--list" ;;
     'profile add') echo "--url --token --tz --protocol" ;;

@@ -98,6 +98,7 @@ complete -c rtev -n '__fish_seen_subcommand_from publish' -l rate
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l jsonl
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l keep-ids
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l http
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l format -x -a 'text jsonl'
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l ack-timeout
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l version
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l url
@@ -258,13 +259,7 @@ complete -c rtev -n '__fish_seen_subcommand_from stats' -l version
 complete -c rtev -n '__fish_seen_subcommand_from stats' -l url
 complete -c rtev -n '__fish_seen_subcommand_from stats' -l token
 complete -c rtev -n '__fish_seen_subcommand_from stats' -l profile
-complete -c rtev -n '__fish_seen_subcommand_from stats' -l tz -x -a '(rtev completion --list zones)'
 complete -c rtev -n '__fish_seen_subcommand_from stats' -l connect-timeout
-complete -c rtev -n '__fish_seen_subcommand_from stats' -l retry
-complete -c rtev -n '__fish_seen_subcommand_from stats' -l no-reconnect
-complete -c rtev -n '__fish_seen_subcommand_from stats' -l insecure
-complete -c rtev -n '__fish_seen_subcommand_from stats' -l ca-file -r -F
-complete -c rtev -n '__fish_seen_subcommand_from stats' -l color -x -a 'auto always never'
 complete -c rtev -n '__fish_seen_subcommand_from stats' -l quiet
 complete -c rtev -n '__fish_seen_subcommand_from stats' -s q
 complete -c rtev -n '__fish_seen_subcommand_from stats' -l verbose
@@ -277,13 +272,9 @@ complete -c rtev -n '__fish_seen_subcommand_from presence' -l version
 complete -c rtev -n '__fish_seen_subcommand_from presence' -l url
 complete -c rtev -n '__fish_seen_subcommand_from presence' -l token
 complete -c rtev -n '__fish_seen_subcommand_from presence' -l profile
-complete -c rtev -n '__fish_seen_subcommand_from presence' -l tz -x -a '(rtev completion --list zones)'
 complete -c rtev -n '__fish_seen_subcommand_from presence' -l connect-timeout
-complete -c rtev -n '__fish_seen_subcommand_from presence' -l retry
-complete -c rtev -n '__fish_seen_subcommand_from presence' -l no-reconnect
 complete -c rtev -n '__fish_seen_subcommand_from presence' -l insecure
 complete -c rtev -n '__fish_seen_subcommand_from presence' -l ca-file -r -F
-complete -c rtev -n '__fish_seen_subcommand_from presence' -l color -x -a 'auto always never'
 complete -c rtev -n '__fish_seen_subcommand_from presence' -l quiet
 complete -c rtev -n '__fish_seen_subcommand_from presence' -s q
 complete -c rtev -n '__fish_seen_subcommand_from presence' -l verbose

@@ -56,12 +56,22 @@ void add_connect_timeout(CLI::App& cmd, common_options& o, const char* g, const 
   cmd.add_option("--connect-timeout", o.connect_timeout, help)->capture_default_str()->group(g);
 }
 
+void add_token(CLI::App& cmd, common_options& o, const char* g, const char* help) {
+  cmd.add_option("--token", o.token, help)->group(g);
+}
+
+void add_tls(CLI::App& cmd, common_options& o, const char* g) {
+  cmd.add_flag("--insecure", o.insecure, "wss:// and https:// without certificate checks")
+      ->group(g);
+  cmd.add_option("--ca-file", o.ca_file, "CA bundle (PEM) for wss:// and https://")->group(g);
+}
+
 }  // namespace
 
 void add_common(CLI::App& cmd, common_options& o) {
   const char* g = "Connection";
   add_target(cmd, o, g);
-  cmd.add_option("--token", o.token, "Token (env RTEV_TOKEN)")->group(g);
+  add_token(cmd, o, g, "Token (env RTEV_TOKEN)");
   add_profile_flag(cmd, o, g);
   cmd.add_option("--tz", o.tz, "Time zone for displayed times (env RTEV_TZ; default UTC)")
       ->group(g);
@@ -70,9 +80,7 @@ void add_common(CLI::App& cmd, common_options& o) {
       ->check(whole_number(0, 1'000'000))
       ->group(g);
   cmd.add_flag("--no-reconnect", o.no_reconnect, "Exit on the first disconnect")->group(g);
-  cmd.add_flag("--insecure", o.insecure, "wss:// and https:// without certificate checks")
-      ->group(g);
-  cmd.add_option("--ca-file", o.ca_file, "CA bundle (PEM) for wss:// and https://")->group(g);
+  add_tls(cmd, o, g);
   cmd.add_option("--color", o.color, "Colour: auto, always or never (NO_COLOR honoured by auto)")
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str()
@@ -80,13 +88,28 @@ void add_common(CLI::App& cmd, common_options& o) {
   add_diagnostics(cmd, o, g, "No diagnostics on stderr");
 }
 
-void add_http_common(CLI::App& cmd, common_options& o, const char* quiet_help,
+void add_http_common(CLI::App& cmd, common_options& o, bool api_key, const char* quiet_help,
                      const char* timeout_help) {
   const char* g = "Connection";
   add_target(cmd, o, g);
+  if (api_key)
+    add_token(cmd, o, g, "API key, sent as Authorization: Bearer (env RTEV_TOKEN)");
   add_profile_flag(cmd, o, g);
-  add_connect_timeout(cmd, o, g, timeout_help);
-  add_diagnostics(cmd, o, g, quiet_help);
+  add_connect_timeout(cmd, o, g, timeout_help ? timeout_help : "Give up on one request after this");
+  add_diagnostics(cmd, o, g,
+                  quiet_help ? quiet_help
+                  : api_key  ? "No diagnostics on stderr"
+                             : "Print nothing: the exit code says it all");
+}
+
+void add_request_common(CLI::App& cmd, common_options& o) {
+  const char* g = "Connection";
+  add_target(cmd, o, g);
+  add_token(cmd, o, g, "Token (env RTEV_TOKEN)");
+  add_profile_flag(cmd, o, g);
+  add_connect_timeout(cmd, o, g, "Give up connecting after this (exit 3)");
+  add_tls(cmd, o, g);
+  add_diagnostics(cmd, o, g, "No diagnostics on stderr");
 }
 
 void add_protocol(CLI::App& cmd, common_options& o, bool publishes, bool publish_event) {

@@ -62,11 +62,15 @@ struct common_options {
 
 /// Adds the shared flags to a command (into an option group "Connection").
 void add_common(CLI::App& cmd, common_options& opt);
-/// The subset that applies to a plain HTTP request (health): --url, --profile,
-/// --connect-timeout, -q, -v.
-void add_http_common(CLI::App& cmd, common_options& opt,
-                     const char* quiet_help = "Print nothing: the exit code says it all",
-                     const char* timeout_help = "Give up on one request after this");
+/// The subset that applies to a plain HTTP request (health, stats): --url, --profile,
+/// --connect-timeout, -q, -v; `api_key`: also --token, sent as the API key (stats). The help
+/// texts of -q and --connect-timeout can be given (bench).
+void add_http_common(CLI::App& cmd, common_options& opt, bool api_key = false,
+                     const char* quiet_help = nullptr, const char* timeout_help = nullptr);
+/// The subset that applies to one request over a WebSocket connection (presence): --url,
+/// --token, --profile, --connect-timeout, --insecure, --ca-file, -q, -v — no --tz, --color
+/// (nothing is shown in a zone or in colour) or reconnect flags (nothing is followed).
+void add_request_common(CLI::App& cmd, common_options& opt);
 /// Adds --protocol, --header and the Socket.IO / SSE flags (groups "Protocol", "Socket.IO");
 /// `publishes`: also --publish-url (publish, replay); `publish_event`: also --publish-event
 /// (publish, replay, connect).

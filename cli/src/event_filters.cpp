@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "exit_codes.hpp"
+#include "rtev/catalog.hpp"
 #include "rtev/glob.hpp"
 
 namespace rtev::cli {
@@ -135,6 +136,16 @@ type_filter parse_type_filter(const std::vector<std::string>& values) {
     (negate ? f.exclude : f.include).push_back(pattern);
   }
   return f;
+}
+
+std::string unknown_type_warning(const std::string& value) {
+  const bool negate = !value.empty() && value.front() == '!';
+  const std::string name = negate ? value.substr(1) : value;
+  if (name.empty() || name.find('*') != std::string::npos) return {};
+  const std::string near = nearest_event_type(name);
+  if (near.empty()) return {};
+  const std::string bang = negate ? "!" : "";
+  return "--type '" + value + "' is not a known event type; did you mean '" + bang + near + "'?";
 }
 
 bool where_test::holds(const nlohmann::json& env) const {

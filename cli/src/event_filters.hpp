@@ -30,6 +30,12 @@ struct type_filter {
 /// same for an empty value).
 type_filter parse_type_filter(const std::vector<std::string>& values);
 
+/// The warning for a `--type` value (`name` or `!name`, no glob) that is not a catalog type but
+/// within a typo of one: "--type 'mesage_sent' is not a known event type; did you mean
+/// 'message_sent'?". Empty for catalog names, globs and names far from every one (servers may
+/// have types of their own).
+std::string unknown_type_warning(const std::string& value);
+
 /// One `--where` test on a dotted path into the envelope (docs/cli.md, "--where"):
 /// `F=V`, `F!=V` (a string compares as is, another value as compact JSON; `!=` also holds when
 /// F is missing), `F<V`, `F<=V`, `F>V`, `F>=V` (numbers as numbers when both are, else text,

@@ -14,6 +14,8 @@
 #include "rtev/event.hpp"
 #include "rtev/events.hpp"
 
+#include "edit_distance.hpp"
+
 namespace rtev {
 
 namespace {
@@ -115,6 +117,22 @@ const event_info* find_event_type(std::string_view name) {
     if (info.name == name) return &info;
   }
   return nullptr;
+}
+
+std::string nearest_event_type(std::string_view name) {
+  if (find_event_type(name) != nullptr) return {};
+  // Short names are near too many others for two edits to mean a typo.
+  const std::size_t limit = name.size() <= 5 ? 1 : 2;
+  const event_info* best = nullptr;
+  std::size_t best_distance = limit + 1;
+  for (const auto& info : catalog()) {
+    const std::size_t d = detail::edit_distance(name, info.name, limit);
+    if (d < best_distance) {
+      best = &info;
+      best_distance = d;
+    }
+  }
+  return best != nullptr ? best->name : std::string();
 }
 
 // --- id_value ---------------------------------------------------------------------------------

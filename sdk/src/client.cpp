@@ -442,10 +442,12 @@ struct client::impl final : detail::transport_sink {
     if (opt.recover && it != pattern_seq.end()) {
       data["since"] = it->second;
       if (epoch) data["epoch"] = *epoch;
-    } else if (!opt.since.is_null() && !initial_since_used.count(pattern)) {
+    } else if (!initial_since_used.count(pattern)) {
       // The first subscription of this room starts there — again on the next connection if
       // this one ends before the server answered and before any of its events arrived.
-      data["since"] = opt.since;
+      const auto own = opt.room_since.find(pattern);
+      const json& first = own != opt.room_since.end() ? own->second : opt.since;
+      if (!first.is_null()) data["since"] = first;
     }
     const std::string ref = new_ref('s');
     subscribe_refs[ref] = pattern;

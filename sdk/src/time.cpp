@@ -15,8 +15,12 @@
 #include <unordered_set>
 #include <utility>
 
+#include "edit_distance.hpp"
+
 namespace rtev::time {
 namespace {
+
+using rtev::detail::edit_distance;
 
 using std::chrono::hours;
 using std::chrono::microseconds;
@@ -445,31 +449,6 @@ seconds local_seconds_of(const parsed& p) {
 
 // ---------------------------------------------------------------------------------------------
 // Suggestions.
-
-// Optimal string alignment distance (Damerau-Levenshtein with adjacent transpositions),
-// giving up early with `limit + 1` once every alignment exceeds `limit`.
-std::size_t edit_distance(std::string_view a, std::string_view b, std::size_t limit) {
-  const std::size_t n = a.size(), m = b.size();
-  if ((n > m ? n - m : m - n) > limit) return limit + 1;
-  std::vector<std::size_t> prev2(m + 1), prev(m + 1), cur(m + 1);
-  for (std::size_t j = 0; j <= m; ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= n; ++i) {
-    cur[0] = i;
-    std::size_t row_min = cur[0];
-    for (std::size_t j = 1; j <= m; ++j) {
-      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        cur[j] = std::min(cur[j], prev2[j - 2] + 1);
-      }
-      row_min = std::min(row_min, cur[j]);
-    }
-    if (row_min > limit) return limit + 1;
-    std::swap(prev2, prev);
-    std::swap(prev, cur);
-  }
-  return prev[m];
-}
 
 bool starts_with(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;

@@ -366,6 +366,12 @@ def test_numeric_flags():
             r.rc == 3, r)
 
 
+def help_flags(*cmd):
+    """The option column of every option line of `rtev CMD --help`: "-h,--help", "--url", …"""
+    r = t.run(*cmd, "--help")
+    return r, {f for l in r.out.splitlines() if l.lstrip().startswith("-") for f in l.split()[0].split(",")}
+
+
 def test_stats():
     own = t.server()
     for i in range(3):
@@ -386,6 +392,18 @@ def test_stats():
     t.check("stats against a port nobody listens on: exit 3", r.rc == 3 and "cannot connect" in r.err, r)
     r = t.run("stats", own.url, "--format", "yaml")
     t.check("stats --format yaml: exit 2", r.rc == 2, r)
+    r, flags = help_flags("stats")
+    want = {"-h", "--help", "--version", "--format", "--url", "--token", "--profile", "--connect-timeout", "-q",
+            "--quiet", "-v", "--verbose"}
+    t.check("stats --help lists only the flags that apply to it (no --tz, --retry, --no-reconnect, TLS, --color)",
+            r.rc == 0 and flags == want, sorted(flags ^ want))
+    for flag, value in (("--tz", "UTC"), ("--retry", "1"), ("--no-reconnect", None), ("--insecure", None),
+                        ("--ca-file", "x.pem"), ("--color", "never")):
+        r = t.run("stats", own.url, flag, *([value] if value else []))
+        t.check(f"stats {flag}: refused as an unknown flag (exit 2, naming it), not silently ignored",
+                r.rc == 2 and flag in r.err, r)
+    r = t.run("stats", own.url, "--token", "any-key")
+    t.check("stats --token still works (the API key; rtev serve without --api-key ignores it)", r.rc == 0, r)
 
 
 def test_presence():
@@ -403,6 +421,14 @@ def test_presence():
     t.check("presence of a name outside the rule: exit 1 with the server's reason", r.rc == 1 and "bad room" in r.err, r)
     r = t.run("presence", "x", "--url", DOWN, "--connect-timeout", "1s", timeout=10)
     t.check("presence against a port nobody listens on: exit 3", r.rc == 3, r)
+    r, flags = help_flags("presence")
+    want = {"-h", "--help", "--version", "--format", "--url", "--token", "--profile", "--connect-timeout",
+            "--insecure", "--ca-file", "-q", "--quiet", "-v", "--verbose"}
+    t.check("presence --help lists only the flags that apply to it (no --tz, --retry, --no-reconnect, --color)",
+            r.rc == 0 and flags == want, sorted(flags ^ want))
+    for flag, value in (("--tz", "UTC"), ("--retry", "1"), ("--no-reconnect", None), ("--color", "never")):
+        r = t.run("presence", "pres-room", "--url", URL, flag, *([value] if value else []))
+        t.check(f"presence {flag}: refused as an unknown flag (exit 2, naming it)", r.rc == 2 and flag in r.err, r)
 
 
 for fn in (test_usage_errors, test_numeric_flags, test_version_and_diagnostics, test_env_vars, test_events, test_completion,

@@ -212,6 +212,34 @@ def test_usage_and_connect_errors():
     t.check("publish to an unreachable server: exit 3 within --connect-timeout 1s", r.rc == 3 and r.elapsed < 6, r)
 
 
+def test_format_jsonl():
+    def stored(room):
+        return [{"id": e["id"], "seq": e["seq"]} for e in srv.history(room)]
+
+    r = pub("fmt", '{"n":{{seq}}}', "--room", "fmt-ws", "--count", "3", "--format", "jsonl")
+    t.check("publish --format jsonl: one {\"id\",\"seq\"} line per acknowledgement, as stored",
+            r.rc == 0 and r.json_lines() == stored("fmt-ws") and len(r.lines()) == 3
+            and all(list(j) == ["id", "seq"] for j in r.json_lines()), r)
+    r = pub("fmt", "{}", "--room", "fmt-http", "--count", "2", "--http", "--format", "jsonl")
+    t.check("publish --http --format jsonl: the same lines from POST /api/events",
+            r.rc == 0 and r.json_lines() == stored("fmt-http") and len(r.lines()) == 2, r)
+    lines = "".join(json.dumps({"type": "fmt", "room": "fmt-jl", "data": {"n": i}}) + "\n" for i in (1, 2))
+    r = t.run("publish", "--url", URL, "--jsonl", "--format", "jsonl", input=lines)
+    t.check("publish --jsonl --format jsonl: a line per published envelope",
+            r.rc == 0 and r.json_lines() == stored("fmt-jl") and len(r.lines()) == 2, r)
+    r = pub("fmt", "{}", "--room", "fmt-text", "--format", "text")
+    t.check("publish --format text (the default): nothing on stdout, as before", r.rc == 0 and r.out == "", r)
+    r = pub("fmt", "{}", "--room", "fmt-text")
+    t.check("publish without --format: nothing on stdout", r.rc == 0 and r.out == "", r)
+    r = t.run("publish", "--url", DOWN, "fmt", "{}", "--room", "r", "--format", "json", timeout=10)
+    t.check("publish --format json: exit 2 naming the value and the accepted ones",
+            r.rc == 2 and "json" in r.err and "text" in r.err and "jsonl" in r.err, r)
+    tok = t.server("--auth", "token")
+    r = t.run("publish", "--url", tok.url, "--token", "alice", "fmt", "{}", "--room", "user:bob", "--format", "jsonl")
+    t.check("a rejected event prints no line (exit 1, the reason on stderr)", r.rc == 1 and r.out == "", r)
+    tok.stop()
+
+
 def test_rate_limit_and_progress():
     """A default `rtev serve` allows 100 messages a second per connection (burst 100): publishing
     keeps under the limit it announces, so large runs are all stored, exit 0."""
@@ -244,6 +272,6 @@ def test_rate_limit_and_progress():
 
 
 for fn in (test_targets_and_data, test_jsonl_round_trip, test_http, test_rejected, test_usage_and_connect_errors,
-           test_rate_limit_and_progress):
+           test_format_jsonl, test_rate_limit_and_progress):
     t.section(fn)
 t.finish()

@@ -132,10 +132,39 @@ def test_from_server():
     t.check("--from-server --until T stops at T", r.rc == 0 and [e["data"]["i"] for e in r.json_lines()] in ([1], [1, 2]), r)
     r = replay("--from-server", "--room", "hist", "--since", "beginning", "--format", "{{data.i}}")
     t.check("--from-server honours --format", r.rc == 0 and r.lines() == ["1", "2", "3"], r)
+    r = replay("--from-server", "--room", "hist", "--since", "last:2")
+    t.check("--from-server --since last:2 prints the last 2 stored events", r.rc == 0 and r.json_lines() == h[1:], r)
+    r = replay("--from-server", "--room", "hist", "--since", "last:0")
+    t.check("--from-server --since last:0: exit 2 naming it", one_line_naming(r, "last:0", "1 to 1000"), r)
     r = replay("--from-server", "--room", "empty-room", "--since", "1h")
     t.check("--from-server of an empty room: nothing, exit 0", r.rc == 0 and r.out == "", r)
     r = t.run("replay", "--url", DOWN, "--from-server", "--since", "1h")
     t.check("--from-server without --room: exit 2", r.rc == 2, r)
+
+
+def test_what_publish_jsonl_takes():
+    # Only `type` is required, as for `publish --jsonl`: timestamp (the time the line is read),
+    # timezone (UTC) and data ({}) are filled in.
+    lines = [{"type": "bare", "room": "fill"},
+             {"type": "no_zone", "room": "fill", "data": {"i": 2}, "timestamp": "2024-01-15T10:00:00Z"},
+             {"type": "no_time", "room": "fill", "data": {"i": 3}, "timezone": "Europe/Paris"}]
+    rec = t.write("sparse.jsonl", "\n".join(json.dumps(l) for l in lines) + "\n")
+    r = replay(rec, "--dry-run")
+    t.check("replay --dry-run of lines without timestamp/timezone/data: exit 0, each planned at once",
+            r.rc == 0 and len(r.lines()) == 3 and r.lines()[0].startswith("+0.000s bare fill {}"), r)
+    r = replay(rec, "--speed", "max")
+    h = srv.history("fill")
+    t.check("replay of lines without timestamp/timezone/data: exit 0, every event stored with its data",
+            r.rc == 0 and [(e["type"], e["data"]) for e in h] == [("bare", {}), ("no_zone", {"i": 2}), ("no_time", {"i": 3})],
+            (r, h))
+    p = t.run("publish", "--url", URL, "--jsonl", "--room", "fill-published", input=open(rec).read())
+    t.check("... as publish --jsonl takes the same lines",
+            p.rc == 0 and [(e["type"], e["data"]) for e in srv.history("fill-published")] == [(e["type"], e["data"]) for e in h],
+            p)
+    bad = t.write("no-type.jsonl", json.dumps({"room": "fill", "data": {}}) + "\n")
+    r = t.run("replay", "--url", DOWN, bad)
+    t.check("a line without type is still exit 2 naming the line and the field, before connecting",
+            one_line_naming(r, "line 1", "type") and r.elapsed < 3, r)
 
 
 def test_errors():
@@ -188,7 +217,7 @@ def test_speed_max_under_the_rate_limit():
     fresh.stop()
 
 
-for fn in (test_pacing, test_redirect_ids_stdin, test_dry_run, test_loop, test_from_server, test_errors,
+for fn in (test_pacing, test_redirect_ids_stdin, test_dry_run, test_what_publish_jsonl_takes, test_loop, test_from_server, test_errors,
            test_speed_max_under_the_rate_limit):
     t.section(fn)
 t.finish()

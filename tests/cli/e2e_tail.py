@@ -14,11 +14,12 @@ from zoneinfo import ZoneInfo
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cli_e2e_support import Suite, strip_ansi  # noqa: E402
+from cli_e2e_support import Suite, free_port, one_line_naming, strip_ansi  # noqa: E402
 
 t = Suite("tail")
 srv = t.server()
 URL = srv.url
+DOWN = f"ws://127.0.0.1:{free_port()}/events/ws/connect"
 
 # Seeded through the HTTP API (not the CLI under test): rooms r1, r2, r3 and a broadcast.
 SEED = [
@@ -390,10 +391,69 @@ def test_presence_and_type_excludes():
     t.check("several --type: includes OR'ed, excludes applied after", got == (0, ["user_online", "a_1"]), got)
     r = t.run("tail", "--url", fresh.url, "--type", "!")
     t.check("--type '!' alone: exit 2 naming it", r.rc == 2 and "--type" in r.err and len(r.err_lines()) == 1, r)
+
+    # A typo of a catalog type: one warning with the likely name, and the command goes on.
+    fresh.post({"type": "message_sent", "room": "ex", "data": {}})
+    r = t.run("tail", "--url", fresh.url, "--room", "ex", "--since", "beginning", "--until-end", "--type", "mesage_sent")
+    t.check("--type mesage_sent: one warning naming message_sent on stderr, exit unchanged (0), nothing matches",
+            r.rc == 0 and r.err_lines() == ["rtev: warning: --type 'mesage_sent' is not a known event type; "
+                                            "did you mean 'message_sent'?"] and r.out == "", r)
+    r = t.run("tail", "--url", fresh.url, "--room", "ex", "--since", "beginning", "--until-end",
+              "--type", "mesage_sent", "--type", "mesage_sent", "--type", "!user_onlin", "--count", "1",
+              "--timeout", "3s")
+    t.check("the same typo twice warns once; an exclude '!user_onlin' suggests '!user_online'; --count not met "
+            "is still exit 5",
+            r.rc == 5 and r.err_lines()[:2] == [
+                "rtev: warning: --type '!user_onlin' is not a known event type; did you mean '!user_online'?",
+                "rtev: warning: --type 'mesage_sent' is not a known event type; did you mean 'message_sent'?"]
+            and len([l for l in r.err_lines() if "warning" in l]) == 2, r)
+    for quiet in (("--type", "deploy_finished"), ("--type", "message_sent"), ("--type", "mesage_*"),
+                  ("--type", "b_2"), ("--type", "mesage_sent", "-q")):
+        r = t.run("tail", "--url", fresh.url, "--room", "ex", "--since", "beginning", "--until-end", *quiet)
+        t.check(f"{' '.join(quiet)}: no warning (a custom type far from the catalog, a catalog name, a glob, -q)",
+                r.rc == 0 and r.err == "", r)
     fresh.stop()
 
 
+def test_since_last():
+    own = t.server()
+    for i in range(1, 6):
+        own.post({"type": "la", "room": "la", "data": {"i": i}})
+        own.post({"type": "lb", "room": "lb", "data": {"i": i}})
+
+    def got(r):
+        return [(e["room"], e["data"]["i"]) for e in r.json_lines() if e.get("room") in ("la", "lb")]
+
+    r = t.run("tail", "--url", own.url, "--room", "la", "--room", "lb", "--since", "last:2", "--until-end")
+    t.check("tail --since last:2 --room la --room lb: the last 2 stored events of each room, exit 0",
+            r.rc == 0 and sorted(got(r)) == [("la", 4), ("la", 5), ("lb", 4), ("lb", 5)], r)
+    r = t.run("subscribe", "la", "--url", own.url, "--since", "last:3", "--until-end")
+    t.check("subscribe ROOM --since last:3: its last 3", r.rc == 0 and got(r) == [("la", 3), ("la", 4), ("la", 5)], r)
+    r = t.run("tail", "--url", own.url, "--room", "la", "--since", "last:50", "--until-end")
+    t.check("--since last:50 of a room holding 5: all 5", r.rc == 0 and len(got(r)) == 5, r)
+    r = t.run("tail", "--url", own.url, "--room", "nothing-here", "--since", "last:2", "--until-end")
+    t.check("--since last:2 of an empty room: nothing, exit 0", r.rc == 0 and r.out == "", r)
+
+    ready = t.path("last-ready")
+    b = t.bg("tail", "--url", own.url, "--room", "la", "--since", "last:2", "--count", "3", "--timeout", "10s",
+             "--ready-file", ready)
+    ok = b.wait_file(ready, 10)
+    own.post({"type": "la", "room": "la", "data": {"i": 6}})
+    r = b.finish(15)
+    t.check("--since last:2 then live: 2 stored + 1 published after, in order, exit 0",
+            ok and r.rc == 0 and got(r) == [("la", 4), ("la", 5), ("la", 6)], r)
+
+    for bad in ("last:0", "last:-1", "last:", "last:x", "last:1001", "last:1.5", "last:99999999999999999999"):
+        r = t.run("tail", "--url", DOWN, "--since", bad)
+        t.check(f"--since {bad}: exit 2 naming it and what is accepted, before connecting",
+                one_line_naming(r, "--since " + bad, "1 to 1000") and r.elapsed < 3, r)
+    r = t.run("tail", "--url", own.http + "/api/events", "--since", "last:2")
+    t.check("--since last:2 over SSE: exit 2 (history requests are rtev's protocol)",
+            one_line_naming(r, "--since last:2", "--protocol rtev"), r)
+    own.stop()
+
+
 for fn in (test_history_and_filters, test_count_timeout, test_broadcasts_live, test_formats,
-           test_terminal_and_colour, test_subscribe, test_presence_and_type_excludes):
+           test_terminal_and_colour, test_subscribe, test_presence_and_type_excludes, test_since_last):
     t.section(fn)
 t.finish()

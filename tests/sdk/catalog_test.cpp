@@ -650,3 +650,25 @@ TEST_CASE("decode_reports_the_path_of_every_bad_field", "[sdk][catalog]") {
     CHECK(e == before);
   }
 }
+
+TEST_CASE("nearest_event_type_suggests_a_catalog_name_within_two_edits", "[sdk][catalog]") {
+  SECTION("a dropped letter is one edit") {
+    CHECK(rtev::nearest_event_type("mesage_sent") == "message_sent");
+  }
+  SECTION("two neighbouring letters swapped is one edit") {
+    CHECK(rtev::nearest_event_type("message_snet") == "message_sent");
+  }
+  SECTION("two edits are still near for a long name") {
+    CHECK(rtev::nearest_event_type("mesage_snt") == "message_sent");
+  }
+  SECTION("a catalog name itself has no suggestion") {
+    CHECK(rtev::nearest_event_type("message_sent").empty());
+  }
+  SECTION("a custom type far from every catalog name has none") {
+    CHECK(rtev::nearest_event_type("deploy_finished").empty());
+    CHECK(rtev::nearest_event_type("content-created").empty());
+  }
+  SECTION("case is part of the name: a far spelling in another case is not suggested") {
+    CHECK(rtev::nearest_event_type("notification").empty());
+  }
+}

@@ -113,7 +113,7 @@ void setup_bench(CLI::App& app, bench_options& o) {
   conns->needs(idle);
   for (auto* opt : {subs, pubs, rooms, size, rate, window}) idle->excludes(opt);
   cmd->add_flag("--json", o.json, "One JSON object on stdout instead of the table")->group(g);
-  add_http_common(*cmd, o.common, "No progress lines on stderr (the report is still printed)",
+  add_http_common(*cmd, o.common, false, "No progress lines on stderr (the report is still printed)",
                   "Give up (exit 3) unless every connection is set up within this");
   cmd->add_option("--token", o.common.token, "Token (env RTEV_TOKEN)")->group("Connection");
   cmd->add_option("--protocol", o.common.proto.protocol,

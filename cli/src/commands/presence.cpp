@@ -16,7 +16,8 @@ void setup_presence(CLI::App& app, presence_options& o) {
   cmd->add_option("url", o.url_arg, "Server URL (instead of --url)");
   cmd->add_option("--format", o.format, "table or json (default: table on a terminal)")
       ->check(CLI::IsMember({"table", "json"}));
-  add_common(*cmd, o.common);
+  // One request: no zone or colour to show, nothing to reconnect for.
+  add_request_common(*cmd, o.common);
 }
 
 int run_presence(presence_options& o) {

@@ -13,6 +13,7 @@
 #include "http_request.hpp"
 #include "interrupts.hpp"
 #include "publish_pacing.hpp"
+#include "recorded_events.hpp"
 #include "rtev/duration.hpp"
 #include "rtev/json.hpp"
 #include "rtev/time.hpp"
@@ -40,12 +41,18 @@ std::string read_all(std::istream& in) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-}  // namespace
-
-bool is_server_presence(const event& e) {
-  return e.room == std::optional<std::string>("presence") &&
-         (e.type == "user_online" || e.type == "user_offline");
+// --format jsonl: one line per acknowledgement, flushed at once (a script reads them as they
+// come).
+void print_ack_line(nlohmann::json id, nlohmann::json seq) {
+  std::cout << nlohmann::json{{"id", std::move(id)}, {"seq", std::move(seq)}}.dump() << std::endl;
 }
+
+// A seq of 0 is none: a Socket.IO server that does not acknowledge, or acknowledges without one.
+void print_ack_line(const publish_ack& ack) {
+  print_ack_line(ack.id, ack.seq == 0 ? nlohmann::json() : nlohmann::json(ack.seq));
+}
+
+}  // namespace
 
 void setup_publish(CLI::App& app, publish_options& o) {
   auto* cmd = app.add_subcommand("publish", "Publish events and wait for every ACK");
@@ -67,6 +74,10 @@ void setup_publish(CLI::App& app, publish_options& o) {
   cmd->add_flag("--keep-ids", o.keep_ids,
                 "With --jsonl: keep recorded ids (the server then deduplicates)");
   cmd->add_flag("--http", o.http, "Publish through POST /api/events (--token is the API key)");
+  cmd->add_option("--format", o.format,
+                  "text (nothing on stdout) or jsonl (each acknowledgement as {\"id\",\"seq\"})")
+      ->check(CLI::IsMember({"text", "jsonl"}))
+      ->capture_default_str();
   cmd->add_option("--ack-timeout", o.ack_timeout,
                   "Wait this long for the ACKs after the last event (exit 1 naming those missing)")
       ->capture_default_str();
@@ -76,16 +87,16 @@ void setup_publish(CLI::App& app, publish_options& o) {
 
 int publish_all(const common_options& common, std::vector<outgoing_event> events, bool http,
                 const std::function<std::chrono::microseconds(std::size_t)>& wait_before,
-                std::chrono::milliseconds ack_wait) {
+                std::chrono::milliseconds ack_wait, bool ack_lines) {
   return publish_all(
       common, events.size(), [&events](std::size_t i) { return std::move(events[i]); }, http,
-      wait_before, ack_wait);
+      wait_before, ack_wait, ack_lines);
 }
 
 int publish_all(const common_options& common, std::uint64_t count,
                 const std::function<outgoing_event(std::uint64_t)>& make, bool http,
                 const std::function<std::chrono::microseconds(std::size_t)>& wait_before,
-                std::chrono::milliseconds ack_wait) {
+                std::chrono::milliseconds ack_wait, bool ack_lines) {
   if (count == 0) return exit_ok;
   // For the message when a signal stops the loop (interrupts.hpp).
   const auto sent_so_far = [count](std::uint64_t i) {
@@ -135,6 +146,8 @@ int publish_all(const common_options& common, std::uint64_t count,
         nlohmann::json ack = rtev::parse_json(r.body);
         debug(common, next.label + " stored as seq " +
                           (ack.is_object() ? ack.value("seq", nlohmann::json()).dump() : "?"));
+        if (ack_lines && ack.is_object())
+          print_ack_line(ack.value("id", nlohmann::json()), ack.value("seq", nlohmann::json()));
         continue;
       }
       nlohmann::json err = rtev::parse_json(r.body);
@@ -230,6 +243,7 @@ int publish_all(const common_options& common, std::uint64_t count,
         else
           failures.push_back(label + " rejected: " + (err->code.empty() ? "" : err->code + ": ") +
                              err->message);
+        if (ack && ack_lines) print_ack_line(*ack);
         pending.erase(i);
         ++answered;
         cv.notify_all();
@@ -281,41 +295,18 @@ int run_publish(publish_options& o) {
   if (o.jsonl) {
     if (!o.type.empty())
       throw usage_error("--jsonl reads whole envelopes from stdin: give no TYPE");
+    recorded_event_reader reader(o.keep_ids, o.room);
     std::string line;
-    std::size_t n = 0, skipped_presence = 0;
-    while (std::getline(std::cin, line)) {
-      ++n;
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      event e;
+    for (std::size_t n = 1; std::getline(std::cin, line); ++n) {
+      std::optional<event> e;
       try {
-        // The server stamps what it stores: an envelope may leave out timestamp, timezone and
-        // data (e.g. one written by hand or by another tool); type is required.
-        nlohmann::json j = rtev::parse_json(line);
-        if (j.is_object()) {
-          if (!j.contains("timestamp")) j["timestamp"] = time::format_rfc3339(time::now());
-          if (!j.contains("timezone")) j["timezone"] = "UTC";
-          if (!j.contains("data")) j["data"] = nlohmann::json::object();
-          e = event::from_json(j);
-        } else {
-          e = event::parse(line);  // the standard message for what is not an envelope
-        }
+        e = reader.read(line);
       } catch (const parse_error& err) {
         throw usage_error("stdin line " + std::to_string(n) + ": " + err.what());
       }
-      if (is_server_presence(e)) {
-        ++skipped_presence;
-        continue;
-      }
-      // Recorded ids and seqs are the old server's: let this one assign new ones, so a replay
-      // is not swallowed by idempotency (unless --keep-ids).
-      if (!o.keep_ids) e.id.reset();
-      e.seq.reset();
-      if (!o.room.empty()) e.room = o.room;
-      events.push_back({e, "line " + std::to_string(n) + " (" + e.type + ")"});
+      if (e) events.push_back({*e, "line " + std::to_string(n) + " (" + e->type + ")"});
     }
-    if (skipped_presence)
-      note(common, "skipped " + std::to_string(skipped_presence) +
-                       " presence event(s): user_online/user_offline are the server's to send");
+    reader.note_skipped(common);
   } else {
     if (o.type.empty()) throw usage_error("publish: give an event TYPE (or --jsonl)");
     if (!o.data_arg.empty() && !o.data_flag.empty())
@@ -366,9 +357,9 @@ int run_publish(publish_options& o) {
           }
           return make(index);
         },
-        o.http, pace, ack_wait);
+        o.http, pace, ack_wait, o.format == "jsonl");
   }
-  return publish_all(common, std::move(events), o.http, pace, ack_wait);
+  return publish_all(common, std::move(events), o.http, pace, ack_wait, o.format == "jsonl");
 }
 
 }  // namespace rtev::cli

@@ -17,6 +17,7 @@ namespace rtev::cli {
 struct publish_options {
   common_options common;
   std::string type, data_arg, data_flag, room, user, ack_timeout = "10s";
+  std::string format = "text";  ///< text: nothing on stdout; jsonl: one {"id","seq"} per ACK
   std::optional<std::string> rate;  ///< set even when given empty (then refused)
   bool broadcast = false, jsonl = false, http = false, keep_ids = false;
   std::uint64_t count = 1;
@@ -31,22 +32,20 @@ struct outgoing_event {
   std::string label;  ///< how errors name it: "event 3 (message_sent)"
 };
 
-/// A presence event as rtev serve sends it (user_online/user_offline in room `presence`): the
-/// server's own news, never republished from a recording (`tail --presence -o`) — it would
-/// store fake presence.
-bool is_server_presence(const event& e);
-
 /// Publishes `events` in order through the SDK client (rtev, Socket.IO or SSE, as resolved) or
 /// POST /api/events (`http`), pacing with `wait_before` (per event, may be zero), waiting at
-/// most `ack_wait` after the last one for the ACKs. Returns the exit code.
+/// most `ack_wait` after the last one for the ACKs. `ack_lines`: print each acknowledgement on
+/// stdout as it arrives, one JSON line {"id","seq"} (seq null when the server gave none).
+/// Returns the exit code.
 int publish_all(const common_options& common, std::vector<outgoing_event> events, bool http,
                 const std::function<std::chrono::microseconds(std::size_t)>& wait_before,
-                std::chrono::milliseconds ack_wait = std::chrono::seconds(10));
+                std::chrono::milliseconds ack_wait = std::chrono::seconds(10),
+                bool ack_lines = false);
 /// The same for `count` events built one at a time by `make(index)` (0-based), so that a large
 /// count is not held in memory.
 int publish_all(const common_options& common, std::uint64_t count,
                 const std::function<outgoing_event(std::uint64_t)>& make, bool http,
                 const std::function<std::chrono::microseconds(std::size_t)>& wait_before,
-                std::chrono::milliseconds ack_wait);
+                std::chrono::milliseconds ack_wait, bool ack_lines = false);
 
 }  // namespace rtev::cli

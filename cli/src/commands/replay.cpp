@@ -8,6 +8,8 @@
 #include "exit_codes.hpp"
 #include "http_request.hpp"
 #include "interrupts.hpp"
+#include "recorded_events.hpp"
+#include "since_last.hpp"
 #include "rtev/duration.hpp"
 #include "rtev/json.hpp"
 
@@ -29,7 +31,7 @@ void setup_replay(CLI::App& app, replay_options& o) {
   cmd->add_flag("--from-server", o.from_server,
                 "Print the server's stored history of --room instead");
   cmd->add_option("--since", o.since,
-                  "With --from-server: from 1h, an RFC 3339 time, seq:N or beginning");
+                  "With --from-server: from 1h, an RFC 3339 time, seq:N, beginning or last:N");
   cmd->add_option("--until", o.until, "With --from-server: up to this RFC 3339 time");
   add_common(*cmd, o.common);
   add_protocol(*cmd, o.common, true, true);
@@ -40,14 +42,13 @@ static int print_history(replay_options& o) {
   common_options& common = o.common;
   if (o.room.empty()) throw usage_error("--from-server needs --room ROOM");
   event_printer printer(o.out, common);
-  nlohmann::json since = o.since.empty() ? nlohmann::json("beginning") : parse_since_flag(o.since);
+  const std::optional<std::uint64_t> last = parse_since_last(o.since);
   std::vector<std::string> headers;
   if (!common.token.empty()) headers.push_back("Authorization: Bearer " + common.token);
-  std::string cursor =
-      since.is_string() ? since.get<std::string>() : std::to_string(since.get<std::uint64_t>());
-  for (;;) {
-    std::string url = common.http_base() + "/api/history?limit=1000&room=" + url_encode(o.room) +
-                      "&since=" + url_encode(cursor);
+  // One page of GET /api/history; a refusal ends the command with its exit code.
+  const auto page = [&](const std::string& cursor, std::uint64_t limit) {
+    std::string url = common.http_base() + "/api/history?limit=" + std::to_string(limit) +
+                      "&room=" + url_encode(o.room) + "&since=" + url_encode(cursor);
     if (!o.until.empty()) url += "&until=" + url_encode(o.until);
     http_result r;
     try {
@@ -63,9 +64,24 @@ static int print_history(replay_options& o) {
     if (r.status != 200 || !j.is_object()) {
       const std::string msg =
           j.is_object() && j.contains("error") ? j["error"].value("message", r.body) : r.body;
-      note(common, "history: HTTP " + std::to_string(r.status) + ": " + msg);
-      return r.status == 401 || r.status == 403 ? exit_auth : exit_error;
+      throw command_failure(r.status == 401 || r.status == 403 ? exit_auth : exit_error,
+                            "history: HTTP " + std::to_string(r.status) + ": " + msg);
     }
+    return j;
+  };
+  std::string cursor = "beginning";
+  if (last) {
+    const std::uint64_t seq = seq_before_last([&](std::uint64_t since) {
+      const nlohmann::json j = page(since == 0 ? "beginning" : std::to_string(since), *last);
+      return j.contains("next") && !j["next"].is_null();
+    });
+    if (seq != 0) cursor = std::to_string(seq);
+  } else if (!o.since.empty()) {
+    const nlohmann::json since = parse_since_flag(o.since);
+    cursor = since.is_string() ? since.get<std::string>() : std::to_string(since.get<std::uint64_t>());
+  }
+  for (;;) {
+    nlohmann::json j = page(cursor, 1000);
     for (const auto& e : j["events"]) printer.print(event::from_json(e));
     if (!j.contains("next") || j["next"].is_null()) return exit_ok;
     cursor = j["next"].dump();
@@ -92,30 +108,22 @@ int run_replay(replay_options& o) {
   std::istream& in = o.file == "-" ? std::cin : file;
   std::vector<outgoing_event> events;
   std::vector<timestamp> times;
+  // The lines publish --jsonl takes, read the same way (a missing timestamp is the time the
+  // line is read, so such lines follow each other without a pause).
+  recorded_event_reader reader(o.keep_ids, o.room);
   std::string line;
-  std::size_t skipped_presence = 0;
   for (std::size_t n = 1; std::getline(in, line); ++n) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    event e;
+    std::optional<event> e;
     try {
-      e = event::parse(line);
-      times.push_back(e.time());
+      e = reader.read(line);
     } catch (const parse_error& err) {
       throw usage_error(o.file + " line " + std::to_string(n) + ": " + err.what());
     }
-    if (is_server_presence(e)) {  // a recording made with `tail --presence`
-      times.pop_back();
-      ++skipped_presence;
-      continue;
-    }
-    if (!o.keep_ids) e.id.reset();
-    e.seq.reset();
-    if (!o.room.empty()) e.room = o.room;
-    events.push_back({e, "line " + std::to_string(n) + " (" + e.type + ")"});
+    if (!e) continue;
+    times.push_back(e->time());
+    events.push_back({*e, "line " + std::to_string(n) + " (" + e->type + ")"});
   }
-  if (skipped_presence)
-    note(common, "skipped " + std::to_string(skipped_presence) +
-                     " presence event(s): user_online/user_offline are the server's to send");
+  reader.note_skipped(common);
   auto wait_before = [&](std::size_t i) {
     if (i == 0 || speed == 0) return std::chrono::microseconds(0);
     const auto gap = times[i] - times[i - 1];

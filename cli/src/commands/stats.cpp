@@ -81,7 +81,8 @@ void setup_stats(CLI::App& app, stats_options& o) {
   cmd->add_option("url", o.url_arg, "Server URL (instead of --url)");
   cmd->add_option("--format", o.format, "table or json (default: table on a terminal)")
       ->check(CLI::IsMember({"table", "json"}));
-  add_common(*cmd, o.common);
+  // A plain HTTP GET: only the flags that apply to it (no zone, TLS, reconnects or colour).
+  add_http_common(*cmd, o.common, true);
 }
 
 int run_stats(stats_options& o) {

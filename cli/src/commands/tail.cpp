@@ -9,6 +9,7 @@
 #include "exit_codes.hpp"
 #include "interrupts.hpp"
 #include "ready_file.hpp"
+#include "since_last.hpp"
 #include "rtev/duration.hpp"
 #include "rtev/glob.hpp"
 #include "rtev/time.hpp"
@@ -88,8 +89,8 @@ static void add_filters(CLI::App* cmd, tail_options& o, bool rooms_flag) {
                   "F~REGEX, F!~REGEX, F (exists), !F (missing); e.g. data.count>=10")
       ->group(g);
   cmd->add_option("--since", o.since,
-                  "Replay first from: 5m, 2024-01-15T10:00:00Z, @UNIX_SECONDS, seq:N, now or "
-                  "beginning")
+                  "Replay first from: 5m, 2024-01-15T10:00:00Z, @UNIX_SECONDS, seq:N, now, "
+                  "beginning, or last:N (the last N events of each room)")
       ->group(g);
   cmd->add_flag("--until-end", o.until_end, "Stop after the replayed history")->group(g);
   cmd->add_option("--count", o.count,
@@ -136,10 +137,18 @@ int run_tail(tail_options& o) {
   std::vector<where_test> wheres;
   for (const auto& w : o.where) wheres.push_back(parse_where(w));
   const type_filter types = parse_type_filter(o.types);
+  // A typo of a catalog type would wait for events that never come: said once per value, and
+  // the command goes on (servers may have types of their own).
+  for (const auto& t : std::set<std::string>(o.types.begin(), o.types.end()))
+    if (const std::string w = unknown_type_warning(t); !w.empty()) note(common, "warning: " + w);
   std::optional<std::chrono::steady_clock::time_point> deadline;
   if (o.timeout)
     deadline = std::chrono::steady_clock::now() + duration_flag("--timeout", *o.timeout);
-  nlohmann::json since = o.since.empty() ? nlohmann::json(nullptr) : parse_since_flag(o.since);
+  const std::optional<std::uint64_t> last = parse_since_last(o.since);
+  nlohmann::json since =
+      o.since.empty() || last ? nlohmann::json(nullptr) : parse_since_flag(o.since);
+  // Found with HISTORY requests, which only rtev's WebSocket protocol has.
+  if (last) require_protocol(common, "--since " + o.since, {wire_protocol::rtev});
   if (o.count && *o.count == 0) return exit_ok;
 
   const wire_protocol proto = common.protocol;
@@ -203,6 +212,7 @@ int run_tail(tail_options& o) {
   // The server filters by the included types; the excluded ones are dropped here.
   copt.types = types.include;
   copt.since = since;
+  if (last) copt.room_since = since_last_points(common, copt, *last, deadline);
   client c(copt);
 
   std::string self_user;  // service thread only

@@ -43,6 +43,11 @@ struct event_info {
 const std::vector<event_info>& catalog();
 /// The catalog entry for `name` (case-sensitive), or nullptr for a custom type.
 const event_info* find_event_type(std::string_view name);
+/// The catalog type `name` is most likely a misspelling of: the nearest within two edits (a
+/// changed, added or dropped character, or two neighbours swapped), one for names of up to five
+/// characters; ties go to the catalog's order. Empty for a catalog name itself and for a name
+/// far from every one (a custom type).
+std::string nearest_event_type(std::string_view name);
 
 /// Specialised for every struct in rtev::events: `name` (wire name) and `family`.
 template <class T>

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -231,6 +232,8 @@ struct client_options {
   /// Where the first subscription of each room starts: a seq number, an RFC 3339 time or
   /// "beginning" (replayed first, then live). null: live only.
   nlohmann::json since = nullptr;
+  /// Where the first subscription of these rooms starts, instead of `since` (same values).
+  std::map<std::string, nlohmann::json> room_since;
   bool reconnect = true;                 ///< false: the first disconnect closes the client
   std::size_t offline_queue_max = 1000;  ///< publishes held while disconnected
   /// Announce this connection in presence. false — for a client that only publishes — asks
