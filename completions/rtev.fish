@@ -44,6 +44,8 @@ complete -c rtev -n '__fish_seen_subcommand_from tail' -l format -x -a 'pretty j
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l time -x -a 'iso local relative'
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l output -r -F
 complete -c rtev -n '__fish_seen_subcommand_from tail' -s o -r -F
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l jq
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l jq-raw
 complete -c rtev -n __fish_use_subcommand -a subscribe -d 'Join rooms and stream every event of them (JSONL in pipes)'
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l help
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -s h
@@ -86,6 +88,8 @@ complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l format -x -a 'pre
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l time -x -a 'iso local relative'
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l output -r -F
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -s o -r -F
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l jq
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l jq-raw
 complete -c rtev -n __fish_use_subcommand -a publish -d 'Publish events and wait for every ACK'
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l help
 complete -c rtev -n '__fish_seen_subcommand_from publish' -s h
@@ -175,6 +179,8 @@ complete -c rtev -n '__fish_seen_subcommand_from replay' -l format -x -a 'pretty
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l time -x -a 'iso local relative'
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l output -r -F
 complete -c rtev -n '__fish_seen_subcommand_from replay' -s o -r -F
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l jq
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l jq-raw
 complete -c rtev -n '__fish_seen_subcommand_from replay' -F
 complete -c rtev -n __fish_use_subcommand -a connect -d 'Interactive session: print events, send typed lines (/help)'
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l help

@@ -4,6 +4,7 @@
 
 #include "event_filters.hpp"
 #include "exit_codes.hpp"
+#include "jq_filter.hpp"
 #include "rtev/catalog.hpp"
 #include "rtev/time.hpp"
 
@@ -41,6 +42,19 @@ void add_output(CLI::App& cmd, output_options& o) {
       ->group(g);
 }
 
+void add_jq(CLI::App& cmd, output_options& o) {
+  const char* g = "Output";
+  cmd.add_option("--jq", o.jq,
+                 "Run this jq program on each event's envelope and print its outputs, one "
+                 "compact JSON line each (none: the event is not shown), e.g. "
+                 "'select(.data.n > 1) | .data'")
+      ->type_name("FILTER")
+      ->group(g);
+  cmd.add_flag("--jq-raw", o.jq_raw,
+               "With --jq: print string outputs as their text, without quotes (jq -r)")
+      ->group(g);
+}
+
 std::string describe_filled_in(const event& e) {
   std::string out;
   for (const auto& note : e.filled_in) {
@@ -59,6 +73,17 @@ event_printer::event_printer(const output_options& out, const common_options& co
       time_(out.time),
       tz_(common.tz),
       color_(common.use_color) {
+  if (out.jq_raw && !out.jq) throw usage_error("--jq-raw needs --jq FILTER");
+  if (out.jq) {
+    // The filter's outputs are the output: one compact JSON line each, as `jq -c` prints.
+    if (!format_.empty() && format_ != "jsonl")
+      throw usage_error(
+          "--jq prints the filter's outputs as JSON lines: it does not combine with "
+          "--format '" +
+          format_ + "' (leave --format out)");
+    if (out.jq->empty()) throw usage_error("--jq: empty filter (give a jq program, e.g. '.data')");
+    jq_ = std::make_unique<jq_filter>(*out.jq, out.jq_raw);
+  }
   if (format_.empty()) format_ = common.stdout_tty ? "pretty" : "jsonl";
   const bool templ = format_.find("{{") != std::string::npos;
   if (!templ && format_ != "pretty" && format_ != "json" && format_ != "jsonl" && format_ != "raw")
@@ -71,6 +96,8 @@ event_printer::event_printer(const output_options& out, const common_options& co
     if (!*record_) throw usage_error("-o: cannot write '" + out.record_file + "'");
   }
 }
+
+event_printer::~event_printer() = default;
 
 std::string event_printer::when(const event& e) const {
   try {
@@ -102,12 +129,30 @@ std::string event_printer::pretty(const event& e) const {
   return line;
 }
 
-void event_printer::print(const event& e) {
+bool event_printer::print(const event& e) {
+  std::vector<std::string> outputs;
+  if (jq_) {
+    try {
+      // Text that is not UTF-8 (a foreign server's) reaches jq as U+FFFD, not as an error.
+      outputs =
+          jq_->run(e.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    } catch (const jq_runtime_error& err) {
+      // One event the filter cannot handle (a field of another type, say) is not the end of a
+      // tail: it is said, and skipped.
+      note(common_, "--jq: skipped " + e.type +
+                        (e.seq ? " (seq " + std::to_string(*e.seq) + ")" : "") +
+                        ": jq: error: " + err.what());
+      return false;
+    }
+    if (outputs.empty()) return false;
+  }
   // Before the event, so a reader of both streams sees the note first.
   if (!e.filled_in.empty())
     debug(common_, "filled in for " + e.type + ": " + describe_filled_in(e));
   std::string line;
-  if (format_ == "pretty")
+  if (jq_) {
+    for (std::size_t i = 0; i < outputs.size(); ++i) line += (i ? "\n" : "") + outputs[i];
+  } else if (format_ == "pretty")
     line = pretty(e);
   else if (format_ == "json")
     line = e.to_json().dump(2);
@@ -119,6 +164,7 @@ void event_printer::print(const event& e) {
     line = render_template(e);
   std::cout << line << '\n' << std::flush;
   if (record_) *record_ << e.dump() << '\n' << std::flush;
+  return true;
 }
 
 }  // namespace rtev::cli

@@ -36,6 +36,7 @@ void setup_replay(CLI::App& app, replay_options& o) {
   add_common(*cmd, o.common);
   add_protocol(*cmd, o.common, true, true);
   add_output(*cmd, o.out);
+  add_jq(*cmd, o.out);
 }
 
 static int print_history(replay_options& o) {
@@ -92,6 +93,11 @@ int run_replay(replay_options& o) {
   common_options& common = o.common;
   common.resolve();
   if (o.from_server) return print_history(o);
+  // A recording is published, not printed: there is nothing for a filter to show.
+  if (o.out.jq || o.out.jq_raw)
+    throw usage_error(std::string(o.out.jq ? "--jq" : "--jq-raw") +
+                      " needs --from-server (replay prints events only then; a FILE is "
+                      "published)");
   if (o.file.empty()) throw usage_error("replay: give a FILE (or - for stdin), or --from-server");
   double speed = 0;  // 0 = max
   if (o.speed != "max") {

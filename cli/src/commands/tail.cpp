@@ -107,6 +107,7 @@ static void add_filters(CLI::App* cmd, tail_options& o, bool rooms_flag) {
   add_common(*cmd, o.common);
   add_protocol(*cmd, o.common);
   add_output(*cmd, o.out);
+  add_jq(*cmd, o.out);
 }
 
 void setup_tail(CLI::App& app, tail_options& o) {
@@ -247,15 +248,13 @@ int run_tail(tail_options& o) {
       for (const auto& w : wheres)
         if (!w.holds(env)) return;
     }
-    // Exactly --count events are printed, even when more arrive before the exit.
-    if (o.count) {
-      const std::uint64_t n = ++matched;
-      if (n > *o.count) return;
-      printer.print(e);
-      if (n == *o.count) stop.finish(exit_ok);
-      return;
-    }
-    printer.print(e);
+    // Exactly --count events are printed, even when more arrive before the exit. An event
+    // --jq shows nothing for is not counted. (Service thread only: matched is atomic for the
+    // signal handler's progress line.)
+    if (o.count && matched >= *o.count) return;
+    if (!printer.print(e)) return;
+    const std::uint64_t n = ++matched;
+    if (o.count && n == *o.count) stop.finish(exit_ok);
   });
 
   // Service thread only: the rooms answered so far, and whether "ready" was said.
