@@ -92,8 +92,7 @@ void add_http_common(CLI::App& cmd, common_options& o, bool api_key, const char*
                      const char* timeout_help) {
   const char* g = "Connection";
   add_target(cmd, o, g);
-  if (api_key)
-    add_token(cmd, o, g, "API key, sent as Authorization: Bearer (env RTEV_TOKEN)");
+  if (api_key) add_token(cmd, o, g, "API key, sent as Authorization: Bearer (env RTEV_TOKEN)");
   add_profile_flag(cmd, o, g);
   add_connect_timeout(cmd, o, g, timeout_help ? timeout_help : "Give up on one request after this");
   add_diagnostics(cmd, o, g,

@@ -40,7 +40,8 @@ std::string count_of(std::uint64_t n, const char* what) {
 std::string server_line(const nlohmann::json& s) {
   std::string line;
   for (const char* k : {"events_published", "events_delivered", "events_dropped"})
-    if (s.contains(k)) line += (line.empty() ? "" : ", ") + std::string(k).substr(7) + " " + s[k].dump();
+    if (s.contains(k))
+      line += (line.empty() ? "" : ", ") + std::string(k).substr(7) + " " + s[k].dump();
   if (!line.empty()) line += " (whole run, warm-up included); ";
   if (s.contains("connections")) line += "connections " + s["connections"].dump();
   if (s.contains("rss_bytes_per_connection"))
@@ -113,7 +114,8 @@ void setup_bench(CLI::App& app, bench_options& o) {
   conns->needs(idle);
   for (auto* opt : {subs, pubs, rooms, size, rate, window}) idle->excludes(opt);
   cmd->add_flag("--json", o.json, "One JSON object on stdout instead of the table")->group(g);
-  add_http_common(*cmd, o.common, false, "No progress lines on stderr (the report is still printed)",
+  add_http_common(*cmd, o.common, false,
+                  "No progress lines on stderr (the report is still printed)",
                   "Give up (exit 3) unless every connection is set up within this");
   cmd->add_option("--token", o.common.token, "Token (env RTEV_TOKEN)")->group("Connection");
   cmd->add_option("--protocol", o.common.proto.protocol,
@@ -209,9 +211,9 @@ int run_bench(bench_options& o) {
     j["delivered_per_s"] = static_cast<double>(r.delivered) / r.measured_seconds;
     j["expected_deliveries"] = r.expected;
     if (h.count() > 0)
-      j["latency_ms"] = {{"p50", to_ms(h.percentile(50))},     {"p90", to_ms(h.percentile(90))},
-                         {"p99", to_ms(h.percentile(99))},     {"p99_9", to_ms(h.percentile(99.9))},
-                         {"max", to_ms(h.max())},              {"min", to_ms(h.min())},
+      j["latency_ms"] = {{"p50", to_ms(h.percentile(50))}, {"p90", to_ms(h.percentile(90))},
+                         {"p99", to_ms(h.percentile(99))}, {"p99_9", to_ms(h.percentile(99.9))},
+                         {"max", to_ms(h.max())},          {"min", to_ms(h.min())},
                          {"mean", h.mean() / 1e6}};
     j["bench_cpu_percent"] = cpu_share * 100;
     j["bench_bound"] = bench_bound;
@@ -242,8 +244,8 @@ int run_bench(bench_options& o) {
               << "published    " << r.published << "  ("
               << fixed(static_cast<double>(r.published) / secs, 0) << "/s)\n"
               << "delivered    " << r.delivered << "  ("
-              << fixed(static_cast<double>(r.delivered) / secs, 0) << "/s, expected "
-              << r.expected << ")\n";
+              << fixed(static_cast<double>(r.delivered) / secs, 0) << "/s, expected " << r.expected
+              << ")\n";
     if (h.count() > 0)
       std::cout << "latency      p50 " << ms(h.percentile(50)) << "  p90 " << ms(h.percentile(90))
                 << "  p99 " << ms(h.percentile(99)) << "  p99.9 " << ms(h.percentile(99.9))

@@ -10,8 +10,8 @@ std::size_t latency_histogram::bucket_of(std::uint64_t v) {
   const int msb = 63 - __builtin_clzll(v);  // >= sub_bits + 1
   const int shift = msb - sub_bits;         // >= 1
   const std::uint64_t top = v >> shift;     // in [sub_count, 2 * sub_count)
-  return static_cast<std::size_t>(2 * sub_count + static_cast<std::uint64_t>(shift - 1) * sub_count +
-                                  (top - sub_count));
+  return static_cast<std::size_t>(
+      2 * sub_count + static_cast<std::uint64_t>(shift - 1) * sub_count + (top - sub_count));
 }
 
 std::uint64_t latency_histogram::bucket_high(std::size_t b) {
@@ -45,8 +45,8 @@ std::uint64_t latency_histogram::percentile(double percent) const {
   percent = std::clamp(percent, 0.0, 100.0);
   // The rank of the value wanted, at least the first and at most the last; the small epsilon
   // keeps 99.9% of 1000 at rank 999 (99.9 / 100 is not exact in binary).
-  auto rank = static_cast<std::uint64_t>(
-      std::ceil(percent * static_cast<double>(count_) / 100.0 - 1e-9));
+  auto rank =
+      static_cast<std::uint64_t>(std::ceil(percent * static_cast<double>(count_) / 100.0 - 1e-9));
   rank = std::clamp<std::uint64_t>(rank, 1, count_);
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < bucket_count; ++i) {

@@ -26,7 +26,9 @@ class latency_histogram {
   std::uint64_t count() const { return count_; }
   std::uint64_t min() const { return count_ ? min_ : 0; }
   std::uint64_t max() const { return max_; }
-  double mean() const { return count_ ? static_cast<double>(sum_) / static_cast<double>(count_) : 0; }
+  double mean() const {
+    return count_ ? static_cast<double>(sum_) / static_cast<double>(count_) : 0;
+  }
   /// The value at or below which `percent` (0–100) of the recorded values lie: the highest value
   /// of the bucket holding that rank, clamped to [min, max]. 0 when empty.
   std::uint64_t percentile(double percent) const;

@@ -113,7 +113,9 @@ class bench_runner final : public bench_events {
   void on_closed(bench_conn& c) override;
 
  private:
-  std::string room_name(std::size_t r) const { return "bench-" + run_id_ + "-" + std::to_string(r); }
+  std::string room_name(std::size_t r) const {
+    return "bench-" + run_id_ + "-" + std::to_string(r);
+  }
   std::string query_auth() const;
   void open_next();
   void became_ready(peer& p);
@@ -169,8 +171,8 @@ void bench_runner::open_next() {
     } else if (sio) {
       target = plan_.sio_path + "?EIO=4&transport=websocket&presence=false";
     } else {
-      target = plan_.ws_path + (plan_.ws_path.find('?') == std::string::npos ? "?" : "&") +
-               query_auth();
+      target =
+          plan_.ws_path + (plan_.ws_path.find('?') == std::string::npos ? "?" : "&") + query_auth();
     }
     p.conn = std::make_unique<bench_conn>(
         plan_.address, sse ? bench_conn::framing::sse : bench_conn::framing::websocket, target,
@@ -252,8 +254,8 @@ void bench_runner::on_rtev(peer& p, std::string_view msg) {
   if (has(msg, R"("type":"authenticated")")) {
     p.authed = true;
     if (p.r == role::subscriber)
-      p.conn->send_text(*this, R"({"type":"SUBSCRIBE","data":{"room":")" + room_name(p.room) +
-                                   "\"}}");
+      p.conn->send_text(*this,
+                        R"({"type":"SUBSCRIBE","data":{"room":")" + room_name(p.room) + "\"}}");
     else
       became_ready(p);
   } else if (has(msg, R"("type":"auth_error")")) {
@@ -304,10 +306,10 @@ void bench_runner::on_socketio(peer& p, std::string_view msg) {
     case wire::sio_type::connect:
       p.authed = true;
       if (p.r == role::subscriber)
-        p.conn->send_text(*this, wire::eio_encode(wire::eio_type::message,
-                                                  wire::sio_event(plan_.nsp, "join",
-                                                                  {{{"room", room_name(p.room)}}},
-                                                                  1)));
+        p.conn->send_text(
+            *this, wire::eio_encode(
+                       wire::eio_type::message,
+                       wire::sio_event(plan_.nsp, "join", {{{"room", room_name(p.room)}}}, 1)));
       else
         became_ready(p);
       break;

@@ -36,7 +36,7 @@ struct bench_plan {
   double rate = 0;         ///< events/s over all publishers; 0 = as fast as ACKs allow
   std::chrono::nanoseconds warmup{0}, duration{0};
   std::chrono::milliseconds connect_timeout{10000};
-  bool progress = true;    ///< one line a second on stderr
+  bool progress = true;  ///< one line a second on stderr
   /// Called after the drain, with every connection still open (the server's stats then count
   /// them).
   std::function<void()> before_closing;
@@ -49,11 +49,11 @@ struct bench_result {
   std::uint64_t errors = 0;
   std::map<std::string, std::uint64_t> error_kinds;
   std::unique_ptr<latency_histogram> latency = std::make_unique<latency_histogram>();
-  std::uint64_t connections = 0;   ///< open at the end of setup
-  double setup_seconds = 0;        ///< time to open (and subscribe) every connection
-  double measured_seconds = 0;     ///< wall time of the measured window
-  double cpu_seconds = 0;          ///< this process's user + system CPU in that window
-  bool drained = true;             ///< every ACK and delivery arrived before the drain limit
+  std::uint64_t connections = 0;  ///< open at the end of setup
+  double setup_seconds = 0;       ///< time to open (and subscribe) every connection
+  double measured_seconds = 0;    ///< wall time of the measured window
+  double cpu_seconds = 0;         ///< this process's user + system CPU in that window
+  bool drained = true;            ///< every ACK and delivery arrived before the drain limit
 };
 
 /// Runs the plan. Throws command_failure (3 could not connect, 4 authentication rejected, 1 a

@@ -17,7 +17,7 @@ namespace rtev::cli {
 struct publish_options {
   common_options common;
   std::string type, data_arg, data_flag, room, user, ack_timeout = "10s";
-  std::string format = "text";  ///< text: nothing on stdout; jsonl: one {"id","seq"} per ACK
+  std::string format = "text";      ///< text: nothing on stdout; jsonl: one {"id","seq"} per ACK
   std::optional<std::string> rate;  ///< set even when given empty (then refused)
   bool broadcast = false, jsonl = false, http = false, keep_ids = false;
   std::uint64_t count = 1;

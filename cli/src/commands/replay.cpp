@@ -9,9 +9,9 @@
 #include "http_request.hpp"
 #include "interrupts.hpp"
 #include "recorded_events.hpp"
-#include "since_last.hpp"
 #include "rtev/duration.hpp"
 #include "rtev/json.hpp"
+#include "since_last.hpp"
 
 namespace rtev::cli {
 
@@ -79,7 +79,8 @@ static int print_history(replay_options& o) {
     if (seq != 0) cursor = std::to_string(seq);
   } else if (!o.since.empty()) {
     const nlohmann::json since = parse_since_flag(o.since);
-    cursor = since.is_string() ? since.get<std::string>() : std::to_string(since.get<std::uint64_t>());
+    cursor =
+        since.is_string() ? since.get<std::string>() : std::to_string(since.get<std::uint64_t>());
   }
   for (;;) {
     nlohmann::json j = page(cursor, 1000);

@@ -9,10 +9,10 @@
 #include "exit_codes.hpp"
 #include "interrupts.hpp"
 #include "ready_file.hpp"
-#include "since_last.hpp"
 #include "rtev/duration.hpp"
 #include "rtev/glob.hpp"
 #include "rtev/time.hpp"
+#include "since_last.hpp"
 #include "stopper.hpp"
 
 namespace rtev::cli {
