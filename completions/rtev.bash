@@ -78,6 +78,7 @@ _rtev() {
       'completion --list') COMPREPLY=($(compgen -W "types zones" -- "$cur")) ;;
       'profile add --tz') COMPREPLY=($(compgen -W "$(rtev completion --list zones 2>/dev/null)" -- "$cur")) ;;
       'profile add --protocol') COMPREPLY=($(compgen -W "rtev sse socketio" -- "$cur")) ;;
+      'bench --server-kind') COMPREPLY=($(compgen -W "rtev nats ws-broadcast" -- "$cur")) ;;
     esac
     return
   fi
@@ -115,7 +116,7 @@ _rtev_flags() {
     'profile use') echo "--help -h" ;;
     'profile ls') echo "--help -h" ;;
     'profile rm') echo "--help -h" ;;
-    'bench') echo "--help -h --subscribers --publishers --rooms --size --duration --warmup --rate --window --connections --idle --json --version --url --profile --connect-timeout --quiet -q --verbose -v --token --protocol" ;;
+    'bench') echo "--help -h --subscribers --publishers --rooms --size --duration --warmup --rate --window --connections --idle --json --version --url --profile --connect-timeout --quiet -q --verbose -v --token --server-kind --protocol" ;;
   esac
 }
 _rtev_valued() {
@@ -132,7 +133,7 @@ _rtev_valued() {
     'events') echo "--format --family" ;;
     'completion') echo "--list" ;;
     'profile add') echo "--url --token --tz --protocol" ;;
-    'bench') echo "--subscribers --publishers --rooms --size --duration --warmup --rate --window --connections --url --profile --connect-timeout --token --protocol" ;;
+    'bench') echo "--subscribers --publishers --rooms --size --duration --warmup --rate --window --connections --url --profile --connect-timeout --token --server-kind --protocol" ;;
   esac
 }
 complete -F _rtev rtev

@@ -337,4 +337,5 @@ complete -c rtev -n '__fish_seen_subcommand_from bench' -s q
 complete -c rtev -n '__fish_seen_subcommand_from bench' -l verbose
 complete -c rtev -n '__fish_seen_subcommand_from bench' -s v
 complete -c rtev -n '__fish_seen_subcommand_from bench' -l token
+complete -c rtev -n '__fish_seen_subcommand_from bench' -l server-kind -x -a 'rtev nats ws-broadcast'
 complete -c rtev -n '__fish_seen_subcommand_from bench' -l protocol

@@ -46,3 +46,15 @@ endforeach()
 add_test(NAME cli:man_page_renders_and_its_examples_run
          COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/cli/man_page.py $<TARGET_FILE:rtev>)
 set_tests_properties(cli:man_page_renders_and_its_examples_run PROPERTIES TIMEOUT 180)
+
+# bench/side-by-side --quick: rtev serve beside Node `ws` (tests/interop/node_modules) and
+# Debian's nats-server (./dev test installs it), all under rtev bench.
+find_program(RTEV_NATS_SERVER nats-server PATHS /usr/sbin)
+if(RTEV_NODE AND RTEV_NATS_SERVER AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/interop/node_modules/ws)
+  add_test(NAME bench:side_by_side_smoke
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/bench/side_by_side_smoke.py
+                   $<TARGET_FILE:rtev>)
+  set_tests_properties(bench:side_by_side_smoke PROPERTIES TIMEOUT 600 LABELS bench)
+else()
+  message(STATUS "node, nats-server or tests/interop/node_modules/ws missing: bench:side_by_side_smoke is not added (./dev test)")
+endif()

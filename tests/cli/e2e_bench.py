@@ -46,6 +46,10 @@ def test_usage_errors():
         ("--connections without --idle", ["--connections", "5"], ("--connections", "--idle")),
         ("--idle with --subscribers", ["--connections", "5", "--idle", "--subscribers", "2"], ("--subscribers", "--idle")),
         ("--protocol mqtt", ["--protocol", "mqtt"], ("--protocol", "mqtt")),
+        ("--server-kind mqtt", ["--server-kind", "mqtt"], ("--server-kind", "mqtt")),
+        ("--server-kind nats with SSE", ["--server-kind", "nats", "--protocol", "sse"], ("--server-kind", "nats", "sse")),
+        ("--server-kind ws-broadcast with 2 rooms", ["--server-kind", "ws-broadcast", "--rooms", "2"], ("--rooms", "ws-broadcast")),
+        ("--server-kind ws-broadcast with a token", ["--server-kind", "ws-broadcast", "--token", "t"], ("--token", "ws-broadcast")),
     ]
     for name, args, needles in cases:
         r = t.run("bench", "--url", f"ws://127.0.0.1:{DOWN}/events/ws/connect", *args)

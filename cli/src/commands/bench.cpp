@@ -118,6 +118,13 @@ void setup_bench(CLI::App& app, bench_options& o) {
                   "No progress lines on stderr (the report is still printed)",
                   "Give up (exit 3) unless every connection is set up within this");
   cmd->add_option("--token", o.common.token, "Token (env RTEV_TOKEN)")->group("Connection");
+  cmd->add_option("--server-kind", o.server_kind,
+                  "rtev (rtev serve, or a server of rtev's protocols); nats: nats-server's "
+                  "WebSocket listener (rooms are subjects); ws-broadcast: a plain WebSocket "
+                  "broadcast server (bench/peers/ws_broadcast.js) — for side-by-side runs")
+      ->check(CLI::IsMember({"rtev", "nats", "ws-broadcast"}))
+      ->capture_default_str()
+      ->group("Connection");
   cmd->add_option("--protocol", o.common.proto.protocol,
                   "Subscribers' protocol: rtev, sse or socketio (env RTEV_PROTOCOL; default: "
                   "ws:// is rtev, http:// is sse); publishers always speak rtev WebSocket")
@@ -132,12 +139,26 @@ int run_bench(bench_options& o) {
     throw usage_error("--url: rtev bench speaks plain ws:// and http:// only (no TLS): '" + c.url +
                       "'");
   bench_plan plan;
+  plan.server = o.server_kind == "nats"           ? bench_server::nats
+                : o.server_kind == "ws-broadcast" ? bench_server::ws_broadcast
+                                                  : bench_server::rtev;
+  if (plan.server != bench_server::rtev) {
+    if (c.protocol != wire_protocol::rtev)
+      throw usage_error("--server-kind " + o.server_kind + " takes a ws:// URL (" +
+                        protocol_phrase(c) + ")");
+    if (plan.server == bench_server::ws_broadcast && o.rooms > 1)
+      throw usage_error("--rooms " + std::to_string(o.rooms) +
+                        ": a ws-broadcast server has one room (everyone)");
+    if (plan.server == bench_server::ws_broadcast && !c.token.empty())
+      throw usage_error("--token: a ws-broadcast server takes no token");
+  }
   plan.address = resolve_bench_address(u.host, u.port);
   plan.protocol = c.protocol;
   plan.token = c.token;
   plan.connect_timeout = c.connect_timeout_ms;
   plan.progress = !c.quiet;
-  if (c.protocol == wire_protocol::rtev && u.path != "/") plan.ws_path = u.path;
+  if (c.protocol == wire_protocol::rtev && (u.path != "/" || plan.server != bench_server::rtev))
+    plan.ws_path = u.path.empty() ? "/" : u.path;
   if (c.protocol == wire_protocol::sse && u.path != "/") plan.sse_path = u.path;
   if (c.protocol == wire_protocol::socketio) {
     plan.sio_path = c.socketio.path;
@@ -163,17 +184,20 @@ int run_bench(bench_options& o) {
 
   debug(c, "bench: " + std::string(to_string(c.protocol)) + " subscribers at " + c.url +
                ", publishers at ws://" + plan.address.authority + plan.ws_path);
-  const auto before = server_stats(c);
+  // Only rtev serve has /api/stats.
+  const auto before =
+      plan.server == bench_server::rtev ? server_stats(c) : std::optional<nlohmann::json>();
   debug(c, before ? "server stats: " + before->dump() : "no /api/stats from this server");
   std::optional<nlohmann::json> after;
-  plan.before_closing = [&] { after = server_stats(c); };
+  if (plan.server == bench_server::rtev) plan.before_closing = [&] { after = server_stats(c); };
   const bench_result r = run_bench_plan(plan);
   const double cpu_share = r.measured_seconds > 0 ? r.cpu_seconds / r.measured_seconds : 0;
   const bool bench_bound = !o.idle && cpu_share >= bottleneck_share;
   const latency_histogram& h = *r.latency;
 
   nlohmann::json j;
-  j["protocol"] = std::string(to_string(c.protocol));
+  j["protocol"] =
+      plan.server == bench_server::rtev ? std::string(to_string(c.protocol)) : o.server_kind;
   j["url"] = c.url;
   nlohmann::json server;
   if (after) {

@@ -19,7 +19,7 @@ struct bench_options {
   common_options common;
   std::uint64_t subscribers = 10, publishers = 1, rooms = 1, size = 200, window = 20;
   std::optional<std::uint64_t> connections;
-  std::string duration = "5s", warmup = "1s", rate = "max";
+  std::string duration = "5s", warmup = "1s", rate = "max", server_kind = "rtev";
   bool idle = false, json = false;
 };
 

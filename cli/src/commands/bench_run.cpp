@@ -15,6 +15,7 @@
 #include <random>
 #include <vector>
 
+#include "commands/bench_nats.hpp"
 #include "exit_codes.hpp"
 #include "http_request.hpp"
 #include "interrupts.hpp"
@@ -85,6 +86,7 @@ struct peer {
   bool ready = false, authed = false;
   std::unique_ptr<bench_conn> conn;
   std::unique_ptr<detail::sse_parser> sse;
+  std::unique_ptr<nats_parser> nats;
   // Publishers: what is awaiting its ACK (ACKs come in order), the next event's number.
   std::deque<pending_publish> in_flight;
   std::uint64_t next = 0;
@@ -99,11 +101,18 @@ class bench_runner final : public bench_events {
     std::snprintf(id, sizeof id, "%08x", rd());
     run_id_ = id;
     const std::string pad(plan_.size > 40 ? plan_.size - 40 : 1, 'x');
-    suffix_ = ",\"p\":\"" + pad + "\"}}}";
-    for (std::size_t r = 0; r < plan_.rooms; ++r)
-      prefix_.push_back("{\"type\":\"PUBLISH\",\"data\":{\"type\":\"bench\",\"room\":\"" +
-                        room_name(r) + "\",\"data\":{\"bench_t\":");
+    if (plan_.server == bench_server::rtev) {
+      suffix_ = ",\"p\":\"" + pad + "\"}}}";
+      for (std::size_t r = 0; r < plan_.rooms; ++r)
+        prefix_.push_back("{\"type\":\"PUBLISH\",\"data\":{\"type\":\"bench\",\"room\":\"" +
+                          room_name(r) + "\",\"data\":{\"bench_t\":");
+    } else {
+      // The peers carry the payload as it is: the event data alone.
+      suffix_ = ",\"p\":\"" + pad + "\"}";
+      prefix_.assign(plan_.rooms, "{\"bench_t\":");
+    }
     subs_in_room_.assign(plan_.rooms, 0);
+    for (std::size_t r = 0; r < plan_.rooms; ++r) subjects_.push_back(subject(r));
   }
 
   bench_result run();
@@ -116,6 +125,7 @@ class bench_runner final : public bench_events {
   std::string room_name(std::size_t r) const {
     return "bench-" + run_id_ + "-" + std::to_string(r);
   }
+  std::string subject(std::size_t r) const { return "bench." + run_id_ + "." + std::to_string(r); }
   std::string query_auth() const;
   void open_next();
   void became_ready(peer& p);
@@ -123,6 +133,9 @@ class bench_runner final : public bench_events {
   void count_error(const std::string& kind);
   void on_rtev(peer& p, std::string_view msg);
   void on_socketio(peer& p, std::string_view msg);
+  void on_nats_op(peer& p, nats_op op, std::string_view arg);
+  void on_broadcast(peer& p, std::string_view msg);
+  void acknowledged(peer& p);
   void on_event(std::string_view text);
   void publish(peer& p, ns t);
   void pump(ns now);
@@ -130,7 +143,8 @@ class bench_runner final : public bench_events {
   void progress_line(const char* what, ns now);
 
   const bench_plan& plan_;
-  std::string run_id_, suffix_, scratch_;
+  std::string run_id_, suffix_, scratch_, nats_frame_;
+  std::vector<std::string> subjects_;
   std::vector<std::string> prefix_;
   std::vector<std::uint64_t> subs_in_room_;
   std::vector<peer> peers_;
@@ -164,7 +178,15 @@ void bench_runner::open_next() {
     const bool sio = plan_.protocol == wire_protocol::socketio && p.r != role::publisher;
     const bool sse = plan_.protocol == wire_protocol::sse && p.r != role::publisher;
     std::string target;
-    if (sse) {
+    if (plan_.server == bench_server::ws_broadcast) {
+      target = plan_.ws_path + (plan_.ws_path.find('?') == std::string::npos ? "?" : "&") +
+               "role=" +
+               (p.r == role::publisher    ? "pub"
+                : p.r == role::subscriber ? "sub"
+                                          : "idle");
+    } else if (plan_.server == bench_server::nats) {
+      target = plan_.ws_path;
+    } else if (sse) {
       target = plan_.sse_path + (plan_.sse_path.find('?') == std::string::npos ? "?" : "&") +
                query_auth();
       if (p.r == role::subscriber) target += "&rooms=" + room_name(p.room);
@@ -181,6 +203,14 @@ void bench_runner::open_next() {
     if (p.conn->state() == bench_conn::phase::closed) {
       on_closed(*p.conn);
       return;
+    }
+    if (plan_.server == bench_server::nats) {
+      p.nats = std::make_unique<nats_parser>();
+      peer* self = &p;
+      p.nats->on_msg = [this](std::string_view payload) { on_event(payload); };
+      p.nats->on_op = [this, self](nats_op op, std::string_view arg) {
+        on_nats_op(*self, op, arg);
+      };
     }
     if (sse) {
       p.sse = std::make_unique<detail::sse_parser>();
@@ -207,6 +237,10 @@ void bench_runner::became_ready(peer& p) {
 void bench_runner::on_open(bench_conn& c) {
   peer& p = peers_[c.index()];
   if (p.conn->state() != bench_conn::phase::open) return;
+  // The broadcast server registers a connection before it answers the upgrade; NATS starts
+  // with INFO.
+  if (plan_.server == bench_server::ws_broadcast) return became_ready(p);
+  if (plan_.server == bench_server::nats) return;
   // rtev: a PING answered before `authenticated` means the server waits for a token
   // (docs/protocol.md §4.1).
   if (plan_.protocol == wire_protocol::rtev || p.r == role::publisher)
@@ -219,7 +253,13 @@ void bench_runner::on_data(bench_conn& c, std::string_view data) {
     if (!p.sse->feed(data)) c.close(*this, "SSE stream: " + p.sse->error());
     return;
   }
-  if (plan_.protocol == wire_protocol::socketio && p.r != role::publisher)
+  if (p.nats) {
+    if (!p.nats->feed(data)) c.close(*this, "NATS protocol: " + p.nats->error());
+    return;
+  }
+  if (plan_.server == bench_server::ws_broadcast)
+    on_broadcast(p, data);
+  else if (plan_.protocol == wire_protocol::socketio && p.r != role::publisher)
     on_socketio(p, data);
   else
     on_rtev(p, data);
@@ -241,14 +281,11 @@ void bench_runner::on_rtev(peer& p, std::string_view msg) {
     const bool ack = has(msg, R"("type":"ACK")");
     if (ack || has(msg, R"("type":"ERROR")")) {
       if (p.in_flight.empty()) return;
-      const pending_publish done = p.in_flight.front();
-      p.in_flight.pop_front();
-      if (!ack) return count_error("publish refused: " + field(msg, "code"));
-      if (done.sent >= measure_from_ && done.sent < measure_to_) {
-        ++res_.published;
-        res_.expected += subs_in_room_[done.room];
+      if (!ack) {
+        p.in_flight.pop_front();
+        return count_error("publish refused: " + field(msg, "code"));
       }
-      return;
+      return acknowledged(p);
     }
   }
   if (has(msg, R"("type":"authenticated")")) {
@@ -272,6 +309,57 @@ void bench_runner::on_rtev(peer& p, std::string_view msg) {
            "the server refused the setup: " + code + ": " + field(msg, "message"));
     else
       count_error("server error: " + code);
+  }
+}
+
+// The oldest publish in flight was acknowledged (ACKs come in order).
+void bench_runner::acknowledged(peer& p) {
+  if (p.in_flight.empty()) return;
+  const pending_publish done = p.in_flight.front();
+  p.in_flight.pop_front();
+  if (done.sent >= measure_from_ && done.sent < measure_to_) {
+    ++res_.published;
+    res_.expected += subs_in_room_[done.room];
+  }
+}
+
+void bench_runner::on_broadcast(peer& p, std::string_view msg) {
+  if (p.r == role::subscriber) return on_event(msg);
+  if (p.r == role::publisher) acknowledged(p);
+}
+
+void bench_runner::on_nats_op(peer& p, nats_op op, std::string_view arg) {
+  switch (op) {
+    case nats_op::info: {
+      // No echo (a publisher does not get its own messages), no +OK per operation.
+      std::string hello =
+          R"(CONNECT {"verbose":false,"pedantic":false,"echo":false,"headers":false,)"
+          R"("protocol":1,"name":"rtev-bench","lang":"c++","version":"1")";
+      if (!plan_.token.empty()) hello += ",\"auth_token\":" + nlohmann::json(plan_.token).dump();
+      hello += "}\r\n";
+      if (p.r == role::subscriber) hello += "SUB " + subject(p.room) + " 1\r\n";
+      // Its PONG says the server has taken CONNECT (and SUB): the connection is ready.
+      p.conn->send_text(*this, hello + "PING\r\n");
+      break;
+    }
+    case nats_op::ping:
+      p.conn->send_text(*this, "PONG\r\n");
+      break;
+    case nats_op::pong:
+      if (!p.ready) return became_ready(p);
+      if (p.r == role::publisher) acknowledged(p);
+      break;
+    case nats_op::ok:
+      break;
+    case nats_op::err: {
+      const std::string why(arg);
+      if (!p.ready)
+        fail(why.find("Authorization") != std::string::npos ? exit_auth : exit_error,
+             "nats-server refused the setup: " + why);
+      else
+        count_error("nats-server: " + why);
+      break;
+    }
   }
 }
 
@@ -372,6 +460,11 @@ void bench_runner::publish(peer& p, ns t) {
   scratch_.append(suffix_);
   p.in_flight.push_back({t, room});
   ++total_sent_;
+  if (plan_.server == bench_server::nats) {
+    nats_frame_.clear();
+    append_nats_publish(nats_frame_, subjects_[room], scratch_);
+    return p.conn->send_text(*this, nats_frame_);
+  }
   p.conn->send_text(*this, scratch_);
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 // `rtev bench`'s measurement: one thread, one epoll loop over non-blocking connections
 // (bench_conn), publishers sending pre-built PUBLISH frames over rtev WebSocket and subscribers
-// on rtev WebSocket, SSE or Socket.IO finding the send time in each event with a string scan.
+// on rtev WebSocket, SSE or Socket.IO finding the send time in each event with a string scan —
+// or, for the side-by-side peers, NATS over WebSocket (bench_nats.hpp) or a plain WebSocket
+// broadcast server (bench_server below).
 //
 //   setup     connect everything (at most 256 handshakes at a time), subscribe, wait for ACKs
 //   warm-up   publish; nothing counted
@@ -23,8 +25,17 @@
 
 namespace rtev::cli {
 
+/// What kind of server is measured. rtev: rtev serve (or any server of rtev's protocols; the
+/// publishers speak rtev WebSocket). The other two are the side-by-side peers
+/// (bench/side-by-side): nats — nats-server's WebSocket listener, rooms are subjects, a
+/// publish is PUB + PING and its PONG the acknowledgement; ws_broadcast — a plain WebSocket
+/// broadcast server (bench/peers/ws_broadcast.js): `?role=sub` connections receive what
+/// `?role=pub` connections send, each publish answered by one frame to its sender.
+enum class bench_server { rtev, nats, ws_broadcast };
+
 struct bench_plan {
   bench_address address;
+  bench_server server = bench_server::rtev;
   wire_protocol protocol = wire_protocol::rtev;
   std::string ws_path = "/events/ws/connect";  ///< rtev WebSocket door (publishers, rtev subs)
   std::string sse_path = "/api/events";        ///< with its query, if the URL had one
