@@ -48,11 +48,13 @@ struct server_fixture {
     hub.reset();
   }
 
-  /// Waits for the store's commits, runs their completions as the service thread would, then
-  /// drains every connection's queue (which pumps history replay), until nothing is left.
+  /// Waits for the store's commits and history reads, runs their completions as the service thread
+  /// would, then drains every connection's queue (which pumps history replay), until nothing is
+  /// left.
   void settle() {
     for (int round = 0; round < 64; ++round) {
       store.flush();
+      hub->flush_reads();
       std::vector<std::function<void()>> todo;
       {
         std::lock_guard<std::mutex> lock(posted_mutex);

@@ -45,6 +45,10 @@ struct sqlite3_stmt;
 
 namespace rtev::server_lite {
 
+namespace store_sql {
+class sql_filter;
+}
+
 /// One event as stored: the envelope fields plus the pre-serialised envelope JSON.
 struct stored_event {
   std::uint64_t seq = 0;
@@ -56,8 +60,10 @@ struct stored_event {
 };
 
 struct history_query {
-  std::string room;  ///< exact room, or a glob where '*' matches any characters (':' too);
-                     ///< empty = every room (broadcasts only with include_broadcasts)
+  /// Exact rooms, or globs where '*' matches any characters (':' too); empty = every room
+  /// (broadcasts only with include_broadcasts). Exact rooms are read through the (room, seq)
+  /// index, one range per room, merged in seq order; a glob scans in seq order and filters.
+  std::vector<std::string> rooms;
   bool include_broadcasts = false;         ///< also events with no room
   std::optional<std::uint64_t> after_seq;  ///< seq > after_seq
   std::optional<std::int64_t> since_us;    ///< time_us >= since_us
@@ -179,6 +185,10 @@ class history_store {
   bool retention_due() const;
   void recompute_age_deadline();
   sqlite3_stmt* cached_query(const std::string& sql) const;
+  /// Runs a cached SELECT of (seq, id, type, room, time_us, json) with f's values bound and
+  /// appends its rows to `out`. Under db_mutex_; throws std::runtime_error when SQLite fails.
+  void read_rows(const std::string& sql, const store_sql::sql_filter& f,
+                 std::vector<stored_event>& out) const;
   // Writer thread: record a failed / a successful write (starting or ending an episode).
   void note_failure(const std::string& error);
   void note_success();

@@ -3,6 +3,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -46,87 +47,82 @@ sqlite3_stmt* history_store::cached_query(const std::string& sql) const {
 }
 
 history_page history_store::query(const history_query& q) const {
-  // Bound values, in placeholder order. Text is bound SQLITE_STATIC from `texts`, which
-  // outlives the statement use below.
-  std::vector<std::string> texts;
-  texts.reserve(1 + q.types.size());
-  struct binding {
-    bool is_text;
-    std::int64_t number;
-    std::size_t text_index;
-  };
-  std::vector<binding> bindings;
-  std::string where;
-  auto add = [&](const std::string& condition) {
-    where += where.empty() ? " WHERE " : " AND ";
-    where += condition;
-  };
-  auto bind_number = [&](std::int64_t v) { bindings.push_back({false, v, 0}); };
-  auto bind_string = [&](std::string s) {
-    texts.push_back(std::move(s));
-    bindings.push_back({true, 0, texts.size() - 1});
-  };
-
-  if (q.room.empty()) {
-    if (!q.include_broadcasts) add("room IS NOT NULL");
-  } else {
-    const bool glob = q.room.find('*') != std::string::npos;
-    std::string test = glob ? "room GLOB ?" : "room = ?";
-    add(q.include_broadcasts ? "(" + test + " OR room IS NULL)" : test);
-    bind_string(glob ? to_sqlite_glob(q.room) : q.room);
-  }
-  if (q.after_seq) {
-    add("seq > ?");
-    bind_number(clamp_seq(*q.after_seq));
-  }
-  if (q.max_seq) {
-    add("seq <= ?");
-    bind_number(clamp_seq(*q.max_seq));
-  }
-  if (q.since_us) {
-    add("time_us >= ?");
-    bind_number(*q.since_us);
-  }
-  if (q.until_us) {
-    add("time_us <= ?");
-    bind_number(*q.until_us);
-  }
+  // The conditions every source shares (seq, time and type bounds) and their values.
+  sql_filter common;
+  if (q.after_seq) common.add("seq > ?").number(clamp_seq(*q.after_seq));
+  if (q.max_seq) common.add("seq <= ?").number(clamp_seq(*q.max_seq));
+  if (q.since_us) common.add("time_us >= ?").number(*q.since_us);
+  if (q.until_us) common.add("time_us <= ?").number(*q.until_us);
   if (!q.types.empty()) {
     std::string any;
     for (const auto& t : q.types) {
       any += any.empty() ? "(" : " OR ";
       any += "type GLOB ?";
-      bind_string(to_sqlite_glob(t));
     }
-    add(any + ")");
+    common.add(any + ")");
+    for (const auto& t : q.types) common.text(to_sqlite_glob(t));
   }
-  // One row past the limit tells whether there is more.
+
+  // Where the events come from. Exact rooms (and the broadcasts, room IS NULL) are one index
+  // range each, read in seq order and merged; with a glob, or every room, one scan in seq order.
+  std::vector<sql_filter> sources;
+  const bool any_glob = std::any_of(q.rooms.begin(), q.rooms.end(), [](const std::string& r) {
+    return r.find('*') != std::string::npos;
+  });
+  if (!q.rooms.empty() && !any_glob) {
+    std::vector<std::string> rooms = q.rooms;
+    std::sort(rooms.begin(), rooms.end());
+    rooms.erase(std::unique(rooms.begin(), rooms.end()), rooms.end());
+    for (auto& r : rooms) sources.emplace_back().add("room = ?").text(std::move(r));
+    if (q.include_broadcasts) sources.emplace_back().add("room IS NULL");
+  } else if (q.rooms.empty()) {
+    sources.emplace_back();
+    if (!q.include_broadcasts) sources.back().add("room IS NOT NULL");
+  } else {
+    std::string any;
+    sql_filter& f = sources.emplace_back();
+    for (const auto& r : q.rooms) {
+      const bool glob = r.find('*') != std::string::npos;
+      any += any.empty() ? "(" : " OR ";
+      any += glob ? "room GLOB ?" : "room = ?";
+      f.text(glob ? to_sqlite_glob(r) : r);
+    }
+    if (q.include_broadcasts) any += " OR room IS NULL";
+    f.add(any + ")");
+  }
+
+  // One row past the limit tells whether there is more (per source: the union's first
+  // limit + 1 rows are among the sources' first limit + 1 each).
   const std::int64_t fetch = q.limit >= static_cast<std::size_t>(int64_max)
                                  ? int64_max
                                  : static_cast<std::int64_t>(q.limit) + 1;
-  bind_number(fetch);
-  const std::string sql =
-      "SELECT seq, id, type, room, time_us, json FROM events" + where + " ORDER BY seq LIMIT ?";
-
-  history_page page;
+  std::vector<stored_event> rows;
   std::lock_guard<std::mutex> lock(db_mutex_);
+  for (auto& source : sources) {
+    source.append(common);
+    source.number(fetch);
+    read_rows("SELECT seq, id, type, room, time_us, json FROM events" + source.where() +
+                  " ORDER BY seq LIMIT ?",
+              source, rows);
+  }
+  if (sources.size() > 1)
+    std::sort(rows.begin(), rows.end(),
+              [](const stored_event& a, const stored_event& b) { return a.seq < b.seq; });
+  history_page page;
+  page.more = rows.size() > q.limit;
+  if (page.more) rows.resize(q.limit);
+  page.events = std::move(rows);
+  return page;
+}
+
+void history_store::read_rows(const std::string& sql, const sql_filter& f,
+                              std::vector<stored_event>& out) const {
   sqlite3* db = reader_db_ ? reader_db_.get() : writer_db_.get();
   sqlite3_stmt* stmt = cached_query(sql);
   statement_use use(stmt);
-  for (std::size_t i = 0; i < bindings.size(); ++i) {
-    const int index = static_cast<int>(i + 1);
-    if (bindings[i].is_text) {
-      bind_text(stmt, index, texts[bindings[i].text_index]);
-    } else {
-      sqlite3_bind_int64(stmt, index, bindings[i].number);
-    }
-  }
+  f.bind(stmt);
   int rc;
   while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    if (page.events.size() == q.limit) {
-      page.more = true;
-      break;
-    }
     stored_event e;
     e.seq = static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 0));
     e.id = column_text(stmt, 1);
@@ -134,12 +130,9 @@ history_page history_store::query(const history_query& q) const {
     e.room = column_text(stmt, 3);
     e.time_us = sqlite3_column_int64(stmt, 4);
     e.json = column_text(stmt, 5);
-    page.events.push_back(std::move(e));
+    out.push_back(std::move(e));
   }
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-    throw std::runtime_error("history query failed: " + errmsg(db));
-  }
-  return page;
+  if (rc != SQLITE_DONE) throw std::runtime_error("history query failed: " + errmsg(db));
 }
 
 std::optional<std::uint64_t> history_store::find_seq_by_id(const std::string& id) const {

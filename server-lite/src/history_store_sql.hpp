@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace rtev::server_lite::store_sql {
 
@@ -84,6 +86,56 @@ inline std::string column_text(sqlite3_stmt* stmt, int column) {
   return std::string(reinterpret_cast<const char*>(text),
                      static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)));
 }
+
+// A WHERE clause and the values of its placeholders, in order: conditions are ANDed.
+//
+//     sql_filter f;
+//     f.add("room = ?").text("chat:1");
+//     f.add("seq > ?").number(41);
+//     sqlite3_stmt* s = prepare(db, "SELECT … FROM events" + f.where());
+//     statement_use use(s);
+//     f.bind(s);            // text is bound SQLITE_STATIC: f must outlive the use
+class sql_filter {
+ public:
+  sql_filter& add(const std::string& condition) {
+    where_ += where_.empty() ? " WHERE " : " AND ";
+    where_ += condition;
+    return *this;
+  }
+  sql_filter& number(std::int64_t v) {
+    values_.push_back({false, v, {}});
+    return *this;
+  }
+  sql_filter& text(std::string v) {
+    values_.push_back({true, 0, std::move(v)});
+    return *this;
+  }
+  /// Another filter's conditions and values, after this one's.
+  void append(const sql_filter& other) {
+    if (!other.where_.empty()) add(other.where_.substr(7));  // without its " WHERE "
+    values_.insert(values_.end(), other.values_.begin(), other.values_.end());
+  }
+  const std::string& where() const { return where_; }
+  void bind(sqlite3_stmt* stmt) const {
+    for (std::size_t i = 0; i < values_.size(); ++i) {
+      const int index = static_cast<int>(i + 1);
+      if (values_[i].is_text) {
+        bind_text(stmt, index, values_[i].text);
+      } else {
+        sqlite3_bind_int64(stmt, index, values_[i].number);
+      }
+    }
+  }
+
+ private:
+  struct value {
+    bool is_text;
+    std::int64_t number;
+    std::string text;
+  };
+  std::string where_;
+  std::vector<value> values_;
+};
 
 // Runs a statement that returns at most one integer; nullopt for no row or NULL.
 inline std::optional<std::int64_t> single_int(sqlite3* db, sqlite3_stmt* stmt) {

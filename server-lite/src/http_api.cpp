@@ -109,7 +109,7 @@ void http_api::handle(const http_request& req, const std::function<void(http_res
   if (p == "/health" && get) return reply(health());
   if ((p == "/api/stats" || p == "/api/ws") && get) return reply(stats_json());
   if (p == "/metrics" && get) return reply(metrics());
-  if (p == "/api/history" && get) return reply(history(req));
+  if (p == "/api/history" && get) return history(req, reply);
   if (p == "/api/events" && req.method == "POST") return publish(req, reply);
   // lws has already percent-decoded the path: the id is used as it is (decoding it again
   // would turn a literal "%41" into "A").
@@ -227,21 +227,23 @@ http_response http_api::metrics() const {
   return {200, o.str(), "text/plain; version=0.0.4"};
 }
 
-http_response http_api::history(const http_request& req) const {
+void http_api::history(const http_request& req,
+                       const std::function<void(http_response)>& reply) const {
   const std::string room = req.param("room").value_or("");
   // With the API key (or no key configured on a dev server in none mode) any room is
   // readable; otherwise the token's identity must be allowed to join it.
   if (!room.empty())
     if (auto why = name_problem(room, name_kind::room_pattern); !why.empty())
-      return json_error(400, "bad_request", "room: " + why);
-  if (auto refused = history_refusal(req, room)) return *refused;
+      return reply(json_error(400, "bad_request", "room: " + why));
+  if (auto refused = history_refusal(req, room)) return reply(*refused);
   std::size_t limit = 100;
   if (auto l = req.param("limit")) {
     char* end = nullptr;
     const long v = std::strtol(l->c_str(), &end, 10);
     if (l->empty() || *end || v < 1)
-      return json_error(400, "bad_request",
-                        "limit: expected a positive integer (at most 1000), got '" + *l + "'");
+      return reply(
+          json_error(400, "bad_request",
+                     "limit: expected a positive integer (at most 1000), got '" + *l + "'"));
     limit = static_cast<std::size_t>(std::min(v, 1000L));
   }
   std::vector<std::string> types;
@@ -255,15 +257,20 @@ http_response http_api::history(const http_request& req) const {
     json since = nullptr, until = nullptr;
     if (auto s = req.param("since")) since = *s;
     if (auto u = req.param("until")) until = *u;
-    history_page page = hub_.history(room, since, until, limit, types);
-    json events = json::array();
-    for (const auto& e : page.events) events.push_back(json::parse(e.json));
-    json next = nullptr;
-    if (page.more && !page.events.empty()) next = page.events.back().seq;
-    return {200, reply_json(json{{"events", events}, {"next", next}, {"epoch", hub_.epoch()}}),
-            "application/json"};
+    hub_.history(
+        room, since, until, limit, types,
+        [this, reply](history_page page, const std::string& error) {
+          if (!error.empty())
+            return reply(json_error(503, "storage_error", "history unavailable: " + error));
+          json events = json::array();
+          for (const auto& e : page.events) events.push_back(json::parse(e.json));
+          json next = nullptr;
+          if (page.more && !page.events.empty()) next = page.events.back().seq;
+          reply({200, reply_json(json{{"events", events}, {"next", next}, {"epoch", hub_.epoch()}}),
+                 "application/json"});
+        });
   } catch (const parse_error& e) {
-    return json_error(400, "bad_request", e.what());
+    reply(json_error(400, "bad_request", e.what()));
   }
 }
 

@@ -71,7 +71,8 @@ class http_api {
   http_response health() const;
   http_response stats_json() const;
   http_response metrics() const;
-  http_response history(const http_request& req) const;
+  /// Answered through `reply` once the history reader has the page.
+  void history(const http_request& req, const std::function<void(http_response)>& reply) const;
   void publish(const http_request& req, const std::function<void(http_response)>& reply);
 
   const server_config& cfg_;

@@ -364,11 +364,11 @@ void room_hub::deliver(const event_ptr& e, const connection* except) {
     if (c->kind == conn_kind::sse && !any_glob_matches(c->sse_types, e->type)) return;
     c->marker = round;
     bool live = false;
-    for (const auto& s : c->subs) {
+    for (auto& s : c->subs) {
       if (!s.matches(*e)) continue;
-      // A replaying subscription brings this event from the store, in seq order: delivering it
-      // live now as well (through another subscription) would put it ahead of older events.
-      if (s.replaying) return;
+      // A replaying subscription brings this event after its history, in seq order: delivering
+      // it live now as well (through another subscription) would put it ahead of older events.
+      if (s.replaying) return hold(s, e);
       live = true;
     }
     if (live) enqueue_live(*c, e);
@@ -378,10 +378,13 @@ void room_hub::deliver(const event_ptr& e, const connection* except) {
     for (auto& [id, c] : conns_) {
       if (c.get() == except || !c->who || c->closing) continue;
       if (c->kind == conn_kind::sse && !any_glob_matches(c->sse_types, e->type)) continue;
-      const bool replaying =
-          std::any_of(c->subs.begin(), c->subs.end(),
-                      [&](const subscription& s) { return s.replaying && s.matches(*e); });
-      if (!replaying) enqueue_live(*c, e);
+      const auto replaying =
+          std::find_if(c->subs.begin(), c->subs.end(),
+                       [&](const subscription& s) { return s.replaying && s.matches(*e); });
+      if (replaying != c->subs.end())
+        hold(*replaying, e);
+      else
+        enqueue_live(*c, e);
     }
     return;
   }
@@ -459,37 +462,103 @@ void room_hub::start_replay(connection& c, subscription& s, const since_point& s
   pump_replay(c, s);
 }
 
+void room_hub::hold(subscription& s, const event_ptr& e) {
+  if (s.held_overflow) return;
+  if (s.held.size() >= max_held) {
+    s.held.clear();
+    s.held_overflow = true;
+    return;
+  }
+  s.held.push_back(e);
+}
+
 void room_hub::pump_replay(connection& c, subscription& s) {
+  if (s.page_pending || c.closing) return;
   constexpr std::size_t page = 256;
-  // A single-room subscription reads its room directly. Several rooms, or rooms plus
-  // broadcasts (SSE streams), scan every stored event in seq order and filter here: one
-  // ordered stream, and the cursor advances over everything scanned.
+  // The store reads exact rooms through its (room, seq) index; the hub filters again (globs,
+  // an SSE stream's types) so what is queued is exactly what live delivery would send.
   history_query q;
-  const bool direct = s.patterns.size() == 1 && !s.broadcasts;
-  if (direct) q.room = s.patterns.front();
-  q.include_broadcasts = !direct;
+  q.rooms = s.patterns;
+  q.include_broadcasts = s.broadcasts || s.patterns.empty();
   q.after_seq = s.cursor;
   q.since_us = s.since_us;
   q.max_seq = frontier_;
   q.types = s.types;
   q.limit = page;
-  history_page got = store_.query(q);
+  if (s.id == 0) s.id = next_sub_id_++;
+  s.page_pending = true;
+  reader_->submit(std::move(q), [this, conn = c.id, sub = s.id, max_seq = frontier_](
+                                    history_page&& got, std::string&& error) {
+    post_([this, conn, sub, max_seq, got = std::move(got), error = std::move(error)]() mutable {
+      on_replay_page(conn, sub, max_seq, std::move(got), error);
+    });
+  });
+}
+
+void room_hub::on_replay_page(conn_id conn, std::uint64_t sub, std::uint64_t max_seq,
+                              history_page got, const std::string& error) {
+  connection* c = find(conn);
+  if (!c || c->closing) return;
+  const auto it = std::find_if(c->subs.begin(), c->subs.end(),
+                               [&](const subscription& x) { return x.id == sub; });
+  if (it == c->subs.end() || !it->replaying) return;  // unsubscribed or replaced meanwhile
+  subscription& s = *it;
+  s.page_pending = false;
+  if (!error.empty()) {
+    // Without its history the stream would have a hole: the client reconnects and resumes.
+    close_connection(*c, close_code::server_error, "history unavailable: " + error);
+    return;
+  }
   bool queued = false;
+  auto queue = [&](event_ptr ev) {
+    s.cursor = ev->seq;
+    if (!s.matches(*ev)) return;
+    if (c->kind == conn_kind::sse && !any_glob_matches(c->sse_types, ev->type)) return;
+    c->queue.push_back(outgoing{std::move(ev), nullptr});
+    ++s.replayed;
+    queued = true;
+  };
   for (auto& e : got.events) {
-    s.cursor = e.seq;
     auto ev = std::make_shared<shared_event>();
     ev->json = std::move(e.json);
     ev->type = std::move(e.type);
     ev->room = std::move(e.room);
     ev->seq = e.seq;
-    if (!direct && !s.matches(*ev)) continue;
-    if (c.kind == conn_kind::sse && !any_glob_matches(c.sse_types, ev->type)) continue;
-    c.queue.push_back(outgoing{ev, nullptr});
-    ++s.replayed;
-    queued = true;
+    queue(std::move(ev));
   }
-  if (queued) c.wake();
-  if (!got.more) finish_replay(c, s);
+  if (got.more) {
+    if (queued) c->wake();
+    // The next page is asked for as the queue drains (next_outgoing); at once if this page
+    // queued little (its events were filtered out).
+    if (c->queue.size() < std::max<std::size_t>(1, cfg_.send_queue_max / 2)) pump_replay(*c, s);
+    return;
+  }
+  if (s.held_overflow) {
+    // More was committed during the read than the hold keeps: read on from the store (live-only
+    // events among them — typing, presence — are lost, as for a slow consumer).
+    s.held_overflow = false;
+    s.held.clear();
+    s.cursor = std::max(s.cursor, max_seq);
+    if (queued) c->wake();
+    pump_replay(*c, s);
+    return;
+  }
+  // Everything up to max_seq came from the store; what was committed since was held.
+  s.cursor = std::max(s.cursor, max_seq);
+  std::vector<event_ptr> held = std::move(s.held);
+  s.held.clear();
+  for (auto& ev : held) {
+    if (ev->seq == 0) {
+      // Live-only (typing, presence): never in the store, so always from the hold.
+      const std::uint64_t cursor = s.cursor;
+      queue(std::move(ev));
+      s.cursor = cursor;
+    } else if (ev->seq > s.cursor) {
+      queue(std::move(ev));
+    }
+  }
+  if (queued) c->wake();
+  finish_replay(*c, s);
 }
 
 void room_hub::finish_replay(connection& c, subscription& s) {
@@ -547,10 +616,11 @@ std::string room_hub::now_rfc3339() const {
   return rtev::time::format_rfc3339(rtev::time::now(), cfg_.timezone);
 }
 
-history_page room_hub::history(const std::string& room, const json& since, const json& until,
-                               std::size_t limit, const std::vector<std::string>& types) const {
+void room_hub::history(const std::string& room, const json& since, const json& until,
+                       std::size_t limit, const std::vector<std::string>& types,
+                       history_done done) {
   history_query q;
-  q.room = room;
+  if (!room.empty()) q.rooms.push_back(room);
   q.include_broadcasts = room.empty();
   if (!since.is_null()) {
     since_point p = parse_since(since);
@@ -570,7 +640,11 @@ history_page room_hub::history(const std::string& room, const json& since, const
   q.max_seq = frontier_;
   q.types = types;
   q.limit = std::clamp<std::size_t>(limit, 1, 1000);
-  return store_.query(q);
+  reader_->submit(std::move(q),
+                  [this, done = std::move(done)](history_page&& page, std::string&& error) mutable {
+                    post_([done = std::move(done), page = std::move(page),
+                           error = std::move(error)]() mutable { done(std::move(page), error); });
+                  });
 }
 
 // --- timers --------------------------------------------------------------------------------

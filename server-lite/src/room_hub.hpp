@@ -28,6 +28,7 @@
 #include "auth.hpp"
 #include "fifo.hpp"
 #include "frame.hpp"
+#include "history_reader.hpp"
 #include "history_store.hpp"
 
 namespace rtev::server_lite {
@@ -77,6 +78,14 @@ struct subscription {
   std::uint64_t replayed = 0;
   bool recovered = true;
   bool ack_after_replay = false;  ///< WebSocket SUBSCRIBE: ACK when replay ends
+  // Pages are read by the history reader off the service thread. Live events matching this
+  // subscription that are committed meanwhile are held here and queued after the last page
+  // (those the pages already brought are dropped by seq); past max_held the hold is dropped
+  // and one more page round catches up from the store instead.
+  std::uint64_t id = 0;       ///< the hub's number for it, which a page answer looks up
+  bool page_pending = false;  ///< a page query is out
+  std::vector<event_ptr> held;
+  bool held_overflow = false;
 
   bool matches_room(const std::string& room) const;
   bool matches(const shared_event& e) const;
@@ -239,12 +248,20 @@ class room_hub {
   };
   since_point parse_since(const json& v) const;  // throws parse_error("since", …)
 
-  history_page history(const std::string& room, const json& since, const json& until,
-                       std::size_t limit, const std::vector<std::string>& types) const;
+  /// A page of stored events of `room` (a pattern; empty: every room and broadcasts), read
+  /// off the service thread. `done` runs on the service thread with the page, or with SQLite's
+  /// message when the read failed. Throws rtev::parse_error (since, until) before reading.
+  using history_done = std::function<void(history_page, const std::string& error)>;
+  void history(const std::string& room, const json& since, const json& until, std::size_t limit,
+               const std::vector<std::string>& types, history_done done);
   json presence_of(const std::string& room) const;
   json user_info(const std::string& user_id) const;
   /// Close every connection of a user with 4001. Returns how many.
   std::size_t kick_user(const std::string& user_id);
+
+  /// Waits until every history read asked for so far has been answered and its result posted
+  /// (not yet run: that is the service thread's next turn). For embedders' and tests' settling.
+  void flush_reads() { reader_->flush(); }
 
   // --- timers & lifecycle ----------------------------------------------------------------
   /// Auth time-outs, heartbeats, ping time-outs, killing closing connections whose peer does
@@ -288,6 +305,10 @@ class room_hub {
   void join_automatic(connection& c);
   void drop_refused_rooms(connection& c);
   void pump_replay(connection& c, subscription& s);
+  void hold(subscription& s, const event_ptr& e);
+  static constexpr std::size_t max_held = 10000;
+  void on_replay_page(conn_id conn, std::uint64_t sub, std::uint64_t max_seq, history_page page,
+                      const std::string& error);
   void finish_replay(connection& c, subscription& s);
   void start_replay(connection& c, subscription& s, const since_point& since,
                     const std::optional<std::string>& epoch);
@@ -343,6 +364,9 @@ class room_hub {
   std::uint64_t published_ = 0, delivered_ = 0, dropped_ = 0;
   std::map<std::string, std::uint64_t> by_type_;
   std::size_t named_types_ = 0;  // keys of by_type_ other than other_types
+  std::uint64_t next_sub_id_ = 1;
+  // Last: destroyed first, so no page is read for a hub that is going away.
+  std::unique_ptr<history_reader> reader_;
 };
 
 }  // namespace rtev::server_lite

@@ -59,7 +59,8 @@ room_hub::room_hub(hub_config cfg, history_store& store, const authenticator& au
       auth_(auth),
       post_(std::move(post)),
       next_seq_(store.last_seq_at_open() + 1),
-      frontier_(store.last_seq_at_open()) {
+      frontier_(store.last_seq_at_open()),
+      reader_(std::make_unique<history_reader>(store)) {
   // Rebuild the idempotency window so a publish retried across a restart is stored once.
   const auto now_us = to_us(rtev::time::now());
   const auto window_us =

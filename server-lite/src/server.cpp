@@ -142,7 +142,7 @@ struct server::impl {
   // (warmcat/libwebsockets#2455): the tick peeks at these sockets instead.
   std::unordered_set<lws*> held;
   unsigned ticks = 0;
-  std::size_t trimmed_at_count = 0;  // connections at the last trim_heap()
+  std::size_t trimmed_at_count = 0;                      // connections at the last trim_heap()
   std::unordered_map<std::uint64_t, lws*> pending_http;  // async HTTP replies awaited
   // Engine.IO session id → its WebSocket and held poll, for the door's kill (a session whose
   // peer stopped reading).
@@ -205,8 +205,8 @@ struct server::impl {
   // a third more RSS than they use (docs/performance.md, "Memory per connection").
   void trim_heap() {
     const std::size_t now_count = hub->connection_count();
-    const std::size_t moved = now_count > trimmed_at_count ? now_count - trimmed_at_count
-                                                            : trimmed_at_count - now_count;
+    const std::size_t moved =
+        now_count > trimmed_at_count ? now_count - trimmed_at_count : trimmed_at_count - now_count;
     if (moved < 256) return;
     trimmed_at_count = now_count;
     malloc_trim(0);
@@ -621,6 +621,13 @@ struct server::impl {
       respond(wsi, s, sio->poll_post(s.req));
       return 0;
     }
+    handle_api(wsi, s);
+    return 0;
+  }
+
+  // The HTTP API answers some requests later (a publish once stored, history once read): the
+  // reply finds its connection by number, and is dropped when the client has gone.
+  void handle_api(lws* wsi, session& s) {
     const std::uint64_t id = next_pending_id++;
     s.pending_id = id;
     pending_http[id] = wsi;
@@ -634,7 +641,6 @@ struct server::impl {
       (*p)->pending_id = 0;
       respond(w, **p, std::move(r));
     });
-    return 0;
   }
 
   // --- the one protocol callback -----------------------------------------------------------
@@ -837,7 +843,7 @@ struct server::impl {
           sio_get(wsi, s);
           return 0;
         }
-        api->handle(s.req, [this, wsi, &s](http_response r) { respond(wsi, s, std::move(r)); });
+        handle_api(wsi, s);
         return 0;
       }
 

@@ -306,21 +306,33 @@ void room_hub::op_history(connection& c, const json& ref, const json& data) {
       throw parse_error("data.limit", "expected a positive integer (at most 1000)");
     limit = static_cast<std::size_t>(std::min<std::int64_t>(it->get<std::int64_t>(), 1000));
   }
-  history_page page =
-      history(room, data.value("since", json()), data.value("until", json()), limit, types);
-  // History events are the stored envelopes with the request's ref added, so a client can
-  // tell them from live events.
-  for (auto& e : page.events) {
-    json env = json::parse(e.json);
-    if (!ref.is_null()) env["ref"] = ref;
-    env["history"] = true;
-    send_control(c, env);
-  }
-  json next = nullptr;
-  if (page.more && !page.events.empty()) next = page.events.back().seq;
-  send_control(
-      c,
-      ack(ref, {{"op", "HISTORY"}, {"room", room}, {"count", page.events.size()}, {"next", next}}));
+  const conn_id id = c.id;
+  ++c.replies_pending;  // a close waits for this answer
+  history(room, data.value("since", json()), data.value("until", json()), limit, types,
+          [this, id, ref, room](history_page page, const std::string& error) {
+            connection* conn = find(id);
+            if (!conn) return;  // the client left before the store answered
+            --conn->replies_pending;
+            if (conn->closing) conn->wake();  // the close may have been waiting for this
+            if (!error.empty()) {
+              send_error(*conn, ref, "storage_error", "history unavailable: " + error);
+              return;
+            }
+            // History events are the stored envelopes with the request's ref added, so a
+            // client can tell them from live events.
+            for (auto& e : page.events) {
+              json env = json::parse(e.json);
+              if (!ref.is_null()) env["ref"] = ref;
+              env["history"] = true;
+              send_control(*conn, env);
+            }
+            json next = nullptr;
+            if (page.more && !page.events.empty()) next = page.events.back().seq;
+            send_control(*conn, ack(ref, {{"op", "HISTORY"},
+                                          {"room", room},
+                                          {"count", page.events.size()},
+                                          {"next", next}}));
+          });
 }
 
 void room_hub::op_presence(connection& c, const json& ref, const json& data) {

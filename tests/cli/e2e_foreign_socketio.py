@@ -120,9 +120,10 @@ def test_joins_wait_for_the_authentication():
         mark = sio.mark()
         r = t.run("tail", *sio_args(sio.http + nsp), *auth, *extra, "--join", "lobby", "--type", "room_event",
                   "--count", "1", "--timeout", "20s")
+        # The server logs what it received on its stdout, which may lag the client's exit.
         order = [("authed" if "authed" in j else "join") for j in
-                 sio.seen(lambda j: j.get("authed") == nsp or (j.get("received") == "join" and j.get("nsp") == nsp),
-                          mark)]
+                 sio.wait_n(lambda j: j.get("authed") == nsp or (j.get("received") == "join" and j.get("nsp") == nsp),
+                            2, 10, mark)]
         t.check(f"--emit authenticate --join lobby, a server that authenticates {how}: the join waits, exit 0",
                 r.rc == 0 and [e["data"]["room"] for e in r.json_lines()] == ["lobby"]
                 and order == ["authed", "join"] and "no answer" not in r.err, (r, order))
@@ -143,7 +144,7 @@ def test_joins_wait_for_the_authentication():
     mark = sio.mark()
     r = t.run("publish", *sio_args(sio.http + "/async"), *auth, "new_message", '{"x":1}', "-v")
     order = [("authed" if "authed" in j else "publish") for j in
-             sio.seen(lambda j: j.get("authed") == "/async" or j.get("received") == "new_message", mark)]
+             sio.wait_n(lambda j: j.get("authed") == "/async" or j.get("received") == "new_message", 2, 10, mark)]
     t.check("publish after --emit authenticate waits for the asynchronous authentication: acknowledged, exit 0",
             r.rc == 0 and "event 1 (new_message) acknowledged" in r.err and order == ["authed", "publish"],
             (r, order))

@@ -252,26 +252,61 @@ TEST_CASE("queries_filter_by_room_time_seq_and_type", "[server][store]") {
   q.limit = 100;
 
   SECTION("an exact room matches only that room") {
-    q.room = "chat:1";
+    q.rooms = {"chat:1"};
     CHECK(seqs_of(store.query(q)) == std::vector<std::uint64_t>{1, 2, 7, 8});
   }
   SECTION("a room glob's '*' matches any characters including ':'") {
-    q.room = "chat:*";
+    q.rooms = {"chat:*"};
     CHECK(seqs_of(store.query(q)) == std::vector<std::uint64_t>{1, 2, 3, 6, 7, 8});
-    q.room = "*:1";
+    q.rooms = {"*:1"};
     CHECK(seqs_of(store.query(q)) == std::vector<std::uint64_t>{1, 2, 4, 7, 8, 10});
-    q.room = "*";
+    q.rooms = {"*"};
     CHECK(seqs_of(store.query(q)) == std::vector<std::uint64_t>{1, 2, 3, 4, 6, 7, 8, 10});
   }
   SECTION("broadcasts are included only when asked for") {
-    q.room = "game:1";
+    q.rooms = {"game:1"};
     CHECK(seqs_of(store.query(q)) == std::vector<std::uint64_t>{4});
     q.include_broadcasts = true;
     CHECK(seqs_of(store.query(q)) == std::vector<std::uint64_t>{4, 5, 9});
-    q.room = "game:*";
+    q.rooms = {"game:*"};
     CHECK(seqs_of(store.query(q)) == std::vector<std::uint64_t>{4, 5, 9});
     auto page = store.query(q);
     CHECK(page.events[1].room.empty());
+  }
+  SECTION("several exact rooms are merged in seq order, with broadcasts when included") {
+    q.rooms = {"game:1", "chat:1", "Chat:1", "chat:1"};  // a repeated room counts once
+    CHECK(seqs_of(store.query(q)) == std::vector<std::uint64_t>{1, 2, 4, 7, 8, 10});
+    q.include_broadcasts = true;
+    CHECK(seqs_of(store.query(q)) == std::vector<std::uint64_t>{1, 2, 4, 5, 7, 8, 9, 10});
+    q.types = {"msg.*"};
+    CHECK(seqs_of(store.query(q)) == std::vector<std::uint64_t>{1, 2, 9, 10});
+  }
+  SECTION("exact rooms and globs together") {
+    q.rooms = {"game:1", "chat:1:*"};
+    CHECK(seqs_of(store.query(q)) == std::vector<std::uint64_t>{4, 6});
+    q.include_broadcasts = true;
+    CHECK(seqs_of(store.query(q)) == std::vector<std::uint64_t>{4, 5, 6, 9});
+  }
+  SECTION("a page over several rooms stops at the limit and says there is more") {
+    q.rooms = {"chat:1", "chat:2", "game:1"};
+    q.include_broadcasts = true;
+    q.limit = 3;
+    auto page = store.query(q);
+    CHECK(seqs_of(page) == std::vector<std::uint64_t>{1, 2, 3});
+    CHECK(page.more);
+    q.after_seq = 3;
+    page = store.query(q);
+    CHECK(seqs_of(page) == std::vector<std::uint64_t>{4, 5, 7});
+    CHECK(page.more);
+    q.after_seq = 7;
+    page = store.query(q);
+    CHECK(seqs_of(page) == std::vector<std::uint64_t>{8, 9});
+    CHECK_FALSE(page.more);
+    q.after_seq = 6;
+    q.limit = 3;  // exactly the rest: no more
+    page = store.query(q);
+    CHECK(seqs_of(page) == std::vector<std::uint64_t>{7, 8, 9});
+    CHECK_FALSE(page.more);
   }
   SECTION("an empty room means every room, and broadcasts when included") {
     CHECK(seqs_of(store.query(q)) == std::vector<std::uint64_t>{1, 2, 3, 4, 6, 7, 8, 10});
@@ -306,7 +341,7 @@ TEST_CASE("queries_filter_by_room_time_seq_and_type", "[server][store]") {
     CHECK(store.query(q).events.empty());
   }
   SECTION("filters combine") {
-    q.room = "chat:*";
+    q.rooms = {"chat:*"};
     q.types = {"msg.*"};
     q.after_seq = 1;
     CHECK(seqs_of(store.query(q)) == std::vector<std::uint64_t>{2, 3});
@@ -335,7 +370,7 @@ TEST_CASE("queries_filter_by_room_time_seq_and_type", "[server][store]") {
     CHECK(page.more);
   }
   SECTION("returned events carry every stored field") {
-    q.room = "chat:2";
+    q.rooms = {"chat:2"};
     auto page = store.query(q);
     REQUIRE(page.events.size() == 1);
     const auto& e = page.events[0];
@@ -811,7 +846,7 @@ TEST_CASE("concurrent_appends_and_queries_stay_consistent", "[server][store]") {
   bool monotonic = true;
   while (writers_left > 0 || queries < 20) {
     history_query q;
-    q.room = "room:*";
+    q.rooms = {"room:*"};
     q.limit = 50;
     q.after_seq = queries * 7 % 1000;
     auto page = store.query(q);
@@ -843,7 +878,7 @@ TEST_CASE("concurrent_appends_and_queries_stay_consistent", "[server][store]") {
   CHECK(*seen.rbegin() == total);
   for (int w = 0; w < writers; ++w) {
     history_query q;
-    q.room = "room:" + std::to_string(w);
+    q.rooms = {"room:" + std::to_string(w)};
     q.limit = 10'000;
     CHECK(store.query(q).events.size() == per_writer);
   }
