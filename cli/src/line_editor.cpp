@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <clocale>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <cwchar>
@@ -26,6 +27,22 @@ namespace {
 
 // Lines kept in the history, in memory and in the file.
 constexpr std::size_t history_lines = 1000;
+
+// SIGCONT (`fg` after Ctrl-Z): libedit's own handler puts the terminal back in raw mode but
+// does not draw the line again, then passes the signal on to the handler it found — this one,
+// which wakes the reader to redraw. Async-signal-safe: a flag and a write().
+volatile std::sig_atomic_t continued = 0;
+volatile std::sig_atomic_t continued_wake_fd = -1;
+
+extern "C" void on_sigcont(int) {
+  const int saved = errno;
+  continued = 1;
+  if (continued_wake_fd >= 0) {
+    const char byte = 'c';
+    [[maybe_unused]] const ssize_t n = ::write(continued_wake_fd, &byte, 1);
+  }
+  errno = saved;
+}
 
 void write_all(int fd, const std::string& text) {
   const char* p = text.data();
@@ -127,6 +144,7 @@ struct line_editor::impl {
   termios saved_tty{};  // the terminal as we found it, put back at once on a signal
   bool have_saved_tty = false;
   std::unique_ptr<interrupt_hook> on_signal;
+  struct sigaction old_sigcont {};
 
   // --- shared with writers ---
   std::mutex mutex;  // guards everything below; held while the reader draws
@@ -181,6 +199,18 @@ struct line_editor::impl {
     while (::read(wake[0], drain, sizeof drain) > 0) {
     }
     std::lock_guard<std::mutex> lock(mutex);
+    if (continued != 0) {
+      continued = 0;
+      if (showing) {
+        // Back from a stop: the shell may have set the terminal its own way while we were
+        // stopped (a second Ctrl-Z on the same line stops us without libedit's handler), so
+        // raw mode is set again; the cursor is on a fresh row below the shell's messages.
+        el_set(el, EL_PREP_TERM, 0);
+        el_set(el, EL_PREP_TERM, 1);
+        write_all(1, "\r\x1b[J");
+        el_set(el, EL_REFRESH);
+      }
+    }
     if (queued.empty() && wanted_prompt == shown_prompt) return;
     if (showing) erase();
     for (auto& [fd, text] : queued) write_all(fd, showing ? crlf(text) : text);
@@ -344,6 +374,12 @@ line_editor::line_editor(std::string prompt, std::string history_path,
     s.on_signal = std::make_unique<interrupt_hook>(
         [tty = s.saved_tty](int) { ::tcsetattr(0, TCSANOW, &tty); });
 
+  continued_wake_fd = s.wake[1];
+  struct sigaction sa {};
+  sa.sa_handler = on_sigcont;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGCONT, &sa, &s.old_sigcont);
+
   s.el = el_init("rtev", stdin, stdout, stderr);
   s.hist = history_init();
   HistEvent ev;
@@ -387,6 +423,8 @@ line_editor::~line_editor() {
   if (s.old_err) std::cerr.rdbuf(s.old_err);
   s.on_signal.reset();
   el_end(s.el);
+  ::sigaction(SIGCONT, &s.old_sigcont, nullptr);
+  continued_wake_fd = -1;
   history_end(s.hist);
   for (int fd : s.wake)
     if (fd >= 0) ::close(fd);
