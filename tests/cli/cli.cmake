@@ -2,7 +2,7 @@
 # `rtev serve` processes on 127.0.0.1 and ends with "N passed, M failed".
 # Included from tests/CMakeLists.txt (CMAKE_CURRENT_SOURCE_DIR is tests/).
 
-set(_rtev_cli_e2e tail jq publish replay connection connect misc protocols ci signals bench)
+set(_rtev_cli_e2e tail jq publish replay connection connect connect_editing misc protocols ci signals bench)
 # Foreign servers (a Node socket.io server, a Node SSE server, a FastAPI-style Node `ws` server)
 # need Node and the pinned npm packages in tests/interop/node_modules (`./dev test` installs
 # them).

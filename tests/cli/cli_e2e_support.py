@@ -312,14 +312,17 @@ class Suite:
         # A private config dir: the user's own profiles must not change what the tests see.
         self.config_home = os.path.join(self.tmp, "config")
         os.makedirs(self.config_home)
+        # … and a private state dir: `connect` on a terminal keeps its history there.
+        self.state_home = os.path.join(self.tmp, "state")
         atexit.register(self.cleanup)  # also when the script dies of an exception
 
     def env(self, **extra):
         """The environment for a CLI run: no RTEV_* / NO_COLOR from the caller, a private
-        XDG_CONFIG_HOME; keyword arguments add variables (None removes one)."""
+        XDG_CONFIG_HOME and XDG_STATE_HOME; keyword arguments add variables (None removes one)."""
         e = {k: v for k, v in os.environ.items()
-             if not k.startswith("RTEV_") and k not in ("NO_COLOR", "XDG_CONFIG_HOME")}
+             if not k.startswith("RTEV_") and k not in ("NO_COLOR", "XDG_CONFIG_HOME", "XDG_STATE_HOME")}
         e["XDG_CONFIG_HOME"] = self.config_home
+        e["XDG_STATE_HOME"] = self.state_home
         e.setdefault("TERM", "xterm")
         for k, v in extra.items():
             if v is None:

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """End-to-end: `rtev connect` used as a person would, in a terminal run by tmux (issue 5 spec):
 typed lines are sent (/sub, /pub, /ping, /help, /quit), replies and incoming events show up
-(events pretty, on a terminal), Ctrl-D ends the session. Reads the screen with capture-pane,
+(events pretty, on a terminal) above the prompt, an event arriving while a line is half typed
+leaves that line whole on screen, Ctrl-D ends the session. Reads the screen with capture-pane,
 waiting by polling it with a deadline.
 usage: e2e_connect_tmux.py RTEV_BINARY   (needs tmux)"""
 import os
@@ -82,6 +83,11 @@ def start(session, command):
     watch_output(session)
 
 
+def last_line(text):
+    lines = [l for l in text.splitlines() if l.strip()]
+    return lines[-1].rstrip() if lines else ""
+
+
 def type_line(session, line):
     tmux("send-keys", "-t", session, "-l", line)
     tmux("send-keys", "-t", session, "Enter")
@@ -99,16 +105,26 @@ def test_interactive_session():
 
     type_line(s, '/pub message_sent {"hello":"tmux"} lobby')
     ok, text = wait_screen(s, lambda x: '"op":"PUBLISH"' in x and any(
-        "message_sent" in l and '{"hello":"tmux"}' in l and not l.lstrip().startswith(("{", "/pub")) for l in x.splitlines()))
+        "message_sent" in l and '{"hello":"tmux"}' in l and not l.lstrip().startswith(("{", "/pub", "rtev>"))
+        for l in x.splitlines()))
     t.check("typed /pub: the ACK and the event show up, the event pretty-printed (a terminal)", ok, text)
 
     type_line(s, "/ping")
     ok, text = wait_screen(s, lambda x: '"PONG"' in x)
     t.check("typed /ping: PONG shows up", ok, text)
 
+    half = '/pub half_typed {"a":'
+    tmux("send-keys", "-t", s, "-l", half)
+    ok, text = wait_screen(s, lambda x: last_line(x) == "rtev> " + half)
     p = t.run("publish", "--url", URL, "from_another_shell", '{"n":7}', "--room", "lobby")
-    ok, text = wait_screen(s, lambda x: any("from_another_shell" in l and '{"n":7}' in l for l in x.splitlines()))
-    t.check("an event published elsewhere to the joined room shows up on screen", p.rc == 0 and ok, text)
+    ok, text = wait_screen(s, lambda x: any("from_another_shell" in l and '{"n":7}' in l for l in x.splitlines())
+                           and last_line(x) == "rtev> " + half)
+    t.check("an event published elsewhere while a line is half typed shows up above the prompt, "
+            "the half-typed line whole below it", p.rc == 0 and ok, text)
+    type_line(s, "1} lobby")
+    ok, text = wait_screen(s, lambda x: x.count('"op":"PUBLISH"') == 2)
+    t.check("… finishing the line publishes what was typed",
+            ok and [e["data"] for e in srv.history("lobby") if e["type"] == "half_typed"] == [{"a": 1}], text)
 
     type_line(s, "/help")
     ok, text = wait_screen(s, lambda x: "/typing" in x and "/history" in x and "/unsub" in x)
@@ -133,6 +149,32 @@ def test_ctrl_d():
             ok and ok2 and ok3 and "[rtev exited 0]" in text, text)
 
 
-for fn in (test_interactive_session, test_ctrl_d):
+def test_ctrl_z():
+    s = "jobs"
+    # An interactive bash, for its job control: Ctrl-Z stops the job, `fg` continues it.
+    tmux("new-session", "-d", "-s", s, "-x", "200", "-y", "50",
+         "env PS1='bash$ ' HISTFILE=/dev/null bash --norc --noprofile -i")  # no ~/.bash_history
+    watch_output(s)
+    ok, text = wait_screen(s, lambda x: "bash$" in x)
+    type_line(s, f"{shlex.quote(t.rtev)} connect {shlex.quote(URL)}")
+    ok, text = wait_screen(s, lambda x: last_line(x) == "rtev>")
+    tmux("send-keys", "-t", s, "-l", "/pi")
+    ok, text = wait_screen(s, lambda x: last_line(x) == "rtev> /pi")
+    tmux("send-keys", "-t", s, "C-z")
+    ok, text = wait_screen(s, lambda x: "Stopped" in x and last_line(x) == "bash$")
+    t.check("Ctrl-Z while typing stops connect, and the shell is back", ok, text)
+    type_line(s, "fg")
+    ok, text = wait_screen(s, lambda x: x.count("rtev> /pi") == 2 and last_line(x) == "rtev> /pi")
+    t.check("… fg brings it back with the prompt and the half-typed line drawn again", ok, text)
+    type_line(s, "ng")
+    ok, text = wait_screen(s, lambda x: '"PONG"' in x)
+    t.check("… and the line goes on being edited: '/pi' + 'ng' is sent as /ping", ok, text)
+    tmux("send-keys", "-t", s, "C-d")
+    type_line(s, "echo \"[rtev exited $?]\"")
+    ok, text = wait_screen(s, lambda x: "[rtev exited 0]" in x)
+    t.check("… Ctrl-D then ends it with 0", ok, text)
+
+
+for fn in (test_interactive_session, test_ctrl_d, test_ctrl_z):
     t.section(fn)
 t.finish()

@@ -3,17 +3,22 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <iostream>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "exit_codes.hpp"
+#include "history_file.hpp"
 #include "interrupts.hpp"
+#include "line_editor.hpp"
+#include "rtev/catalog.hpp"
 #include "rtev/json.hpp"
 #include "stopper.hpp"
 
@@ -165,6 +170,113 @@ class stdin_lines {
   bool eof_ = false;
 };
 
+// What Tab completes in a terminal session: the /commands of the protocol spoken, then rooms
+// (joined ones for /unsub and /typing, every room seen for /sub and /history), event types (the
+// catalog's and those seen) for /pub, /emit and /emit-ack, and on|off for /typing ROOM.
+class completions {
+ public:
+  /// The /commands typed lines may start with (set by the reader once the protocol is known).
+  void set_commands(std::vector<std::string> commands) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    commands_ = std::move(commands);
+  }
+  void joined(const std::string& room) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    joined_.insert(room);
+    rooms_.insert(room);
+  }
+  void left(const std::string& room) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    joined_.erase(room);
+  }
+  void saw(const std::string& type, const std::optional<std::string>& room) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!type.empty()) types_.insert(type);
+    if (room && !room->empty()) rooms_.insert(*room);
+  }
+  /// What an rtev message received says about rooms and types (ACKs of SUBSCRIBE and
+  /// UNSUBSCRIBE, events).
+  void saw_message(const nlohmann::json& j) {
+    if (!j.is_object() || !j.value("type", nlohmann::json()).is_string()) return;
+    const std::string type = j["type"].get<std::string>();
+    const nlohmann::json& d = j.contains("data") ? j["data"] : j;
+    if (type == "ACK" && d.is_object() && d.value("room", nlohmann::json()).is_string()) {
+      const std::string op = d.value("op", "");
+      if (op == "SUBSCRIBE") joined(d["room"].get<std::string>());
+      if (op == "UNSUBSCRIBE") left(d["room"].get<std::string>());
+    } else if (j.contains("timestamp") && type != "ACK" && type != "ERROR" && type != "PONG") {
+      saw(type, j.value("room", nlohmann::json()).is_string()
+                    ? std::optional<std::string>(j["room"].get<std::string>())
+                    : std::nullopt);
+    }
+  }
+  /// line_editor::completer: runs on the reader thread.
+  std::vector<std::string> operator()(const std::string& before, const std::string& word) {
+    std::istringstream in(before);
+    std::vector<std::string> args;
+    for (std::string w; in >> w;) args.push_back(w);
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (args.empty())
+      return word.empty() || word[0] == '/' ? commands_ : std::vector<std::string>{};
+    const std::string& cmd = args[0];
+    if (std::find(commands_.begin(), commands_.end(), cmd) == commands_.end()) return {};
+    if (args.size() == 1) {
+      if (cmd == "/unsub" || cmd == "/typing") return {joined_.begin(), joined_.end()};
+      if (cmd == "/sub" || cmd == "/history") return {rooms_.begin(), rooms_.end()};
+      if (cmd == "/pub" || cmd == "/emit" || cmd == "/emit-ack") {
+        std::set<std::string> types = types_;
+        for (const auto& e : catalog()) types.insert(e.name);
+        return {types.begin(), types.end()};
+      }
+    }
+    if (args.size() == 2 && cmd == "/typing") return {"on", "off"};
+    return {};
+  }
+
+ private:
+  std::mutex mutex_;  // guards everything below: the service thread adds, the reader reads
+  std::vector<std::string> commands_;
+  std::set<std::string> joined_, rooms_, types_;
+};
+
+const std::vector<std::string> rtev_commands = {"/sub",     "/unsub", "/pub",  "/typing", "/ping",
+                                                "/history", "/quit",  "/exit", "/help"};
+const std::vector<std::string> socketio_commands = {
+    "/emit", "/emit-ack", "/sub", "/unsub", "/pub", "/typing", "/quit", "/exit", "/help"};
+const std::vector<std::string> leave_commands = {"/quit", "/exit", "/help"};
+
+const char* const prompt_connected = "rtev> ";
+const char* const prompt_reconnecting = "rtev (reconnecting)> ";
+
+// Where typed lines come from: the line editor when a person types at a terminal (stdin and
+// stdout both terminals), else stdin as it is (a pipe, a file, or a terminal whose output is
+// redirected), read without any prompt or history.
+class typed_lines {
+ public:
+  typed_lines(completions& complete, const common_options& common) {
+    if (!line_editor::wanted()) return;
+    // Constructed before the client: the editor sets the locale while no other thread runs.
+    editor_ = std::make_unique<line_editor>(
+        prompt_connected, connect_history_path(),
+        [&common](const std::string& problem) { note(common, problem); });
+    editor_->set_completer(std::ref(complete));
+  }
+  bool next(std::string& line) { return editor_ ? editor_->next(line) : plain_.next(line); }
+  /// The session takes no more lines: the terminal goes back to how it was.
+  void close() {
+    if (editor_) editor_->close();
+  }
+  /// Follows the connection in the prompt (any thread).
+  void connected(bool up) {
+    if (editor_) editor_->set_prompt(up ? prompt_connected : prompt_reconnecting);
+  }
+  bool editing() const { return editor_ != nullptr; }
+
+ private:
+  std::unique_ptr<line_editor> editor_;
+  stdin_lines plain_;
+};
+
 // "/pub TYPE JSON [ROOM]": the JSON is everything up to an optional trailing room name.
 bool read_pub_args(std::istream& words, std::string& type, nlohmann::json& data,
                    std::string& room) {
@@ -186,15 +298,15 @@ bool read_pub_args(std::istream& words, std::string& type, nlohmann::json& data,
 // A session with a WebSocket server that does not speak rtev's protocol: lines go out as they
 // are. Replies carry no ref to wait for, so once stdin ends the session lasts until the server
 // has been quiet for a second (at most `reply_wait`).
-int foreign_ws_session(client& c, const common_options& common, bool interactive,
-                       std::chrono::milliseconds reply_wait,
+int foreign_ws_session(client& c, const common_options& common, typed_lines& input,
+                       bool interactive, std::chrono::milliseconds reply_wait,
                        const std::atomic<std::int64_t>& last_rx_ns) {
   using clock = std::chrono::steady_clock;
   auto now_ns = [] { return clock::now().time_since_epoch().count(); };
   std::atomic<std::int64_t> last_tx_ns{now_ns()};
   int code = exit_ok;
   std::string line;
-  while (std::getline(std::cin, line)) {
+  while (input.next(line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     std::istringstream words(line);
@@ -214,6 +326,7 @@ int foreign_ws_session(client& c, const common_options& common, bool interactive
     c.send_raw(line);
     last_tx_ns = now_ns();
   }
+  input.close();
   const auto quiet = std::chrono::seconds(1);
   const auto until = clock::now() + reply_wait;
   for (;;) {
@@ -227,9 +340,11 @@ int foreign_ws_session(client& c, const common_options& common, bool interactive
 }
 
 // "connection lost" only after a connection was made; before, the attempt simply failed.
-subscription report_reconnects(client& c, const common_options& common) {
+subscription report_reconnects(client& c, const common_options& common, typed_lines& input) {
   auto was_connected = std::make_shared<std::atomic<bool>>(false);
-  return c.on_state([&common, was_connected](const state_info& s) {
+  return c.on_state([&common, &input, was_connected](const state_info& s) {
+    if (s.state == client_state::connected || s.state == client_state::reconnecting)
+      input.connected(s.state == client_state::connected);
     if (s.state == client_state::connected) *was_connected = true;
     if (s.state == client_state::reconnecting)
       note(common, (*was_connected ? "connection lost (" : "cannot connect yet (") + s.reason +
@@ -251,9 +366,13 @@ static int run_foreign_connect(connect_options& o, event_printer& printer, bool 
   std::atomic<std::uint64_t> next_ref{1};
   // Guards stdout and the printer between the reader and the service thread.
   std::mutex print_mutex;
+  completions complete;
+  complete.set_commands(sio ? socketio_commands : leave_commands);
+  typed_lines input(complete, common);
   client c(copt);
 
   auto events = c.on("*", [&](const event& e) {
+    complete.saw(e.type, e.room);
     std::lock_guard<std::mutex> lock(print_mutex);
     printer.print(e);
   });
@@ -263,9 +382,12 @@ static int run_foreign_connect(connect_options& o, event_printer& printer, bool 
     // With the Engine.IO message prefix, as devtools show packets and as input takes them.
     std::cout << '4' << text << std::endl;
   });
-  auto joins = c.on_joined([&](const join_info& j) { debug(common, "joined " + j.room); });
+  auto joins = c.on_joined([&](const join_info& j) {
+    complete.joined(j.room);
+    debug(common, "joined " + j.room);
+  });
   c.on_error([&](const client_error& e) { note(common, e.message); });
-  auto states = report_reconnects(c, common);
+  auto states = report_reconnects(c, common, input);
   connect_or_exit(c, common);
   if (interactive)
     note(common, "connected to " + copt.url + " (" + std::string(to_string(common.protocol)) +
@@ -281,7 +403,6 @@ static int run_foreign_connect(connect_options& o, event_printer& printer, bool 
   int code = exit_ok;
   bool said_receive_only = false;
   std::string line;
-  stdin_lines input;
   while (input.next(line)) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     std::istringstream words(line);
@@ -342,10 +463,12 @@ static int run_foreign_connect(connect_options& o, event_printer& printer, bool 
         note(common, cmd + " needs a ROOM");
         continue;
       }
-      if (cmd == "/sub")
+      if (cmd == "/sub") {
         c.join(room);
-      else
+      } else {
         c.leave(room);
+        complete.left(room);
+      }
     } else if (cmd == "/pub") {
       std::string type, room;
       nlohmann::json data;
@@ -376,6 +499,7 @@ static int run_foreign_connect(connect_options& o, event_printer& printer, bool 
       note(common, "unknown command '" + cmd + "' (/help lists them)");
     }
   }
+  input.close();
   if (!pending.wait_empty(reply_wait)) {
     note(common, "gave up waiting for acknowledgements after " + o.reply_timeout);
     code = exit_error;
@@ -406,6 +530,9 @@ int run_connect(connect_options& o) {
   std::atomic<bool> foreign{false};
   std::atomic<std::int64_t> last_rx_ns{0};
   std::string foreign_reason;  // guarded by print_mutex
+  completions complete;
+  complete.set_commands(rtev_commands);
+  typed_lines input(complete, common);
   client c(copt);
   // Runs before connected() resolves (the SDK calls state handlers first).
   auto connected = c.on_state([&](const state_info& s) {
@@ -424,6 +551,7 @@ int run_connect(connect_options& o) {
     last_rx_ns = std::chrono::steady_clock::now().time_since_epoch().count();
     if (foreign) return;
     nlohmann::json j = rtev::parse_json(text);
+    if (input.editing()) complete.saw_message(j);
     std::lock_guard<std::mutex> lock(print_mutex);
     if (j.is_object() && j.contains("type") && j.contains("timestamp") && j.contains("data") &&
         !j.contains("history")) {
@@ -447,7 +575,7 @@ int run_connect(connect_options& o) {
     if (e.what != client_error::kind::server)
       note(common, e.message);  // server errors are printed raw
   });
-  auto states = report_reconnects(c, common);
+  auto states = report_reconnects(c, common, input);
   connect_or_exit(c, common);
   if (foreign) {
     std::string what;
@@ -461,7 +589,8 @@ int run_connect(connect_options& o) {
       note(common, what + "; /help");
     else
       debug(common, what);
-    const int code = foreign_ws_session(c, common, interactive, reply_wait, last_rx_ns);
+    complete.set_commands(leave_commands);
+    const int code = foreign_ws_session(c, common, input, interactive, reply_wait, last_rx_ns);
     c.stop();
     return code;
   }
@@ -492,7 +621,6 @@ int run_connect(connect_options& o) {
 
   int code = exit_ok;
   std::string line;
-  stdin_lines input;
   while (input.next(line)) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     std::istringstream words(line);
@@ -552,6 +680,7 @@ int run_connect(connect_options& o) {
       note(common, "unknown command '" + cmd + "' (/help lists them)");
     }
   }
+  input.close();
   if (!pending.wait_empty(reply_wait)) {
     note(common, "gave up waiting for replies after " + o.reply_timeout);
     code = exit_error;
