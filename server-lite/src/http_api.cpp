@@ -262,12 +262,18 @@ void http_api::history(const http_request& req,
         [this, reply](history_page page, const std::string& error) {
           if (!error.empty())
             return reply(json_error(503, "storage_error", "history unavailable: " + error));
-          json events = json::array();
-          for (const auto& e : page.events) events.push_back(json::parse(e.json));
-          json next = nullptr;
-          if (page.more && !page.events.empty()) next = page.events.back().seq;
-          reply({200, reply_json(json{{"events", events}, {"next", next}, {"epoch", hub_.epoch()}}),
-                 "application/json"});
+          // The stored envelopes are JSON already (written by dump()): spliced in as they are,
+          // not parsed and serialised again on the service thread.
+          std::string body = "{\"epoch\":" + reply_json(hub_.epoch()) + ",\"events\":[";
+          for (std::size_t i = 0; i < page.events.size(); ++i) {
+            if (i) body += ',';
+            body += page.events[i].json;
+          }
+          body += "],\"next\":";
+          body += page.more && !page.events.empty() ? std::to_string(page.events.back().seq)
+                                                     : std::string("null");
+          body += '}';
+          reply({200, std::move(body), "application/json"});
         });
   } catch (const parse_error& e) {
     reply(json_error(400, "bad_request", e.what()));
