@@ -253,6 +253,9 @@ complete -c rtev -n '__fish_seen_subcommand_from health' -l version
 complete -c rtev -n '__fish_seen_subcommand_from health' -l url
 complete -c rtev -n '__fish_seen_subcommand_from health' -l profile
 complete -c rtev -n '__fish_seen_subcommand_from health' -l connect-timeout
+complete -c rtev -n '__fish_seen_subcommand_from health' -l insecure
+complete -c rtev -n '__fish_seen_subcommand_from health' -l ca-file -r -F
+complete -c rtev -n '__fish_seen_subcommand_from health' -l header
 complete -c rtev -n '__fish_seen_subcommand_from health' -l quiet
 complete -c rtev -n '__fish_seen_subcommand_from health' -s q
 complete -c rtev -n '__fish_seen_subcommand_from health' -l verbose
@@ -266,6 +269,9 @@ complete -c rtev -n '__fish_seen_subcommand_from stats' -l url
 complete -c rtev -n '__fish_seen_subcommand_from stats' -l token
 complete -c rtev -n '__fish_seen_subcommand_from stats' -l profile
 complete -c rtev -n '__fish_seen_subcommand_from stats' -l connect-timeout
+complete -c rtev -n '__fish_seen_subcommand_from stats' -l insecure
+complete -c rtev -n '__fish_seen_subcommand_from stats' -l ca-file -r -F
+complete -c rtev -n '__fish_seen_subcommand_from stats' -l header
 complete -c rtev -n '__fish_seen_subcommand_from stats' -l quiet
 complete -c rtev -n '__fish_seen_subcommand_from stats' -s q
 complete -c rtev -n '__fish_seen_subcommand_from stats' -l verbose
@@ -281,6 +287,7 @@ complete -c rtev -n '__fish_seen_subcommand_from presence' -l profile
 complete -c rtev -n '__fish_seen_subcommand_from presence' -l connect-timeout
 complete -c rtev -n '__fish_seen_subcommand_from presence' -l insecure
 complete -c rtev -n '__fish_seen_subcommand_from presence' -l ca-file -r -F
+complete -c rtev -n '__fish_seen_subcommand_from presence' -l header
 complete -c rtev -n '__fish_seen_subcommand_from presence' -l quiet
 complete -c rtev -n '__fish_seen_subcommand_from presence' -s q
 complete -c rtev -n '__fish_seen_subcommand_from presence' -l verbose

@@ -3,10 +3,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <mutex>
+#include <system_error>
 #include <tuple>
 
 #include "exit_codes.hpp"
@@ -30,6 +34,21 @@ std::optional<std::string> env_value(const char* name) {
 std::string env(const char* name) {
   return env_value(name).value_or("");
 }
+// lws takes an unreadable CA bundle without a word and then trusts nothing, so every
+// certificate looks untrusted: refuse it here, naming the file.
+void check_ca_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    const int err = errno;
+    throw usage_error("--ca-file: cannot read '" + path +
+                      "': " + std::generic_category().message(err));
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+    throw usage_error("--ca-file: '" + path +
+                      "' holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)");
+}
+
 }  // namespace
 
 namespace {
@@ -66,6 +85,12 @@ void add_tls(CLI::App& cmd, common_options& o, const char* g) {
   cmd.add_option("--ca-file", o.ca_file, "CA bundle (PEM) for wss:// and https://")->group(g);
 }
 
+void add_header(CLI::App& cmd, common_options& o, const char* g) {
+  cmd.add_option("--header", o.proto.headers,
+                 "Extra request header 'Name: value' (repeatable; cookies, Authorization)")
+      ->group(g);
+}
+
 }  // namespace
 
 void add_common(CLI::App& cmd, common_options& o) {
@@ -88,17 +113,21 @@ void add_common(CLI::App& cmd, common_options& o) {
   add_diagnostics(cmd, o, g, "No diagnostics on stderr");
 }
 
-void add_http_common(CLI::App& cmd, common_options& o, bool api_key, const char* quiet_help,
-                     const char* timeout_help) {
+void add_http_common(CLI::App& cmd, common_options& o, const http_flags& f) {
   const char* g = "Connection";
   add_target(cmd, o, g);
-  if (api_key) add_token(cmd, o, g, "API key, sent as Authorization: Bearer (env RTEV_TOKEN)");
+  if (f.api_key) add_token(cmd, o, g, "API key, sent as Authorization: Bearer (env RTEV_TOKEN)");
   add_profile_flag(cmd, o, g);
-  add_connect_timeout(cmd, o, g, timeout_help ? timeout_help : "Give up on one request after this");
+  add_connect_timeout(cmd, o, g,
+                      f.timeout_help ? f.timeout_help : "Give up on one request after this");
+  if (f.tls_and_headers) {
+    add_tls(cmd, o, g);
+    add_header(cmd, o, g);
+  }
   add_diagnostics(cmd, o, g,
-                  quiet_help ? quiet_help
-                  : api_key  ? "No diagnostics on stderr"
-                             : "Print nothing: the exit code says it all");
+                  f.quiet_help ? f.quiet_help
+                  : f.api_key  ? "No diagnostics on stderr"
+                               : "Print nothing: the exit code says it all");
 }
 
 void add_request_common(CLI::App& cmd, common_options& o) {
@@ -108,6 +137,7 @@ void add_request_common(CLI::App& cmd, common_options& o) {
   add_profile_flag(cmd, o, g);
   add_connect_timeout(cmd, o, g, "Give up connecting after this (exit 3)");
   add_tls(cmd, o, g);
+  add_header(cmd, o, g);
   add_diagnostics(cmd, o, g, "No diagnostics on stderr");
 }
 
@@ -118,9 +148,7 @@ void add_protocol(CLI::App& cmd, common_options& o, bool publishes, bool publish
                  "rtev, sse or socketio (env RTEV_PROTOCOL; default: ws(s):// is rtev, http(s):// "
                  "is sse)")
       ->group(g);
-  cmd.add_option("--header", p.headers,
-                 "Extra request header 'Name: value' (repeatable; cookies, Authorization)")
-      ->group(g);
+  add_header(cmd, o, g);
   cmd.add_option("--last-event-id", p.last_event_id,
                  "SSE: resume after this event id (sent as Last-Event-ID)")
       ->group(g);
@@ -399,6 +427,7 @@ void common_options::resolve() {
     throw usage_error(std::string("--tz: ") + e.what());
   }
   connect_timeout_ms = duration_flag("--connect-timeout", connect_timeout);
+  if (!ca_file.empty()) check_ca_file(ca_file);
   if (env("RTEV_DEBUG") == "1" && verbose == 0) verbose = 1;
   stdout_tty = ::isatty(1) != 0;
   if (color == "always")
@@ -459,6 +488,12 @@ void debug(const common_options& opt, const std::string& line) {
   if (opt.verbose > 0 && !opt.quiet) std::cerr << "rtev: " << line << std::endl;
 }
 
+std::string certificate_advice(const std::string& problem) {
+  // "issued for another name": a CA bundle would not help.
+  return problem.find("name") != std::string::npos ? ": connect by that name, or use --insecure"
+                                                   : ": use --ca-file FILE or --insecure";
+}
+
 void connect_or_exit(client& c, const common_options& opt,
                      std::optional<std::chrono::steady_clock::time_point> deadline) {
   auto fut = c.connected();
@@ -516,13 +551,9 @@ void connect_or_exit(client& c, const common_options& opt,
       throw command_failure(
           exit_auth, s.reason + (s.token_required ? " (give one with --token or RTEV_TOKEN)" : ""));
     }
-    if (!s.certificate_problem.empty()) {
-      const bool wrong_name = s.certificate_problem.find("name") != std::string::npos;
-      throw command_failure(exit_connect,
-                            "could not connect to " + opt.url + ": " + s.reason +
-                                (wrong_name ? ": connect by that name, or use --insecure"
-                                            : ": use --ca-file FILE or --insecure"));
-    }
+    if (!s.certificate_problem.empty())
+      throw command_failure(exit_connect, "could not connect to " + opt.url + ": " + s.reason +
+                                              certificate_advice(s.certificate_problem));
     throw command_failure(exit_connect, "could not connect to " + opt.url + ": " + s.reason);
   }
 }

@@ -62,14 +62,20 @@ struct common_options {
 
 /// Adds the shared flags to a command (into an option group "Connection").
 void add_common(CLI::App& cmd, common_options& opt);
-/// The subset that applies to a plain HTTP request (health, stats): --url, --profile,
-/// --connect-timeout, -q, -v; `api_key`: also --token, sent as the API key (stats). The help
-/// texts of -q and --connect-timeout can be given (bench).
-void add_http_common(CLI::App& cmd, common_options& opt, bool api_key = false,
-                     const char* quiet_help = nullptr, const char* timeout_help = nullptr);
+/// What add_http_common adds besides --url, --profile, --connect-timeout, -q and -v.
+struct http_flags {
+  bool api_key = false;  ///< --token, sent as the API key (stats)
+  /// --insecure, --ca-file, --header: the request goes through the SDK (http_request.hpp);
+  /// not for bench, which speaks plain ws:// and http:// only.
+  bool tls_and_headers = true;
+  const char* quiet_help = nullptr;    ///< -q's help text, if not the default
+  const char* timeout_help = nullptr;  ///< --connect-timeout's help text, if not the default
+};
+/// The subset that applies to plain HTTP requests (health, stats, bench): see http_flags.
+void add_http_common(CLI::App& cmd, common_options& opt, const http_flags& flags = {});
 /// The subset that applies to one request over a WebSocket connection (presence): --url,
-/// --token, --profile, --connect-timeout, --insecure, --ca-file, -q, -v — no --tz, --color
-/// (nothing is shown in a zone or in colour) or reconnect flags (nothing is followed).
+/// --token, --profile, --connect-timeout, --insecure, --ca-file, --header, -q, -v — no --tz,
+/// --color (nothing is shown in a zone or in colour) or reconnect flags (nothing is followed).
 void add_request_common(CLI::App& cmd, common_options& opt);
 /// Adds --protocol, --header and the Socket.IO / SSE flags (groups "Protocol", "Socket.IO");
 /// `publishes`: also --publish-url (publish, replay); `publish_event`: also --publish-event
@@ -89,6 +95,10 @@ void require_protocol(const common_options& opt, const std::string& flag,
 void note(const common_options& opt, const std::string& line);
 /// Only with -v.
 void debug(const common_options& opt, const std::string& line);
+
+/// After a refused certificate's sentence: the way out (": use --ca-file FILE or --insecure";
+/// for a certificate issued for another name, ": connect by that name, or use --insecure").
+std::string certificate_advice(const std::string& problem);
 
 /// Starts `c` and waits until it is connected, at most the connect time-out. Throws
 /// command_failure with exit code 3 (could not connect) or 4 (authentication rejected).

@@ -1,12 +1,12 @@
 #pragma once
 // SIGINT and SIGTERM for the commands that connect (tail, subscribe, publish, replay, connect,
-// health). Both are blocked in every thread and taken by one watcher thread (sigwait), which
-// records the signal, wakes whatever waits (condition variables, poll() on interrupt_fd()) and
-// runs the hooks the command registered. So a signal ends a command promptly in every phase —
-// connecting, backing off between attempts, waiting for replies, reading stdin — through the
-// command's own code path: exit 130 (SIGINT) or 143 (SIGTERM), except where a command documents
-// otherwise (`tail` without --count ends with 0 once it is following). A second signal, or a
-// command still running 3 s after the first (e.g. stuck in a DNS lookup), ends the process at
+// health, stats, presence, bench). Both are blocked in every thread and taken by one watcher thread
+// (sigwait), which records the signal, wakes whatever waits (condition variables, poll() on
+// interrupt_fd()) and runs the hooks the command registered. So a signal ends a command promptly in
+// every phase — connecting, backing off between attempts, waiting for replies, reading stdin —
+// through the command's own code path: exit 130 (SIGINT) or 143 (SIGTERM), except where a command
+// documents otherwise (`tail` without --count ends with 0 once it is following). A second signal,
+// or a command still running 3 s after the first (e.g. stuck in a DNS lookup), ends the process at
 // once with 128 + the signal.
 //
 // Thread safety: every function may be called from any thread; hooks run on the watcher thread.

@@ -75,8 +75,8 @@ int run(int argc, char** argv) {
   try {
     // The commands that connect end promptly on SIGINT/SIGTERM in every phase (interrupts.hpp);
     // serve has its own handlers, the others finish at once anyway.
-    for (const char* name :
-         {"tail", "subscribe", "publish", "replay", "connect", "health", "bench"})
+    for (const char* name : {"tail", "subscribe", "publish", "replay", "connect", "health", "stats",
+                             "presence", "bench"})
       if (app.got_subcommand(name)) watch_signals();
     if (app.got_subcommand("tail")) return run_tail(tail);
     if (app.got_subcommand("subscribe")) return run_tail(subscribe);

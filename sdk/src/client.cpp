@@ -8,7 +8,6 @@
 #include "rtev/client.hpp"
 
 #include <libwebsockets.h>
-#include <openssl/x509.h>
 
 #include <atomic>
 #include <cstring>
@@ -20,6 +19,7 @@
 #include <set>
 #include <thread>
 
+#include "client_context.hpp"
 #include "rtev/glob.hpp"
 #include "rtev/time.hpp"
 #include "transport.hpp"
@@ -826,54 +826,16 @@ struct client::impl final : detail::transport_sink {
     impl* self = c ? static_cast<impl*>(lws_context_user(c)) : nullptr;
     if (!self) return lws_callback_http_dummy(w, reason, user, in, len);
     if (reason == LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION) {
-      // lws 4.1 passes the X509_STORE_CTX as `user` and OpenSSL's preverify_ok as `len`
-      // (openssl-client.c), for every transport's TLS connections. 0 keeps OpenSSL's verdict.
-      if (len == 0 && user) self->on_certificate(static_cast<X509_STORE_CTX*>(user));
+      // For every transport's TLS connections. Kept as a sentence for the attempt's end, which
+      // then closes the client instead of retrying; the first refusal of an attempt counts.
+      if (self->certificate_problem.empty())
+        if (auto r = detail::certificate_refused(user, len, self->url.host)) {
+          self->certificate_problem = std::move(r->problem);
+          self->certificate_reason = std::move(r->sentence);
+        }
       return 0;
     }
     return self->on_callback(w, reason, in, len);
-  }
-
-  // A certificate OpenSSL refused (what lws reports afterwards is "SSL err 1: error:00000001…").
-  // Kept as a sentence for the attempt's end, which then closes the client instead of retrying.
-  void on_certificate(X509_STORE_CTX* store) {
-    const int err = X509_STORE_CTX_get_error(store);
-    if (err == X509_V_OK || !certificate_problem.empty()) return;
-    std::string what, sentence;
-    switch (err) {
-      case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-        what = "self-signed certificate";
-        break;
-      case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-        what = "self-signed certificate in the chain";
-        break;
-      case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-      case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-      case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-        what = "issued by an unknown authority";
-        break;
-      case X509_V_ERR_CERT_HAS_EXPIRED:
-        what = "expired";
-        sentence = "the server's TLS certificate has expired";
-        break;
-      case X509_V_ERR_CERT_NOT_YET_VALID:
-        what = "not yet valid";
-        sentence = "the server's TLS certificate is not valid yet";
-        break;
-      case X509_V_ERR_HOSTNAME_MISMATCH:
-      case X509_V_ERR_IP_ADDRESS_MISMATCH:
-        what = "issued for another name";
-        sentence = "the server's TLS certificate is not valid for " + url.host +
-                   " (it was issued for another name)";
-        break;
-      default:
-        what = X509_verify_cert_error_string(err);
-        sentence = "the server's TLS certificate was refused (" + what + ")";
-        break;
-    }
-    if (sentence.empty()) sentence = "the server's TLS certificate is not trusted (" + what + ")";
-    certificate_problem = what;
-    certificate_reason = sentence;
   }
 
   int on_callback(lws* w, lws_callback_reasons reason, void* in, size_t len) {
@@ -892,17 +854,8 @@ struct client::impl final : detail::transport_sink {
     service_thread_id = std::this_thread::get_id();
     protocols[0].name = "rtev-client";
     protocols[0].callback = &impl::callback;
-    lws_set_log_level(std::getenv("RTEV_DEBUG") ? LLL_ERR | LLL_WARN : 0, nullptr);
 
-    lws_context_creation_info info{};
-    info.port = CONTEXT_PORT_NO_LISTEN;
-    info.protocols = protocols;
-    info.user = this;
-    // TLS only for wss:// and https://: with OpenSSL initialised by several live contexts,
-    // lws 4.1 leaks the extra SSL_CTXs (seen with LeakSanitizer).
-    if (url.tls) info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-    if (!opt.ca_file.empty()) info.client_ssl_ca_filepath = opt.ca_file.c_str();
-    lws_context* c = lws_create_context(&info);
+    lws_context* c = detail::create_client_context(protocols, this, url.tls, opt.ca_file);
     if (!c) {
       close_for_good(false, "cannot create the network context");
       fail_everything("client closed");

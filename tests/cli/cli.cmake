@@ -34,6 +34,13 @@ if(RTEV_OPENSSL AND _rtev_no_websockets EQUAL 0)
 else()
   message(STATUS "openssl or python3-websockets missing: cli:e2e_tls is not added (./dev test)")
 endif()
+# The CLI's HTTP requests over https://: a real rtev serve behind a TLS front in Python's ssl
+# module (tls_http_proxy.py), with a certificate from `openssl req`.
+if(RTEV_OPENSSL)
+  list(APPEND _rtev_cli_e2e https)
+else()
+  message(STATUS "openssl missing: cli:e2e_https is not added (./dev test)")
+endif()
 
 foreach(_name IN LISTS _rtev_cli_e2e)
   add_test(NAME cli:e2e_${_name}

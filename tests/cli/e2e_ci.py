@@ -169,11 +169,11 @@ def test_health_quiet_and_help():
     r = t.run("health", "--help")
     # The option column of every option line: "-h,--help", "--wait", …
     flags = {f for l in r.out.splitlines() if l.lstrip().startswith("-") for f in l.split()[0].split(",")}
-    want = {"-h", "--help", "--version", "--wait", "--url", "--profile", "--connect-timeout", "-q", "--quiet",
-            "-v", "--verbose"}
-    t.check("health --help lists only the flags that apply to it (no --token, --tz, --retry, TLS, "
-            "--color)", r.rc == 0 and flags == want, sorted(flags ^ want))
-    for flag, value in (("--token", "x"), ("--tz", "UTC"), ("--retry", "1"), ("--insecure", None),
+    want = {"-h", "--help", "--version", "--wait", "--url", "--profile", "--connect-timeout", "--insecure",
+            "--ca-file", "--header", "-q", "--quiet", "-v", "--verbose"}
+    t.check("health --help lists only the flags that apply to it (no --token, --tz, --retry, --color)",
+            r.rc == 0 and flags == want, sorted(flags ^ want))
+    for flag, value in (("--token", "x"), ("--tz", "UTC"), ("--retry", "1"), ("--no-reconnect", None),
                         ("--color", "never")):
         r = t.run("health", "--url", URL, flag, *([value] if value else []))
         t.check(f"health {flag}: refused as an unknown flag (exit 2), not silently ignored", r.rc == 2, r)

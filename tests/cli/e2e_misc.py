@@ -393,12 +393,12 @@ def test_stats():
     r = t.run("stats", own.url, "--format", "yaml")
     t.check("stats --format yaml: exit 2", r.rc == 2, r)
     r, flags = help_flags("stats")
-    want = {"-h", "--help", "--version", "--format", "--url", "--token", "--profile", "--connect-timeout", "-q",
-            "--quiet", "-v", "--verbose"}
-    t.check("stats --help lists only the flags that apply to it (no --tz, --retry, --no-reconnect, TLS, --color)",
+    want = {"-h", "--help", "--version", "--format", "--url", "--token", "--profile", "--connect-timeout",
+            "--insecure", "--ca-file", "--header", "-q", "--quiet", "-v", "--verbose"}
+    t.check("stats --help lists only the flags that apply to it (no --tz, --retry, --no-reconnect, --color)",
             r.rc == 0 and flags == want, sorted(flags ^ want))
-    for flag, value in (("--tz", "UTC"), ("--retry", "1"), ("--no-reconnect", None), ("--insecure", None),
-                        ("--ca-file", "x.pem"), ("--color", "never")):
+    for flag, value in (("--tz", "UTC"), ("--retry", "1"), ("--no-reconnect", None), ("--color", "never"),
+                        ("--protocol", "sse")):
         r = t.run("stats", own.url, flag, *([value] if value else []))
         t.check(f"stats {flag}: refused as an unknown flag (exit 2, naming it), not silently ignored",
                 r.rc == 2 and flag in r.err, r)
@@ -423,7 +423,7 @@ def test_presence():
     t.check("presence against a port nobody listens on: exit 3", r.rc == 3, r)
     r, flags = help_flags("presence")
     want = {"-h", "--help", "--version", "--format", "--url", "--token", "--profile", "--connect-timeout",
-            "--insecure", "--ca-file", "-q", "--quiet", "-v", "--verbose"}
+            "--insecure", "--ca-file", "--header", "-q", "--quiet", "-v", "--verbose"}
     t.check("presence --help lists only the flags that apply to it (no --tz, --retry, --no-reconnect, --color)",
             r.rc == 0 and flags == want, sorted(flags ^ want))
     for flag, value in (("--tz", "UTC"), ("--retry", "1"), ("--no-reconnect", None), ("--color", "never")):

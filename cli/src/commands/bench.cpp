@@ -19,7 +19,7 @@ constexpr double bottleneck_share = 0.9;  // bench CPU / wall time from which it
 std::optional<nlohmann::json> server_stats(const common_options& c) {
   try {
     const http_result r =
-        http_fetch("GET", c.http_base() + "/api/stats", "", {}, std::chrono::seconds(2));
+        http_client(c).fetch("GET", c.http_base() + "/api/stats", {}, {}, std::chrono::seconds(2));
     nlohmann::json j = rtev::parse_json(r.body);
     if (r.status == 200 && j.is_object()) return j;
   } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): stats are optional
@@ -114,9 +114,11 @@ void setup_bench(CLI::App& app, bench_options& o) {
   conns->needs(idle);
   for (auto* opt : {subs, pubs, rooms, size, rate, window}) idle->excludes(opt);
   cmd->add_flag("--json", o.json, "One JSON object on stdout instead of the table")->group(g);
-  add_http_common(*cmd, o.common, false,
-                  "No progress lines on stderr (the report is still printed)",
-                  "Give up (exit 3) unless every connection is set up within this");
+  // Plain ws:// and http:// only: no TLS flags, and no --header (the publishers' hand-written
+  // upgrade sends none).
+  add_http_common(*cmd, o.common,
+                  {false, false, "No progress lines on stderr (the report is still printed)",
+                   "Give up (exit 3) unless every connection is set up within this"});
   cmd->add_option("--token", o.common.token, "Token (env RTEV_TOKEN)")->group("Connection");
   cmd->add_option("--server-kind", o.server_kind,
                   "rtev (rtev serve, or a server of rtev's protocols); nats: nats-server's "

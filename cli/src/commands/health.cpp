@@ -12,7 +12,7 @@ namespace rtev::cli {
 void setup_health(CLI::App& app, health_options& o) {
   auto* cmd = app.add_subcommand("health", "Query /health: exit 0 when healthy, 3 otherwise");
   cmd->add_option("--wait", o.wait, "Keep trying this long for a server that is still starting");
-  // A plain HTTP GET: only the flags that apply to it (no token, TLS, reconnects or colour).
+  // One HTTP GET: only the flags that apply to it (no token, reconnects or colour).
   add_http_common(*cmd, o.common);
 }
 
@@ -24,9 +24,10 @@ int run_health(health_options& o) {
   const std::string url = o.common.http_base() + "/health";
   debug(o.common, "checking " + url + (o.wait ? " (waiting up to " + *o.wait + ")" : ""));
   std::string last, said;
+  http_client http(o.common);
   for (;;) {
     try {
-      http_result r = http_fetch("GET", url, "", {}, o.common.connect_timeout_ms);
+      http_result r = http.fetch("GET", url);
       nlohmann::json j = rtev::parse_json(r.body);
       if (r.status == 200 && j.is_object() && j.value("status", "") == "ok") {
         if (!o.common.quiet) std::cout << (o.common.stdout_tty ? j.dump(2) : j.dump()) << std::endl;
@@ -35,8 +36,12 @@ int run_health(health_options& o) {
       last = "unhealthy: HTTP " + std::to_string(r.status) + " " + r.body.substr(0, 200);
     } catch (const usage_error&) {
       throw;
-    } catch (const command_failure&) {
-      throw;  // interrupted
+    } catch (const interrupted&) {
+      throw;
+    } catch (const command_failure& e) {
+      // A refused certificate: waiting would meet the same one.
+      note(o.common, e.what());
+      return e.code;
     } catch (const std::exception& e) {
       last = e.what();
     }

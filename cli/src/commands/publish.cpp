@@ -110,8 +110,9 @@ int publish_all(const common_options& common, std::uint64_t count,
   publish_progress progress(::isatty(2) != 0 && !common.quiet && common.verbose == 0, count);
 
   if (http) {
-    std::vector<std::string> headers;
-    if (!common.token.empty()) headers.push_back("Authorization: Bearer " + common.token);
+    std::vector<std::pair<std::string, std::string>> headers;  // --header ones are added
+    if (!common.token.empty()) headers.emplace_back("Authorization", "Bearer " + common.token);
+    http_client client(common);
     for (std::uint64_t i = 0; i < count; ++i) {
       if (auto w = wait_before(i); w.count() > 0) pause_or_interrupt(w, sent_so_far(i));
       throw_if_interrupted(sent_so_far(i));
@@ -129,12 +130,11 @@ int publish_all(const common_options& common, std::uint64_t count,
       const auto give_up = std::chrono::steady_clock::now() + ack_wait;
       for (auto pause = std::chrono::milliseconds(20);; pause = std::min(pause * 2, 1000ms)) {
         try {
-          r = http_fetch("POST", common.http_base() + "/api/events", body.dump(), headers,
-                         common.connect_timeout_ms);
+          r = client.fetch("POST", common.http_base() + "/api/events", body.dump(), headers);
         } catch (const usage_error&) {
           throw;
         } catch (const command_failure&) {
-          throw;  // interrupted
+          throw;  // interrupted, or a refused certificate
         } catch (const std::exception& ex) {
           throw command_failure(exit_connect, ex.what());
         }

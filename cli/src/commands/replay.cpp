@@ -44,8 +44,9 @@ static int print_history(replay_options& o) {
   if (o.room.empty()) throw usage_error("--from-server needs --room ROOM");
   event_printer printer(o.out, common);
   const std::optional<std::uint64_t> last = parse_since_last(o.since);
-  std::vector<std::string> headers;
-  if (!common.token.empty()) headers.push_back("Authorization: Bearer " + common.token);
+  std::vector<std::pair<std::string, std::string>> headers;  // --header ones are added to them
+  if (!common.token.empty()) headers.emplace_back("Authorization", "Bearer " + common.token);
+  http_client http(common);
   // One page of GET /api/history; a refusal ends the command with its exit code.
   const auto page = [&](const std::string& cursor, std::uint64_t limit) {
     std::string url = common.http_base() + "/api/history?limit=" + std::to_string(limit) +
@@ -53,11 +54,11 @@ static int print_history(replay_options& o) {
     if (!o.until.empty()) url += "&until=" + url_encode(o.until);
     http_result r;
     try {
-      r = http_fetch("GET", url, "", headers, common.connect_timeout_ms);
+      r = http.fetch("GET", url, {}, headers);
     } catch (const usage_error&) {
       throw;
     } catch (const command_failure&) {
-      throw;  // interrupted
+      throw;  // interrupted, or a refused certificate
     } catch (const std::exception& e) {
       throw command_failure(exit_connect, e.what());
     }

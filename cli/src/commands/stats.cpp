@@ -7,6 +7,7 @@
 
 #include "exit_codes.hpp"
 #include "http_request.hpp"
+#include "interrupts.hpp"
 #include "rtev/json.hpp"
 
 namespace rtev::cli {
@@ -81,23 +82,28 @@ void setup_stats(CLI::App& app, stats_options& o) {
   cmd->add_option("url", o.url_arg, "Server URL (instead of --url)");
   cmd->add_option("--format", o.format, "table or json (default: table on a terminal)")
       ->check(CLI::IsMember({"table", "json"}));
-  // A plain HTTP GET: only the flags that apply to it (no zone, TLS, reconnects or colour).
-  add_http_common(*cmd, o.common, true);
+  // One HTTP GET: only the flags that apply to it (no zone, reconnects or colour).
+  http_flags flags;
+  flags.api_key = true;
+  add_http_common(*cmd, o.common, flags);
 }
 
 int run_stats(stats_options& o) {
   if (!o.url_arg.empty()) o.common.url = o.url_arg;
   o.common.resolve();
-  std::vector<std::string> headers;
-  if (!o.common.token.empty()) headers.push_back("Authorization: Bearer " + o.common.token);
-  for (const auto& [name, value] : o.common.headers)
-    headers.push_back(std::string(name).append(": ").append(value));
+  std::vector<std::pair<std::string, std::string>> headers;  // --header ones are added to them
+  if (!o.common.token.empty()) headers.emplace_back("Authorization", "Bearer " + o.common.token);
   const std::string url = o.common.http_base() + "/api/stats";
   http_result r;
   try {
-    r = http_fetch("GET", url, "", headers, o.common.connect_timeout_ms);
+    r = http_client(o.common).fetch("GET", url, {}, headers);
   } catch (const usage_error&) {
     throw;
+  } catch (const interrupted&) {
+    throw;
+  } catch (const command_failure& e) {  // a refused certificate
+    note(o.common, e.what());
+    return e.code;
   } catch (const std::exception& e) {
     note(o.common, e.what());
     return exit_connect;
