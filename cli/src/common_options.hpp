@@ -4,8 +4,13 @@
 // wire protocol (rtev, SSE, Socket.IO) with its settings. Resolved from flags, then the
 // environment (RTEV_URL, RTEV_PROTOCOL, RTEV_TOKEN, RTEV_PROFILE, RTEV_TZ, RTEV_DEBUG,
 // NO_COLOR), then the profile, then defaults.
+//
+// The values live here; their neighbours, one file each:
+//   connection_flags.hpp  the CLI11 flags that fill them (add_common, add_http_common, …)
+//   protocol_choice.hpp   which protocol a URL and the flags mean, and the flags that need one
+//   connecting.hpp        connect_or_exit: start a client and wait, with the exit codes
+//   diagnostics.hpp       note() and debug() on stderr
 
-#include <CLI/CLI.hpp>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -57,53 +62,9 @@ struct common_options {
   std::string http_base() const;
 
  private:
-  void resolve_protocol(int url_level, const std::optional<profile_entry>& p);
+  // protocol_choice.cpp. `env_protocol`: RTEV_PROTOCOL's value.
+  void resolve_protocol(int url_level, const std::optional<profile_entry>& p,
+                        const std::string& env_protocol);
 };
-
-/// Adds the shared flags to a command (into an option group "Connection").
-void add_common(CLI::App& cmd, common_options& opt);
-/// What add_http_common adds besides --url, --profile, --connect-timeout, -q and -v.
-struct http_flags {
-  bool api_key = false;  ///< --token, sent as the API key (stats)
-  /// --insecure, --ca-file, --header: the request goes through the SDK (http_request.hpp);
-  /// not for bench, which speaks plain ws:// and http:// only.
-  bool tls_and_headers = true;
-  const char* quiet_help = nullptr;    ///< -q's help text, if not the default
-  const char* timeout_help = nullptr;  ///< --connect-timeout's help text, if not the default
-};
-/// The subset that applies to plain HTTP requests (health, stats, bench): see http_flags.
-void add_http_common(CLI::App& cmd, common_options& opt, const http_flags& flags = {});
-/// The subset that applies to one request over a WebSocket connection (presence): --url,
-/// --token, --profile, --connect-timeout, --insecure, --ca-file, --header, -q, -v — no --tz,
-/// --color (nothing is shown in a zone or in colour) or reconnect flags (nothing is followed).
-void add_request_common(CLI::App& cmd, common_options& opt);
-/// Adds --protocol, --header and the Socket.IO / SSE flags (groups "Protocol", "Socket.IO");
-/// `publishes`: also --publish-url (publish, replay); `publish_event`: also --publish-event
-/// (publish, replay, connect).
-void add_protocol(CLI::App& cmd, common_options& opt, bool publishes = false,
-                  bool publish_event = false);
-
-/// "rtev", "sse", "socketio" → the protocol; throws usage_error naming `flag`.
-wire_protocol parse_protocol(const std::string& flag, const std::string& text);
-/// "the protocol here is sse (from the URL)": for errors about flags that do not apply.
-std::string protocol_phrase(const common_options& opt);
-/// Throws usage_error "FLAG needs --protocol P…" unless the resolved protocol is one of `ok`.
-void require_protocol(const common_options& opt, const std::string& flag,
-                      std::initializer_list<wire_protocol> ok);
-
-/// Diagnostics on stderr, prefixed "rtev: ", unless quiet.
-void note(const common_options& opt, const std::string& line);
-/// Only with -v.
-void debug(const common_options& opt, const std::string& line);
-
-/// After a refused certificate's sentence: the way out (": use --ca-file FILE or --insecure";
-/// for a certificate issued for another name, ": connect by that name, or use --insecure").
-std::string certificate_advice(const std::string& problem);
-
-/// Starts `c` and waits until it is connected, at most the connect time-out. Throws
-/// command_failure with exit code 3 (could not connect) or 4 (authentication rejected).
-/// `deadline` (a command's total --timeout) cuts the wait shorter.
-void connect_or_exit(client& c, const common_options& opt,
-                     std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
 
 }  // namespace rtev::cli

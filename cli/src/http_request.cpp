@@ -3,6 +3,7 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "connecting.hpp"
 #include "exit_codes.hpp"
 #include "interrupts.hpp"
 #include "rtev/error.hpp"

@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "diagnostics.hpp"
 #include "event_filters.hpp"
 #include "exit_codes.hpp"
 #include "jq_filter.hpp"

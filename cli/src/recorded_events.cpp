@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "diagnostics.hpp"
 #include "rtev/json.hpp"
 #include "rtev/time.hpp"
 

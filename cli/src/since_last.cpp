@@ -2,6 +2,8 @@
 
 #include <future>
 
+#include "connecting.hpp"
+#include "diagnostics.hpp"
 #include "exit_codes.hpp"
 
 namespace rtev::cli {
@@ -13,7 +15,8 @@ std::optional<std::uint64_t> parse_since_last(const std::string& text) {
                      digits.find_first_not_of("0123456789") == std::string::npos;
   const std::uint64_t n = whole ? std::stoull(digits) : 0;
   if (n < 1 || n > max_since_last)
-    throw usage_error("--since " + text + ": expected last: and a whole number of events from 1 to " +
+    throw usage_error("--since " + text +
+                      ": expected last: and a whole number of events from 1 to " +
                       std::to_string(max_since_last) + " (one history page)");
   return n;
 }
@@ -59,8 +62,9 @@ std::map<std::string, nlohmann::json> since_last_points(
         throw command_failure(exit_error, about + ": " + e.what());
       }
     });
-    debug(common, about + ": starting " +
-                      (seq == 0 ? std::string("at the beginning") : "after seq " + std::to_string(seq)));
+    debug(common,
+          about + ": starting " +
+              (seq == 0 ? std::string("at the beginning") : "after seq " + std::to_string(seq)));
     points[room] = seq == 0 ? nlohmann::json("beginning") : nlohmann::json(seq);
   }
   probe.stop();

@@ -4,8 +4,11 @@
 #include <iostream>
 
 #include "commands/bench_run.hpp"
+#include "connection_flags.hpp"
+#include "diagnostics.hpp"
 #include "exit_codes.hpp"
 #include "http_request.hpp"
+#include "protocol_choice.hpp"
 #include "rtev/json.hpp"
 #include "transport.hpp"
 

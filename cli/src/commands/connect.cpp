@@ -14,6 +14,9 @@
 #include <sstream>
 #include <thread>
 
+#include "connecting.hpp"
+#include "connection_flags.hpp"
+#include "diagnostics.hpp"
 #include "exit_codes.hpp"
 #include "history_file.hpp"
 #include "interrupts.hpp"

@@ -2,6 +2,8 @@
 
 #include <iostream>
 
+#include "connection_flags.hpp"
+#include "diagnostics.hpp"
 #include "exit_codes.hpp"
 #include "http_request.hpp"
 #include "interrupts.hpp"

@@ -4,7 +4,11 @@
 #include <future>
 #include <iostream>
 
+#include "connecting.hpp"
+#include "connection_flags.hpp"
+#include "diagnostics.hpp"
 #include "exit_codes.hpp"
+#include "protocol_choice.hpp"
 #include "rtev/client.hpp"
 #include "rtev/json.hpp"
 

@@ -5,6 +5,7 @@
 #include "common_options.hpp"
 #include "exit_codes.hpp"
 #include "profiles.hpp"
+#include "protocol_choice.hpp"
 #include "rtev/client.hpp"
 #include "rtev/time.hpp"
 

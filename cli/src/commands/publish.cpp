@@ -9,9 +9,13 @@
 
 #include <unistd.h>
 
+#include "connecting.hpp"
+#include "connection_flags.hpp"
+#include "diagnostics.hpp"
 #include "exit_codes.hpp"
 #include "http_request.hpp"
 #include "interrupts.hpp"
+#include "protocol_choice.hpp"
 #include "publish_pacing.hpp"
 #include "recorded_events.hpp"
 #include "rtev/duration.hpp"

@@ -5,6 +5,8 @@
 #include <iostream>
 #include <vector>
 
+#include "connection_flags.hpp"
+#include "diagnostics.hpp"
 #include "exit_codes.hpp"
 #include "http_request.hpp"
 #include "interrupts.hpp"

@@ -5,9 +5,13 @@
 #include <set>
 #include <system_error>
 
+#include "connecting.hpp"
+#include "connection_flags.hpp"
+#include "diagnostics.hpp"
 #include "event_filters.hpp"
 #include "exit_codes.hpp"
 #include "interrupts.hpp"
+#include "protocol_choice.hpp"
 #include "ready_file.hpp"
 #include "rtev/duration.hpp"
 #include "rtev/glob.hpp"
