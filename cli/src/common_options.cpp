@@ -124,6 +124,12 @@ void add_protocol(CLI::App& cmd, common_options& o, bool publishes, bool publish
   cmd.add_option("--last-event-id", p.last_event_id,
                  "SSE: resume after this event id (sent as Last-Event-ID)")
       ->group(g);
+  cmd.add_option("--detect-wait", p.detect_wait,
+                 "rtev protocol: a WebSocket server that sends no 'authenticated' within this "
+                 "long is read as a server that does not speak rtev's (default 2s; 0: wait for "
+                 "'authenticated' until --connect-timeout)")
+      ->type_name("DURATION")
+      ->group(g);
   if (publishes)
     cmd.add_option("--publish-url", p.publish_url,
                    "SSE: POST events here (default: the stream URL, as rtev serve takes them)")
@@ -151,6 +157,11 @@ void add_protocol(CLI::App& cmd, common_options& o, bool publishes, bool publish
                  "The server's event that answers the --emit (default authenticated): joins and "
                  "publishes wait for it or the emits' acknowledgements")
       ->type_name("NAME")
+      ->group(s);
+  cmd.add_option("--emit-wait", p.emit_wait,
+                 "How long joins and publishes wait for the --emit's answer before they go anyway "
+                 "(default 3s; 0: no wait)")
+      ->type_name("DURATION")
       ->group(s);
   cmd.add_option("--join", p.joins, "Join this room with the join event (repeatable)")->group(s);
   cmd.add_option("--join-event", p.join_event,
@@ -320,6 +331,13 @@ void common_options::resolve_protocol(int url_level, const std::optional<profile
       if (proto.emit_reply && proto.emits.empty())
         throw usage_error("--emit-reply " + *proto.emit_reply +
                           ": names the answer to an --emit, and none is given");
+      if (proto.emit_wait) {
+        if (proto.emits.empty())
+          throw usage_error("--emit-wait " + *proto.emit_wait +
+                            ": is how long to wait for an --emit's answer, and none is given");
+        socketio.emit_reply_wait =
+            wait_flag("--emit-wait", *proto.emit_wait, std::chrono::hours(1), "no wait");
+      }
       break;
     }
   }
@@ -335,9 +353,15 @@ void common_options::resolve_protocol(int url_level, const std::optional<profile
       {"--leave-event", proto.leave_event.has_value()},
       {"--publish-event", proto.publish_event.has_value()},
       {"--emit-reply", proto.emit_reply.has_value()},
+      {"--emit-wait", proto.emit_wait.has_value()},
   };
   for (const auto& [flag, given] : socketio_only)
     if (given) require_protocol(*this, flag, {wire_protocol::socketio});
+  if (proto.detect_wait) {
+    require_protocol(*this, "--detect-wait", {wire_protocol::rtev});
+    foreign_wait = wait_flag("--detect-wait", *proto.detect_wait, std::chrono::hours(1),
+                             "wait for 'authenticated' until --connect-timeout");
+  }
   if (!proto.last_event_id.empty()) {
     require_protocol(*this, "--last-event-id", {wire_protocol::sse});
     sse.last_event_id = proto.last_event_id;
@@ -434,6 +458,7 @@ client_options common_options::client_config() const {
   c.socketio = socketio;
   c.headers = headers;
   c.rooms = proto.joins;
+  c.foreign_wait = foreign_wait;
   return c;
 }
 
