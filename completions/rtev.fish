@@ -31,12 +31,14 @@ complete -c rtev -n '__fish_seen_subcommand_from tail' -s v
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l protocol
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l header
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l last-event-id
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l detect-wait
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l namespace
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l path
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l transport -x -a 'polling websocket'
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l auth-json
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l emit
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l emit-reply
+complete -c rtev -n '__fish_seen_subcommand_from tail' -l emit-wait
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l join
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l join-event
 complete -c rtev -n '__fish_seen_subcommand_from tail' -l leave-event
@@ -75,12 +77,14 @@ complete -c rtev -n '__fish_seen_subcommand_from subscribe' -s v
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l protocol
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l header
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l last-event-id
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l detect-wait
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l namespace
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l path
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l transport -x -a 'polling websocket'
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l auth-json
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l emit
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l emit-reply
+complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l emit-wait
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l join
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l join-event
 complete -c rtev -n '__fish_seen_subcommand_from subscribe' -l leave-event
@@ -122,6 +126,7 @@ complete -c rtev -n '__fish_seen_subcommand_from publish' -s v
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l protocol
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l header
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l last-event-id
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l detect-wait
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l publish-url
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l namespace
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l path
@@ -129,6 +134,7 @@ complete -c rtev -n '__fish_seen_subcommand_from publish' -l transport -x -a 'po
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l auth-json
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l emit
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l emit-reply
+complete -c rtev -n '__fish_seen_subcommand_from publish' -l emit-wait
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l join
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l join-event
 complete -c rtev -n '__fish_seen_subcommand_from publish' -l leave-event
@@ -164,6 +170,7 @@ complete -c rtev -n '__fish_seen_subcommand_from replay' -s v
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l protocol
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l header
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l last-event-id
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l detect-wait
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l publish-url
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l namespace
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l path
@@ -171,6 +178,7 @@ complete -c rtev -n '__fish_seen_subcommand_from replay' -l transport -x -a 'pol
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l auth-json
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l emit
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l emit-reply
+complete -c rtev -n '__fish_seen_subcommand_from replay' -l emit-wait
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l join
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l join-event
 complete -c rtev -n '__fish_seen_subcommand_from replay' -l leave-event
@@ -204,12 +212,14 @@ complete -c rtev -n '__fish_seen_subcommand_from connect' -s v
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l protocol
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l header
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l last-event-id
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l detect-wait
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l namespace
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l path
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l transport -x -a 'polling websocket'
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l auth-json
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l emit
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l emit-reply
+complete -c rtev -n '__fish_seen_subcommand_from connect' -l emit-wait
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l join
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l join-event
 complete -c rtev -n '__fish_seen_subcommand_from connect' -l leave-event

@@ -119,6 +119,7 @@ client_options common_options::client_config() const {
   c.socketio = socketio;
   c.headers = headers;
   c.rooms = proto.joins;
+  c.foreign_wait = foreign_wait;
   return c;
 }
 

@@ -30,6 +30,7 @@ constexpr const char* default_url = "ws://127.0.0.1:8000/events/ws/connect";
 /// are flags not given.
 struct protocol_flags {
   std::string protocol, nsp, path, transport, auth_json, last_event_id, publish_url;
+  std::optional<std::string> detect_wait, emit_wait;       ///< --detect-wait, --emit-wait (given)
   std::vector<std::pair<std::string, std::string>> emits;  ///< --emit NAME JSON, in order
   std::vector<std::string> joins, headers;
   /// --join-event, --leave-event, --publish-event, --emit-reply (given, maybe empty).
@@ -52,6 +53,8 @@ struct common_options {
   sse_options sse;
   socketio_options socketio;
   std::vector<std::pair<std::string, std::string>> headers;
+  /// rtev: how long a silent WebSocket server has before it counts as foreign (--detect-wait).
+  std::chrono::milliseconds foreign_wait = client_options{}.foreign_wait;
 
   /// Profile and environment defaults, zone and duration checks, the protocol and its
   /// settings (flags that do not apply to it are refused). Throws usage_error.

@@ -105,6 +105,12 @@ void add_protocol(CLI::App& cmd, common_options& o, bool publishes, bool publish
   cmd.add_option("--last-event-id", p.last_event_id,
                  "SSE: resume after this event id (sent as Last-Event-ID)")
       ->group(g);
+  cmd.add_option("--detect-wait", p.detect_wait,
+                 "rtev protocol: a WebSocket server that sends no 'authenticated' within this "
+                 "long is read as a server that does not speak rtev's (default 2s; 0: wait for "
+                 "'authenticated' until --connect-timeout)")
+      ->type_name("DURATION")
+      ->group(g);
   if (publishes)
     cmd.add_option("--publish-url", p.publish_url,
                    "SSE: POST events here (default: the stream URL, as rtev serve takes them)")
@@ -132,6 +138,11 @@ void add_protocol(CLI::App& cmd, common_options& o, bool publishes, bool publish
                  "The server's event that answers the --emit (default authenticated): joins and "
                  "publishes wait for it or the emits' acknowledgements")
       ->type_name("NAME")
+      ->group(s);
+  cmd.add_option("--emit-wait", p.emit_wait,
+                 "How long joins and publishes wait for the --emit's answer before they go anyway "
+                 "(default 3s; 0: no wait)")
+      ->type_name("DURATION")
       ->group(s);
   cmd.add_option("--join", p.joins, "Join this room with the join event (repeatable)")->group(s);
   cmd.add_option("--join-event", p.join_event,

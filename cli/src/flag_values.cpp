@@ -88,6 +88,22 @@ std::chrono::milliseconds duration_flag(const std::string& flag, const std::stri
   return std::chrono::duration_cast<std::chrono::milliseconds>(parsed);
 }
 
+std::chrono::milliseconds wait_flag(const std::string& flag, const std::string& text,
+                                    std::chrono::milliseconds max, const std::string& zero) {
+  if (text == "0") return std::chrono::milliseconds(0);
+  const std::string accepted = "expected 0 (" + zero + ") or a duration from 1ms to " +
+                               format_duration(max) + ", e.g. 500ms, 5s";
+  std::chrono::microseconds parsed;
+  try {
+    parsed = parse_duration(text);
+  } catch (const config_error&) {
+    throw usage_error(flag + ": " + invalid_value(text) + accepted);
+  }
+  if (parsed < std::chrono::milliseconds(1) || parsed > max)
+    throw usage_error(flag + ": " + invalid_value(text) + accepted);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(parsed);
+}
+
 double rate_flag(const std::string& flag, const std::string& text, double max_per_second) {
   const std::string accepted = "expected a positive rate of at most " +
                                number_text(max_per_second) + "/s, e.g. 100/s, 5/m, 1000/h";

@@ -37,6 +37,12 @@ struct duration_range {
 std::chrono::milliseconds duration_flag(const std::string& flag, const std::string& text,
                                         duration_range range = {});
 
+/// A wait flag: `0` (what it means for this flag: `zero`, e.g. "no wait") or a duration from
+/// 1 ms (so 500us is refused, not quietly 0) to `max`; throws usage_error naming the flag, the
+/// value and both forms.
+std::chrono::milliseconds wait_flag(const std::string& flag, const std::string& text,
+                                    std::chrono::milliseconds max, const std::string& zero);
+
 /// A rate flag ("100/s", "5/m", "1000/h", or per second) of at most `max_per_second`; throws
 /// usage_error naming the flag, the value and what is accepted.
 double rate_flag(const std::string& flag, const std::string& text, double max_per_second = 1e9);

@@ -12,6 +12,8 @@
 #include <mutex>
 #include <thread>
 
+#include "terminal_line.hpp"
+
 namespace rtev::cli {
 
 namespace {
@@ -47,8 +49,13 @@ void watch_signals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::thread([set] {
     watch_state& st = state();
-    int sig = 0;
-    if (sigwait(&set, &sig) != 0) return;
+    siginfo_t info{};
+    const int sig = sigwaitinfo(&set, &info);
+    if (sig <= 0) return;
+    // Before anything else is printed: the `^C` a terminal echoed (Ctrl-C typed on it: the
+    // kernel sent the signal) or a half-drawn line is ended, so what follows starts clean.
+    terminal::note_signal(info.si_code == SI_KERNEL);
+    terminal::finish_lines();
     {
       std::lock_guard<std::mutex> lock(st.mutex);
       st.sig = sig;

@@ -20,8 +20,16 @@
 #include "exit_codes.hpp"
 #include "interrupts.hpp"
 #include "rtev/error.hpp"
+#include "terminal_line.hpp"
 
 namespace {
+
+// An error after the command started: on a line of its own on a terminal (not after a `^C` or a
+// progress line left open).
+void say_error(const char* what) {
+  rtev::cli::terminal::finish_lines();
+  std::cerr << "rtev: " << what << '\n';
+}
 
 int run(int argc, char** argv) {
   using namespace rtev::cli;
@@ -72,6 +80,8 @@ int run(int argc, char** argv) {
     return exit_usage;
   }
 
+  // Before any thread starts: which terminal lines are left open (terminal_line.hpp).
+  terminal::track_lines();
   try {
     // The commands that connect end promptly on SIGINT/SIGTERM in every phase (interrupts.hpp);
     // serve has its own handlers, the others finish at once anyway.
@@ -92,13 +102,13 @@ int run(int argc, char** argv) {
     if (app.got_subcommand("profile")) return run_profile(app, profile);
     if (app.got_subcommand("bench")) return run_bench(bench);
   } catch (const usage_error& e) {
-    std::cerr << "rtev: " << e.what() << '\n';
+    say_error(e.what());
     return exit_usage;
   } catch (const command_failure& e) {
-    std::cerr << "rtev: " << e.what() << '\n';
+    say_error(e.what());
     return e.code;
   } catch (const std::exception& e) {
-    std::cerr << "rtev: " << e.what() << '\n';
+    say_error(e.what());
     return exit_error;
   }
   return exit_ok;
@@ -109,7 +119,11 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   // Setting up the commands can throw too (CLI11 checks option names as they are added).
   try {
-    return run(argc, argv);
+    const int code = run(argc, argv);
+    // The shell's prompt starts at column 0 (bash does not end a line itself for a command that
+    // exits rather than dies of the signal).
+    rtev::cli::terminal::finish_lines();
+    return code;
   } catch (const std::exception& e) {
     std::cerr << "rtev: " << e.what() << '\n';
   } catch (...) {

@@ -73,7 +73,8 @@ event_printer::event_printer(const output_options& out, const common_options& co
       format_(out.format),
       time_(out.time),
       tz_(common.tz),
-      color_(common.use_color) {
+      color_(common.use_color),
+      columns_(common.use_color) {
   if (out.jq_raw && !out.jq) throw usage_error("--jq-raw needs --jq FILTER");
   if (out.jq) {
     // The filter's outputs are the output: one compact JSON line each, as `jq -c` prints.
@@ -104,7 +105,9 @@ std::string event_printer::when(const event& e) const {
   try {
     const timestamp t = e.time();
     if (time_ == "relative") return time::format_relative(t, tz_);
-    if (time_ == "local") return time::format_datetime(t, tz_);
+    // pretty lines up its columns: a fixed-width clock, to the millisecond.
+    if (time_ == "local")
+      return format_ == "pretty" ? format_clock_ms(t, tz_) : time::format_datetime(t, tz_);
     return time::format_rfc3339(t, tz_);
   } catch (const std::exception&) {
     return e.timestamp;
@@ -115,19 +118,19 @@ std::string event_printer::render_template(const event& e) const {
   return cli::render_template(format_, e.to_json(), when(e));
 }
 
-std::string event_printer::pretty(const event& e) const {
-  const std::string reset = color_ ? "\033[0m" : "";
-  const std::string dim = color_ ? "\033[2m" : "";
-  const std::string bold = color_ ? "\033[1m" : "";
-  std::string line =
-      dim + when(e) + reset + "  " + (color_ ? family_color(e.type) : "") + bold + e.type + reset;
+std::string event_printer::pretty(const event& e) {
+  pretty_fields f;
+  f.time = when(e);
+  f.type = e.type;
+  f.type_color = family_color(e.type);
   // A foreign server's event without a room is not known to be a broadcast.
-  line += "  " + (e.room                ? *e.room
-                  : e.filled_in.empty() ? std::string("(broadcast)")
-                                        : std::string("(no room)"));
-  if (e.seq) line += dim + "  #" + std::to_string(*e.seq) + reset;
-  line += "  " + e.data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return line;
+  f.room = e.room                ? *e.room
+           : e.filled_in.empty() ? std::string("(broadcast)")
+                                 : std::string("(no room)");
+  // An event without a seq (a foreign server's) is told apart by its id, when it has one.
+  f.position = e.seq ? "#" + std::to_string(*e.seq) : e.id.value_or("");
+  f.data = e.data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return columns_.line(f);
 }
 
 bool event_printer::print(const event& e) {

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "common_options.hpp"
+#include "pretty_line.hpp"
 #include "rtev/event.hpp"
 
 namespace rtev::cli {
@@ -50,13 +51,14 @@ class event_printer {
  private:
   std::string when(const event& e) const;
   std::string render_template(const event& e) const;
-  std::string pretty(const event& e) const;
+  std::string pretty(const event& e);
 
   const common_options& common_;
   std::string format_, time_, tz_;
   bool color_;
   std::unique_ptr<std::ofstream> record_;
   std::unique_ptr<jq_filter> jq_;
+  pretty_columns columns_;
 };
 
 }  // namespace rtev::cli

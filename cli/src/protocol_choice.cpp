@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "exit_codes.hpp"
+#include "flag_values.hpp"
 #include "rtev/json.hpp"
 
 namespace rtev::cli {
@@ -159,6 +160,13 @@ void common_options::resolve_protocol(int url_level, const std::optional<profile
       if (proto.emit_reply && proto.emits.empty())
         throw usage_error("--emit-reply " + *proto.emit_reply +
                           ": names the answer to an --emit, and none is given");
+      if (proto.emit_wait) {
+        if (proto.emits.empty())
+          throw usage_error("--emit-wait " + *proto.emit_wait +
+                            ": is how long to wait for an --emit's answer, and none is given");
+        socketio.emit_reply_wait =
+            wait_flag("--emit-wait", *proto.emit_wait, std::chrono::hours(1), "no wait");
+      }
       break;
     }
   }
@@ -174,9 +182,15 @@ void common_options::resolve_protocol(int url_level, const std::optional<profile
       {"--leave-event", proto.leave_event.has_value()},
       {"--publish-event", proto.publish_event.has_value()},
       {"--emit-reply", proto.emit_reply.has_value()},
+      {"--emit-wait", proto.emit_wait.has_value()},
   };
   for (const auto& [flag, given] : socketio_only)
     if (given) require_protocol(*this, flag, {wire_protocol::socketio});
+  if (proto.detect_wait) {
+    require_protocol(*this, "--detect-wait", {wire_protocol::rtev});
+    foreign_wait = wait_flag("--detect-wait", *proto.detect_wait, std::chrono::hours(1),
+                             "wait for 'authenticated' until --connect-timeout");
+  }
   if (!proto.last_event_id.empty()) {
     require_protocol(*this, "--last-event-id", {wire_protocol::sse});
     sse.last_event_id = proto.last_event_id;

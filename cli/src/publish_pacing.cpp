@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iostream>
 #include <string>
 
 namespace rtev::cli {
@@ -77,8 +78,9 @@ void publish_progress::draw(std::uint64_t done, bool final) {
                   static_cast<unsigned long long>(done), static_cast<unsigned long long>(total_),
                   rate, eta.c_str());
   }
-  std::fputs(line, stderr);
-  std::fflush(stderr);
+  // Through std::cerr, so an open progress line is known (terminal_line.hpp) and ended before a
+  // message that follows an interrupt.
+  std::cerr << line << std::flush;
   shown_ = true;
 }
 

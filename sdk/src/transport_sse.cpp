@@ -20,6 +20,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <cstdlib>
 #include <deque>
 #include <list>
 #include <memory>
@@ -454,12 +456,38 @@ class sse_transport final : public transport {
     req.insecure = opt_.insecure;
     req.timeout = opt_.connect_timeout + opt_.heartbeat_timeout;
     req.max_body = 1024 * 1024;
+    // The server's rate limit (rtev serve: X-RateLimit-Limit/-Burst on every answer) and, with a
+    // 429, when to try again.
+    req.capture = {"content-type", "x-ratelimit-limit", "x-ratelimit-burst", "retry-after"};
+    const std::string id = data.value("id", "");
+    queue_post(ref, id, std::move(req), steady::now(), false);
+  }
+
+  // One POST of a publish: `first_try` is when the publish was first sent (a 429 is retried
+  // until the request's own time-out has passed since then); `retry`: ahead of the others, so
+  // the events stay in order.
+  void queue_post(const json& ref, const std::string& id, http_request req,
+                  steady::time_point first_try, bool retry) {
     const std::string target = "POST " + req.url.scheme + "://" + req.url.host + ":" +
                                std::to_string(req.url.port) + req.url.path;
-    const std::string id = data.value("id", "");
     auto x = std::make_unique<http_exchange>(c_.ctx, c_.protocol_name);
-    x->on_done = [this, ref, target, id](http_result&& r) {
+    x->on_done = [this, ref, target, id, again = req, first_try](http_result&& r) mutable {
       const int status = r.response.status;
+      if (r.what == http_result::kind::complete) learn_rate_limit(r.response);
+      if (r.what == http_result::kind::complete && status == 429 &&
+          steady::now() - first_try < again.timeout) {
+        // Over the server's limit: nothing was stored. The same event goes again once the
+        // server's bucket has a message for it — by the announced rate when known (a second
+        // is coarse for 100/s), else by Retry-After — before any later event.
+        milliseconds wait = post_rate_ > 0
+                                ? milliseconds(static_cast<long>(std::ceil(1000 / post_rate_)))
+                                : retry_after(r.response).value_or(milliseconds(1000));
+        post_tokens_ = 0;
+        post_not_before_ = steady::now() + wait;
+        queue_post(ref, id, std::move(again), first_try, true);
+        start_next_post();
+        return;
+      }
       if (r.what != http_result::kind::complete) {
         replies_.push_back(reply_error(ref, "unavailable", target + " failed: " + r.error));
       } else if (status < 200 || status > 299) {
@@ -483,14 +511,62 @@ class sse_transport final : public transport {
       start_next_post();
     };
     // One POST at a time, in publish order: parallel requests could be stored out of order.
-    waiting_posts_.emplace_back(std::move(x), std::move(req));
+    if (retry)
+      waiting_posts_.emplace_front(std::move(x), std::move(req));
+    else
+      waiting_posts_.emplace_back(std::move(x), std::move(req));
     start_next_post();
   }
 
+  // Retry-After in seconds (RFC 9110; an HTTP date is not read), at most a minute.
+  static std::optional<milliseconds> retry_after(const http_response& r) {
+    const std::string* v = r.header("retry-after");
+    if (!v || v->empty() || v->size() > 6 ||
+        !std::all_of(v->begin(), v->end(), [](unsigned char ch) { return std::isdigit(ch) != 0; }))
+      return std::nullopt;
+    return milliseconds(std::min(60000L, std::stol(*v) * 1000));
+  }
+
+  // The limit an answer announces: publishes are paced under it from then on (a token bucket
+  // mirroring the server's, with a margin, as the CLI does for rtev's WebSocket).
+  void learn_rate_limit(const http_response& r) {
+    const std::string* limit = r.header("x-ratelimit-limit");
+    if (!limit) return;
+    const double rate = std::strtod(limit->c_str(), nullptr);
+    if (!(rate > 0 && rate <= 1e9)) return;
+    const std::string* burst_text = r.header("x-ratelimit-burst");
+    double burst = burst_text ? std::strtod(burst_text->c_str(), nullptr) : rate;
+    if (!(burst >= 1 && burst <= 1e9)) burst = std::max(1.0, rate);
+    if (rate == announced_rate_ && burst == announced_burst_) return;
+    announced_rate_ = rate;
+    announced_burst_ = burst;
+    // First heard of (or changed): the server's bucket has lost what was sent so far; assume
+    // it is down to what is left after one answer's worth.
+    post_rate_ = rate * 0.95;
+    post_burst_ = burst;
+    post_tokens_ = std::max(0.0, burst * 0.9 - 1);
+    post_at_ = steady::now();
+  }
+
+  // May the next POST go now? Takes a token when it may.
+  bool post_allowed(steady::time_point now) {
+    if (now < post_not_before_) return false;
+    if (post_rate_ <= 0) return true;
+    post_tokens_ =
+        std::min(post_burst_ * 0.9,
+                 post_tokens_ + std::chrono::duration<double>(now - post_at_).count() * post_rate_);
+    post_at_ = now;
+    if (post_tokens_ < 1) return false;
+    post_tokens_ -= 1;
+    return true;
+  }
+
+  // Started from the answer to the one before, or from tick() (every 50 ms) while pacing.
   void start_next_post() {
     if (waiting_posts_.empty() ||
         std::any_of(posts_.begin(), posts_.end(),
-                    [](const std::unique_ptr<http_exchange>& p) { return p->active(); }))
+                    [](const std::unique_ptr<http_exchange>& p) { return p->active(); }) ||
+        !post_allowed(steady::now()))
       return;
     posts_.push_back(std::move(waiting_posts_.front().first));
     http_request req = std::move(waiting_posts_.front().second);
@@ -548,6 +624,11 @@ class sse_transport final : public transport {
   std::deque<json> replies_;
   std::string error_body_;
   std::optional<milliseconds> retry_;  // the server's `retry:`, for the rest of the client's life
+  // Publish pacing: the announced rate (with a margin) and burst, the bucket's tokens as of
+  // post_at_; no POST before post_not_before_ (after a 429).
+  double announced_rate_ = 0, announced_burst_ = 0;
+  double post_rate_ = 0, post_burst_ = 0, post_tokens_ = 0;
+  steady::time_point post_at_{}, post_not_before_{};
   transport_end end_;
   steady::time_point last_rx_{};
   std::uint64_t generation_ = 0;

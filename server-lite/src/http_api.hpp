@@ -35,6 +35,7 @@ struct http_response {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers{};  ///< added to the common ones
 };
 
 /// `{"error":{"code","message"}}` with the status.

@@ -17,6 +17,8 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -226,16 +228,46 @@ struct server::impl {
     }
   }
 
-  bool http_rate_ok(const std::string& ip_addr) {
+  // Takes one request from the address's bucket; false (and in `retry_after` the seconds until
+  // one is there again) when it is empty.
+  bool http_rate_ok(const std::string& ip_addr, double& retry_after) {
     auto now = steady::now();
     auto& [tokens, at] = http_buckets.try_emplace(ip_addr, cfg.rate_burst, now).first->second;
     tokens = std::min(cfg.rate_burst,
                       tokens + std::chrono::duration<double>(now - at).count() * cfg.rate_limit);
     at = now;
-    if (http_buckets.size() > 10000) http_buckets.clear();  // bounded; a reset only forgives
-    if (tokens < 1) return false;
+    if (tokens < 1) {
+      retry_after = (1 - tokens) / cfg.rate_limit;
+      if (http_buckets.size() > 10000) http_buckets.clear();  // bounded; a reset only forgives
+      return false;
+    }
     tokens -= 1;
+    if (http_buckets.size() > 10000) http_buckets.clear();
     return true;
+  }
+
+  // POST /api/events answers say the limit they are held to, as `authenticated` does for a
+  // WebSocket (docs/protocol.md §6): a publisher paces itself under it instead of hitting 429.
+  void add_rate_limit_headers(http_response& r) const {
+    r.headers.emplace_back("X-RateLimit-Limit", number_text(cfg.rate_limit));
+    r.headers.emplace_back("X-RateLimit-Burst", number_text(cfg.rate_burst));
+  }
+
+  static std::string number_text(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.15g", v);
+    return buf;
+  }
+
+  int add_headers(lws* wsi, const http_response& r, unsigned char** p, unsigned char* end) {
+    for (const auto& [name, value] : r.headers) {
+      const std::string n = name + ":";
+      if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(n.c_str()),
+                                      reinterpret_cast<const unsigned char*>(value.data()),
+                                      static_cast<int>(value.size()), p, end))
+        return 1;
+    }
+    return 0;
   }
 
   // --- HTTP helpers ----------------------------------------------------------------------
@@ -259,7 +291,8 @@ struct server::impl {
     unsigned char* end = reinterpret_cast<unsigned char*>(&buf[0]) + buf.size() - r.body.size() - 1;
     if (lws_add_http_common_headers(wsi, static_cast<unsigned>(r.status), r.content_type.c_str(),
                                     r.body.size(), &p, end) ||
-        add_cors(wsi, &p, end) || lws_finalize_http_header(wsi, &p, end))
+        add_cors(wsi, &p, end) || add_headers(wsi, r, &p, end) ||
+        lws_finalize_http_header(wsi, &p, end))
       return -1;
     std::memcpy(p, r.body.data(), r.body.size());
     p += r.body.size();
@@ -280,7 +313,8 @@ struct server::impl {
       if (lws_add_http_common_headers(wsi, static_cast<unsigned>(s.response->status),
                                       s.response->content_type.c_str(), s.response->body.size(), &p,
                                       end) ||
-          add_cors(wsi, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end))
+          add_cors(wsi, &p, end) || add_headers(wsi, *s.response, &p, end) ||
+          lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
       s.headers_sent = true;
       // HEAD: the GET response's headers (Content-Length included), never its body.
@@ -610,11 +644,16 @@ struct server::impl {
                              " bytes"));
       return 0;
     }
-    if (s.req.path == "/api/events" && !http_rate_ok(s.req.remote)) {
-      respond(wsi, s,
-              json_error(429, "rate_limited",
-                         "too many requests: the limit is " +
-                             std::to_string(static_cast<long>(cfg.rate_limit)) + "/s"));
+    double retry_after = 0;
+    if (s.req.path == "/api/events" && !http_rate_ok(s.req.remote, retry_after)) {
+      http_response r = json_error(429, "rate_limited",
+                                   "too many requests: the limit is " +
+                                       std::to_string(static_cast<long>(cfg.rate_limit)) + "/s");
+      add_rate_limit_headers(r);
+      // Whole seconds (RFC 9110), rounded up: a client that honours only this still gets in.
+      r.headers.emplace_back(
+          "Retry-After", std::to_string(std::max(1L, static_cast<long>(std::ceil(retry_after)))));
+      respond(wsi, s, std::move(r));
       return 0;
     }
     if (is_socketio_path(s.req.path)) {
@@ -628,12 +667,15 @@ struct server::impl {
   // The HTTP API answers some requests later (a publish once stored, history once read): the
   // reply finds its connection by number, and is dropped when the client has gone.
   void handle_api(lws* wsi, session& s) {
+    // A publish's answer announces the rate limit (X-RateLimit-*), so clients can pace.
+    const bool publishing = s.req.path == "/api/events" && s.req.method == "POST";
     const std::uint64_t id = next_pending_id++;
     s.pending_id = id;
     pending_http[id] = wsi;
-    api->handle(s.req, [this, id](http_response r) {
+    api->handle(s.req, [this, id, publishing](http_response r) {
       auto it = pending_http.find(id);
       if (it == pending_http.end()) return;  // the client went away
+      if (publishing) add_rate_limit_headers(r);
       lws* w = it->second;
       pending_http.erase(it);
       auto** p = static_cast<session**>(lws_wsi_user(w));

@@ -8,6 +8,7 @@ Standard library only (Debian's /usr/bin/python3)."""
 import atexit
 import base64
 import ctypes
+import fcntl
 import hashlib
 import hmac
 import json
@@ -21,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 import traceback
@@ -299,6 +301,66 @@ def jwt_hs256(secret, claims):
     return f"{head}.{body}.{b64url(sig)}"
 
 
+class Terminal:
+    """`rtev ARGS…` on a terminal of its own, as a person runs it: a pty that is its controlling
+    terminal (stdin, stdout and stderr all on it, default line discipline: typing Ctrl-C there
+    sends SIGINT and echoes `^C`). `screen` is every byte the terminal showed, \r\n kept."""
+
+    def __init__(self, args, env):
+        master, slave = pty.openpty()
+
+        def child_setup():
+            _die_with_parent()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # after setsid (start_new_session)
+
+        self.p = subprocess.Popen(args, env=env, stdin=slave, stdout=slave, stderr=slave,
+                                  start_new_session=True, preexec_fn=child_setup)
+        os.close(slave)
+        self.master = master
+        self.screen = b""
+
+    def _read(self, timeout):
+        r, _, _ = select.select([self.master], [], [], timeout)
+        if not r:
+            return True
+        try:
+            data = os.read(self.master, 65536)
+        except OSError:  # EIO: every process closed the terminal
+            return False
+        self.screen += data
+        return bool(data)
+
+    def wait_for(self, needle, timeout=10):
+        """Reads until the screen shows `needle` (bytes); False on time-out or the end."""
+        deadline = time.monotonic() + timeout
+        while needle not in self.screen:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._read(left):
+                return needle in self.screen
+        return True
+
+    def type(self, data):
+        os.write(self.master, data)
+
+    def finish(self, timeout=15):
+        """Reads to the end; returns the exit code (or "killed")."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._read(deadline - time.monotonic()):
+            if self.p.poll() is not None and not select.select([self.master], [], [], 0.2)[0]:
+                break
+        try:
+            rc = self.p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            rc = "killed"
+        os.close(self.master)
+        return rc
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+
+
 class Suite:
     def __init__(self, name):
         if len(sys.argv) < 2:
@@ -385,6 +447,11 @@ class Suite:
         b = Bg([self.rtev, *map(str, args)], env or self.env(), stdin_data, keep_stdin=keep_stdin)
         self.cleanups.append(b.kill)
         return b
+
+    def terminal(self, *args, env=None):
+        term = Terminal([self.rtev, *map(str, args)], env or self.env())
+        self.cleanups.append(term.kill)
+        return term
 
     def run_pty(self, *args, env=None, timeout=20):
         """Runs `rtev ARGS…` with stdout on a terminal (a pty), stderr a pipe. Output has the

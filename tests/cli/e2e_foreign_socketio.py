@@ -134,6 +134,41 @@ def test_joins_wait_for_the_authentication():
             "goes then (exit 0)",
             r.rc == 0 and r.elapsed > 2.9 and "no answer to 'authenticate' within 3000 ms" in r.err, r)
 
+    mark = sio.mark()
+    r = t.run("tail", *sio_args(sio.http + "/async-custom"), *auth, "--emit-wait", "100ms", "--join", "lobby",
+              "--timeout", "20s")
+    order = [("authed" if "authed" in j else "join") for j in
+             sio.seen(lambda j: j.get("authed") == "/async-custom" or (j.get("received") == "join"
+                                                                     and j.get("nsp") == "/async-custom"), mark)]
+    t.check("--emit-wait 100ms, a server that never answers in a way rtev knows (auth_ok, no ack): the wait "
+            "is said with its length and the join goes before the server has authenticated (refused: exit 1)",
+            r.rc == 1 and "no answer to 'authenticate' within 100 ms" in r.err and order[:1] == ["join"]
+            and "cannot join 'lobby': authenticate first" in r.err, (r, order))
+    mark = sio.mark()
+    r = t.run("tail", *sio_args(sio.http), "--emit", "hello", '{"n":1}', "--emit-wait", "200ms", "--join", "lobby",
+              "--type", "room_event", "--count", "1", "--timeout", "20s")
+    t.check("--emit-wait 200ms with an emit nobody handles (never acknowledged): said, then the join goes "
+            "and is answered: exit 0",
+            r.rc == 0 and "no answer to 'hello' within 200 ms" in r.err
+            and [e["data"]["room"] for e in r.json_lines()] == ["lobby"], r)
+    mark = sio.mark()
+    r = t.run("tail", *sio_args(sio.http + "/async"), *auth, "--emit-wait", "0", "--join", "lobby",
+              "--timeout", "20s")
+    order = [("authed" if "authed" in j else "join") for j in
+             sio.seen(lambda j: j.get("authed") == "/async" or (j.get("received") == "join"
+                                                              and j.get("nsp") == "/async"), mark)]
+    t.check("--emit-wait 0: nothing waits for the emits (the join goes at once and is refused: exit 1), "
+            "nothing said about a wait", r.rc == 1 and "no answer" not in r.err and order[:1] == ["join"], (r, order))
+    for value in ("soon", "500us", "2h"):
+        r = t.run("tail", *sio_args(sio.http), *auth, "--emit-wait", value)
+        t.check(f"--emit-wait {value}: exit 2 naming the flag and the accepted forms",
+                one_line_naming(r, "--emit-wait", "0 (no wait)", "1ms to 1h"), r)
+    r = t.run("tail", *sio_args(sio.http), "--emit-wait", "1s")
+    t.check("--emit-wait without --emit: exit 2 saying so", one_line_naming(r, "--emit-wait", "--emit"), r)
+    r = t.run("tail", "--url", "ws://127.0.0.1:1/events/ws/connect", "--emit-wait", "1s")
+    t.check("--emit-wait with the rtev protocol: exit 2, it needs --protocol socketio",
+            one_line_naming(r, "--emit-wait", "needs --protocol socketio"), r)
+
     r = t.run("tail", *sio_args(sio.http + "/async"), "--join", "lobby", "--timeout", "20s")
     t.check("a refused join (no authentication): exit 1 at once with the server's reason",
             r.rc == 1 and r.elapsed < 10 and "cannot join 'lobby': authenticate first" in r.err, r)

@@ -10,6 +10,7 @@ with no id or seq, answers what it does not know with {"type":"error"} and never
   (missing timestamp → receive time, missing timezone → UTC, said with -v; naive timestamps
   read in their zone); --room filters only what names a room; reconnects keep `?token=`; a
   refused token is exit 4.
+- `--detect-wait` sets how long a silent server has before it counts as foreign (0: never).
 - `rtev connect` sends piped lines to it as they are and prints its answers.
 - rtev serve is still rtev serve, and its silent token mode still ends in exit 4.
 usage: e2e_foreign_ws.py RTEV_BINARY"""
@@ -18,7 +19,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cli_e2e_support import Suite  # noqa: E402
+from cli_e2e_support import Suite, one_line_naming  # noqa: E402
 from foreign_servers import NodeServer, have_node_module  # noqa: E402
 
 t = Suite("foreign_ws")
@@ -110,6 +111,36 @@ def test_deadlines_and_exit_codes():
             and "reconnected" in res.err, res)
 
 
+def test_detect_wait():
+    quiet = NodeServer(t, "foreign_ws_server.js", "--silent")
+    tail = t.bg("tail", endpoint(quiet), "--detect-wait", "300ms", "--type", "late", "--count", "1",
+                "--timeout", "30s", "-v")
+    taken = tail.wait_err("sent nothing within 300 ms", 15)
+    t.check("--detect-wait 300ms: a silent server is taken for a foreign one after 300 ms, and -v says so "
+            "before the server has sent anything", taken, tail.err)
+    if taken:
+        emit(quiet, {"type": "late", "data": {"n": 1}})
+    r = tail.finish(30)
+    t.check("… and its first message, sent after that, is the event that meets --count 1: exit 0",
+            taken and r.rc == 0 and [e["data"] for e in r.json_lines()] == [{"n": 1}], r)
+
+    r = t.run("tail", endpoint(quiet), "--detect-wait", "0", "--connect-timeout", "1500ms", "-v")
+    t.check("--detect-wait 0: silence never makes a server foreign, it waits for `authenticated`: "
+            "exit 3 at --connect-timeout", r.rc == 3 and "does not speak" not in r.err
+            and "could not connect" in r.err, r)
+    s = t.server()
+    r = t.run("tail", "--url", s.url, "--detect-wait", "0", "--timeout", "1s", "-v")
+    t.check("--detect-wait 0 against rtev serve: rtev, as always", r.rc == 0 and f"connected to {s.url} (rtev)" in r.err, r)
+    s.stop()
+    for value in ("soon", "500us", "-1s", "2h", ""):
+        r = t.run("tail", endpoint(quiet), "--detect-wait", value)
+        t.check(f"--detect-wait {value!r}: exit 2 naming the flag and the accepted forms",
+                one_line_naming(r, "--detect-wait", "0 (wait for 'authenticated'", "1ms to 1h"), r)
+    r = t.run("tail", "--url", f"http://127.0.0.1:{quiet.port}/events", "--detect-wait", "1s")
+    t.check("--detect-wait with SSE: exit 2, it needs --protocol rtev",
+            one_line_naming(r, "--detect-wait", "needs --protocol rtev"), r)
+
+
 def test_connect():
     srv = NodeServer(t, "foreign_ws_server.js")
     mark = srv.mark()
@@ -148,6 +179,6 @@ if not have_node_module("ws"):
     print("0 passed, 0 failed")
     sys.exit(0)
 
-for fn in (test_tail, test_deadlines_and_exit_codes, test_connect, test_rtev_serve_is_still_rtev):
+for fn in (test_tail, test_deadlines_and_exit_codes, test_detect_wait, test_connect, test_rtev_serve_is_still_rtev):
     t.section(fn)
 t.finish()

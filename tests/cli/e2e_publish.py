@@ -9,6 +9,8 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from datetime import datetime
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -240,6 +242,31 @@ def test_format_jsonl():
     tok.stop()
 
 
+def test_http_rate_limit_headers():
+    """POST /api/events answers announce the per-address limit; a refused one says when to retry."""
+    slow = t.server("--rate-limit", "2/s", "--rate-burst", "3")
+    answers = []
+    for i in range(5):
+        req = urllib.request.Request(slow.http + "/api/events",
+                                     json.dumps({"type": "h", "room": "h", "data": {"i": i}}).encode(),
+                                     {"content-type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                answers.append((resp.status, dict(resp.headers)))
+        except urllib.error.HTTPError as e:
+            answers.append((e.code, dict(e.headers)))
+    statuses = [a[0] for a in answers]
+    t.check("--rate-limit 2/s --rate-burst 3: three POSTs accepted (202), then 429",
+            statuses[:3] == [202, 202, 202] and 429 in statuses[3:], answers)
+    t.check("every answer carries X-RateLimit-Limit: 2 and X-RateLimit-Burst: 3",
+            all(h.get("X-RateLimit-Limit") == "2" and h.get("X-RateLimit-Burst") == "3" for _, h in answers),
+            answers)
+    refused = [h for st, h in answers if st == 429]
+    t.check("a 429 carries Retry-After in whole seconds (1 at 2/s)",
+            refused and all(h.get("Retry-After") == "1" for h in refused), answers)
+    slow.stop()
+
+
 def test_rate_limit_and_progress():
     """A default `rtev serve` allows 100 messages a second per connection (burst 100): publishing
     keeps under the limit it announces, so large runs are all stored, exit 0."""
@@ -264,6 +291,21 @@ def test_rate_limit_and_progress():
     t.check("publish --http --count 250 (over the per-address limit): 429s are retried, exit 0, all stored once",
             r.rc == 0 and [e["data"]["n"] for e in fresh.history("hb")] == list(range(1, 251)), r)
 
+    for proto, args in (("--protocol sse", ("--protocol", "sse")), ("--http", ("--http",))):
+        room = "sse500" if "sse" in proto else "http500"
+        r = t.run("publish", "--url", fresh.url, *args, "bulk", '{"n":{{seq}}}', "--count", "500", "--room", room,
+                  timeout=90)
+        t.check(f"publish {proto} --count 500 against a default server (HTTP POSTs, 100/s per address): exit 0, "
+                "all 500 stored once, in order",
+                r.rc == 0 and [e["data"]["n"] for e in fresh.history(room)] == list(range(1, 501))
+                and "too many" not in r.err, (r, len(fresh.history(room))))
+    rec = t.write("sse-replay.jsonl", "".join(json.dumps({"type": "rp", "room": "rp", "data": {"n": i},
+                                                          "timestamp": "2024-01-15T10:00:00Z", "timezone": "UTC"})
+                                              + "\n" for i in range(1, 251)))
+    r = t.run("replay", "--url", fresh.url, "--protocol", "sse", rec, "--speed", "max", timeout=90)
+    t.check("replay --speed max --protocol sse of 250 events: exit 0, all stored in order",
+            r.rc == 0 and [e["data"]["n"] for e in fresh.history("rp")] == list(range(1, 251)), r)
+
     r = t.run_stderr_tty("publish", "--url", fresh.url, "tty", '{"n":{{seq}}}', "--count", "300", "--room", "tty")
     t.check("with stderr a terminal: a progress line with count, rate and ETA, then a summary; stdout empty",
             r.rc == 0 and "published" in r.err and "/300" in r.err and "/s" in r.err and "ETA" in r.err
@@ -272,6 +314,6 @@ def test_rate_limit_and_progress():
 
 
 for fn in (test_targets_and_data, test_jsonl_round_trip, test_http, test_rejected, test_usage_and_connect_errors,
-           test_format_jsonl, test_rate_limit_and_progress):
+           test_format_jsonl, test_http_rate_limit_headers, test_rate_limit_and_progress):
     t.section(fn)
 t.finish()

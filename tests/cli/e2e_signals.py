@@ -130,6 +130,64 @@ def test_second_signal():
     hole.close()
 
 
-for fn in (test_connecting, test_backoff, test_health_wait, test_reading, test_second_signal):
+def after_ctrl_c(screen):
+    """What the terminal showed after the echoed ^C (bytes), or None without one."""
+    at = screen.rfind(b"^C")
+    return None if at < 0 else screen[at + 2:]
+
+
+def test_clean_line_after_ctrl_c():
+    """Ctrl-C typed on the terminal the command runs on: the terminal echoes `^C` where the cursor
+    is; what follows — the exit message, and the shell's prompt after the exit — starts on a line
+    of its own, at column 0."""
+    srv.post({"type": "clean_line", "room": "cl", "data": {"n": 1}})
+    term = t.terminal("tail", "--url", URL, "--room", "cl", "--since", "beginning")
+    shown = term.wait_for(b'{"n":1}\r\n', 15)
+    term.type(b"\x03")
+    rc = term.finish()
+    t.check("tail (pretty, on its terminal), Ctrl-C: exit 0 and the line after ^C is ended, nothing "
+            "glued to it", shown and rc == 0 and after_ctrl_c(term.screen) == b"\r\n", (rc, term.screen))
+
+    term = t.terminal("tail", "--url", URL, "--room", "cl", "--since", "beginning", "--count", "5")
+    shown = term.wait_for(b'{"n":1}\r\n', 15)
+    term.type(b"\x03")
+    rc = term.finish()
+    rest = after_ctrl_c(term.screen)
+    t.check("tail --count 5, Ctrl-C: the exit message starts a line of its own after ^C (not '^Crtev: …') "
+            "and the screen ends at column 0 for the prompt",
+            shown and rc == 130 and rest is not None and rest.startswith(b"\r\nrtev: interrupted by SIGINT")
+            and rest.endswith(b"\r\n"), (rc, term.screen))
+
+    term = t.terminal("tail", "--url", URL, "--room", "cl", "--since", "beginning", "--count", "5")
+    shown = term.wait_for(b'{"n":1}\r\n', 15)
+    term.p.send_signal(signal.SIGTERM)
+    rc = term.finish()
+    t.check("SIGTERM from another process (nothing echoed, the cursor at column 0): no blank line added, "
+            "the message follows the last event line directly",
+            shown and rc == 143 and b'{"n":1}\r\nrtev: interrupted by SIGTERM' in term.screen
+            and term.screen.endswith(b"\r\n"), (rc, term.screen))
+
+    term = t.terminal("publish", "--url", URL, "progress", "{}", "--room", "cl", "--count", "100", "--rate", "2/s")
+    shown = term.wait_for(b"rtev: published", 15)
+    term.type(b"\x03")
+    rc = term.finish()
+    rest = after_ctrl_c(term.screen)
+    t.check("publish drawing its progress line, Ctrl-C: the line with the progress and ^C is ended before "
+            "the exit message, which starts at column 0; the screen ends at column 0",
+            shown and rc == 130 and rest is not None and rest.startswith(b"\r\n") and b"^Crtev" not in term.screen
+            and b"\nrtev: interrupted by SIGINT" in rest and rest.endswith(b"\r\n"), (rc, term.screen))
+
+    term = t.terminal("serve", "--port", "0", "--db", ":memory:")
+    shown = term.wait_for(b"RTEV_URL=", 15) and term.wait_for(b"\r\n", 5)
+    term.type(b"\x03")
+    rc = term.finish()
+    rest = after_ctrl_c(term.screen)
+    t.check("rtev serve on its terminal, Ctrl-C: exit 0 and the ^C line is ended for the prompt",
+            shown and rc == 0 and rest is not None and rest.startswith(b"\r\n") and rest.endswith(b"\r\n"),
+            (rc, term.screen))
+
+
+for fn in (test_connecting, test_backoff, test_health_wait, test_reading, test_second_signal,
+           test_clean_line_after_ctrl_c):
     t.section(fn)
 t.finish()

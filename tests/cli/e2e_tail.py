@@ -45,9 +45,10 @@ def hist(*extra):
     return t.run("tail", "--url", URL, "--since", "beginning", "--until-end", *extra)
 
 
-def display_local(ts, zone):
+def clock_ms(ts, zone):
+    """pretty's local time: the wall clock in the zone, to the millisecond, fixed width."""
     d = datetime.fromisoformat(ts).astimezone(ZoneInfo(zone))
-    return f"{d:%b} {d.day}, {d.year}, {d.hour % 12 or 12}:{d:%M:%S} {'AM' if d.hour < 12 else 'PM'}"
+    return f"{d:%Y-%m-%d %H:%M:%S}.{d.microsecond // 1000:03d}"
 
 
 def iso_in(ts, zone):
@@ -242,7 +243,7 @@ def test_formats():
 
     r = hist("--room", "r1", "--type", "message_sent", "--format", "pretty", "--tz", "Asia/Tokyo")
     line = r.lines()[0] if r.lines() else ""
-    want_time = display_local(e1["timestamp"], "Asia/Tokyo")
+    want_time = clock_ms(e1["timestamp"], "Asia/Tokyo")
     t.check("--format pretty --tz Asia/Tokyo: the time in that zone, the type, the room, a compact payload",
             r.rc == 0 and len(r.lines()) == 1 and want_time in line and "message_sent" in line and " r1 " in f" {line} "
             and '"message_text":"hello from r1"' in line and "\x1b" not in line, f"want {want_time!r}\n{r}")
@@ -252,7 +253,20 @@ def test_formats():
     r = hist("--room", "r1", "--type", "message_sent", "--format", "pretty", "--time", "relative")
     t.check("--time relative: 'just now' for a fresh event", r.rc == 0 and "just now" in r.out, r)
     r = hist("--room", "r1", "--type", "message_sent", "--format", "pretty", "--time", "local", "--tz", "UTC")
-    t.check("--time local --tz UTC", r.rc == 0 and display_local(e1["timestamp"], "UTC") in r.out, r)
+    t.check("--time local --tz UTC: pretty's clock, to the millisecond",
+            r.rc == 0 and r.out.startswith(clock_ms(e1["timestamp"], "UTC") + "  "), r)
+    r = hist("--format", "pretty", "--tz", "America/New_York")
+    rows = r.lines()[:5]  # the seeded events, seqs 1-5 (other sections add more later)
+    want = [clock_ms(e["timestamp"], "America/New_York") for e in E]
+    # A column is as wide as its widest value so far: new_message is padded to message_sent's
+    # width, so the payloads of rows 1-3 start in one column; (broadcast) and content-created
+    # widen theirs for the rows after them.
+    starts = [l.index("{") for l in rows]
+    t.check("pretty lines up its columns: a 23-character clock with milliseconds in --tz, then type, room "
+            "and #seq padded to the widest so far",
+            r.rc == 0 and len(rows) == 5 and [l[:23] for l in rows] == want
+            and all(l[23:25] == "  " for l in rows) and starts[0] == starts[1] == starts[2]
+            and starts == sorted(starts) and rows[4].split()[2:5] == ["content-created", "r3", f"#{E[4]['seq']}"], r)
     env = t.env(RTEV_TZ="America/New_York")
     r = t.run("tail", "--url", URL, "--since", "beginning", "--until-end", "--room", "r1", "--type", "message_sent",
               "--format", "pretty", "--time", "iso", env=env)

@@ -9,6 +9,7 @@
 #include "flag_values.hpp"
 #include "rtev/duration.hpp"
 #include "rtev/error.hpp"
+#include "terminal_line.hpp"
 
 namespace rtev::cli {
 
@@ -16,7 +17,9 @@ namespace {
 
 server* running = nullptr;  // for the signal handler; set while run() is active
 
-extern "C" void on_signal(int) {
+extern "C" void on_signal(int, siginfo_t* info, void*) {
+  // Ctrl-C typed: the terminal echoed `^C`; the log lines that follow start on the next line.
+  terminal::end_echoed_line(info && info->si_code == SI_KERNEL);
   if (running) running->request_stop();
 }
 
@@ -120,7 +123,8 @@ int run_serve(serve_options& opt) {
 
   running = srv.get();
   struct sigaction sa {};
-  sa.sa_handler = on_signal;
+  sa.sa_sigaction = on_signal;
+  sa.sa_flags = SA_SIGINFO;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
