@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cstring>
 
+#include <libwebsockets.h>
+
 #include "http_request_head.hpp"
 #include "rtev/json.hpp"
 
@@ -25,6 +27,78 @@ head_check bad_request(const std::string& message) {
 
 bool is_control(unsigned char c) {
   return c < 0x20 || c == 0x7f;
+}
+
+// The words lws 4.1's header parser matches byte by byte (its lextable), as lws itself names
+// them: header names ("accept:"), request-line words ("get ", "http/1.1 ", "patch") and the
+// HTTP/2 pseudo headers (":path"). Read once from lws_token_to_string().
+struct lws_words {
+  std::vector<std::string> header_names;  ///< "accept": every known header, without its ':'
+  std::vector<std::string> others;        ///< "get ", "patch", "uri-args", ":path", ...
+  std::vector<std::string> bare_methods;  ///< methods lws matches without a space: "patch", ...
+};
+
+const lws_words& lws_known_words() {
+  static const lws_words words = [] {
+    lws_words w;
+    for (int i = 0; i < WSI_TOKEN_COUNT; ++i) {
+      const auto* raw = lws_token_to_string(static_cast<lws_token_indexes>(i));
+      if (!raw || !*raw) continue;
+      std::string word(reinterpret_cast<const char*>(raw));
+      if (std::any_of(word.begin(), word.end(),
+                      [](char c) { return is_control(static_cast<unsigned char>(c)); }))
+        continue;
+      if (word.size() > 1 && word.back() == ':' && word.front() != ':') {
+        word.pop_back();
+        w.header_names.push_back(word);
+        continue;
+      }
+      const bool method = i == WSI_TOKEN_GET_URI || i == WSI_TOKEN_POST_URI ||
+                          i == WSI_TOKEN_OPTIONS_URI || i == WSI_TOKEN_PATCH_URI ||
+                          i == WSI_TOKEN_PUT_URI || i == WSI_TOKEN_DELETE_URI ||
+                          i == WSI_TOKEN_CONNECT || i == WSI_TOKEN_HEAD_URI;
+      if (method && word.back() != ' ') w.bare_methods.push_back(word);
+      w.others.push_back(word);
+    }
+    return w;
+  }();
+  return words;
+}
+
+bool starts_with(std::string_view text, std::string_view start) {
+  return text.size() >= start.size() && text.compare(0, start.size(), start) == 0;
+}
+
+// Why lws 4.1 cannot read a header of this (lower-case) name, if it cannot. Its parser matches
+// a name against its words byte by byte: a name that ends (at ':') part way through one of them,
+// other than a whole header name, leaves it waiting for the rest until its 10 s header timeout
+// (`A:`, `Cook:`, `Get:`); a name that begins with a method it matches without a space
+// (`Put:`, `Deleted:`) closes the connection. Measured against lws 4.1.6, docs/lws-notes.md.
+std::optional<std::string> lws_unreadable_name(const std::string& name) {
+  const lws_words& words = lws_known_words();
+  if (std::find(words.header_names.begin(), words.header_names.end(), name) !=
+      words.header_names.end())
+    return std::nullopt;
+  const auto longer = [&](const std::string& word) {
+    return word.size() > name.size() && starts_with(word, name);
+  };
+  const std::string prefix = "libwebsockets 4.1 ";
+  auto it = std::find_if(words.header_names.begin(), words.header_names.end(), longer);
+  if (it != words.header_names.end())
+    return prefix + "stalls on a header name that is the beginning of a known one, here '" + *it +
+           "'";
+  it = std::find_if(words.others.begin(), words.others.end(), longer);
+  if (it != words.others.end()) {
+    std::string word = *it;
+    if (word.back() == ' ') word.pop_back();
+    return prefix + "stalls on a header name that is the beginning of a word it knows from " +
+           "request lines, here '" + word + "'";
+  }
+  for (const std::string& method : words.bare_methods)
+    if (starts_with(name, method))
+      return prefix + "closes the connection on a header name that begins with the method '" +
+             method + "'";
+  return std::nullopt;
 }
 
 int hex_value(char c) {
@@ -101,6 +175,10 @@ std::optional<head_check> header_line_refusal(std::string_view line, std::size_t
   if (!token)
     return bad_request("header line " + std::to_string(number) + " has no valid name: '" + shown +
                        "'");
+  if (auto why = lws_unreadable_name(lower_name))
+    return bad_request("header '" + rtev::printable(lower_name) +
+                       "' cannot be read by this server's HTTP parser (" + *why +
+                       "); rename or drop it");
   // lws itself limits only the headers it knows by name; this covers every header the same way
   // (head_refusal answers the same for a known header cut by lws's token limit).
   if (line.size() - colon - 1 > max_header_bytes)

@@ -3,13 +3,15 @@
 //
 // lws 4.1 answers some request heads itself, before any callback and in ways a client cannot
 // act on: a malformed `%` escape or an unknown method gets an HTML 403, a decoded NUL closes
-// the connection, a decoded CR/LF silently cuts the query, and a header line without a colon
-// waits 10 s and closes. check_request_head() reads the head as raw bytes and refuses those
-// with a JSON error naming the problem (400, 414, 431, 501, 505), as it does a header line
-// longer than max_header_bytes and a TLS handshake on this plain port; a head it passes goes to
-// lws unchanged, where http_request_head's checks (sizes, UTF-8, body length) still apply.
+// the connection, a decoded CR/LF silently cuts the query, a header line without a colon or a
+// header named like the beginning of one lws knows (`A:` of accept, `Cook:`) waits 10 s and
+// closes, and a header named `Put…`, `Patch…` or `Delete…` closes at once.
+// check_request_head() reads the head as raw bytes and refuses those with a JSON error naming
+// the problem (400, 414, 431, 501, 505), as it does a header line longer than max_header_bytes
+// and a TLS handshake on this plain port; a head it passes goes to lws unchanged, where
+// http_request_head's checks (sizes, UTF-8, body length) still apply.
 //
-// Pure functions, no lws: any thread.
+// Pure functions (lws is asked only for its table of header names, read once): any thread.
 
 #include <cstddef>
 #include <optional>

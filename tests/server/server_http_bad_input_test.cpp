@@ -265,6 +265,30 @@ TEST_CASE("odd_methods_and_requests_get_clear_answers", "[server][http][bad_inpu
     CHECK(r.status == 400);
     CHECK(error_message(r) == "header line 3 has no ':': 'NoColonHere'");
   }
+  SECTION("a header named like the beginning of one lws knows is 400 at once, not a 10 s wait") {
+    const http_response r = http_get(srv.port(), "/health", {{"A", "v"}});
+    CHECK(r.status == 400);
+    CHECK(error_code(r) == "bad_request");
+    CHECK(error_message(r) ==
+          "header 'a' cannot be read by this server's HTTP parser (libwebsockets 4.1 stalls on a "
+          "header name that is the beginning of a known one, here 'accept'); rename or drop it");
+    CHECK(http_get(srv.port(), "/health", {{"Cook", "v"}}).status == 400);
+    CHECK(http_get(srv.port(), "/health", {{"Put", "v"}}).status == 400);
+    // Not the beginning of a known name: served as usual.
+    CHECK(http_get(srv.port(), "/health", {{"X-Ab", "v"}}).status == 200);
+    CHECK(http_get(srv.port(), "/health", {{"Cookiex", "v"}}).status == 200);
+  }
+  SECTION("a WebSocket upgrade with such a header gets the same 400") {
+    const http_response r = http_get(srv.port(), "/ws",
+                                     {{"Upgrade", "websocket"},
+                                      {"Connection", "Upgrade"},
+                                      {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+                                      {"Sec-WebSocket-Version", "13"},
+                                      {"X-A", "v"}});
+    CHECK(r.status == 400);
+    CHECK(error_message(r).rfind("header 'x-a' cannot be read", 0) == 0);
+    CHECK(error_message(r).find("here 'x-auth-token'") != std::string::npos);
+  }
   SECTION("a head sent in pieces, a POST body included, is served like one sent at once") {
     const http_response r = http_raw_pieces(
         srv.port(),
