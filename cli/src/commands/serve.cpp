@@ -109,18 +109,8 @@ int run_serve(serve_options& opt) {
     throw usage_error(e.what());
   }
 
-  const std::string line = "RTEV_URL=" + srv->url();
-  if (!opt.ready_file.empty()) {
-    // Written whole, then renamed: a watcher never sees a half-written file.
-    const std::string tmp = opt.ready_file + ".tmp";
-    std::ofstream f(tmp, std::ios::trunc);
-    f << line << '\n';
-    f.close();
-    if (!f || std::rename(tmp.c_str(), opt.ready_file.c_str()) != 0)
-      throw usage_error("--ready-file: cannot write '" + opt.ready_file + "'");
-  }
-  std::cout << line << std::endl;
-
+  // Before the readiness line: a Ctrl-C or SIGTERM sent as soon as it appears (a script, a
+  // test) must stop the server cleanly, not kill it with the default action.
   running = srv.get();
   struct sigaction sa {};
   sa.sa_sigaction = on_signal;
@@ -129,6 +119,21 @@ int run_serve(serve_options& opt) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+
+  const std::string line = "RTEV_URL=" + srv->url();
+  if (!opt.ready_file.empty()) {
+    // Written whole, then renamed: a watcher never sees a half-written file.
+    const std::string tmp = opt.ready_file + ".tmp";
+    std::ofstream f(tmp, std::ios::trunc);
+    f << line << '\n';
+    f.close();
+    if (!f || std::rename(tmp.c_str(), opt.ready_file.c_str()) != 0) {
+      running = nullptr;  // the server goes with this exception
+      throw usage_error("--ready-file: cannot write '" + opt.ready_file + "'");
+    }
+  }
+  std::cout << line << std::endl;
+
   srv->run();
   running = nullptr;
   srv.reset();
