@@ -36,15 +36,14 @@ class tracking_buf : public std::streambuf {
   int_type overflow(int_type c) override {
     if (traits_type::eq_int_type(c, traits_type::eof()))
       return inner_->pubsync() == 0 ? traits_type::not_eof(c) : traits_type::eof();
-    const int_type r = inner_->sputc(traits_type::to_char_type(c));
-    if (!traits_type::eq_int_type(r, traits_type::eof()))
-      tty_.at_line_start = traits_type::to_char_type(c) == '\n';
-    return r;
+    // Noted before the write: a line-buffered terminal shows a newline inside sputc, and a
+    // signal sent the moment it appears must find the cursor already at column 0.
+    tty_.at_line_start = traits_type::to_char_type(c) == '\n';
+    return inner_->sputc(traits_type::to_char_type(c));
   }
   std::streamsize xsputn(const char* s, std::streamsize n) override {
-    const std::streamsize written = inner_->sputn(s, n);
-    if (written > 0) tty_.at_line_start = s[written - 1] == '\n';
-    return written;
+    if (n > 0) tty_.at_line_start = s[n - 1] == '\n';  // before the write, as in overflow()
+    return inner_->sputn(s, n);
   }
   int sync() override { return inner_->pubsync(); }
 
