@@ -55,10 +55,8 @@ history_page history_store::query(const history_query& q) const {
   if (q.until_us) common.add("time_us <= ?").number(*q.until_us);
   if (!q.types.empty()) {
     std::string any;
-    for (const auto& t : q.types) {
-      any += any.empty() ? "(" : " OR ";
-      any += "type GLOB ?";
-    }
+    for (std::size_t i = 0; i < q.types.size(); ++i)
+      any += i == 0 ? "(type GLOB ?" : " OR type GLOB ?";
     common.add(any + ")");
     for (const auto& t : q.types) common.text(to_sqlite_glob(t));
   }
