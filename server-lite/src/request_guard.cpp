@@ -94,10 +94,14 @@ std::optional<std::string> lws_unreadable_name(const std::string& name) {
     return prefix + "stalls on a header name that is the beginning of a word it knows from " +
            "request lines, here '" + word + "'";
   }
-  for (const std::string& method : words.bare_methods)
-    if (starts_with(name, method))
-      return prefix + "closes the connection on a header name that begins with the method '" +
-             method + "'";
+  for (const std::string& method : words.bare_methods) {
+    if (!starts_with(name, method)) continue;
+    std::string why = prefix;
+    why += "closes the connection on a header name that begins with the method '";
+    why += method;
+    why += "'";
+    return why;
+  }
   return std::nullopt;
 }
 
