@@ -271,7 +271,7 @@ void http_api::history(const http_request& req,
           }
           body += "],\"next\":";
           body += page.more && !page.events.empty() ? std::to_string(page.events.back().seq)
-                                                     : std::string("null");
+                                                    : std::string("null");
           body += '}';
           reply({200, std::move(body), "application/json"});
         });

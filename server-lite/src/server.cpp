@@ -259,8 +259,11 @@ struct server::impl {
     return buf;
   }
 
-  int add_headers(lws* wsi, const http_response& r, unsigned char** p, unsigned char* end) {
-    for (const auto& [name, value] : r.headers) {
+  // --- HTTP helpers ----------------------------------------------------------------------
+
+  static int add_header_list(lws* wsi, const std::vector<std::pair<std::string, std::string>>& list,
+                             unsigned char** p, unsigned char* end) {
+    for (const auto& [name, value] : list) {
       const std::string n = name + ":";
       if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(n.c_str()),
                                       reinterpret_cast<const unsigned char*>(value.data()),
@@ -270,17 +273,12 @@ struct server::impl {
     return 0;
   }
 
-  // --- HTTP helpers ----------------------------------------------------------------------
+  int add_headers(lws* wsi, const http_response& r, unsigned char** p, unsigned char* end) {
+    return add_header_list(wsi, r.headers, p, end);
+  }
 
   int add_cors(lws* wsi, unsigned char** p, unsigned char* end) {
-    for (const auto& [name, value] : cors) {
-      const std::string n = name + ":";
-      if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(n.c_str()),
-                                      reinterpret_cast<const unsigned char*>(value.data()),
-                                      static_cast<int>(value.size()), p, end))
-        return 1;
-    }
-    return 0;
+    return add_header_list(wsi, cors, p, end);
   }
 
   // Writes headers and body in one go. Only for small bodies (rejections in CONFIRM_UPGRADE).
