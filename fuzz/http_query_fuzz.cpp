@@ -49,7 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     publish_request a;
     a.type = "chat.message";
     a.room = "room:1";
-    a.data = {{"text", "hi"}};
+    a.data = R"({"text":"hi"})";
     publish_request b = a;
     b.room = "user:alice";
     publish_request c = a;

@@ -148,6 +148,9 @@ void history_store::open_database(const std::string& path) {
   // WAL to 1 MB when it restarts: on a small disk a WAL that only grows to the default
   // threshold fills the disk before it is ever checkpointed.
   exec(db, "PRAGMA wal_autocheckpoint=256");
+  // 16 MB of page cache for the writer (SQLite's default is 2 MB): the index pages an append
+  // touches stay in memory instead of being read back from the file for every transaction.
+  exec(db, "PRAGMA cache_size=-16384");
   exec(db, "PRAGMA journal_size_limit=1048576");
 
   // Creating the schema (or writing to it) inside an IMMEDIATE transaction proves the file is

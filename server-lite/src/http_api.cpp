@@ -315,10 +315,11 @@ void http_api::publish(const http_request& req, const std::function<void(http_re
     std::size_t k = 0;
     for (std::size_t n : per_item) {
       if (n == 1)
-        list.push_back(out.results[k]);
+        list.push_back(publish_result_json(out.results[k]));
       else {
         json group = json::array();
-        for (std::size_t j = 0; j < n; ++j) group.push_back(out.results[k + j]);
+        for (std::size_t j = 0; j < n; ++j)
+          group.push_back(publish_result_json(out.results[k + j]));
         list.push_back({{"id", group[0]["id"]}, {"seq", group[0]["seq"]}, {"events", group}});
       }
       k += n;

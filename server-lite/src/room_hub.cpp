@@ -263,7 +263,7 @@ void room_hub::publish_presence(const char* type, const std::string& user_id) {
     publish_request r;
     r.type = type;
     r.room = "presence";
-    r.data = {{"user_id", user_id}, {"timestamp", stamp}};
+    r.data = json{{"user_id", user_id}, {"timestamp", stamp}}.dump();
     publish({std::move(r)}, nullptr);
     return;
   }

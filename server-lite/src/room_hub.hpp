@@ -155,17 +155,32 @@ struct connection {
 /// What a publisher asked for, from any front door.
 struct publish_request {
   std::string type;
-  json data = json::object();
+  std::string data = "{}";  ///< the event's data as JSON text, serialised once by the door
   std::optional<std::string> id;
   std::string room;  ///< empty with broadcast
   bool broadcast = false;
 };
 
+/// One event's answer to a publish.
+struct publish_result {
+  std::string id;
+  std::uint64_t seq = 0;   ///< the stored seq (the first one for a duplicate); 0 if not stored
+  std::string room;        ///< the event's room when known (empty for broadcasts)
+  bool duplicate = false;  ///< the id was already stored: nothing new was stored or delivered
+  std::string error_code;  ///< empty when stored (storage_error otherwise)
+  std::string error_message;
+  bool stored() const { return error_code.empty(); }
+};
+
 /// Replies to a publish, filled as the store commits: one result per event.
 struct publish_outcome {
-  json results = json::array();  ///< [{"id","seq","room"?,"duplicate"?} | {"error":{…}}]
+  std::vector<publish_result> results;
   bool failed = false;
 };
+
+/// A result as the rtev WebSocket door and the HTTP API write it (docs/protocol.md):
+/// {"id","seq","room"?,"duplicate"?} or {"id","error":{"code","message"}}.
+json publish_result_json(const publish_result& r);
 
 /// A client's presence option — `?presence=` on the connect URL, `"presence"` in an
 /// `authenticate` message or a Socket.IO CONNECT `auth`: a JSON boolean, or the text true/false

@@ -27,6 +27,51 @@ std::int64_t to_us(rtev::timestamp t) {
   return t.time_since_epoch().count();
 }
 
+// Appends `text` as a JSON string. Names (names.hpp), ids the server makes, RFC 3339 stamps and
+// zone names are plain printable ASCII and go as they are; anything else is escaped by
+// nlohmann's serializer.
+void append_json_string(std::string& out, const std::string& text) {
+  const bool plain = std::all_of(text.begin(), text.end(), [](char ch) {
+    const auto u = static_cast<unsigned char>(ch);
+    return u >= 0x20 && u < 0x7f && ch != '"' && ch != '\\';
+  });
+  if (!plain) {
+    out += json(text).dump(-1, ' ', false, json::error_handler_t::replace);
+    return;
+  }
+  out += '"';
+  out += text;
+  out += '"';
+}
+
+// A stored event's envelope, written directly (no JSON tree): the keys in the order nlohmann
+// writes an object's (sorted), so the bytes on the wire are what they were when it was built
+// as a tree; `data` is the request's JSON text as the door serialised it.
+std::string envelope_json(const publish_request& r, const std::string& id, std::uint64_t seq,
+                          const std::string& stamp, const std::string& zone) {
+  std::string out;
+  out.reserve(r.data.size() + r.type.size() + r.room.size() + id.size() + stamp.size() +
+              zone.size() + 96);
+  out += "{\"data\":";
+  out += r.data;
+  out += ",\"id\":";
+  append_json_string(out, id);
+  if (!r.broadcast) {
+    out += ",\"room\":";
+    append_json_string(out, r.room);
+  }
+  out += ",\"seq\":";
+  out += std::to_string(seq);
+  out += ",\"timestamp\":";
+  append_json_string(out, stamp);
+  out += ",\"timezone\":";
+  append_json_string(out, zone);
+  out += ",\"type\":";
+  append_json_string(out, r.type);
+  out += '}';
+  return out;
+}
+
 }  // namespace
 
 // An event appended to the store and not yet committed: fanned out and acknowledged when
@@ -43,8 +88,8 @@ struct room_hub::ack_group {
   std::size_t remaining = 0;
   publish_done done;
 
-  void settle(std::size_t i, json result) {
-    if (result.contains("error")) outcome.failed = true;
+  void settle(std::size_t i, publish_result result) {
+    if (!result.stored()) outcome.failed = true;
     outcome.results[i] = std::move(result);
     if (--remaining == 0 && done) {
       auto d = std::move(done);
@@ -90,7 +135,8 @@ std::vector<publish_request> room_hub::parse_publish(const json& body) const {
   publish_request base;
   base.type = *str("type", true);
   require_name("type", base.type, name_kind::type);
-  if (auto it = body.find("data"); it != body.end()) base.data = *it;
+  if (auto it = body.find("data"); it != body.end())
+    base.data = it->dump(-1, ' ', false, json::error_handler_t::replace);
   base.id = str("id", false);
   if (base.id && (base.id->empty() || base.id->size() > 128))
     throw parse_error("id", "expected 1 to 128 characters");
@@ -168,8 +214,7 @@ std::string room_hub::publish_refusal(const identity* who, const publish_request
 void room_hub::publish(std::vector<publish_request> reqs, publish_done done) {
   auto group = std::make_shared<ack_group>();
   group->remaining = reqs.size();
-  group->outcome.results = json::array();
-  for (std::size_t i = 0; i < reqs.size(); ++i) group->outcome.results.push_back(nullptr);
+  group->outcome.results.resize(reqs.size());
   group->done = std::move(done);
   if (reqs.empty()) {
     if (group->done) group->done(std::move(group->outcome));
@@ -187,24 +232,21 @@ void room_hub::publish(std::vector<publish_request> reqs, publish_done done) {
     publish_request& r = reqs[i];
     if (r.id) {
       if (auto it = recent_ids_.find(*r.id); it != recent_ids_.end()) {
-        if (it->second.committed)
-          group->settle(i, {{"id", *r.id}, {"seq", it->second.seq}, {"duplicate", true}});
-        else
+        if (it->second.committed) {
+          publish_result dup;
+          dup.id = *r.id;
+          dup.seq = it->second.seq;
+          dup.duplicate = true;
+          group->settle(i, std::move(dup));
+        } else
           it->second.waiters.emplace_back(group, i);
         continue;
       }
     }
     const std::string id = r.id ? *r.id : rtev::make_event_id();
     const std::uint64_t seq = next_seq_++;
-    json env = {{"type", r.type},
-                {"id", id},
-                {"seq", seq},
-                {"timestamp", stamp},
-                {"timezone", cfg_.timezone},
-                {"data", r.data}};
-    if (!r.broadcast) env["room"] = r.room;
     auto ev = std::make_shared<shared_event>();
-    ev->json = env.dump(-1, ' ', false, json::error_handler_t::replace);
+    ev->json = envelope_json(r, id, seq, stamp, cfg_.timezone);
     ev->type = r.type;
     ev->room = r.broadcast ? std::string() : r.room;
     ev->seq = seq;
@@ -219,8 +261,13 @@ void room_hub::publish(std::vector<publish_request> reqs, publish_done done) {
     batch.push_back(std::move(se));
     seqs.push_back(seq);
     pending_.emplace(seq, pending_event{ev, id, group, i});
-    recent_ids_[id] = recent_id{seq, now, false, {}};
-    recent_order_.emplace_back(now, id);
+    // Only a publisher's own ids enter the in-memory idempotency window: an id this server
+    // made is not known to anyone before its event is stored, and from then on the store's
+    // unique index finds a re-use of it.
+    if (r.id) {
+      recent_ids_[id] = recent_id{seq, now, false, {}};
+      recent_order_.emplace_back(now, id);
+    }
   }
   if (batch.empty()) return;
   // The completion runs on the store's writer thread: hand it to the service thread.
@@ -246,21 +293,23 @@ void room_hub::on_committed(std::vector<std::uint64_t> seqs,
     // is not in meta.last_seq, so after a restart it may go to a new event. Were it announced,
     // a client would resume past that new event and miss it.
     if (r.ok) frontier_ = std::max(frontier_, seqs[i]);
-    json result;
+    publish_result result;
+    result.id = p.id;
     auto rid = recent_ids_.find(p.id);
     if (!r.ok) {
-      result = {{"id", p.id}, {"error", {{"code", "storage_error"}, {"message", r.error}}}};
+      result.error_code = "storage_error";
+      result.error_message = r.error;
       if (rid != recent_ids_.end() && !rid->second.committed) {
         auto waiters = std::move(rid->second.waiters);
         recent_ids_.erase(rid);
         for (auto& [g, idx] : waiters) g->settle(idx, result);
       }
     } else {
-      std::uint64_t seq = r.duplicate_of ? *r.duplicate_of : seqs[i];
-      result = {{"id", p.id}, {"seq", seq}};
-      if (!p.event->room.empty()) result["room"] = p.event->room;
+      const std::uint64_t seq = r.duplicate_of ? *r.duplicate_of : seqs[i];
+      result.seq = seq;
+      result.room = p.event->room;
       if (r.duplicate_of) {
-        result["duplicate"] = true;
+        result.duplicate = true;
       } else {
         ++published_;
         count_type(p.event->type);
@@ -270,13 +319,25 @@ void room_hub::on_committed(std::vector<std::uint64_t> seqs,
         rid->second.seq = seq;
         rid->second.committed = true;
         auto waiters = std::move(rid->second.waiters);
-        json dup = result;
-        dup["duplicate"] = true;
+        publish_result dup = result;
+        dup.duplicate = true;
         for (auto& [g, idx] : waiters) g->settle(idx, dup);
       }
     }
     if (p.group) p.group->settle(p.index, std::move(result));
   }
+}
+
+json publish_result_json(const publish_result& r) {
+  json j = {{"id", r.id}};
+  if (!r.stored()) {
+    j["error"] = {{"code", r.error_code}, {"message", r.error_message}};
+    return j;
+  }
+  j["seq"] = r.seq;
+  if (!r.room.empty()) j["room"] = r.room;
+  if (r.duplicate) j["duplicate"] = true;
+  return j;
 }
 
 void room_hub::count_type(const std::string& type) {

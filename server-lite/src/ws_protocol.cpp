@@ -256,18 +256,19 @@ void room_hub::op_publish(connection& c, const json& ref, const json& data) {
     if (!conn) return;  // the publisher left before the store answered
     --conn->replies_pending;
     if (conn->closing) conn->wake();  // the close may have been waiting for this reply
-    const json& first = out.results.front();
+    const publish_result& first = out.results.front();
     if (out.failed) {
-      const json& err = first.contains("error")
-                            ? first["error"]
-                            : json{{"code", "storage_error"}, {"message", "not stored"}};
-      send_error(*conn, ref, err.value("code", "storage_error"),
-                 err.value("message", "not stored"));
+      send_error(*conn, ref, first.stored() ? "storage_error" : first.error_code,
+                 first.stored() ? "not stored" : first.error_message);
       return;
     }
-    json d = {{"op", "PUBLISH"}, {"id", first["id"]}, {"seq", first["seq"]}};
-    if (first.contains("duplicate")) d["duplicate"] = true;
-    if (out.results.size() > 1) d["events"] = out.results;
+    json d = {{"op", "PUBLISH"}, {"id", first.id}, {"seq", first.seq}};
+    if (first.duplicate) d["duplicate"] = true;
+    if (out.results.size() > 1) {
+      json events = json::array();
+      for (const auto& r : out.results) events.push_back(publish_result_json(r));
+      d["events"] = std::move(events);
+    }
     send_control(*conn, ack(ref, d));
   });
 }

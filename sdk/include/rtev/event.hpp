@@ -82,7 +82,8 @@ inline event read_foreign(const char* text, std::string_view fallback_type,
   return read_foreign(std::string_view(text), fallback_type, received);
 }
 
-/// A new random event id (UUID v4 text, e.g. "5dfb8d4c-8444-482d-bcde-5aad4772d2d0").
+/// A new event id: UUID version 7 text (time-ordered, random below the millisecond, e.g.
+/// "0193a1f2-7c3e-7d41-9a2b-5aad4772d2d0").
 /// Thread-safe.
 std::string make_event_id();
 
