@@ -3,8 +3,8 @@
 // upgrade to WebSocket, WebSocket-only), Socket.IO v5 on the default namespace, mapped onto the
 // hub's connections and rtev operations. See docs/protocol.md, "Socket.IO front door".
 //
-// No libwebsockets here: the lws glue (server.cpp) hands over requests and messages, asks for
-// what to write when a transport is writeable, and wakes transports through the callbacks it
+// No libwebsockets here: the lws glue (socketio_glue.cpp) hands over requests and messages, asks
+// for what to write when a transport is writeable, and wakes transports through the callbacks it
 // gives. One Engine.IO session = one hub connection (conn_kind::socketio), whichever transport
 // carries it at the moment.
 //

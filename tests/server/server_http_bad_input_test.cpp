@@ -1,5 +1,5 @@
 // server-lite's HTTP edge under bad input (server-lite/src/http_request_head.cpp and the
-// LWS_CALLBACK_HTTP* paths of server.cpp): malformed request heads, bodies without a usable
+// LWS_CALLBACK_HTTP* paths of http_session.cpp): malformed request heads, bodies without a usable
 // length, invalid UTF-8 and deep JSON. Each one gets a clear error at once, and the server
 // keeps serving the next client. Runs the real server in-process on port 0.
 #include <catch2/catch.hpp>
