@@ -153,6 +153,9 @@ function authenticatingNamespace(name, { delay, answer }) {
     };
     socket.on('authenticate', (payload, ack) => {
       const done = () => {
+        // A client that has gone (a refused join, a finished test) is not authenticated late: its
+        // timer would log {"authed"} into the next test's window.
+        if (!socket.connected) return;
         if (!payload || payload.token !== 'secret') {
           socket.emit('auth_error', { message: 'bad token' });
           socket.disconnect(true);
