@@ -9,6 +9,7 @@
 #include "rtev/server/server.hpp"
 
 #include <arpa/inet.h>
+#include <ev.h>
 #include <libwebsockets.h>
 #include <malloc.h>
 #include <netdb.h>
@@ -60,6 +61,10 @@ std::string resolve_host(const std::string& host) {
 }
 
 }  // namespace
+
+void server::impl::ev_loop_deleter::operator()(struct ev_loop* loop) const {
+  ev_loop_destroy(loop);
+}
 
 server::impl::impl(server_config c)
     : cfg(std::move(c)), log(cfg.log_format == "json", cfg.verbosity) {}
@@ -308,6 +313,8 @@ void server_config::validate() const {
     throw config_error("invalid --rate-burst " + std::to_string(rate_burst) +
                        ": expected 0 (one second's worth) or a number from 1 to 1000000000");
   if (max_connections == 0) throw config_error("--max-connections must be at least 1");
+  if (event_loop != "epoll" && event_loop != "poll")
+    throw config_error("invalid --event-loop '" + event_loop + "': expected epoll or poll");
   if (send_queue_max == 0) throw config_error("--send-queue-max must be at least 1");
   if (history_max_events && *history_max_events == 0)
     throw config_error("--history-max-events must be at least 1");
@@ -392,6 +399,16 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   info.user = &m;
   info.retry_and_idle_policy = &m.retry;
   info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+  // epoll: lws runs on a libev loop of ours (a "foreign loop", so lws installs no signal
+  // handler and run() turns it once per pass, as lws_service does its poll loop).
+  void* foreign_loops[1] = {nullptr};
+  if (cfg.event_loop == "epoll") {
+    m.ev.reset(ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV));
+    if (!m.ev) throw config_error("cannot start the server: no epoll event loop (libev)");
+    foreign_loops[0] = m.ev.get();
+    info.foreign_loops = foreign_loops;
+    info.options |= LWS_SERVER_OPTION_LIBEV;
+  }
   info.timeout_secs = 30;
   // Headers and URL pieces are cut by lws at token_limits() and then answered 431/414 by
   // head_refusal(); the listener refuses a head larger than the table before lws sees it.
@@ -399,6 +416,10 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   info.token_limits = token_limits();
   info.pt_serv_buf_size = 64 * 1024;
   m.ctx = lws_create_context(&info);
+  if (!m.ctx && m.ev)
+    throw config_error(
+        "cannot start the server with --event-loop epoll: libwebsockets' libev plugin did not "
+        "load (Debian package libwebsockets-evlib-ev); install it or use --event-loop poll");
   if (!m.ctx) throw config_error("cannot start the server (libwebsockets context)");
   m.vhost = lws_get_vhost_by_name(m.ctx, "default");
   if (!m.vhost || !m.accepter->start(m.ctx, m.vhost)) {
@@ -438,6 +459,7 @@ server::~server() {
     lws_context_destroy(m.ctx);
     m.ctx = nullptr;
   }
+  m.ev.reset();
   // Store last: its destructor commits what is pending (presence events from the close).
   m.api.reset();
   m.sio.reset();
@@ -453,7 +475,10 @@ void server::start() {
 void server::run() {
   impl& m = *impl_;
   while (!m.finished()) {
-    if (lws_service(m.ctx, 0) < 0) break;
+    if (m.ev)
+      ev_run(m.ev.get(), EVRUN_ONCE);
+    else if (lws_service(m.ctx, 0) < 0)
+      break;
   }
   // Connections that outlived the shutdown deadline (a peer that never answered the close) go
   // now, so their presence events are committed and counted before the frontier is logged.

@@ -91,6 +91,11 @@ struct server::impl {
   std::unique_ptr<server_lite::listener> accepter;
   header_list cors;  // the CORS headers of every answer
   lws_context* ctx = nullptr;
+  /// --event-loop epoll: the libev loop lws runs on; destroyed after the context.
+  struct ev_loop_deleter {
+    void operator()(struct ev_loop* loop) const;
+  };
+  std::unique_ptr<struct ev_loop, ev_loop_deleter> ev;
   lws_vhost* vhost = nullptr;
   std::uint16_t bound_port = 0;
   steady::time_point started = steady::now();

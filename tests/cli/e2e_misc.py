@@ -292,6 +292,18 @@ def test_serve():
     t.check("serve --timezone stamps events in that zone", h and h[0]["timezone"] == "Asia/Tokyo"
             and h[0]["timestamp"].endswith("+09:00"), h)
     t.check("serve exits 0 on SIGTERM", other.stop() == 0)
+    for loop in ("poll", "epoll"):
+        looped = t.server("--event-loop", loop)
+        tail = t.bg("tail", "--url", looped.url, "--room", "loop", "--count", "1", "--timeout", "20s", "-v")
+        tail.wait_err("rtev: ready")
+        looped.post({"type": "looped", "room": "loop", "data": {"via": loop}})
+        r = tail.finish()
+        t.check(f"serve --event-loop {loop}: an event published over HTTP reaches a WebSocket tail",
+                r.rc == 0 and [e["data"] for e in r.json_lines()] == [{"via": loop}], r)
+        t.check(f"serve --event-loop {loop} exits 0 on SIGTERM", looped.stop() == 0)
+    r = t.run("serve", "--port", "0", "--db", ":memory:", "--event-loop", "select", timeout=10)
+    t.check("serve --event-loop select: exit 2 naming the flag and the choices",
+            one_line_naming(r, "--event-loop", "select", "epoll", "poll"), r)
 
 
 def test_ci_smoke():

@@ -79,6 +79,10 @@ void setup_serve(CLI::App& app, serve_options& opt) {
   cmd->add_option("--max-connections", c.max_connections, "Refuse further upgrades with HTTP 503")
       ->capture_default_str()
       ->check(whole_number(1, max_connections));
+  cmd->add_option("--event-loop", c.event_loop,
+                  "Event loop: epoll (cost follows the busy sockets) or poll (scans all)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"epoll", "poll"}));
   cmd->add_option("--send-queue-max", c.send_queue_max,
                   "Live events queued per connection before closing it with 4000")
       ->capture_default_str()
