@@ -403,7 +403,9 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   // handler and run() turns it once per pass, as lws_service does its poll loop).
   void* foreign_loops[1] = {nullptr};
   if (cfg.event_loop == "epoll") {
-    m.ev.reset(ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV));
+    // libev's flags are two unrelated enums that its API ORs together by design.
+    const unsigned flags = static_cast<unsigned>(EVBACKEND_EPOLL) | EVFLAG_NOENV;
+    m.ev.reset(ev_loop_new(flags));
     if (!m.ev) throw config_error("cannot start the server: no epoll event loop (libev)");
     foreign_loops[0] = m.ev.get();
     info.foreign_loops = foreign_loops;
