@@ -32,6 +32,11 @@ inline std::int64_t now_us() {
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+inline std::int64_t saturating_add(std::int64_t a, std::int64_t b) {
+  if (b > 0 && a > int64_max - b) return int64_max;
+  return a + b;
+}
+
 inline std::int64_t clamp_seq(std::uint64_t seq) {
   return seq > static_cast<std::uint64_t>(int64_max) ? int64_max : static_cast<std::int64_t>(seq);
 }
