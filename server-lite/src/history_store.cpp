@@ -154,6 +154,10 @@ void history_store::writer_loop() {
       }
     }
 
+    // The checkpoint SQLite would have run inside the COMMIT, now that the batch's
+    // completions have run: what arrives meanwhile goes into the next transaction.
+    if (wal_frames_ >= wal_checkpoint_frames) passive_checkpoint();
+
     const std::int64_t now = now_us();
     bool failing;
     {
@@ -182,6 +186,7 @@ void history_store::commit_batch(std::vector<request>& batch) {
   std::uint64_t inserted = 0;
   std::uint64_t min_inserted_seq = std::numeric_limits<std::uint64_t>::max();
   std::uint64_t max_seq = 0;
+  std::uint64_t max_inserted_seq = 0;
   std::int64_t min_inserted_time = int64_max;
   std::string batch_error;  // set when the whole transaction failed
 
@@ -230,6 +235,7 @@ void history_store::commit_batch(std::vector<request>& batch) {
           } else {
             ++inserted;
             min_inserted_seq = std::min(min_inserted_seq, e.seq);
+            max_inserted_seq = std::max(max_inserted_seq, e.seq);
             min_inserted_time = std::min(min_inserted_time, e.time_us);
           }
         } else if ((rc & 0xff) == SQLITE_CONSTRAINT) {
@@ -241,7 +247,11 @@ void history_store::commit_batch(std::vector<request>& batch) {
         }
       }
     }
-    if (batch_error.empty() && max_seq > stats_.last_seq) {
+    // meta.last_seq keeps a seq that no stored row shows (a duplicate's, a refused event's) from
+    // being reused after a restart. When the batch's highest seq is a stored row, MAX(seq) says
+    // it at open (or pruned_through, once retention removes it), and the meta page is not
+    // rewritten: one WAL frame less per commit.
+    if (batch_error.empty() && max_seq > stats_.last_seq && max_inserted_seq != max_seq) {
       // stats_.last_seq is written by this thread only, so reading it unlocked is safe.
       sqlite3_stmt* meta = set_meta_stmt_.get();
       statement_use use(meta);

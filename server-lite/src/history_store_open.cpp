@@ -106,14 +106,22 @@ void history_store::open_database(const std::string& path) {
   // NORMAL in WAL mode: a commit is in the OS before COMMIT returns (survives kill -9); only
   // checkpoints fsync, so a power loss can lose the last commits.
   exec(db, "PRAGMA synchronous=NORMAL");
-  // Checkpoint past 1 MB of WAL (256 pages of 4 KB; SQLite's default is 4 MB) and truncate the
-  // WAL to 1 MB when it restarts: on a small disk a WAL that only grows to the default
-  // threshold fills the disk before it is ever checkpointed.
-  exec(db, "PRAGMA wal_autocheckpoint=256");
+  // Checkpoint past 1 MB of WAL (wal_checkpoint_frames: 256 pages of 4 KB; SQLite's default is
+  // 4 MB): on a small disk a WAL that only grows to the default threshold fills the disk before
+  // it is ever checkpointed. SQLite's own automatic checkpoint runs inside COMMIT, so every 256
+  // pages one batch's completions (the ACKs) waited for the checkpoint and its two fdatasync
+  // calls; the writer runs the same checkpoint itself, after the batch's completions
+  // (history_store::wal_committed counts the WAL's frames).
+  exec(db, "PRAGMA wal_autocheckpoint=0");
+  if (!in_memory) sqlite3_wal_hook(db, &history_store::wal_committed, this);
   // 16 MB of page cache for the writer (SQLite's default is 2 MB): the index pages an append
   // touches stay in memory instead of being read back from the file for every transaction.
   exec(db, "PRAGMA cache_size=-16384");
-  exec(db, "PRAGMA journal_size_limit=1048576");
+  // After a restart the WAL is truncated to 1.5 MB: above what steady appends reach (1 MB and
+  // one batch), so the file is reused in place instead of being cut and grown again (an
+  // ftruncate and block allocation per checkpoint); a WAL that a large batch pushed further is
+  // still given back.
+  exec(db, "PRAGMA journal_size_limit=1572864");
 
   // Creating the schema (or writing to it) inside an IMMEDIATE transaction proves the file is
   // writable now, not at the first append.
