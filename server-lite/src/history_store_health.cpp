@@ -103,8 +103,10 @@ void history_store::checkpoint() {
   // Failing here is expected while the disk is full (the checkpoint may need to grow the
   // database file); the probe, not the checkpoint, decides the store's health.
   if (sqlite3_wal_checkpoint_v2(writer_db_.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
-                                nullptr) == SQLITE_OK)
+                                nullptr) == SQLITE_OK) {
     commits_since_checkpoint_ = 0;
+    wal_frames_ = 0;  // the WAL is empty now
+  }
 }
 
 int history_store::wal_committed(void* self, sqlite3*, const char*, int frames) {
