@@ -16,8 +16,9 @@
 // failing. The state and SQLite's last message are in health(); a health listener is told once
 // when an episode starts and once when it ends. After a failure the writer checkpoints the WAL
 // (TRUNCATE), which gives its space back; it also checkpoints every 30 s after commits, and the
-// WAL is checkpointed automatically past 1 MB and truncated to 1 MB after a reset, so a small disk
-// is not filled by the WAL.
+// WAL is checkpointed past 1 MB (by the writer, after the batch's completions have run, so an ACK
+// never waits for a checkpoint's fsync) and truncated to 1.5 MB after a reset, so a small disk is
+// not filled by the WAL.
 //
 // Thread safety: distinct objects: safe. Shared objects: every public member function may be
 // called from any thread. append() only enqueues (the hub calls it from the lws service
@@ -196,7 +197,14 @@ class history_store {
   void probe();
   // Writer thread: checkpoint the WAL and truncate it (gives its space back to the disk).
   void checkpoint();
+  // Writer thread: a PASSIVE checkpoint once the WAL is past wal_checkpoint_frames.
+  void passive_checkpoint();
 
+ public:
+  // sqlite3_wal_hook callback (writer connection, inside COMMIT): records the WAL's size.
+  static int wal_committed(void* self, sqlite3* db, const char* name, int frames);
+
+ private:
   const std::string path_;
   const retention_policy retention_;
   std::string epoch_;
@@ -228,6 +236,9 @@ class history_store {
   std::uint64_t prune_served_ = 0;
   bool retention_dirty_ = true;  // something was committed (or opened) since the last pass
   bool stop_ = false;
+  // Writer thread only, not guarded (it sits here where the bools leave room): frames in the
+  // WAL after the last commit, as wal_committed reported them.
+  int wal_frames_ = 0;
   store_stats stats_;
   store_health health_;
   health_listener health_listener_;

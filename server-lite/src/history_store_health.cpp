@@ -103,8 +103,23 @@ void history_store::checkpoint() {
   // Failing here is expected while the disk is full (the checkpoint may need to grow the
   // database file); the probe, not the checkpoint, decides the store's health.
   if (sqlite3_wal_checkpoint_v2(writer_db_.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
-                                nullptr) == SQLITE_OK)
+                                nullptr) == SQLITE_OK) {
     commits_since_checkpoint_ = 0;
+    wal_frames_ = 0;  // the WAL is empty now
+  }
+}
+
+int history_store::wal_committed(void* self, sqlite3*, const char*, int frames) {
+  static_cast<history_store*>(self)->wal_frames_ = frames;
+  return SQLITE_OK;
+}
+
+void history_store::passive_checkpoint() {
+  // Reset first: a checkpoint that cannot finish (a reader holds an old snapshot) is tried
+  // again after the next commit, as SQLite's automatic checkpoint would.
+  wal_frames_ = 0;
+  // A failure here (disk full) is left to the commits and the probe to report.
+  sqlite3_wal_checkpoint_v2(writer_db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
 }
 
 }  // namespace rtev::server_lite

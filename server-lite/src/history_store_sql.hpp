@@ -22,6 +22,11 @@ constexpr std::int64_t probe_interval_us = 1'000'000;
 // After commits, the WAL is checkpointed (and truncated) at least this often.
 constexpr std::int64_t checkpoint_interval_us = 30'000'000;
 
+// The writer checkpoints (PASSIVE) once the WAL holds this many frames: 1 MB of 4 KB pages.
+// With journal_size_limit the WAL stays near 1 MB plus one batch (the small-disk bound of
+// issue 10; history_store_keeps_the_wal_small_under_steady_appends checks it).
+constexpr int wal_checkpoint_frames = 256;
+
 // An SQLite failure inside the store; the constructor turns it into rtev::config_error.
 struct sqlite_failure : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -30,6 +35,11 @@ struct sqlite_failure : std::runtime_error {
 inline std::int64_t now_us() {
   using namespace std::chrono;
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+inline std::int64_t saturating_add(std::int64_t a, std::int64_t b) {
+  if (b > 0 && a > int64_max - b) return int64_max;
+  return a + b;
 }
 
 inline std::int64_t clamp_seq(std::uint64_t seq) {
