@@ -4,12 +4,16 @@
 #include <cmath>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 #include "names.hpp"
 #include "rtev/error.hpp"
 #include "rtev/event.hpp"
 #include "rtev/time.hpp"
 
 namespace rtev::server_lite {
+
+using json = nlohmann::json;
 
 namespace {
 
@@ -19,22 +23,7 @@ bool any_glob_matches(const std::vector<std::string>& globs, const std::string& 
                      [&](const std::string& g) { return glob_match(g, text); });
 }
 
-std::int64_t to_us(rtev::timestamp t) {
-  return t.time_since_epoch().count();
-}
-
 }  // namespace
-
-bool presence_option(const std::string& path, const json& value) {
-  if (value.is_boolean()) return value.get<bool>();
-  if (value.is_string()) {
-    const std::string& v = value.get_ref<const std::string&>();
-    if (v == "true" || v == "1" || v == "on" || v == "yes") return true;
-    if (v == "false" || v == "0" || v == "off" || v == "no") return false;
-    throw parse_error(path, "expected true or false, got '" + v + "'");
-  }
-  throw parse_error(path, "expected a boolean, got " + json_type_name(value));
-}
 
 bool subscription::matches_room(const std::string& room) const {
   if (room.empty()) return broadcasts;
@@ -49,13 +38,14 @@ bool subscription::matches(const shared_event& e) const {
 // --- connections ---------------------------------------------------------------------------
 
 connection& room_hub::open(conn_kind kind, std::string remote, std::function<void()> wake,
-                           std::function<void()> kill) {
+                           std::function<void()> kill, door_codec codec) {
   auto c = std::make_unique<connection>();
   c->id = next_conn_id_++;
   c->kind = kind;
   c->remote = std::move(remote);
   c->wake = std::move(wake);
   c->kill = std::move(kill);
+  c->codec = std::move(codec);
   c->opened = c->refilled = c->last_ping = c->last_heartbeat = c->last_writeable = steady::now();
   c->tokens = cfg_.burst;
   connection& ref = *c;
@@ -102,19 +92,15 @@ void room_hub::close_connection(connection& c, int code, std::string reason) {
 }
 
 std::string room_hub::authenticate(connection& c, const std::string& token, bool announce,
-                                   const json& ref) {
-  // Every reply to a request names it: an `authenticate` with a ref gets it back.
-  auto answer = [&ref](json msg) {
-    if (!ref.is_null()) msg["ref"] = ref;
-    return msg;
-  };
+                                   const op_ref& ref) {
   auto result = auth_.authenticate(token, "anon-" + std::to_string(c.id),
                                    std::chrono::duration_cast<std::chrono::seconds>(
                                        std::chrono::system_clock::now().time_since_epoch())
                                        .count());
   if (!result.who) {
-    if (announce && c.kind != conn_kind::sse) {
-      send_control(c, answer({{"type", "auth_error"}, {"data", {{"message", result.error}}}}));
+    if (announce) {
+      // Every reply to a request names it: an `authenticate` with a ref gets it back.
+      send(c, auth_error_reply{ref, {}, result.error});
       close_connection(c, close_code::policy, "authentication failed");
     }
     return result.error;
@@ -133,7 +119,7 @@ std::string room_hub::authenticate(connection& c, const std::string& token, bool
     if (old_user) user_disconnected(*old_user);
   }
   update_presence(c);
-  if (announce) send_control(c, answer({{"type", "authenticated"}, {"data", identity_info(c)}}));
+  if (announce) send(c, authenticated_reply{ref, info_of(c)});
   return {};
 }
 
@@ -149,34 +135,30 @@ void room_hub::drop_refused_rooms(connection& c) {
         ++p;
         continue;
       }
-      json msg = {
-          {"type", "ERROR"},
-          {"data",
-           {{"code", "forbidden"},
-            {"op", "SUBSCRIBE"},
-            {"room", *p},
-            {"message", "unsubscribed from '" + *p + "' after re-authentication: " + why}}}};
-      send_control(c, msg);
+      send(c, error_reply{{},
+                          "forbidden",
+                          "unsubscribed from '" + *p + "' after re-authentication: " + why,
+                          "SUBSCRIBE",
+                          *p});
       p = pats.erase(p);
     }
     it = pats.empty() ? c.subs.erase(it) : std::next(it);
   }
 }
 
-json room_hub::identity_info(const connection& c) const {
-  return {{"user_id", c.who->user_id},    {"connection_id", std::to_string(c.id)},
-          {"roles", c.who->roles},        {"timezone", cfg_.timezone},
-          {"server_time", now_rfc3339()}, {"epoch", store_.epoch()},
-          {"last_seq", frontier_},        {"anonymous", c.who->anonymous},
-          {"presence", c.presence},       {"rate_limit", rate_limit_info()}};
-}
-
-json room_hub::rate_limit_info() const {
-  // Whole numbers as integers ({"per_second": 100}, not 100.0): what clients pace by.
-  auto number = [](double v) {
-    return v == std::floor(v) && v < 9e15 ? json(static_cast<std::uint64_t>(v)) : json(v);
-  };
-  return {{"per_second", number(cfg_.rate)}, {"burst", number(cfg_.burst)}};
+connection_info room_hub::info_of(const connection& c) const {
+  connection_info i;
+  i.user_id = c.who->user_id;
+  i.connection_id = std::to_string(c.id);
+  i.roles = c.who->roles;
+  i.timezone = cfg_.timezone;
+  i.server_time = now_rfc3339();
+  i.epoch = store_.epoch();
+  i.last_seq = frontier_;
+  i.anonymous = c.who->anonymous;
+  i.presence = c.presence;
+  i.rate_limit = rate_limit();
+  return i;
 }
 
 std::size_t room_hub::connection_count(conn_kind kind) const {
@@ -281,7 +263,7 @@ void room_hub::publish_presence(const char* type, const std::string& user_id) {
   deliver(ev);
 }
 
-json room_hub::presence_of(const std::string& room) const {
+std::vector<presence_entry> room_hub::presence_of(const std::string& room) const {
   std::map<std::string, std::size_t> users;
   for (const auto& [id, c] : conns_) {
     if (!c->who || c->closing || !c->presence) continue;
@@ -291,15 +273,15 @@ json room_hub::presence_of(const std::string& room) const {
         break;
       }
   }
-  json list = json::array();
-  for (const auto& [u, n] : users) list.push_back({{"user_id", u}, {"connections", n}});
+  std::vector<presence_entry> list;
+  list.reserve(users.size());
+  for (const auto& [u, n] : users) list.push_back({u, n});
   return list;
 }
 
-json room_hub::user_info(const std::string& user_id) const {
+std::size_t room_hub::user_connections(const std::string& user_id) const {
   auto it = users_.find(user_id);
-  const std::size_t n = it == users_.end() ? 0 : it->second;
-  return {{"user_id", user_id}, {"connected", n > 0}, {"connections", n}};
+  return it == users_.end() ? 0 : it->second;
 }
 
 std::size_t room_hub::kick_user(const std::string& user_id) {
@@ -322,26 +304,20 @@ std::size_t room_hub::room_count() const {
 
 // --- outgoing ------------------------------------------------------------------------------
 
-// Also while closing: handle_operation takes no new work then, so what arrives here are the
-// replies to work accepted before (a publish's ACK) and the reason for the close.
-void room_hub::send_control(connection& c, const json& msg) {
-  if (c.kind == conn_kind::sse) return;
-  if (c.on_control) {
-    c.on_control(msg);
-    return;
-  }
-  // Messages quote client text (a bad room name, the JSON parser's "last read: …"), which may
-  // be invalid UTF-8: replaced, since a throwing dump() would end the service thread.
-  c.queue.push_back(outgoing{
-      nullptr, std::make_shared<frame>(msg.dump(-1, ' ', false, json::error_handler_t::replace))});
+// Also while closing: handle() takes no new work then, so what arrives here are the replies
+// to work accepted before (a publish's ACK) and the reason for the close.
+void room_hub::send(connection& c, const hub_reply& r) {
+  if (!c.codec.encode) return;
+  std::vector<frame_ptr> frames;
+  c.codec.encode(c, r, frames);
+  if (frames.empty()) return;
+  for (auto& f : frames) c.queue.push_back(outgoing{nullptr, std::move(f)});
   c.wake();
 }
 
-void room_hub::send_error(connection& c, const json& ref, const std::string& code,
+void room_hub::send_error(connection& c, const op_ref& ref, const std::string& code,
                           const std::string& message) {
-  json msg = {{"type", "ERROR"}, {"data", {{"code", code}, {"message", message}}}};
-  if (!ref.is_null()) msg["ref"] = ref;
-  send_control(c, msg);
+  send(c, error_reply{ref, code, message, {}, {}});
 }
 
 void room_hub::enqueue_live(connection& c, const event_ptr& e) {
@@ -361,7 +337,7 @@ void room_hub::deliver(const event_ptr& e, const connection* except) {
   const std::uint64_t round = ++marker_;
   auto consider = [&](connection* c) {
     if (c == except || c->marker == round || !c->who || c->closing) return;
-    if (c->kind == conn_kind::sse && !any_glob_matches(c->sse_types, e->type)) return;
+    if (c->codec.accepts && !c->codec.accepts(*e)) return;
     c->marker = round;
     bool live = false;
     for (auto& s : c->subs) {
@@ -377,7 +353,7 @@ void room_hub::deliver(const event_ptr& e, const connection* except) {
     // A broadcast reaches every authenticated connection.
     for (auto& [id, c] : conns_) {
       if (c.get() == except || !c->who || c->closing) continue;
-      if (c->kind == conn_kind::sse && !any_glob_matches(c->sse_types, e->type)) continue;
+      if (c->codec.accepts && !c->codec.accepts(*e)) continue;
       const auto replaying =
           std::find_if(c->subs.begin(), c->subs.end(),
                        [&](const subscription& s) { return s.replaying && s.matches(*e); });
@@ -406,35 +382,6 @@ std::optional<outgoing> room_hub::next_outgoing(connection& c) {
 }
 
 // --- replay --------------------------------------------------------------------------------
-
-room_hub::since_point room_hub::parse_since(const json& v) const {
-  since_point p;
-  if (v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0)) {
-    p.seq = v.get<std::uint64_t>();
-    return p;
-  }
-  if (!v.is_string())
-    throw parse_error("since", "expected a seq number, an RFC 3339 time or \"beginning\", got " +
-                                   json_type_name(v));
-  const std::string s = v.get<std::string>();
-  if (s == "beginning") {
-    p.seq = 0;
-    return p;
-  }
-  std::string digits = s.rfind("seq:", 0) == 0 ? s.substr(4) : s;
-  if (!digits.empty() && std::all_of(digits.begin(), digits.end(), ::isdigit) &&
-      digits.size() < 20) {
-    p.seq = std::stoull(digits);
-    return p;
-  }
-  try {
-    p.time_us = to_us(rtev::time::parse_rfc3339(s, cfg_.timezone));
-  } catch (const std::exception& e) {
-    throw parse_error("since",
-                      "expected a seq number, an RFC 3339 time or \"beginning\", got '" + s + "'");
-  }
-  return p;
-}
 
 void room_hub::start_replay(connection& c, subscription& s, const since_point& since,
                             const std::optional<std::string>& epoch) {
@@ -513,7 +460,7 @@ void room_hub::on_replay_page(conn_id conn, std::uint64_t sub, std::uint64_t max
   auto queue = [&](event_ptr ev) {
     s.cursor = ev->seq;
     if (!s.matches(*ev)) return;
-    if (c->kind == conn_kind::sse && !any_glob_matches(c->sse_types, ev->type)) return;
+    if (c->codec.accepts && !c->codec.accepts(*ev)) return;
     c->queue.push_back(outgoing{std::move(ev), nullptr});
     ++s.replayed;
     queued = true;
@@ -567,32 +514,18 @@ void room_hub::finish_replay(connection& c, subscription& s) {
   // from here on, live delivery continues seamlessly.
   if (s.ack_after_replay) {
     s.ack_after_replay = false;
-    json ack = {{"type", "ACK"},
-                {"data",
-                 {{"op", "SUBSCRIBE"},
-                  {"room", s.patterns.empty() ? "" : s.patterns.front()},
-                  {"replayed", s.replayed},
-                  {"recovered", s.recovered},
-                  {"epoch", store_.epoch()},
-                  {"last_seq", frontier_}}}};
-    if (s.ref) ack["ref"] = *s.ref;
-    send_control(c, ack);
+    send(c, subscribed_reply{s.ref, s.patterns.empty() ? "" : s.patterns.front(), s.replayed,
+                             s.recovered, store_.epoch(), frontier_});
   }
 }
 
 // --- SSE -----------------------------------------------------------------------------------
 
 std::string room_hub::open_sse(connection& c, const std::vector<std::string>& rooms,
-                               std::vector<std::string> types, std::optional<std::string> since,
-                               bool named) {
+                               const std::optional<since_point>& start) {
   require_names("rooms", rooms, name_kind::room_pattern);
-  require_names("types", types, name_kind::type_pattern);
-  std::optional<since_point> start;
-  if (since) start = parse_since(json(*since));
   for (const auto& r : rooms)
     if (auto why = join_refusal(*c.who, auth_.mode(), r); !why.empty()) return why;
-  c.sse_named = named;
-  c.sse_types = std::move(types);
   subscription s;
   if (rooms.empty()) {
     // What a WebSocket client sees by default: its own rooms, and broadcasts.
@@ -616,27 +549,17 @@ std::string room_hub::now_rfc3339() const {
   return rtev::time::format_rfc3339(rtev::time::now(), cfg_.timezone);
 }
 
-void room_hub::history(const std::string& room, const json& since, const json& until,
-                       std::size_t limit, const std::vector<std::string>& types,
-                       history_done done) {
+void room_hub::history(const std::string& room, const std::optional<since_point>& since,
+                       std::optional<std::int64_t> until_us, std::size_t limit,
+                       const std::vector<std::string>& types, history_done done) {
   history_query q;
   if (!room.empty()) q.rooms.push_back(room);
   q.include_broadcasts = room.empty();
-  if (!since.is_null()) {
-    since_point p = parse_since(since);
-    q.after_seq = p.seq;
-    q.since_us = p.time_us;
+  if (since) {
+    q.after_seq = since->seq;
+    q.since_us = since->time_us;
   }
-  if (!until.is_null()) {
-    if (!until.is_string())
-      throw parse_error("until", "expected an RFC 3339 time, got " + json_type_name(until));
-    try {
-      q.until_us = to_us(rtev::time::parse_rfc3339(until.get<std::string>(), cfg_.timezone));
-    } catch (const std::exception&) {
-      throw parse_error("until",
-                        "expected an RFC 3339 time, got '" + until.get<std::string>() + "'");
-    }
-  }
+  q.until_us = until_us;
   q.max_seq = frontier_;
   q.types = types;
   q.limit = std::clamp<std::size_t>(limit, 1, 1000);
@@ -686,20 +609,16 @@ void room_hub::tick(steady::time_point now) {
     // A JWT's exp holds for the whole connection, not just its start (RFC 7519 4.1.4): past
     // it, the client must come back with a fresh token.
     if (c.who && c.who->expires_at && now_s >= *c.who->expires_at) {
-      send_control(c, {{"type", "auth_error"},
-                       {"data",
-                        {{"code", "token_expired"},
-                         {"message", "token expired: reconnect with a fresh token"}}}});
+      send(c, auth_error_reply{{}, "token_expired", "token expired: reconnect with a fresh token"});
       close_connection(c, close_code::policy, "token_expired");
       continue;
     }
     if (!c.who && now - c.opened >= cfg_.auth_timeout) {
-      send_control(c,
-                   {{"type", "auth_error"}, {"data", {{"message", "authentication timed out"}}}});
+      send(c, auth_error_reply{{}, {}, "authentication timed out"});
       close_connection(c, close_code::policy, "authentication timed out");
       continue;
     }
-    if (c.kind != conn_kind::sse) {
+    if (c.codec.pings) {
       if (c.ping_outstanding && now - c.last_ping >= cfg_.ping_timeout) {
         close_connection(c, close_code::policy, "ping timeout");
         // Not even the ping could be written since: the peer does not read, drop it now.
