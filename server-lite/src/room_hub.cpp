@@ -1,7 +1,10 @@
+// room_hub's connections: opening, closing and killing them, authentication, presence
+// (user_online/user_offline, PRESENCE), and the timers (auth and ping time-outs, heartbeats,
+// stalled closes, the idempotency window). Service thread only (room_hub.hpp).
+
 #include "room_hub.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -14,26 +17,6 @@
 namespace rtev::server_lite {
 
 using json = nlohmann::json;
-
-namespace {
-
-bool any_glob_matches(const std::vector<std::string>& globs, const std::string& text) {
-  if (globs.empty()) return true;
-  return std::any_of(globs.begin(), globs.end(),
-                     [&](const std::string& g) { return glob_match(g, text); });
-}
-
-}  // namespace
-
-bool subscription::matches_room(const std::string& room) const {
-  if (room.empty()) return broadcasts;
-  return std::any_of(patterns.begin(), patterns.end(),
-                     [&](const std::string& p) { return glob_match(p, room); });
-}
-
-bool subscription::matches(const shared_event& e) const {
-  return matches_room(e.room) && any_glob_matches(types, e.type);
-}
 
 // --- connections ---------------------------------------------------------------------------
 
@@ -166,48 +149,6 @@ std::size_t room_hub::connection_count(conn_kind kind) const {
       conns_.begin(), conns_.end(), [kind](const auto& kv) { return kv.second->kind == kind; }));
 }
 
-void room_hub::join_automatic(connection& c) {
-  subscription user_sub;
-  user_sub.automatic = true;
-  user_sub.patterns.push_back("user:" + c.who->user_id);
-  for (const auto& r : c.who->roles) user_sub.patterns.push_back("role:" + r);
-  // Automatic rooms are only those that are valid names (a user id with a space has none).
-  user_sub.patterns.erase(std::remove_if(user_sub.patterns.begin(), user_sub.patterns.end(),
-                                         [](const std::string& p) { return !is_valid_room(p); }),
-                          user_sub.patterns.end());
-  if (user_sub.patterns.empty()) return;
-  c.subs.push_front(user_sub);
-  index_subscription(c, c.subs.front());
-}
-
-void room_hub::index_subscription(connection& c, const subscription& s) {
-  for (const auto& p : s.patterns) {
-    if (is_glob(p)) {
-      glob_conns_.insert(&c);
-    } else if (room_index_[p].insert(&c).second) {
-      c.indexed.push_back(p);
-    }
-  }
-}
-
-void room_hub::unindex_connection(connection& c) {
-  // By what was indexed, not by the current subscriptions: callers may have changed those
-  // already (UNSUBSCRIBE, a replaced SUBSCRIBE), and a stale entry would dangle.
-  for (const auto& p : c.indexed) {
-    auto it = room_index_.find(p);
-    if (it == room_index_.end()) continue;
-    it->second.erase(&c);
-    if (it->second.empty()) room_index_.erase(it);
-  }
-  c.indexed.clear();
-  glob_conns_.erase(&c);
-}
-
-void room_hub::reindex(connection& c) {
-  unindex_connection(c);
-  for (const auto& s : c.subs) index_subscription(c, s);
-}
-
 // --- presence ------------------------------------------------------------------------------
 
 void room_hub::user_connected(const identity& who) {
@@ -298,276 +239,10 @@ std::size_t room_hub::authenticated_users() const {
   return users_.size();
 }
 
-std::size_t room_hub::room_count() const {
-  return room_index_.size();
-}
-
-// --- outgoing ------------------------------------------------------------------------------
-
-// Also while closing: handle() takes no new work then, so what arrives here are the replies
-// to work accepted before (a publish's ACK) and the reason for the close.
-void room_hub::send(connection& c, const hub_reply& r) {
-  if (!c.codec.encode) return;
-  std::vector<frame_ptr> frames;
-  c.codec.encode(c, r, frames);
-  if (frames.empty()) return;
-  for (auto& f : frames) c.queue.push_back(outgoing{nullptr, std::move(f)});
-  c.wake();
-}
-
-void room_hub::send_error(connection& c, const op_ref& ref, const std::string& code,
-                          const std::string& message) {
-  send(c, error_reply{ref, code, message, {}, {}});
-}
-
-void room_hub::enqueue_live(connection& c, const event_ptr& e) {
-  if (c.closing) return;
-  if (c.live_queued >= cfg_.send_queue_max) {
-    ++dropped_;
-    close_connection(c, close_code::slow_consumer, "slow consumer");
-    return;
-  }
-  c.queue.push_back(outgoing{e, nullptr, true});
-  ++c.live_queued;
-  ++delivered_;
-  c.wake();
-}
-
-void room_hub::deliver(const event_ptr& e, const connection* except) {
-  const std::uint64_t round = ++marker_;
-  auto consider = [&](connection* c) {
-    if (c == except || c->marker == round || !c->who || c->closing) return;
-    if (c->codec.accepts && !c->codec.accepts(*e)) return;
-    c->marker = round;
-    bool live = false;
-    for (auto& s : c->subs) {
-      if (!s.matches(*e)) continue;
-      // A replaying subscription brings this event after its history, in seq order: delivering
-      // it live now as well (through another subscription) would put it ahead of older events.
-      if (s.replaying) return hold(s, e);
-      live = true;
-    }
-    if (live) enqueue_live(*c, e);
-  };
-  if (e->room.empty()) {
-    // A broadcast reaches every authenticated connection.
-    for (auto& [id, c] : conns_) {
-      if (c.get() == except || !c->who || c->closing) continue;
-      if (c->codec.accepts && !c->codec.accepts(*e)) continue;
-      const auto replaying =
-          std::find_if(c->subs.begin(), c->subs.end(),
-                       [&](const subscription& s) { return s.replaying && s.matches(*e); });
-      if (replaying != c->subs.end())
-        hold(*replaying, e);
-      else
-        enqueue_live(*c, e);
-    }
-    return;
-  }
-  if (auto it = room_index_.find(e->room); it != room_index_.end())
-    for (connection* c : it->second) consider(c);
-  for (connection* c : glob_conns_) consider(c);
-}
-
-std::optional<outgoing> room_hub::next_outgoing(connection& c) {
-  if (c.queue.empty()) return std::nullopt;
-  outgoing o = std::move(c.queue.front());
-  c.queue.pop_front();
-  if (o.live) --c.live_queued;
-  // Refill replay pages once the queue has drained below half.
-  if (c.queue.size() < std::max<std::size_t>(1, cfg_.send_queue_max / 2) && !c.closing)
-    for (auto& s : c.subs)
-      if (s.replaying) pump_replay(c, s);
-  return o;
-}
-
-// --- replay --------------------------------------------------------------------------------
-
-void room_hub::start_replay(connection& c, subscription& s, const since_point& since,
-                            const std::optional<std::string>& epoch) {
-  const store_stats st = store_.stats();
-  s.recovered = true;
-  if (epoch && *epoch != store_.epoch()) {
-    // The client's history came from another store: nothing here continues it.
-    s.recovered = false;
-    finish_replay(c, s);
-    return;
-  }
-  if (since.seq) {
-    if (*since.seq > frontier_) {
-      s.recovered = false;  // the client saw events this store never had
-      finish_replay(c, s);
-      return;
-    }
-    if (st.pruned_through > *since.seq) s.recovered = false;
-    s.cursor = *since.seq;
-  } else if (since.time_us) {
-    if (st.pruned_before_us > *since.time_us) s.recovered = false;
-    s.since_us = since.time_us;
-  }
-  s.replaying = true;
-  pump_replay(c, s);
-}
-
-void room_hub::hold(subscription& s, const event_ptr& e) {
-  if (s.held_overflow) return;
-  if (s.held.size() >= max_held) {
-    s.held.clear();
-    s.held_overflow = true;
-    return;
-  }
-  s.held.push_back(e);
-}
-
-void room_hub::pump_replay(connection& c, subscription& s) {
-  if (s.page_pending || c.closing) return;
-  constexpr std::size_t page = 256;
-  // The store reads exact rooms through its (room, seq) index; the hub filters again (globs,
-  // an SSE stream's types) so what is queued is exactly what live delivery would send.
-  history_query q;
-  q.rooms = s.patterns;
-  q.include_broadcasts = s.broadcasts || s.patterns.empty();
-  q.after_seq = s.cursor;
-  q.since_us = s.since_us;
-  q.max_seq = frontier_;
-  q.types = s.types;
-  q.limit = page;
-  if (s.id == 0) s.id = next_sub_id_++;
-  s.page_pending = true;
-  reader_->submit(std::move(q), [this, conn = c.id, sub = s.id, max_seq = frontier_](
-                                    history_page&& got, std::string&& error) {
-    post_([this, conn, sub, max_seq, got = std::move(got), error = std::move(error)]() mutable {
-      on_replay_page(conn, sub, max_seq, std::move(got), error);
-    });
-  });
-}
-
-void room_hub::on_replay_page(conn_id conn, std::uint64_t sub, std::uint64_t max_seq,
-                              history_page got, const std::string& error) {
-  connection* c = find(conn);
-  if (!c || c->closing) return;
-  const auto it = std::find_if(c->subs.begin(), c->subs.end(),
-                               [&](const subscription& x) { return x.id == sub; });
-  if (it == c->subs.end() || !it->replaying) return;  // unsubscribed or replaced meanwhile
-  subscription& s = *it;
-  s.page_pending = false;
-  if (!error.empty()) {
-    // Without its history the stream would have a hole: the client reconnects and resumes.
-    close_connection(*c, close_code::server_error, "history unavailable: " + error);
-    return;
-  }
-  bool queued = false;
-  auto queue = [&](event_ptr ev) {
-    s.cursor = ev->seq;
-    if (!s.matches(*ev)) return;
-    if (c->codec.accepts && !c->codec.accepts(*ev)) return;
-    c->queue.push_back(outgoing{std::move(ev), nullptr});
-    ++s.replayed;
-    queued = true;
-  };
-  for (auto& e : got.events) {
-    auto ev = std::make_shared<shared_event>();
-    ev->json = std::move(e.json);
-    ev->type = std::move(e.type);
-    ev->room = std::move(e.room);
-    ev->seq = e.seq;
-    queue(std::move(ev));
-  }
-  if (got.more) {
-    if (queued) c->wake();
-    // The next page is asked for as the queue drains (next_outgoing); at once if this page
-    // queued little (its events were filtered out).
-    if (c->queue.size() < std::max<std::size_t>(1, cfg_.send_queue_max / 2)) pump_replay(*c, s);
-    return;
-  }
-  if (s.held_overflow) {
-    // More was committed during the read than the hold keeps: read on from the store (live-only
-    // events among them — typing, presence — are lost, as for a slow consumer).
-    s.held_overflow = false;
-    s.held.clear();
-    s.cursor = std::max(s.cursor, max_seq);
-    if (queued) c->wake();
-    pump_replay(*c, s);
-    return;
-  }
-  // Everything up to max_seq came from the store; what was committed since was held.
-  s.cursor = std::max(s.cursor, max_seq);
-  std::vector<event_ptr> held = std::move(s.held);
-  s.held.clear();
-  for (auto& ev : held) {
-    if (ev->seq == 0) {
-      // Live-only (typing, presence): never in the store, so always from the hold.
-      const std::uint64_t cursor = s.cursor;
-      queue(std::move(ev));
-      s.cursor = cursor;
-    } else if (ev->seq > s.cursor) {
-      queue(std::move(ev));
-    }
-  }
-  if (queued) c->wake();
-  finish_replay(*c, s);
-}
-
-void room_hub::finish_replay(connection& c, subscription& s) {
-  s.replaying = false;
-  // Everything up to the frontier has now been queued (or was before the subscription):
-  // from here on, live delivery continues seamlessly.
-  if (s.ack_after_replay) {
-    s.ack_after_replay = false;
-    send(c, subscribed_reply{s.ref, s.patterns.empty() ? "" : s.patterns.front(), s.replayed,
-                             s.recovered, store_.epoch(), frontier_});
-  }
-}
-
-// --- SSE -----------------------------------------------------------------------------------
-
-std::string room_hub::open_sse(connection& c, const std::vector<std::string>& rooms,
-                               const std::optional<since_point>& start) {
-  require_names("rooms", rooms, name_kind::room_pattern);
-  for (const auto& r : rooms)
-    if (auto why = join_refusal(*c.who, auth_.mode(), r); !why.empty()) return why;
-  subscription s;
-  if (rooms.empty()) {
-    // What a WebSocket client sees by default: its own rooms, and broadcasts.
-    for (auto& sub : c.subs)
-      if (sub.automatic) s.patterns = sub.patterns;
-    s.automatic = true;
-  } else {
-    s.patterns = rooms;
-  }
-  c.subs.clear();
-  s.broadcasts = true;
-  c.subs.push_back(std::move(s));
-  reindex(c);
-  if (start) start_replay(c, c.subs.back(), *start, std::nullopt);
-  return {};
-}
-
 // --- time and history ----------------------------------------------------------------------
 
 std::string room_hub::now_rfc3339() const {
   return rtev::time::format_rfc3339(rtev::time::now(), cfg_.timezone);
-}
-
-void room_hub::history(const std::string& room, const std::optional<since_point>& since,
-                       std::optional<std::int64_t> until_us, std::size_t limit,
-                       const std::vector<std::string>& types, history_done done) {
-  history_query q;
-  if (!room.empty()) q.rooms.push_back(room);
-  q.include_broadcasts = room.empty();
-  if (since) {
-    q.after_seq = since->seq;
-    q.since_us = since->time_us;
-  }
-  q.until_us = until_us;
-  q.max_seq = frontier_;
-  q.types = types;
-  q.limit = std::clamp<std::size_t>(limit, 1, 1000);
-  reader_->submit(std::move(q),
-                  [this, done = std::move(done)](history_page&& page, std::string&& error) mutable {
-                    post_([done = std::move(done), page = std::move(page),
-                           error = std::move(error)]() mutable { done(std::move(page), error); });
-                  });
 }
 
 // --- timers --------------------------------------------------------------------------------
@@ -653,5 +328,4 @@ void room_hub::tick(steady::time_point now) {
 void room_hub::shutdown() {
   for (auto& [id, c] : conns_) close_connection(*c, close_code::going_away, "server shutting down");
 }
-
 }  // namespace rtev::server_lite

@@ -5,8 +5,13 @@
 // in typed values (hub_ops.hpp): a door decodes its wire format into operations, the hub
 // answers with replies, and the connection's door_codec — supplied by its door — encodes them.
 // The hub knows no protocol: no JSON of any client's, no branch on the kind of connection.
-// Implemented in room_hub.cpp (connections, fan-out, replay, timers), room_hub_publish.cpp (the
-// publish pipeline) and room_hub_ops.cpp (the operations).
+// Implemented in parts, each readable in one sitting:
+//   room_hub.cpp          connections, authentication, presence, timers
+//   room_hub_index.cpp    subscriptions: matching, automatic rooms, the exact-room index
+//   room_hub_fanout.cpp   replies and live events into per-connection queues, the queue bound
+//   room_hub_replay.cpp   replay from a position, SSE subscriptions, history queries
+//   room_hub_publish.cpp  the publish pipeline: id/seq/timestamp, idempotency, store, commit
+//   room_hub_ops.cpp      the typed operations: what each does and answers
 //
 // Threads: the hub is touched ONLY on the lws service thread. The store's writer thread
 // reaches it solely through `post` (a mutex-protected queue drained on the service thread).
@@ -79,7 +84,7 @@ struct subscription {
   std::optional<std::int64_t> since_us;  ///< time-based start
   std::uint64_t replayed = 0;
   bool recovered = true;
-  bool ack_after_replay = false;  ///< WebSocket SUBSCRIBE: ACK when replay ends
+  bool ack_after_replay = false;  ///< a SUBSCRIBE: answered when replay ends
   // Pages are read by the history reader off the service thread. Live events matching this
   // subscription that are committed meanwhile are held here and queued after the last page
   // (those the pages already brought are dropped by seq); past max_held the hold is dropped
@@ -170,9 +175,9 @@ class room_hub {
   std::size_t connection_count(conn_kind kind) const;
 
   /// Authenticate with a token (empty: none given). With `announce`, success queues
-  /// `authenticated` and failure queues an auth_error and closes the connection with 1008
-  /// (not on SSE). `ref`: the `authenticate` request's, echoed in either answer. Returns the
-  /// error, empty on success.
+  /// `authenticated` and failure queues an auth_error and closes the connection with 1008 (an
+  /// SSE stream, refused with 401 instead, does not announce). `ref`: the `authenticate`
+  /// request's, echoed in either answer. Returns the error, empty on success.
   std::string authenticate(connection& c, const std::string& token, bool announce,
                            const op_ref& ref = {});
 
