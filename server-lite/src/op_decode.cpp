@@ -121,10 +121,11 @@ op_ref ref_text(const json& ref) {
 hub_operation decode_op(const std::string& op, const std::string& name, const json& data,
                         op_ref ref, const std::string& timezone) {
   const bool needs_auth = op != "AUTHENTICATE" && op != "PING";
+  // `ref` is copied, not moved, inside the try: a decoding error still answers with it.
   try {
     if (op == "AUTHENTICATE") {
       authenticate_op a;
-      a.ref = std::move(ref);
+      a.ref = ref;
       auto tok = data.find("token");
       if (tok != data.end() && tok->is_string())
         a.token = tok->get<std::string>();
@@ -134,10 +135,9 @@ hub_operation decode_op(const std::string& op, const std::string& name, const js
         a.presence = presence_option("data.presence", *p);
       return a;
     }
-    if (op == "PING") return ping_op{std::move(ref)};
-    if (op == "SUBSCRIBE") return decode_subscribe(data, std::move(ref), timezone);
-    if (op == "UNSUBSCRIBE")
-      return unsubscribe_op{std::move(ref), need_room(data, name_kind::room_pattern)};
+    if (op == "PING") return ping_op{ref};
+    if (op == "SUBSCRIBE") return decode_subscribe(data, ref, timezone);
+    if (op == "UNSUBSCRIBE") return unsubscribe_op{ref, need_room(data, name_kind::room_pattern)};
     if (op == "PUBLISH") {
       publish_op p;
       try {
@@ -146,13 +146,13 @@ hub_operation decode_op(const std::string& op, const std::string& name, const js
         // parse_publish names fields of the event object; here that object is `data`.
         rethrow_under_data(e);
       }
-      p.ref = std::move(ref);
+      p.ref = ref;
       return p;
     }
     if (op == "TYPING_START" || op == "TYPING_STOP")
-      return typing_op{std::move(ref), need_room(data, name_kind::room), op == "TYPING_START"};
-    if (op == "HISTORY") return decode_history(data, std::move(ref), timezone);
-    if (op == "PRESENCE") return presence_op{std::move(ref), need_room(data, name_kind::room)};
+      return typing_op{ref, need_room(data, name_kind::room), op == "TYPING_START"};
+    if (op == "HISTORY") return decode_history(data, ref, timezone);
+    if (op == "PRESENCE") return presence_op{ref, need_room(data, name_kind::room)};
   } catch (const parse_error& e) {
     return bad_op{std::move(ref), "bad_request", e.what(), needs_auth};
   }
