@@ -208,6 +208,15 @@ using hub_reply = std::variant<subscribed_reply, unsubscribed_reply, published_r
                                history_reply, presence_reply, pong_reply, authenticated_reply,
                                auth_error_reply, error_reply, not_authenticated_reply>;
 
+/// Visits a hub_reply (or a hub_operation) with one lambda per alternative:
+/// `std::visit(overloaded{[](const pong_reply&) {…}, [](const auto&) {…}}, r)`.
+template <class... F>
+struct overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+overloaded(F...) -> overloaded<F...>;
+
 /// The ref a reply answers.
 inline const op_ref& ref_of(const hub_reply& r) {
   return std::visit([](const auto& x) -> const op_ref& { return x.ref; }, r);

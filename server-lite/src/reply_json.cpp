@@ -4,17 +4,6 @@
 
 namespace rtev::server_lite {
 
-namespace {
-
-template <class... F>
-struct overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-overloaded(F...) -> overloaded<F...>;
-
-}  // namespace
-
 json ack_data(const hub_reply& r) {
   return std::visit(
       overloaded{

@@ -66,13 +66,6 @@ std::string client_path(std::string message) {
   return message;
 }
 
-template <class... F>
-struct overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-overloaded(F...) -> overloaded<F...>;
-
 // The Socket.IO ack id a reply answers: the ref the door gave the operation (its ack id as
 // text), if any.
 std::optional<std::uint64_t> ack_of(const op_ref& ref) {
