@@ -14,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::server_fixture fx(auth_mode::none);
   connection& watcher = fx.open();
   fx.hub->authenticate(watcher, R"({"user_id":"watcher","role":"admin"})", true);
-  fx.hub->handle_ws_message(watcher, R"({"type":"SUBSCRIBE","data":{"room":"*"}})");
+  handle_rtev_message(*fx.hub, watcher, R"({"type":"SUBSCRIBE","data":{"room":"*"}})");
   fx.settle();
 
   http_request req;

@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include "fuzz_input.hpp"
+#include "names.hpp"
+#include "op_decode.hpp"
 #include "request_guard.hpp"
 #include "rtev/error.hpp"
 #include "server_fixture.hpp"
@@ -79,14 +81,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   connection& c = fx.open(conn_kind::sse);
   if (fx.hub->authenticate(c, req.token(), false).empty()) {
-    const auto named = req.param("named");
     // Bad input throws parse_error (sse_start answers 400); a forbidden room is the returned
     // reason (403). Either way the stream is not opened.
     try {
-      const std::string err =
-          fx.hub->open_sse(c, split_list(req.param("rooms").value_or("")),
-                           split_list(req.param("types").value_or("")), req.param("since"),
-                           named && *named != "0" && *named != "false");
+      const auto rooms = split_list(req.param("rooms").value_or(""));
+      require_names("rooms", rooms, name_kind::room_pattern);
+      require_names("types", split_list(req.param("types").value_or("")), name_kind::type_pattern);
+      std::optional<since_point> since;
+      if (auto s = req.param("since")) since = parse_since(json(*s), fx.hub->timezone());
+      const std::string err = fx.hub->open_sse(c, rooms, since);
       if (!err.empty()) fx.hub->closed(c.id);
     } catch (const rtev::parse_error&) {
       fx.hub->closed(c.id);

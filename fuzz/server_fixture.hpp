@@ -17,6 +17,7 @@
 #include "history_store.hpp"
 #include "http_api.hpp"
 #include "room_hub.hpp"
+#include "ws_protocol.hpp"
 
 namespace rtev::fuzz {
 
@@ -70,7 +71,11 @@ struct server_fixture {
   }
 
   server_lite::connection& open(server_lite::conn_kind kind = server_lite::conn_kind::websocket) {
-    server_lite::connection& c = hub->open(kind, "127.0.0.1", [] {});
+    server_lite::door_codec codec;
+    if (kind == server_lite::conn_kind::websocket) codec = server_lite::rtev_ws_codec();
+    if (kind == server_lite::conn_kind::sse) codec.pings = false;
+    server_lite::connection& c = hub->open(
+        kind, "127.0.0.1", [] {}, {}, std::move(codec));
     conns.push_back(c.id);
     return c;
   }

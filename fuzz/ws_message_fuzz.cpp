@@ -1,4 +1,4 @@
-// rtev WebSocket operations: room_hub::handle_ws_message, as the server's RECEIVE callback
+// rtev WebSocket operations: handle_rtev_message, as the server's RECEIVE callback
 // calls it. The input is up to 8 messages, one per line, sent in order on three connections:
 // an anonymous one (auth none), one not yet authenticated (auth jwt: it may send AUTHENTICATE),
 // and one authenticated with a signed admin JWT. After each message the store commits and every
@@ -31,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::string_view m : messages) {
     for (auto [fx, id] : {std::pair{&open_hub, anonymous.id}, std::pair{&jwt_hub, pending.id},
                           std::pair{&jwt_hub, admin.id}}) {
-      if (connection* c = fx->hub->find(id)) fx->hub->handle_ws_message(*c, m);
+      if (connection* c = fx->hub->find(id)) handle_rtev_message(*fx->hub, *c, m);
       fx->settle();
     }
   }

@@ -3,6 +3,8 @@
 #include <sstream>
 
 #include "names.hpp"
+#include "op_decode.hpp"
+#include "reply_json.hpp"
 #include "rtev/error.hpp"
 #include "rtev/event.hpp"
 #include "rtev/json.hpp"
@@ -127,7 +129,10 @@ void http_api::handle(const http_request& req, const std::function<void(http_res
     }
     if (get && !rest.empty() && rest.find('/') == std::string::npos) {
       if (auto refused = key_refusal(req)) return reply(*refused);
-      return reply({200, reply_json(hub_.user_info(rest)), "application/json"});
+      const std::size_t n = hub_.user_connections(rest);
+      return reply({200,
+                    reply_json(json{{"user_id", rest}, {"connected", n > 0}, {"connections", n}}),
+                    "application/json"});
     }
   }
   static const char* known[] = {"/health",  "/api/stats",   "/api/ws",
@@ -254,9 +259,10 @@ void http_api::history(const http_request& req,
   }
   try {
     require_names("types", types, name_kind::type_pattern);
-    json since = nullptr, until = nullptr;
-    if (auto s = req.param("since")) since = *s;
-    if (auto u = req.param("until")) until = *u;
+    std::optional<since_point> since;
+    std::optional<std::int64_t> until;
+    if (auto s = req.param("since")) since = parse_since(json(*s), hub_.timezone());
+    if (auto u = req.param("until")) until = parse_until(json(*u), hub_.timezone());
     hub_.history(
         room, since, until, limit, types,
         [this, reply](history_page page, const std::string& error) {
@@ -294,7 +300,7 @@ void http_api::publish(const http_request& req, const std::function<void(http_re
     const json items = many ? body : json::array({body});
     for (std::size_t i = 0; i < items.size(); ++i) {
       try {
-        auto r = hub_.parse_publish(items[i]);
+        auto r = parse_publish(items[i]);
         per_item.push_back(r.size());
         for (auto& x : r) reqs.push_back(std::move(x));
       } catch (const parse_error& e) {

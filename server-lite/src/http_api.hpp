@@ -11,10 +11,14 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "room_hub.hpp"
 #include "rtev/server/server.hpp"
 
 namespace rtev::server_lite {
+
+using json = nlohmann::json;
 
 struct http_request {
   std::string method;  ///< GET, POST, OPTIONS, …

@@ -1,8 +1,13 @@
+// room_hub's connections: opening, closing and killing them, authentication, presence
+// (user_online/user_offline, PRESENCE), and the timers (auth and ping time-outs, heartbeats,
+// stalled closes, the idempotency window). Service thread only (room_hub.hpp).
+
 #include "room_hub.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include "names.hpp"
 #include "rtev/error.hpp"
@@ -11,51 +16,19 @@
 
 namespace rtev::server_lite {
 
-namespace {
-
-bool any_glob_matches(const std::vector<std::string>& globs, const std::string& text) {
-  if (globs.empty()) return true;
-  return std::any_of(globs.begin(), globs.end(),
-                     [&](const std::string& g) { return glob_match(g, text); });
-}
-
-std::int64_t to_us(rtev::timestamp t) {
-  return t.time_since_epoch().count();
-}
-
-}  // namespace
-
-bool presence_option(const std::string& path, const json& value) {
-  if (value.is_boolean()) return value.get<bool>();
-  if (value.is_string()) {
-    const std::string& v = value.get_ref<const std::string&>();
-    if (v == "true" || v == "1" || v == "on" || v == "yes") return true;
-    if (v == "false" || v == "0" || v == "off" || v == "no") return false;
-    throw parse_error(path, "expected true or false, got '" + v + "'");
-  }
-  throw parse_error(path, "expected a boolean, got " + json_type_name(value));
-}
-
-bool subscription::matches_room(const std::string& room) const {
-  if (room.empty()) return broadcasts;
-  return std::any_of(patterns.begin(), patterns.end(),
-                     [&](const std::string& p) { return glob_match(p, room); });
-}
-
-bool subscription::matches(const shared_event& e) const {
-  return matches_room(e.room) && any_glob_matches(types, e.type);
-}
+using json = nlohmann::json;
 
 // --- connections ---------------------------------------------------------------------------
 
 connection& room_hub::open(conn_kind kind, std::string remote, std::function<void()> wake,
-                           std::function<void()> kill) {
+                           std::function<void()> kill, door_codec codec) {
   auto c = std::make_unique<connection>();
   c->id = next_conn_id_++;
   c->kind = kind;
   c->remote = std::move(remote);
   c->wake = std::move(wake);
   c->kill = std::move(kill);
+  c->codec = std::move(codec);
   c->opened = c->refilled = c->last_ping = c->last_heartbeat = c->last_writeable = steady::now();
   c->tokens = cfg_.burst;
   connection& ref = *c;
@@ -102,19 +75,15 @@ void room_hub::close_connection(connection& c, int code, std::string reason) {
 }
 
 std::string room_hub::authenticate(connection& c, const std::string& token, bool announce,
-                                   const json& ref) {
-  // Every reply to a request names it: an `authenticate` with a ref gets it back.
-  auto answer = [&ref](json msg) {
-    if (!ref.is_null()) msg["ref"] = ref;
-    return msg;
-  };
+                                   const op_ref& ref) {
   auto result = auth_.authenticate(token, "anon-" + std::to_string(c.id),
                                    std::chrono::duration_cast<std::chrono::seconds>(
                                        std::chrono::system_clock::now().time_since_epoch())
                                        .count());
   if (!result.who) {
-    if (announce && c.kind != conn_kind::sse) {
-      send_control(c, answer({{"type", "auth_error"}, {"data", {{"message", result.error}}}}));
+    if (announce) {
+      // Every reply to a request names it: an `authenticate` with a ref gets it back.
+      send(c, auth_error_reply{ref, {}, result.error});
       close_connection(c, close_code::policy, "authentication failed");
     }
     return result.error;
@@ -133,7 +102,7 @@ std::string room_hub::authenticate(connection& c, const std::string& token, bool
     if (old_user) user_disconnected(*old_user);
   }
   update_presence(c);
-  if (announce) send_control(c, answer({{"type", "authenticated"}, {"data", identity_info(c)}}));
+  if (announce) send(c, authenticated_reply{ref, info_of(c)});
   return {};
 }
 
@@ -149,81 +118,35 @@ void room_hub::drop_refused_rooms(connection& c) {
         ++p;
         continue;
       }
-      json msg = {
-          {"type", "ERROR"},
-          {"data",
-           {{"code", "forbidden"},
-            {"op", "SUBSCRIBE"},
-            {"room", *p},
-            {"message", "unsubscribed from '" + *p + "' after re-authentication: " + why}}}};
-      send_control(c, msg);
+      send(c, error_reply{{},
+                          "forbidden",
+                          "unsubscribed from '" + *p + "' after re-authentication: " + why,
+                          "SUBSCRIBE",
+                          *p});
       p = pats.erase(p);
     }
     it = pats.empty() ? c.subs.erase(it) : std::next(it);
   }
 }
 
-json room_hub::identity_info(const connection& c) const {
-  return {{"user_id", c.who->user_id},    {"connection_id", std::to_string(c.id)},
-          {"roles", c.who->roles},        {"timezone", cfg_.timezone},
-          {"server_time", now_rfc3339()}, {"epoch", store_.epoch()},
-          {"last_seq", frontier_},        {"anonymous", c.who->anonymous},
-          {"presence", c.presence},       {"rate_limit", rate_limit_info()}};
-}
-
-json room_hub::rate_limit_info() const {
-  // Whole numbers as integers ({"per_second": 100}, not 100.0): what clients pace by.
-  auto number = [](double v) {
-    return v == std::floor(v) && v < 9e15 ? json(static_cast<std::uint64_t>(v)) : json(v);
-  };
-  return {{"per_second", number(cfg_.rate)}, {"burst", number(cfg_.burst)}};
+connection_info room_hub::info_of(const connection& c) const {
+  connection_info i;
+  i.user_id = c.who->user_id;
+  i.connection_id = std::to_string(c.id);
+  i.roles = c.who->roles;
+  i.timezone = cfg_.timezone;
+  i.server_time = now_rfc3339();
+  i.epoch = store_.epoch();
+  i.last_seq = frontier_;
+  i.anonymous = c.who->anonymous;
+  i.presence = c.presence;
+  i.rate_limit = rate_limit();
+  return i;
 }
 
 std::size_t room_hub::connection_count(conn_kind kind) const {
   return static_cast<std::size_t>(std::count_if(
       conns_.begin(), conns_.end(), [kind](const auto& kv) { return kv.second->kind == kind; }));
-}
-
-void room_hub::join_automatic(connection& c) {
-  subscription user_sub;
-  user_sub.automatic = true;
-  user_sub.patterns.push_back("user:" + c.who->user_id);
-  for (const auto& r : c.who->roles) user_sub.patterns.push_back("role:" + r);
-  // Automatic rooms are only those that are valid names (a user id with a space has none).
-  user_sub.patterns.erase(std::remove_if(user_sub.patterns.begin(), user_sub.patterns.end(),
-                                         [](const std::string& p) { return !is_valid_room(p); }),
-                          user_sub.patterns.end());
-  if (user_sub.patterns.empty()) return;
-  c.subs.push_front(user_sub);
-  index_subscription(c, c.subs.front());
-}
-
-void room_hub::index_subscription(connection& c, const subscription& s) {
-  for (const auto& p : s.patterns) {
-    if (is_glob(p)) {
-      glob_conns_.insert(&c);
-    } else if (room_index_[p].insert(&c).second) {
-      c.indexed.push_back(p);
-    }
-  }
-}
-
-void room_hub::unindex_connection(connection& c) {
-  // By what was indexed, not by the current subscriptions: callers may have changed those
-  // already (UNSUBSCRIBE, a replaced SUBSCRIBE), and a stale entry would dangle.
-  for (const auto& p : c.indexed) {
-    auto it = room_index_.find(p);
-    if (it == room_index_.end()) continue;
-    it->second.erase(&c);
-    if (it->second.empty()) room_index_.erase(it);
-  }
-  c.indexed.clear();
-  glob_conns_.erase(&c);
-}
-
-void room_hub::reindex(connection& c) {
-  unindex_connection(c);
-  for (const auto& s : c.subs) index_subscription(c, s);
 }
 
 // --- presence ------------------------------------------------------------------------------
@@ -281,7 +204,7 @@ void room_hub::publish_presence(const char* type, const std::string& user_id) {
   deliver(ev);
 }
 
-json room_hub::presence_of(const std::string& room) const {
+std::vector<presence_entry> room_hub::presence_of(const std::string& room) const {
   std::map<std::string, std::size_t> users;
   for (const auto& [id, c] : conns_) {
     if (!c->who || c->closing || !c->presence) continue;
@@ -291,15 +214,15 @@ json room_hub::presence_of(const std::string& room) const {
         break;
       }
   }
-  json list = json::array();
-  for (const auto& [u, n] : users) list.push_back({{"user_id", u}, {"connections", n}});
+  std::vector<presence_entry> list;
+  list.reserve(users.size());
+  for (const auto& [u, n] : users) list.push_back({u, n});
   return list;
 }
 
-json room_hub::user_info(const std::string& user_id) const {
+std::size_t room_hub::user_connections(const std::string& user_id) const {
   auto it = users_.find(user_id);
-  const std::size_t n = it == users_.end() ? 0 : it->second;
-  return {{"user_id", user_id}, {"connected", n > 0}, {"connections", n}};
+  return it == users_.end() ? 0 : it->second;
 }
 
 std::size_t room_hub::kick_user(const std::string& user_id) {
@@ -316,335 +239,10 @@ std::size_t room_hub::authenticated_users() const {
   return users_.size();
 }
 
-std::size_t room_hub::room_count() const {
-  return room_index_.size();
-}
-
-// --- outgoing ------------------------------------------------------------------------------
-
-// Also while closing: handle_operation takes no new work then, so what arrives here are the
-// replies to work accepted before (a publish's ACK) and the reason for the close.
-void room_hub::send_control(connection& c, const json& msg) {
-  if (c.kind == conn_kind::sse) return;
-  if (c.on_control) {
-    c.on_control(msg);
-    return;
-  }
-  // Messages quote client text (a bad room name, the JSON parser's "last read: …"), which may
-  // be invalid UTF-8: replaced, since a throwing dump() would end the service thread.
-  c.queue.push_back(outgoing{
-      nullptr, std::make_shared<frame>(msg.dump(-1, ' ', false, json::error_handler_t::replace))});
-  c.wake();
-}
-
-void room_hub::send_error(connection& c, const json& ref, const std::string& code,
-                          const std::string& message) {
-  json msg = {{"type", "ERROR"}, {"data", {{"code", code}, {"message", message}}}};
-  if (!ref.is_null()) msg["ref"] = ref;
-  send_control(c, msg);
-}
-
-void room_hub::enqueue_live(connection& c, const event_ptr& e) {
-  if (c.closing) return;
-  if (c.live_queued >= cfg_.send_queue_max) {
-    ++dropped_;
-    close_connection(c, close_code::slow_consumer, "slow consumer");
-    return;
-  }
-  c.queue.push_back(outgoing{e, nullptr, true});
-  ++c.live_queued;
-  ++delivered_;
-  c.wake();
-}
-
-void room_hub::deliver(const event_ptr& e, const connection* except) {
-  const std::uint64_t round = ++marker_;
-  auto consider = [&](connection* c) {
-    if (c == except || c->marker == round || !c->who || c->closing) return;
-    if (c->kind == conn_kind::sse && !any_glob_matches(c->sse_types, e->type)) return;
-    c->marker = round;
-    bool live = false;
-    for (auto& s : c->subs) {
-      if (!s.matches(*e)) continue;
-      // A replaying subscription brings this event after its history, in seq order: delivering
-      // it live now as well (through another subscription) would put it ahead of older events.
-      if (s.replaying) return hold(s, e);
-      live = true;
-    }
-    if (live) enqueue_live(*c, e);
-  };
-  if (e->room.empty()) {
-    // A broadcast reaches every authenticated connection.
-    for (auto& [id, c] : conns_) {
-      if (c.get() == except || !c->who || c->closing) continue;
-      if (c->kind == conn_kind::sse && !any_glob_matches(c->sse_types, e->type)) continue;
-      const auto replaying =
-          std::find_if(c->subs.begin(), c->subs.end(),
-                       [&](const subscription& s) { return s.replaying && s.matches(*e); });
-      if (replaying != c->subs.end())
-        hold(*replaying, e);
-      else
-        enqueue_live(*c, e);
-    }
-    return;
-  }
-  if (auto it = room_index_.find(e->room); it != room_index_.end())
-    for (connection* c : it->second) consider(c);
-  for (connection* c : glob_conns_) consider(c);
-}
-
-std::optional<outgoing> room_hub::next_outgoing(connection& c) {
-  if (c.queue.empty()) return std::nullopt;
-  outgoing o = std::move(c.queue.front());
-  c.queue.pop_front();
-  if (o.live) --c.live_queued;
-  // Refill replay pages once the queue has drained below half.
-  if (c.queue.size() < std::max<std::size_t>(1, cfg_.send_queue_max / 2) && !c.closing)
-    for (auto& s : c.subs)
-      if (s.replaying) pump_replay(c, s);
-  return o;
-}
-
-// --- replay --------------------------------------------------------------------------------
-
-room_hub::since_point room_hub::parse_since(const json& v) const {
-  since_point p;
-  if (v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0)) {
-    p.seq = v.get<std::uint64_t>();
-    return p;
-  }
-  if (!v.is_string())
-    throw parse_error("since", "expected a seq number, an RFC 3339 time or \"beginning\", got " +
-                                   json_type_name(v));
-  const std::string s = v.get<std::string>();
-  if (s == "beginning") {
-    p.seq = 0;
-    return p;
-  }
-  std::string digits = s.rfind("seq:", 0) == 0 ? s.substr(4) : s;
-  if (!digits.empty() && std::all_of(digits.begin(), digits.end(), ::isdigit) &&
-      digits.size() < 20) {
-    p.seq = std::stoull(digits);
-    return p;
-  }
-  try {
-    p.time_us = to_us(rtev::time::parse_rfc3339(s, cfg_.timezone));
-  } catch (const std::exception& e) {
-    throw parse_error("since",
-                      "expected a seq number, an RFC 3339 time or \"beginning\", got '" + s + "'");
-  }
-  return p;
-}
-
-void room_hub::start_replay(connection& c, subscription& s, const since_point& since,
-                            const std::optional<std::string>& epoch) {
-  const store_stats st = store_.stats();
-  s.recovered = true;
-  if (epoch && *epoch != store_.epoch()) {
-    // The client's history came from another store: nothing here continues it.
-    s.recovered = false;
-    finish_replay(c, s);
-    return;
-  }
-  if (since.seq) {
-    if (*since.seq > frontier_) {
-      s.recovered = false;  // the client saw events this store never had
-      finish_replay(c, s);
-      return;
-    }
-    if (st.pruned_through > *since.seq) s.recovered = false;
-    s.cursor = *since.seq;
-  } else if (since.time_us) {
-    if (st.pruned_before_us > *since.time_us) s.recovered = false;
-    s.since_us = since.time_us;
-  }
-  s.replaying = true;
-  pump_replay(c, s);
-}
-
-void room_hub::hold(subscription& s, const event_ptr& e) {
-  if (s.held_overflow) return;
-  if (s.held.size() >= max_held) {
-    s.held.clear();
-    s.held_overflow = true;
-    return;
-  }
-  s.held.push_back(e);
-}
-
-void room_hub::pump_replay(connection& c, subscription& s) {
-  if (s.page_pending || c.closing) return;
-  constexpr std::size_t page = 256;
-  // The store reads exact rooms through its (room, seq) index; the hub filters again (globs,
-  // an SSE stream's types) so what is queued is exactly what live delivery would send.
-  history_query q;
-  q.rooms = s.patterns;
-  q.include_broadcasts = s.broadcasts || s.patterns.empty();
-  q.after_seq = s.cursor;
-  q.since_us = s.since_us;
-  q.max_seq = frontier_;
-  q.types = s.types;
-  q.limit = page;
-  if (s.id == 0) s.id = next_sub_id_++;
-  s.page_pending = true;
-  reader_->submit(std::move(q), [this, conn = c.id, sub = s.id, max_seq = frontier_](
-                                    history_page&& got, std::string&& error) {
-    post_([this, conn, sub, max_seq, got = std::move(got), error = std::move(error)]() mutable {
-      on_replay_page(conn, sub, max_seq, std::move(got), error);
-    });
-  });
-}
-
-void room_hub::on_replay_page(conn_id conn, std::uint64_t sub, std::uint64_t max_seq,
-                              history_page got, const std::string& error) {
-  connection* c = find(conn);
-  if (!c || c->closing) return;
-  const auto it = std::find_if(c->subs.begin(), c->subs.end(),
-                               [&](const subscription& x) { return x.id == sub; });
-  if (it == c->subs.end() || !it->replaying) return;  // unsubscribed or replaced meanwhile
-  subscription& s = *it;
-  s.page_pending = false;
-  if (!error.empty()) {
-    // Without its history the stream would have a hole: the client reconnects and resumes.
-    close_connection(*c, close_code::server_error, "history unavailable: " + error);
-    return;
-  }
-  bool queued = false;
-  auto queue = [&](event_ptr ev) {
-    s.cursor = ev->seq;
-    if (!s.matches(*ev)) return;
-    if (c->kind == conn_kind::sse && !any_glob_matches(c->sse_types, ev->type)) return;
-    c->queue.push_back(outgoing{std::move(ev), nullptr});
-    ++s.replayed;
-    queued = true;
-  };
-  for (auto& e : got.events) {
-    auto ev = std::make_shared<shared_event>();
-    ev->json = std::move(e.json);
-    ev->type = std::move(e.type);
-    ev->room = std::move(e.room);
-    ev->seq = e.seq;
-    queue(std::move(ev));
-  }
-  if (got.more) {
-    if (queued) c->wake();
-    // The next page is asked for as the queue drains (next_outgoing); at once if this page
-    // queued little (its events were filtered out).
-    if (c->queue.size() < std::max<std::size_t>(1, cfg_.send_queue_max / 2)) pump_replay(*c, s);
-    return;
-  }
-  if (s.held_overflow) {
-    // More was committed during the read than the hold keeps: read on from the store (live-only
-    // events among them — typing, presence — are lost, as for a slow consumer).
-    s.held_overflow = false;
-    s.held.clear();
-    s.cursor = std::max(s.cursor, max_seq);
-    if (queued) c->wake();
-    pump_replay(*c, s);
-    return;
-  }
-  // Everything up to max_seq came from the store; what was committed since was held.
-  s.cursor = std::max(s.cursor, max_seq);
-  std::vector<event_ptr> held = std::move(s.held);
-  s.held.clear();
-  for (auto& ev : held) {
-    if (ev->seq == 0) {
-      // Live-only (typing, presence): never in the store, so always from the hold.
-      const std::uint64_t cursor = s.cursor;
-      queue(std::move(ev));
-      s.cursor = cursor;
-    } else if (ev->seq > s.cursor) {
-      queue(std::move(ev));
-    }
-  }
-  if (queued) c->wake();
-  finish_replay(*c, s);
-}
-
-void room_hub::finish_replay(connection& c, subscription& s) {
-  s.replaying = false;
-  // Everything up to the frontier has now been queued (or was before the subscription):
-  // from here on, live delivery continues seamlessly.
-  if (s.ack_after_replay) {
-    s.ack_after_replay = false;
-    json ack = {{"type", "ACK"},
-                {"data",
-                 {{"op", "SUBSCRIBE"},
-                  {"room", s.patterns.empty() ? "" : s.patterns.front()},
-                  {"replayed", s.replayed},
-                  {"recovered", s.recovered},
-                  {"epoch", store_.epoch()},
-                  {"last_seq", frontier_}}}};
-    if (s.ref) ack["ref"] = *s.ref;
-    send_control(c, ack);
-  }
-}
-
-// --- SSE -----------------------------------------------------------------------------------
-
-std::string room_hub::open_sse(connection& c, const std::vector<std::string>& rooms,
-                               std::vector<std::string> types, std::optional<std::string> since,
-                               bool named) {
-  require_names("rooms", rooms, name_kind::room_pattern);
-  require_names("types", types, name_kind::type_pattern);
-  std::optional<since_point> start;
-  if (since) start = parse_since(json(*since));
-  for (const auto& r : rooms)
-    if (auto why = join_refusal(*c.who, auth_.mode(), r); !why.empty()) return why;
-  c.sse_named = named;
-  c.sse_types = std::move(types);
-  subscription s;
-  if (rooms.empty()) {
-    // What a WebSocket client sees by default: its own rooms, and broadcasts.
-    for (auto& sub : c.subs)
-      if (sub.automatic) s.patterns = sub.patterns;
-    s.automatic = true;
-  } else {
-    s.patterns = rooms;
-  }
-  c.subs.clear();
-  s.broadcasts = true;
-  c.subs.push_back(std::move(s));
-  reindex(c);
-  if (start) start_replay(c, c.subs.back(), *start, std::nullopt);
-  return {};
-}
-
 // --- time and history ----------------------------------------------------------------------
 
 std::string room_hub::now_rfc3339() const {
   return rtev::time::format_rfc3339(rtev::time::now(), cfg_.timezone);
-}
-
-void room_hub::history(const std::string& room, const json& since, const json& until,
-                       std::size_t limit, const std::vector<std::string>& types,
-                       history_done done) {
-  history_query q;
-  if (!room.empty()) q.rooms.push_back(room);
-  q.include_broadcasts = room.empty();
-  if (!since.is_null()) {
-    since_point p = parse_since(since);
-    q.after_seq = p.seq;
-    q.since_us = p.time_us;
-  }
-  if (!until.is_null()) {
-    if (!until.is_string())
-      throw parse_error("until", "expected an RFC 3339 time, got " + json_type_name(until));
-    try {
-      q.until_us = to_us(rtev::time::parse_rfc3339(until.get<std::string>(), cfg_.timezone));
-    } catch (const std::exception&) {
-      throw parse_error("until",
-                        "expected an RFC 3339 time, got '" + until.get<std::string>() + "'");
-    }
-  }
-  q.max_seq = frontier_;
-  q.types = types;
-  q.limit = std::clamp<std::size_t>(limit, 1, 1000);
-  reader_->submit(std::move(q),
-                  [this, done = std::move(done)](history_page&& page, std::string&& error) mutable {
-                    post_([done = std::move(done), page = std::move(page),
-                           error = std::move(error)]() mutable { done(std::move(page), error); });
-                  });
 }
 
 // --- timers --------------------------------------------------------------------------------
@@ -686,20 +284,16 @@ void room_hub::tick(steady::time_point now) {
     // A JWT's exp holds for the whole connection, not just its start (RFC 7519 4.1.4): past
     // it, the client must come back with a fresh token.
     if (c.who && c.who->expires_at && now_s >= *c.who->expires_at) {
-      send_control(c, {{"type", "auth_error"},
-                       {"data",
-                        {{"code", "token_expired"},
-                         {"message", "token expired: reconnect with a fresh token"}}}});
+      send(c, auth_error_reply{{}, "token_expired", "token expired: reconnect with a fresh token"});
       close_connection(c, close_code::policy, "token_expired");
       continue;
     }
     if (!c.who && now - c.opened >= cfg_.auth_timeout) {
-      send_control(c,
-                   {{"type", "auth_error"}, {"data", {{"message", "authentication timed out"}}}});
+      send(c, auth_error_reply{{}, {}, "authentication timed out"});
       close_connection(c, close_code::policy, "authentication timed out");
       continue;
     }
-    if (c.kind != conn_kind::sse) {
+    if (c.codec.pings) {
       if (c.ping_outstanding && now - c.last_ping >= cfg_.ping_timeout) {
         close_connection(c, close_code::policy, "ping timeout");
         // Not even the ping could be written since: the peer does not read, drop it now.
@@ -734,5 +328,4 @@ void room_hub::tick(steady::time_point now) {
 void room_hub::shutdown() {
   for (auto& [id, c] : conns_) close_connection(*c, close_code::going_away, "server shutting down");
 }
-
 }  // namespace rtev::server_lite

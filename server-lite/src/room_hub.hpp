@@ -1,9 +1,17 @@
 #pragma once
 // room_hub: the server's one piece of shared state — connections, their identities and
 // subscriptions, rooms, presence, the publish pipeline (id/seq/timestamp, store, fan-out) and
-// history replay. Every front door (rtev WebSocket, SSE, Socket.IO, HTTP POST) goes through it.
-// Implemented in room_hub.cpp (connections, fan-out, replay, timers), room_hub_publish.cpp (the
-// publish pipeline) and ws_protocol.cpp (the rtev WebSocket operations).
+// history replay. Every front door (rtev WebSocket, SSE, Socket.IO, HTTP POST) goes through it,
+// in typed values (hub_ops.hpp): a door decodes its wire format into operations, the hub
+// answers with replies, and the connection's door_codec — supplied by its door — encodes them.
+// The hub knows no protocol: no JSON of any client's, no branch on the kind of connection.
+// Implemented in parts, each readable in one sitting:
+//   room_hub.cpp          connections, authentication, presence, timers
+//   room_hub_index.cpp    subscriptions: matching, automatic rooms, the exact-room index
+//   room_hub_fanout.cpp   replies and live events into per-connection queues, the queue bound
+//   room_hub_replay.cpp   replay from a position, SSE subscriptions, history queries
+//   room_hub_publish.cpp  the publish pipeline: id/seq/timestamp, idempotency, store, commit
+//   room_hub_ops.cpp      the typed operations: what each does and answers
 //
 // Threads: the hub is touched ONLY on the lws service thread. The store's writer thread
 // reaches it solely through `post` (a mutex-protected queue drained on the service thread).
@@ -23,20 +31,19 @@
 #include <unordered_set>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "auth.hpp"
 #include "fifo.hpp"
 #include "frame.hpp"
 #include "history_reader.hpp"
 #include "history_store.hpp"
+#include "hub_ops.hpp"
 
 namespace rtev::server_lite {
 
-using json = nlohmann::json;
 using steady = std::chrono::steady_clock;
 using conn_id = std::uint64_t;
 
+/// Which door a connection came in by: for counting only (stats); the hub never branches on it.
 enum class conn_kind { websocket, sse, socketio };
 
 /// Close codes the server uses (see docs/protocol.md).
@@ -68,7 +75,7 @@ struct subscription {
   std::vector<std::string> types;
   bool broadcasts = false;  ///< replay also includes events without a room
   bool automatic = false;   ///< user:/role: rooms joined at authentication
-  std::optional<std::string> ref;
+  op_ref ref;               ///< the SUBSCRIBE's, for its ACK
 
   // Replay state. While `replaying`, live events matching this subscription are skipped:
   // the next page read from the store (bounded by the hub's delivery frontier) brings them.
@@ -77,7 +84,7 @@ struct subscription {
   std::optional<std::int64_t> since_us;  ///< time-based start
   std::uint64_t replayed = 0;
   bool recovered = true;
-  bool ack_after_replay = false;  ///< WebSocket SUBSCRIBE: ACK when replay ends
+  bool ack_after_replay = false;  ///< a SUBSCRIBE: answered when replay ends
   // Pages are read by the history reader off the service thread. Live events matching this
   // subscription that are committed meanwhile are held here and queued after the last page
   // (those the pages already brought are dropped by seq); past max_held the hold is dropped
@@ -106,10 +113,8 @@ struct connection {
   /// Drop the transport now, without a close handshake: for a peer that stopped reading, whose
   /// socket may never become writeable again. Its CLOSED then calls room_hub::closed().
   std::function<void()> kill;
-  /// Control messages (ACK, ERROR, authenticated, …) in the rtev protocol's JSON. Unset: they
-  /// are queued as WebSocket text (SSE drops them). A front door that speaks another protocol
-  /// (Socket.IO) sets it, translates, and queues its own frames.
-  std::function<void(const json&)> on_control;
+  /// How replies become this door's frames, which events it takes, how liveness is checked.
+  door_codec codec;
 
   std::optional<identity> who;
   /// Whether this connection counts for presence (user_online/user_offline, PRESENCE). A client
@@ -117,8 +122,6 @@ struct connection {
   bool presence = true;
   std::optional<std::string> present_as;  ///< the user it is counted for in presence_
   std::list<subscription> subs;
-  bool sse_named = false;              ///< SSE: add `event: <type>` lines
-  std::vector<std::string> sse_types;  ///< SSE: ?types= (applies to broadcasts too)
 
   fifo<outgoing> queue;
   std::size_t live_queued = 0;  ///< queued live events (bounded by send_queue_max)
@@ -152,41 +155,6 @@ struct connection {
   std::vector<std::string> indexed;  ///< exact rooms it is filed under in room_index_
 };
 
-/// What a publisher asked for, from any front door.
-struct publish_request {
-  std::string type;
-  std::string data = "{}";  ///< the event's data as JSON text, serialised once by the door
-  std::optional<std::string> id;
-  std::string room;  ///< empty with broadcast
-  bool broadcast = false;
-};
-
-/// One event's answer to a publish.
-struct publish_result {
-  std::string id;
-  std::uint64_t seq = 0;   ///< the stored seq (the first one for a duplicate); 0 if not stored
-  std::string room;        ///< the event's room when known (empty for broadcasts)
-  bool duplicate = false;  ///< the id was already stored: nothing new was stored or delivered
-  std::string error_code;  ///< empty when stored (storage_error otherwise)
-  std::string error_message;
-  bool stored() const { return error_code.empty(); }
-};
-
-/// Replies to a publish, filled as the store commits: one result per event.
-struct publish_outcome {
-  std::vector<publish_result> results;
-  bool failed = false;
-};
-
-/// A result as the rtev WebSocket door and the HTTP API write it (docs/protocol.md):
-/// {"id","seq","room"?,"duplicate"?} or {"id","error":{"code","message"}}.
-json publish_result_json(const publish_result& r);
-
-/// A client's presence option — `?presence=` on the connect URL, `"presence"` in an
-/// `authenticate` message or a Socket.IO CONNECT `auth`: a JSON boolean, or the text true/false
-/// (also 1/0, on/off, yes/no). Throws rtev::parse_error naming `path` otherwise.
-bool presence_option(const std::string& path, const json& value);
-
 class room_hub {
  public:
   using post_fn = std::function<void(std::function<void()>)>;
@@ -196,8 +164,10 @@ class room_hub {
   ~room_hub();
 
   // --- connections ---------------------------------------------------------------------
+  /// A new connection of door `kind`, which supplies its codec (an empty codec: replies are
+  /// dropped, every matching event is taken, pings are due).
   connection& open(conn_kind kind, std::string remote, std::function<void()> wake,
-                   std::function<void()> kill = {});
+                   std::function<void()> kill = {}, door_codec codec = {});
   /// The transport closed: forget the connection (presence updated).
   void closed(conn_id id);
   connection* find(conn_id id);
@@ -205,25 +175,26 @@ class room_hub {
   std::size_t connection_count(conn_kind kind) const;
 
   /// Authenticate with a token (empty: none given). With `announce`, success queues
-  /// `authenticated` and failure queues an auth_error and closes the connection with 1008
-  /// (not on SSE). `ref`: the `authenticate` request's, echoed in either answer. Returns the
-  /// error, empty on success.
+  /// `authenticated` and failure queues an auth_error and closes the connection with 1008 (an
+  /// SSE stream, refused with 401 instead, does not announce). `ref`: the `authenticate`
+  /// request's, echoed in either answer. Returns the error, empty on success.
   std::string authenticate(connection& c, const std::string& token, bool announce,
-                           const json& ref = nullptr);
+                           const op_ref& ref = {});
 
-  /// A WebSocket text message from the client (rtev protocol operations).
-  void handle_ws_message(connection& c, std::string_view text);
   /// Count one client message against the rate limit. False when over it: a rate_limited
   /// ERROR (with `ref`) is queued, and sustained abuse closes the connection.
-  bool admit(connection& c, const json& ref);
-  /// One parsed rtev operation {"type", "ref"?, "data"?} — handle_ws_message after admission
-  /// and parsing. Other front doors (Socket.IO) map their messages onto these operations.
-  void handle_operation(connection& c, const json& msg);
-  /// What `authenticated` carries: user_id, connection_id, roles, timezone, server_time,
-  /// epoch, last_seq, anonymous, presence, rate_limit. Needs c.who.
-  json identity_info(const connection& c) const;
-  /// {"per_second", "burst"}: the per-connection rate limit, announced in `authenticated`.
-  json rate_limit_info() const;
+  bool admit(connection& c, const op_ref& ref);
+  /// One decoded client request, after admission. Nothing while the connection is closing.
+  void handle(connection& c, hub_operation op);
+  /// Queue a reply on `c`, encoded by its door (also while closing: replies to work accepted
+  /// before, and the reason for the close).
+  void send(connection& c, const hub_reply& r);
+  /// What `authenticated` carries. Needs c.who.
+  connection_info info_of(const connection& c) const;
+  /// The per-connection rate limit, announced in `authenticated`.
+  rate_limit_values rate_limit() const { return {cfg_.rate, cfg_.burst}; }
+  /// The zone for times given without an offset (and for timestamps written).
+  const std::string& timezone() const { return cfg_.timezone; }
 
   /// The next thing to send on `c`, or nothing. Pumps history replay as the queue drains.
   std::optional<outgoing> next_outgoing(connection& c);
@@ -239,11 +210,11 @@ class room_hub {
 
   // --- SSE -----------------------------------------------------------------------------
   /// Set up an SSE stream's subscription. `rooms` empty: what a WebSocket client sees by
-  /// default (its user:/role: rooms and broadcasts). Throws rtev::parse_error ("rooms[0]: …",
-  /// "types[1]: …", "since: …") for bad input; returns why if a room is refused (403).
+  /// default (its user:/role: rooms and broadcasts). Throws rtev::parse_error ("rooms[0]: …")
+  /// for a bad room; returns why if a room is refused (403). The stream's type filter is its
+  /// codec's `accepts`.
   std::string open_sse(connection& c, const std::vector<std::string>& rooms,
-                       std::vector<std::string> types, std::optional<std::string> since,
-                       bool named);
+                       const std::optional<since_point>& since);
 
   // --- publishing --------------------------------------------------------------------------
   /// Validate, assign id/seq/timestamp, store, and fan out once committed. `done` runs on the
@@ -251,26 +222,19 @@ class room_hub {
   void publish(std::vector<publish_request> reqs, publish_done done);
   /// Check a publish target on behalf of `who` (nullptr: the HTTP API with its key).
   std::string publish_refusal(const identity* who, const publish_request& r) const;
-  /// Parse `{"type","data","room"|"user_id"|"user_ids"|"broadcast","id"?}` into requests (one
-  /// per user for user_ids). Throws rtev::parse_error naming the field.
-  std::vector<publish_request> parse_publish(const json& body) const;
 
   // --- queries -------------------------------------------------------------------------
-  /// Parse a `since` value: seq number (or "seq:N"), RFC 3339 time, or "beginning".
-  struct since_point {
-    std::optional<std::uint64_t> seq;
-    std::optional<std::int64_t> time_us;
-  };
-  since_point parse_since(const json& v) const;  // throws parse_error("since", …)
-
   /// A page of stored events of `room` (a pattern; empty: every room and broadcasts), read
   /// off the service thread. `done` runs on the service thread with the page, or with SQLite's
-  /// message when the read failed. Throws rtev::parse_error (since, until) before reading.
+  /// message when the read failed.
   using history_done = std::function<void(history_page, const std::string& error)>;
-  void history(const std::string& room, const json& since, const json& until, std::size_t limit,
+  void history(const std::string& room, const std::optional<since_point>& since,
+               std::optional<std::int64_t> until_us, std::size_t limit,
                const std::vector<std::string>& types, history_done done);
-  json presence_of(const std::string& room) const;
-  json user_info(const std::string& user_id) const;
+  /// The users present in `room` (subscribed, presence on), by user id.
+  std::vector<presence_entry> presence_of(const std::string& room) const;
+  /// How many authenticated connections `user_id` has.
+  std::size_t user_connections(const std::string& user_id) const;
   /// Close every connection of a user with 4001. Returns how many.
   std::size_t kick_user(const std::string& user_id);
 
@@ -309,8 +273,7 @@ class room_hub {
   struct pending_event;
   struct ack_group;
 
-  void send_control(connection& c, const json& msg);
-  void send_error(connection& c, const json& ref, const std::string& code,
+  void send_error(connection& c, const op_ref& ref, const std::string& code,
                   const std::string& message);
   void deliver(const event_ptr& e, const connection* except = nullptr);
   void enqueue_live(connection& c, const event_ptr& e);
@@ -338,13 +301,16 @@ class room_hub {
   std::string now_rfc3339() const;
   void count_type(const std::string& type);
 
-  // WebSocket operations (ws_protocol.cpp)
-  void op_subscribe(connection& c, const json& ref, const json& data);
-  void op_unsubscribe(connection& c, const json& ref, const json& data);
-  void op_publish(connection& c, const json& ref, const json& data);
-  void op_typing(connection& c, const json& ref, const json& data, bool typing);
-  void op_history(connection& c, const json& ref, const json& data);
-  void op_presence(connection& c, const json& ref, const json& data);
+  // The operations (room_hub_ops.cpp); c is authenticated (c.who) for all but the first two.
+  void on(connection& c, const authenticate_op& op);
+  void on(connection& c, const ping_op& op);
+  void on(connection& c, const subscribe_op& op);
+  void on(connection& c, const unsubscribe_op& op);
+  void on(connection& c, publish_op&& op);
+  void on(connection& c, const typing_op& op);
+  void on(connection& c, const history_op& op);
+  void on(connection& c, const presence_op& op);
+  void on(connection& c, const bad_op& op);
 
   hub_config cfg_;
   history_store& store_;

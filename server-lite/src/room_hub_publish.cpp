@@ -1,8 +1,10 @@
-// room_hub's publish pipeline: parsing and checking publish requests, assigning id/seq/
+// room_hub's publish pipeline: checking publish requests, assigning id/seq/
 // timestamp, the idempotency window, storing, and fanning out once the store commits. Part of
 // room_hub (service thread only; the store's completions come back through post_).
 
 #include <algorithm>
+
+#include <nlohmann/json.hpp>
 
 #include "names.hpp"
 #include "room_hub.hpp"
@@ -12,16 +14,9 @@
 
 namespace rtev::server_lite {
 
-namespace {
+using json = nlohmann::json;
 
-// A user id addressed by a publish: user:{id} must be a valid room.
-void require_user_id(const std::string& path, const std::string& uid) {
-  require_name(path, uid, name_kind::room);
-  if (!is_valid_room("user:" + uid))
-    throw parse_error(path, "is " + std::to_string(uid.size()) +
-                                " characters long; user:{id} must be a room name of at most " +
-                                std::to_string(max_name_chars));
-}
+namespace {
 
 std::int64_t to_us(rtev::timestamp t) {
   return t.time_since_epoch().count();
@@ -118,80 +113,6 @@ room_hub::room_hub(hub_config cfg, history_store& store, const authenticator& au
 }
 
 room_hub::~room_hub() = default;
-
-std::vector<publish_request> room_hub::parse_publish(const json& body) const {
-  if (!body.is_object())
-    throw parse_error("", "expected an event object, got " + json_type_name(body));
-  auto str = [&](const char* key, bool required) -> std::optional<std::string> {
-    auto it = body.find(key);
-    if (it == body.end() || it->is_null()) {
-      if (required) throw parse_error(key, "required field is missing");
-      return std::nullopt;
-    }
-    if (it->is_string()) return it->get<std::string>();
-    if (it->is_number_integer() && (std::string(key) == "user_id")) return it->dump();
-    throw parse_error(key, "expected a string, got " + json_type_name(*it));
-  };
-  publish_request base;
-  base.type = *str("type", true);
-  require_name("type", base.type, name_kind::type);
-  if (auto it = body.find("data"); it != body.end())
-    base.data = it->dump(-1, ' ', false, json::error_handler_t::replace);
-  base.id = str("id", false);
-  if (base.id && (base.id->empty() || base.id->size() > 128))
-    throw parse_error("id", "expected 1 to 128 characters");
-
-  int targets = 0;
-  std::vector<publish_request> out;
-  if (auto room = str("room", false)) {
-    ++targets;
-    require_name("room", *room, name_kind::room);
-    base.room = *room;
-  }
-  if (auto user = str("user_id", false)) {
-    ++targets;
-    require_user_id("user_id", *user);
-    base.room = "user:" + *user;
-  }
-  if (auto it = body.find("broadcast"); it != body.end() && !it->is_null()) {
-    if (!it->is_boolean())
-      throw parse_error("broadcast", "expected a boolean, got " + json_type_name(*it));
-    if (it->get<bool>()) {
-      ++targets;
-      base.broadcast = true;
-    }
-  }
-  if (auto it = body.find("user_ids"); it != body.end() && !it->is_null()) {
-    ++targets;
-    if (!it->is_array() || it->empty())
-      throw parse_error("user_ids", "expected a non-empty array of user ids");
-    if (targets > 1) throw parse_error("", "give one target: room, user_id, user_ids or broadcast");
-    for (std::size_t i = 0; i < it->size(); ++i) {
-      const json& u = (*it)[i];
-      std::string uid;
-      if (u.is_string())
-        uid = u.get<std::string>();
-      else if (u.is_number_integer())
-        uid = u.dump();
-      else
-        throw parse_error("user_ids[" + std::to_string(i) + "]",
-                          "expected a string or integer, got " + json_type_name(u));
-      require_user_id("user_ids[" + std::to_string(i) + "]", uid);
-      publish_request r = base;
-      r.room = "user:" + uid;
-      // One event per user, each with its own id: "<id>/<user>" keeps retries idempotent.
-      if (base.id) r.id = *base.id + "/" + uid;
-      out.push_back(std::move(r));
-    }
-    return out;
-  }
-  if (targets > 1) throw parse_error("", "give one target: room, user_id, user_ids or broadcast");
-  // Forgetting the room must not reach everyone: a broadcast is asked for by name.
-  if (targets == 0)
-    throw parse_error("", "missing target: give room, user_id, user_ids or broadcast: true");
-  out.push_back(std::move(base));
-  return out;
-}
 
 std::string room_hub::publish_refusal(const identity* who, const publish_request& r) const {
   if (!who) return {};  // HTTP API, key already checked
@@ -326,18 +247,6 @@ void room_hub::on_committed(std::vector<std::uint64_t> seqs,
     }
     if (p.group) p.group->settle(p.index, std::move(result));
   }
-}
-
-json publish_result_json(const publish_result& r) {
-  json j = {{"id", r.id}};
-  if (!r.stored()) {
-    j["error"] = {{"code", r.error_code}, {"message", r.error_message}};
-    return j;
-  }
-  j["seq"] = r.seq;
-  if (!r.room.empty()) j["room"] = r.room;
-  if (r.duplicate) j["duplicate"] = true;
-  return j;
 }
 
 void room_hub::count_type(const std::string& type) {

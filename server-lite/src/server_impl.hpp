@@ -34,6 +34,7 @@
 #include "http_api.hpp"
 #include "listener.hpp"
 #include "log.hpp"
+#include "op_decode.hpp"
 #include "room_hub.hpp"
 #include "rtev/server/server.hpp"
 #include "socketio_door.hpp"
@@ -49,7 +50,8 @@ struct session {
   conn_id conn = 0;  // hub connection (WebSocket or SSE); 0 for plain HTTP
   bool sse = false;
   bool sse_headers_sent = false;
-  std::string rx;  // WebSocket message reassembly
+  bool sse_named = false;  // ?named=: `event: <type>` lines
+  std::string rx;          // WebSocket message reassembly
 
   // /socket.io/: the Engine.IO session this WebSocket or held poll belongs to (the door owns
   // the hub connection, so `conn` stays 0).

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "op_decode.hpp"
+#include "reply_json.hpp"
 #include "rtev/error.hpp"
 #include "rtev/event.hpp"
 #include "wire/socketio_codec.hpp"
@@ -64,6 +66,16 @@ std::string client_path(std::string message) {
   return message;
 }
 
+// The Socket.IO ack id a reply answers: the ref the door gave the operation (its ack id as
+// text), if any.
+std::optional<std::uint64_t> ack_of(const op_ref& ref) {
+  if (ref.empty() || ref.size() >= 20 || !std::all_of(ref.begin(), ref.end(), [](char ch) {
+        return std::isdigit(static_cast<unsigned char>(ch)) != 0;
+      }))
+    return std::nullopt;
+  return std::stoull(ref);
+}
+
 // Closes that mean "do not come back on your own" (refused auth, kicked, rate limit) reach the
 // client as a Socket.IO DISCONNECT, which socket.io-client does not retry. Everything else
 // (shutdown, slow consumer, ping time-out) only closes the transport: the client reconnects.
@@ -113,14 +125,16 @@ socketio_door::session& socketio_door::create(const http_request& req) {
   s->handshake_token = req.token();
   s->handshake_presence = req.param("presence");
   const std::string sid = s->sid;
+  door_codec codec;
+  codec.encode = [this, sid](const connection& c, const hub_reply& r, std::vector<frame_ptr>& out) {
+    if (session* found = find(sid)) encode(*found, c, r, out);
+  };
   connection& c = hub_.open(
       conn_kind::socketio, req.remote, [this, sid] { wake(sid); },
       [this, sid] {
         if (kill_) kill_(sid);
-      });
-  c.on_control = [this, sid](const json& msg) {
-    if (session* found = find(sid)) on_control(*found, msg);
-  };
+      },
+      std::move(codec));
   s->conn = c.id;
   session& ref = *s;
   sessions_.emplace(sid, std::move(s));
@@ -166,13 +180,15 @@ void socketio_door::push(session& s, const std::string& packet) {
   c->wake();
 }
 
+std::string socketio_door::error_packet(std::optional<std::uint64_t> ack, const std::string& code,
+                                        const std::string& message) {
+  json err = {{"code", code}, {"message", client_path(message)}};
+  return ack ? ack_packet(*ack, {{"error", err}}) : event_packet("error", err);
+}
+
 void socketio_door::fail(session& s, std::optional<std::uint64_t> ack, const std::string& code,
                          const std::string& message) {
-  json err = {{"code", code}, {"message", client_path(message)}};
-  if (ack)
-    push(s, ack_packet(*ack, {{"error", err}}));
-  else
-    push(s, event_packet("error", err));
+  push(s, error_packet(ack, code, message));
 }
 
 // --- HTTP long-polling -----------------------------------------------------------------------
@@ -598,14 +614,14 @@ void socketio_door::on_connect(session& s, connection& c, const json& auth) {
   if (c.who) {
     ack["user_id"] = c.who->user_id;
     ack["anonymous"] = c.who->anonymous;
-    ack["rate_limit"] = hub_.rate_limit_info();
+    ack["rate_limit"] = rate_limit_json(hub_.rate_limit());
   }
   push(s, message_packet(wire::sio_encode({wire::sio_type::connect, "/", {}, ack})));
   // The `authenticated` event answers a token. A none-mode connect without one is anon-<n> at
   // once (the ack says so) but hears no `authenticated`: a client that connects and then emits
   // `authenticate` {token} (the usual Socket.IO pattern) hears only its own identity.
   if (c.who && !token.empty()) {
-    json info = hub_.identity_info(c);
+    json info = connection_info_json(hub_.info_of(c));
     info["userId"] = c.who->user_id;
     push(s, event_packet("authenticated", info));
   }
@@ -614,7 +630,9 @@ void socketio_door::on_connect(session& s, connection& c, const json& auth) {
 void socketio_door::on_event(session& s, connection& c, const json& args,
                              std::optional<std::uint64_t> ack) {
   const std::string name = args[0].get<std::string>();
-  if (!hub_.admit(c, ack ? json(*ack) : json())) return;
+  // The ack id is the operation's ref: the hub's reply names it, and encode() answers it.
+  const op_ref ref = ack ? std::to_string(*ack) : op_ref();
+  if (!hub_.admit(c, ref)) return;
   const json arg = args.size() > 1 ? args[1] : json();
   // The payload object; `shortcut` lets a bare string stand for that field (emit('join', 'r')).
   auto payload = [&](const char* shortcut) -> std::optional<json> {
@@ -624,10 +642,9 @@ void socketio_door::on_event(session& s, connection& c, const json& args,
     fail(s, ack, "bad_request", name + ": expected an object payload, got " + json_type_name(arg));
     return std::nullopt;
   };
-  auto operation = [&](const char* op, json data) {
-    json msg = {{"type", op}, {"data", std::move(data)}};
-    if (ack) msg["ref"] = *ack;
-    hub_.handle_operation(c, msg);
+  // The payload has the shape of an rtev operation's `data`: the same decoders read it.
+  auto operation = [&](const char* op, const json& data) {
+    hub_.handle(c, decode_op(op, op, data, ref, hub_.timezone()));
   };
 
   if (name == "authenticate") {
@@ -675,46 +692,55 @@ void socketio_door::on_event(session& s, connection& c, const json& args,
   }
 }
 
-// The hub's replies, in the rtev protocol, become Socket.IO acks and events.
-void socketio_door::on_control(session& s, const json& msg) {
-  if (!s.sio_connected) return;  // a socket that never connected (or left) hears nothing
-  std::optional<std::uint64_t> ack;
-  if (auto it = msg.find("ref"); it != msg.end()) {
-    if (it->is_number_unsigned()) {
-      ack = it->get<std::uint64_t>();
-    } else if (it->is_string()) {
-      // SUBSCRIBE keeps its ref as text until the replay ends.
-      const std::string& r = it->get_ref<const std::string&>();
-      if (!r.empty() && r.size() < 20 && std::all_of(r.begin(), r.end(), [](char ch) {
-            return std::isdigit(static_cast<unsigned char>(ch)) != 0;
-          }))
-        ack = std::stoull(r);
-    }
-  }
-  if (msg.contains("history")) {  // one event of a HISTORY reply
-    push(s, sio_event_packet(msg.dump(-1, ' ', false, json::error_handler_t::replace)));
-    return;
-  }
-  const std::string type = msg.value("type", std::string());
-  json data = msg.value("data", json::object());
-  if (type == "ACK") {
+// The hub's replies become Socket.IO acks and events.
+void socketio_door::encode(session& s, const connection& c, const hub_reply& r,
+                           std::vector<frame_ptr>& out) {
+  // A socket that never connected (or left) hears nothing; nor does one that is closing.
+  if (!s.sio_connected || c.closing) return;
+  const std::optional<std::uint64_t> ack = ack_of(ref_of(r));
+  auto ack_reply = [&] {
     if (!ack) return;
+    json data = ack_data(r);
     data.erase("op");
-    push(s, ack_packet(*ack, data));
-  } else if (type == "ERROR") {
-    fail(s, ack, data.value("code", "error"), data.value("message", ""));
-  } else if (type == "authenticated") {
-    data["userId"] = data.value("user_id", "");
-    push(s, event_packet("authenticated", data));
-    if (s.auth_ack) push(s, ack_packet(*std::exchange(s.auth_ack, std::nullopt), data));
-  } else if (type == "auth_error") {
-    push(s, event_packet("auth_error", data));
-    if (s.auth_ack)
-      push(s, ack_packet(
-                  *std::exchange(s.auth_ack, std::nullopt),
-                  {{"error", {{"code", "unauthorized"}, {"message", data.value("message", "")}}}}));
-  }
-  // PONG: the rtev PING has no Socket.IO counterpart (Engine.IO pings instead).
+    out.push_back(make_frame(ack_packet(*ack, data)));
+  };
+  std::visit(
+      overloaded{
+          [&](const history_reply& h) {
+            for (const auto& e : h.events)
+              out.push_back(make_frame(sio_event_packet(history_event_json(e, h.ref).dump(
+                  -1, ' ', false, json::error_handler_t::replace))));
+            ack_reply();
+          },
+          [&](const error_reply& e) {
+            out.push_back(make_frame(error_packet(ack, e.code, e.message)));
+          },
+          [&](const not_authenticated_reply&) {
+            out.push_back(make_frame(error_packet(
+                ack, "not_authenticated",
+                "emit 'authenticate' with {token} first, or connect with auth: {token}")));
+          },
+          [&](const authenticated_reply& a) {
+            json data = connection_info_json(a.info);
+            data["userId"] = a.info.user_id;
+            out.push_back(make_frame(event_packet("authenticated", data)));
+            if (s.auth_ack)
+              out.push_back(make_frame(ack_packet(*std::exchange(s.auth_ack, std::nullopt), data)));
+          },
+          [&](const auth_error_reply& a) {
+            json data = {{"message", a.message}};
+            if (!a.code.empty()) data["code"] = a.code;
+            out.push_back(make_frame(event_packet("auth_error", data)));
+            if (s.auth_ack)
+              out.push_back(make_frame(
+                  ack_packet(*std::exchange(s.auth_ack, std::nullopt),
+                             {{"error", {{"code", "unauthorized"}, {"message", a.message}}}})));
+          },
+          // PONG: the rtev PING has no Socket.IO counterpart (Engine.IO pings instead).
+          [&](const pong_reply&) {},
+          [&](const auto&) { ack_reply(); },
+      },
+      r);
 }
 
 }  // namespace rtev::server_lite

@@ -1,7 +1,9 @@
 #pragma once
 // socketio_door: the /socket.io/ front door — Engine.IO v4 sessions (HTTP long-polling, the
 // upgrade to WebSocket, WebSocket-only), Socket.IO v5 on the default namespace, mapped onto the
-// hub's connections and rtev operations. See docs/protocol.md, "Socket.IO front door".
+// hub's connections: emits are decoded into the hub's typed operations, and the session's codec
+// writes the hub's typed replies as Socket.IO acks and events. See docs/protocol.md, "Socket.IO
+// front door".
 //
 // No libwebsockets here: the lws glue (socketio_glue.cpp) hands over requests and messages, asks
 // for what to write when a transport is writeable, and wakes transports through the callbacks it
@@ -18,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "http_api.hpp"
 #include "room_hub.hpp"
@@ -98,7 +101,8 @@ class socketio_door {
   void on_sio(session& s, connection& c, std::string_view text);
   void on_connect(session& s, connection& c, const json& auth);
   void on_event(session& s, connection& c, const json& args, std::optional<std::uint64_t> ack);
-  void on_control(session& s, const json& msg);
+  // The session's codec: the hub's replies as acks and events (nothing before CONNECT).
+  void encode(session& s, const connection& c, const hub_reply& r, std::vector<frame_ptr>& out);
 
   // Queue a packet for this session (Engine.IO text, e.g. "42[…]").
   void push(session& s, const std::string& packet);
@@ -106,6 +110,8 @@ class socketio_door {
              const json& payload);
   void fail(session& s, std::optional<std::uint64_t> ack, const std::string& code,
             const std::string& message);
+  static std::string error_packet(std::optional<std::uint64_t> ack, const std::string& code,
+                                  const std::string& message);
 
   // The next packet for whichever transport carries the session; nullopt when none.
   std::optional<frame_ptr> next_packet(session& s, connection& c, bool& end_after);

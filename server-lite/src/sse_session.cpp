@@ -7,6 +7,7 @@
 #include <libwebsockets.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <optional>
 #include <sstream>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "frame.hpp"
+#include "names.hpp"
 #include "rtev/error.hpp"
 #include "server_impl.hpp"
 
@@ -35,7 +37,11 @@ int server::impl::sse_start(lws* wsi, session& s) {
     respond(wsi, s, std::move(*refused));
     return 0;
   }
-  connection& c = hub->open(conn_kind::sse, req.remote, waker(wsi), killer(wsi));
+  // SSE carries events only: replies (ACK, ERROR, auth_error, …) are dropped; heartbeat
+  // comments instead of pings.
+  door_codec codec;
+  codec.pings = false;
+  connection& c = hub->open(conn_kind::sse, req.remote, waker(wsi), killer(wsi), codec);
   s.conn = c.id;
   s.sse = true;
   if (auto p = req.param("presence")) c.presence = presence_option("presence", json(*p));
@@ -60,9 +66,20 @@ int server::impl::sse_start(lws* wsi, session& s) {
   const auto named = req.param("named");
   std::optional<http_response> refused;
   try {
-    err = hub->open_sse(c, split(req.param("rooms").value_or("")),
-                        split(req.param("types").value_or("")), since,
-                        named && *named != "0" && *named != "false");
+    const std::vector<std::string> rooms = split(req.param("rooms").value_or(""));
+    std::vector<std::string> types = split(req.param("types").value_or(""));
+    require_names("rooms", rooms, name_kind::room_pattern);
+    require_names("types", types, name_kind::type_pattern);
+    std::optional<since_point> start;
+    if (since) start = parse_since(json(*since), hub->timezone());
+    // ?types= applies to every event the stream would get, broadcasts included.
+    if (!types.empty())
+      c.codec.accepts = [types = std::move(types)](const shared_event& e) {
+        return std::any_of(types.begin(), types.end(),
+                           [&](const std::string& g) { return glob_match(g, e.type); });
+      };
+    s.sse_named = named && *named != "0" && *named != "false";
+    err = hub->open_sse(c, rooms, start);
     if (!err.empty()) refused = json_error(403, "forbidden", err);
   } catch (const parse_error& e) {
     refused = json_error(400, "bad_request", e.what());
@@ -114,7 +131,7 @@ int server::impl::sse_writeable(lws* wsi, session& s) {
       break;
     std::optional<outgoing> o = hub->next_outgoing(*c);
     if (!o) break;
-    if (o->event) coalesced.append(o->event->sse_frame(c->sse_named)->payload());
+    if (o->event) coalesced.append(o->event->sse_frame(s.sse_named)->payload());
   }
   if (coalesced.size() > LWS_PRE && !write_coalesced(wsi)) return -1;
   if (!c->queue.empty()) lws_callback_on_writable(wsi);

@@ -13,6 +13,7 @@
 #include "frame.hpp"
 #include "http_request_head.hpp"
 #include "server_impl.hpp"
+#include "ws_protocol.hpp"
 
 namespace rtev {
 
@@ -55,7 +56,8 @@ int server::impl::ws_confirm_upgrade(lws* wsi) {
 }
 
 int server::impl::ws_established(lws* wsi, session& s) {
-  connection& c = hub->open(conn_kind::websocket, peer(wsi), waker(wsi), killer(wsi));
+  connection& c =
+      hub->open(conn_kind::websocket, peer(wsi), waker(wsi), killer(wsi), rtev_ws_codec());
   s.conn = c.id;
   std::string token;
   const auto q = query_args(wsi);
@@ -103,7 +105,7 @@ int server::impl::ws_receive(lws* wsi, session& s, const void* in, size_t len) {
     // Socket.IO binary attachments are not supported (their header packet got an error).
     if (s.sio_link)
       return lws_frame_is_binary(wsi) || sio->ws_message(s.sio_sid, s.sio_link, msg) ? 0 : -1;
-    if (c) hub->handle_ws_message(*c, msg);  // gone if it was killed meanwhile
+    if (c) handle_rtev_message(*hub, *c, msg);  // gone if it was killed meanwhile
   }
   return 0;
 }
