@@ -797,3 +797,37 @@ TEST_CASE("client_connect_timeout_gives_up_on_a_silent_server", "[sdk][client][h
   proxy.thaw();
   CHECK(is_ready(c.connected()));
 }
+
+// --- URLs ----------------------------------------------------------------------------------------
+
+TEST_CASE("client_refuses_urls_whose_host_is_not_a_host", "[sdk][client][url]") {
+  auto refusal = [](const std::string& url) -> std::string {
+    rtev::client_options o;
+    o.url = url;
+    try {
+      rtev::client c(o);
+    } catch (const rtev::config_error& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  SECTION("a space in the host, or anywhere else") {
+    CHECK(contains(refusal("ws://exa mple.com/"), "contains a space"));
+    CHECK(contains(refusal("ws://example.com/a b"), "contains a space"));
+    CHECK(contains(refusal("ws://example.com/\tx"), "control character"));
+    CHECK(contains(refusal("ws://exa mple.com/"), "'ws://exa mple.com/'"));
+  }
+  SECTION("characters no host name has") {
+    CHECK(contains(refusal("ws://exa!mple.com/"), "the host 'exa!mple.com' contains '!'"));
+    CHECK(contains(refusal("ws://user:pw@example.com/"), "user info"));
+    CHECK(contains(refusal("ws://[::1x]:8000/"), "IPv6"));
+    CHECK(contains(refusal("ws://:8000/"), "no host"));
+  }
+  SECTION("ordinary hosts are still accepted") {
+    CHECK(refusal("ws://example.com/events/ws/connect") == "accepted");
+    CHECK(refusal("wss://my-host_1.example.com:8443/x?token=a%20b") == "accepted");
+    CHECK(refusal("ws://127.0.0.1:8000/") == "accepted");
+    CHECK(refusal("ws://[::1]:8000/") == "accepted");
+    CHECK(refusal("ws://[fe80::1%25eth0]:8000/") == "accepted");
+  }
+}
