@@ -204,6 +204,27 @@ parsed_url parse_url(const std::string& url) {
   return u;
 }
 
+bool http_status_is_final(int status) {
+  if (status <= 0 || status == 101 || status == 401 || status == 403) return false;
+  if (status == 408 || status == 425 || status == 429 || status >= 500) return false;
+  return true;
+}
+
+std::string not_that_server(const std::string& what, int status, const std::string& path,
+                            const std::string& expected) {
+  const std::string head =
+      std::string(what == "rtev" ? "not an " : "not a ") + what + " server at this URL: ";
+  const std::string where = path.substr(0, path.find('?'));
+  if (status == 404 || status == 410)
+    return head + "HTTP " + std::to_string(status) + " (nothing at " + where +
+           "; check the URL's path)";
+  if (status >= 200 && status < 300)
+    return head + "it answered HTTP " + std::to_string(status) + " for " + where +
+           " (a web page or an HTTP API?) instead of " + expected;
+  return head + "it answered HTTP " + std::to_string(status) + " for " + where + " instead of " +
+         expected;
+}
+
 client_error make_error(client_error::kind k, std::string message, std::string code) {
   client_error e;
   e.what = k;
