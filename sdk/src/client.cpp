@@ -66,6 +66,18 @@ struct registry {
   std::uint64_t next_id = 1;
   std::vector<std::shared_ptr<entry>> entries;
   std::function<void(const client_error&)> error_handler;
+  // The client object is gone while its service thread still winds down (it was destroyed
+  // from inside a handler): no user code is called from then on.
+  std::atomic<bool> detached{false};
+
+  // Called by the client's destructor on the service thread: every handler off, for good.
+  void detach() {
+    std::lock_guard<std::mutex> lock(mutex);
+    detached = true;
+    for (auto& e : entries) e->active = false;
+    entries.clear();
+    error_handler = nullptr;
+  }
 
   std::uint64_t add(const std::shared_ptr<entry>& e) {
     std::lock_guard<std::mutex> lock(mutex);
@@ -87,6 +99,7 @@ struct registry {
   // A snapshot: handlers may (un)subscribe while it is being walked.
   std::vector<std::shared_ptr<entry>> snapshot() {
     std::lock_guard<std::mutex> lock(mutex);
+    if (detached) return {};
     return entries;
   }
 
@@ -94,6 +107,7 @@ struct registry {
     std::function<void(const client_error&)> h;
     {
       std::lock_guard<std::mutex> lock(mutex);
+      if (detached) return;
       h = error_handler;
     }
     if (h) {
@@ -322,8 +336,10 @@ struct client::impl final : detail::transport_sink {
   bool closed_set_by_stop = false;   // guarded by cmd_mutex: stop() closed a client never started
   std::atomic<client_state> current{client_state::idle};
   std::atomic<std::size_t> unsent{0};  // publishes not yet written to a connection
-  std::thread thread;
-  std::thread::id service_thread_id;
+  std::thread thread;  // guarded by cmd_mutex once started (stop() and the destructor race)
+  // The thread serving the client (start()'s, run()'s caller, or stop()'s wind-down thread for
+  // a client never started): handlers run there, and futures must not be waited for there.
+  std::atomic<std::thread::id> service_thread_id{};
   std::promise<void> connected_promise;
   std::shared_future<void> connected_future = connected_promise.get_future().share();
   bool connected_set = false;
@@ -370,6 +386,7 @@ struct client::impl final : detail::transport_sink {
     std::function<void(const publish_ack*, const client_error*)> done;
     std::uint64_t sent_on = 0;  // generation it was last sent on; 0 = never
     std::string ref;
+    bool internal = false;  // `done` is the SDK's own (a future's promise), not user code
   };
   std::list<pending_publish> publishes;  // unacknowledged, in publish order
   struct pending_history {
@@ -433,8 +450,13 @@ struct client::impl final : detail::transport_sink {
     }
   }
 
+  bool on_service_thread() const {
+    return running && std::this_thread::get_id() == service_thread_id.load();
+  }
+
   template <class F>
   void call_guarded(F&& f, const event* ev) {
+    if (reg->detached) return;  // the client was destroyed from a handler: no more user code
     try {
       f();
     } catch (const parse_error& e) {
@@ -605,9 +627,9 @@ struct client::impl final : detail::transport_sink {
         if (it->ref == ref) {
           publish_ack ack{d.value("id", it->id), d.value("seq", std::uint64_t{0}),
                           d.value("duplicate", false), d.value("acknowledged", true)};
-          auto done = std::move(it->done);
+          pending_publish p = std::move(*it);
           publishes.erase(it);
-          call_guarded([&] { done(&ack, nullptr); }, nullptr);
+          complete(p, &ack, nullptr);
           return;
         }
       return;
@@ -645,9 +667,9 @@ struct client::impl final : detail::transport_sink {
     for (auto it = publishes.begin(); it != publishes.end(); ++it)
       if (!ref.empty() && it->ref == ref) {
         if (err.op.empty()) err.op = "PUBLISH";
-        auto done = std::move(it->done);
+        pending_publish p = std::move(*it);
         publishes.erase(it);
-        call_guarded([&] { done(nullptr, &err); }, nullptr);
+        complete(p, nullptr, &err);
         return;
       }
     if (auto h = histories.find(ref); h != histories.end()) {
@@ -866,7 +888,16 @@ struct client::impl final : detail::transport_sink {
     fail_requests(err);
     auto pending = std::move(publishes);
     publishes.clear();
-    for (auto& p : pending) call_guarded([&] { p.done(nullptr, &err); }, nullptr);
+    for (auto& p : pending) complete(p, nullptr, &err);
+  }
+
+  // A publish ends. A future's promise is set even after the client object is gone (destroyed
+  // from a handler); user callbacks then are not called.
+  void complete(pending_publish& p, const publish_ack* ack, const client_error* err) {
+    if (p.internal)
+      p.done(ack, err);
+    else
+      call_guarded([&] { p.done(ack, err); }, nullptr);
   }
 
   // --- timers ------------------------------------------------------------------------------
@@ -917,8 +948,8 @@ struct client::impl final : detail::transport_sink {
   // --- the loop ----------------------------------------------------------------------------
 
   void serve() {
-    running = true;
     service_thread_id = std::this_thread::get_id();
+    running = true;
     protocols[0].name = "rtev-client";
     protocols[0].callback = &impl::callback;
 
@@ -971,6 +1002,7 @@ struct client::impl final : detail::transport_sink {
     ctx = nullptr;
     wire.reset();
     attempt_active = false;
+    authenticated = false;  // what the last commands ask for has no connection to go out on
     drain();
     fail_everything("client stopped");
     if (!closed_set) close_for_good(false, "stopped");
@@ -983,7 +1015,24 @@ struct client::impl final : detail::transport_sink {
 client::client(client_options options) : impl_(std::make_shared<impl>(std::move(options))) {}
 
 client::~client() {
-  stop();
+  impl& m = *impl_;
+  if (!m.on_service_thread()) {
+    stop();
+    return;
+  }
+  // Destroyed from inside a handler: the service loop is further down this very stack. It holds
+  // its own reference to the state (start()'s thread, run()'s caller) and winds down once the
+  // handler returns — without calling user code again: what is pending fails now, while the
+  // things its callbacks use still exist, and every handler is switched off.
+  m.stop_flag = true;
+  {
+    std::lock_guard<std::mutex> lock(m.cmd_mutex);
+    if (m.ctx_ready) lws_cancel_service(m.ctx);
+    // A std::thread destroyed joinable (its own thread cannot join it) would std::terminate.
+    if (m.thread.joinable()) m.thread.detach();
+  }
+  m.fail_everything("client destroyed");
+  m.reg->detach();
 }
 
 void client::start() {
@@ -999,17 +1048,23 @@ void client::run() {
       return;
     impl_->running = true;
   }
-  impl_->serve();
+  // Our own reference: a handler may destroy this client (and its impl_) while serve() runs.
+  // Nothing after serve() touches *this.
+  const std::shared_ptr<impl> keep = impl_;
+  keep->serve();
 }
 
 void client::stop() {
   impl& m = *impl_;
   m.stop_flag = true;
+  std::thread ending;  // the service thread, joined here unless this is it
   {
     std::lock_guard<std::mutex> lock(m.cmd_mutex);
     if (m.ctx_ready) lws_cancel_service(m.ctx);
+    if (m.thread.joinable() && std::this_thread::get_id() != m.thread.get_id())
+      ending = std::move(m.thread);
   }
-  if (m.thread.joinable() && std::this_thread::get_id() != m.thread.get_id()) m.thread.join();
+  if (ending.joinable()) ending.join();
   // Never started: nothing else will report the end (handlers run here, on the caller's thread).
   bool never_started = false;
   {
@@ -1116,17 +1171,18 @@ void client::leave(const std::string& room) {
 
 void client::publish(const event& e,
                      std::function<void(const publish_ack*, const client_error*)> done) {
-  publish_with_id(e.id.value_or(""), e.room.value_or(""), e.type, e.data, std::move(done));
+  publish_with_id(e.id.value_or(""), e.room.value_or(""), e.type, e.data, std::move(done), false);
 }
 
 void client::publish(const std::string& room, const std::string& type, json data,
                      std::function<void(const publish_ack*, const client_error*)> done) {
-  publish_with_id("", room, type, std::move(data), std::move(done));
+  publish_with_id("", room, type, std::move(data), std::move(done), false);
 }
 
 void client::publish_with_id(const std::string& id, const std::string& room,
                              const std::string& type, json data,
-                             std::function<void(const publish_ack*, const client_error*)> done) {
+                             std::function<void(const publish_ack*, const client_error*)> done,
+                             bool done_is_internal) {
   impl& m = *impl_;
   if (m.current != client_state::connected && m.unsent >= m.opt.offline_queue_max) {
     client_error err = make_error(
@@ -1136,8 +1192,14 @@ void client::publish_with_id(const std::string& id, const std::string& room,
     return;
   }
   ++m.unsent;
-  impl::pending_publish p{
-      id.empty() ? make_event_id() : id, room, type, std::move(data), std::move(done), 0, {}};
+  impl::pending_publish p{id.empty() ? make_event_id() : id,
+                          room,
+                          type,
+                          std::move(data),
+                          std::move(done),
+                          0,
+                          {},
+                          done_is_internal};
   m.post([i = impl_.get(), p = std::move(p)]() mutable {
     i->publishes.push_back(std::move(p));
     if (i->authenticated) i->send_publish(i->publishes.back());
@@ -1148,12 +1210,15 @@ std::future<publish_ack> client::publish(const std::string& room, const std::str
                                          json data) {
   auto promise = std::make_shared<std::promise<publish_ack>>();
   auto f = promise->get_future();
-  publish(room, type, std::move(data), [promise](const publish_ack* ack, const client_error* err) {
-    if (ack)
-      promise->set_value(*ack);
-    else
-      promise->set_exception(std::make_exception_ptr(request_error(*err)));
-  });
+  publish_with_id(
+      "", room, type, std::move(data),
+      [promise](const publish_ack* ack, const client_error* err) {
+        if (ack)
+          promise->set_value(*ack);
+        else
+          promise->set_exception(std::make_exception_ptr(request_error(*err)));
+      },
+      true);
   return f;
 }
 

@@ -18,7 +18,8 @@
 ///
 /// Thread safety: every public member function is safe to call from any thread, concurrently.
 /// Handlers (events, state, gaps, errors, publish callbacks) run on the client's service
-/// thread — the one start() creates, or the caller of run(); a handler must not block it.
+/// thread — the one start() creates, or the caller of run(); a handler must not block it. A
+/// handler may stop() or destroy the client.
 /// Errors: the constructor throws rtev::config_error for a bad URL or options. Network and
 /// protocol failures after start are reported as state changes and to the error handler, never
 /// thrown into the service thread. An exception thrown by a handler is caught and reported to
@@ -290,7 +291,9 @@ class client {
 
   /// Validates the options (URL scheme, backoff policy); throws config_error.
   explicit client(client_options options);
-  /// Stops the client (as stop()); safe at any time, even mid-connect.
+  /// Stops the client (as stop()); safe at any time, even mid-connect, and from inside any of
+  /// its handlers: then pending requests fail (callbacks are called) before it returns, no
+  /// handler is called after it, and the service thread winds down by itself.
   ~client();
   client(const client&) = delete;
   client& operator=(const client&) = delete;
@@ -373,7 +376,8 @@ class client {
  private:
   void publish_with_id(const std::string& id, const std::string& room, const std::string& type,
                        nlohmann::json data,
-                       std::function<void(const publish_ack*, const client_error*)> done);
+                       std::function<void(const publish_ack*, const client_error*)> done,
+                       bool done_is_internal);
   subscription on_decoded(std::string type, std::function<void(const event&)> handler);
   std::shared_ptr<impl> impl_;
 };

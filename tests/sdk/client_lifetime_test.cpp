@@ -1,0 +1,141 @@
+// rtev::client and its own handlers (rtev::server in-process): the client destroyed from inside
+// an event handler, a state handler or a publish callback, with start() and with run().
+// Run under ASan and TSan by .ci/run: a use-after-free or a race there fails these tests.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "rtev/client.hpp"
+#include "tests/sdk/client_recorder.hpp"
+#include "tests/support/local_server.hpp"
+#include "tests/support/rtev_client.hpp"
+
+using namespace std::chrono_literals;
+using rtev::client_state;
+using rtev::test::default_timeout;
+using rtev::test::millis;
+using rtev::test::recorder;
+using json = nlohmann::json;
+
+namespace {
+
+rtev::client_options options_for(const std::string& url) {
+  rtev::client_options o;
+  o.url = url;
+  o.backoff.initial = 10ms;
+  o.backoff.multiplier = 2;
+  o.backoff.max = 100ms;
+  o.backoff.jitter = 0;
+  return o;
+}
+
+template <class F>
+bool is_ready(const F& f, millis timeout = default_timeout) {
+  return f.wait_for(timeout) == std::future_status::ready;
+}
+
+// What a handler saw after it destroyed its client: set once, from the service thread.
+struct after_destruction {
+  std::promise<void> destroyed;
+  std::atomic<int> calls_after{0};  // handler calls that came after the destruction
+  std::atomic<bool> gone{false};
+};
+
+}  // namespace
+
+TEST_CASE("client_destroyed_inside_its_own_handler_is_safe", "[sdk][client][stop][lifetime]") {
+  rtev::test::local_server srv;
+  rtev::client_options opt = options_for(srv.get().url());
+  opt.rooms = {"lobby"};
+  auto c = std::make_unique<rtev::client>(opt);
+  after_destruction a;
+  const auto destroyed = a.destroyed.get_future().share();
+  // A state handler that must not run once the client is gone (not even for `closed`).
+  auto watch = c->on_state([&](const rtev::state_info&) {
+    if (a.gone) ++a.calls_after;
+  });
+  auto errors = std::make_shared<std::atomic<int>>(0);
+  c->on_error([errors](const rtev::client_error&) { ++*errors; });
+  std::shared_future<rtev::state_info> closed;
+  auto destroy = [&] {
+    closed = c->closed();
+    c.reset();  // on the service thread, inside the handler
+    a.gone = true;
+    a.destroyed.set_value();
+  };
+  std::optional<rtev::subscription> sub;
+  std::thread runner;
+
+  SECTION("from an on_state handler (start())") {
+    sub = c->on_state([&](const rtev::state_info& s) {
+      if (s.state == client_state::connected && !a.gone) destroy();
+    });
+    c->start();
+  }
+  SECTION("from an event handler (start())") {
+    std::atomic<bool> once{false};
+    sub = c->on("*", [&](const rtev::event&) {
+      if (a.gone) {
+        ++a.calls_after;
+        return;
+      }
+      if (!once.exchange(true)) destroy();
+    });
+    auto joined = std::make_shared<std::promise<void>>();
+    auto j = c->on_joined([joined](const rtev::join_info&) {
+      try {
+        joined->set_value();
+      } catch (const std::future_error&) {
+      }
+    });
+    c->start();
+    REQUIRE(is_ready(joined->get_future()));
+    json batch = json::array();
+    for (int i = 0; i < 20; ++i)
+      batch.push_back({{"room", "lobby"}, {"type", "note"}, {"data", {{"i", i}}}});
+    rtev::test::publish_http(srv.port(), batch);
+  }
+  SECTION("from a publish callback, with other publishes pending (start())") {
+    c->start();
+    REQUIRE(is_ready(c->connected()));
+    std::vector<std::future<rtev::publish_ack>> others;
+    c->publish("lobby", "note", {{"n", 0}},
+               [&](const rtev::publish_ack*, const rtev::client_error*) { destroy(); });
+    for (int i = 1; i < 20; ++i) others.push_back(c->publish("lobby", "note", {{"n", i}}));
+    REQUIRE(is_ready(destroyed));
+    // Every other publish ended: acknowledged, or failed because the client is gone.
+    for (auto& f : others) REQUIRE(is_ready(f));
+  }
+  SECTION("from an on_state handler, served by run()") {
+    sub = c->on_state([&](const rtev::state_info& s) {
+      if (s.state == client_state::connected && !a.gone) destroy();
+    });
+    runner = std::thread([client = c.get()] { client->run(); });
+  }
+  SECTION("from a publish callback, served by run()") {
+    std::vector<std::future<rtev::publish_ack>> others;
+    c->publish("lobby", "note", {{"n", 0}},
+               [&](const rtev::publish_ack*, const rtev::client_error*) { destroy(); });
+    for (int i = 1; i < 5; ++i) others.push_back(c->publish("lobby", "note", {{"n", i}}));
+    runner = std::thread([client = c.get()] { client->run(); });
+    REQUIRE(is_ready(destroyed));
+    for (auto& f : others) REQUIRE(is_ready(f));
+  }
+
+  REQUIRE(is_ready(destroyed));
+  // The destroyed client's service thread winds down by itself (run() returns).
+  if (runner.joinable()) runner.join();
+  REQUIRE(is_ready(closed));
+  CHECK(closed.get().state == client_state::closed);
+  CHECK(c == nullptr);
+  CHECK(a.calls_after == 0);
+  CHECK(*errors == 0);
+}
