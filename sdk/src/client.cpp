@@ -947,6 +947,17 @@ struct client::impl final : detail::transport_sink {
 
   // --- the loop ----------------------------------------------------------------------------
 
+  // stop() before start(): no connection, but what was asked for ends on a thread of the
+  // client's, as handlers always run (queued publishes fail, state handlers see `closed`).
+  void serve_never_started() {
+    service_thread_id = std::this_thread::get_id();
+    running = true;
+    drain();
+    fail_everything("client stopped before it started");
+    close_for_good(false, "stopped before it started");
+    running = false;
+  }
+
   void serve() {
     service_thread_id = std::this_thread::get_id();
     running = true;
@@ -1061,18 +1072,16 @@ void client::stop() {
   {
     std::lock_guard<std::mutex> lock(m.cmd_mutex);
     if (m.ctx_ready) lws_cancel_service(m.ctx);
+    // Never started: a short-lived service thread reports the end, so state handlers and
+    // publish callbacks run where they always do — never on the caller's thread.
+    if (!m.running && !m.thread.joinable() && !m.closed_set && !m.closed_set_by_stop) {
+      m.closed_set_by_stop = true;
+      m.thread = std::thread([i = impl_] { i->serve_never_started(); });
+    }
     if (m.thread.joinable() && std::this_thread::get_id() != m.thread.get_id())
       ending = std::move(m.thread);
   }
   if (ending.joinable()) ending.join();
-  // Never started: nothing else will report the end (handlers run here, on the caller's thread).
-  bool never_started = false;
-  {
-    std::lock_guard<std::mutex> lock(m.cmd_mutex);
-    never_started = !m.running && !m.thread.joinable() && !m.closed_set;
-    if (never_started) m.closed_set_by_stop = true;
-  }
-  if (never_started) m.close_for_good(false, "stopped before it started");
 }
 
 client_state client::state() const {
@@ -1188,7 +1197,15 @@ void client::publish_with_id(const std::string& id, const std::string& room,
     client_error err = make_error(
         client_error::kind::queue_full,
         "the offline queue is full (" + std::to_string(m.opt.offline_queue_max) + " publishes)");
-    done(nullptr, &err);
+    // A future fails at once (no user code runs); a callback runs on the service thread, as
+    // every callback does.
+    if (done_is_internal) {
+      done(nullptr, &err);
+      return;
+    }
+    m.post([i = impl_.get(), done = std::move(done), err] {
+      i->call_guarded([&] { done(nullptr, &err); }, nullptr);
+    });
     return;
   }
   ++m.unsent;

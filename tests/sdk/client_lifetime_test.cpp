@@ -1,5 +1,6 @@
 // rtev::client and its own handlers (rtev::server in-process): the client destroyed from inside
-// an event handler, a state handler or a publish callback, with start() and with run().
+// an event handler, a state handler or a publish callback, with start() and with run(); every
+// callback on the service thread (a full offline queue, stop() before start()).
 // Run under ASan and TSan by .ci/run: a use-after-free or a race there fails these tests.
 #include <catch2/catch.hpp>
 
@@ -138,4 +139,76 @@ TEST_CASE("client_destroyed_inside_its_own_handler_is_safe", "[sdk][client][stop
   CHECK(c == nullptr);
   CHECK(a.calls_after == 0);
   CHECK(*errors == 0);
+}
+
+TEST_CASE("client_callbacks_never_run_on_the_callers_thread", "[sdk][client][threads]") {
+  rtev::test::local_server srv;
+  const auto caller = std::this_thread::get_id();
+
+  SECTION("a full offline queue fails a publish callback on the service thread") {
+    rtev::client_options opt = options_for(srv.get().url());
+    opt.offline_queue_max = 1;
+    rtev::client c(opt);
+    std::mutex m;  // guards the thread ids below
+    std::optional<std::thread::id> service, callback;
+    auto states = c.on_state([&](const rtev::state_info&) {
+      std::lock_guard<std::mutex> lock(m);
+      if (!service) service = std::this_thread::get_id();
+    });
+    auto queued = c.publish("q", "note", {{"n", 0}});  // fills the queue (not started yet)
+    // The future form fails at once, with nothing to run on any thread.
+    auto over = c.publish("q", "note", {{"n", 1}});
+    REQUIRE(is_ready(over, 0ms));
+    try {
+      over.get();
+      FAIL("a publish beyond the offline queue succeeded");
+    } catch (const rtev::request_error& e) {
+      CHECK(e.detail.what == rtev::client_error::kind::queue_full);
+    }
+    recorder<rtev::client_error> failed;
+    c.publish("q", "note", {{"n", 2}}, [&](const rtev::publish_ack*, const rtev::client_error* e) {
+      {
+        std::lock_guard<std::mutex> lock(m);
+        callback = std::this_thread::get_id();
+      }
+      failed.add(e ? *e : rtev::client_error{});
+    });
+    c.start();
+    REQUIRE(failed.wait_size(1));
+    CHECK(failed.values()[0].what == rtev::client_error::kind::queue_full);
+    REQUIRE(is_ready(queued));
+    CHECK(queued.get().seq > 0);
+    std::lock_guard<std::mutex> lock(m);
+    REQUIRE(service);
+    REQUIRE(callback);
+    CHECK(*callback != caller);
+    CHECK(*callback == *service);
+  }
+  SECTION("stop() before start() reports the end on a thread of the client's") {
+    rtev::client c(options_for(srv.get().url()));
+    recorder<std::pair<rtev::state_info, std::thread::id>> states;
+    auto s = c.on_state([&](const rtev::state_info& i) {
+      states.add({i, std::this_thread::get_id()});
+    });
+    recorder<std::thread::id> publish_threads;
+    rtev::client_error publish_error;
+    c.publish("q", "note", {{"n", 0}}, [&](const rtev::publish_ack*, const rtev::client_error* e) {
+      if (e) publish_error = *e;
+      publish_threads.add(std::this_thread::get_id());
+    });
+    c.stop();  // returns after the end was reported
+    REQUIRE(states.size() == 1);
+    const auto [info, thread] = states.values()[0];
+    CHECK(info.state == client_state::closed);
+    CHECK(info.reason == "stopped before it started");
+    CHECK(thread != caller);
+    REQUIRE(publish_threads.size() == 1);
+    CHECK(publish_threads.values()[0] == thread);
+    CHECK(publish_error.what == rtev::client_error::kind::connection);
+    CHECK(c.state() == client_state::closed);
+    REQUIRE(is_ready(c.closed(), 0ms));
+    // Nothing more is reported by a second stop() or the destructor.
+    c.stop();
+    CHECK(states.size() == 1);
+  }
 }

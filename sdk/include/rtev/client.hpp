@@ -18,8 +18,8 @@
 ///
 /// Thread safety: every public member function is safe to call from any thread, concurrently.
 /// Handlers (events, state, gaps, errors, publish callbacks) run on the client's service
-/// thread — the one start() creates, or the caller of run(); a handler must not block it. A
-/// handler may stop() or destroy the client.
+/// thread — the one start() creates, or the caller of run() — and never on a caller's thread;
+/// a handler must not block it. A handler may stop() or destroy the client.
 /// Errors: the constructor throws rtev::config_error for a bad URL or options. Network and
 /// protocol failures after start are reported as state changes and to the error handler, never
 /// thrown into the service thread. An exception thrown by a handler is caught and reported to
@@ -304,7 +304,9 @@ class client {
   /// client closes for good.
   void run();
   /// Stop: cuts a backoff wait or a connection attempt short, closes the connection (1000),
-  /// fails pending requests, joins the service thread. Returns promptly; idempotent.
+  /// fails pending requests, joins the service thread. Returns promptly; idempotent. Before
+  /// start(): the end (queued publishes failing, state handlers seeing `closed`) is reported
+  /// on a short-lived service thread, which stop() joins.
   void stop();
 
   client_state state() const;
