@@ -1223,10 +1223,31 @@ void client::publish_with_id(const std::string& id, const std::string& room,
   });
 }
 
+namespace {
+
+// A future-returning request made on the service thread (inside a handler): its answer could
+// only arrive through the thread that would be blocked waiting for it. Failed at once, not
+// sent, and reported, so a future nobody looks at does not hide it either.
+template <class T>
+bool refuse_on_service_thread(client::impl& m, const char* call, std::promise<T>& promise) {
+  if (!m.on_service_thread()) return false;
+  client_error err = make_error(
+      client_error::kind::would_deadlock,
+      std::string(call) +
+          " returning a future was called on the client's service thread (inside a handler): "
+          "waiting for it there would deadlock, so nothing was sent; use the callback form");
+  promise.set_exception(std::make_exception_ptr(request_error(err)));
+  m.reg->report(err);
+  return true;
+}
+
+}  // namespace
+
 std::future<publish_ack> client::publish(const std::string& room, const std::string& type,
                                          json data) {
   auto promise = std::make_shared<std::promise<publish_ack>>();
   auto f = promise->get_future();
+  if (refuse_on_service_thread(*impl_, "publish()", *promise)) return f;
   publish_with_id(
       "", room, type, std::move(data),
       [promise](const publish_ack* ack, const client_error* err) {
@@ -1251,6 +1272,7 @@ std::future<history_result> client::history(const std::string& room, const json&
                                             const json& until, std::size_t limit) {
   auto promise = std::make_shared<std::promise<history_result>>();
   auto f = promise->get_future();
+  if (refuse_on_service_thread(*impl_, "history()", *promise)) return f;
   impl_->post([i = impl_.get(), room, since, until, limit, promise] {
     if (!i->authenticated) {
       promise->set_exception(std::make_exception_ptr(
@@ -1270,6 +1292,7 @@ std::future<history_result> client::history(const std::string& room, const json&
 std::future<std::vector<presence_entry>> client::presence(const std::string& room) {
   auto promise = std::make_shared<std::promise<std::vector<presence_entry>>>();
   auto f = promise->get_future();
+  if (refuse_on_service_thread(*impl_, "presence()", *promise)) return f;
   impl_->post([i = impl_.get(), room, promise] {
     if (!i->authenticated) {
       promise->set_exception(std::make_exception_ptr(
@@ -1286,6 +1309,7 @@ std::future<std::vector<presence_entry>> client::presence(const std::string& roo
 std::future<std::chrono::microseconds> client::ping() {
   auto promise = std::make_shared<std::promise<std::chrono::microseconds>>();
   auto f = promise->get_future();
+  if (refuse_on_service_thread(*impl_, "ping()", *promise)) return f;
   impl_->post([i = impl_.get(), promise] {
     if (!i->authenticated) {
       promise->set_exception(std::make_exception_ptr(

@@ -1,6 +1,7 @@
 // rtev::client and its own handlers (rtev::server in-process): the client destroyed from inside
 // an event handler, a state handler or a publish callback, with start() and with run(); every
-// callback on the service thread (a full offline queue, stop() before start()).
+// callback on the service thread (a full offline queue, stop() before start()); and the
+// future-returning calls made inside a handler, which fail at once instead of deadlocking.
 // Run under ASan and TSan by .ci/run: a use-after-free or a race there fails these tests.
 #include <catch2/catch.hpp>
 
@@ -211,4 +212,48 @@ TEST_CASE("client_callbacks_never_run_on_the_callers_thread", "[sdk][client][thr
     c.stop();
     CHECK(states.size() == 1);
   }
+}
+
+TEST_CASE("client_future_calls_inside_a_handler_fail_at_once_instead_of_deadlocking",
+          "[sdk][client][threads]") {
+  rtev::test::local_server srv;
+  rtev::client c(options_for(srv.get().url()));
+  recorder<rtev::client_error> reported;
+  c.on_error([&](const rtev::client_error& e) { reported.add(e); });
+  // What each call's future held, as seen inside the handler: the error kind, or "blocked"
+  // when it was not ready within 2 s (a get() there would have waited forever).
+  recorder<std::string> outcomes;
+  auto try_future = [&](auto f) {
+    if (f.wait_for(2s) != std::future_status::ready) return outcomes.add("blocked");
+    try {
+      f.get();
+      outcomes.add("succeeded");
+    } catch (const rtev::request_error& e) {
+      outcomes.add(e.detail.what == rtev::client_error::kind::would_deadlock
+                       ? std::string("would_deadlock: ") + e.detail.message
+                       : "other error: " + e.detail.message);
+    }
+  };
+  std::atomic<bool> once{false};
+  auto s = c.on_state([&](const rtev::state_info& i) {
+    if (i.state != client_state::connected || once.exchange(true)) return;
+    try_future(c.publish("q", "note", {{"n", 1}}));
+    try_future(c.history("q"));
+    try_future(c.presence("q"));
+    try_future(c.ping());
+  });
+  c.start();
+  REQUIRE(outcomes.wait_size(4, 15s));
+  for (const auto& o : outcomes.values()) {
+    INFO(o);
+    CHECK(o.rfind("would_deadlock: ", 0) == 0);
+  }
+  CHECK(outcomes.values()[0].find("use the callback form") != std::string::npos);
+  // Reported too (a future nobody looks at does not hide it), and nothing was published.
+  REQUIRE(reported.wait_size(4));
+  CHECK(reported.values()[0].what == rtev::client_error::kind::would_deadlock);
+  CHECK(rtev::test::fetch_history(srv.port(), "q").empty());
+  // The same calls from another thread work as before.
+  CHECK(c.publish("q", "note", {{"n", 2}}).get().seq > 0);
+  CHECK(c.ping().get() < 10s);
 }

@@ -19,7 +19,9 @@
 /// Thread safety: every public member function is safe to call from any thread, concurrently.
 /// Handlers (events, state, gaps, errors, publish callbacks) run on the client's service
 /// thread — the one start() creates, or the caller of run() — and never on a caller's thread;
-/// a handler must not block it. A handler may stop() or destroy the client.
+/// a handler must not block it. The future-returning calls (publish, history, presence, ping)
+/// made there fail at once (kind would_deadlock): use the callback form in handlers. A handler
+/// may stop() or destroy the client.
 /// Errors: the constructor throws rtev::config_error for a bad URL or options. Network and
 /// protocol failures after start are reported as state changes and to the error handler, never
 /// thrown into the service thread. An exception thrown by a handler is caught and reported to
@@ -117,6 +119,9 @@ struct client_error {
     connection,  ///< the connection was lost or closed before an answer
     queue_full,  ///< the offline queue is full
     protocol,    ///< a message from the server could not be understood
+    /// a future-returning call (publish, history, presence, ping) made on the client's service
+    /// thread — inside a handler — where waiting for the future would deadlock: not sent
+    would_deadlock,
   };
   kind what = kind::protocol;
   std::string code;  ///< server error code, when what == server
