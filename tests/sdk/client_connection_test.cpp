@@ -507,6 +507,77 @@ TEST_CASE("client_closes_at_once_when_the_url_is_not_an_rtev_server", "[sdk][cli
 
 // --- tokens and authentication -------------------------------------------------------------------
 
+TEST_CASE("client_over_socketio_is_connected_as_the_user_rtev_serve_authenticates_later",
+          "[sdk][client][auth][socketio]") {
+  // rtev serve (token mode) accepts a Socket.IO namespace without a token and waits for the
+  // `authenticate` emit; its `authenticated` event says who the socket is. The client is
+  // connected as that user — not as the nobody of the CONNECT answer.
+  rtev::server_config cfg = rtev::test::test_config();
+  cfg.auth = "token";
+  rtev::test::local_server srv(cfg);
+  rtev::client_options opt = options_for("http://127.0.0.1:" + std::to_string(srv.port()));
+  opt.protocol = rtev::wire_protocol::socketio;
+  opt.socketio.emits = {{"authenticate", {{"token", "alice"}}}};
+  opt.rooms = {"lobby"};
+  state_log states;
+  rtev::client c(opt);
+  auto sub = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  auto joined = std::make_shared<std::promise<void>>();
+  auto j = c.on_joined([joined](const rtev::join_info& i) {
+    if (i.room == "lobby") joined->set_value();
+  });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  const auto up = states.wait_for(in_state(client_state::connected));
+  REQUIRE(up);
+  CHECK(up->value.user_id == "alice");
+  REQUIRE(up->value.rate_limit);
+  CHECK(up->value.rate_limit->per_second > 0);
+  REQUIRE(joined->get_future().wait_for(default_timeout) == std::future_status::ready);
+  CHECK(c.publish("lobby", "note", {{"n", 1}}).get().seq > 0);
+}
+
+TEST_CASE("client_without_a_token_on_a_token_server_ends_with_auth_failed_at_once",
+          "[sdk][client][auth]") {
+  // The server's auth time-out and the client's connect time-out are both 10 s: a client that
+  // waited for `authenticated` would time out and retry forever ("connect timed out").
+  rtev::server_config cfg = rtev::test::test_config();
+  cfg.auth = "token";
+  rtev::test::local_server srv(cfg);
+  const std::string host = "127.0.0.1:" + std::to_string(srv.port());
+  rtev::client_options opt = options_for("ws://" + host + "/events/ws/connect");
+  bool says_token = true;
+  SECTION("rtev protocol") {}
+  SECTION("rtev protocol, strict (foreign_wait 0)") {
+    opt.foreign_wait = 0ms;
+  }
+  SECTION("SSE") {
+    opt.url = "http://" + host + "/api/events";
+    opt.protocol = rtev::wire_protocol::sse;
+    says_token = false;
+  }
+  SECTION("Socket.IO") {
+    opt.url = "http://" + host;
+    opt.protocol = rtev::wire_protocol::socketio;
+  }
+  state_log states;
+  rtev::client c(opt);
+  auto sub = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  const auto t0 = steady::now();
+  c.start();
+  REQUIRE(c.closed().wait_for(default_timeout) == std::future_status::ready);
+  const auto end = c.closed().get();
+  INFO("reason: " << end.reason);
+  CHECK(elapsed_since(t0) < 5s);
+  CHECK(end.auth_failed);
+  if (says_token) {
+    CHECK(end.token_required);
+    CHECK(contains(end.reason, "requires a token"));
+  }
+  CHECK_FALSE(contains(end.reason, "timed out"));
+  CHECK(count_state(states.entries(), client_state::reconnecting) == 0);
+}
+
 TEST_CASE("client_asks_the_token_provider_again_before_every_reconnect", "[sdk][client][auth]") {
   rtev::server_config cfg = rtev::test::test_config();
   cfg.auth = "token";
