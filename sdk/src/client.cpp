@@ -10,6 +10,7 @@
 #include <libwebsockets.h>
 
 #include <atomic>
+#include <cctype>
 #include <cstring>
 #include <deque>
 #include <iostream>
@@ -65,6 +66,18 @@ struct registry {
   std::uint64_t next_id = 1;
   std::vector<std::shared_ptr<entry>> entries;
   std::function<void(const client_error&)> error_handler;
+  // The client object is gone while its service thread still winds down (it was destroyed
+  // from inside a handler): no user code is called from then on.
+  std::atomic<bool> detached{false};
+
+  // Called by the client's destructor on the service thread: every handler off, for good.
+  void detach() {
+    std::lock_guard<std::mutex> lock(mutex);
+    detached = true;
+    for (auto& e : entries) e->active = false;
+    entries.clear();
+    error_handler = nullptr;
+  }
 
   std::uint64_t add(const std::shared_ptr<entry>& e) {
     std::lock_guard<std::mutex> lock(mutex);
@@ -86,6 +99,7 @@ struct registry {
   // A snapshot: handlers may (un)subscribe while it is being walked.
   std::vector<std::shared_ptr<entry>> snapshot() {
     std::lock_guard<std::mutex> lock(mutex);
+    if (detached) return {};
     return entries;
   }
 
@@ -93,6 +107,7 @@ struct registry {
     std::function<void(const client_error&)> h;
     {
       std::lock_guard<std::mutex> lock(mutex);
+      if (detached) return;
       h = error_handler;
     }
     if (h) {
@@ -119,8 +134,32 @@ void subscription::unsubscribe() noexcept {
 
 namespace detail {
 
+namespace {
+
+// What a host may be: a DNS name or IPv4 address (letters, digits, '-', '.', and '_' which
+// some internal names use), or inside brackets an IPv6 address (hex digits, ':', '.', and a
+// zone after '%'). Anything else — a space, '@' from user info, a stray ':' — would be sent
+// on as is: lws would look up a name no resolver has, or write a broken request line.
+bool valid_host_char(char ch, bool ipv6) {
+  const auto c = static_cast<unsigned char>(ch);
+  if (ipv6) return std::isxdigit(c) || ch == ':' || ch == '.';
+  return std::isalnum(c) || ch == '-' || ch == '.' || ch == '_';
+}
+
+}  // namespace
+
 parsed_url parse_url(const std::string& url) {
   parsed_url u;
+  // Nothing in a URL is whitespace or a control character (RFC 3986): "ws://exa mple.com/"
+  // is a typo, not a host.
+  for (const char ch : url) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c == 0x7f)
+      throw config_error(
+          "invalid url '" + url + "': it contains " +
+          (ch == ' ' ? std::string("a space") : "the control character " + std::to_string(c)) +
+          " (percent-encode it, e.g. %20)");
+  }
   const auto sep = url.find("://");
   u.scheme = sep == std::string::npos ? "" : url.substr(0, sep);
   for (auto& ch : u.scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -134,6 +173,10 @@ parsed_url parse_url(const std::string& url) {
   u.path = slash == std::string::npos ? "/" : rest.substr(slash);
   if (u.path.front() == '?') u.path.insert(0, "/");
   if (authority.empty()) throw config_error("invalid url '" + url + "': no host");
+  if (authority.find('@') != std::string::npos)
+    throw config_error("invalid url '" + url +
+                       "': user info (user:password@) is not supported; give credentials as a "
+                       "token or a header");
   std::string port;
   if (authority.front() == '[') {  // [::1]:8000
     const auto close = authority.find(']');
@@ -146,6 +189,23 @@ parsed_url parse_url(const std::string& url) {
     u.host = authority.substr(0, colon);
     if (colon != std::string::npos) port = authority.substr(colon + 1);
   }
+  const bool ipv6 = authority.front() == '[';
+  if (u.host.empty()) throw config_error("invalid url '" + url + "': no host");
+  // An IPv6 zone (after '%', percent-encoded as %25 in a URL) names an interface: any
+  // unreserved characters.
+  const auto zone = ipv6 ? u.host.find('%') : std::string::npos;
+  for (std::size_t i = 0; i < u.host.size(); ++i) {
+    const char ch = u.host[i];
+    if (i >= zone) {
+      if (std::isalnum(static_cast<unsigned char>(ch)) || std::strchr("%-._~", ch)) continue;
+    } else if (valid_host_char(ch, ipv6)) {
+      continue;
+    }
+    throw config_error("invalid url '" + url + "': the host '" + u.host + "' contains '" +
+                       std::string(1, ch) + "'" +
+                       (ipv6 ? " (an IPv6 address in brackets has hex digits, ':' and '.')"
+                             : " (a host name has letters, digits, '-' and '.')"));
+  }
   if (port.empty()) {
     u.port = u.tls ? 443 : 80;
   } else {
@@ -156,6 +216,27 @@ parsed_url parse_url(const std::string& url) {
     u.port = static_cast<int>(p);
   }
   return u;
+}
+
+bool http_status_is_final(int status) {
+  if (status <= 0 || status == 101 || status == 401 || status == 403) return false;
+  if (status == 408 || status == 425 || status == 429 || status >= 500) return false;
+  return true;
+}
+
+std::string not_that_server(const std::string& what, int status, const std::string& path,
+                            const std::string& expected) {
+  const std::string head =
+      std::string(what == "rtev" ? "not an " : "not a ") + what + " server at this URL: ";
+  const std::string where = path.substr(0, path.find('?'));
+  if (status == 404 || status == 410)
+    return head + "HTTP " + std::to_string(status) + " (nothing at " + where +
+           "; check the URL's path)";
+  if (status >= 200 && status < 300)
+    return head + "it answered HTTP " + std::to_string(status) + " for " + where +
+           " (a web page or an HTTP API?) instead of " + expected;
+  return head + "it answered HTTP " + std::to_string(status) + " for " + where + " instead of " +
+         expected;
 }
 
 client_error make_error(client_error::kind k, std::string message, std::string code) {
@@ -255,8 +336,10 @@ struct client::impl final : detail::transport_sink {
   bool closed_set_by_stop = false;   // guarded by cmd_mutex: stop() closed a client never started
   std::atomic<client_state> current{client_state::idle};
   std::atomic<std::size_t> unsent{0};  // publishes not yet written to a connection
-  std::thread thread;
-  std::thread::id service_thread_id;
+  std::thread thread;  // guarded by cmd_mutex once started (stop() and the destructor race)
+  // The thread serving the client (start()'s, run()'s caller, or stop()'s wind-down thread for
+  // a client never started): handlers run there, and futures must not be waited for there.
+  std::atomic<std::thread::id> service_thread_id{};
   std::promise<void> connected_promise;
   std::shared_future<void> connected_future = connected_promise.get_future().share();
   bool connected_set = false;
@@ -303,6 +386,7 @@ struct client::impl final : detail::transport_sink {
     std::function<void(const publish_ack*, const client_error*)> done;
     std::uint64_t sent_on = 0;  // generation it was last sent on; 0 = never
     std::string ref;
+    bool internal = false;  // `done` is the SDK's own (a future's promise), not user code
   };
   std::list<pending_publish> publishes;  // unacknowledged, in publish order
   struct pending_history {
@@ -366,8 +450,13 @@ struct client::impl final : detail::transport_sink {
     }
   }
 
+  bool on_service_thread() const {
+    return running && std::this_thread::get_id() == service_thread_id.load();
+  }
+
   template <class F>
   void call_guarded(F&& f, const event* ev) {
+    if (reg->detached) return;  // the client was destroyed from a handler: no more user code
     try {
       f();
     } catch (const parse_error& e) {
@@ -538,9 +627,9 @@ struct client::impl final : detail::transport_sink {
         if (it->ref == ref) {
           publish_ack ack{d.value("id", it->id), d.value("seq", std::uint64_t{0}),
                           d.value("duplicate", false), d.value("acknowledged", true)};
-          auto done = std::move(it->done);
+          pending_publish p = std::move(*it);
           publishes.erase(it);
-          call_guarded([&] { done(&ack, nullptr); }, nullptr);
+          complete(p, &ack, nullptr);
           return;
         }
       return;
@@ -578,9 +667,9 @@ struct client::impl final : detail::transport_sink {
     for (auto it = publishes.begin(); it != publishes.end(); ++it)
       if (!ref.empty() && it->ref == ref) {
         if (err.op.empty()) err.op = "PUBLISH";
-        auto done = std::move(it->done);
+        pending_publish p = std::move(*it);
         publishes.erase(it);
-        call_guarded([&] { done(nullptr, &err); }, nullptr);
+        complete(p, nullptr, &err);
         return;
       }
     if (auto h = histories.find(ref); h != histories.end()) {
@@ -799,7 +888,16 @@ struct client::impl final : detail::transport_sink {
     fail_requests(err);
     auto pending = std::move(publishes);
     publishes.clear();
-    for (auto& p : pending) call_guarded([&] { p.done(nullptr, &err); }, nullptr);
+    for (auto& p : pending) complete(p, nullptr, &err);
+  }
+
+  // A publish ends. A future's promise is set even after the client object is gone (destroyed
+  // from a handler); user callbacks then are not called.
+  void complete(pending_publish& p, const publish_ack* ack, const client_error* err) {
+    if (p.internal)
+      p.done(ack, err);
+    else
+      call_guarded([&] { p.done(ack, err); }, nullptr);
   }
 
   // --- timers ------------------------------------------------------------------------------
@@ -849,9 +947,20 @@ struct client::impl final : detail::transport_sink {
 
   // --- the loop ----------------------------------------------------------------------------
 
-  void serve() {
-    running = true;
+  // stop() before start(): no connection, but what was asked for ends on a thread of the
+  // client's, as handlers always run (queued publishes fail, state handlers see `closed`).
+  void serve_never_started() {
     service_thread_id = std::this_thread::get_id();
+    running = true;
+    drain();
+    fail_everything("client stopped before it started");
+    close_for_good(false, "stopped before it started");
+    running = false;
+  }
+
+  void serve() {
+    service_thread_id = std::this_thread::get_id();
+    running = true;
     protocols[0].name = "rtev-client";
     protocols[0].callback = &impl::callback;
 
@@ -904,6 +1013,7 @@ struct client::impl final : detail::transport_sink {
     ctx = nullptr;
     wire.reset();
     attempt_active = false;
+    authenticated = false;  // what the last commands ask for has no connection to go out on
     drain();
     fail_everything("client stopped");
     if (!closed_set) close_for_good(false, "stopped");
@@ -916,7 +1026,24 @@ struct client::impl final : detail::transport_sink {
 client::client(client_options options) : impl_(std::make_shared<impl>(std::move(options))) {}
 
 client::~client() {
-  stop();
+  impl& m = *impl_;
+  if (!m.on_service_thread()) {
+    stop();
+    return;
+  }
+  // Destroyed from inside a handler: the service loop is further down this very stack. It holds
+  // its own reference to the state (start()'s thread, run()'s caller) and winds down once the
+  // handler returns — without calling user code again: what is pending fails now, while the
+  // things its callbacks use still exist, and every handler is switched off.
+  m.stop_flag = true;
+  {
+    std::lock_guard<std::mutex> lock(m.cmd_mutex);
+    if (m.ctx_ready) lws_cancel_service(m.ctx);
+    // A std::thread destroyed joinable (its own thread cannot join it) would std::terminate.
+    if (m.thread.joinable()) m.thread.detach();
+  }
+  m.fail_everything("client destroyed");
+  m.reg->detach();
 }
 
 void client::start() {
@@ -932,25 +1059,29 @@ void client::run() {
       return;
     impl_->running = true;
   }
-  impl_->serve();
+  // Our own reference: a handler may destroy this client (and its impl_) while serve() runs.
+  // Nothing after serve() touches *this.
+  const std::shared_ptr<impl> keep = impl_;
+  keep->serve();
 }
 
 void client::stop() {
   impl& m = *impl_;
   m.stop_flag = true;
+  std::thread ending;  // the service thread, joined here unless this is it
   {
     std::lock_guard<std::mutex> lock(m.cmd_mutex);
     if (m.ctx_ready) lws_cancel_service(m.ctx);
+    // Never started: a short-lived service thread reports the end, so state handlers and
+    // publish callbacks run where they always do — never on the caller's thread.
+    if (!m.running && !m.thread.joinable() && !m.closed_set && !m.closed_set_by_stop) {
+      m.closed_set_by_stop = true;
+      m.thread = std::thread([i = impl_] { i->serve_never_started(); });
+    }
+    if (m.thread.joinable() && std::this_thread::get_id() != m.thread.get_id())
+      ending = std::move(m.thread);
   }
-  if (m.thread.joinable() && std::this_thread::get_id() != m.thread.get_id()) m.thread.join();
-  // Never started: nothing else will report the end (handlers run here, on the caller's thread).
-  bool never_started = false;
-  {
-    std::lock_guard<std::mutex> lock(m.cmd_mutex);
-    never_started = !m.running && !m.thread.joinable() && !m.closed_set;
-    if (never_started) m.closed_set_by_stop = true;
-  }
-  if (never_started) m.close_for_good(false, "stopped before it started");
+  if (ending.joinable()) ending.join();
 }
 
 client_state client::state() const {
@@ -1049,44 +1180,83 @@ void client::leave(const std::string& room) {
 
 void client::publish(const event& e,
                      std::function<void(const publish_ack*, const client_error*)> done) {
-  publish_with_id(e.id.value_or(""), e.room.value_or(""), e.type, e.data, std::move(done));
+  publish_with_id(e.id.value_or(""), e.room.value_or(""), e.type, e.data, std::move(done), false);
 }
 
 void client::publish(const std::string& room, const std::string& type, json data,
                      std::function<void(const publish_ack*, const client_error*)> done) {
-  publish_with_id("", room, type, std::move(data), std::move(done));
+  publish_with_id("", room, type, std::move(data), std::move(done), false);
 }
 
 void client::publish_with_id(const std::string& id, const std::string& room,
                              const std::string& type, json data,
-                             std::function<void(const publish_ack*, const client_error*)> done) {
+                             std::function<void(const publish_ack*, const client_error*)> done,
+                             bool done_is_internal) {
   impl& m = *impl_;
   if (m.current != client_state::connected && m.unsent >= m.opt.offline_queue_max) {
     client_error err = make_error(
         client_error::kind::queue_full,
         "the offline queue is full (" + std::to_string(m.opt.offline_queue_max) + " publishes)");
-    done(nullptr, &err);
+    // A future fails at once (no user code runs); a callback runs on the service thread, as
+    // every callback does.
+    if (done_is_internal) {
+      done(nullptr, &err);
+      return;
+    }
+    m.post([i = impl_.get(), done = std::move(done), err] {
+      i->call_guarded([&] { done(nullptr, &err); }, nullptr);
+    });
     return;
   }
   ++m.unsent;
-  impl::pending_publish p{
-      id.empty() ? make_event_id() : id, room, type, std::move(data), std::move(done), 0, {}};
+  impl::pending_publish p{id.empty() ? make_event_id() : id,
+                          room,
+                          type,
+                          std::move(data),
+                          std::move(done),
+                          0,
+                          {},
+                          done_is_internal};
   m.post([i = impl_.get(), p = std::move(p)]() mutable {
     i->publishes.push_back(std::move(p));
     if (i->authenticated) i->send_publish(i->publishes.back());
   });
 }
 
+namespace {
+
+// A future-returning request made on the service thread (inside a handler): its answer could
+// only arrive through the thread that would be blocked waiting for it. Failed at once, not
+// sent, and reported, so a future nobody looks at does not hide it either.
+template <class T>
+bool refuse_on_service_thread(client::impl& m, const char* call, std::promise<T>& promise) {
+  if (!m.on_service_thread()) return false;
+  client_error err = make_error(
+      client_error::kind::would_deadlock,
+      std::string(call) +
+          " returning a future was called on the client's service thread (inside a handler): "
+          "waiting for it there would deadlock, so nothing was sent; use the callback form");
+  promise.set_exception(std::make_exception_ptr(request_error(err)));
+  m.reg->report(err);
+  return true;
+}
+
+}  // namespace
+
 std::future<publish_ack> client::publish(const std::string& room, const std::string& type,
                                          json data) {
   auto promise = std::make_shared<std::promise<publish_ack>>();
   auto f = promise->get_future();
-  publish(room, type, std::move(data), [promise](const publish_ack* ack, const client_error* err) {
-    if (ack)
-      promise->set_value(*ack);
-    else
-      promise->set_exception(std::make_exception_ptr(request_error(*err)));
-  });
+  if (refuse_on_service_thread(*impl_, "publish()", *promise)) return f;
+  publish_with_id(
+      "", room, type, std::move(data),
+      [promise](const publish_ack* ack, const client_error* err) {
+        if (ack)
+          promise->set_value(*ack);
+        else
+          promise->set_exception(std::make_exception_ptr(request_error(*err)));
+      },
+      true);
   return f;
 }
 
@@ -1102,6 +1272,7 @@ std::future<history_result> client::history(const std::string& room, const json&
                                             const json& until, std::size_t limit) {
   auto promise = std::make_shared<std::promise<history_result>>();
   auto f = promise->get_future();
+  if (refuse_on_service_thread(*impl_, "history()", *promise)) return f;
   impl_->post([i = impl_.get(), room, since, until, limit, promise] {
     if (!i->authenticated) {
       promise->set_exception(std::make_exception_ptr(
@@ -1121,6 +1292,7 @@ std::future<history_result> client::history(const std::string& room, const json&
 std::future<std::vector<presence_entry>> client::presence(const std::string& room) {
   auto promise = std::make_shared<std::promise<std::vector<presence_entry>>>();
   auto f = promise->get_future();
+  if (refuse_on_service_thread(*impl_, "presence()", *promise)) return f;
   impl_->post([i = impl_.get(), room, promise] {
     if (!i->authenticated) {
       promise->set_exception(std::make_exception_ptr(
@@ -1137,6 +1309,7 @@ std::future<std::vector<presence_entry>> client::presence(const std::string& roo
 std::future<std::chrono::microseconds> client::ping() {
   auto promise = std::make_shared<std::promise<std::chrono::microseconds>>();
   auto f = promise->get_future();
+  if (refuse_on_service_thread(*impl_, "ping()", *promise)) return f;
   impl_->post([i = impl_.get(), promise] {
     if (!i->authenticated) {
       promise->set_exception(std::make_exception_ptr(

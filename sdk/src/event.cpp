@@ -1,12 +1,16 @@
 #include "rtev/event.hpp"
 #include "rtev/json.hpp"
 
+#include <openssl/rand.h>
+#include <pthread.h>
+
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <mutex>
-#include <random>
 
 namespace rtev {
 namespace {
@@ -32,19 +36,55 @@ std::string required_string(const json& j, const char* key, const char* what) {
 
 }  // namespace
 
+namespace {
+
+// Random bytes for event ids, from OpenSSL's CSPRNG (seeded from the OS, reseeded after fork()
+// by OpenSSL itself), drawn in blocks so an id costs a copy rather than a RAND_bytes call.
+// A forked child must not reuse the block it inherited — parent and child would make the same
+// ids, and the store drops the second of two events with one id as a duplicate — so a fork
+// (pthread_atfork) starts a new generation and each thread's block is refilled when its
+// generation is old.
+std::atomic<std::uint64_t> fork_generation{0};
+
+void random_bytes(unsigned char* out, std::size_t n) {
+  static std::once_flag at_fork;
+  std::call_once(at_fork,
+                 [] { pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); }); });
+  struct block {
+    unsigned char bytes[1024];
+    std::size_t used = sizeof bytes;  // empty
+    std::uint64_t generation = 0;
+  };
+  thread_local block b;
+  const std::uint64_t gen = fork_generation.load(std::memory_order_relaxed);
+  if (b.generation != gen || b.used + n > sizeof b.bytes) {
+    if (RAND_bytes(b.bytes, static_cast<int>(sizeof b.bytes)) != 1)
+      throw error("cannot make an event id: OpenSSL's random generator failed");
+    b.used = 0;
+    b.generation = gen;
+  }
+  std::memcpy(out, b.bytes + b.used, n);
+  b.used += n;
+}
+
+}  // namespace
+
 std::string make_event_id() {
-  // UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then random bits. Ids made close
-  // in time sort close together, so a store's unique index on them grows at one end instead of
-  // touching a random page per insert. One engine per thread, seeded from the OS: ids stay
-  // unique without coordination.
-  thread_local std::mt19937_64 rng{std::random_device{}()};
+  // UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits from a
+  // cryptographic source. Ids made close in time sort close together, so a store's unique
+  // index on them grows at one end instead of touching a random page per insert; the random
+  // bits keep them unique across threads, processes and machines without coordination.
+  unsigned char r[10];
+  random_bytes(r, sizeof r);
+  std::uint64_t rand_a = 0, rand_b = 0;
+  for (int i = 0; i < 2; ++i) rand_a = (rand_a << 8) | r[i];
+  for (int i = 2; i < 10; ++i) rand_b = (rand_b << 8) | r[i];
   const auto ms =
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::system_clock::now().time_since_epoch())
                                      .count());
-  const std::uint64_t r = rng(), b = rng();
-  const std::uint64_t a = (ms << 16) | 0x7000u | (r & 0x0fffu);                  // version 7
-  const std::uint64_t lo = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 1
+  const std::uint64_t a = (ms << 16) | 0x7000u | (rand_a & 0x0fffu);                  // version 7
+  const std::uint64_t lo = (rand_b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 1
   char buf[37];
   std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
                 static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),

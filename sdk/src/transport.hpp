@@ -47,6 +47,20 @@ parsed_url parse_url(const std::string& url);
 
 client_error make_error(client_error::kind k, std::string message, std::string code = {});
 
+/// An HTTP status answering a connection attempt that retrying cannot change: the URL points
+/// at something that is not the server it should be — 404 (nothing there), a 2xx page or API
+/// answer instead of an upgrade or an event stream, 405, 400 … Not final: 401/403
+/// (authentication decides), and 408, 425, 429, 5xx (a busy server, a proxy whose backend
+/// restarts): those are retried.
+bool http_status_is_final(int status);
+
+/// Why a connection attempt's HTTP answer means this is not the server `what` ("rtev",
+/// "Socket.IO") — "not an rtev server at this URL: HTTP 404 (nothing at /events/ws/connect)",
+/// "… it answered HTTP 200 (a web page?) instead of upgrading to WebSocket". Never quotes
+/// the body: an HTML page says nothing useful in a one-line reason.
+std::string not_that_server(const std::string& what, int status, const std::string& path,
+                            const std::string& expected = "upgrading to WebSocket");
+
 /// How a connection attempt ended.
 struct transport_end {
   std::string reason;           ///< "connection refused", "closed by the server (1001 …)"

@@ -257,6 +257,12 @@ class rtev_transport final : public transport {
                              : "connection failed";
         if (end_.http_status) why = "the server answered HTTP " + std::to_string(end_.http_status);
         if (end_.http_status == 401 || end_.http_status == 403) end_.auth_rejected = true;
+        // Nothing at this path, or a web server that does not upgrade: asking again gets the
+        // same answer, so the client closes (reason and http_status say why) instead.
+        if (http_status_is_final(end_.http_status)) {
+          end_.final = true;
+          why = not_that_server("rtev", end_.http_status, path_);
+        }
         end(why);
         return 0;
       }

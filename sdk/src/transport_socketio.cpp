@@ -437,6 +437,14 @@ void socketio_transport::on_get_done(int status, const std::string& body) {
   try {
     packets = wire::eio_decode_payload(body);
   } catch (const std::exception& e) {
+    if (!eio_open_) {
+      // The handshake answered with something else (a web page): not a Socket.IO server, and
+      // asking again will not make it one.
+      end_.final = true;
+      end_.http_status = status;
+      end(not_that_server("Socket.IO", status, engine_path_, "an Engine.IO handshake"));
+      return;
+    }
     end(std::string("unreadable polling response: ") + e.what());
     return;
   }
@@ -469,11 +477,24 @@ void socketio_transport::on_post_done(int status, const std::string& body,
 void socketio_transport::fail_http(const std::string& what, int status, const std::string& body) {
   end_.http_status = status;
   if (status == 401 || status == 403) end_.auth_rejected = true;
-  // Engine.IO errors are {"code": n, "message": "…"}.
-  std::string detail = shorten(body);
+  // Engine.IO errors are {"code": n, "message": "…"}; a page of HTML (a proxy's, a web
+  // server's) is left out of a one-line reason.
+  std::string detail;
   json j = rtev::parse_json(body);
-  if (j.is_object() && j.contains("message") && j["message"].is_string())
+  const bool engine_io_error = j.is_object() && j.contains("message") && j["message"].is_string();
+  if (engine_io_error)
     detail = j["message"].get<std::string>();
+  else if (body.find('<') == std::string::npos)
+    detail = shorten(body);
+  // Refused before the Engine.IO session opened, with a status that does not change: not a
+  // Socket.IO server at this URL (or one refusing this client for good).
+  if (!eio_open_ && http_status_is_final(status)) {
+    end_.final = true;
+    if (!engine_io_error) {
+      end(not_that_server("Socket.IO", status, engine_path_, "an Engine.IO handshake"));
+      return;
+    }
+  }
   end(what + ": the server answered HTTP " + std::to_string(status) +
       (detail.empty() ? "" : " (" + detail + ")"));
 }
@@ -646,6 +667,11 @@ void socketio_transport::on_conn_lost(std::uintptr_t id, role kind, int status,
     if (status > 0 && status != 101) {
       end_.http_status = status;
       if (status == 401 || status == 403) end_.auth_rejected = true;
+      if (!eio_open_ && http_status_is_final(status)) {
+        end_.final = true;
+        end(not_that_server("Socket.IO", status, engine_path_));
+        return;
+      }
       end("the server answered HTTP " + std::to_string(status));
       return;
     }

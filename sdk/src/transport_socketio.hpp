@@ -107,6 +107,9 @@ class socketio_transport final : public transport {
   void send_connect();
   void on_sio_text(const std::string& text);
   void on_connected(const nlohmann::json& d);
+  /// The rtev `authenticated` message for an identity (a CONNECT answer, an `authenticated`
+  /// event's payload), handed to the client.
+  void report_authenticated(const nlohmann::json& d);
   void on_connect_error(const nlohmann::json& d);
   void on_sio_event(wire::sio_packet&& p);
   void on_sio_ack(std::uint64_t id, const nlohmann::json& args);
@@ -146,6 +149,9 @@ class socketio_transport final : public transport {
 
   // Socket.IO session state, reset by reset_session() on every open().
   bool rtev_door_ = false;  // the CONNECT answer says "protocol":"rtev.v1" (rtev serve)
+  // rtev serve accepted the namespace without an identity (token mode, no token at CONNECT):
+  // the client is connected when its `authenticated` event answers the handshake emits.
+  bool identity_pending_ = false;
   // The handshake: socketio.emits sent, application packets held until they are answered.
   bool gate_closed_ = false;
   std::size_t handshake_unanswered_ = 0;

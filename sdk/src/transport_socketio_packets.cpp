@@ -60,6 +60,7 @@ void socketio_transport::reset_session() {
   acks_.clear();
   next_ack_id_ = 0;
   rtev_door_ = false;
+  identity_pending_ = false;
   gate_closed_ = false;
   handshake_unanswered_ = 0;
   held_.clear();
@@ -226,12 +227,23 @@ void socketio_transport::on_sio_text(const std::string& text) {
 }
 
 void socketio_transport::on_connected(const json& d) {
-  if (authenticated_) return;
+  if (authenticated_) return;  // the namespace is ours already (a repeated CONNECT answer)
   authenticated_ = true;
   rtev_door_ = d.is_object() && d.contains("protocol") && d["protocol"] == "rtev.v1";
+  const auto& so = opt_.socketio;
+  // rtev serve names the user in its CONNECT answer once it has authenticated the socket. It
+  // accepts a socket without a token in token and jwt modes and waits for `authenticate`
+  // (docs/protocol.md §7): the identity comes later, in the `authenticated` event.
+  identity_pending_ = rtev_door_ && d.is_object() && !d.contains("user_id");
+  if (identity_pending_ && so.emits.empty()) {
+    // Nothing will authenticate this socket: the server's auth time-out would end it, after
+    // the client had been told it is connected. Say so now, as the rtev protocol does.
+    end_.auth_rejected = end_.token_required = true;
+    end("authentication needed: the server requires a token and none was given");
+    return;
+  }
   // Emits first: the client sends its SUBSCRIBEs from inside on_message(authenticated), and
   // they wait (held) until the emits are answered.
-  const auto& so = opt_.socketio;
   std::size_t sent = 0;
   for (const auto& [name, args] : so.emits) {
     if (is_reserved_socketio_event(name)) {
@@ -251,6 +263,10 @@ void socketio_transport::on_connected(const json& d) {
     handshake_unanswered_ = sent;
     gate_deadline_ = steady::now() + so.emit_reply_wait;
   }
+  if (!identity_pending_) report_authenticated(d);
+}
+
+void socketio_transport::report_authenticated(const json& d) {
   json data = json::object();
   std::string user;
   if (d.is_object()) {
@@ -326,6 +342,14 @@ void socketio_transport::on_sio_event(wire::sio_packet&& p) {
     }
   }
 
+  // rtev serve's answer to `authenticate`: who this socket is, so the client is connected now
+  // (user and role rooms, epoch and rate limit from it), before the event itself is delivered.
+  if (identity_pending_ && name == "authenticated" && !args.empty() && args[0].is_object()) {
+    identity_pending_ = false;
+    const std::uint64_t a = attempt_;
+    report_authenticated(args[0]);
+    if (a != attempt_ || ended_) return;
+  }
   if (name == "auth_error") {
     const json& a0 = args.empty() ? json() : args[0];
     std::string msg = a0.is_object() ? a0.value("message", std::string())

@@ -5,7 +5,9 @@
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <algorithm>
@@ -161,6 +163,91 @@ class refused_port {
   int fd_ = -1;
   std::uint16_t port_ = 0;
 };
+
+// An HTTP server on 127.0.0.1 that answers every request with the same response and counts the
+// requests: a web server, or a proxy in trouble, where the client expected an rtev server.
+class canned_http_server {
+ public:
+  explicit canned_http_server(std::string response) : response_(std::move(response)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(fd_, 16) == 0);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    REQUIRE(::pipe2(wake_, O_CLOEXEC) == 0);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~canned_http_server() {
+    const char x = 'x';
+    (void)!::write(wake_[1], &x, 1);
+    thread_.join();
+    ::close(fd_);
+    ::close(wake_[0]);
+    ::close(wake_[1]);
+  }
+  canned_http_server(const canned_http_server&) = delete;
+  canned_http_server& operator=(const canned_http_server&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  std::string url(const std::string& scheme, const std::string& path = "/") const {
+    return scheme + "://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  std::size_t requests() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return requests_;
+  }
+
+ private:
+  void serve() {
+    for (;;) {
+      pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+      if (::poll(fds, 2, -1) < 0) continue;
+      if (fds[1].revents) return;
+      const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) continue;
+      // The request head, then the canned answer; the connection closes after it.
+      std::string head;
+      char buf[2048];
+      while (head.find("\r\n\r\n") == std::string::npos) {
+        pollfd p{c, POLLIN, 0};
+        if (::poll(&p, 1, 2000) <= 0) break;
+        const ssize_t n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        head.append(buf, static_cast<std::size_t>(n));
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ++requests_;
+      }
+      (void)!::send(c, response_.data(), response_.size(), MSG_NOSIGNAL);
+      ::shutdown(c, SHUT_WR);
+      ::close(c);
+    }
+  }
+
+  std::string response_;
+  int fd_ = -1;
+  int wake_[2] = {-1, -1};
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+  mutable std::mutex mutex_;  // guards requests_
+  std::size_t requests_ = 0;
+};
+
+std::string http_response(int status, const std::string& phrase, const std::string& type,
+                          const std::string& body) {
+  return "HTTP/1.1 " + std::to_string(status) + " " + phrase + "\r\nContent-Type: " + type +
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
+         body;
+}
+
+const std::string html_page =
+    "<!DOCTYPE html><html><head><title>Welcome</title></head><body><h1>It works!</h1>"
+    "</body></html>";
 
 std::string ws_url(std::uint16_t port) {
   return "ws://127.0.0.1:" + std::to_string(port) + "/events/ws/connect";
@@ -329,10 +416,10 @@ TEST_CASE("client_without_reconnect_closes_on_the_first_disconnect", "[sdk][clie
 }
 
 TEST_CASE("client_reports_the_http_status_of_a_refused_upgrade", "[sdk][client][reconnect]") {
-  rtev::test::local_server srv;
+  // A proxy whose backend is down answers 503: that passes, so it is retried.
+  canned_http_server web(http_response(503, "Service Unavailable", "text/html", html_page));
   state_log states;
-  rtev::client_options opt =
-      options_for("ws://127.0.0.1:" + std::to_string(srv.port()) + "/not-a-websocket-path");
+  rtev::client_options opt = options_for(web.url("ws", "/events/ws/connect"));
   opt.backoff = rtev::backoff_policy::fixed(10ms, 1);
   rtev::client c(opt);
   auto sub = c.on_state([&](const rtev::state_info& s) { states.add(s); });
@@ -340,15 +427,156 @@ TEST_CASE("client_reports_the_http_status_of_a_refused_upgrade", "[sdk][client][
   const auto retry = states.wait_for(in_state(client_state::reconnecting));
   REQUIRE(retry);
   INFO("reason: " << retry->value.reason);
-  CHECK(retry->value.http_status == 404);
+  CHECK(retry->value.http_status == 503);
   CHECK(retry->value.attempt == 1);
   CHECK_FALSE(retry->value.reason.empty());
   REQUIRE(c.closed().wait_for(default_timeout) == std::future_status::ready);
-  CHECK(c.closed().get().http_status == 404);
+  CHECK(c.closed().get().http_status == 503);
   CHECK_FALSE(c.closed().get().auth_failed);
+  CHECK(web.requests() == 2);
+}
+
+TEST_CASE("client_closes_at_once_when_the_url_is_not_an_rtev_server", "[sdk][client][reconnect]") {
+  // Nothing at the path, or a web server that does not upgrade: asking again gets the same
+  // answer. The client closes after the first attempt, saying why (never quoting the page).
+  state_log states;
+  rtev::client_options opt;
+  std::optional<rtev::test::local_server> srv;
+  std::optional<canned_http_server> web;
+  int status = 0;
+  std::string says;
+
+  SECTION("rtev serve, a path it has no WebSocket at: 404") {
+    srv.emplace();
+    opt = options_for("ws://127.0.0.1:" + std::to_string(srv->port()) + "/not-a-websocket-path");
+    status = 404;
+    says = "not an rtev server at this URL: HTTP 404 (nothing at /not-a-websocket-path";
+  }
+  SECTION("a web server answering 200 with a page") {
+    web.emplace(http_response(200, "OK", "text/html", html_page));
+    opt = options_for(web->url("ws", "/events/ws/connect?x=1"));
+    status = 200;
+    says =
+        "it answered HTTP 200 for /events/ws/connect (a web page or an HTTP API?) instead of "
+        "upgrading to WebSocket";
+  }
+  SECTION("a web server answering 404 with a page") {
+    web.emplace(http_response(404, "Not Found", "text/html", html_page));
+    opt = options_for(web->url("ws", "/events/ws/connect"));
+    status = 404;
+    says = "HTTP 404 (nothing at /events/ws/connect";
+  }
+  SECTION("Socket.IO over long-polling: a 404 page for the handshake") {
+    web.emplace(http_response(404, "Not Found", "text/html", html_page));
+    opt = options_for(web->url("http"));
+    opt.protocol = rtev::wire_protocol::socketio;
+    status = 404;
+    says = "not a Socket.IO server at this URL: HTTP 404 (nothing at /socket.io/";
+  }
+  SECTION("Socket.IO over long-polling: a 200 page for the handshake") {
+    web.emplace(http_response(200, "OK", "text/html", html_page));
+    opt = options_for(web->url("http"));
+    opt.protocol = rtev::wire_protocol::socketio;
+    status = 200;
+    says = "not a Socket.IO server at this URL: it answered HTTP 200 for /socket.io/";
+  }
+  SECTION("Socket.IO over WebSocket only: a 404 page") {
+    web.emplace(http_response(404, "Not Found", "text/html", html_page));
+    opt = options_for(web->url("ws"));
+    opt.protocol = rtev::wire_protocol::socketio;
+    opt.socketio.websocket_only = true;
+    status = 404;
+    says = "not a Socket.IO server at this URL: HTTP 404";
+  }
+
+  opt.backoff = quick_backoff();  // unlimited: only the answer can end it
+  rtev::client c(opt);
+  auto sub = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  c.start();
+  REQUIRE(c.closed().wait_for(default_timeout) == std::future_status::ready);
+  const rtev::state_info end = c.closed().get();
+  INFO("reason: " << end.reason);
+  CHECK(end.http_status == status);
+  CHECK(contains(end.reason, says));
+  CHECK_FALSE(contains(end.reason, "<"));
+  CHECK_FALSE(end.auth_failed);
+  CHECK(count_state(states.entries(), client_state::reconnecting) == 0);
+  if (web) CHECK(web->requests() == 1);
+  CHECK_THROWS_AS(c.connected().get(), rtev::request_error);
 }
 
 // --- tokens and authentication -------------------------------------------------------------------
+
+TEST_CASE("client_over_socketio_is_connected_as_the_user_rtev_serve_authenticates_later",
+          "[sdk][client][auth][socketio]") {
+  // rtev serve (token mode) accepts a Socket.IO namespace without a token and waits for the
+  // `authenticate` emit; its `authenticated` event says who the socket is. The client is
+  // connected as that user — not as the nobody of the CONNECT answer.
+  rtev::server_config cfg = rtev::test::test_config();
+  cfg.auth = "token";
+  rtev::test::local_server srv(cfg);
+  rtev::client_options opt = options_for("http://127.0.0.1:" + std::to_string(srv.port()));
+  opt.protocol = rtev::wire_protocol::socketio;
+  opt.socketio.emits = {{"authenticate", {{"token", "alice"}}}};
+  opt.rooms = {"lobby"};
+  state_log states;
+  rtev::client c(opt);
+  auto sub = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  auto joined = std::make_shared<std::promise<void>>();
+  auto j = c.on_joined([joined](const rtev::join_info& i) {
+    if (i.room == "lobby") joined->set_value();
+  });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  const auto up = states.wait_for(in_state(client_state::connected));
+  REQUIRE(up);
+  CHECK(up->value.user_id == "alice");
+  REQUIRE(up->value.rate_limit);
+  CHECK(up->value.rate_limit->per_second > 0);
+  REQUIRE(joined->get_future().wait_for(default_timeout) == std::future_status::ready);
+  CHECK(c.publish("lobby", "note", {{"n", 1}}).get().seq > 0);
+}
+
+TEST_CASE("client_without_a_token_on_a_token_server_ends_with_auth_failed_at_once",
+          "[sdk][client][auth]") {
+  // The server's auth time-out and the client's connect time-out are both 10 s: a client that
+  // waited for `authenticated` would time out and retry forever ("connect timed out").
+  rtev::server_config cfg = rtev::test::test_config();
+  cfg.auth = "token";
+  rtev::test::local_server srv(cfg);
+  const std::string host = "127.0.0.1:" + std::to_string(srv.port());
+  rtev::client_options opt = options_for("ws://" + host + "/events/ws/connect");
+  bool says_token = true;
+  SECTION("rtev protocol") {}
+  SECTION("rtev protocol, strict (foreign_wait 0)") {
+    opt.foreign_wait = 0ms;
+  }
+  SECTION("SSE") {
+    opt.url = "http://" + host + "/api/events";
+    opt.protocol = rtev::wire_protocol::sse;
+    says_token = false;
+  }
+  SECTION("Socket.IO") {
+    opt.url = "http://" + host;
+    opt.protocol = rtev::wire_protocol::socketio;
+  }
+  state_log states;
+  rtev::client c(opt);
+  auto sub = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  const auto t0 = steady::now();
+  c.start();
+  REQUIRE(c.closed().wait_for(default_timeout) == std::future_status::ready);
+  const auto end = c.closed().get();
+  INFO("reason: " << end.reason);
+  CHECK(elapsed_since(t0) < 5s);
+  CHECK(end.auth_failed);
+  if (says_token) {
+    CHECK(end.token_required);
+    CHECK(contains(end.reason, "requires a token"));
+  }
+  CHECK_FALSE(contains(end.reason, "timed out"));
+  CHECK(count_state(states.entries(), client_state::reconnecting) == 0);
+}
 
 TEST_CASE("client_asks_the_token_provider_again_before_every_reconnect", "[sdk][client][auth]") {
   rtev::server_config cfg = rtev::test::test_config();
@@ -796,4 +1024,38 @@ TEST_CASE("client_connect_timeout_gives_up_on_a_silent_server", "[sdk][client][h
   CHECK(contains(retry->value.reason, "timed out"));
   proxy.thaw();
   CHECK(is_ready(c.connected()));
+}
+
+// --- URLs ----------------------------------------------------------------------------------------
+
+TEST_CASE("client_refuses_urls_whose_host_is_not_a_host", "[sdk][client][url]") {
+  auto refusal = [](const std::string& url) -> std::string {
+    rtev::client_options o;
+    o.url = url;
+    try {
+      rtev::client c(o);
+    } catch (const rtev::config_error& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  SECTION("a space in the host, or anywhere else") {
+    CHECK(contains(refusal("ws://exa mple.com/"), "contains a space"));
+    CHECK(contains(refusal("ws://example.com/a b"), "contains a space"));
+    CHECK(contains(refusal("ws://example.com/\tx"), "control character"));
+    CHECK(contains(refusal("ws://exa mple.com/"), "'ws://exa mple.com/'"));
+  }
+  SECTION("characters no host name has") {
+    CHECK(contains(refusal("ws://exa!mple.com/"), "the host 'exa!mple.com' contains '!'"));
+    CHECK(contains(refusal("ws://user:pw@example.com/"), "user info"));
+    CHECK(contains(refusal("ws://[::1x]:8000/"), "IPv6"));
+    CHECK(contains(refusal("ws://:8000/"), "no host"));
+  }
+  SECTION("ordinary hosts are still accepted") {
+    CHECK(refusal("ws://example.com/events/ws/connect") == "accepted");
+    CHECK(refusal("wss://my-host_1.example.com:8443/x?token=a%20b") == "accepted");
+    CHECK(refusal("ws://127.0.0.1:8000/") == "accepted");
+    CHECK(refusal("ws://[::1]:8000/") == "accepted");
+    CHECK(refusal("ws://[fe80::1%25eth0]:8000/") == "accepted");
+  }
 }

@@ -2,6 +2,15 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <algorithm>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
 using Catch::Matchers::Contains;
 using nlohmann::json;
 using rtev::event;
@@ -176,4 +185,113 @@ TEST_CASE("make_stamps_the_current_time_in_the_zone", "[sdk][event]") {
   CHECK(e.time() <= after);
   CHECK(event::parse(e.dump()) == e);
   CHECK_THROWS_AS(event::make("x", {}, "Mars/Olympus"), rtev::unknown_zone_error);
+}
+
+// --- event ids ---------------------------------------------------------------------------------
+
+namespace {
+
+// Ids made by a fork()ed child, read back through a pipe (one per line).
+struct child_ids {
+  pid_t pid = -1;
+  int fd = -1;
+};
+
+child_ids fork_id_maker(int n) {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string out;
+    for (int i = 0; i < n; ++i) out += rtev::make_event_id() + "\n";
+    std::size_t off = 0;
+    while (off < out.size()) {
+      const ssize_t w = ::write(fds[1], out.data() + off, out.size() - off);
+      if (w <= 0) ::_exit(1);
+      off += static_cast<std::size_t>(w);
+    }
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  return {pid, fds[0]};
+}
+
+std::vector<std::string> collect(child_ids c) {
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    const ssize_t r = ::read(c.fd, buf, sizeof buf);
+    if (r <= 0) break;
+    text.append(buf, static_cast<std::size_t>(r));
+  }
+  ::close(c.fd);
+  int status = 0;
+  ::waitpid(c.pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  std::vector<std::string> ids;
+  std::size_t start = 0;
+  for (std::size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
+    ids.push_back(text.substr(start, nl - start));
+  return ids;
+}
+
+// The 74 random bits of a v7 id (everything but the time, version and variant).
+std::string random_part(const std::string& id) {
+  return id.substr(15, 3) + id.substr(20, 3) + id.substr(24);
+}
+
+}  // namespace
+
+TEST_CASE("event_ids_are_uuid_v7_and_time_ordered", "[sdk][event][id]") {
+  std::string prev;
+  for (int i = 0; i < 2000; ++i) {
+    const std::string id = rtev::make_event_id();
+    REQUIRE(id.size() == 36);
+    CHECK(id[14] == '7');                                          // version
+    CHECK(std::string("89ab").find(id[19]) != std::string::npos);  // variant 1
+    // The first 48 bits are Unix milliseconds: never going back.
+    CHECK(id.substr(0, 13) >= prev.substr(0, std::min<std::size_t>(prev.size(), 13)));
+    prev = id;
+  }
+}
+
+TEST_CASE("event_ids_differ_across_forked_processes_and_threads", "[sdk][event][id]") {
+  // The parent makes ids first, so whatever it keeps per thread (a seeded engine, a block of
+  // random bytes) exists before the fork and is inherited by every child: the children must
+  // not replay it. With an engine seeded once per thread, they all made the same ids.
+  std::set<std::string> seen;
+  for (int i = 0; i < 10; ++i) seen.insert(rtev::make_event_id());
+  constexpr int per_child = 500;
+  std::vector<child_ids> children;
+  for (int i = 0; i < 4; ++i) children.push_back(fork_id_maker(per_child));
+  std::vector<std::string> all;
+  for (auto& c : children) {
+    auto ids = collect(c);
+    CHECK(ids.size() == static_cast<std::size_t>(per_child));
+    all.insert(all.end(), ids.begin(), ids.end());
+  }
+  // Threads of this process, each with its own state.
+  std::vector<std::vector<std::string>> per_thread(4);
+  {
+    std::vector<std::thread> ts;
+    for (auto& v : per_thread)
+      ts.emplace_back([&v] {
+        for (int i = 0; i < per_child; ++i) v.push_back(rtev::make_event_id());
+      });
+    for (auto& t : ts) t.join();
+  }
+  for (auto& v : per_thread) all.insert(all.end(), v.begin(), v.end());
+  std::set<std::string> randoms;
+  for (const auto& id : seen) randoms.insert(random_part(id));
+  std::size_t same_id = 0, same_random = 0;
+  for (const auto& id : all) {
+    if (!seen.insert(id).second) ++same_id;
+    // Not even the random bits repeat (ids made in the same millisecond would then collide).
+    if (!randoms.insert(random_part(id)).second) ++same_random;
+  }
+  CHECK(same_id == 0);
+  CHECK(same_random == 0);
+  CHECK(all.size() == 8 * static_cast<std::size_t>(per_child));
 }

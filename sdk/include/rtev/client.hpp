@@ -18,7 +18,10 @@
 ///
 /// Thread safety: every public member function is safe to call from any thread, concurrently.
 /// Handlers (events, state, gaps, errors, publish callbacks) run on the client's service
-/// thread — the one start() creates, or the caller of run(); a handler must not block it.
+/// thread — the one start() creates, or the caller of run() — and never on a caller's thread;
+/// a handler must not block it. The future-returning calls (publish, history, presence, ping)
+/// made there fail at once (kind would_deadlock): use the callback form in handlers. A handler
+/// may stop() or destroy the client.
 /// Errors: the constructor throws rtev::config_error for a bad URL or options. Network and
 /// protocol failures after start are reported as state changes and to the error handler, never
 /// thrown into the service thread. An exception thrown by a handler is caught and reported to
@@ -116,6 +119,9 @@ struct client_error {
     connection,  ///< the connection was lost or closed before an answer
     queue_full,  ///< the offline queue is full
     protocol,    ///< a message from the server could not be understood
+    /// a future-returning call (publish, history, presence, ping) made on the client's service
+    /// thread — inside a handler — where waiting for the future would deadlock: not sent
+    would_deadlock,
   };
   kind what = kind::protocol;
   std::string code;  ///< server error code, when what == server
@@ -290,7 +296,9 @@ class client {
 
   /// Validates the options (URL scheme, backoff policy); throws config_error.
   explicit client(client_options options);
-  /// Stops the client (as stop()); safe at any time, even mid-connect.
+  /// Stops the client (as stop()); safe at any time, even mid-connect, and from inside any of
+  /// its handlers: then pending requests fail (callbacks are called) before it returns, no
+  /// handler is called after it, and the service thread winds down by itself.
   ~client();
   client(const client&) = delete;
   client& operator=(const client&) = delete;
@@ -301,7 +309,9 @@ class client {
   /// client closes for good.
   void run();
   /// Stop: cuts a backoff wait or a connection attempt short, closes the connection (1000),
-  /// fails pending requests, joins the service thread. Returns promptly; idempotent.
+  /// fails pending requests, joins the service thread. Returns promptly; idempotent. Before
+  /// start(): the end (queued publishes failing, state handlers seeing `closed`) is reported
+  /// on a short-lived service thread, which stop() joins.
   void stop();
 
   client_state state() const;
@@ -373,7 +383,8 @@ class client {
  private:
   void publish_with_id(const std::string& id, const std::string& room, const std::string& type,
                        nlohmann::json data,
-                       std::function<void(const publish_ack*, const client_error*)> done);
+                       std::function<void(const publish_ack*, const client_error*)> done,
+                       bool done_is_internal);
   subscription on_decoded(std::string type, std::function<void(const event&)> handler);
   std::shared_ptr<impl> impl_;
 };

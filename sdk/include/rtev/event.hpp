@@ -83,8 +83,10 @@ inline event read_foreign(const char* text, std::string_view fallback_type,
 }
 
 /// A new event id: UUID version 7 text (time-ordered, random below the millisecond, e.g.
-/// "0193a1f2-7c3e-7d41-9a2b-5aad4772d2d0").
-/// Thread-safe.
+/// "0193a1f2-7c3e-7d41-9a2b-5aad4772d2d0"). The 74 random bits come from OpenSSL's
+/// RAND_bytes (drawn in blocks; a fork()ed child draws afresh), so ids made by different
+/// threads, processes or machines do not collide. Thread-safe; throws rtev::error if OpenSSL's
+/// generator fails.
 std::string make_event_id();
 
 /// Human-readable JSON type name as used in parse errors: "number", "string", "object", …
