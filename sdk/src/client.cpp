@@ -1231,6 +1231,7 @@ namespace {
 template <class T>
 bool refuse_on_service_thread(client::impl& m, const char* call, std::promise<T>& promise) {
   if (!m.on_service_thread()) return false;
+  // (publish() sends its event first: see there.)
   client_error err = make_error(
       client_error::kind::would_deadlock,
       std::string(call) +
@@ -1247,7 +1248,20 @@ std::future<publish_ack> client::publish(const std::string& room, const std::str
                                          json data) {
   auto promise = std::make_shared<std::promise<publish_ack>>();
   auto f = promise->get_future();
-  if (refuse_on_service_thread(*impl_, "publish()", *promise)) return f;
+  if (impl_->on_service_thread()) {
+    // Inside a handler: the event is sent (a handler that publishes and drops the future, the
+    // usual echo, keeps working), but its ACK could only be read by this thread, so the future
+    // fails at once rather than let a get() here wait forever. Not reported to the error
+    // handler: nothing went wrong unless someone waits, and then get() says it.
+    publish_with_id(
+        "", room, type, std::move(data), [](const publish_ack*, const client_error*) {}, true);
+    promise->set_exception(std::make_exception_ptr(request_error(make_error(
+        client_error::kind::would_deadlock,
+        "publish() returning a future was called on the client's service thread (inside a "
+        "handler): the event was sent, but waiting there for its acknowledgement would "
+        "deadlock; use the callback form to get it"))));
+    return f;
+  }
   publish_with_id(
       "", room, type, std::move(data),
       [promise](const publish_ack* ack, const client_error* err) {

@@ -19,8 +19,9 @@
 /// Thread safety: every public member function is safe to call from any thread, concurrently.
 /// Handlers (events, state, gaps, errors, publish callbacks) run on the client's service
 /// thread — the one start() creates, or the caller of run() — and never on a caller's thread;
-/// a handler must not block it. The future-returning calls (publish, history, presence, ping)
-/// made there fail at once (kind would_deadlock): use the callback form in handlers. A handler
+/// a handler must not block it. Futures cannot be waited for there: publish() made there sends
+/// its event but returns a future already failed with kind would_deadlock, and history,
+/// presence and ping send nothing and fail the same way; use the callback form. A handler
 /// may stop() or destroy the client.
 /// Errors: the constructor throws rtev::config_error for a bad URL or options. Network and
 /// protocol failures after start are reported as state changes and to the error handler, never
