@@ -69,7 +69,7 @@ _rtev() {
       'serve --db') compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
       'serve --timezone') COMPREPLY=($(compgen -W "$(rtev completion --list zones 2>/dev/null)" -- "$cur")) ;;
       'serve --auth') COMPREPLY=($(compgen -W "none token jwt" -- "$cur")) ;;
-      'serve --event-loop') COMPREPLY=($(compgen -W "epoll poll" -- "$cur")) ;;
+      'serve --event-loop') COMPREPLY=($(compgen -W "auto epoll poll" -- "$cur")) ;;
       'serve --log-format') COMPREPLY=($(compgen -W "text json" -- "$cur")) ;;
       'health --ca-file') compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
       'stats --format') COMPREPLY=($(compgen -W "table json" -- "$cur")) ;;

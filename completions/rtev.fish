@@ -250,7 +250,7 @@ complete -c rtev -n '__fish_seen_subcommand_from serve' -l max-message-bytes
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l rate-limit
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l rate-burst
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l max-connections
-complete -c rtev -n '__fish_seen_subcommand_from serve' -l event-loop -x -a 'epoll poll'
+complete -c rtev -n '__fish_seen_subcommand_from serve' -l event-loop -x -a 'auto epoll poll'
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l send-queue-max
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l cors-origin
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l log-format -x -a 'text json'

@@ -17,6 +17,7 @@
 #include <list>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -819,7 +820,10 @@ struct client::impl final : detail::transport_sink {
                      end.token_required);
       return;
     }
-    if (end.final) {
+    // A URL that never led to the server is a mistake to report at once; a client that has
+    // been connected and now meets a 404 or a page is seeing a deploy or a proxy between
+    // backends, and retries with the backoff like any lost connection.
+    if (end.final && !connected_set) {
       close_for_good(false, last_reason);
       return;
     }
@@ -1253,13 +1257,23 @@ std::future<publish_ack> client::publish(const std::string& room, const std::str
     // usual echo, keeps working), but its ACK could only be read by this thread, so the future
     // fails at once rather than let a get() here wait forever. Not reported to the error
     // handler: nothing went wrong unless someone waits, and then get() says it.
+    // A refusal made at once (the offline queue is full) is what the future says then.
+    auto refused = std::make_shared<std::optional<client_error>>();
+    auto returned = std::make_shared<bool>(false);
     publish_with_id(
-        "", room, type, std::move(data), [](const publish_ack*, const client_error*) {}, true);
-    promise->set_exception(std::make_exception_ptr(request_error(make_error(
-        client_error::kind::would_deadlock,
-        "publish() returning a future was called on the client's service thread (inside a "
-        "handler): the event was sent, but waiting there for its acknowledgement would "
-        "deadlock; use the callback form to get it"))));
+        "", room, type, std::move(data),
+        [refused, returned](const publish_ack*, const client_error* err) {
+          if (err && !*returned) *refused = *err;
+        },
+        true);
+    *returned = true;
+    promise->set_exception(std::make_exception_ptr(request_error(
+        *refused ? **refused
+                 : make_error(client_error::kind::would_deadlock,
+                              "publish() returning a future was called on the client's service "
+                              "thread (inside a handler): the event was sent, but waiting there "
+                              "for its acknowledgement would deadlock; use the callback form to "
+                              "get it"))));
     return f;
   }
   publish_with_id(

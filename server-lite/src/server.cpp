@@ -313,8 +313,8 @@ void server_config::validate() const {
     throw config_error("invalid --rate-burst " + std::to_string(rate_burst) +
                        ": expected 0 (one second's worth) or a number from 1 to 1000000000");
   if (max_connections == 0) throw config_error("--max-connections must be at least 1");
-  if (event_loop != "epoll" && event_loop != "poll")
-    throw config_error("invalid --event-loop '" + event_loop + "': expected epoll or poll");
+  if (event_loop != "auto" && event_loop != "epoll" && event_loop != "poll")
+    throw config_error("invalid --event-loop '" + event_loop + "': expected auto, epoll or poll");
   if (send_queue_max == 0) throw config_error("--send-queue-max must be at least 1");
   if (history_max_events && *history_max_events == 0)
     throw config_error("--history-max-events must be at least 1");
@@ -400,9 +400,10 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   info.retry_and_idle_policy = &m.retry;
   info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
   // epoll: lws runs on a libev loop of ours (a "foreign loop", so lws installs no signal
-  // handler and run() turns it once per pass, as lws_service does its poll loop).
+  // handler and run() turns it once per pass, as lws_service does its poll loop). auto: that,
+  // or lws's poll loop when lws's libev plugin is not installed.
   void* foreign_loops[1] = {nullptr};
-  if (cfg.event_loop == "epoll") {
+  if (cfg.event_loop != "poll") {
     // libev's flags are two unrelated enums that its API ORs together by design.
     const unsigned flags = static_cast<unsigned>(EVBACKEND_EPOLL) | EVFLAG_NOENV;
     m.ev.reset(ev_loop_new(flags));
@@ -418,6 +419,16 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   info.token_limits = token_limits();
   info.pt_serv_buf_size = 64 * 1024;
   m.ctx = lws_create_context(&info);
+  if (!m.ctx && m.ev && cfg.event_loop == "auto") {
+    m.log.write(log_level::warn,
+                "libwebsockets' libev plugin did not load (Debian package "
+                "libwebsockets-evlib-ev): serving on the poll() loop, which slows down with "
+                "thousands of connections");
+    m.ev.reset();
+    info.foreign_loops = nullptr;
+    info.options &= ~static_cast<std::uint64_t>(LWS_SERVER_OPTION_LIBEV);
+    m.ctx = lws_create_context(&info);
+  }
   if (!m.ctx && m.ev)
     throw config_error(
         "cannot start the server with --event-loop epoll: libwebsockets' libev plugin did not "
@@ -437,6 +448,7 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
                {"auth", cfg.auth},
                {"timezone", cfg.timezone},
                {"epoch", m.store->epoch()},
+               {"event_loop", m.ev ? "epoll" : "poll"},
                {"last_seq", std::to_string(m.store->last_seq_at_open())}});
   if (cfg.auth == "none" && !is_loopback(m.ip))
     m.log.write(log_level::warn,

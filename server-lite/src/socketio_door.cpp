@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <utility>
 #include <vector>
 
@@ -68,12 +69,14 @@ std::string client_path(std::string message) {
 
 // The Socket.IO ack id a reply answers: the ref the door gave the operation (its ack id as
 // text), if any.
+// The ack id a Socket.IO request carried (its ref is the id's decimal text): every id the codec
+// accepts, up to 2^64 - 1, gets its answer.
 std::optional<std::uint64_t> ack_of(const op_ref& ref) {
-  if (ref.empty() || ref.size() >= 20 || !std::all_of(ref.begin(), ref.end(), [](char ch) {
-        return std::isdigit(static_cast<unsigned char>(ch)) != 0;
-      }))
-    return std::nullopt;
-  return std::stoull(ref);
+  std::uint64_t id = 0;
+  const char* end = ref.data() + ref.size();
+  auto [ptr, ec] = std::from_chars(ref.data(), end, id);
+  if (ref.empty() || ec != std::errc() || ptr != end) return std::nullopt;
+  return id;
 }
 
 // Closes that mean "do not come back on your own" (refused auth, kicked, rate limit) reach the

@@ -292,7 +292,7 @@ def test_serve():
     t.check("serve --timezone stamps events in that zone", h and h[0]["timezone"] == "Asia/Tokyo"
             and h[0]["timestamp"].endswith("+09:00"), h)
     t.check("serve exits 0 on SIGTERM", other.stop() == 0)
-    for loop in ("poll", "epoll"):
+    for loop in ("poll", "epoll", "auto"):
         looped = t.server("--event-loop", loop)
         tail = t.bg("tail", "--url", looped.url, "--room", "loop", "--count", "1", "--timeout", "20s", "-v")
         tail.wait_err("rtev: ready")
@@ -301,9 +301,13 @@ def test_serve():
         t.check(f"serve --event-loop {loop}: an event published over HTTP reaches a WebSocket tail",
                 r.rc == 0 and [e["data"] for e in r.json_lines()] == [{"via": loop}], r)
         t.check(f"serve --event-loop {loop} exits 0 on SIGTERM", looped.stop() == 0)
+        # auto is epoll where lws's libev plugin is installed (./dev installs it).
+        said = "".join(looped.err_lines)
+        t.check(f"serve --event-loop {loop}: its log names the loop it runs",
+                f"event_loop={'poll' if loop == 'poll' else 'epoll'}" in said, said)
     r = t.run("serve", "--port", "0", "--db", ":memory:", "--event-loop", "select", timeout=10)
     t.check("serve --event-loop select: exit 2 naming the flag and the choices",
-            one_line_naming(r, "--event-loop", "select", "epoll", "poll"), r)
+            one_line_naming(r, "--event-loop", "select", "auto", "epoll", "poll"), r)
 
 
 def test_ci_smoke():

@@ -505,6 +505,33 @@ TEST_CASE("client_closes_at_once_when_the_url_is_not_an_rtev_server", "[sdk][cli
   CHECK_THROWS_AS(c.connected().get(), rtev::request_error);
 }
 
+TEST_CASE("client_that_was_connected_retries_through_a_404_from_a_replaced_backend",
+          "[sdk][client][reconnect]") {
+  // A load balancer answers 404 while a deploy replaces the server: for a client that has been
+  // connected, that is a lost connection like any other, retried with the backoff — only a
+  // URL that never led to the server is a mistake to report at once.
+  rtev::test::local_server srv;
+  canned_http_server web(http_response(404, "Not Found", "text/html", html_page));
+  rtev::test::tcp_proxy proxy(srv.port());
+  state_log states;
+  rtev::client_options opt = options_for(proxy.ws_url());
+  opt.backoff = quick_backoff();
+  rtev::client c(opt);
+  auto sub = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  proxy.retarget(web.port());
+  proxy.cut();
+  // The 404s are retried (several attempts), and the client comes back once the server does.
+  REQUIRE(states.wait_for([](const rtev::state_info& s) {
+    return s.state == client_state::reconnecting && s.http_status == 404 && s.attempt >= 2;
+  }));
+  CHECK(c.state() != client_state::closed);
+  proxy.retarget(srv.port());
+  REQUIRE(wait_state(states, client_state::connected, 2));
+  CHECK(c.publish("back", "note", {{"n", 1}}).get().seq > 0);
+}
+
 // --- tokens and authentication -------------------------------------------------------------------
 
 TEST_CASE("client_over_socketio_is_connected_as_the_user_rtev_serve_authenticates_later",

@@ -212,6 +212,13 @@ TEST_CASE("socketio_bad_packets_get_errors_and_the_connection_stays", "[server][
     const json pack = json::parse(recv_prefixed(ws, "438").substr(3));
     CHECK(pack[0]["seq"].is_number_unsigned());
     CHECK(pack[0]["id"].get<std::string>().size() > 0);
+    // Every ack id the protocol allows is answered, up to 2^64 - 1 (20 digits).
+    REQUIRE(ws.send_text(R"(4218446744073709551615["publish",{"room":"r","type":"t"}])"));
+    const json big = json::parse(recv_prefixed(ws, "4318446744073709551615").substr(22));
+    CHECK(big[0]["seq"].is_number_unsigned());
+    REQUIRE(ws.send_text(R"(4210000000000000000000["publish",{"room":"r"}])"));
+    const json big_nack = json::parse(recv_prefixed(ws, "4310000000000000000000").substr(22));
+    CHECK(big_nack[0]["error"]["code"] == "bad_request");
     CHECK(ws.open());
   }
 }

@@ -65,7 +65,7 @@ struct connection_pair {
 
 tcp_proxy::tcp_proxy(std::uint16_t target_port, std::string target_host)
     : target_host_(std::move(target_host)), target_port_(target_port) {
-  address(target_host_, target_port_);  // validates the host before anything is opened
+  address(target_host_, target_port_.load());  // validates the host before anything is opened
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (listen_fd_ < 0) fail("socket");
   int one = 1;
@@ -281,7 +281,7 @@ void tcp_proxy::run() {
         ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         // A loopback connect completes (or is refused) at once: done blocking, for simplicity.
         const int t = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        const sockaddr_in to = address(target_host_, target_port_);
+        const sockaddr_in to = address(target_host_, target_port_.load());
         const bool ok =
             t >= 0 && ::connect(t, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0;
         {

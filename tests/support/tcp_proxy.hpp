@@ -13,6 +13,7 @@
 //
 // Thread safety: every member function is safe from any thread. Distinct objects: safe.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -57,6 +58,10 @@ class tcp_proxy {
   /// connections are accepted as before.
   void cut();
 
+  /// Connects the connections accepted from now on to 127.0.0.1:`port` (or the host given at
+  /// construction) instead: what a load balancer does when a backend is replaced.
+  void retarget(std::uint16_t port) { target_port_.store(port); }
+
   /// Connections accepted since construction.
   std::size_t accepted() const;
   /// Connections currently open (accepted and not yet closed or cut).
@@ -78,7 +83,7 @@ class tcp_proxy {
   void wake();
 
   std::string target_host_;
-  std::uint16_t target_port_ = 0;
+  std::atomic<std::uint16_t> target_port_{0};
   int listen_fd_ = -1;
   int wake_read_fd_ = -1, wake_write_fd_ = -1;
   std::uint16_t port_ = 0;

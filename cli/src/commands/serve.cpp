@@ -80,9 +80,10 @@ void setup_serve(CLI::App& app, serve_options& opt) {
       ->capture_default_str()
       ->check(whole_number(1, max_connections));
   cmd->add_option("--event-loop", c.event_loop,
-                  "Event loop: epoll (cost follows the busy sockets) or poll (scans all)")
+                  "Event loop: epoll (cost follows the busy sockets), poll (scans all), or auto "
+                  "(epoll, else poll)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"epoll", "poll"}));
+      ->check(CLI::IsMember({"auto", "epoll", "poll"}));
   cmd->add_option("--send-queue-max", c.send_queue_max,
                   "Live events queued per connection before closing it with 4000")
       ->capture_default_str()

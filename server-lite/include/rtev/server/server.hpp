@@ -48,9 +48,10 @@ struct server_config {
   double rate_burst = 0;    ///< bucket size, 1 to 1e9; 0 = same as rate_limit (at least 1)
   std::size_t max_connections = 10000;
   /// The service thread's event loop: "epoll" (libev's epoll backend through lws's libev
-  /// plugin: the cost of a loop turn follows the ready sockets) or "poll" (lws's own poll()
-  /// loop: each turn scans every socket). docs/performance.md §7 measured both.
-  std::string event_loop = "epoll";
+  /// plugin: the cost of a loop turn follows the ready sockets), "poll" (lws's own poll()
+  /// loop: each turn scans every socket), or "auto": epoll, or poll with a warning when the
+  /// plugin is not installed. docs/performance.md §7 measured both.
+  std::string event_loop = "auto";
   std::size_t send_queue_max = 1000;  ///< live events queued per connection
   std::string cors_origin;            ///< empty: no CORS headers; "*" or an origin
   std::string log_format = "text";    ///< text | json
