@@ -32,10 +32,6 @@ std::string http_request::token() const {
   return t.empty() ? param("token").value_or("") : t;
 }
 
-std::string reply_json(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 std::vector<std::pair<std::string, std::string>> cors_headers(const std::string& origin) {
   if (origin.empty()) return {};
   std::vector<std::pair<std::string, std::string>> h = {
@@ -48,7 +44,7 @@ std::vector<std::pair<std::string, std::string>> cors_headers(const std::string&
 }
 
 http_response json_error(int status, const std::string& code, const std::string& message) {
-  return {status, reply_json(json{{"error", {{"code", code}, {"message", message}}}}),
+  return {status, json_text(json{{"error", {{"code", code}, {"message", message}}}}),
           "application/json"};
 }
 
@@ -125,13 +121,13 @@ void http_api::handle(const http_request& req, const std::function<void(http_res
       const std::string user = rest.substr(0, rest.size() - disconnect.size());
       const std::size_t n = hub_.kick_user(user);
       return reply(
-          {200, reply_json(json{{"user_id", user}, {"disconnected", n}}), "application/json"});
+          {200, json_text(json{{"user_id", user}, {"disconnected", n}}), "application/json"});
     }
     if (get && !rest.empty() && rest.find('/') == std::string::npos) {
       if (auto refused = key_refusal(req)) return reply(*refused);
       const std::size_t n = hub_.user_connections(rest);
       return reply({200,
-                    reply_json(json{{"user_id", rest}, {"connected", n > 0}, {"connections", n}}),
+                    json_text(json{{"user_id", rest}, {"connected", n > 0}, {"connections", n}}),
                     "application/json"});
     }
   }
@@ -270,7 +266,7 @@ void http_api::history(const http_request& req,
             return reply(json_error(503, "storage_error", "history unavailable: " + error));
           // The stored envelopes are JSON already (written by dump()): spliced in as they are,
           // not parsed and serialised again on the service thread.
-          std::string body = "{\"epoch\":" + reply_json(hub_.epoch()) + ",\"events\":[";
+          std::string body = "{\"epoch\":" + json_text(hub_.epoch()) + ",\"events\":[";
           for (std::size_t i = 0; i < page.events.size(); ++i) {
             if (i) body += ',';
             body += page.events[i].json;

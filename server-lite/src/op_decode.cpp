@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "names.hpp"
+#include "reply_json.hpp"
 #include "rtev/error.hpp"
 #include "rtev/event.hpp"
 #include "rtev/json.hpp"
@@ -12,10 +13,6 @@
 namespace rtev::server_lite {
 
 namespace {
-
-std::int64_t to_us(rtev::timestamp t) {
-  return t.time_since_epoch().count();
-}
 
 // The operation's `data.room`, required and a valid name of `kind`, or a bad_request naming it.
 std::string need_room(const json& data, name_kind kind) {
@@ -113,8 +110,7 @@ history_op decode_history(const json& data, op_ref ref, const std::string& timez
 }  // namespace
 
 op_ref ref_text(const json& ref) {
-  if (ref.is_string() || ref.is_number())
-    return ref.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (ref.is_string() || ref.is_number()) return json_text(ref);
   return {};
 }
 
@@ -184,7 +180,7 @@ since_point parse_since(const json& v, const std::string& timezone) {
     return p;
   }
   try {
-    p.time_us = to_us(rtev::time::parse_rfc3339(s, timezone));
+    p.time_us = rtev::time::parse_rfc3339(s, timezone).time_since_epoch().count();
   } catch (const std::exception& e) {
     throw parse_error("since",
                       "expected a seq number, an RFC 3339 time or \"beginning\", got '" + s + "'");
@@ -196,7 +192,7 @@ std::int64_t parse_until(const json& v, const std::string& timezone) {
   if (!v.is_string())
     throw parse_error("until", "expected an RFC 3339 time, got " + json_type_name(v));
   try {
-    return to_us(rtev::time::parse_rfc3339(v.get<std::string>(), timezone));
+    return rtev::time::parse_rfc3339(v.get<std::string>(), timezone).time_since_epoch().count();
   } catch (const std::exception&) {
     throw parse_error("until", "expected an RFC 3339 time, got '" + v.get<std::string>() + "'");
   }
@@ -218,8 +214,7 @@ std::vector<publish_request> parse_publish(const json& body) {
   publish_request base;
   base.type = *str("type", true);
   require_name("type", base.type, name_kind::type);
-  if (auto it = body.find("data"); it != body.end())
-    base.data = it->dump(-1, ' ', false, json::error_handler_t::replace);
+  if (auto it = body.find("data"); it != body.end()) base.data = json_text(*it);
   base.id = str("id", false);
   if (base.id && (base.id->empty() || base.id->size() > 128))
     throw parse_error("id", "expected 1 to 128 characters");

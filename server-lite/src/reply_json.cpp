@@ -4,6 +4,10 @@
 
 namespace rtev::server_lite {
 
+std::string json_text(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 json ack_data(const hub_reply& r) {
   return std::visit(
       overloaded{

@@ -13,6 +13,11 @@ namespace rtev::server_lite {
 
 using json = nlohmann::json;
 
+/// `j` as JSON text, never throwing: text a client sent may be invalid UTF-8 (a bad room name
+/// quoted in a message, the parser's "last read: …"); it is replaced (U+FFFD), since a throwing
+/// dump() would end the service thread. Every JSON the server writes goes through this.
+std::string json_text(const json& j);
+
 /// The `data` of the ACK that answers `r`, with its "op"; null for a reply that is not an ACK
 /// (ERROR, PONG, authenticated, auth_error). For a history_reply: the ACK after its events.
 json ack_data(const hub_reply& r);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "names.hpp"
+#include "reply_json.hpp"
 #include "rtev/error.hpp"
 #include "rtev/event.hpp"
 #include "rtev/time.hpp"
@@ -198,7 +199,7 @@ void room_hub::publish_presence(const char* type, const std::string& user_id) {
               {"timezone", cfg_.timezone},
               {"data", {{"user_id", user_id}, {"timestamp", stamp}}}};
   auto ev = std::make_shared<shared_event>();
-  ev->json = env.dump(-1, ' ', false, json::error_handler_t::replace);
+  ev->json = json_text(env);
   ev->type = type;
   ev->room = "presence";
   deliver(ev);

@@ -68,6 +68,9 @@ struct hub_config {
   bool store_presence = false;  ///< user_online/user_offline stored with a seq (else live-only)
 };
 
+/// Whether `text` matches one of `globs` (rtev/glob.hpp); no globs: everything matches.
+bool any_glob_matches(const std::vector<std::string>& globs, const std::string& text);
+
 /// A subscription: one or more room patterns (a WebSocket SUBSCRIBE has one; an SSE stream
 /// has its ?rooms=), optional type globs, and — while history is being replayed — a cursor.
 struct subscription {

@@ -9,15 +9,11 @@
 
 namespace rtev::server_lite {
 
-namespace {
-
 bool any_glob_matches(const std::vector<std::string>& globs, const std::string& text) {
   if (globs.empty()) return true;
   return std::any_of(globs.begin(), globs.end(),
                      [&](const std::string& g) { return glob_match(g, text); });
 }
-
-}  // namespace
 
 bool subscription::matches_room(const std::string& room) const {
   if (room.empty()) return broadcasts;

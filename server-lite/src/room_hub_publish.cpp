@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "names.hpp"
+#include "reply_json.hpp"
 #include "room_hub.hpp"
 #include "rtev/error.hpp"
 #include "rtev/event.hpp"
@@ -18,10 +19,6 @@ using json = nlohmann::json;
 
 namespace {
 
-std::int64_t to_us(rtev::timestamp t) {
-  return t.time_since_epoch().count();
-}
-
 // Appends `text` as a JSON string. Names (names.hpp), ids the server makes, RFC 3339 stamps and
 // zone names are plain printable ASCII and go as they are; anything else is escaped by
 // nlohmann's serializer.
@@ -31,7 +28,7 @@ void append_json_string(std::string& out, const std::string& text) {
     return u >= 0x20 && u < 0x7f && ch != '"' && ch != '\\';
   });
   if (!plain) {
-    out += json(text).dump(-1, ' ', false, json::error_handler_t::replace);
+    out += json_text(json(text));
     return;
   }
   out += '"';
@@ -102,7 +99,7 @@ room_hub::room_hub(hub_config cfg, history_store& store, const authenticator& au
       frontier_(store.last_seq_at_open()),
       reader_(std::make_unique<history_reader>(store)) {
   // Rebuild the idempotency window so a publish retried across a restart is stored once.
-  const auto now_us = to_us(rtev::time::now());
+  const std::int64_t now_us = rtev::time::now().time_since_epoch().count();
   const auto window_us =
       std::chrono::duration_cast<std::chrono::microseconds>(cfg_.idempotency_window).count();
   const auto now = steady::now();
@@ -177,7 +174,7 @@ void room_hub::publish(std::vector<publish_request> reqs, publish_done done) {
     se.id = id;
     se.type = r.type;
     se.room = ev->room;
-    se.time_us = to_us(instant);
+    se.time_us = instant.time_since_epoch().count();
     se.json = ev->json;
     batch.push_back(std::move(se));
     seqs.push_back(seq);

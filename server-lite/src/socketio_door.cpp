@@ -654,7 +654,7 @@ void socketio_door::on_event(session& s, connection& c, const json& args,
     auto data = payload("token");
     if (!data) return;
     s.auth_ack = ack;
-    operation("AUTHENTICATE", std::move(*data));
+    operation("AUTHENTICATE", *data);
     return;
   }
   static const char* const known[] = {"subscribe", "join",   "unsubscribe", "leave",
@@ -674,11 +674,11 @@ void socketio_door::on_event(session& s, connection& c, const json& args,
   auto data = payload(name == "publish" ? nullptr : "room");
   if (!data) return;
   if (name == "subscribe" || name == "join") {
-    operation("SUBSCRIBE", std::move(*data));
+    operation("SUBSCRIBE", *data);
   } else if (name == "unsubscribe" || name == "leave") {
-    operation("UNSUBSCRIBE", std::move(*data));
+    operation("UNSUBSCRIBE", *data);
   } else if (name == "publish") {
-    operation("PUBLISH", std::move(*data));
+    operation("PUBLISH", *data);
   } else if (name == "typing") {
     bool typing = true;
     if (auto it = data->find("is_typing"); it != data->end() && !it->is_null()) {
@@ -687,11 +687,11 @@ void socketio_door::on_event(session& s, connection& c, const json& args,
                     "is_typing: expected a boolean, got " + json_type_name(*it));
       typing = it->get<bool>();
     }
-    operation(typing ? "TYPING_START" : "TYPING_STOP", std::move(*data));
+    operation(typing ? "TYPING_START" : "TYPING_STOP", *data);
   } else if (name == "history") {
-    operation("HISTORY", std::move(*data));
+    operation("HISTORY", *data);
   } else {
-    operation("PRESENCE", std::move(*data));
+    operation("PRESENCE", *data);
   }
 }
 
@@ -711,8 +711,7 @@ void socketio_door::encode(session& s, const connection& c, const hub_reply& r,
       overloaded{
           [&](const history_reply& h) {
             for (const auto& e : h.events)
-              out.push_back(make_frame(sio_event_packet(history_event_json(e, h.ref).dump(
-                  -1, ' ', false, json::error_handler_t::replace))));
+              out.push_back(make_frame(sio_event_packet(json_text(history_event_json(e, h.ref)))));
             ack_reply();
           },
           [&](const error_reply& e) {

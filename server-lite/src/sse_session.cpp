@@ -75,8 +75,7 @@ int server::impl::sse_start(lws* wsi, session& s) {
     // ?types= applies to every event the stream would get, broadcasts included.
     if (!types.empty())
       c.codec.accepts = [types = std::move(types)](const shared_event& e) {
-        return std::any_of(types.begin(), types.end(),
-                           [&](const std::string& g) { return glob_match(g, e.type); });
+        return any_glob_matches(types, e.type);
       };
     s.sse_named = named && *named != "0" && *named != "false";
     err = hub->open_sse(c, rooms, start);

@@ -47,17 +47,11 @@ hub_operation decode_message(const json& msg, op_ref ref, const std::string& tim
   return decode_op(upper(name), name, *data, std::move(ref), timezone);
 }
 
-// Messages quote client text (a bad room name, the JSON parser's "last read: …"), which may be
-// invalid UTF-8: replaced, since a throwing dump() would end the service thread.
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 // {"data":…,"ref":…,"type":…}: the keys in the order nlohmann writes an object's (sorted), so
 // the bytes are what they were when replies were JSON trees; the ref as the client sent it.
 frame_ptr message(const char* type, const json& data, const op_ref& ref) {
   std::string out = "{\"data\":";
-  out += dump(data);
+  out += json_text(data);
   if (!ref.empty()) {
     out += ",\"ref\":";
     out += ref;
@@ -73,12 +67,13 @@ void encode(const hub_reply& r, std::vector<frame_ptr>& out) {
       overloaded{
           [&](const subscribed_reply& s) {
             // SUBSCRIBE's ACK has always given its ref back as a string ("7" for 7).
-            const op_ref ref = s.ref.empty() || s.ref.front() == '"' ? s.ref : dump(json(s.ref));
+            const op_ref ref =
+                s.ref.empty() || s.ref.front() == '"' ? s.ref : json_text(json(s.ref));
             out.push_back(message("ACK", ack_data(r), ref));
           },
           [&](const history_reply& h) {
             for (const auto& e : h.events)
-              out.push_back(std::make_shared<frame>(dump(history_event_json(e, h.ref))));
+              out.push_back(std::make_shared<frame>(json_text(history_event_json(e, h.ref))));
             out.push_back(message("ACK", ack_data(r), h.ref));
           },
           [&](const error_reply& e) {

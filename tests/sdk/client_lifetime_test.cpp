@@ -82,8 +82,9 @@ TEST_CASE("client_destroyed_inside_its_own_handler_is_safe", "[sdk][client][stop
     });
     c->start();
   }
+  // Outlives the sections: handlers run on the service thread after a section's block ends.
+  std::atomic<bool> once{false};
   SECTION("from an event handler (start())") {
-    std::atomic<bool> once{false};
     sub = c->on("*", [&](const rtev::event&) {
       if (a.gone) {
         ++a.calls_after;
