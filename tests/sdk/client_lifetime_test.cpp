@@ -23,26 +23,13 @@
 using namespace std::chrono_literals;
 using rtev::client_state;
 using rtev::test::default_timeout;
+using rtev::test::is_ready;
 using rtev::test::millis;
+using rtev::test::options_for;
 using rtev::test::recorder;
 using json = nlohmann::json;
 
 namespace {
-
-rtev::client_options options_for(const std::string& url) {
-  rtev::client_options o;
-  o.url = url;
-  o.backoff.initial = 10ms;
-  o.backoff.multiplier = 2;
-  o.backoff.max = 100ms;
-  o.backoff.jitter = 0;
-  return o;
-}
-
-template <class F>
-bool is_ready(const F& f, millis timeout = default_timeout) {
-  return f.wait_for(timeout) == std::future_status::ready;
-}
 
 // What a handler saw after it destroyed its client: set once, from the service thread.
 struct after_destruction {

@@ -1,10 +1,14 @@
 #pragma once
 // A thread-safe log of values reported by rtev::client handlers, shared by the client tests.
 
+#include <chrono>
 #include <condition_variable>
+#include <future>
 #include <mutex>
+#include <string>
 #include <vector>
 
+#include "rtev/client.hpp"
 #include "tests/support/rtev_client.hpp"
 
 namespace rtev::test {
@@ -46,5 +50,23 @@ class recorder {
   mutable std::condition_variable cv_;
   std::vector<T> values_;
 };
+
+/// Client options for `url` with a quick, jitter-free backoff (10 ms doubling to 100 ms).
+inline rtev::client_options options_for(const std::string& url) {
+  using namespace std::chrono_literals;
+  rtev::client_options o;
+  o.url = url;
+  o.backoff.initial = 10ms;
+  o.backoff.multiplier = 2;
+  o.backoff.max = 100ms;
+  o.backoff.jitter = 0;
+  return o;
+}
+
+/// Whether a future (or shared future) is ready within `timeout`.
+template <class F>
+bool is_ready(const F& f, millis timeout = default_timeout) {
+  return f.wait_for(timeout) == std::future_status::ready;
+}
 
 }  // namespace rtev::test

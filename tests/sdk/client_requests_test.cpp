@@ -29,6 +29,8 @@ using rtev::test::default_timeout;
 using rtev::test::millis;
 using rtev::test::steady;
 using json = nlohmann::json;
+using rtev::test::is_ready;
+using rtev::test::options_for;
 using rtev::test::recorder;
 
 namespace {
@@ -41,21 +43,6 @@ bool wait_state(const recorder<rtev::state_info>& log, client_state s, std::size
                    v.begin(), v.end(), [s](const auto& i) { return i.state == s; })) >= n;
       },
       timeout);
-}
-
-template <class F>
-bool is_ready(const F& f, millis timeout = default_timeout) {
-  return f.wait_for(timeout) == std::future_status::ready;
-}
-
-rtev::client_options options_for(const std::string& url) {
-  rtev::client_options o;
-  o.url = url;
-  o.backoff.initial = 10ms;
-  o.backoff.multiplier = 2;
-  o.backoff.max = 100ms;
-  o.backoff.jitter = 0;
-  return o;
 }
 
 json note(const std::string& room, int n) {
