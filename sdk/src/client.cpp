@@ -254,6 +254,11 @@ namespace {
 
 using detail::make_error;
 
+// The name of one of our codes, as client_error::code carries it ("auth_failed").
+std::string code_name(std::error_code ec) {
+  return std::string(to_string(static_cast<errc>(ec.value())));
+}
+
 // The URL for the chosen protocol, checked: rtev speaks WebSocket, SSE plain HTTP.
 detail::parsed_url checked_url(const client_options& o) {
   detail::parsed_url u = detail::parse_url(o.url);
@@ -308,6 +313,50 @@ std::string_view to_string(wire_protocol p) {
       return "socketio";
   }
   return "unknown";
+}
+
+std::string_view to_string(client_error::kind k) {
+  switch (k) {
+    case client_error::kind::handler:
+      return "handler";
+    case client_error::kind::decode:
+      return "decode";
+    case client_error::kind::server:
+      return "server";
+    case client_error::kind::connection:
+      return "connection";
+    case client_error::kind::queue_full:
+      return "queue_full";
+    case client_error::kind::protocol:
+      return "protocol";
+    case client_error::kind::would_deadlock:
+      return "would_deadlock";
+  }
+  return "unknown";
+}
+
+std::error_code client_error::ec() const {
+  if (!code.empty()) {
+    const errc e = errc_for_server_code(code);
+    if (e != errc::refused || what == kind::server) return e;
+  }
+  switch (what) {
+    case kind::handler:
+      return errc::handler_failed;
+    case kind::decode:
+      return errc::decode_failed;
+    case kind::server:
+      return errc::refused;
+    case kind::connection:
+      return errc::connection_lost;
+    case kind::queue_full:
+      return errc::queue_full;
+    case kind::protocol:
+      return errc::protocol_error;
+    case kind::would_deadlock:
+      return errc::would_deadlock;
+  }
+  return errc::protocol_error;
 }
 
 std::optional<wire_protocol> protocol_for_url(std::string_view url) {
@@ -365,6 +414,8 @@ struct client::impl final : detail::transport_sink {
   std::uint64_t generation = 0;  // connection counter
   int last_close_code = 0, last_http_status = 0;
   std::string last_reason;
+  std::error_code last_error;    // the stable code of what ended the last attempt
+  std::error_code closed_error;  // why the client closed for good (empty: stopped)
   bool auth_retry_used = false;
   // What certificate verification refused during the current attempt (see on_certificate).
   std::string certificate_problem, certificate_reason;
@@ -445,7 +496,8 @@ struct client::impl final : detail::transport_sink {
         connected_set = true;
         connected_promise.set_exception(std::make_exception_ptr(request_error(make_error(
             info.auth_failed ? client_error::kind::server : client_error::kind::connection,
-            "closed before connecting: " + info.reason))));
+            "closed before connecting: " + info.reason,
+            info.error ? code_name(info.error) : "stopped"))));
       }
       closed_promise.set_value(info);
     }
@@ -793,6 +845,9 @@ struct client::impl final : detail::transport_sink {
     last_http_status = end.http_status;
     // An auth_error's message (kept in last_reason) says more than the close that follows it.
     if (!end.reason.empty()) last_reason = end.reason;
+    last_error = end.error                           ? end.error
+                 : end.was_open || was_authenticated ? make_error_code(errc::connection_lost)
+                                                     : make_error_code(errc::connection_failed);
     if (was_authenticated) backoff.disconnected();
     for (auto& p : publishes)
       if (p.sent_on) {
@@ -807,7 +862,7 @@ struct client::impl final : detail::transport_sink {
     // Another attempt would meet the same certificate: say what is wrong with it, once.
     if (!certificate_problem.empty()) {
       last_reason = certificate_reason;
-      close_for_good(false, last_reason, certificate_problem);
+      close_for_good(false, last_reason, errc::certificate_rejected, certificate_problem);
       return;
     }
     if (end.auth_rejected) {
@@ -816,25 +871,26 @@ struct client::impl final : detail::transport_sink {
         schedule_retry(std::chrono::milliseconds(0), 0);
         return;
       }
-      close_for_good(true, last_reason.empty() ? "authentication rejected" : last_reason, {},
-                     end.token_required);
+      close_for_good(true, last_reason.empty() ? "authentication rejected" : last_reason,
+                     end.error ? end.error : errc::auth_failed, {}, end.token_required);
       return;
     }
     // A URL that never led to the server is a mistake to report at once; a client that has
     // been connected and now meets a 404 or a page is seeing a deploy or a proxy between
     // backends, and retries with the backoff like any lost connection.
     if (end.final && !connected_set) {
-      close_for_good(false, last_reason);
+      close_for_good(false, last_reason, end.error ? end.error : errc::not_rtev_server);
       return;
     }
     if (!opt.reconnect) {
-      close_for_good(false, last_reason);
+      close_for_good(false, last_reason, last_error);
       return;
     }
     auto wait = backoff.next();
     if (!wait) {
-      close_for_good(false, "gave up after " + std::to_string(backoff.attempts()) +
-                                " retries: " + last_reason);
+      close_for_good(
+          false, "gave up after " + std::to_string(backoff.attempts()) + " retries: " + last_reason,
+          errc::connection_failed);
       return;
     }
     // The server's reconnect time (SSE `retry:`) is the first delay; attempts that fail after
@@ -852,6 +908,7 @@ struct client::impl final : detail::transport_sink {
     s.http_status = last_http_status;
     s.close_code = last_close_code;
     s.reason = last_reason;
+    s.error = last_error;
     last_reason.clear();
     set_state(s);
     retry_pending = true;
@@ -863,10 +920,11 @@ struct client::impl final : detail::transport_sink {
     lws_container_of(sul, timer, sul)->owner->connect();
   }
 
-  void close_for_good(bool auth_failed, std::string reason, std::string certificate = {},
-                      bool token_required = false) {
+  void close_for_good(bool auth_failed, std::string reason, std::error_code why = {},
+                      std::string certificate = {}, bool token_required = false) {
     state_info s;
     s.state = client_state::closed;
+    s.error = closed_error = why;
     s.auth_failed = auth_failed;
     s.token_required = token_required;
     s.reason = std::move(reason);
@@ -888,7 +946,9 @@ struct client::impl final : detail::transport_sink {
   }
 
   void fail_everything(const std::string& why) {
-    client_error err = make_error(client_error::kind::connection, why);
+    // Closed for good (auth failed, not an rtev server, …): that is what ends them.
+    client_error err = make_error(client_error::kind::connection, why,
+                                  closed_error ? code_name(closed_error) : "stopped");
     fail_requests(err);
     auto pending = std::move(publishes);
     publishes.clear();
@@ -970,7 +1030,7 @@ struct client::impl final : detail::transport_sink {
 
     lws_context* c = detail::create_client_context(protocols, this, url.tls, opt.ca_file);
     if (!c) {
-      close_for_good(false, "cannot create the network context");
+      close_for_good(false, "cannot create the network context", errc::connection_failed);
       fail_everything("client closed");
       return;
     }
@@ -1028,6 +1088,23 @@ struct client::impl final : detail::transport_sink {
 // --- public API ---------------------------------------------------------------------------------
 
 client::client(client_options options) : impl_(std::make_shared<impl>(std::move(options))) {}
+
+std::unique_ptr<client> client::create(client_options options, std::error_code& ec,
+                                       std::string* why) noexcept {
+  ec.clear();
+  try {
+    return std::make_unique<client>(std::move(options));
+  } catch (const std::bad_alloc&) {
+    ec = std::make_error_code(std::errc::not_enough_memory);
+  } catch (const std::exception& e) {
+    ec = errc::invalid_options;
+    try {
+      if (why) why->assign(e.what());
+    } catch (...) {  // no memory for the message: the code says enough
+    }
+  }
+  return nullptr;
+}
 
 client::~client() {
   impl& m = *impl_;

@@ -73,6 +73,9 @@ struct transport_end {
   bool final = false;
   /// The server's reconnect delay (SSE `retry:`): the client waits at least this long.
   std::optional<std::chrono::milliseconds> retry_after;
+  /// The stable code when the transport knows it (token_expired, closed_by_server,
+  /// invalid_options); otherwise the client derives it from the fields above.
+  std::error_code error;
 };
 
 /// The client, as seen by a transport.

@@ -311,8 +311,9 @@ class rtev_transport final : public transport {
     if (type == "authenticated") authenticated_ = true;
     if (type == "auth_error") {
       end_.auth_rejected = true;
-      end_.reason =
-          "authentication rejected: " + j.value("data", json::object()).value("message", "");
+      const json d = j.value("data", json::object());
+      end_.reason = "authentication rejected: " + d.value("message", "");
+      if (d.value("code", "") == "token_expired") end_.error = errc::token_expired;
     }
     c_.sink->on_message(std::move(j));
   }

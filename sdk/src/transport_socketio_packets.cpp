@@ -74,6 +74,7 @@ void socketio_transport::send_connect() {
   const json& auth = opt_.socketio.auth;
   if (!auth.is_null() && !auth.is_object()) {
     end_.final = true;
+    end_.error = errc::invalid_options;
     end("the Socket.IO auth payload must be a JSON object, got " + json_type_name(auth));
     return;
   }
@@ -358,6 +359,8 @@ void socketio_transport::on_sio_event(wire::sio_packet&& p) {
     c_.sink->on_event(std::move(e));
     if (ended_) return;
     end_.auth_rejected = true;
+    if (a0.is_object() && a0.value("code", std::string()) == "token_expired")
+      end_.error = errc::token_expired;
     end("authentication rejected: " + (msg.empty() ? std::string("auth_error") : msg));
     return;
   }

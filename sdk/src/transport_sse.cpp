@@ -352,6 +352,7 @@ class sse_transport final : public transport {
     if (end_.final && status == 200) return end(end_.reason);
     if (status == 204) {
       end_.final = true;
+      end_.error = errc::closed_by_server;
       return end("the server answered 204 No Content: it asks clients not to reconnect");
     }
     // A reopen for a newly joined room the server refuses: that join fails, the stream goes on

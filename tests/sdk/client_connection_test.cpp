@@ -380,6 +380,7 @@ TEST_CASE("client_closes_with_the_last_error_when_retries_run_out", "[sdk][clien
 
   CHECK(last.state == client_state::closed);
   CHECK_FALSE(last.auth_failed);
+  CHECK(last.error == rtev::errc::connection_failed);
   CHECK_FALSE(last.reason.empty());
   INFO("closed: " << last.reason);
   // closed() may resolve just before the state handlers hear of it.
@@ -388,6 +389,9 @@ TEST_CASE("client_closes_with_the_last_error_when_retries_run_out", "[sdk][clien
   REQUIRE_FALSE(log.empty());
   CHECK(log.front().value.state == client_state::connecting);
   CHECK(count_state(log, client_state::reconnecting) == 3);
+  for (const auto& e : log)  // what ended each attempt: no connection, not a refusal
+    if (e.value.state == client_state::reconnecting)
+      CHECK(e.value.error == rtev::errc::connection_failed);
   CHECK(count_state(log, client_state::connected) == 0);
   CHECK(log.back().value.state == client_state::closed);
   CHECK(c.state() == client_state::closed);
@@ -410,6 +414,7 @@ TEST_CASE("client_without_reconnect_closes_on_the_first_disconnect", "[sdk][clie
   REQUIRE(c.closed().wait_for(default_timeout) == std::future_status::ready);
   CHECK_FALSE(c.closed().get().reason.empty());
   CHECK_FALSE(c.closed().get().auth_failed);
+  CHECK(c.closed().get().error == rtev::errc::connection_lost);
   REQUIRE(wait_state(states, client_state::closed));
   CHECK(count_state(states.entries(), client_state::reconnecting) == 0);
   CHECK(proxy.accepted() == 1);
@@ -500,6 +505,7 @@ TEST_CASE("client_closes_at_once_when_the_url_is_not_an_rtev_server", "[sdk][cli
   CHECK(contains(end.reason, says));
   CHECK_FALSE(contains(end.reason, "<"));
   CHECK_FALSE(end.auth_failed);
+  CHECK(end.error == rtev::errc::not_rtev_server);
   CHECK(count_state(states.entries(), client_state::reconnecting) == 0);
   if (web) CHECK(web->requests() == 1);
   CHECK_THROWS_AS(c.connected().get(), rtev::request_error);
@@ -597,6 +603,7 @@ TEST_CASE("client_without_a_token_on_a_token_server_ends_with_auth_failed_at_onc
   INFO("reason: " << end.reason);
   CHECK(elapsed_since(t0) < 5s);
   CHECK(end.auth_failed);
+  CHECK(end.error == rtev::errc::auth_failed);
   if (says_token) {
     CHECK(end.token_required);
     CHECK(contains(end.reason, "requires a token"));
@@ -695,6 +702,7 @@ TEST_CASE("client_with_a_bad_token_ends_closed_with_an_auth_error", "[sdk][clien
   INFO("closed: " << last.reason);
   CHECK(last.state == client_state::closed);
   CHECK(last.auth_failed);
+  CHECK(last.error == rtev::errc::auth_failed);
   CHECK(contains(last.reason, "authentication"));
   CHECK(proxy.accepted() == static_cast<std::size_t>(expected_connections));
   if (opt.token_provider) CHECK(calls == 2);
@@ -807,6 +815,7 @@ TEST_CASE("client_whose_jwt_expires_without_a_token_provider_closes_as_an_auth_f
   const rtev::state_info last = c.closed().get();
   INFO("closed: " << last.reason);
   CHECK(last.auth_failed);
+  CHECK(last.error == rtev::errc::token_expired);
   CHECK(contains(last.reason, "token expired"));
   CHECK(last.close_code == 1008);
 }
@@ -1085,4 +1094,23 @@ TEST_CASE("client_refuses_urls_whose_host_is_not_a_host", "[sdk][client][url]") 
     CHECK(refusal("ws://[::1]:8000/") == "accepted");
     CHECK(refusal("ws://[fe80::1%25eth0]:8000/") == "accepted");
   }
+}
+
+TEST_CASE("client_create_reports_bad_options_as_an_error_code", "[sdk][client][url][errc]") {
+  std::error_code ec = rtev::errc::timeout;  // cleared on success
+  std::string why;
+  rtev::client_options o;
+  o.url = "ws://127.0.0.1:8000/";
+  auto good = rtev::client::create(o, ec, &why);
+  CHECK(good);
+  CHECK_FALSE(ec);
+  o.url = "ws://exa mple.com/";
+  auto bad = rtev::client::create(o, ec, &why);
+  CHECK_FALSE(bad);
+  CHECK(ec == rtev::errc::invalid_options);
+  CHECK(contains(why, "contains a space"));
+  o.url = "ws://127.0.0.1:8000/";
+  o.connect_timeout = 0ms;
+  CHECK_FALSE(rtev::client::create(o, ec));  // `why` is optional
+  CHECK(ec == rtev::errc::invalid_options);
 }

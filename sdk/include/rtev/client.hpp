@@ -44,6 +44,7 @@
 
 #include "rtev/backoff.hpp"
 #include "rtev/catalog.hpp"
+#include "rtev/errc.hpp"
 #include "rtev/error.hpp"
 #include "rtev/event.hpp"
 #include "rtev/events.hpp"
@@ -89,6 +90,10 @@ struct state_info {
   /// no `authenticated` in time, or something else first. Its messages are read leniently
   /// (read_foreign) and requests it cannot take fail with code `unsupported`.
   bool foreign = false;
+  /// closed: why, as a stable code (auth_failed, token_expired, not_rtev_server,
+  /// certificate_rejected, connection_failed, closed_by_server, …); empty after stop().
+  /// reconnecting: what ended the last attempt (connection_lost, or as for closed).
+  std::error_code error;
 };
 
 /// The server could not replay everything a room may have had while the client was away
@@ -129,7 +134,13 @@ struct client_error {
   std::string op;    ///< kind server: the request refused ("SUBSCRIBE", "PUBLISH", …) if known
   std::string message;
   std::optional<event> ev;  ///< the event involved, if any
+  /// The stable code (rtev::errc): from `code` for kind server (rate_limited, forbidden, …;
+  /// refused for codes without one of their own), else from the kind (connection_lost,
+  /// stopped, queue_full, would_deadlock, decode_failed, handler_failed, protocol_error, …).
+  std::error_code ec() const;
 };
+/// "handler", "decode", "server", "connection", "queue_full", "protocol", "would_deadlock".
+std::string_view to_string(client_error::kind k);
 
 /// The exception a future holds when its request failed.
 struct request_error : error {
@@ -297,6 +308,10 @@ class client {
 
   /// Validates the options (URL scheme, backoff policy); throws config_error.
   explicit client(client_options options);
+  /// As the constructor, without throwing: null, with `ec` = errc::invalid_options and `why`
+  /// (if given) the constructor's message, when the options cannot work.
+  static std::unique_ptr<client> create(client_options options, std::error_code& ec,
+                                        std::string* why = nullptr) noexcept;
   /// Stops the client (as stop()); safe at any time, even mid-connect, and from inside any of
   /// its handlers: then pending requests fail (callbacks are called) before it returns, no
   /// handler is called after it, and the service thread winds down by itself.
