@@ -61,6 +61,7 @@ struct registry {
     std::function<void(const join_info&)> on_joined;
     std::function<void(const std::string&)> on_raw;
     std::atomic<bool> active{true};
+    bool state_seen = false;  // on_state: called at least once (service thread only)
   };
 
   std::mutex mutex;  // guards next_id, entries, error_handler
@@ -414,6 +415,7 @@ struct client::impl final : detail::transport_sink {
   std::uint64_t generation = 0;  // connection counter
   int last_close_code = 0, last_http_status = 0;
   std::string last_reason;
+  state_info last_state;         // what the state handlers last heard (service thread)
   std::error_code last_error;    // the stable code of what ended the last attempt
   std::error_code closed_error;  // why the client closed for good (empty: stopped)
   bool auth_retry_used = false;
@@ -482,10 +484,14 @@ struct client::impl final : detail::transport_sink {
 
   void set_state(state_info info) {
     current = info.state;
+    last_state = info;
     // Handlers first: whoever waits on connected() / closed() finds what they did done (the
     // CLI's `connect` learns from its handler whether the server speaks rtev's protocol).
     for (auto& e : reg->snapshot())
-      if (e->on_state && e->active) call_guarded([&] { e->on_state(info); }, nullptr);
+      if (e->on_state && e->active) {
+        e->state_seen = true;
+        call_guarded([&] { e->on_state(info); }, nullptr);
+      }
     if (info.state == client_state::connected && !connected_set) {
       connected_set = true;
       connected_promise.set_value();
@@ -1192,7 +1198,15 @@ subscription client::on_decoded(std::string type, std::function<void(const event
 subscription client::on_state(std::function<void(const state_info&)> handler) {
   auto e = std::make_shared<detail::registry::entry>();
   e->on_state = std::move(handler);
-  return subscription(impl_->reg, impl_->reg->add(e));
+  subscription sub(impl_->reg, impl_->reg->add(e));
+  // Registered late: the current state first, on the service thread (not if a change reached
+  // the handler meanwhile — it has the current state then).
+  impl_->post([i = impl_.get(), e] {
+    if (e->state_seen || !e->active || i->current == client_state::idle || i->reg->detached) return;
+    e->state_seen = true;
+    i->call_guarded([&] { e->on_state(i->last_state); }, nullptr);
+  });
+  return sub;
 }
 
 subscription client::on_gap(std::function<void(const gap_info&)> handler) {

@@ -1114,3 +1114,34 @@ TEST_CASE("client_create_reports_bad_options_as_an_error_code", "[sdk][client][u
   CHECK_FALSE(rtev::client::create(o, ec));  // `why` is optional
   CHECK(ec == rtev::errc::invalid_options);
 }
+
+TEST_CASE("client_on_state_registered_late_hears_the_current_state_first", "[sdk][client][state]") {
+  rtev::test::local_server srv;
+  rtev::client c(options_for(srv.get().url()));
+  state_log early;
+  auto sub_early = c.on_state([&](const rtev::state_info& s) { early.add(s); });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+
+  state_log late;
+  std::atomic<bool> on_service_thread{true};
+  const auto caller = std::this_thread::get_id();
+  auto sub_late = c.on_state([&](const rtev::state_info& s) {
+    if (std::this_thread::get_id() == caller) on_service_thread = false;
+    late.add(s);
+  });
+  const auto first = late.wait_for(in_state(client_state::connected));
+  REQUIRE(first);
+  CHECK_FALSE(first->value.user_id.empty());  // the whole state_info, not only the state
+  c.stop();
+  REQUIRE(wait_state(late, client_state::closed));
+  const auto log = late.entries();
+  REQUIRE(log.size() == 2);  // the replay, then the change: nothing twice, nothing before
+  CHECK(log.front().value.state == client_state::connected);
+  CHECK(log.back().value.state == client_state::closed);
+  CHECK(on_service_thread);
+  // A handler registered before start() hears each change once, no replay of its own.
+  REQUIRE(wait_state(early, client_state::closed));
+  CHECK(count_state(early.entries(), client_state::connected) == 1);
+  CHECK(count_state(early.entries(), client_state::idle) == 0);
+}
