@@ -387,6 +387,13 @@ struct client::impl final : detail::transport_sink {
   bool closed_set_by_stop = false;   // guarded by cmd_mutex: stop() closed a client never started
   std::atomic<client_state> current{client_state::idle};
   std::atomic<std::size_t> unsent{0};  // publishes not yet written to a connection
+  // client::metrics(): written on the service thread, read from any.
+  struct counters {
+    std::atomic<std::uint64_t> connects{0}, reconnect_attempts{0}, events{0}, gaps{0};
+    std::atomic<std::uint64_t> messages_in{0}, messages_out{0}, bytes_in{0}, bytes_out{0};
+    std::atomic<std::size_t> unacknowledged{0};
+    std::atomic<std::int64_t> round_trip_us{-1};
+  } stats;
   std::thread thread;  // guarded by cmd_mutex once started (stop() and the destructor race)
   // The thread serving the client (start()'s, run()'s caller, or stop()'s wind-down thread for
   // a client never started): handlers run there, and futures must not be waited for there.
@@ -438,9 +445,10 @@ struct client::impl final : detail::transport_sink {
     std::string id, room, type;
     json data;
     std::function<void(const publish_ack*, const client_error*)> done;
-    std::uint64_t sent_on = 0;  // generation it was last sent on; 0 = never
+    std::uint64_t sent_on = 0;     // generation it was last sent on; 0 = never
     std::string ref;
     bool internal = false;  // `done` is the SDK's own (a future's promise), not user code
+    steady::time_point sent_at{};  // when it was last sent (round trip)
   };
   std::list<pending_publish> publishes;  // unacknowledged, in publish order
   struct pending_history {
@@ -547,6 +555,7 @@ struct client::impl final : detail::transport_sink {
   }
 
   void report_gap(gap_info g) {
+    ++stats.gaps;
     for (auto& e : reg->snapshot())
       if (e->on_gap && e->active) call_guarded([&] { e->on_gap(g); }, nullptr);
   }
@@ -606,6 +615,7 @@ struct client::impl final : detail::transport_sink {
 
   void send_publish(pending_publish& p) {
     p.sent_on = generation;
+    p.sent_at = steady::now();
     p.ref = new_ref('p');
     json data = {{"type", p.type}, {"data", p.data}, {"id", p.id}};
     if (p.room.empty())
@@ -646,6 +656,7 @@ struct client::impl final : detail::transport_sink {
       if (p.sent_on != generation) send_publish(p);
     state_info s;
     s.state = client_state::connected;
+    ++stats.connects;
     s.user_id = user_id;
     if (auto it = d.find("rate_limit"); it != d.end() && it->is_object()) {
       const json& r = *it;
@@ -688,6 +699,10 @@ struct client::impl final : detail::transport_sink {
                           d.value("duplicate", false), d.value("acknowledged", true)};
           pending_publish p = std::move(*it);
           publishes.erase(it);
+          stats.unacknowledged = publishes.size();
+          stats.round_trip_us =
+              std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - p.sent_at)
+                  .count();
           complete(p, &ack, nullptr);
           return;
         }
@@ -728,6 +743,7 @@ struct client::impl final : detail::transport_sink {
         if (err.op.empty()) err.op = "PUBLISH";
         pending_publish p = std::move(*it);
         publishes.erase(it);
+        stats.unacknowledged = publishes.size();
         complete(p, nullptr, &err);
         return;
       }
@@ -801,12 +817,20 @@ struct client::impl final : detail::transport_sink {
           initial_since_used.insert(pattern);
         }
     }
+    ++stats.events;
     dispatch(e);
   }
 
   // --- transport_sink -----------------------------------------------------------------------
 
+  void on_sent(std::size_t bytes) override {
+    ++stats.messages_out;
+    stats.bytes_out += bytes;
+  }
+
   void on_raw(const std::string& text) override {
+    ++stats.messages_in;
+    stats.bytes_in += text.size();
     for (auto& e : reg->snapshot())
       if (e->on_raw && e->active) call_guarded([&] { e->on_raw(text); }, nullptr);
   }
@@ -832,8 +856,10 @@ struct client::impl final : detail::transport_sink {
       const std::string ref =
           j.contains("ref") && j["ref"].is_string() ? j["ref"].get<std::string>() : "";
       if (auto it = pings.find(ref); it != pings.end()) {
-        it->second.first.set_value(std::chrono::duration_cast<std::chrono::microseconds>(
-            steady::now() - it->second.second));
+        const auto rtt = std::chrono::duration_cast<std::chrono::microseconds>(steady::now() -
+                                                                               it->second.second);
+        stats.round_trip_us = rtt.count();
+        it->second.first.set_value(rtt);
         pings.erase(it);
       }
       return;
@@ -907,6 +933,7 @@ struct client::impl final : detail::transport_sink {
   }
 
   void schedule_retry(std::chrono::milliseconds wait, std::uint32_t attempt) {
+    ++stats.reconnect_attempts;
     state_info s;
     s.state = client_state::reconnecting;
     s.attempt = attempt;
@@ -958,6 +985,7 @@ struct client::impl final : detail::transport_sink {
     fail_requests(err);
     auto pending = std::move(publishes);
     publishes.clear();
+    stats.unacknowledged = 0;
     for (auto& p : pending) complete(p, nullptr, &err);
   }
 
@@ -1174,6 +1202,24 @@ void client::stop() {
 client_state client::state() const {
   return impl_->current;
 }
+
+client_metrics client::metrics() const {
+  const impl::counters& s = impl_->stats;
+  client_metrics m;
+  m.connects = s.connects;
+  m.reconnect_attempts = s.reconnect_attempts;
+  m.events = s.events;
+  m.gaps = s.gaps;
+  m.messages_in = s.messages_in;
+  m.messages_out = s.messages_out;
+  m.bytes_in = s.bytes_in;
+  m.bytes_out = s.bytes_out;
+  m.offline_queue = impl_->unsent;
+  m.unacknowledged = s.unacknowledged;
+  if (const std::int64_t rtt = s.round_trip_us; rtt >= 0)
+    m.round_trip = std::chrono::microseconds(rtt);
+  return m;
+}
 std::shared_future<void> client::connected() const {
   return impl_->connected_future;
 }
@@ -1314,6 +1360,7 @@ void client::publish_with_id(const std::string& id, const std::string& room,
                           done_is_internal};
   m.post([i = impl_.get(), p = std::move(p)]() mutable {
     i->publishes.push_back(std::move(p));
+    i->stats.unacknowledged = i->publishes.size();
     if (i->authenticated) i->send_publish(i->publishes.back());
   });
 }

@@ -88,6 +88,8 @@ class transport_sink {
   virtual void on_event(event&& e) = 0;
   /// Every message as received (an rtev frame, an SSE event's data, a Socket.IO packet).
   virtual void on_raw(const std::string& text) = 0;
+  /// A message (frame, packet, request body) of `bytes` payload bytes was written.
+  virtual void on_sent(std::size_t bytes) = 0;
   /// A problem that does not end the connection (unreadable message, …).
   virtual void on_problem(const client_error& err) = 0;
   /// The attempt started by open() is over (failed, closed, killed). Exactly once per open().

@@ -232,6 +232,7 @@ class rtev_transport final : public transport {
           if (lws_write(w, reinterpret_cast<unsigned char*>(&frame[LWS_PRE]), n, LWS_WRITE_TEXT) <
               static_cast<int>(n))
             return -1;
+          c_.sink->on_sent(n);
         }
         if (!outq_.empty() || ping_due_ || want_close_) lws_callback_on_writable(w);
         return 0;

@@ -231,6 +231,7 @@ int socketio_transport::on_callback(lws* w, lws_callback_reasons reason, void* i
         if (lws_write(w, reinterpret_cast<unsigned char*>(&frame[LWS_PRE]), n, LWS_WRITE_TEXT) <
             static_cast<int>(n))
           return -1;
+        c_.sink->on_sent(n);
         if (o.written) o.written();
         if (ended_) return -1;
         // `cn` is still valid: nothing above erases connections of a live attempt.
@@ -273,6 +274,7 @@ int socketio_transport::on_callback(lws* w, lws_callback_reasons reason, void* i
       if (lws_write(w, reinterpret_cast<unsigned char*>(&buf[LWS_PRE]), n, LWS_WRITE_HTTP_FINAL) <
           static_cast<int>(n))
         return -1;
+      c_.sink->on_sent(n);
       return 0;
     }
 

@@ -572,6 +572,7 @@ class sse_transport final : public transport {
     posts_.push_back(std::move(waiting_posts_.front().first));
     http_request req = std::move(waiting_posts_.front().second);
     waiting_posts_.pop_front();
+    c_.sink->on_sent(req.body.size());
     posts_.back()->start(std::move(req));
   }
 

@@ -1145,3 +1145,50 @@ TEST_CASE("client_on_state_registered_late_hears_the_current_state_first", "[sdk
   CHECK(count_state(early.entries(), client_state::connected) == 1);
   CHECK(count_state(early.entries(), client_state::idle) == 0);
 }
+
+TEST_CASE("client_metrics_count_connections_events_bytes_queues_and_round_trips",
+          "[sdk][client][metrics]") {
+  rtev::test::local_server srv;
+  rtev::test::tcp_proxy proxy(srv.port());
+  rtev::client_options opt = options_for(proxy.ws_url());
+  opt.rooms = {"metrics"};
+  opt.backoff = quick_backoff();
+  rtev::client c(opt);
+  CHECK(c.metrics().connects == 0);
+  CHECK_FALSE(c.metrics().round_trip);
+  // Before start(): both publishes wait in the offline queue.
+  auto p1 = c.publish("metrics", "counted", {{"n", 1}});
+  auto p2 = c.publish("metrics", "counted", {{"n", 2}});
+  CHECK(c.metrics().offline_queue == 2);
+
+  recorder<rtev::event> events;
+  state_log states;
+  auto sub = c.on("counted", [&](const rtev::event& e) { events.add(e); });
+  auto sub_states = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  c.start();
+  REQUIRE(p1.wait_for(default_timeout) == std::future_status::ready);
+  REQUIRE(p2.wait_for(default_timeout) == std::future_status::ready);
+  p1.get();
+  p2.get();
+  REQUIRE(events.wait([](const auto& v) { return v.size() == 2; }));
+  rtev::client_metrics m = c.metrics();
+  CHECK(m.connects == 1);
+  CHECK(m.reconnect_attempts == 0);
+  CHECK(m.offline_queue == 0);
+  CHECK(m.unacknowledged == 0);
+  CHECK(m.events == 2);
+  REQUIRE(m.round_trip);
+  CHECK(m.round_trip->count() > 0);
+  // authenticated, the join's ACK, two events, two ACKs at least; SUBSCRIBE and two PUBLISH.
+  CHECK(m.messages_in >= 6);
+  CHECK(m.messages_out >= 3);
+  CHECK(m.bytes_in > m.messages_in * 20);
+  CHECK(m.bytes_out > m.messages_out * 20);
+
+  // A lost connection: one more attempt, one more connect; counters go on from there.
+  proxy.cut();
+  REQUIRE(states.wait([](const auto& v) { return count_state(v, client_state::connected) == 2; }));
+  m = c.metrics();
+  CHECK(m.reconnect_attempts >= 1);
+  CHECK(m.events == 2);  // nothing delivered twice by the recovery
+}

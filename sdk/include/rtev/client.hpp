@@ -96,6 +96,24 @@ struct state_info {
   std::error_code error;
 };
 
+/// Counters of a client's life so far (client::metrics(); a snapshot, safe from any thread).
+struct client_metrics {
+  std::uint64_t connects = 0;            ///< times it reached `connected` (the first included)
+  std::uint64_t reconnect_attempts = 0;  ///< attempts made after a lost or failed one
+  std::uint64_t events = 0;  ///< events delivered to the handlers (replays included, once each)
+  std::uint64_t gaps = 0;    ///< gap notices (on_gap)
+  std::uint64_t messages_in =
+      0;  ///< messages received (rtev frames, SSE events, Socket.IO packets)
+  std::uint64_t messages_out = 0;  ///< messages written (frames, packets, SSE publish bodies)
+  std::uint64_t bytes_in = 0;      ///< their payload bytes (without WebSocket/HTTP framing)
+  std::uint64_t bytes_out = 0;
+  std::size_t offline_queue = 0;   ///< publishes waiting for a connection
+  std::size_t unacknowledged = 0;  ///< publishes not acknowledged yet (the queued ones included)
+  /// The last request round trip: a publish sent → its acknowledgement, or ping(). None before
+  /// the first one.
+  std::optional<std::chrono::microseconds> round_trip;
+};
+
 /// The server could not replay everything a room may have had while the client was away
 /// (history pruned, or the server's store changed): the application may refetch.
 struct gap_info {
@@ -331,6 +349,8 @@ class client {
   void stop();
 
   client_state state() const;
+  /// Counters and queue depths (see client_metrics); cheap, from any thread, at any time.
+  client_metrics metrics() const;
   /// Resolves when the client first reaches `connected` (after the state handlers have seen
   /// it), or throws request_error if it closes first. For scripts and tests that must wait for
   /// readiness.
