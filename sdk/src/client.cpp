@@ -426,6 +426,8 @@ struct client::impl final : detail::transport_sink {
   std::error_code last_error;    // the stable code of what ended the last attempt
   std::error_code closed_error;  // why the client closed for good (empty: stopped)
   bool auth_retry_used = false;
+  bool awaiting_token = false;  // async_token_provider asked for this attempt's token
+  std::weak_ptr<impl> self;     // set by client's constructor: for completions from other threads
   // What certificate verification refused during the current attempt (see on_certificate).
   std::string certificate_problem, certificate_reason;
 
@@ -445,9 +447,9 @@ struct client::impl final : detail::transport_sink {
     std::string id, room, type;
     json data;
     std::function<void(const publish_ack*, const client_error*)> done;
-    std::uint64_t sent_on = 0;     // generation it was last sent on; 0 = never
+    std::uint64_t sent_on = 0;  // generation it was last sent on; 0 = never
     std::string ref;
-    bool internal = false;  // `done` is the SDK's own (a future's promise), not user code
+    bool internal = false;         // `done` is the SDK's own (a future's promise), not user code
     steady::time_point sent_at{};  // when it was last sent (round trip)
   };
   std::list<pending_publish> publishes;  // unacknowledged, in publish order
@@ -584,7 +586,41 @@ struct client::impl final : detail::transport_sink {
     certificate_problem.clear();
     certificate_reason.clear();
     attempt_started = steady::now();
+    if (opt.async_token_provider) return ask_token();
     wire->open(current_token());
+  }
+
+  // async_token_provider: the attempt goes on in on_token, on the service thread.
+  void ask_token() {
+    awaiting_token = true;
+    const std::uint64_t gen = generation;
+    auto done = [w = self, gen](std::string token, std::string error) {
+      if (auto i = w.lock())
+        i->post([i = i.get(), gen, token = std::move(token), error = std::move(error)]() mutable {
+          i->on_token(gen, std::move(token), std::move(error));
+        });
+    };
+    try {
+      opt.async_token_provider(std::move(done));
+    } catch (const std::exception& e) {
+      on_token(gen, {}, std::string("it threw: ") + e.what());
+    }
+  }
+
+  void on_token(std::uint64_t gen, std::string token, std::string error) {
+    if (gen != generation || !awaiting_token || stop_flag) return;  // late, or a second call
+    awaiting_token = false;
+    if (!error.empty()) return token_failed("the token provider failed: " + error);
+    attempt_started = steady::now();  // the connection gets its own connect_timeout
+    wire->open(token);
+  }
+
+  void token_failed(std::string why) {
+    awaiting_token = false;
+    detail::transport_end end;
+    end.reason = std::move(why);
+    end.error = errc::token_unavailable;
+    on_end(std::move(end));
   }
 
   void send_frame(json&& request) { wire->send(std::move(request)); }
@@ -898,7 +934,7 @@ struct client::impl final : detail::transport_sink {
       return;
     }
     if (end.auth_rejected) {
-      if (opt.token_provider && !auth_retry_used) {
+      if ((opt.token_provider || opt.async_token_provider) && !auth_retry_used) {
         auth_retry_used = true;  // ask the provider once more, right away
         schedule_retry(std::chrono::milliseconds(0), 0);
         return;
@@ -1008,6 +1044,12 @@ struct client::impl final : detail::transport_sink {
 
   void tick() {
     const auto now = steady::now();
+    if (awaiting_token) {
+      if (now - attempt_started >= opt.connect_timeout)
+        token_failed("the token provider gave no token within " +
+                     std::to_string(opt.connect_timeout.count()) + " ms");
+      return;
+    }
     if (attempt_active && !authenticated && now - attempt_started >= opt.connect_timeout) {
       wire->kill("connect timed out after " + std::to_string(opt.connect_timeout.count()) + " ms");
       return;
@@ -1121,7 +1163,9 @@ struct client::impl final : detail::transport_sink {
 
 // --- public API ---------------------------------------------------------------------------------
 
-client::client(client_options options) : impl_(std::make_shared<impl>(std::move(options))) {}
+client::client(client_options options) : impl_(std::make_shared<impl>(std::move(options))) {
+  impl_->self = impl_;
+}
 
 std::unique_ptr<client> client::create(client_options options, std::error_code& ec,
                                        std::string* why) noexcept {

@@ -35,6 +35,7 @@ constexpr code_text codes[] = {
     {errc::handler_failed, "handler_failed", "a handler threw"},
     {errc::protocol_error, "protocol_error", "the server sent something that cannot be read"},
     {errc::invalid_options, "invalid_options", "invalid client options"},
+    {errc::token_unavailable, "token_unavailable", "the token provider gave no token"},
 };
 
 const code_text* find(int value) {

@@ -1192,3 +1192,57 @@ TEST_CASE("client_metrics_count_connections_events_bytes_queues_and_round_trips"
   CHECK(m.reconnect_attempts >= 1);
   CHECK(m.events == 2);  // nothing delivered twice by the recovery
 }
+
+TEST_CASE("client_async_token_provider_fetches_without_blocking_and_retries_its_failures",
+          "[sdk][client][auth][async_token]") {
+  rtev::server_config cfg = rtev::test::test_config();
+  cfg.auth = "token";
+  rtev::test::local_server srv(cfg);
+  rtev::test::tcp_proxy proxy(srv.port());
+
+  // Each answer comes from a thread of the "network", after the call has returned.
+  std::atomic<int> calls{0};
+  std::vector<std::thread> fetches;
+  std::mutex fetches_mutex;
+  state_log states;
+  rtev::client_options opt = options_for(proxy.ws_url());
+  opt.backoff = quick_backoff();
+  opt.connect_timeout = 300ms;
+  opt.async_token_provider = [&](std::function<void(std::string, std::string)> done) {
+    const int n = ++calls;
+    if (n == 2) return;  // never answers: the attempt times out and is retried
+    std::lock_guard<std::mutex> lock(fetches_mutex);
+    fetches.emplace_back([n, done = std::move(done)] {
+      if (n == 1) {
+        done("", "token service unavailable (503)");
+      } else {
+        done("user-" + std::to_string(n), "");
+        done("user-late", "");  // a second answer is ignored
+      }
+    });
+  };
+  rtev::client c(opt);
+  auto sub = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  const auto connected = states.wait_for(in_state(client_state::connected));
+  REQUIRE(connected);
+  CHECK(connected->value.user_id == "user-3");
+  CHECK(calls == 3);
+  std::vector<rtev::state_info> retries;
+  for (const auto& e : states.entries())
+    if (e.value.state == client_state::reconnecting) retries.push_back(e.value);
+  REQUIRE(retries.size() == 2);
+  CHECK(retries[0].error == rtev::errc::token_unavailable);
+  CHECK(contains(retries[0].reason, "token service unavailable (503)"));
+  CHECK(retries[1].error == rtev::errc::token_unavailable);
+  CHECK(contains(retries[1].reason, "gave no token within 300 ms"));
+  CHECK(proxy.accepted() == 1);  // no connection was opened without a token
+
+  // A lost connection asks again.
+  proxy.cut();
+  REQUIRE(wait_state(states, client_state::connected, 2));
+  CHECK(calls == 4);
+  c.stop();
+  for (auto& t : fetches) t.join();
+}

@@ -255,6 +255,14 @@ struct client_options {
   std::string token;  ///< sent as `Authorization: Bearer`; empty: none
   /// Called (on the service thread) before every connection attempt; overrides `token`.
   std::function<std::string()> token_provider;
+  /// The same without blocking the service thread — for a token fetched over the network.
+  /// Called (on the service thread) before every connection attempt, instead of
+  /// token_provider: start the fetch and call `done` once, from any thread, with the token and
+  /// an empty error — or with an error message when there is none to be had (the attempt then
+  /// fails with errc::token_unavailable and is retried with the backoff; so is one that gets
+  /// no answer within connect_timeout). A late or second call of `done` is ignored.
+  std::function<void(std::function<void(std::string token, std::string error)> done)>
+      async_token_provider;
   std::vector<std::pair<std::string, std::string>> headers;  ///< extra handshake headers
   std::vector<std::string> rooms;  ///< joined on every connection (globs need admin)
   std::vector<std::string> types;  ///< only these event types (globs) in those rooms; empty: all

@@ -41,6 +41,7 @@ enum class errc {
   handler_failed = 19,       ///< a handler threw
   protocol_error = 20,       ///< a message from the server could not be understood
   invalid_options = 21,      ///< client options that cannot work (bad URL, backoff, …)
+  token_unavailable = 22,    ///< the async token provider gave an error, or no token in time
 };
 
 /// The "rtev" category: message() is a sentence, name() is "rtev".
