@@ -9,6 +9,7 @@
 
 #include <libwebsockets.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cstring>
@@ -260,17 +261,30 @@ std::string code_name(std::error_code ec) {
   return std::string(to_string(static_cast<errc>(ec.value())));
 }
 
-// The URL for the chosen protocol, checked: rtev speaks WebSocket, SSE plain HTTP.
-detail::parsed_url checked_url(const client_options& o) {
-  detail::parsed_url u = detail::parse_url(o.url);
+// One server URL for the chosen protocol, checked: rtev speaks WebSocket, SSE plain HTTP.
+detail::parsed_url checked_url(const client_options& o, const std::string& text) {
+  detail::parsed_url u = detail::parse_url(text);
   const bool ws = u.scheme == "ws" || u.scheme == "wss";
   if (o.protocol == wire_protocol::rtev && !ws)
-    throw config_error("invalid url '" + o.url +
+    throw config_error("invalid url '" + text +
                        "' for the rtev protocol: expected ws:// or wss:// (an http(s):// URL "
                        "needs protocol sse or socketio)");
   if (o.protocol == wire_protocol::sse && ws)
-    throw config_error("invalid url '" + o.url +
+    throw config_error("invalid url '" + text +
                        "' for the sse protocol: expected http:// or https://");
+  return u;
+}
+
+struct server_url {
+  std::string text;
+  detail::parsed_url parsed;
+};
+
+// The server URLs (`url`, then `urls`) and the options that go with the protocol, checked.
+std::vector<server_url> checked_urls(const client_options& o) {
+  std::vector<server_url> all;
+  if (!o.url.empty() || o.urls.empty()) all.push_back({o.url, checked_url(o, o.url)});
+  for (const auto& u : o.urls) all.push_back({u, checked_url(o, u)});
   if (o.protocol == wire_protocol::socketio &&
       (o.socketio.nsp.empty() || o.socketio.nsp.front() != '/'))
     throw config_error("invalid Socket.IO namespace '" + o.socketio.nsp +
@@ -299,7 +313,7 @@ detail::parsed_url checked_url(const client_options& o) {
       throw config_error("invalid sse publish_url '" + o.sse.publish_url +
                          "': expected http:// or https://");
   }
-  return u;
+  return all;
 }
 
 }  // namespace
@@ -374,7 +388,10 @@ std::optional<wire_protocol> protocol_for_url(std::string_view url) {
 
 struct client::impl final : detail::transport_sink {
   client_options opt;
-  detail::parsed_url url;
+  std::vector<server_url> urls;   // the servers, in order (url, then urls)
+  std::size_t url_at = 0;         // the one attempts go to now
+  std::size_t final_answers = 0;  // attempts in a row answered "not here" (404, a page, …)
+  detail::parsed_url url;         // urls[url_at]
   std::shared_ptr<detail::registry> reg = std::make_shared<detail::registry>();
 
   // Cross-thread.
@@ -463,7 +480,8 @@ struct client::impl final : detail::transport_sink {
       pings;
   std::uint64_t next_ref = 1;
 
-  explicit impl(client_options o) : opt(std::move(o)), url(checked_url(opt)), backoff(opt.backoff) {
+  explicit impl(client_options o)
+      : opt(std::move(o)), urls(checked_urls(opt)), url(urls.front().parsed), backoff(opt.backoff) {
     if (opt.connect_timeout.count() <= 0) throw config_error("connect_timeout must be positive");
     if (opt.heartbeat_interval.count() <= 0 || opt.heartbeat_timeout.count() <= 0)
       throw config_error("heartbeat interval and timeout must be positive");
@@ -493,6 +511,7 @@ struct client::impl final : detail::transport_sink {
   // --- reporting ----------------------------------------------------------------------------
 
   void set_state(state_info info) {
+    info.server_url = urls[url_at].text;
     current = info.state;
     last_state = info;
     // Handlers first: whoever waits on connected() / closed() finds what they did done (the
@@ -926,6 +945,8 @@ struct client::impl final : detail::transport_sink {
     subscribe_refs.clear();
     subscribe_since.clear();
     if (stop_flag) return;
+    const bool not_here = end.final && !connected_set;
+    final_answers = not_here ? final_answers + 1 : 0;
 
     // Another attempt would meet the same certificate: say what is wrong with it, once.
     if (!certificate_problem.empty()) {
@@ -936,6 +957,7 @@ struct client::impl final : detail::transport_sink {
     if (end.auth_rejected) {
       if ((opt.token_provider || opt.async_token_provider) && !auth_retry_used) {
         auth_retry_used = true;  // ask the provider once more, right away
+        next_server();
         schedule_retry(std::chrono::milliseconds(0), 0);
         return;
       }
@@ -946,7 +968,7 @@ struct client::impl final : detail::transport_sink {
     // A URL that never led to the server is a mistake to report at once; a client that has
     // been connected and now meets a 404 or a page is seeing a deploy or a proxy between
     // backends, and retries with the backoff like any lost connection.
-    if (end.final && !connected_set) {
+    if (not_here && final_answers >= urls.size()) {  // every server said so, in a row
       close_for_good(false, last_reason, end.error ? end.error : errc::not_rtev_server);
       return;
     }
@@ -965,7 +987,16 @@ struct client::impl final : detail::transport_sink {
     // it back off from there, never below it.
     if (end.retry_after)
       wait = backoff.attempts() <= 1 ? *end.retry_after : std::max(*wait, *end.retry_after);
+    next_server();
     schedule_retry(*wait, backoff.attempts());
+  }
+
+  // Several servers (client_options::urls): the next attempt goes to the next one.
+  void next_server() {
+    if (urls.size() < 2) return;
+    url_at = (url_at + 1) % urls.size();
+    url = urls[url_at].parsed;
+    wire->retarget(url);
   }
 
   void schedule_retry(std::chrono::milliseconds wait, std::uint32_t attempt) {
@@ -1104,7 +1135,9 @@ struct client::impl final : detail::transport_sink {
     protocols[0].name = "rtev-client";
     protocols[0].callback = &impl::callback;
 
-    lws_context* c = detail::create_client_context(protocols, this, url.tls, opt.ca_file);
+    const bool tls =
+        std::any_of(urls.begin(), urls.end(), [](const server_url& u) { return u.parsed.tls; });
+    lws_context* c = detail::create_client_context(protocols, this, tls, opt.ca_file);
     if (!c) {
       close_for_good(false, "cannot create the network context", errc::connection_failed);
       fail_everything("client closed");

@@ -112,6 +112,8 @@ class transport {
   /// Start a connection attempt. `token` is sent as `Authorization: Bearer` (and, for
   /// Socket.IO, in the CONNECT auth payload unless options say otherwise).
   virtual void open(const std::string& token) = 0;
+  /// The next open() goes to this server instead (client_options::urls). Between attempts.
+  virtual void retarget(const parsed_url& url) = 0;
   /// An rtev protocol request; only called after `authenticated`.
   virtual void send(nlohmann::json&& request) = 0;
   /// Sent as is (the protocol's own text). Not connected: dropped.

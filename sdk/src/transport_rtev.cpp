@@ -109,6 +109,8 @@ class rtev_transport final : public transport {
     return true;
   }
 
+  void retarget(const parsed_url& url) override { c_.url = url; }
+
   void kill(const std::string& reason) override {
     if (!wsi_ || kill_requested_) return;
     kill_requested_ = true;

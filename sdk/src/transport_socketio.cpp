@@ -54,6 +54,12 @@ std::string shorten(std::string s) {
 }  // namespace
 
 socketio_transport::socketio_transport(const transport_context& c) : c_(c), opt_(*c.opt) {
+  retarget(c.url);
+}
+
+// What the URL decides: the Engine.IO path, the namespace, the Host and Origin headers.
+void socketio_transport::retarget(const parsed_url& url) {
+  c_.url = url;
   const auto& so = opt_.socketio;
   // The URL's path: the Engine.IO path when it is that (http://host/socket.io/), otherwise
   // the namespace when options leave it at "/" (io("http://host/admin") does the same).

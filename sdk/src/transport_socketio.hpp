@@ -34,6 +34,7 @@ class socketio_transport final : public transport {
   void send_raw(std::string text) override;
   void emit(const std::string& name, nlohmann::json args, ack_callback ack) override;
   bool close() override;
+  void retarget(const parsed_url& url) override;
   void kill(const std::string& reason) override;
   void tick(steady::time_point now) override;
   int on_callback(lws* w, lws_callback_reasons reason, void* in, size_t len) override;

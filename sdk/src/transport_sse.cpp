@@ -188,6 +188,8 @@ class sse_transport final : public transport {
     return false;
   }
 
+  void retarget(const parsed_url& url) override { c_.url = url; }
+
   void kill(const std::string& reason) override {
     if (!ended_) end(reason);
   }

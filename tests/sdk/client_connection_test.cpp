@@ -1246,3 +1246,69 @@ TEST_CASE("client_async_token_provider_fetches_without_blocking_and_retries_its_
   c.stop();
   for (auto& t : fetches) t.join();
 }
+
+TEST_CASE("client_with_several_urls_moves_to_the_next_on_failure_and_resumes",
+          "[sdk][client][urls]") {
+  rtev::test::local_server srv;
+  // Two "nodes" in front of one server: what a client of a cluster sees.
+  rtev::test::tcp_proxy node_a(srv.port());
+  rtev::test::tcp_proxy node_b(srv.port());
+  refused_port nobody;
+  canned_http_server page(http_response(404, "Not Found", "text/html", html_page));
+  state_log states;
+  recorder<std::int64_t> notes;
+  rtev::client_options opt = options_for("");
+  opt.rooms = {"lobby"};
+  opt.backoff = quick_backoff();
+
+  SECTION("a server that refuses, then a page that says 'not here': the third one is used") {
+    opt.url = ws_url(nobody.port());
+    opt.urls = {ws_url(page.port()), node_b.ws_url()};
+    rtev::client c(opt);
+    auto sub = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+    c.start();
+    REQUIRE(is_ready(c.connected()));
+    const auto connected = states.wait_for(in_state(client_state::connected));
+    REQUIRE(connected);
+    CHECK(connected->value.server_url == node_b.ws_url());
+    std::vector<std::string> tried;
+    for (const auto& e : states.entries())
+      if (e.value.state == client_state::reconnecting) tried.push_back(e.value.server_url);
+    // Each retry names the server it goes to next, in order.
+    CHECK(tried == std::vector<std::string>{ws_url(page.port()), node_b.ws_url()});
+  }
+
+  SECTION("a lost connection resumes on the next node from the last seq") {
+    opt.url = node_a.ws_url();
+    opt.urls = {node_b.ws_url()};
+    rtev::client c(opt);
+    auto s1 = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+    auto s2 =
+        c.on("note", [&](const rtev::event& e) { notes.add(e.data.at("n").get<std::int64_t>()); });
+    c.start();
+    REQUIRE(is_ready(c.connected()));
+    c.ping().get();  // the lobby's SUBSCRIBE is answered before the PONG
+    auto publish = [&](int n) {
+      rtev::test::publish_http(srv.port(),
+                               {{"room", "lobby"}, {"type", "note"}, {"data", {{"n", n}}}});
+    };
+    publish(1);
+    REQUIRE(notes.wait([](const auto& v) { return v.size() == 1; }));
+    node_a.freeze();  // node A stops answering: what it would still send is lost with it
+    publish(2);
+    node_a.cut();
+    publish(3);
+    REQUIRE(wait_state(states, client_state::connected, 2));
+    publish(4);
+    REQUIRE(notes.wait([](const auto& v) { return v.size() == 4; }));
+    std::vector<std::int64_t> got;
+    for (const auto& e : notes.entries()) got.push_back(e.value);
+    CHECK(got == std::vector<std::int64_t>{1, 2, 3, 4});  // none lost, none twice
+    const auto log = states.entries();
+    std::vector<std::string> connected_to;
+    for (const auto& e : log)
+      if (e.value.state == client_state::connected) connected_to.push_back(e.value.server_url);
+    CHECK(connected_to == std::vector<std::string>{node_a.ws_url(), node_b.ws_url()});
+    CHECK(node_b.accepted() == 1);
+  }
+}

@@ -84,6 +84,9 @@ struct state_info {
   /// ("self-signed certificate", "expired", …; `reason` has the whole sentence). Not retried.
   std::string certificate_problem;
   std::string user_id;  ///< connected: who the server says we are
+  /// The server this state is about (client_options::url or one of urls): connected: the one
+  /// answering; reconnecting: the one the next attempt goes to; closed: the last one tried.
+  std::string server_url;
   /// connected: the rate limit the server announced (none: it announces none; SSE never).
   std::optional<rate_limit_info> rate_limit;
   /// connected (protocol rtev): the WebSocket server does not speak rtev's protocol — it sent
@@ -249,6 +252,12 @@ struct client_options {
   /// ws(s)://host:port/path for rtev; http(s)://… for SSE; http(s):// or ws(s):// (the
   /// server's origin; `socketio.path` is used) for Socket.IO.
   std::string url;
+  /// More servers of the same service (a cluster of rtev serve nodes), after `url` (or
+  /// instead, when `url` is empty). Every attempt that fails or ends moves on to the next one,
+  /// round robin, with the backoff between attempts as usual; rooms are resumed from the last
+  /// seq on whichever answers. A "not here" answer (404, a page; see `closed`) from one of
+  /// them only closes the client when all of them have given one in a row.
+  std::vector<std::string> urls;
   wire_protocol protocol = wire_protocol::rtev;
   sse_options sse;
   socketio_options socketio;
