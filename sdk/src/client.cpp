@@ -346,6 +346,8 @@ std::string_view to_string(client_error::kind k) {
       return "protocol";
     case client_error::kind::would_deadlock:
       return "would_deadlock";
+    case client_error::kind::timeout:
+      return "timeout";
   }
   return "unknown";
 }
@@ -370,6 +372,8 @@ std::error_code client_error::ec() const {
       return errc::protocol_error;
     case kind::would_deadlock:
       return errc::would_deadlock;
+    case kind::timeout:
+      return errc::timeout;
   }
   return errc::protocol_error;
 }
@@ -386,7 +390,22 @@ std::optional<wire_protocol> protocol_for_url(std::string_view url) {
   return std::nullopt;
 }
 
-struct client::impl final : detail::transport_sink {
+namespace {
+
+// The limit a server announced in `authenticated` ({per_second, burst}); none when absent.
+std::optional<rate_limit_info> announced_rate_limit(const json& d) {
+  auto it = d.find("rate_limit");
+  if (it == d.end() || !it->is_object()) return std::nullopt;
+  const json& r = *it;
+  if (!r.contains("per_second") || !r["per_second"].is_number() || !r.contains("burst") ||
+      !r["burst"].is_number() || r["per_second"].get<double>() <= 0)
+    return std::nullopt;
+  return rate_limit_info{r["per_second"].get<double>(), std::max(1.0, r["burst"].get<double>())};
+}
+
+}  // namespace
+
+struct client::impl final : detail::transport_sink, std::enable_shared_from_this<client::impl> {
   client_options opt;
   std::vector<server_url> urls;   // the servers, in order (url, then urls)
   std::size_t url_at = 0;         // the one attempts go to now
@@ -403,6 +422,12 @@ struct client::impl final : detail::transport_sink {
   std::atomic<bool> running{false};  // serve() is executing (start() or run())
   bool closed_set_by_stop = false;   // guarded by cmd_mutex: stop() closed a client never started
   std::atomic<client_state> current{client_state::idle};
+  // The service loop is over for good (closed or stopped): commands posted from then on run on
+  // a short-lived thread of the client's (`afterlife`, one at a time), where every request
+  // fails at once — nothing would ever drain them otherwise.
+  bool finished = false;               // guarded by cmd_mutex
+  bool afterlife_busy = false;         // guarded by cmd_mutex
+  std::thread afterlife;               // guarded by cmd_mutex
   std::atomic<std::size_t> unsent{0};  // publishes not yet written to a connection
   // client::metrics(): written on the service thread, read from any.
   struct counters {
@@ -433,15 +458,15 @@ struct client::impl final : detail::transport_sink {
     lws_sorted_usec_list_t sul{};
     impl* owner = nullptr;
   };
-  timer retry_timer{{}, this}, tick_timer{{}, this};
+  timer retry_timer{{}, this}, tick_timer{{}, this}, flush_timer{{}, this};
   bool retry_pending = false;
   steady::time_point attempt_started{};
   std::uint64_t generation = 0;  // connection counter
   int last_close_code = 0, last_http_status = 0;
   std::string last_reason;
-  state_info last_state;         // what the state handlers last heard (service thread)
-  std::error_code last_error;    // the stable code of what ended the last attempt
-  std::error_code closed_error;  // why the client closed for good (empty: stopped)
+  state_info last_state;        // what the state handlers last heard (service thread)
+  std::error_code last_error;   // the stable code of what ended the last attempt
+  std::error_code closed_code;  // why the client closed for good (empty: stopped)
   bool auth_retry_used = false;
   bool awaiting_token = false;  // async_token_provider asked for this attempt's token
   std::weak_ptr<impl> self;     // set by client's constructor: for completions from other threads
@@ -460,24 +485,57 @@ struct client::impl final : detail::transport_sink {
   std::string user_id;
   std::vector<std::string> auto_rooms;
 
+  // When a request gives up (request_options::timeout, else client_options::request_timeout),
+  // counted from the call.
+  struct request_clock {
+    steady::time_point deadline{};
+    std::chrono::milliseconds timeout{0};
+  };
   struct pending_publish {
     std::string id, room, type;
     json data;
     std::function<void(const publish_ack*, const client_error*)> done;
     std::uint64_t sent_on = 0;  // generation it was last sent on; 0 = never
     std::string ref;
-    bool internal = false;         // `done` is the SDK's own (a future's promise), not user code
+    bool internal = false;  // `done` is the SDK's own (a future's promise), not user code
+    request_clock clock;
+    bool paced = false;            // sent by the paced flush: a rate_limited refusal sends it again
     steady::time_point sent_at{};  // when it was last sent (round trip)
   };
   std::list<pending_publish> publishes;  // unacknowledged, in publish order
   struct pending_history {
     std::promise<history_result> promise;
     history_result result;
+    request_clock clock;
   };
   std::map<std::string, pending_history> histories;
-  std::map<std::string, std::promise<std::vector<presence_entry>>> presences;
-  std::map<std::string, std::pair<std::promise<std::chrono::microseconds>, steady::time_point>>
-      pings;
+  // HISTORY requests that timed out: their events, still arriving, are dropped (not delivered
+  // as live events) until the final ACK or ERROR.
+  std::set<std::string> expired_histories;
+  struct pending_presence {
+    std::promise<std::vector<presence_entry>> promise;
+    request_clock clock;
+  };
+  std::map<std::string, pending_presence> presences;
+  struct pending_ping {
+    std::promise<std::chrono::microseconds> promise;
+    steady::time_point sent{};
+    request_clock clock;
+  };
+  std::map<std::string, pending_ping> pings;
+
+  // Flush pacing: a token bucket under the limit the server announced, spent by every request
+  // sent on the connection. While publishes queued offline (and those made behind them) go
+  // out, each waits for a token, so the server's own bucket never runs dry.
+  std::optional<rate_limit_info> pace;  // the announced limit less a margin; none: not paced
+  double pace_tokens = 0;
+  steady::time_point pace_at{};
+  bool pacing = false;            // publishes wait their turn in the bucket
+  std::uint64_t frames_sent = 0;  // requests sent on this connection
+
+  // The end, for requests made after it (service thread, then the afterlife thread).
+  bool ended = false;
+  std::string end_reason, closed_reason;
   std::uint64_t next_ref = 1;
 
   explicit impl(client_options o)
@@ -485,6 +543,9 @@ struct client::impl final : detail::transport_sink {
     if (opt.connect_timeout.count() <= 0) throw config_error("connect_timeout must be positive");
     if (opt.heartbeat_interval.count() <= 0 || opt.heartbeat_timeout.count() <= 0)
       throw config_error("heartbeat interval and timeout must be positive");
+    if (opt.request_timeout.count() <= 0)
+      throw config_error("request_timeout must be positive (got " +
+                         std::to_string(opt.request_timeout.count()) + " ms)");
     for (const auto& r : opt.rooms) rooms.insert(r);
   }
 
@@ -494,6 +555,51 @@ struct client::impl final : detail::transport_sink {
     std::lock_guard<std::mutex> lock(cmd_mutex);
     cmds.push_back(std::move(fn));
     if (ctx_ready) lws_cancel_service(ctx);
+    if (finished) start_afterlife_locked();
+  }
+
+  // The loop has ended: a thread of the client's runs what was posted (requests fail there at
+  // once; callbacks run off the caller's thread, as always). One at a time; the previous one
+  // no longer needs cmd_mutex once it cleared afterlife_busy, so joining it here is safe.
+  void start_afterlife_locked() {
+    if (afterlife_busy) return;
+    afterlife_busy = true;
+    if (afterlife.joinable()) afterlife.join();
+    afterlife = std::thread([self = shared_from_this()] {
+      self->service_thread_id = std::this_thread::get_id();
+      self->running = true;
+      for (;;) {
+        self->drain();
+        std::lock_guard<std::mutex> lock(self->cmd_mutex);
+        if (self->cmds.empty()) {
+          self->running = false;
+          self->afterlife_busy = false;
+          return;
+        }
+      }
+    });
+  }
+
+  // Called last on the service thread: from now on posted commands go to the afterlife.
+  void finish() {
+    std::lock_guard<std::mutex> lock(cmd_mutex);
+    finished = true;
+    if (!cmds.empty()) start_afterlife_locked();
+  }
+
+  // Why a request made after the end fails.
+  client_error closed_error(const std::string& what) const {
+    return make_error(client_error::kind::connection,
+                      "the client has closed for good (" + end_reason + "): " + what,
+                      closed_code ? code_name(closed_code) : "stopped");
+  }
+
+  request_clock clock_for(const request_options& r) const {
+    const auto t = r.timeout.value_or(opt.request_timeout);
+    if (t.count() <= 0)
+      throw config_error("request timeout must be positive (got " + std::to_string(t.count()) +
+                         " ms)");
+    return request_clock{steady::now() + t, t};
   }
 
   void drain() {
@@ -605,6 +711,8 @@ struct client::impl final : detail::transport_sink {
     certificate_problem.clear();
     certificate_reason.clear();
     attempt_started = steady::now();
+    frames_sent = 0;
+    pacing = false;
     if (opt.async_token_provider) return ask_token();
     wire->open(current_token());
   }
@@ -642,7 +750,65 @@ struct client::impl final : detail::transport_sink {
     on_end(std::move(end));
   }
 
-  void send_frame(json&& request) { wire->send(std::move(request)); }
+  void send_frame(json&& request) {
+    ++frames_sent;
+    if (pace) {
+      refill();
+      pace_tokens -= 1;
+    }
+    wire->send(std::move(request));
+  }
+
+  // --- flush pacing -------------------------------------------------------------------------
+
+  void refill() {
+    const auto now = steady::now();
+    pace_tokens =
+        std::min(pace->burst, pace_tokens + std::chrono::duration<double>(now - pace_at).count() *
+                                                pace->per_second);
+    pace_at = now;
+  }
+
+  // After `authenticated`: what waited offline (or was in flight when the link dropped) goes
+  // out in publish order — paced under the server's announced limit, less a margin (95 % of
+  // the rate, the burst less a tenth, as the SSE transport does) for what else shares the
+  // connection and for network jitter. The requests already sent on this connection (the
+  // joins) have spent their tokens. No limit announced: everything at once.
+  void start_flush(const json& d) {
+    pace.reset();
+    if (auto limit = announced_rate_limit(d)) {
+      pace = rate_limit_info{limit->per_second * 0.95, std::max(1.0, limit->burst * 0.9)};
+      pace_at = steady::now();
+      pace_tokens = pace->burst - static_cast<double>(frames_sent);
+    }
+    pacing = pace.has_value();
+    pump();
+  }
+
+  // Sends unsent publishes in order: all of them when not pacing; else as tokens allow, then
+  // waits on flush_timer for the next one. Pacing ends when nothing is left unsent: later
+  // publishes go straight out again.
+  void pump() {
+    if (!authenticated) return;
+    for (auto& p : publishes) {
+      if (p.sent_on == generation) continue;
+      if (pacing) {
+        refill();
+        if (pace_tokens < 1) {
+          const double wait_s = (1 - pace_tokens) / pace->per_second;
+          lws_sul_schedule(ctx, 0, &flush_timer.sul, on_flush,
+                           static_cast<lws_usec_t>(wait_s * 1e6) + 1);
+          return;
+        }
+      }
+      send_publish(p);
+    }
+    pacing = false;
+  }
+
+  static void on_flush(lws_sorted_usec_list_t* sul) {
+    lws_container_of(sul, timer, sul)->owner->pump();
+  }
 
   std::string new_ref(char kind) { return std::string(1, kind) + std::to_string(next_ref++); }
 
@@ -671,6 +837,7 @@ struct client::impl final : detail::transport_sink {
   void send_publish(pending_publish& p) {
     p.sent_on = generation;
     p.sent_at = steady::now();
+    p.paced = pacing;
     p.ref = new_ref('p');
     json data = {{"type", p.type}, {"data", p.data}, {"id", p.id}};
     if (p.room.empty())
@@ -707,8 +874,7 @@ struct client::impl final : detail::transport_sink {
     for (const auto& r : auto_rooms)
       if (!rooms.count(r)) subscribe(r);
     for (const auto& r : rooms) subscribe(r);
-    for (auto& p : publishes)
-      if (p.sent_on != generation) send_publish(p);
+    start_flush(d);
     state_info s;
     s.state = client_state::connected;
     ++stats.connects;
@@ -772,11 +938,12 @@ struct client::impl final : detail::transport_sink {
           if (u.is_object() && u.contains("user_id") && u["user_id"].is_string())
             users.push_back(
                 {u["user_id"].get<std::string>(), u.value("connections", std::uint64_t{0})});
-      it->second.set_value(std::move(users));
+      it->second.promise.set_value(std::move(users));
       presences.erase(it);
       return;
     }
     if (op == "HISTORY") {
+      expired_histories.erase(ref);
       auto it = histories.find(ref);
       if (it == histories.end()) return;
       if (d.contains("next") && d["next"].is_number_unsigned())
@@ -793,8 +960,22 @@ struct client::impl final : detail::transport_sink {
     client_error err = make_error(client_error::kind::server, d.value("message", "server error"),
                                   d.value("code", ""));
     err.op = d.value("op", "");
+    expired_histories.erase(ref);
     for (auto it = publishes.begin(); it != publishes.end(); ++it)
       if (!ref.empty() && it->ref == ref) {
+        // The paced flush met the limit anyway (something else spent the server's tokens):
+        // nothing was stored, so the publish goes again, before every later unsent one, once
+        // the bucket has refilled — not failed. Publishes already in flight behind it may be
+        // stored first.
+        if (err.code == "rate_limited" && it->paced && authenticated && pace) {
+          it->sent_on = 0;
+          it->ref.clear();
+          ++unsent;
+          pacing = true;
+          pace_tokens = std::min(pace_tokens, 0.0);
+          pump();
+          return;
+        }
         if (err.op.empty()) err.op = "PUBLISH";
         pending_publish p = std::move(*it);
         publishes.erase(it);
@@ -808,12 +989,12 @@ struct client::impl final : detail::transport_sink {
       return;
     }
     if (auto q = pings.find(ref); q != pings.end()) {
-      q->second.first.set_exception(std::make_exception_ptr(request_error(err)));
+      q->second.promise.set_exception(std::make_exception_ptr(request_error(err)));
       pings.erase(q);
       return;
     }
     if (auto q = presences.find(ref); q != presences.end()) {
-      q->second.set_exception(std::make_exception_ptr(request_error(err)));
+      q->second.promise.set_exception(std::make_exception_ptr(request_error(err)));
       presences.erase(q);
       return;
     }
@@ -827,6 +1008,7 @@ struct client::impl final : detail::transport_sink {
 
   void on_event_message(json&& j) {
     if (j.contains("history") && j.contains("ref") && j["ref"].is_string()) {
+      if (expired_histories.count(j["ref"].get<std::string>())) return;
       auto it = histories.find(j["ref"].get<std::string>());
       if (it != histories.end()) {
         j.erase("history");
@@ -911,10 +1093,10 @@ struct client::impl final : detail::transport_sink {
       const std::string ref =
           j.contains("ref") && j["ref"].is_string() ? j["ref"].get<std::string>() : "";
       if (auto it = pings.find(ref); it != pings.end()) {
-        const auto rtt = std::chrono::duration_cast<std::chrono::microseconds>(steady::now() -
-                                                                               it->second.second);
+        const auto rtt =
+            std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - it->second.sent);
         stats.round_trip_us = rtt.count();
-        it->second.first.set_value(rtt);
+        it->second.promise.set_value(rtt);
         pings.erase(it);
       }
       return;
@@ -942,6 +1124,9 @@ struct client::impl final : detail::transport_sink {
         ++unsent;
       }
     fail_requests(make_error(client_error::kind::connection, "connection lost: " + last_reason));
+    expired_histories.clear();
+    pacing = false;
+    lws_sul_cancel(&flush_timer.sul);
     subscribe_refs.clear();
     subscribe_since.clear();
     if (stop_flag) return;
@@ -1024,13 +1209,14 @@ struct client::impl final : detail::transport_sink {
                       std::string certificate = {}, bool token_required = false) {
     state_info s;
     s.state = client_state::closed;
-    s.error = closed_error = why;
+    s.error = closed_code = why;
     s.auth_failed = auth_failed;
     s.token_required = token_required;
     s.reason = std::move(reason);
     s.certificate_problem = std::move(certificate);
     s.http_status = last_http_status;
     s.close_code = last_close_code;
+    closed_reason = s.reason;
     set_state(s);
     stop_flag = true;
   }
@@ -1039,20 +1225,83 @@ struct client::impl final : detail::transport_sink {
     for (auto& [ref, h] : histories)
       h.promise.set_exception(std::make_exception_ptr(request_error(err)));
     histories.clear();
-    for (auto& [ref, p] : pings) p.first.set_exception(std::make_exception_ptr(request_error(err)));
+    for (auto& [ref, p] : pings)
+      p.promise.set_exception(std::make_exception_ptr(request_error(err)));
     pings.clear();
-    for (auto& [ref, p] : presences) p.set_exception(std::make_exception_ptr(request_error(err)));
+    for (auto& [ref, p] : presences)
+      p.promise.set_exception(std::make_exception_ptr(request_error(err)));
     presences.clear();
+  }
+
+  // Requests whose time-out has passed fail with kind timeout; a later answer to their ref is
+  // ignored (its ref is no longer pending). Checked on every tick (50 ms).
+  void expire_requests(steady::time_point now) {
+    auto timed_out = [](const char* op, const request_clock& c, const std::string& more) {
+      client_error e = make_error(client_error::kind::timeout,
+                                  std::string(op) + " timed out: no answer within " +
+                                      std::to_string(c.timeout.count()) + " ms" + more,
+                                  "timeout");
+      e.op = op;
+      return e;
+    };
+    std::vector<pending_publish> expired;
+    for (auto it = publishes.begin(); it != publishes.end();) {
+      if (now < it->clock.deadline) {
+        ++it;
+        continue;
+      }
+      if (it->sent_on == 0) --unsent;
+      expired.push_back(std::move(*it));
+      it = publishes.erase(it);
+    }
+    stats.unacknowledged = publishes.size();
+    for (auto it = histories.begin(); it != histories.end();) {
+      if (now < it->second.clock.deadline) {
+        ++it;
+        continue;
+      }
+      it->second.promise.set_exception(
+          std::make_exception_ptr(request_error(timed_out("HISTORY", it->second.clock, ""))));
+      expired_histories.insert(it->first);
+      it = histories.erase(it);
+    }
+    for (auto it = presences.begin(); it != presences.end();) {
+      if (now < it->second.clock.deadline) {
+        ++it;
+        continue;
+      }
+      it->second.promise.set_exception(
+          std::make_exception_ptr(request_error(timed_out("PRESENCE", it->second.clock, ""))));
+      it = presences.erase(it);
+    }
+    for (auto it = pings.begin(); it != pings.end();) {
+      if (now < it->second.clock.deadline) {
+        ++it;
+        continue;
+      }
+      it->second.promise.set_exception(
+          std::make_exception_ptr(request_error(timed_out("PING", it->second.clock, ""))));
+      it = pings.erase(it);
+    }
+    // Last: a callback may stop or destroy the client (what it fails is no longer listed).
+    for (auto& p : expired) {
+      const client_error err = timed_out(
+          "PUBLISH", p.clock,
+          p.sent_on ? " (it was sent: the server may still have stored it)" : " (never sent)");
+      complete(p, nullptr, &err);
+    }
   }
 
   void fail_everything(const std::string& why) {
     // Closed for good (auth failed, not an rtev server, …): that is what ends them.
     client_error err = make_error(client_error::kind::connection, why,
-                                  closed_error ? code_name(closed_error) : "stopped");
+                                  closed_code ? code_name(closed_code) : "stopped");
     fail_requests(err);
     auto pending = std::move(publishes);
     publishes.clear();
     stats.unacknowledged = 0;
+    for (auto& p : pending)
+      if (p.sent_on == 0) --unsent;
     for (auto& p : pending) complete(p, nullptr, &err);
   }
 
@@ -1075,6 +1324,7 @@ struct client::impl final : detail::transport_sink {
 
   void tick() {
     const auto now = steady::now();
+    expire_requests(now);
     if (awaiting_token) {
       if (now - attempt_started >= opt.connect_timeout)
         token_failed("the token provider gave no token within " +
@@ -1123,10 +1373,13 @@ struct client::impl final : detail::transport_sink {
   void serve_never_started() {
     service_thread_id = std::this_thread::get_id();
     running = true;
+    ended = true;
+    end_reason = "stopped before it started";
     drain();
     fail_everything("client stopped before it started");
     close_for_good(false, "stopped before it started");
     running = false;
+    finish();
   }
 
   void serve() {
@@ -1140,7 +1393,12 @@ struct client::impl final : detail::transport_sink {
     lws_context* c = detail::create_client_context(protocols, this, tls, opt.ca_file);
     if (!c) {
       close_for_good(false, "cannot create the network context", errc::connection_failed);
+      ended = true;
+      end_reason = closed_reason;
+      drain();
       fail_everything("client closed");
+      running = false;
+      finish();
       return;
     }
     detail::transport_context tc{c, protocols[0].name, &opt, url, this};
@@ -1182,15 +1440,19 @@ struct client::impl final : detail::transport_sink {
     }
     lws_sul_cancel(&tick_timer.sul);
     lws_sul_cancel(&retry_timer.sul);
+    lws_sul_cancel(&flush_timer.sul);
     lws_context_destroy(ctx);
     ctx = nullptr;
     wire.reset();
     attempt_active = false;
     authenticated = false;  // what the last commands ask for has no connection to go out on
+    ended = true;
+    end_reason = closed_set ? closed_reason : "stopped";
     drain();
     fail_everything("client stopped");
     if (!closed_set) close_for_good(false, "stopped");
     running = false;
+    finish();
   }
 };
 
@@ -1233,6 +1495,8 @@ client::~client() {
     if (m.ctx_ready) lws_cancel_service(m.ctx);
     // A std::thread destroyed joinable (its own thread cannot join it) would std::terminate.
     if (m.thread.joinable()) m.thread.detach();
+    if (m.afterlife.joinable() && m.afterlife.get_id() == std::this_thread::get_id())
+      m.afterlife.detach();
   }
   m.fail_everything("client destroyed");
   m.reg->detach();
@@ -1274,6 +1538,13 @@ void client::stop() {
       ending = std::move(m.thread);
   }
   if (ending.joinable()) ending.join();
+  std::thread after;  // the afterlife (requests made after the end), unless this is it
+  {
+    std::lock_guard<std::mutex> lock(m.cmd_mutex);
+    if (m.afterlife.joinable() && std::this_thread::get_id() != m.afterlife.get_id())
+      after = std::move(m.afterlife);
+  }
+  if (after.joinable()) after.join();
 }
 
 client_state client::state() const {
@@ -1397,20 +1668,24 @@ void client::leave(const std::string& room) {
 }
 
 void client::publish(const event& e,
-                     std::function<void(const publish_ack*, const client_error*)> done) {
-  publish_with_id(e.id.value_or(""), e.room.value_or(""), e.type, e.data, std::move(done), false);
+                     std::function<void(const publish_ack*, const client_error*)> done,
+                     request_options request) {
+  publish_with_id(e.id.value_or(""), e.room.value_or(""), e.type, e.data, std::move(done), false,
+                  request);
 }
 
 void client::publish(const std::string& room, const std::string& type, json data,
-                     std::function<void(const publish_ack*, const client_error*)> done) {
-  publish_with_id("", room, type, std::move(data), std::move(done), false);
+                     std::function<void(const publish_ack*, const client_error*)> done,
+                     request_options request) {
+  publish_with_id("", room, type, std::move(data), std::move(done), false, request);
 }
 
 void client::publish_with_id(const std::string& id, const std::string& room,
                              const std::string& type, json data,
                              std::function<void(const publish_ack*, const client_error*)> done,
-                             bool done_is_internal) {
+                             bool done_is_internal, const request_options& request) {
   impl& m = *impl_;
+  const impl::request_clock clock = m.clock_for(request);
   if (m.current != client_state::connected && m.unsent >= m.opt.offline_queue_max) {
     client_error err = make_error(
         client_error::kind::queue_full,
@@ -1427,18 +1702,29 @@ void client::publish_with_id(const std::string& id, const std::string& room,
     return;
   }
   ++m.unsent;
-  impl::pending_publish p{id.empty() ? make_event_id() : id,
-                          room,
-                          type,
-                          std::move(data),
-                          std::move(done),
-                          0,
-                          {},
-                          done_is_internal};
+  impl::pending_publish p;
+  p.id = id.empty() ? make_event_id() : id;
+  p.room = room;
+  p.type = type;
+  p.data = std::move(data);
+  p.done = std::move(done);
+  p.internal = done_is_internal;
+  p.clock = clock;
   m.post([i = impl_.get(), p = std::move(p)]() mutable {
+    if (i->ended) {
+      --i->unsent;
+      const client_error err = i->closed_error("the event was not sent");
+      i->complete(p, nullptr, &err);
+      return;
+    }
     i->publishes.push_back(std::move(p));
     i->stats.unacknowledged = i->publishes.size();
-    if (i->authenticated) i->send_publish(i->publishes.back());
+    // Behind the flush while it runs, so publish order is kept.
+    if (!i->authenticated) return;
+    if (i->pacing)
+      i->pump();
+    else
+      i->send_publish(i->publishes.back());
   });
 }
 
@@ -1464,7 +1750,7 @@ bool refuse_on_service_thread(client::impl& m, const char* call, std::promise<T>
 }  // namespace
 
 std::future<publish_ack> client::publish(const std::string& room, const std::string& type,
-                                         json data) {
+                                         json data, request_options request) {
   auto promise = std::make_shared<std::promise<publish_ack>>();
   auto f = promise->get_future();
   if (impl_->on_service_thread()) {
@@ -1480,7 +1766,7 @@ std::future<publish_ack> client::publish(const std::string& room, const std::str
         [refused, returned](const publish_ack*, const client_error* err) {
           if (err && !*returned) *refused = *err;
         },
-        true);
+        true, request);
     *returned = true;
     promise->set_exception(std::make_exception_ptr(request_error(
         *refused ? **refused
@@ -1499,7 +1785,7 @@ std::future<publish_ack> client::publish(const std::string& room, const std::str
         else
           promise->set_exception(std::make_exception_ptr(request_error(*err)));
       },
-      true);
+      true, request);
   return f;
 }
 
@@ -1511,56 +1797,68 @@ void client::typing(const std::string& room, bool is_typing) {
   });
 }
 
+namespace {
+
+// A request made after the client closed for good, or while it is not connected.
+template <class T>
+bool refuse_unconnected(client::impl& m, std::promise<T>& promise) {
+  if (m.ended) {
+    promise.set_exception(
+        std::make_exception_ptr(request_error(m.closed_error("nothing was sent"))));
+    return true;
+  }
+  if (m.authenticated) return false;
+  promise.set_exception(std::make_exception_ptr(
+      request_error(make_error(client_error::kind::connection, "not connected"))));
+  return true;
+}
+
+}  // namespace
+
 std::future<history_result> client::history(const std::string& room, const json& since,
-                                            const json& until, std::size_t limit) {
+                                            const json& until, std::size_t limit,
+                                            request_options request) {
   auto promise = std::make_shared<std::promise<history_result>>();
   auto f = promise->get_future();
+  const auto clock = impl_->clock_for(request);
   if (refuse_on_service_thread(*impl_, "history()", *promise)) return f;
-  impl_->post([i = impl_.get(), room, since, until, limit, promise] {
-    if (!i->authenticated) {
-      promise->set_exception(std::make_exception_ptr(
-          request_error(make_error(client_error::kind::connection, "not connected"))));
-      return;
-    }
+  impl_->post([i = impl_.get(), room, since, until, limit, promise, clock] {
+    if (refuse_unconnected(*i, *promise)) return;
     const std::string ref = i->new_ref('h');
     json data = {{"room", room}, {"limit", limit}};
     if (!since.is_null()) data["since"] = since;
     if (!until.is_null()) data["until"] = until;
     i->histories[ref].promise = std::move(*promise);
+    i->histories[ref].clock = clock;
     i->send_frame(json{{"type", "HISTORY"}, {"ref", ref}, {"data", data}});
   });
   return f;
 }
 
-std::future<std::vector<presence_entry>> client::presence(const std::string& room) {
+std::future<std::vector<presence_entry>> client::presence(const std::string& room,
+                                                          request_options request) {
   auto promise = std::make_shared<std::promise<std::vector<presence_entry>>>();
   auto f = promise->get_future();
+  const auto clock = impl_->clock_for(request);
   if (refuse_on_service_thread(*impl_, "presence()", *promise)) return f;
-  impl_->post([i = impl_.get(), room, promise] {
-    if (!i->authenticated) {
-      promise->set_exception(std::make_exception_ptr(
-          request_error(make_error(client_error::kind::connection, "not connected"))));
-      return;
-    }
+  impl_->post([i = impl_.get(), room, promise, clock] {
+    if (refuse_unconnected(*i, *promise)) return;
     const std::string ref = i->new_ref('w');
-    i->presences[ref] = std::move(*promise);
+    i->presences[ref] = client::impl::pending_presence{std::move(*promise), clock};
     i->send_frame(json{{"type", "PRESENCE"}, {"ref", ref}, {"data", {{"room", room}}}});
   });
   return f;
 }
 
-std::future<std::chrono::microseconds> client::ping() {
+std::future<std::chrono::microseconds> client::ping(request_options request) {
   auto promise = std::make_shared<std::promise<std::chrono::microseconds>>();
   auto f = promise->get_future();
+  const auto clock = impl_->clock_for(request);
   if (refuse_on_service_thread(*impl_, "ping()", *promise)) return f;
-  impl_->post([i = impl_.get(), promise] {
-    if (!i->authenticated) {
-      promise->set_exception(std::make_exception_ptr(
-          request_error(make_error(client_error::kind::connection, "not connected"))));
-      return;
-    }
+  impl_->post([i = impl_.get(), promise, clock] {
+    if (refuse_unconnected(*i, *promise)) return;
     const std::string ref = i->new_ref('q');
-    i->pings.emplace(ref, std::make_pair(std::move(*promise), steady::now()));
+    i->pings.emplace(ref, client::impl::pending_ping{std::move(*promise), steady::now(), clock});
     i->send_frame(json{{"type", "PING"}, {"ref", ref}});
   });
   return f;

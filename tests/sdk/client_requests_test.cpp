@@ -545,3 +545,207 @@ TEST_CASE("client_public_methods_are_safe_from_many_threads_at_once", "[sdk][cli
         static_cast<std::size_t>(threads * rounds));
   CHECK(c.state() == client_state::connected);
 }
+
+// --- every request ends (issue 13) ---------------------------------------------------------------
+
+namespace {
+
+// A server whose limit a few hundred messages meet: `per_second`, bucket `burst`.
+rtev::server_config rate_limited_config(double per_second, double burst) {
+  rtev::server_config cfg = rtev::test::test_config();
+  cfg.rate_limit = per_second;
+  cfg.rate_burst = burst;
+  return cfg;
+}
+
+}  // namespace
+
+TEST_CASE("client_publishes_over_the_rate_limit_all_complete", "[sdk][client][publish][rate]") {
+  // 130 publishes without waiting against 100/s: the server refuses what its bucket cannot
+  // take with rate_limited, naming the request's ref, and every future ends — none pending.
+  rtev::test::local_server srv(rate_limited_config(100, 100));
+  rtev::client c(options_for(srv.get().url()));
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  std::vector<std::future<rtev::publish_ack>> fs;
+  for (int i = 0; i < 130; ++i) fs.push_back(c.publish("r", "note", {{"n", i}}));
+  std::size_t acknowledged = 0, limited = 0;
+  for (auto& f : fs) {
+    REQUIRE(is_ready(f));
+    const auto err = failure_of(f);
+    if (!err) {
+      ++acknowledged;
+      continue;
+    }
+    CHECK(err->what == rtev::client_error::kind::server);
+    CHECK(err->code == "rate_limited");
+    ++limited;
+  }
+  CHECK(acknowledged + limited == 130);
+  CHECK(acknowledged >= 90);  // the bucket's 100, less what else the client sent
+  CHECK(limited > 0);
+  CHECK(rtev::test::fetch_history(srv.port(), "r").size() == acknowledged);
+  CHECK(c.state() == client_state::connected);
+}
+
+TEST_CASE("client_offline_queue_flush_paces_itself_under_the_servers_limit",
+          "[sdk][client][publish][rate]") {
+  // 20/s with a bucket of 10: a queue of 40 sent at once would have 30 refused. The flush
+  // paces itself under the limit the server announced, and keeps publish order — also for
+  // publishes made while it runs.
+  rtev::test::local_server srv(rate_limited_config(20, 10));
+  rtev::test::tcp_proxy proxy(srv.port());
+  recorder<rtev::state_info> states;
+  rtev::client_options opt = options_for(proxy.ws_url());
+  rtev::client c(opt);
+  auto s1 = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  REQUIRE(c.ping().get().count() >= 0);
+  proxy.freeze();
+  proxy.cut();
+  REQUIRE(wait_state(states, client_state::reconnecting));
+
+  std::vector<std::future<rtev::publish_ack>> fs;
+  for (int i = 0; i < 40; ++i) fs.push_back(c.publish("q", "note", {{"n", i}}));
+  proxy.thaw();
+  REQUIRE(wait_state(states, client_state::connected, 2));
+  // Made while the flush is still running (it takes over a second): they go behind it.
+  for (int i = 40; i < 45; ++i) fs.push_back(c.publish("q", "note", {{"n", i}}));
+
+  for (auto& f : fs) {
+    REQUIRE(is_ready(f));
+    const auto err = failure_of(f);
+    CHECK_FALSE(err);
+  }
+  const auto stored = rtev::test::fetch_history(srv.port(), "q");
+  REQUIRE(stored.size() == 45);
+  for (std::size_t i = 0; i < stored.size(); ++i) {
+    CHECK(stored[i].at("data") == json{{"n", static_cast<int>(i)}});
+    if (i > 0) CHECK(seq_of(stored[i]) > seq_of(stored[i - 1]));
+  }
+  CHECK(c.state() == client_state::connected);
+}
+
+TEST_CASE("client_requests_after_closing_for_good_complete_at_once", "[sdk][client][closed]") {
+  rtev::test::local_server srv;
+  rtev::client_options opt;
+  std::string why;
+  SECTION("stopped") {
+    opt = options_for(srv.get().url());
+    why = "stopped";
+  }
+  SECTION("closed because the URL is not an rtev server") {
+    opt = options_for("ws://127.0.0.1:" + std::to_string(srv.port()) + "/not-a-websocket-path");
+    why = "not an rtev server";
+  }
+  rtev::client c(opt);
+  c.start();
+  if (why == "stopped") {
+    REQUIRE(is_ready(c.connected()));
+    c.stop();
+  }
+  REQUIRE(is_ready(c.closed()));
+
+  auto check = [&](auto& f) {
+    REQUIRE(is_ready(f, 2s));
+    const auto err = failure_of(f);
+    REQUIRE(err);
+    CHECK(err->what == rtev::client_error::kind::connection);
+    CHECK(err->message.find(why) != std::string::npos);
+  };
+  auto p = c.publish("r", "note", {{"n", 1}});
+  check(p);
+  auto h = c.history("r");
+  check(h);
+  auto w = c.presence("r");
+  check(w);
+  auto q = c.ping();
+  check(q);
+  std::promise<rtev::client_error> called;
+  c.publish("r", "note", {{"n", 2}}, [&](const rtev::publish_ack*, const rtev::client_error* e) {
+    called.set_value(e ? *e : rtev::client_error{});
+  });
+  auto cf = called.get_future();
+  REQUIRE(is_ready(cf, 2s));
+  CHECK(cf.get().message.find(why) != std::string::npos);
+}
+
+TEST_CASE("client_requests_time_out_when_the_server_never_answers", "[sdk][client][timeout]") {
+  rtev::test::local_server srv;
+  rtev::test::tcp_proxy proxy(srv.port());
+  recorder<rtev::state_info> states;
+  recorder<rtev::event> events;
+  rtev::client_options opt = options_for(proxy.ws_url());
+  opt.request_timeout = 1s;
+  rtev::client c(opt);
+  auto s1 = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  auto s2 = c.on("*", [&](const rtev::event& e) { events.add(e); });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  REQUIRE(c.ping().get().count() >= 0);
+
+  auto timed_out = [](auto& f, const std::string& op) {
+    REQUIRE(is_ready(f));
+    const auto err = failure_of(f);
+    REQUIRE(err);
+    CHECK(err->what == rtev::client_error::kind::timeout);
+    CHECK(err->code == "timeout");
+    CHECK(err->op == op);
+    return err ? err->message : std::string();
+  };
+
+  SECTION("requests the server never hears time out with code timeout; late answers are ignored") {
+    proxy.freeze(rtev::test::tcp_proxy::direction::to_target);
+    const auto t0 = steady::now();
+    auto p = c.publish("r", "note", {{"n", 1}});
+    auto h = c.history("r");
+    auto w = c.presence("r");
+    auto q = c.ping();
+    CHECK(timed_out(p, "PUBLISH").find("the server may still have stored it") != std::string::npos);
+    timed_out(h, "HISTORY");
+    timed_out(w, "PRESENCE");
+    timed_out(q, "PING");
+    CHECK(steady::now() - t0 >= 1s);
+    // The link comes back: the server gets all four and answers; the answers are ignored (the
+    // history page is not delivered as live events) and the connection stays up.
+    proxy.thaw();
+    REQUIRE(c.ping().get().count() >= 0);
+    CHECK(rtev::test::fetch_history(srv.port(), "r").size() == 1);
+    CHECK(events.size() == 0);
+    CHECK(c.state() == client_state::connected);
+    CHECK(c.publish("r", "note", {{"n", 2}}).get().seq > 0);
+  }
+  SECTION("a per-call time-out overrides the client's") {
+    proxy.freeze(rtev::test::tcp_proxy::direction::to_target);
+    auto slow = c.ping();
+    auto fast = c.ping(rtev::request_options{100ms});
+    std::promise<rtev::client_error> called;
+    c.publish(
+        "r", "note", {{"n", 1}},
+        [&](const rtev::publish_ack*, const rtev::client_error* e) {
+          called.set_value(e ? *e : rtev::client_error{});
+        },
+        rtev::request_options{100ms});
+    auto cf = called.get_future();
+    REQUIRE(is_ready(fast, 600ms));
+    timed_out(fast, "PING");
+    REQUIRE(is_ready(cf, 600ms));
+    CHECK(cf.get().what == rtev::client_error::kind::timeout);
+    CHECK_FALSE(is_ready(slow, 0ms));
+    timed_out(slow, "PING");
+    CHECK_THROWS_AS(c.ping(rtev::request_options{0ms}), rtev::config_error);
+  }
+  SECTION("a publish queued offline counts its time-out from the call") {
+    proxy.freeze();
+    proxy.cut();
+    REQUIRE(wait_state(states, client_state::reconnecting));
+    auto p = c.publish("r", "note", {{"n", 1}}, rtev::request_options{100ms});
+    CHECK(timed_out(p, "PUBLISH").find("never sent") != std::string::npos);
+    CHECK(c.state() != client_state::connected);
+    proxy.thaw();
+    REQUIRE(wait_state(states, client_state::connected, 2));
+    REQUIRE(c.ping().get().count() >= 0);
+    CHECK(rtev::test::fetch_history(srv.port(), "r").empty());
+  }
+}

@@ -69,6 +69,8 @@ TEST_CASE("client_error_ec_comes_from_the_server_code_or_the_kind", "[sdk][errc]
   CHECK(ec_of(kind::decode) == errc::decode_failed);
   CHECK(ec_of(kind::handler) == errc::handler_failed);
   CHECK(ec_of(kind::protocol) == errc::protocol_error);
+  CHECK(ec_of(kind::timeout) == errc::timeout);
+  CHECK(ec_of(kind::timeout, "timeout") == errc::timeout);
   // A std::error_code compares with the enum directly, and carries the message.
   const std::error_code ec = ec_of(kind::server, "rate_limited");
   CHECK(ec.message() == "over the server's rate limit");
@@ -77,6 +79,7 @@ TEST_CASE("client_error_ec_comes_from_the_server_code_or_the_kind", "[sdk][errc]
 TEST_CASE("every_public_enum_has_a_to_string", "[sdk][errc]") {
   CHECK(rtev::to_string(rtev::client_error::kind::would_deadlock) == "would_deadlock");
   CHECK(rtev::to_string(rtev::client_error::kind::connection) == "connection");
+  CHECK(rtev::to_string(rtev::client_error::kind::timeout) == "timeout");
   CHECK(rtev::to_string(rtev::client_state::reconnecting) == "reconnecting");
   CHECK(rtev::to_string(rtev::wire_protocol::socketio) == "socketio");
   CHECK(rtev::to_string(errc::not_rtev_server) == "not_rtev_server");

@@ -149,6 +149,9 @@ struct client_error {
     /// a future-returning call (publish, history, presence, ping) made on the client's service
     /// thread — inside a handler — where waiting for the future would deadlock: not sent
     would_deadlock,
+    /// no answer within the request's time-out (code "timeout"); a later answer is ignored.
+    /// A publish that timed out may still have been stored by the server.
+    timeout,
   };
   kind what = kind::protocol;
   std::string code;  ///< server error code, when what == server
@@ -160,7 +163,8 @@ struct client_error {
   /// stopped, queue_full, would_deadlock, decode_failed, handler_failed, protocol_error, …).
   std::error_code ec() const;
 };
-/// "handler", "decode", "server", "connection", "queue_full", "protocol", "would_deadlock".
+/// "handler", "decode", "server", "connection", "queue_full", "protocol", "would_deadlock",
+/// "timeout".
 std::string_view to_string(client_error::kind k);
 
 /// The exception a future holds when its request failed.
@@ -186,6 +190,14 @@ struct history_result {
 struct presence_entry {
   std::string user_id;
   std::uint64_t connections = 0;
+};
+
+/// Per-call settings of a request (publish, history, presence, ping).
+struct request_options {
+  /// How long the request may take, counted from the call — for a publish also the time it
+  /// waits in the offline queue; unset: client_options::request_timeout. It then fails with
+  /// kind timeout (code "timeout"). Must be positive.
+  std::optional<std::chrono::milliseconds> timeout;
 };
 
 /// What the client speaks on the wire (docs/protocol.md, "Foreign protocols").
@@ -289,6 +301,11 @@ struct client_options {
   std::map<std::string, nlohmann::json> room_since;
   bool reconnect = true;                 ///< false: the first disconnect closes the client
   std::size_t offline_queue_max = 1000;  ///< publishes held while disconnected
+  /// How long a request (publish, history, presence, ping) may take, counted from the call,
+  /// unless the call says otherwise (request_options): then it fails with kind timeout. 30 s
+  /// is more than a reconnect with the default backoff takes after a short outage, so a
+  /// publish made offline survives it; a longer outage fails it rather than hold it unseen.
+  std::chrono::milliseconds request_timeout{30000};
   /// Announce this connection in presence. false — for a client that only publishes — asks
   /// the server not to count it (no user_online/user_offline, not listed by PRESENCE): rtev
   /// and SSE add `presence=false` to the connect URL's query, Socket.IO puts `"presence":
@@ -407,16 +424,22 @@ class client {
 
   /// Publish to a room (or "" for a broadcast). Carries a client-generated id, so a publish
   /// retried across a reconnect is stored once. While disconnected it waits in the offline
-  /// queue; a full queue fails at once (kind queue_full).
+  /// queue; a full queue fails at once (kind queue_full). Every publish ends: acknowledged,
+  /// refused by the server (kind server, with its code), failed (kind connection: the client
+  /// closed for good — at once when it already had), or timed out (kind timeout, after
+  /// `request.timeout` or client_options::request_timeout from the call).
   std::future<publish_ack> publish(const std::string& room, const std::string& type,
-                                   nlohmann::json data);
+                                   nlohmann::json data, request_options request = {});
   void publish(const std::string& room, const std::string& type, nlohmann::json data,
-               std::function<void(const publish_ack*, const client_error*)> done);
+               std::function<void(const publish_ack*, const client_error*)> done,
+               request_options request = {});
   template <class T>
-  std::future<publish_ack> publish(const std::string& room, const T& typed);
+  std::future<publish_ack> publish(const std::string& room, const T& typed,
+                                   request_options request = {});
   /// Publish an envelope: its room (none: broadcast), type, data, and its id if set (else a
   /// new one). Timestamp, timezone and seq are the server's to assign.
-  void publish(const event& e, std::function<void(const publish_ack*, const client_error*)> done);
+  void publish(const event& e, std::function<void(const publish_ack*, const client_error*)> done,
+               request_options request = {});
 
   /// Typing indicator for a room (not stored). Dropped while disconnected.
   void typing(const std::string& room, bool is_typing);
@@ -424,12 +447,13 @@ class client {
   std::future<history_result> history(const std::string& room,
                                       const nlohmann::json& since = nullptr,
                                       const nlohmann::json& until = nullptr,
-                                      std::size_t limit = 100);
+                                      std::size_t limit = 100, request_options request = {});
   /// Who is in a room now (PRESENCE; rtev servers only). The future fails with request_error
   /// when the server refuses (a room the token may not join) or the connection is lost.
-  std::future<std::vector<presence_entry>> presence(const std::string& room);
+  std::future<std::vector<presence_entry>> presence(const std::string& room,
+                                                    request_options request = {});
   /// Round trip of an application-level PING.
-  std::future<std::chrono::microseconds> ping();
+  std::future<std::chrono::microseconds> ping(request_options request = {});
 
   struct impl;
 
@@ -437,7 +461,7 @@ class client {
   void publish_with_id(const std::string& id, const std::string& room, const std::string& type,
                        nlohmann::json data,
                        std::function<void(const publish_ack*, const client_error*)> done,
-                       bool done_is_internal);
+                       bool done_is_internal, const request_options& request);
   subscription on_decoded(std::string type, std::function<void(const event&)> handler);
   std::shared_ptr<impl> impl_;
 };
@@ -452,9 +476,10 @@ subscription client::on(F&& handler) {
 }
 
 template <class T>
-std::future<publish_ack> client::publish(const std::string& room, const T& typed) {
+std::future<publish_ack> client::publish(const std::string& room, const T& typed,
+                                         request_options request) {
   static_assert(is_catalog_event_v<T>, "client.publish: T must be an event from rtev/events.hpp");
-  return publish(room, std::string(event_traits<T>::name), encode(typed));
+  return publish(room, std::string(event_traits<T>::name), encode(typed), request);
 }
 
 }  // namespace rtev
