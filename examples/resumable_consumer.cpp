@@ -31,7 +31,9 @@ int main(int argc, char** argv) {
     cv.notify_all();
   });
   auto gaps = client.on_gap([](const rtev::gap_info& g) {
-    std::cout << "gap in " << g.room << " after seq " << g.after_seq
+    // After a store change (epoch_changed) seqs start over: previous_seq is of the old store.
+    std::cout << "gap in " << g.room << " after seq "
+              << (g.epoch_changed ? g.previous_seq : g.after_seq)
               << (g.epoch_changed ? " (the server's store changed)" : " (history pruned)")
               << std::endl;
   });

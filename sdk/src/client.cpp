@@ -480,6 +480,11 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
   std::map<std::string, std::string> subscribe_refs;  // ref → pattern
   // ref → the recovery point it resumed from (none: a first subscription)
   std::map<std::string, std::optional<std::uint64_t>> subscribe_since;
+  // Patterns restarted from 0 of a new store (epoch change), until their resubscription is
+  // sent; then the refs of those resubscriptions: their `recovered: false` (the new store has
+  // pruned) is the epoch gap already reported, not a second one.
+  std::set<std::string> epoch_restarts;
+  std::set<std::string> epoch_restart_refs;
   std::set<std::string> initial_since_used;
   std::optional<std::string> epoch;
   std::string user_id;
@@ -829,6 +834,7 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
     }
     const std::string ref = new_ref('s');
     subscribe_refs[ref] = pattern;
+    if (epoch_restarts.erase(pattern)) epoch_restart_refs.insert(ref);
     subscribe_since[ref] =
         opt.recover && it != pattern_seq.end() ? std::optional(it->second) : std::nullopt;
     send_frame(json{{"type", "SUBSCRIBE"}, {"ref", ref}, {"data", data}});
@@ -854,11 +860,30 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
     user_id = d.value("user_id", "");
     const std::string new_epoch = d.value("epoch", "");
     if (epoch && !new_epoch.empty() && *epoch != new_epoch) {
-      // A different store: nothing we hold continues it. Tell the application, start afresh.
-      for (const auto& [pattern, seq] : pattern_seq)
-        report_gap(gap_info{pattern, seq, d.value("last_seq", std::uint64_t{0}), true});
-      pattern_seq.clear();
+      // A different store: no seq we hold means anything in it. Every room with a recovery
+      // point resumes from the new store's beginning (since 0: its events are replayed, none
+      // missed) and the dedupe state starts afresh (it numbers from 1 again). The application
+      // is told once per room, before any event of the new store — unless the room's point
+      // was 0 (the old store had no event when it was joined, and none came): nothing to tell.
+      std::vector<gap_info> gaps;
+      epoch_restarts.clear();
+      for (auto& [pattern, seq] : pattern_seq) {
+        if (seq != 0) {
+          gap_info g;
+          g.room = pattern;
+          g.server_last_seq = d.value("last_seq", std::uint64_t{0});
+          g.epoch_changed = true;
+          g.epoch = new_epoch;
+          g.previous_epoch = *epoch;
+          g.previous_seq = seq;
+          gaps.push_back(std::move(g));
+        }
+        seq = 0;
+        epoch_restarts.insert(pattern);
+      }
       room_seq.clear();
+      epoch = new_epoch;  // handlers below see the state the resubscriptions will use
+      for (auto& g : gaps) report_gap(std::move(g));
     }
     if (!new_epoch.empty()) epoch = new_epoch;
     backoff.connected();
@@ -903,14 +928,26 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
       const std::optional<std::uint64_t> since = subscribe_since[ref];
       subscribe_refs.erase(it);
       subscribe_since.erase(ref);
+      const bool epoch_restart = epoch_restart_refs.erase(ref) > 0;
       initial_since_used.insert(pattern);
       const std::uint64_t last = d.value("last_seq", std::uint64_t{0});
-      if (!d.value("recovered", true) && since) report_gap(gap_info{pattern, *since, last, false});
+      const std::uint64_t replayed = d.value("replayed", std::uint64_t{0});
+      // Not a gap: a restart in a new store (its epoch notice was given), or a room that never
+      // had an event (recovery point 0, nothing replayed) — the server's `recovered: false`
+      // there only says that its retention has pruned something, in whatever room.
+      if (!d.value("recovered", true) && since && !epoch_restart &&
+          (*since != 0 || replayed != 0)) {
+        gap_info g;
+        g.room = pattern;
+        g.after_seq = *since;
+        g.server_last_seq = last;
+        g.epoch = epoch.value_or("");
+        report_gap(std::move(g));
+      }
       // Everything of this pattern up to the server's frontier has now been delivered.
       auto& seq = pattern_seq[pattern];
       seq = std::max(seq, last);
-      report_joined(join_info{pattern, d.value("replayed", std::uint64_t{0}),
-                              d.value("recovered", true), last});
+      report_joined(join_info{pattern, replayed, d.value("recovered", true), last});
       return;
     }
     if (op == "PUBLISH") {
@@ -1129,6 +1166,7 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
     lws_sul_cancel(&flush_timer.sul);
     subscribe_refs.clear();
     subscribe_since.clear();
+    epoch_restart_refs.clear();
     if (stop_flag) return;
     const bool not_here = end.final && !connected_set;
     final_answers = not_here ? final_answers + 1 : 0;

@@ -277,6 +277,9 @@ void socketio_transport::report_authenticated(const json& d) {
         break;
       }
     if (d.contains("epoch") && d["epoch"].is_string()) data["epoch"] = d["epoch"];
+    // The store's frontier, for the gap notice of an epoch change (gap_info::server_last_seq).
+    if (d.contains("last_seq") && d["last_seq"].is_number_unsigned())
+      data["last_seq"] = d["last_seq"];
     if (d.contains("roles") && d["roles"].is_array()) data["roles"] = d["roles"];
     if (d.contains("rate_limit") && d["rate_limit"].is_object())
       data["rate_limit"] = d["rate_limit"];

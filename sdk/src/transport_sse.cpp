@@ -253,6 +253,10 @@ class sse_transport final : public transport {
         params.push_back("since=" + query_encode(opt_.since.get<std::string>()));
     }
     if (!opt_.presence && !query_has(path, "presence")) params.push_back("presence=false");
+    // Which store the Last-Event-ID is a seq of: rtev serve resumes another store from its
+    // beginning instead of after that seq (docs/protocol.md §6).
+    if (!epoch_.empty() && !parser_.last_event_id().empty() && !query_has(path, "epoch"))
+      params.push_back("epoch=" + query_encode(epoch_));
     for (const auto& p : params) {
       path += path.find('?') == std::string::npos ? '?' : '&';
       path += p;
@@ -267,7 +271,7 @@ class sse_transport final : public transport {
     req.stream = true;
     req.timeout = opt_.connect_timeout;  // until the response head (a reopen has no other)
     req.insecure = opt_.insecure;
-    req.capture = {"content-type"};
+    req.capture = {"content-type", "rtev-epoch", "rtev-last-seq"};
     req.headers.emplace_back("Accept", "text/event-stream");
     // lws 4.1 writes "Pragma: no-cache" and "Cache-Control: no-cache" on every client request.
     if (!token_.empty()) req.headers.emplace_back("Authorization", "Bearer " + token_);
@@ -295,10 +299,16 @@ class sse_transport final : public transport {
       const bool first = !open_;
       open_ = true;
       reopening_ = false;
-      if (first) {
-        c_.sink->on_message(
-            json{{"type", "authenticated"}, {"data", {{"user_id", ""}, {"anonymous", true}}}});
+      // rtev serve names its store: the client's epoch handling (a new store: gap notices,
+      // the dedupe state reset) works as for the other protocols.
+      json data = {{"user_id", ""}, {"anonymous", true}};
+      if (const std::string* e = h.header("rtev-epoch"); e && !e->empty()) {
+        epoch_ = *e;
+        data["epoch"] = *e;
+        if (const std::string* l = h.header("rtev-last-seq"))
+          data["last_seq"] = std::strtoull(l->c_str(), nullptr, 10);
       }
+      if (first) c_.sink->on_message(json{{"type", "authenticated"}, {"data", std::move(data)}});
       settle_joins(nullptr);
       return !ended_;
     }
@@ -622,6 +632,9 @@ class sse_transport final : public transport {
   std::list<std::unique_ptr<http_exchange>> posts_;  // the one in flight (and finished ones)
   std::deque<std::pair<std::unique_ptr<http_exchange>, http_request>> waiting_posts_;
   sse_parser parser_;
+  // The epoch (rtev serve's `rtev-epoch` header) of the stream the last event id came from;
+  // empty: the server names none.
+  std::string epoch_;
   std::string token_;
   std::set<std::string> rooms_;  // in the stream URL (options' rooms, then joins and leaves)
   std::vector<std::pair<json, std::string>> pending_joins_;  // (ref, room) awaiting a reopen

@@ -63,6 +63,8 @@ int server::impl::sse_start(lws* wsi, session& s) {
   std::optional<std::string> since = req.param("since");
   std::string last_id = custom_header(wsi, "last-event-id:");
   if (!last_id.empty()) since = last_id;  // a reconnecting EventSource
+  // The store the client's position came from (rtev's SDK sends it with Last-Event-ID).
+  const std::optional<std::string> since_epoch = req.param("epoch");
   const auto named = req.param("named");
   std::optional<http_response> refused;
   try {
@@ -72,6 +74,9 @@ int server::impl::sse_start(lws* wsi, session& s) {
     require_names("types", types, name_kind::type_pattern);
     std::optional<since_point> start;
     if (since) start = parse_since(json(*since), hub->timezone());
+    // A seq of another store says nothing about this one (it numbers from 1 again): resume
+    // from this store's beginning, so none of its events is missed.
+    if (start && start->seq && since_epoch && *since_epoch != hub->epoch()) start->seq = 0;
     // ?types= applies to every event the stream would get, broadcasts included.
     if (!types.empty())
       c.codec.accepts = [types = std::move(types)](const shared_event& e) {
@@ -92,10 +97,20 @@ int server::impl::sse_start(lws* wsi, session& s) {
   }
   unsigned char buf[LWS_PRE + 1024];
   unsigned char *start = &buf[LWS_PRE], *p = start, *end = &buf[sizeof(buf) - 1];
+  // The store's epoch and frontier, as a WebSocket client learns them from `authenticated`: a
+  // client that reconnects to another store can tell (docs/protocol.md §6).
+  const std::string& epoch = hub->epoch();
+  const std::string frontier = std::to_string(hub->frontier());
   if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "text/event-stream",
                                   LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
       lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>("cache-control:"),
                                   reinterpret_cast<const unsigned char*>("no-cache"), 8, &p, end) ||
+      lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>("rtev-epoch:"),
+                                  reinterpret_cast<const unsigned char*>(epoch.data()),
+                                  static_cast<int>(epoch.size()), &p, end) ||
+      lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>("rtev-last-seq:"),
+                                  reinterpret_cast<const unsigned char*>(frontier.data()),
+                                  static_cast<int>(frontier.size()), &p, end) ||
       add_cors(wsi, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end))
     return 1;
   // What lws_http_mark_sse() does for HTTP/1 — free the header table, no time-out — without

@@ -20,6 +20,7 @@
 #include "rtev/client.hpp"
 #include "rtev/server/server.hpp"
 #include "tests/sdk/client_recorder.hpp"
+#include "tests/support/http_client.hpp"
 #include "tests/support/local_server.hpp"
 #include "tests/support/rtev_client.hpp"
 #include "tests/support/tcp_proxy.hpp"
@@ -74,6 +75,40 @@ json note(const std::string& room, int n) {
 
 std::uint64_t seq_of(const json& reply) {
   return reply.at("seq").get<std::uint64_t>();
+}
+
+// The epoch of a server's store (GET /health).
+std::string epoch_of(std::uint16_t port) {
+  return rtev::test::http_get(port, "/health")
+      .json()
+      .at("services")
+      .at("history")
+      .at("epoch")
+      .get<std::string>();
+}
+
+// Options for a client of rtev serve on `port` speaking `p`. Socket.IO goes WebSocket-only: one
+// connection per attempt, which the proxy's cut ends (SSE has one stream per attempt).
+rtev::client_options options_over(rtev::wire_protocol p, std::uint16_t port) {
+  const std::string host = "127.0.0.1:" + std::to_string(port);
+  std::string url = "http://" + host;
+  if (p == rtev::wire_protocol::rtev) url = "ws://" + host + "/events/ws/connect";
+  if (p == rtev::wire_protocol::sse) url += "/api/events";
+  rtev::client_options o = options_for(url);
+  o.protocol = p;
+  o.socketio.websocket_only = true;
+  return o;
+}
+
+// Moves a client behind `proxy` to the server on `port` while it hears nothing: the link is
+// frozen, `meanwhile` runs, then new connections go to `port` and the old one is cut.
+template <class F>
+void move_to(rtev::test::tcp_proxy& proxy, std::uint16_t port, F&& meanwhile) {
+  proxy.freeze();
+  meanwhile();
+  proxy.retarget(port);
+  proxy.cut();
+  proxy.thaw();
 }
 
 }  // namespace
@@ -328,7 +363,8 @@ TEST_CASE("client_reports_a_gap_with_epoch_changed_when_the_server_store_is_repl
   for (const auto& g : gaps.values()) {
     if (g.room != "e") continue;
     CHECK(g.epoch_changed);
-    CHECK(g.after_seq == last_seen);
+    CHECK(g.after_seq == 0);  // nothing of the new store; the old position is previous_seq
+    CHECK(g.previous_seq == last_seen);
   }
 
   // The new store numbers from 1 again: its events are new, not duplicates to drop.
@@ -449,4 +485,152 @@ TEST_CASE("client_resends_the_initial_since_when_the_first_subscribe_went_unansw
     return !s.empty() && s.back() == live;
   }));
   CHECK(seqs_in(events.values(), "late") == std::vector<std::uint64_t>{before, between, live});
+}
+
+// Issue 13: after an epoch change the client resubscribed live only, so what the new store took
+// while it was away was never delivered, and the gap notice named a seq of the old store.
+TEST_CASE("client_replays_the_new_store_after_an_epoch_change_and_says_so_once",
+          "[sdk][client][recovery]") {
+  const auto proto =
+      GENERATE(rtev::wire_protocol::rtev, rtev::wire_protocol::socketio, rtev::wire_protocol::sse);
+  INFO("protocol " << rtev::to_string(proto));
+  rtev::test::local_server old_store, new_store;  // ":memory:" each: two epochs
+  const std::string old_epoch = epoch_of(old_store.port());
+  const std::string new_epoch = epoch_of(new_store.port());
+  REQUIRE(old_epoch != new_epoch);
+  rtev::test::tcp_proxy proxy(old_store.port());
+
+  recorder<rtev::event> events;
+  // Each gap notice with how many events of room "e" had been delivered when it came.
+  recorder<std::pair<rtev::gap_info, std::size_t>> gaps;
+  recorder<rtev::state_info> states;
+  recorder<rtev::join_info> joins;
+  rtev::client_options opt = options_over(proto, proxy.port());
+  opt.rooms = {"e"};
+  rtev::client c(opt);
+  auto s1 = c.on("*", [&](const rtev::event& e) { events.add(e); });
+  auto s2 = c.on_gap([&](const rtev::gap_info& g) {
+    gaps.add({g, seqs_in(events.values(), "e").size()});
+  });
+  auto s3 = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  auto s4 = c.on_joined([&](const rtev::join_info& j) {
+    if (j.room == "e") joins.add(j);
+  });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  REQUIRE(joins.wait_size(1));
+  std::vector<std::uint64_t> old_seqs;
+  for (int i = 0; i < 4; ++i)
+    old_seqs.push_back(seq_of(rtev::test::publish_http(old_store.port(), note("e", i))));
+  REQUIRE(events.wait([&](const auto& v) { return seqs_in(v, "e") == old_seqs; }));
+
+  // While the client hears nothing, the new store takes events of the room.
+  std::vector<std::uint64_t> new_seqs;
+  move_to(proxy, new_store.port(), [&] {
+    for (int i = 0; i < 3; ++i)
+      new_seqs.push_back(seq_of(rtev::test::publish_http(new_store.port(), note("e", 10 + i))));
+  });
+  REQUIRE(new_seqs.back() <= old_seqs.back());  // seqs seen before: new events, not duplicates
+  REQUIRE(wait_state(states, client_state::connected, 2));
+  REQUIRE(joins.wait_size(2));
+  new_seqs.push_back(seq_of(rtev::test::publish_http(new_store.port(), note("e", 13))));  // live
+
+  SECTION("the new store's events are replayed, then live, in order, once") {
+    std::vector<std::uint64_t> expected = old_seqs;
+    expected.insert(expected.end(), new_seqs.begin(), new_seqs.end());
+    CHECK(events.wait([&](const auto& v) { return seqs_in(v, "e").size() >= expected.size(); }));
+    CHECK(seqs_in(events.values(), "e") == expected);
+    if (proto != rtev::wire_protocol::sse) {  // SSE: the stream itself is the subscription
+      const rtev::join_info again = joins.values().at(1);
+      CHECK(again.replayed == 3);
+      CHECK(again.recovered);
+    }
+  }
+
+  SECTION("one gap notice says the store changed, before any event of the new store") {
+    REQUIRE(gaps.wait_size(1));
+    const auto [g, delivered_before] = gaps.values().front();
+    CHECK(g.room == "e");
+    CHECK(g.epoch_changed);
+    CHECK(g.after_seq == 0);  // no seq of the old store presented as one of the new store
+    CHECK(g.previous_seq == old_seqs.back());
+    CHECK(g.previous_epoch == old_epoch);
+    CHECK(g.epoch == new_epoch);
+    CHECK(g.server_last_seq == new_seqs.at(2));  // the new store's frontier when it connected
+    CHECK(delivered_before == old_seqs.size());
+    // The replay's own answer (the new store recovered from 0) adds no second notice.
+    CHECK(events.wait([&](const auto& v) { return seqs_in(v, "e").size() == 8; }));
+    CHECK(gaps.size() == 1);
+  }
+}
+
+// Issue 13: spurious gap notices for a room that never had an event — on an epoch change (its
+// recovery point was 0), and on a reconnect to a server whose retention has pruned other rooms
+// (it answered `recovered: false` to since 0).
+TEST_CASE("client_reports_no_gap_for_a_room_that_never_had_events", "[sdk][client][recovery]") {
+  const auto proto =
+      GENERATE(rtev::wire_protocol::rtev, rtev::wire_protocol::socketio, rtev::wire_protocol::sse);
+  INFO("protocol " << rtev::to_string(proto));
+  rtev::server_config cfg = rtev::test::test_config();
+  cfg.history_max_events = 5;
+  rtev::test::local_server srv(cfg), other_store;
+  rtev::test::tcp_proxy proxy(srv.port());
+
+  recorder<rtev::event> events;
+  recorder<rtev::gap_info> gaps;
+  recorder<rtev::state_info> states;
+  recorder<rtev::join_info> joins;
+  rtev::client_options opt = options_over(proto, proxy.port());
+  opt.rooms = {"quiet", "loud"};
+  rtev::client c(opt);
+  auto s1 = c.on("*", [&](const rtev::event& e) { events.add(e); });
+  auto s2 = c.on_gap([&](const rtev::gap_info& g) { gaps.add(g); });
+  auto s3 = c.on_state([&](const rtev::state_info& s) { states.add(s); });
+  auto s4 = c.on_joined([&](const rtev::join_info& j) {
+    if (j.room == "quiet" || j.room == "loud") joins.add(j);
+  });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  REQUIRE(joins.wait_size(2));
+  for (const auto& j : joins.values()) REQUIRE(j.last_seq == 0);  // the store had no event
+  auto joined_quiet = [&](std::size_t n) {
+    return joins.wait([&](const auto& v) {
+      return std::count_if(v.begin(), v.end(), [](const rtev::join_info& j) {
+               return j.room == "quiet";
+             }) >= static_cast<std::ptrdiff_t>(n);
+    });
+  };
+
+  SECTION("across a reconnect, while retention prunes rooms the client is not in") {
+    json batch = json::array();
+    for (int i = 0; i < 20; ++i) batch.push_back(note("busy", i));
+    rtev::test::publish_http(srv.port(), batch);
+    // Pruning follows each write batch: once this later event is acknowledged, it is done.
+    rtev::test::publish_http(srv.port(), note("elsewhere", 0));
+    const auto kept = rtev::test::fetch_history(srv.port(), "busy");
+    REQUIRE_FALSE(kept.empty());
+    REQUIRE(kept.front().at("seq").get<std::uint64_t>() > 1);  // pruned
+    proxy.cut();
+    REQUIRE(wait_state(states, client_state::connected, 2));
+    REQUIRE(joined_quiet(2));
+    // Still joined: a new event arrives.
+    const auto live = seq_of(rtev::test::publish_http(srv.port(), note("quiet", 0)));
+    REQUIRE(events.wait([&](const auto& v) { return seqs_in(v, "quiet") == std::vector{live}; }));
+    CHECK(gaps.size() == 0);
+  }
+
+  SECTION("across an epoch change: only the room that had events is told") {
+    const auto loud = seq_of(rtev::test::publish_http(srv.port(), note("loud", 0)));
+    REQUIRE(events.wait([&](const auto& v) { return seqs_in(v, "loud") == std::vector{loud}; }));
+    move_to(proxy, other_store.port(), [] {});
+    REQUIRE(wait_state(states, client_state::connected, 2));
+    REQUIRE(joined_quiet(2));
+    REQUIRE(joins.wait_size(4));
+    REQUIRE(gaps.wait_size(1));
+    const auto live = seq_of(rtev::test::publish_http(other_store.port(), note("quiet", 0)));
+    REQUIRE(events.wait([&](const auto& v) { return seqs_in(v, "quiet") == std::vector{live}; }));
+    REQUIRE(gaps.size() == 1);
+    CHECK(gaps.values().front().room == "loud");
+    CHECK(gaps.values().front().epoch_changed);
+  }
 }

@@ -355,10 +355,15 @@ int run_tail(tail_options& o) {
     }
   });
   auto gaps = c.on_gap([&](const gap_info& g) {
-    note(common, "gap in " + g.room + " after seq " + std::to_string(g.after_seq) +
-                     (g.epoch_changed ? ": the server's store changed"
-                                      : ": history no longer reaches back") +
-                     "; events may be missing");
+    // After a store change a seq of the old store means nothing in the new one: say which
+    // store it was of; the new store's events follow from its beginning.
+    note(common,
+         g.epoch_changed
+             ? "gap in " + g.room + ": the server's store changed (the last event seen was seq " +
+                   std::to_string(g.previous_seq) +
+                   " of the old one); replaying the new store's events; events may be missing"
+             : "gap in " + g.room + " after seq " + std::to_string(g.after_seq) +
+                   ": history no longer reaches back; events may be missing");
   });
 
   connect_or_exit(c, common, deadline);

@@ -119,11 +119,33 @@ struct client_metrics {
 
 /// The server could not replay everything a room may have had while the client was away
 /// (history pruned, or the server's store changed): the application may refetch.
+///
+/// History pruned (epoch_changed false): events of `room` after `after_seq`, up to
+/// `server_last_seq`, may be missing; what the server still had was replayed before the notice.
+///
+/// Store changed (epoch_changed true): the server's `epoch` differs, and seqs of the old store
+/// say nothing about the new one (it numbers from 1 again). Reported once per room the client
+/// had a recovery point in, when it reconnects and before any event of the new store; then the
+/// room is resubscribed from the new store's beginning (recover on), so the new store's events
+/// are replayed in order, none missed. What the old store took after the connection was lost
+/// is what may be missing. `after_seq` is 0 (the client has nothing of the new store), the old
+/// position is in `previous_epoch` / `previous_seq`. A room whose recovery point was 0 — the
+/// store had no event when it was joined and none was delivered since — gets no notice.
+///
+/// Runs on the service thread.
 struct gap_info {
   std::string room;
-  std::uint64_t after_seq = 0;        ///< the last seq the client had for that room
-  std::uint64_t server_last_seq = 0;  ///< the server's last seq when it answered
-  bool epoch_changed = false;         ///< the server's store is a different one
+  /// The last seq the client had for that room in the server's current store (epoch_changed:
+  /// 0, the new store's events are replayed from its beginning).
+  std::uint64_t after_seq = 0;
+  /// The server's last seq when it answered (epoch_changed: the new store's, at connect time).
+  std::uint64_t server_last_seq = 0;
+  bool epoch_changed = false;  ///< the server's store is a different one
+  std::string epoch;           ///< the server's epoch now (empty: it announces none)
+  std::string previous_epoch;  ///< epoch_changed: the old store's epoch
+  /// epoch_changed: the last seq the client had for that room in the old store (a seq of that
+  /// store, not of the new one).
+  std::uint64_t previous_seq = 0;
 };
 
 /// What the server acknowledged for a publish.
