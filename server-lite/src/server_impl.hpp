@@ -163,7 +163,8 @@ struct server::impl {
   int ws_established(lws* wsi, session& s);
   int ws_receive(lws* wsi, session& s, const void* in, size_t len);
   int ws_writeable(lws* wsi, session& s);
-  bool write_coalesced(lws* wsi);  // also SSE's and Socket.IO's writers
+  bool write_coalesced(lws* wsi);         // also SSE's and Socket.IO's writers
+  void after_write(lws* wsi, bool more);  // every door's writer
 
   // --- SSE (sse_session.cpp) ------------------------------------------------------------------
 

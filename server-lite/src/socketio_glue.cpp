@@ -60,7 +60,7 @@ int server::impl::sio_ws_writeable(lws* wsi, session& s) {
                      reason.size());
     return -1;
   }
-  if (step.frames.empty()) return 0;
+  if (step.frames.empty()) return 0;  // (after an extra turn: POLLOUT goes off)
   if (step.frames.size() == 1) {
     const frame_ptr& f = step.frames.front();
     if (lws_write(wsi, f->data(), f->size(), LWS_WRITE_TEXT) < static_cast<int>(f->size()))
@@ -70,7 +70,7 @@ int server::impl::sio_ws_writeable(lws* wsi, session& s) {
     for (const frame_ptr& f : step.frames) append_ws_text_frame(coalesced, f->payload());
     if (!write_coalesced(wsi)) return -1;
   }
-  if (step.more) lws_callback_on_writable(wsi);
+  after_write(wsi, step.more);
   return 0;
 }
 

@@ -147,8 +147,12 @@ int server::impl::sse_writeable(lws* wsi, session& s) {
     if (!o) break;
     if (o->event) coalesced.append(o->event->sse_frame(s.sse_named)->payload());
   }
-  if (coalesced.size() > LWS_PRE && !write_coalesced(wsi)) return -1;
-  if (!c->queue.empty()) lws_callback_on_writable(wsi);
+  if (coalesced.size() == LWS_PRE) {  // nothing written (after an extra turn: POLLOUT goes off)
+    if (!c->queue.empty()) lws_callback_on_writable(wsi);
+    return 0;
+  }
+  if (!write_coalesced(wsi)) return -1;
+  after_write(wsi, !c->queue.empty());
   return 0;
 }
 

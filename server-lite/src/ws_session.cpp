@@ -149,7 +149,7 @@ int server::impl::ws_writeable(lws* wsi, session& s) {
     return 0;
   }
   std::optional<outgoing> o = hub->next_outgoing(*c);
-  if (!o) return 0;
+  if (!o) return 0;  // (after an extra turn, after_write: nothing came, POLLOUT goes off)
   frame_ptr f = o->control ? o->control : o->event->ws_frame();
   if (c->queue.empty() || f->size() >= max_coalesced_bytes) {
     // One frame: lws frames it in the headroom, no copy.
@@ -172,8 +172,17 @@ int server::impl::ws_writeable(lws* wsi, session& s) {
     }
     if (!write_coalesced(wsi)) return -1;
   }
-  if (!c->queue.empty() || c->closing) lws_callback_on_writable(wsi);
+  after_write(wsi, !c->queue.empty() || c->closing);
   return 0;
+}
+
+// After a writeable turn that wrote: the next turn if more is due. On epoll, also one turn more
+// when the queue has drained: turning POLLOUT off and on again costs two epoll_ctl calls per
+// drained queue, and libev tells the kernel only about watcher sets that changed between two
+// turns, so if the next event arrives during that turn no call is made (performance.md §7).
+// A turn that finds nothing to write asks for no other, and POLLOUT goes off.
+void server::impl::after_write(lws* wsi, bool more) {
+  if (more || ev) lws_callback_on_writable(wsi);
 }
 
 // Writes `coalesced` after its LWS_PRE headroom as it is; lws keeps what the socket does not
