@@ -300,10 +300,9 @@ std::optional<publish_request> event_request(const event_fields& f) {
   return r;
 }
 
-}  // namespace
-
-std::optional<publish_op> decode_publish_frame(std::string_view text, std::size_t readable) {
-  // One parser per thread: it keeps its buffers from one frame to the next.
+// Starts reading `text` with this thread's parser (it keeps its buffers from one text to the
+// next); false when simdjson refuses it at once. The document is valid until the next call.
+bool start(std::string_view text, std::size_t readable, od::document& doc) {
   thread_local od::parser parser;
   thread_local std::string padded;
   const char* bytes = text.data();
@@ -314,8 +313,14 @@ std::optional<publish_op> decode_publish_frame(std::string_view text, std::size_
     bytes = padded.data();
     readable = padded.size();
   }
+  return !parser.iterate(bytes, text.size(), readable).get(doc);
+}
+
+}  // namespace
+
+std::optional<publish_op> decode_publish_frame(std::string_view text, std::size_t readable) {
   od::document doc;
-  if (parser.iterate(bytes, text.size(), readable).get(doc)) return std::nullopt;
+  if (!start(text, readable, doc)) return std::nullopt;
   frame_fields f;
   if (!read_frame(doc, f) || !f.type_is_publish || !f.has_event || f.ref_left_to_dom)
     return std::nullopt;
@@ -325,6 +330,40 @@ std::optional<publish_op> decode_publish_frame(std::string_view text, std::size_
   op.ref = std::move(f.ref);
   op.events.push_back(std::move(*r));
   return op;
+}
+
+std::optional<publish_body> decode_publish_body(std::string_view text, std::size_t readable) {
+  od::document doc;
+  od::json_type root;
+  if (!start(text, readable, doc) || doc.type().get(root)) return std::nullopt;
+  publish_body body;
+  event_fields f;
+  // An item the DOM path would refuse, or leave for it, ends the reading at once: the DOM
+  // path answers for the whole body.
+  auto take = [&](od::value v, std::size_t depth) {
+    if (read_event(doc, v, depth, f)) return false;
+    auto r = event_request(f);
+    if (r) body.events.push_back(std::move(*r));
+    return r.has_value();
+  };
+  if (root == od::json_type::object) {
+    od::value v;
+    if (doc.get_value().get(v) || !take(v, 1)) return std::nullopt;
+  } else if (root == od::json_type::array) {
+    body.many = true;
+    od::array items;
+    if (doc.get_array().get(items)) return std::nullopt;
+    for (auto item : items) {
+      od::value v;
+      od::json_type t;
+      if (item.get(v) || v.type().get(t) || t != od::json_type::object || !take(v, 2))
+        return std::nullopt;
+    }
+  } else {
+    return std::nullopt;
+  }
+  if (!at_end(doc) || body.events.empty()) return std::nullopt;
+  return body;
 }
 
 }  // namespace rtev::server_lite

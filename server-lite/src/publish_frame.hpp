@@ -1,7 +1,8 @@
 #pragma once
-// publish_frame: a client's PUBLISH operation read with simdjson on demand, without a JSON tree
-// (issue 12; docs/performance.md §6 measured it 10–30× faster than the DOM). The event's `data`
-// is the slice of the client's bytes as sent; the ref is its JSON text.
+// publish_frame: a client's PUBLISH operation (or an HTTP publish body) read with simdjson on
+// demand, without a JSON tree
+// // (issue 12; docs/performance.md §6 measured it 10–30× faster than the DOM). The event's
+// `data` is the slice of the client's bytes as sent; the ref is its JSON text.
 //
 // It only takes what the DOM path (rtev::parse_json, then decode_op in op_decode.cpp) would
 // accept: for another operation, any field it would refuse, any text simdjson refuses, or a
@@ -15,6 +16,7 @@
 #include <cstddef>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "hub_ops.hpp"
 
@@ -29,5 +31,17 @@ inline constexpr std::size_t json_read_padding = 64;
 /// `readable`: how many bytes from text.data() may be read (the buffer's capacity); with less
 /// than text.size() + json_read_padding the text is first copied into a padded buffer.
 std::optional<publish_op> decode_publish_frame(std::string_view text, std::size_t readable = 0);
+
+/// A `POST /api/events` body read the same way.
+struct publish_body {
+  bool many = false;                    ///< the body was an array of events
+  std::vector<publish_request> events;  ///< one per body item
+};
+
+/// `text`, a whole `POST /api/events` body — an event object, or a non-empty array of them —
+/// as publish requests, with each event's `data` as the slice of the body; nullopt when the
+/// body would be refused or has an item left to the DOM path (parse_publish in op_decode.cpp),
+/// as for decode_publish_frame. `readable` as for decode_publish_frame.
+std::optional<publish_body> decode_publish_body(std::string_view text, std::size_t readable = 0);
 
 }  // namespace rtev::server_lite

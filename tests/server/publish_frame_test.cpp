@@ -14,15 +14,21 @@
 
 #include <nlohmann/json.hpp>
 
+#include "op_decode.hpp"
+#include "rtev/error.hpp"
+#include "rtev/json.hpp"
 #include "ws_protocol.hpp"
 
 using rtev::server_lite::bad_op;
+using rtev::server_lite::decode_publish_body;
 using rtev::server_lite::decode_publish_frame;
 using rtev::server_lite::decode_rtev_message;
 using rtev::server_lite::decoded_message;
 using rtev::server_lite::hub_operation;
 using rtev::server_lite::json_read_padding;
+using rtev::server_lite::parse_publish;
 using rtev::server_lite::publish_op;
+using rtev::server_lite::publish_request;
 using json = nlohmann::json;
 
 namespace {
@@ -260,5 +266,73 @@ TEST_CASE("a_published_events_data_is_the_clients_bytes_as_sent", "[server][publ
     const auto op = decode_publish_frame(R"({"type":"publish","data":{"type":"t","room":"r"}})");
     REQUIRE(op);
     CHECK(op->events.at(0).data == "{}");
+  }
+}
+
+namespace {
+
+// parse_publish's events for each item of a body, as the DOM path makes them; empty when it
+// refuses the body (not JSON, an empty list, a bad item).
+std::vector<publish_request> dom_body(const std::string& text) {
+  const json body = rtev::parse_json(text);
+  if (body.is_discarded() || (body.is_array() && body.empty())) return {};
+  std::vector<publish_request> out;
+  try {
+    for (const auto& item : body.is_array() ? body : json::array({body}))
+      for (auto& r : parse_publish(item)) out.push_back(std::move(r));
+  } catch (const rtev::parse_error&) {
+    return {};
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("http_publish_bodies_read_by_simdjson_give_what_parse_publish_gives",
+          "[server][publish_frame]") {
+  struct body_case {
+    const char* name;
+    std::string text;
+    bool dom_ok, fast, many;
+  };
+  const std::vector<body_case> cases = {
+      {"one event", R"({"type":"t","room":"r","data":{"b":1,"a":2},"id":"x"})", true, true, false},
+      {"a list", R"([{"type":"t","room":"r","data":[1]}, {"type":"u","broadcast":true}])", true,
+       true, true},
+      {"a list, depth 128 in an item", R"([{"type":"t","room":"r","data":)" + nest(126) + "}]",
+       true, true, true},
+      {"one event, depth 128", R"({"type":"t","room":"r","data":)" + nest(127) + "}", true, true,
+       false},
+      {"one event, depth 129", R"({"type":"t","room":"r","data":)" + nest(128) + "}", false, false,
+       false},
+      {"a list with user_ids (left to the DOM)",
+       R"([{"type":"t","room":"r"},{"type":"t","user_ids":["a","b"]}])", true, false, true},
+      {"an empty list", "[]", false, false, true},
+      {"a list with a bad item", R"([{"type":"t","room":"r"},{"type":"t"}])", false, false, true},
+      {"a list with a non-object", R"([{"type":"t","room":"r"},1])", false, false, true},
+      {"not JSON", R"({"type":"t","room":"r")", false, false, false},
+      {"a string", R"("x")", false, false, false},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name << ": " << c.text);
+    const auto dom = dom_body(c.text);
+    CHECK(!dom.empty() == c.dom_ok);
+    const auto fast = decode_publish_body(c.text);
+    CHECK(fast.has_value() == c.fast);
+    if (!fast) continue;
+    CHECK(fast->many == c.many);
+    REQUIRE(fast->events.size() == dom.size());
+    for (std::size_t i = 0; i < dom.size(); ++i) {
+      CHECK(fast->events[i].type == dom[i].type);
+      CHECK(fast->events[i].room == dom[i].room);
+      CHECK(fast->events[i].broadcast == dom[i].broadcast);
+      CHECK(fast->events[i].id == dom[i].id);
+      CHECK(json::parse(fast->events[i].data) == json::parse(dom[i].data));
+    }
+  }
+  SECTION("an event's data is the body's bytes as sent") {
+    const auto body = decode_publish_body(R"({"type":"t","room":"r","data":{"b": 1.0,"a":2}})");
+    REQUIRE(body);
+    CHECK(body->events.at(0).data == R"({"b": 1.0,"a":2})");
   }
 }
