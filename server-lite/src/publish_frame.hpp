@@ -1,8 +1,8 @@
 #pragma once
 // publish_frame: a client's PUBLISH operation (or an HTTP publish body) read with simdjson on
-// demand, without a JSON tree
-// // (issue 12; docs/performance.md §6 measured it 10–30× faster than the DOM). The event's
-// `data` is the slice of the client's bytes as sent; the ref is its JSON text.
+// demand, without a JSON tree (issue 12; docs/performance.md §6 measured it 10–30× faster than
+// the DOM). The event's `data` is the slice of the client's bytes as sent; the ref is its JSON
+// text.
 //
 // It only takes what the DOM path (rtev::parse_json, then decode_op in op_decode.cpp) would
 // accept: for another operation, any field it would refuse, any text simdjson refuses, or a
