@@ -4,6 +4,7 @@
 
 #include "names.hpp"
 #include "op_decode.hpp"
+#include "publish_frame.hpp"
 #include "reply_json.hpp"
 #include "rtev/error.hpp"
 #include "rtev/event.hpp"
@@ -282,16 +283,20 @@ void http_api::history(const http_request& req,
   }
 }
 
-void http_api::publish(const http_request& req, const std::function<void(http_response)>& reply) {
-  if (auto refused = key_refusal(req)) return reply(*refused);
+namespace {
+
+// A publish body decoded by the DOM path: every shape, and every refusal with its message.
+// Fills `many`, `reqs` and `per_item` (how many events each body item became); the refusal
+// otherwise.
+std::optional<http_response> decode_body_dom(const std::string& text, bool& many,
+                                             std::vector<publish_request>& reqs,
+                                             std::vector<std::size_t>& per_item) {
   std::string why;
-  json body = rtev::parse_json(req.body, &why);
+  json body = rtev::parse_json(text, &why);
   if (body.is_discarded())
-    return reply(json_error(400, "bad_json", "the request body is not valid JSON: " + why));
-  const bool many = body.is_array();
-  if (many && body.empty()) return reply(json_error(400, "bad_request", "the event list is empty"));
-  std::vector<publish_request> reqs;
-  std::vector<std::size_t> per_item;  // how many events each body item became
+    return json_error(400, "bad_json", "the request body is not valid JSON: " + why);
+  many = body.is_array();
+  if (many && body.empty()) return json_error(400, "bad_request", "the event list is empty");
   try {
     const json items = many ? body : json::array({body});
     for (std::size_t i = 0; i < items.size(); ++i) {
@@ -309,7 +314,26 @@ void http_api::publish(const http_request& req, const std::function<void(http_re
       }
     }
   } catch (const parse_error& e) {
-    return reply(json_error(400, "bad_request", e.what()));
+    return json_error(400, "bad_request", e.what());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void http_api::publish(const http_request& req, const std::function<void(http_response)>& reply) {
+  if (auto refused = key_refusal(req)) return reply(*refused);
+  bool many = false;
+  std::vector<publish_request> reqs;
+  std::vector<std::size_t> per_item;  // how many events each body item became
+  // Events for rooms and broadcasts without a JSON tree (publish_frame.hpp), the rest and every
+  // refusal by the DOM path.
+  if (auto body = decode_publish_body(req.body, req.body.capacity())) {
+    many = body->many;
+    reqs = std::move(body->events);
+    per_item.assign(reqs.size(), 1);
+  } else if (auto refused = decode_body_dom(req.body, many, reqs, per_item)) {
+    return reply(*refused);
   }
   hub_.publish(std::move(reqs), [reply, many, per_item](publish_outcome out) {
     // Group results back per body item: user_ids fans one item out to several events.

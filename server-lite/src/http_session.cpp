@@ -15,6 +15,7 @@
 
 #include "frame.hpp"
 #include "http_request_head.hpp"
+#include "publish_frame.hpp"
 #include "rtev/error.hpp"
 #include "server_impl.hpp"
 
@@ -65,8 +66,11 @@ int server::impl::http_start(lws* wsi, session& s, const char* path) {
 void server::impl::http_body(session& s, const void* in, size_t len) {
   if (s.req.body.size() + len > cfg.max_message_bytes * 16)
     s.body_too_large = true;
-  else
+  else {
+    // Spare capacity for simdjson to read a publish body in place (publish_frame.hpp).
+    s.req.body.reserve(s.req.body.size() + len + json_read_padding);
     s.req.body.append(static_cast<const char*>(in), len);
+  }
 }
 
 // The whole request is in (or there is none): route it. Publishing answers later.

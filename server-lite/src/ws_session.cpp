@@ -12,6 +12,7 @@
 
 #include "frame.hpp"
 #include "http_request_head.hpp"
+#include "publish_frame.hpp"
 #include "server_impl.hpp"
 #include "ws_protocol.hpp"
 
@@ -98,6 +99,9 @@ int server::impl::ws_receive(lws* wsi, session& s, const void* in, size_t len) {
                      reinterpret_cast<unsigned char*>(const_cast<char*>(msg)), sizeof msg - 1);
     return -1;
   }
+  // Spare capacity for simdjson to read past the message's end (publish_frame.hpp): the
+  // message is parsed where it was assembled, without a padded copy.
+  s.rx.reserve(s.rx.size() + len + json_read_padding);
   s.rx.append(static_cast<const char*>(in), len);
   if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
     std::string msg;
@@ -105,7 +109,7 @@ int server::impl::ws_receive(lws* wsi, session& s, const void* in, size_t len) {
     // Socket.IO binary attachments are not supported (their header packet got an error).
     if (s.sio_link)
       return lws_frame_is_binary(wsi) || sio->ws_message(s.sio_sid, s.sio_link, msg) ? 0 : -1;
-    if (c) handle_rtev_message(*hub, *c, msg);  // gone if it was killed meanwhile
+    if (c) handle_rtev_message(*hub, *c, msg, msg.capacity());  // gone if killed meanwhile
   }
   return 0;
 }
