@@ -728,8 +728,8 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
     const std::uint64_t gen = generation;
     auto done = [w = self, gen](std::string token, std::string error) {
       if (auto i = w.lock())
-        i->post([i = i.get(), gen, token = std::move(token), error = std::move(error)]() mutable {
-          i->on_token(gen, std::move(token), std::move(error));
+        i->post([i = i.get(), gen, token = std::move(token), error = std::move(error)] {
+          i->on_token(gen, token, error);
         });
     };
     try {
@@ -739,7 +739,7 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
     }
   }
 
-  void on_token(std::uint64_t gen, std::string token, std::string error) {
+  void on_token(std::uint64_t gen, const std::string& token, const std::string& error) {
     if (gen != generation || !awaiting_token || stop_flag) return;  // late, or a second call
     awaiting_token = false;
     if (!error.empty()) return token_failed("the token provider failed: " + error);
