@@ -3,6 +3,7 @@
 usage: run_examples.py RTEV_BINARY EXAMPLES_DIR"""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -58,6 +59,12 @@ try:
     check("typed_subscriber connects", wait_ready(sub))
     pub = subprocess.run(example("publisher", url, "lobby", "3"), capture_output=True, text=True, timeout=30)
     check("publisher gets three acks", pub.returncode == 0 and pub.stdout.count("published ") == 3, pub.stdout + pub.stderr)
+    m = re.search(r"round trip (\d+) us, (\d+) bytes out", pub.stdout)
+    check("publisher reports its metrics", m is not None and int(m.group(1)) > 0 and int(m.group(2)) > 0, pub.stdout)
+    bad = subprocess.run(example("publisher", "ws://exa mple.com/"), capture_output=True, text=True, timeout=30)
+    check("publisher refuses bad options with an error code", bad.returncode == 2 and
+          "cannot use these options (invalid client options): invalid url 'ws://exa mple.com/'" in bad.stderr,
+          bad.stdout + bad.stderr)
     out, _ = sub.communicate(timeout=30)
     lines = [l for l in out.splitlines() if l.startswith("message_sent")]
     check("typed_subscriber prints the typed events", sub.returncode == 0 and len(lines) == 3 and
