@@ -469,7 +469,6 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
   std::error_code closed_code;  // why the client closed for good (empty: stopped)
   bool auth_retry_used = false;
   bool awaiting_token = false;  // async_token_provider asked for this attempt's token
-  std::weak_ptr<impl> self;     // set by client's constructor: for completions from other threads
   // What certificate verification refused during the current attempt (see on_certificate).
   std::string certificate_problem, certificate_reason;
 
@@ -726,7 +725,7 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
   void ask_token() {
     awaiting_token = true;
     const std::uint64_t gen = generation;
-    auto done = [w = self, gen](std::string token, std::string error) {
+    auto done = [w = weak_from_this(), gen](std::string token, std::string error) {
       if (auto i = w.lock())
         i->post([i = i.get(), gen, token = std::move(token), error = std::move(error)] {
           i->on_token(gen, token, error);
@@ -1496,9 +1495,7 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
 
 // --- public API ---------------------------------------------------------------------------------
 
-client::client(client_options options) : impl_(std::make_shared<impl>(std::move(options))) {
-  impl_->self = impl_;
-}
+client::client(client_options options) : impl_(std::make_shared<impl>(std::move(options))) {}
 
 std::unique_ptr<client> client::create(client_options options, std::error_code& ec,
                                        std::string* why) noexcept {
