@@ -1117,15 +1117,15 @@ TEST_CASE("client_create_reports_bad_options_as_an_error_code", "[sdk][client][u
 
 TEST_CASE("client_on_state_registered_late_hears_the_current_state_first", "[sdk][client][state]") {
   rtev::test::local_server srv;
+  // Before the client: its service thread, which calls the handlers, ends before they do.
+  state_log early, late;
+  std::atomic<bool> on_service_thread{true};
+  const auto caller = std::this_thread::get_id();
   rtev::client c(options_for(srv.get().url()));
-  state_log early;
   auto sub_early = c.on_state([&](const rtev::state_info& s) { early.add(s); });
   c.start();
   REQUIRE(is_ready(c.connected()));
 
-  state_log late;
-  std::atomic<bool> on_service_thread{true};
-  const auto caller = std::this_thread::get_id();
   auto sub_late = c.on_state([&](const rtev::state_info& s) {
     if (std::this_thread::get_id() == caller) on_service_thread = false;
     late.add(s);
@@ -1153,6 +1153,8 @@ TEST_CASE("client_metrics_count_connections_events_bytes_queues_and_round_trips"
   rtev::client_options opt = options_for(proxy.ws_url());
   opt.rooms = {"metrics"};
   opt.backoff = quick_backoff();
+  recorder<rtev::event> events;  // before the client: its service thread ends before they do
+  state_log states;
   rtev::client c(opt);
   CHECK(c.metrics().connects == 0);
   CHECK_FALSE(c.metrics().round_trip);
@@ -1161,8 +1163,6 @@ TEST_CASE("client_metrics_count_connections_events_bytes_queues_and_round_trips"
   auto p2 = c.publish("metrics", "counted", {{"n", 2}});
   CHECK(c.metrics().offline_queue == 2);
 
-  recorder<rtev::event> events;
-  state_log states;
   auto sub = c.on("counted", [&](const rtev::event& e) { events.add(e); });
   auto sub_states = c.on_state([&](const rtev::state_info& s) { states.add(s); });
   c.start();
