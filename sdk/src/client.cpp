@@ -1,9 +1,11 @@
 // rtev::client: one lws client connection driven from one service thread.
 //
-// Threads: every piece of connection state below lives on the service thread. Public calls
-// from other threads enqueue a command (cmd_mutex_) and wake the thread with
-// lws_cancel_service(); the handler registry has its own mutex. Handlers run on the service
-// thread only.
+// Threads: every piece of connection state below lives on the service thread — start()'s, the
+// caller of run(), or the caller of poll()/run_for() while it is inside them. Public calls
+// from other threads enqueue a command (cmd_mutex) and wake the thread with
+// lws_cancel_service(); the handler registry has its own mutex. User code (handlers,
+// callbacks) is called through impl::to_app only: on the service thread, or handed to
+// client_options::executor.
 
 #include "rtev/client.hpp"
 
@@ -419,7 +421,8 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
   lws_context* ctx = nullptr;  // written before the loop starts, read under cmd_mutex elsewhere
   bool ctx_ready = false;
   std::atomic<bool> stop_flag{false};
-  std::atomic<bool> running{false};  // serve() is executing (start() or run())
+  std::atomic<bool> running{false};  // serve() is executing (start() or run()), or poll()
+  std::atomic<bool> polled{false};   // driven by poll() / run_for(): no service thread
   bool closed_set_by_stop = false;   // guarded by cmd_mutex: stop() closed a client never started
   std::atomic<client_state> current{client_state::idle};
   // The service loop is over for good (closed or stopped): commands posted from then on run on
@@ -458,7 +461,10 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
     lws_sorted_usec_list_t sul{};
     impl* owner = nullptr;
   };
-  timer retry_timer{{}, this}, tick_timer{{}, this}, flush_timer{{}, this};
+  timer retry_timer{{}, this}, tick_timer{{}, this}, flush_timer{{}, this}, budget_timer{{}, this};
+  // poll() / run_for(): one caller at a time; begun at the first, ended by a stop.
+  std::mutex poll_mutex;
+  bool poll_begun = false, poll_ended = false;  // guarded by poll_mutex
   bool retry_pending = false;
   steady::time_point attempt_started{};
   std::uint64_t generation = 0;  // connection counter
@@ -626,11 +632,13 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
     last_state = info;
     // Handlers first: whoever waits on connected() / closed() finds what they did done (the
     // CLI's `connect` learns from its handler whether the server speaks rtev's protocol).
-    for (auto& e : reg->snapshot())
-      if (e->on_state && e->active) {
-        e->state_seen = true;
-        call_guarded([&] { e->on_state(info); }, nullptr);
-      }
+    to_app([this, info] {
+      for (auto& e : reg->snapshot())
+        if (e->on_state && e->active) {
+          e->state_seen = true;
+          call_guarded([&] { e->on_state(info); }, nullptr);
+        }
+    });
     if (info.state == client_state::connected && !connected_set) {
       connected_set = true;
       connected_promise.set_value();
@@ -650,6 +658,31 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
 
   bool on_service_thread() const {
     return running && std::this_thread::get_id() == service_thread_id.load();
+  }
+
+  // Every call of user code goes through here, in order: run now on the service thread, or,
+  // with client_options::executor, handed to the app's executor as a task owning what it
+  // uses (`task` must not refer to the caller's locals). A queued task keeps the state alive
+  // and calls nothing once the client object is gone (registry detached).
+  template <class F>
+  void to_app(F&& task) {
+    if (!opt.executor) {
+      task();
+      return;
+    }
+    std::function<void()> fn = [self = shared_from_this(), t = std::forward<F>(task)]() mutable {
+      if (!self->reg->detached) t();
+    };
+    try {
+      opt.executor(std::move(fn));
+    } catch (const std::exception& e) {
+      std::cerr << "rtev: the executor refused a task: " << e.what() << '\n';
+    }
+  }
+
+  // An error for the error handler (client::on_error), where user code runs.
+  void report(client_error err) {
+    to_app([r = reg, err = std::move(err)] { r->report(err); });
   }
 
   template <class F>
@@ -675,20 +708,29 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
   }
 
   void dispatch(const event& e) {
+    if (opt.executor) return to_app([this, e] { dispatch_now(e); });
+    dispatch_now(e);
+  }
+
+  void dispatch_now(const event& e) {
     for (auto& h : reg->snapshot())
       if (h->on_event && h->active && glob_match(h->pattern, e.type))
         call_guarded([&] { h->on_event(e); }, &e);
   }
 
-  void report_joined(const join_info& j) {
-    for (auto& e : reg->snapshot())
-      if (e->on_joined && e->active) call_guarded([&] { e->on_joined(j); }, nullptr);
+  void report_joined(join_info j) {
+    to_app([this, j = std::move(j)] {
+      for (auto& e : reg->snapshot())
+        if (e->on_joined && e->active) call_guarded([&] { e->on_joined(j); }, nullptr);
+    });
   }
 
   void report_gap(gap_info g) {
     ++stats.gaps;
-    for (auto& e : reg->snapshot())
-      if (e->on_gap && e->active) call_guarded([&] { e->on_gap(g); }, nullptr);
+    to_app([this, g = std::move(g)] {
+      for (auto& e : reg->snapshot())
+        if (e->on_gap && e->active) call_guarded([&] { e->on_gap(g); }, nullptr);
+    });
   }
 
   // --- connection -------------------------------------------------------------------------
@@ -698,8 +740,8 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
       try {
         return opt.token_provider();
       } catch (const std::exception& e) {
-        reg->report(make_error(client_error::kind::handler,
-                               std::string("token provider threw: ") + e.what()));
+        report(make_error(client_error::kind::handler,
+                          std::string("token provider threw: ") + e.what()));
       }
     }
     return opt.token;
@@ -1039,7 +1081,7 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
       err.message = "cannot join '" + s->second + "': " + err.message;
       subscribe_refs.erase(s);
     }
-    reg->report(err);
+    report(err);
   }
 
   void on_event_message(json&& j) {
@@ -1052,7 +1094,7 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
         try {
           it->second.result.events.push_back(event::from_json(j));
         } catch (const parse_error& e) {
-          reg->report(
+          report(
               make_error(client_error::kind::protocol, std::string("history event: ") + e.what()));
         }
         return;
@@ -1062,7 +1104,7 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
     try {
       e = event::from_json(j);
     } catch (const parse_error& err) {
-      reg->report(
+      report(
           make_error(client_error::kind::protocol, std::string("unreadable event: ") + err.what()));
       return;
     }
@@ -1104,11 +1146,13 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
   void on_raw(const std::string& text) override {
     ++stats.messages_in;
     stats.bytes_in += text.size();
-    for (auto& e : reg->snapshot())
-      if (e->on_raw && e->active) call_guarded([&] { e->on_raw(text); }, nullptr);
+    to_app([this, text] {
+      for (auto& e : reg->snapshot())
+        if (e->on_raw && e->active) call_guarded([&] { e->on_raw(text); }, nullptr);
+    });
   }
 
-  void on_problem(const client_error& err) override { reg->report(err); }
+  void on_problem(const client_error& err) override { report(err); }
 
   void on_event(event&& e) override { deliver(std::move(e)); }
 
@@ -1345,10 +1389,14 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
   // A publish ends. A future's promise is set even after the client object is gone (destroyed
   // from a handler); user callbacks then are not called.
   void complete(pending_publish& p, const publish_ack* ack, const client_error* err) {
-    if (p.internal)
-      p.done(ack, err);
-    else
-      call_guarded([&] { p.done(ack, err); }, nullptr);
+    if (p.internal) return p.done(ack, err);
+    std::optional<publish_ack> a;
+    std::optional<client_error> e;
+    if (ack) a = *ack;
+    if (err) e = *err;
+    to_app([this, done = std::move(p.done), a = std::move(a), e = std::move(e)] {
+      call_guarded([&] { done(a ? &*a : nullptr, e ? &*e : nullptr); }, nullptr);
+    });
   }
 
   // --- timers ------------------------------------------------------------------------------
@@ -1422,6 +1470,78 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
   void serve() {
     service_thread_id = std::this_thread::get_id();
     running = true;
+    if (!begin_service()) return;
+    while (!stop_flag) {
+      if (lws_service(ctx, 0) < 0) break;
+    }
+    end_service();
+  }
+
+  // poll() / run_for(): the caller's thread is the service thread while inside. The first call
+  // begins (as start() would); a stop (stop(), the destructor, or closed for good and stopped)
+  // ends it there. Returns whether the client goes on (false once it has ended).
+  bool poll_for(std::chrono::milliseconds budget) {
+    {
+      std::lock_guard<std::mutex> guard(cmd_mutex);
+      if (thread.joinable() || (running && !polled))
+        throw error(
+            "poll()/run_for(): the client already runs on a service thread (start() or run())");
+      if (closed_set_by_stop) return false;
+      polled = true;
+    }
+    std::unique_lock<std::mutex> lock(poll_mutex, std::try_to_lock);
+    // Called from inside one of its own handlers (lws is not re-entrant), or concurrently from
+    // another thread (which then waits its turn).
+    if (!lock.owns_lock()) {
+      if (on_service_thread()) return !stop_flag;
+      lock.lock();
+    }
+    if (poll_ended) return false;
+    service_thread_id = std::this_thread::get_id();
+    running = true;
+    if (!poll_begun) {
+      poll_begun = true;
+      if (!begin_service()) {
+        poll_ended = true;
+        return false;
+      }
+    }
+    const auto deadline = steady::now() + budget;
+    if (budget.count() > 0)
+      lws_sul_schedule(
+          ctx, 0, &budget_timer.sul, [](lws_sorted_usec_list_t*) {},
+          std::chrono::duration_cast<std::chrono::microseconds>(budget).count());
+    do {
+      // -1: service what is ready without waiting; 0: wait for the next event or timer (the
+      // budget's own timer ends the wait at the deadline).
+      if (lws_service(ctx, budget.count() > 0 ? 0 : -1) < 0) stop_flag = true;
+    } while (!stop_flag && steady::now() < deadline);
+    lws_sul_cancel(&budget_timer.sul);
+    if (stop_flag) {
+      end_service();
+      poll_ended = true;
+      return false;
+    }
+    running = false;
+    return true;
+  }
+
+  // stop() of a polled client, outside poll(): the end is reported here, on the caller's thread
+  // (the app's, where poll() runs its handlers). Inside poll() the flag alone ends it.
+  void stop_polled() {
+    std::unique_lock<std::mutex> lock(poll_mutex, std::try_to_lock);
+    if (!lock.owns_lock()) {
+      if (on_service_thread()) return;
+      lock.lock();
+    }
+    if (poll_ended) return;
+    poll_ended = true;
+    service_thread_id = std::this_thread::get_id();
+    running = true;
+    end_service();
+  }
+
+  bool begin_service() {
     protocols[0].name = "rtev-client";
     protocols[0].callback = &impl::callback;
 
@@ -1436,7 +1556,7 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
       fail_everything("client closed");
       running = false;
       finish();
-      return;
+      return false;
     }
     detail::transport_context tc{c, protocols[0].name, &opt, url, this};
     switch (opt.protocol) {
@@ -1463,9 +1583,10 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
       lws_sul_schedule(ctx, 0, &tick_timer.sul, on_tick, 50 * LWS_US_PER_MS);
       connect();
     }
-    while (!stop_flag) {
-      if (lws_service(ctx, 0) < 0) break;
-    }
+    return true;
+  }
+
+  void end_service() {
     // Close politely if a connection is up: one more short service round for the close.
     if (attempt_active && wire->close()) {
       const auto until = steady::now() + std::chrono::milliseconds(200);
@@ -1518,6 +1639,7 @@ client::~client() {
   impl& m = *impl_;
   if (!m.on_service_thread()) {
     stop();
+    m.reg->detach();  // tasks still queued on the app's executor call nothing now
     return;
   }
   // Destroyed from inside a handler: the service loop is further down this very stack. It holds
@@ -1539,14 +1661,16 @@ client::~client() {
 
 void client::start() {
   std::lock_guard<std::mutex> lock(impl_->cmd_mutex);
-  if (impl_->thread.joinable() || impl_->closed_set_by_stop || impl_->stop_flag) return;
+  if (impl_->thread.joinable() || impl_->closed_set_by_stop || impl_->stop_flag || impl_->polled)
+    return;
   impl_->thread = std::thread([i = impl_] { i->serve(); });
 }
 
 void client::run() {
   {
     std::lock_guard<std::mutex> lock(impl_->cmd_mutex);
-    if (impl_->thread.joinable() || impl_->closed_set_by_stop || impl_->stop_flag || impl_->running)
+    if (impl_->thread.joinable() || impl_->closed_set_by_stop || impl_->stop_flag ||
+        impl_->running || impl_->polled)
       return;
     impl_->running = true;
   }
@@ -1556,16 +1680,31 @@ void client::run() {
   keep->serve();
 }
 
+bool client::poll() {
+  return run_for(std::chrono::milliseconds(0));
+}
+
+bool client::run_for(std::chrono::milliseconds budget) {
+  if (budget.count() < 0)
+    throw config_error("run_for: the budget must not be negative (got " +
+                       std::to_string(budget.count()) + " ms)");
+  // As run(): a handler may destroy this client while the round runs.
+  const std::shared_ptr<impl> keep = impl_;
+  return keep->poll_for(budget);
+}
+
 void client::stop() {
   impl& m = *impl_;
   m.stop_flag = true;
   std::thread ending;  // the service thread, joined here unless this is it
+  bool polled = false;
   {
     std::lock_guard<std::mutex> lock(m.cmd_mutex);
     if (m.ctx_ready) lws_cancel_service(m.ctx);
+    polled = m.polled;
     // Never started: a short-lived service thread reports the end, so state handlers and
     // publish callbacks run where they always do — never on the caller's thread.
-    if (!m.running && !m.thread.joinable() && !m.closed_set && !m.closed_set_by_stop) {
+    if (!polled && !m.running && !m.thread.joinable() && !m.closed_set && !m.closed_set_by_stop) {
       m.closed_set_by_stop = true;
       m.thread = std::thread([i = impl_] { i->serve_never_started(); });
     }
@@ -1573,6 +1712,9 @@ void client::stop() {
       ending = std::move(m.thread);
   }
   if (ending.joinable()) ending.join();
+  // Driven by poll(): the end is reported here, on the app's thread (unless a poll() on this
+  // very thread is under way — it ends the client itself when the handler returns).
+  if (polled) m.stop_polled();
   std::thread after;  // the afterlife (requests made after the end), unless this is it
   {
     std::lock_guard<std::mutex> lock(m.cmd_mutex);
@@ -1633,7 +1775,8 @@ subscription client::on_state(std::function<void(const state_info&)> handler) {
   impl_->post([i = impl_.get(), e] {
     if (e->state_seen || !e->active || i->current == client_state::idle || i->reg->detached) return;
     e->state_seen = true;
-    i->call_guarded([&] { e->on_state(i->last_state); }, nullptr);
+    i->to_app(
+        [i, e, info = i->last_state] { i->call_guarded([&] { e->on_state(info); }, nullptr); });
   });
   return sub;
 }
@@ -1668,7 +1811,13 @@ void client::emit(const std::string& name, json args,
     detail::ack_callback guarded;
     if (ack)
       guarded = [i, ack = std::move(ack)](const json* a, const client_error* e) {
-        i->call_guarded([&] { ack(a, e); }, nullptr);
+        std::optional<json> got;
+        std::optional<client_error> err;
+        if (a) got = *a;
+        if (e) err = *e;
+        i->to_app([i, ack, got = std::move(got), err = std::move(err)] {
+          i->call_guarded([&] { ack(got ? &*got : nullptr, err ? &*err : nullptr); }, nullptr);
+        });
       };
     if (!i->authenticated) {
       const client_error err =
@@ -1676,7 +1825,7 @@ void client::emit(const std::string& name, json args,
       if (guarded)
         guarded(nullptr, &err);
       else
-        i->reg->report(err);
+        i->report(err);
       return;
     }
     i->wire->emit(name, std::move(args), std::move(guarded));
@@ -1732,7 +1881,7 @@ void client::publish_with_id(const std::string& id, const std::string& room,
       return;
     }
     m.post([i = impl_.get(), done = std::move(done), err] {
-      i->call_guarded([&] { done(nullptr, &err); }, nullptr);
+      i->to_app([i, done, err] { i->call_guarded([&] { done(nullptr, &err); }, nullptr); });
     });
     return;
   }
@@ -1778,7 +1927,7 @@ bool refuse_on_service_thread(client::impl& m, const char* call, std::promise<T>
           " returning a future was called on the client's service thread (inside a handler): "
           "waiting for it there would deadlock, so nothing was sent; use the callback form");
   promise.set_exception(std::make_exception_ptr(request_error(err)));
-  m.reg->report(err);
+  m.report(err);
   return true;
 }
 

@@ -78,6 +78,19 @@ try:
           "2024-03-10T07:30:00Z in New York: Mar 10, 2024, 3:30:00 AM" in r.stdout and
           "did you mean 'Europe/Paris'" in r.stdout, r.stdout + r.stderr)
 
+    # frame_loop: a poll()-driven client publishes 5 ticks, one per frame, and sees them all.
+    r = subprocess.run(example("frame_loop", url, "frames", "5"), capture_output=True, text=True, timeout=40)
+    ticks = [l for l in r.stdout.splitlines() if l.startswith("tick ")]
+    check("frame_loop drives the client with poll()", r.returncode == 0 and
+          [l.split()[1] for l in ticks] == ["1", "2", "3", "4", "5"] and "received 5 in " in r.stdout,
+          r.stdout + r.stderr)
+
+    # ui_executor: every handler on the main thread's queue, a future waited for there.
+    r = subprocess.run(example("ui_executor", url, "ui"), capture_output=True, text=True, timeout=40)
+    check("ui_executor runs the handlers on the app's queue", r.returncode == 0 and
+          "ui shows: first" in r.stdout and "ui shows: second" in r.stdout and
+          re.search(r"second acknowledged as seq \d+", r.stdout) is not None, r.stdout + r.stderr)
+
     # any_server: the same client over SSE and over Socket.IO (rtev serve's /socket.io/ door).
     # The Socket.IO one publishes "hello" itself; both then see it and two posted events.
     sse = subprocess.Popen(example("any_server", "sse", http + "/api/events", "multi", "3"),

@@ -18,8 +18,10 @@
 ///
 /// Thread safety: every public member function is safe to call from any thread, concurrently.
 /// Handlers (events, state, gaps, errors, publish callbacks) run on the client's service
-/// thread — the one start() creates, or the caller of run() — and never on a caller's thread;
-/// a handler must not block it. Futures cannot be waited for there: publish() made there sends
+/// thread — the one start() creates, the caller of run(), or the caller of poll() / run_for()
+/// while inside them — and never on a caller's thread; a handler must not block it. With
+/// client_options::executor they are handed, in order, to the app's executor instead (a UI
+/// thread's queue). Futures cannot be waited for there: publish() made there sends
 /// its event but returns a future already failed with kind would_deadlock, and history,
 /// presence and ping send nothing and fail the same way; use the callback form. A handler
 /// may stop() or destroy the client.
@@ -339,6 +341,17 @@ struct client_options {
   /// does not speak rtev's protocol: the client is connected at once and reads its messages
   /// leniently (state_info::foreign; docs/protocol.md §9). Zero: wait for `authenticated`.
   std::chrono::milliseconds foreign_wait{2000};
+  /// Where handlers and callbacks run: unset, on the service thread; set, every call of user
+  /// code (event, state, gap, join, raw and error handlers; publish, emit and request
+  /// callbacks) is handed to it as a task, in the order the client makes them, from the
+  /// service thread — e.g. posted to a UI thread's queue. It must run the tasks in that order
+  /// (a FIFO queue) and should not block. Not routed through it: the token providers (they
+  /// run on the service thread) and futures (they are completed on the service thread, so
+  /// connected() may resolve before the state handlers have run on the executor). Tasks still
+  /// queued when the client object is destroyed call nothing. Handlers running on the
+  /// executor's thread may wait for futures there (would_deadlock is only for the service
+  /// thread) and may destroy the client.
+  std::function<void(std::function<void()> task)> executor;
 };
 
 namespace detail {
@@ -398,6 +411,23 @@ class client {
   /// Run on the calling thread until stop() (from a handler or another thread) or until the
   /// client closes for good.
   void run();
+  /// For an app with its own frame loop: do what is ready now — network I/O, timers
+  /// (reconnects, heartbeats, request time-outs), commands from other threads — on the calling
+  /// thread, running the handlers there, and return without waiting. Call it every frame;
+  /// timers are only as punctual as the calls. The first call starts the client (as start()
+  /// would). Returns false once the client has ended (stopped or closed for good; the end's
+  /// handlers have then run), true otherwise. One caller at a time (a concurrent call waits
+  /// its turn); from inside a handler it does nothing. A future cannot complete between calls:
+  /// wait for one with wait_for(0) between frames, not get(). Throws rtev::error when the
+  /// client runs on start()'s thread or in run(). Before the first poll, and after stop(), the
+  /// client is as idle as an unstarted one; stop() from the polling thread (or the
+  /// destructor) reports the end right there, from another thread it waits for a poll under
+  /// way to end.
+  bool poll();
+  /// As poll(), but services for up to `budget`, waiting for network events and timers in
+  /// between (returns at the deadline, or at once when the client ends). Throws config_error
+  /// for a negative budget.
+  bool run_for(std::chrono::milliseconds budget);
   /// Stop: cuts a backoff wait or a connection attempt short, closes the connection (1000),
   /// fails pending requests, joins the service thread. Returns promptly; idempotent. Before
   /// start(): the end (queued publishes failing, state handlers seeing `closed`) is reported
