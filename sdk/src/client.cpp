@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "client_context.hpp"
+#include "handler_registry.hpp"
 #include "rtev/glob.hpp"
 #include "rtev/time.hpp"
 #include "transport.hpp"
@@ -49,85 +50,6 @@ std::string_view to_string(client_state s) {
   }
   return "unknown";
 }
-
-// --- handler registry --------------------------------------------------------------------------
-
-namespace detail {
-
-struct registry {
-  struct entry {
-    std::uint64_t id = 0;
-    std::string pattern;  // event handlers: type glob
-    std::function<void(const event&)> on_event;
-    std::function<void(const state_info&)> on_state;
-    std::function<void(const gap_info&)> on_gap;
-    std::function<void(const join_info&)> on_joined;
-    std::function<void(const std::string&)> on_raw;
-    std::atomic<bool> active{true};
-    bool state_seen = false;  // on_state: called at least once (service thread only)
-  };
-
-  std::mutex mutex;  // guards next_id, entries, error_handler
-  std::uint64_t next_id = 1;
-  std::vector<std::shared_ptr<entry>> entries;
-  std::function<void(const client_error&)> error_handler;
-  // The client object is gone while its service thread still winds down (it was destroyed
-  // from inside a handler): no user code is called from then on.
-  std::atomic<bool> detached{false};
-
-  // Called by the client's destructor on the service thread: every handler off, for good.
-  void detach() {
-    std::lock_guard<std::mutex> lock(mutex);
-    detached = true;
-    for (auto& e : entries) e->active = false;
-    entries.clear();
-    error_handler = nullptr;
-  }
-
-  std::uint64_t add(const std::shared_ptr<entry>& e) {
-    std::lock_guard<std::mutex> lock(mutex);
-    e->id = next_id++;
-    entries.push_back(e);
-    return e->id;
-  }
-
-  void remove(std::uint64_t id) {
-    std::lock_guard<std::mutex> lock(mutex);
-    for (auto it = entries.begin(); it != entries.end(); ++it)
-      if ((*it)->id == id) {
-        (*it)->active = false;
-        entries.erase(it);
-        return;
-      }
-  }
-
-  // A snapshot: handlers may (un)subscribe while it is being walked.
-  std::vector<std::shared_ptr<entry>> snapshot() {
-    std::lock_guard<std::mutex> lock(mutex);
-    if (detached) return {};
-    return entries;
-  }
-
-  void report(const client_error& err) {
-    std::function<void(const client_error&)> h;
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      if (detached) return;
-      h = error_handler;
-    }
-    if (h) {
-      try {
-        h(err);
-        return;
-      } catch (...) {
-        // An error handler that throws has nowhere to report to but stderr.
-      }
-    }
-    std::cerr << "rtev: " << err.message << '\n';
-  }
-};
-
-}  // namespace detail
 
 void subscription::unsubscribe() noexcept {
   if (auto r = reg_.lock()) r->remove(id_);
@@ -478,7 +400,12 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
   // What certificate verification refused during the current attempt (see on_certificate).
   std::string certificate_problem, certificate_reason;
 
-  std::set<std::string> rooms;                       // joined patterns
+  std::set<std::string> rooms;         // joined patterns
+  std::set<std::string> joined_rooms;  // of those, held by join() / client_options::rooms
+  // client.subscribe() objects per pattern (each also holds its pattern in `rooms`), and the
+  // SUBSCRIBE answers of this connection, for objects that come after one.
+  std::map<std::string, std::vector<std::shared_ptr<detail::room_entry>>> room_objects;
+  std::map<std::string, join_info> joined_now;
   std::map<std::string, std::uint64_t> pattern_seq;  // recovery point per joined pattern
   std::map<std::string, std::uint64_t>
       room_seq;  // dedupe: last seq delivered per room ("" = broadcasts)
@@ -557,6 +484,7 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
       throw config_error("request_timeout must be positive (got " +
                          std::to_string(opt.request_timeout.count()) + " ms)");
     for (const auto& r : opt.rooms) rooms.insert(r);
+    joined_rooms = rooms;
   }
 
   // --- commands ---------------------------------------------------------------------------
@@ -714,14 +642,23 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
 
   void dispatch_now(const event& e) {
     for (auto& h : reg->snapshot())
-      if (h->on_event && h->active && glob_match(h->pattern, e.type))
+      if (h->on_event && h->active && glob_match(h->pattern, e.type) && in_scope(*h, e))
         call_guarded([&] { h->on_event(e); }, &e);
+  }
+
+  // A room subscription's handlers see only its room (and nothing once it is unsubscribed).
+  static bool in_scope(const detail::registry::entry& h, const event& e) {
+    return !h.scope || (h.scope->active && glob_match(h.scope->room, e.room.value_or("")));
+  }
+  static bool in_scope(const detail::registry::entry& h, const std::string& pattern) {
+    return !h.scope || (h.scope->active && h.scope->room == pattern);
   }
 
   void report_joined(join_info j) {
     to_app([this, j = std::move(j)] {
       for (auto& e : reg->snapshot())
-        if (e->on_joined && e->active) call_guarded([&] { e->on_joined(j); }, nullptr);
+        if (e->on_joined && e->active && in_scope(*e, j.room))
+          call_guarded([&] { e->on_joined(j); }, nullptr);
     });
   }
 
@@ -729,8 +666,110 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
     ++stats.gaps;
     to_app([this, g = std::move(g)] {
       for (auto& e : reg->snapshot())
-        if (e->on_gap && e->active) call_guarded([&] { e->on_gap(g); }, nullptr);
+        if (e->on_gap && e->active && in_scope(*e, g.room))
+          call_guarded([&] { e->on_gap(g); }, nullptr);
     });
+  }
+
+  // --- room subscription objects (client.subscribe) ------------------------------------------
+
+  void set_room_state(const std::shared_ptr<detail::room_entry>& r, room_state state,
+                      std::optional<client_error> err = std::nullopt) {
+    if (!r->active || r->state == state) return;  // unsubscribe()d: nothing is called any more
+    r->state = state;
+    to_app([this, r, info = room_state_info{state, std::move(err)}] {
+      for (auto& e : reg->snapshot())
+        if (e->on_room_state && e->active && e->scope == r)
+          call_guarded([&] { e->on_room_state(info); }, nullptr);
+    });
+  }
+
+  void settle_first(detail::room_entry& r, const join_info* j, const client_error* err) {
+    if (r.first_set) return;
+    r.first_set = true;
+    if (j)
+      r.first.set_value(*j);
+    else
+      r.first.set_exception(std::make_exception_ptr(request_error(*err)));
+  }
+
+  // It ends for good: refused (the server's error) or the client's end.
+  void end_room(const std::shared_ptr<detail::room_entry>& r, const client_error& err) {
+    if (r->active && err.what == client_error::kind::server)
+      to_app([this, r, err] {
+        for (auto& e : reg->snapshot())
+          if (e->on_room_error && e->active && e->scope == r)
+            call_guarded([&] { e->on_room_error(err); }, nullptr);
+      });
+    set_room_state(r, room_state::unsubscribed, err);  // (not when unsubscribe()d already)
+    settle_first(*r, nullptr, &err);
+    r->active = false;
+  }
+
+  void add_room(const std::shared_ptr<detail::room_entry>& r) {
+    if (ended) return end_room(r, closed_error("'" + r->room + "' was not joined"));
+    if (!r->active) return;  // unsubscribed before it got here
+    room_objects[r->room].push_back(r);
+    if (rooms.insert(r->room).second) return subscribe(r->room);
+    // Held already: joined on this connection, or its SUBSCRIBE answer is still to come.
+    if (auto j = joined_now.find(r->room); j != joined_now.end()) {
+      set_room_state(r, room_state::subscribed);
+      settle_first(*r, &j->second, nullptr);
+    }
+  }
+
+  void release_room(const std::shared_ptr<detail::room_entry>& r) {
+    const client_error err =
+        make_error(client_error::kind::connection, "unsubscribed from '" + r->room + "'");
+    settle_first(*r, nullptr, &err);
+    auto it = room_objects.find(r->room);
+    if (it == room_objects.end()) return;
+    auto& list = it->second;
+    list.erase(std::remove(list.begin(), list.end(), r), list.end());
+    if (!list.empty()) return;
+    room_objects.erase(it);
+    if (!joined_rooms.count(r->room)) leave_room(r->room);
+  }
+
+  void leave_room(const std::string& room) {
+    if (!rooms.erase(room)) return;
+    pattern_seq.erase(room);
+    joined_now.erase(room);
+    if (authenticated) send_frame(json{{"type", "UNSUBSCRIBE"}, {"data", {{"room", room}}}});
+  }
+
+  void rooms_joined(const join_info& j) {
+    joined_now[j.room] = j;
+    if (auto it = room_objects.find(j.room); it != room_objects.end())
+      for (auto& r : it->second) {
+        set_room_state(r, room_state::subscribed);  // first: whoever waits for joined() sees it
+        settle_first(*r, &j, nullptr);
+      }
+  }
+
+  void rooms_refused(const std::string& pattern, const client_error& err) {
+    auto it = room_objects.find(pattern);
+    if (it == room_objects.end()) return;
+    auto list = std::move(it->second);
+    room_objects.erase(it);
+    for (auto& r : list) end_room(r, err);
+    if (!joined_rooms.count(pattern)) {
+      rooms.erase(pattern);
+      pattern_seq.erase(pattern);
+    }
+  }
+
+  void rooms_lost() {
+    joined_now.clear();
+    for (auto& [pattern, list] : room_objects)
+      for (auto& r : list) set_room_state(r, room_state::subscribing);
+  }
+
+  void rooms_closed(const client_error& err) {
+    auto all = std::move(room_objects);
+    room_objects.clear();
+    for (auto& [pattern, list] : all)
+      for (auto& r : list) end_room(r, err);
   }
 
   // --- connection -------------------------------------------------------------------------
@@ -870,8 +909,14 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
       // The first subscription of this room starts there — again on the next connection if
       // this one ends before the server answered and before any of its events arrived.
       const auto own = opt.room_since.find(pattern);
-      const json& first = own != opt.room_since.end() ? own->second : opt.since;
-      if (!first.is_null()) data["since"] = first;
+      const json* first = own != opt.room_since.end() ? &own->second : &opt.since;
+      if (auto o = room_objects.find(pattern); o != room_objects.end())
+        for (const auto& r : o->second)
+          if (!r->since.is_null()) {
+            first = &r->since;
+            break;
+          }
+      if (!first->is_null()) data["since"] = *first;
     }
     const std::string ref = new_ref('s');
     subscribe_refs[ref] = pattern;
@@ -988,7 +1033,9 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
       // Everything of this pattern up to the server's frontier has now been delivered.
       auto& seq = pattern_seq[pattern];
       seq = std::max(seq, last);
-      report_joined(join_info{pattern, replayed, d.value("recovered", true), last});
+      const join_info j{pattern, replayed, d.value("recovered", true), last};
+      report_joined(j);
+      rooms_joined(j);
       return;
     }
     if (op == "PUBLISH") {
@@ -1079,7 +1126,10 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
     if (auto s = subscribe_refs.find(ref); s != subscribe_refs.end()) {
       err.op = "SUBSCRIBE";
       err.message = "cannot join '" + s->second + "': " + err.message;
+      const std::string pattern = s->second;
       subscribe_refs.erase(s);
+      report(err);
+      return rooms_refused(pattern, err);
     }
     report(err);
   }
@@ -1210,6 +1260,7 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
     subscribe_refs.clear();
     subscribe_since.clear();
     epoch_restart_refs.clear();
+    rooms_lost();
     if (stop_flag) return;
     const bool not_here = end.final && !connected_set;
     final_answers = not_here ? final_answers + 1 : 0;
@@ -1384,6 +1435,7 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
     for (auto& p : pending)
       if (p.sent_on == 0) --unsent;
     for (auto& p : pending) complete(p, nullptr, &err);
+    rooms_closed(err);
   }
 
   // A publish ends. A future's promise is set even after the client object is gone (destroyed
@@ -1839,16 +1891,29 @@ void client::on_error(std::function<void(const client_error&)> handler) {
 
 void client::join(const std::string& room) {
   impl_->post([i = impl_.get(), room] {
+    i->joined_rooms.insert(room);
     if (i->rooms.insert(room).second) i->subscribe(room);
   });
 }
 
 void client::leave(const std::string& room) {
   impl_->post([i = impl_.get(), room] {
-    if (!i->rooms.erase(room)) return;
-    i->pattern_seq.erase(room);
-    if (i->authenticated) i->send_frame(json{{"type", "UNSUBSCRIBE"}, {"data", {{"room", room}}}});
+    i->joined_rooms.erase(room);
+    if (!i->room_objects.count(room)) i->leave_room(room);  // else the objects still hold it
   });
+}
+
+room_subscription client::subscribe(std::string room, room_options options) {
+  if (room.empty()) throw config_error("subscribe: the room must not be empty");
+  auto r = std::make_shared<detail::room_entry>();
+  r->room = std::move(room);
+  r->since = std::move(options.since);
+  r->handlers = impl_->reg;
+  r->release = [w = std::weak_ptr<impl>(impl_)](const std::shared_ptr<detail::room_entry>& e) {
+    if (auto i = w.lock()) i->post([i = i.get(), e] { i->release_room(e); });
+  };
+  impl_->post([i = impl_.get(), r] { i->add_room(r); });
+  return room_subscription(std::move(r));
 }
 
 void client::publish(const event& e,

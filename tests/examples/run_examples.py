@@ -91,6 +91,16 @@ try:
           "ui shows: first" in r.stdout and "ui shows: second" in r.stdout and
           re.search(r"second acknowledged as seq \d+", r.stdout) is not None, r.stdout + r.stderr)
 
+    # room_objects: two room objects; each one's handlers see only its room.
+    r = subprocess.run(example("room_objects", url), capture_output=True, text=True, timeout=40)
+    lines = r.stdout.splitlines()
+    check("room_objects scopes handlers and states to each room", r.returncode == 0 and
+          "news is subscribed" in lines and "joined news (replayed 0)" in lines and
+          "sports: 2-1" in lines and "news: rtev ships rooms as objects" in lines and
+          "news is unsubscribed after unsubscribe()" in lines and
+          not any(l.startswith("news: 2-1") or l.startswith("sports: rtev") for l in lines),
+          r.stdout + r.stderr)
+
     # any_server: the same client over SSE and over Socket.IO (rtev serve's /socket.io/ door).
     # The Socket.IO one publishes "hello" itself; both then see it and two posted events.
     sse = subprocess.Popen(example("any_server", "sse", http + "/api/events", "multi", "3"),

@@ -28,6 +28,7 @@ rtev_add_test(client_tests
     ${CMAKE_CURRENT_LIST_DIR}/client_presence_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/client_lifetime_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/client_app_thread_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/client_room_subscription_test.cpp
   LIBS rtev::sdk rtev::server rtev_client_test_support)
 # sign_jwt_hs256 (expired and refreshed JWTs for the token provider tests) comes from
 # server-lite's private auth.hpp; it is compiled into rtev::server.

@@ -356,7 +356,8 @@ struct client_options {
 
 namespace detail {
 struct registry;
-}
+struct room_entry;
+}  // namespace detail
 
 /// A handler registration. Unsubscribes when reset, destroyed or unsubscribe()d — safe from
 /// inside the handler itself and from any thread. Movable, not copyable.
@@ -387,6 +388,76 @@ class subscription {
  private:
   std::weak_ptr<detail::registry> reg_;
   std::uint64_t id_ = 0;
+};
+
+/// Where a room subscription object stands (client::subscribe).
+enum class room_state {
+  subscribing,   ///< asked for, or the connection is down and it will be asked for again
+  subscribed,    ///< the server answered SUBSCRIBE (any replay delivered); events flow
+  unsubscribed,  ///< unsubscribe()d, refused by the server, or the client closed — final
+};
+/// "subscribing", "subscribed", "unsubscribed".
+std::string_view to_string(room_state s);
+
+/// A room subscription's state change. `error`: why it ended (unsubscribed only; none when
+/// unsubscribe() ended it): the server's refusal (kind server, op "SUBSCRIBE": forbidden, …)
+/// or the client's end (kind connection).
+struct room_state_info {
+  room_state state = room_state::subscribing;
+  std::optional<client_error> error;
+};
+
+/// Settings of one client::subscribe().
+struct room_options {
+  /// Where the first subscription starts when this object is the first to join the room: a
+  /// seq, an RFC 3339 time or "beginning" (replayed first, then live); null: live only, unless
+  /// client_options::room_since / since say otherwise. Later subscriptions (after a reconnect)
+  /// resume from the last seq delivered, as every joined room does.
+  nlohmann::json since = nullptr;
+};
+
+/// A room joined as an object (client::subscribe): its own state, first-join future, and
+/// handlers scoped to it — events of its room, its SUBSCRIBE answers (on every (re)join:
+/// replay done, `recovered` says whether the recovery was complete), its gap notices and its
+/// refusal. The client-wide handlers still see everything. Handlers run where the client's do
+/// (service thread or executor). Destroying the object, or unsubscribe(), leaves the room
+/// unless join() / client_options::rooms or another object holds it. Movable, not copyable;
+/// safe from any thread. An object that outlives its client is unsubscribed and inert.
+class room_subscription {
+ public:
+  using event_handler = std::function<void(const event&)>;
+  room_subscription() = default;
+  explicit room_subscription(std::shared_ptr<detail::room_entry> entry);
+  room_subscription(room_subscription&&) noexcept = default;
+  room_subscription& operator=(room_subscription&& o) noexcept;
+  room_subscription(const room_subscription&) = delete;
+  room_subscription& operator=(const room_subscription&) = delete;
+  ~room_subscription();
+
+  const std::string& room() const;
+  room_state state() const;
+  /// The first SUBSCRIBE answer for this object (at once when the room was already joined on
+  /// this connection); throws request_error when it is refused (kind server), unsubscribed
+  /// first, or the client closes first (kind connection).
+  std::shared_future<join_info> joined() const;
+
+  /// Events of this room, by type name or glob; typed events as client::on<T>.
+  subscription on(std::string type_pattern, event_handler handler);
+  template <class T, class F>
+  subscription on(F&& handler);
+  subscription on_state(std::function<void(const room_state_info&)> handler);
+  subscription on_joined(std::function<void(const join_info&)> handler);
+  subscription on_gap(std::function<void(const gap_info&)> handler);
+  /// This subscription's errors: its refusal by the server (also reported to the client's
+  /// error handler, as before).
+  subscription on_error(std::function<void(const client_error&)> handler);
+
+  /// Leave (unless the room is held otherwise). After it returns none of this object's
+  /// handlers is called again and state() is unsubscribed. Idempotent.
+  void unsubscribe() noexcept;
+
+ private:
+  std::shared_ptr<detail::room_entry> entry_;
 };
 
 class client {
@@ -473,6 +544,11 @@ class client {
   /// Join a room (resubscribed, with recovery, after every reconnect) / leave it.
   void join(const std::string& room);
   void leave(const std::string& room);
+  /// Join a room (or a glob, with admin rights) as an object with its own state and handlers
+  /// (see room_subscription). Recovered after reconnects like join(). Several objects (and
+  /// join()) may hold the same room: it is subscribed once and left when the last lets go.
+  /// Throws config_error for an empty room.
+  room_subscription subscribe(std::string room, room_options options = {});
 
   /// Publish to a room (or "" for a broadcast). Carries a client-generated id, so a publish
   /// retried across a reconnect is stored once. While disconnected it waits in the offline
@@ -525,6 +601,14 @@ subscription client::on(F&& handler) {
   static_assert(is_catalog_event_v<T>, "client.on<T>: T must be an event from rtev/events.hpp");
   return on_decoded(std::string(event_traits<T>::name),
                     [h = std::forward<F>(handler)](const event& e) { h(decode<T>(e.data), e); });
+}
+
+template <class T, class F>
+subscription room_subscription::on(F&& handler) {
+  static_assert(is_catalog_event_v<T>,
+                "room_subscription.on<T>: T must be an event from rtev/events.hpp");
+  return on(std::string(event_traits<T>::name),
+            [h = std::forward<F>(handler)](const event& e) { h(decode<T>(e.data), e); });
 }
 
 template <class T>

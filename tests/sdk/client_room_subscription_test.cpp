@@ -1,0 +1,217 @@
+// rtev::room_subscription (client.subscribe(room)): its states (subscribing → subscribed →
+// unsubscribed, and back to subscribing while the connection is down), the first-join future,
+// handlers scoped to its room, its own `since`, refusal, rooms held by several objects and by
+// join(), and an object that outlives its client. Real rtev::server in-process.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rtev/client.hpp"
+#include "tests/sdk/client_recorder.hpp"
+#include "tests/support/local_server.hpp"
+#include "tests/support/rtev_client.hpp"
+#include "tests/support/tcp_proxy.hpp"
+
+using namespace std::chrono_literals;
+using rtev::room_state;
+using rtev::test::default_timeout;
+using rtev::test::is_ready;
+using rtev::test::options_for;
+using rtev::test::recorder;
+using json = nlohmann::json;
+
+namespace {
+
+json note(const std::string& room, int n) {
+  return {{"type", "note"}, {"room", room}, {"data", {{"n", n}}}};
+}
+
+bool has_state(const recorder<rtev::room_state_info>& r, room_state s, std::size_t times = 1) {
+  return r.wait([&](const std::vector<rtev::room_state_info>& v) {
+    return static_cast<std::size_t>(std::count_if(
+               v.begin(), v.end(), [&](const auto& i) { return i.state == s; })) >= times;
+  });
+}
+
+}  // namespace
+
+TEST_CASE("room_subscription_has_its_own_state_first_join_and_scoped_handlers",
+          "[sdk][client][rooms]") {
+  rtev::test::local_server srv;
+  rtev::client c(options_for(srv.get().url()));
+  recorder<std::string> everything;  // client-wide: "room n"
+  auto all = c.on("note", [&](const rtev::event& e) {
+    everything.add(e.room.value_or("") + " " + std::to_string(e.data.value("n", 0)));
+  });
+  c.start();
+  c.connected().get();
+
+  auto a = c.subscribe("a");
+  recorder<rtev::room_state_info> a_states;
+  recorder<int> a_events;
+  recorder<rtev::join_info> a_joins;
+  auto s1 = a.on_state([&](const rtev::room_state_info& i) { a_states.add(i); });
+  auto s2 = a.on("*", [&](const rtev::event& e) { a_events.add(e.data.value("n", 0)); });
+  auto s3 = a.on_joined([&](const rtev::join_info& j) { a_joins.add(j); });
+  CHECK(a.room() == "a");
+  const rtev::join_info first = a.joined().get();
+  CHECK(first.room == "a");
+  CHECK(a.state() == room_state::subscribed);
+  REQUIRE(has_state(a_states, room_state::subscribed));
+  auto b = c.subscribe("b");
+  b.joined().get();
+
+  rtev::test::publish_http(srv.port(), note("b", 1));
+  rtev::test::publish_http(srv.port(), note("a", 2));
+  REQUIRE(everything.wait_size(2));
+  REQUIRE(a_events.wait_size(1));
+  CHECK(a_events.values() == std::vector<int>{2});  // not b's
+  REQUIRE(a_joins.wait_size(1));
+  CHECK(a_joins.values()[0].room == "a");
+
+  // Unsubscribed: nothing of its handlers runs again, and the client left the room.
+  a.unsubscribe();
+  CHECK(a.state() == room_state::unsubscribed);
+  CHECK(a.room() == "a");
+  CHECK(a.joined().get().room == "a");  // the first join stays known
+  rtev::test::publish_http(srv.port(), note("a", 3));
+  rtev::test::publish_http(srv.port(), note("b", 4));
+  REQUIRE(everything.wait([](const std::vector<std::string>& v) {
+    return std::find(v.begin(), v.end(), "b 4") != v.end();
+  }));
+  const auto seen = everything.values();
+  CHECK(std::find(seen.begin(), seen.end(), "a 3") == seen.end());
+  CHECK(a_events.size() == 1);
+  CHECK(rtev::to_string(room_state::subscribing) == "subscribing");
+}
+
+TEST_CASE("room_subscription_starts_from_its_own_since", "[sdk][client][rooms]") {
+  rtev::test::local_server srv;
+  for (int n = 1; n <= 3; ++n) rtev::test::publish_http(srv.port(), note("hist", n));
+  rtev::client c(options_for(srv.get().url()));
+  c.start();
+  rtev::room_options o;
+  o.since = "beginning";
+  auto h = c.subscribe("hist", o);
+  recorder<int> got;
+  auto s = h.on("note", [&](const rtev::event& e) { got.add(e.data.value("n", 0)); });
+  const rtev::join_info j = h.joined().get();
+  CHECK(j.replayed == 3);
+  REQUIRE(got.wait_size(3));
+  CHECK(got.values() == std::vector<int>{1, 2, 3});
+}
+
+TEST_CASE("room_subscription_refused_by_the_server_ends_with_its_error", "[sdk][client][rooms]") {
+  rtev::test::local_server srv;
+  rtev::client c(options_for(srv.get().url()));
+  recorder<rtev::client_error> client_errors;
+  c.on_error([&](const rtev::client_error& e) { client_errors.add(e); });
+  c.start();
+  auto g = c.subscribe("not a valid room!");
+  recorder<rtev::client_error> errors;
+  recorder<rtev::room_state_info> states;
+  auto s1 = g.on_error([&](const rtev::client_error& e) { errors.add(e); });
+  auto s2 = g.on_state([&](const rtev::room_state_info& i) { states.add(i); });
+  try {
+    g.joined().get();
+    FAIL("a room with an invalid name was joined");
+  } catch (const rtev::request_error& e) {
+    CHECK(e.detail.what == rtev::client_error::kind::server);
+    CHECK(e.detail.op == "SUBSCRIBE");
+    CHECK(e.detail.code == "bad_request");
+  }
+  REQUIRE(errors.wait_size(1));
+  CHECK(errors.values()[0].code == "bad_request");
+  REQUIRE(has_state(states, room_state::unsubscribed));
+  const auto last = states.values().back();
+  REQUIRE(last.error);
+  CHECK(last.error->code == "bad_request");
+  CHECK(g.state() == room_state::unsubscribed);
+  REQUIRE(client_errors.wait_size(1));  // the client-wide handler hears of it too
+}
+
+TEST_CASE("room_subscription_goes_subscribing_while_the_connection_is_down_and_recovers",
+          "[sdk][client][rooms][recovery]") {
+  rtev::test::local_server srv;
+  rtev::test::tcp_proxy proxy(srv.port());
+  rtev::client c(options_for(proxy.ws_url()));
+  c.start();
+  auto r = c.subscribe("feed");
+  recorder<rtev::room_state_info> states;
+  recorder<rtev::join_info> joins;
+  recorder<int> got;
+  auto s1 = r.on_state([&](const rtev::room_state_info& i) { states.add(i); });
+  auto s2 = r.on_joined([&](const rtev::join_info& j) { joins.add(j); });
+  auto s3 = r.on("*", [&](const rtev::event& e) { got.add(e.data.value("n", 0)); });
+  r.joined().get();
+  rtev::test::publish_http(srv.port(), note("feed", 1));
+  REQUIRE(got.wait_size(1));
+  proxy.freeze();
+  rtev::test::publish_http(srv.port(), note("feed", 2));  // while it hears nothing
+  proxy.cut();
+  proxy.thaw();
+  REQUIRE(has_state(states, room_state::subscribing));
+  REQUIRE(has_state(states, room_state::subscribed, 2));
+  REQUIRE(got.wait_size(2));
+  CHECK(got.values() == std::vector<int>{1, 2});  // recovered, nothing twice
+  REQUIRE(joins.wait_size(2));
+  CHECK(joins.values()[1].recovered);
+}
+
+TEST_CASE("room_subscription_shares_its_room_with_join_and_other_objects", "[sdk][client][rooms]") {
+  rtev::test::local_server srv;
+  rtev::client_options opt = options_for(srv.get().url());
+  opt.rooms = {"held"};
+  rtev::client c(opt);
+  recorder<std::string> everything;
+  auto all = c.on("note", [&](const rtev::event& e) {
+    everything.add(e.room.value_or("") + " " + std::to_string(e.data.value("n", 0)));
+  });
+  c.start();
+  c.connected().get();
+  auto first = c.subscribe("shared");
+  first.joined().get();
+  // A second object of a joined room is subscribed at once, from this connection's answer.
+  auto second = c.subscribe("shared");
+  CHECK(second.joined().get().room == "shared");
+  first.unsubscribe();  // `second` still holds it
+  auto third = c.subscribe("held");
+  third.joined().get();
+  third.unsubscribe();  // client_options::rooms still holds it
+  rtev::test::publish_http(srv.port(), note("shared", 1));
+  rtev::test::publish_http(srv.port(), note("held", 2));
+  REQUIRE(everything.wait_size(2));
+  CHECK(everything.values() == std::vector<std::string>{"shared 1", "held 2"});
+  // A leave() of a room an object holds keeps it too.
+  c.join("shared");
+  c.leave("shared");
+  rtev::test::publish_http(srv.port(), note("shared", 3));
+  REQUIRE(everything.wait_size(3));
+  CHECK(everything.values()[2] == "shared 3");
+}
+
+TEST_CASE("room_subscription_outliving_its_client_is_inert", "[sdk][client][rooms][lifetime]") {
+  rtev::test::local_server srv;
+  rtev::room_subscription r;
+  recorder<rtev::room_state_info> states;
+  rtev::subscription s;
+  {
+    rtev::client c(options_for(srv.get().url()));
+    c.start();
+    r = c.subscribe("x");
+    s = r.on_state([&](const rtev::room_state_info& i) { states.add(i); });
+    r.joined().get();
+  }
+  // The client's end unsubscribed it (kind connection), and told its state handler.
+  CHECK(r.state() == room_state::unsubscribed);
+  REQUIRE(!states.values().empty());
+  CHECK(states.values().back().state == room_state::unsubscribed);
+  CHECK(r.on("*", [](const rtev::event&) {}).active() == false);
+  r.unsubscribe();  // nothing to hand back: no crash, no call
+  rtev::room_subscription empty;
+  CHECK(empty.state() == room_state::unsubscribed);
+  CHECK_THROWS_AS(empty.joined().get(), rtev::request_error);
+}
