@@ -32,10 +32,16 @@ inline const char* status_name(status s) {
 struct parsed_frame {
   status result = status::ok;
   std::string op;
-  json ref;  // a string or a number, else null
+  json ref;              // a string or a number, else null
+  std::string ref_text;  // D: the ref as the server keeps it, JSON text; empty: `ref` says
   std::string event_type, room;
   std::string envelope;
 };
+
+// The ref as a value, whichever way the variant gave it.
+inline json ref_value(const parsed_frame& p) {
+  return p.ref_text.empty() ? p.ref : json::parse(p.ref_text);
+}
 
 inline parsed_frame refused(status why) {
   parsed_frame p;
@@ -66,8 +72,9 @@ std::string splice_envelope(std::string_view type, std::string_view raw_data,
                             std::string_view room);
 
 #ifdef RTEV_HAVE_SIMDJSON
-// parse_simdjson.cpp: D and E, each with its own parser state.
-variant_fn simdjson_ondemand();
+// parse_simdjson.cpp: D, the server's own reader (server-lite's decode_publish_frame, else
+// decode_rtev_message), and E, with its own parser state.
+parsed_frame server_reader(std::string_view text);
 variant_fn simdjson_dom();
 #endif
 
