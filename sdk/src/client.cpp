@@ -872,7 +872,7 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
 
   // Sends unsent publishes in order: all of them when not pacing; else as tokens allow, then
   // waits on flush_timer for the next one. Pacing ends when nothing is left unsent: later
-  // publishes go straight out again.
+  // publishes go straight out again while the bucket has a token (see client::publish).
   void pump() {
     if (!authenticated) return;
     for (auto& p : publishes) {
@@ -1968,8 +1968,14 @@ void client::publish_with_id(const std::string& id, const std::string& room,
     }
     i->publishes.push_back(std::move(p));
     i->stats.unacknowledged = i->publishes.size();
-    // Behind the flush while it runs, so publish order is kept.
+    // Behind the flush while it runs, so publish order is kept; and under the server's
+    // announced limit always: a burst of publishes (a replay at full speed, a loop without
+    // waiting) waits its turn in the bucket instead of being refused as rate_limited.
     if (!i->authenticated) return;
+    if (!i->pacing && i->pace) {
+      i->refill();
+      i->pacing = i->pace_tokens < 1;
+    }
     if (i->pacing)
       i->pump();
     else
