@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "client_context.hpp"
+#include "client_options.hpp"
 #include "handler_registry.hpp"
 #include "rtev/glob.hpp"
 #include "rtev/time.hpp"
@@ -35,299 +36,16 @@ namespace rtev {
 using json = nlohmann::json;
 using steady = std::chrono::steady_clock;
 
-std::string_view to_string(client_state s) {
-  switch (s) {
-    case client_state::idle:
-      return "idle";
-    case client_state::connecting:
-      return "connecting";
-    case client_state::connected:
-      return "connected";
-    case client_state::reconnecting:
-      return "reconnecting";
-    case client_state::closed:
-      return "closed";
-  }
-  return "unknown";
-}
-
 void subscription::unsubscribe() noexcept {
   if (auto r = reg_.lock()) r->remove(id_);
   reg_.reset();
   id_ = 0;
 }
 
-// --- the client --------------------------------------------------------------------------------
-
-namespace detail {
-
-namespace {
-
-// What a host may be: a DNS name or IPv4 address (letters, digits, '-', '.', and '_' which
-// some internal names use), or inside brackets an IPv6 address (hex digits, ':', '.', and a
-// zone after '%'). Anything else — a space, '@' from user info, a stray ':' — would be sent
-// on as is: lws would look up a name no resolver has, or write a broken request line.
-bool valid_host_char(char ch, bool ipv6) {
-  const auto c = static_cast<unsigned char>(ch);
-  if (ipv6) return std::isxdigit(c) || ch == ':' || ch == '.';
-  return std::isalnum(c) || ch == '-' || ch == '.' || ch == '_';
-}
-
-}  // namespace
-
-parsed_url parse_url(const std::string& url) {
-  parsed_url u;
-  // Nothing in a URL is whitespace or a control character (RFC 3986): "ws://exa mple.com/"
-  // is a typo, not a host.
-  for (const char ch : url) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c == 0x7f)
-      throw config_error(
-          "invalid url '" + url + "': it contains " +
-          (ch == ' ' ? std::string("a space") : "the control character " + std::to_string(c)) +
-          " (percent-encode it, e.g. %20)");
-  }
-  const auto sep = url.find("://");
-  u.scheme = sep == std::string::npos ? "" : url.substr(0, sep);
-  for (auto& ch : u.scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  if (u.scheme != "ws" && u.scheme != "wss" && u.scheme != "http" && u.scheme != "https")
-    throw config_error("invalid url '" + url +
-                       "': expected ws://, wss://, http:// or https://HOST[:PORT]/PATH");
-  u.tls = u.scheme == "wss" || u.scheme == "https";
-  const std::string rest = url.substr(sep + 3);
-  const auto slash = rest.find_first_of("/?");
-  std::string authority = rest.substr(0, slash);
-  u.path = slash == std::string::npos ? "/" : rest.substr(slash);
-  if (u.path.front() == '?') u.path.insert(0, "/");
-  if (authority.empty()) throw config_error("invalid url '" + url + "': no host");
-  if (authority.find('@') != std::string::npos)
-    throw config_error("invalid url '" + url +
-                       "': user info (user:password@) is not supported; give credentials as a "
-                       "token or a header");
-  std::string port;
-  if (authority.front() == '[') {  // [::1]:8000
-    const auto close = authority.find(']');
-    if (close == std::string::npos) throw config_error("invalid url '" + url + "': unclosed '['");
-    u.host = authority.substr(1, close - 1);
-    if (close + 1 < authority.size() && authority[close + 1] == ':')
-      port = authority.substr(close + 2);
-  } else {
-    const auto colon = authority.rfind(':');
-    u.host = authority.substr(0, colon);
-    if (colon != std::string::npos) port = authority.substr(colon + 1);
-  }
-  const bool ipv6 = authority.front() == '[';
-  if (u.host.empty()) throw config_error("invalid url '" + url + "': no host");
-  // An IPv6 zone (after '%', percent-encoded as %25 in a URL) names an interface: any
-  // unreserved characters.
-  const auto zone = ipv6 ? u.host.find('%') : std::string::npos;
-  for (std::size_t i = 0; i < u.host.size(); ++i) {
-    const char ch = u.host[i];
-    if (i >= zone) {
-      if (std::isalnum(static_cast<unsigned char>(ch)) || std::strchr("%-._~", ch)) continue;
-    } else if (valid_host_char(ch, ipv6)) {
-      continue;
-    }
-    throw config_error("invalid url '" + url + "': the host '" + u.host + "' contains '" +
-                       std::string(1, ch) + "'" +
-                       (ipv6 ? " (an IPv6 address in brackets has hex digits, ':' and '.')"
-                             : " (a host name has letters, digits, '-' and '.')"));
-  }
-  if (port.empty()) {
-    u.port = u.tls ? 443 : 80;
-  } else {
-    char* end = nullptr;
-    const long p = std::strtol(port.c_str(), &end, 10);
-    if (*end || p <= 0 || p > 65535)
-      throw config_error("invalid url '" + url + "': bad port '" + port + "'");
-    u.port = static_cast<int>(p);
-  }
-  return u;
-}
-
-bool http_status_is_final(int status) {
-  if (status <= 0 || status == 101 || status == 401 || status == 403) return false;
-  if (status == 408 || status == 425 || status == 429 || status >= 500) return false;
-  return true;
-}
-
-std::string not_that_server(const std::string& what, int status, const std::string& path,
-                            const std::string& expected) {
-  const std::string head =
-      std::string(what == "rtev" ? "not an " : "not a ") + what + " server at this URL: ";
-  const std::string where = path.substr(0, path.find('?'));
-  if (status == 404 || status == 410)
-    return head + "HTTP " + std::to_string(status) + " (nothing at " + where +
-           "; check the URL's path)";
-  if (status >= 200 && status < 300)
-    return head + "it answered HTTP " + std::to_string(status) + " for " + where +
-           " (a web page or an HTTP API?) instead of " + expected;
-  return head + "it answered HTTP " + std::to_string(status) + " for " + where + " instead of " +
-         expected;
-}
-
-client_error make_error(client_error::kind k, std::string message, std::string code) {
-  client_error e;
-  e.what = k;
-  e.message = std::move(message);
-  e.code = std::move(code);
-  return e;
-}
-
-}  // namespace detail
-
-namespace {
-
+using detail::announced_rate_limit;
+using detail::code_name;
 using detail::make_error;
-
-// The name of one of our codes, as client_error::code carries it ("auth_failed").
-std::string code_name(std::error_code ec) {
-  return std::string(to_string(static_cast<errc>(ec.value())));
-}
-
-// One server URL for the chosen protocol, checked: rtev speaks WebSocket, SSE plain HTTP.
-detail::parsed_url checked_url(const client_options& o, const std::string& text) {
-  detail::parsed_url u = detail::parse_url(text);
-  const bool ws = u.scheme == "ws" || u.scheme == "wss";
-  if (o.protocol == wire_protocol::rtev && !ws)
-    throw config_error("invalid url '" + text +
-                       "' for the rtev protocol: expected ws:// or wss:// (an http(s):// URL "
-                       "needs protocol sse or socketio)");
-  if (o.protocol == wire_protocol::sse && ws)
-    throw config_error("invalid url '" + text +
-                       "' for the sse protocol: expected http:// or https://");
-  return u;
-}
-
-struct server_url {
-  std::string text;
-  detail::parsed_url parsed;
-};
-
-// The server URLs (`url`, then `urls`) and the options that go with the protocol, checked.
-std::vector<server_url> checked_urls(const client_options& o) {
-  std::vector<server_url> all;
-  if (!o.url.empty() || o.urls.empty()) all.push_back({o.url, checked_url(o, o.url)});
-  for (const auto& u : o.urls) all.push_back({u, checked_url(o, u)});
-  if (o.protocol == wire_protocol::socketio &&
-      (o.socketio.nsp.empty() || o.socketio.nsp.front() != '/'))
-    throw config_error("invalid Socket.IO namespace '" + o.socketio.nsp +
-                       "': expected one starting with '/'");
-  if (o.protocol == wire_protocol::socketio) {
-    const std::pair<const char*, const std::string*> names[] = {
-        {"join_event", &o.socketio.join_event},
-        {"leave_event", &o.socketio.leave_event},
-        {"publish_event", o.socketio.publish_event ? &*o.socketio.publish_event : nullptr},
-        {"emit_reply", &o.socketio.emit_reply}};
-    for (const auto& [what, name] : names)
-      if (name && is_reserved_socketio_event(*name))
-        throw config_error("invalid socketio." + std::string(what) + " '" + *name +
-                           "': a reserved Socket.IO event name");
-    if (o.socketio.emit_reply_wait.count() < 0 || o.socketio.publish_ack_wait.count() < 0)
-      throw config_error("socketio.emit_reply_wait and publish_ack_wait must not be negative");
-  }
-  if (o.foreign_wait.count() < 0) throw config_error("foreign_wait must not be negative");
-  if (o.protocol == wire_protocol::socketio && !o.socketio.auth.is_null() &&
-      !o.socketio.auth.is_object())
-    throw config_error("invalid Socket.IO auth payload " + o.socketio.auth.dump() +
-                       ": expected a JSON object");
-  if (o.protocol == wire_protocol::sse && !o.sse.publish_url.empty()) {
-    const detail::parsed_url pu = detail::parse_url(o.sse.publish_url);
-    if (pu.scheme != "http" && pu.scheme != "https")
-      throw config_error("invalid sse publish_url '" + o.sse.publish_url +
-                         "': expected http:// or https://");
-  }
-  return all;
-}
-
-}  // namespace
-
-std::string_view to_string(wire_protocol p) {
-  switch (p) {
-    case wire_protocol::rtev:
-      return "rtev";
-    case wire_protocol::sse:
-      return "sse";
-    case wire_protocol::socketio:
-      return "socketio";
-  }
-  return "unknown";
-}
-
-std::string_view to_string(client_error::kind k) {
-  switch (k) {
-    case client_error::kind::handler:
-      return "handler";
-    case client_error::kind::decode:
-      return "decode";
-    case client_error::kind::server:
-      return "server";
-    case client_error::kind::connection:
-      return "connection";
-    case client_error::kind::queue_full:
-      return "queue_full";
-    case client_error::kind::protocol:
-      return "protocol";
-    case client_error::kind::would_deadlock:
-      return "would_deadlock";
-    case client_error::kind::timeout:
-      return "timeout";
-  }
-  return "unknown";
-}
-
-std::error_code client_error::ec() const {
-  if (!code.empty()) {
-    const errc e = errc_for_server_code(code);
-    if (e != errc::refused || what == kind::server) return e;
-  }
-  switch (what) {
-    case kind::handler:
-      return errc::handler_failed;
-    case kind::decode:
-      return errc::decode_failed;
-    case kind::server:
-      return errc::refused;
-    case kind::connection:
-      return errc::connection_lost;
-    case kind::queue_full:
-      return errc::queue_full;
-    case kind::protocol:
-      return errc::protocol_error;
-    case kind::would_deadlock:
-      return errc::would_deadlock;
-    case kind::timeout:
-      return errc::timeout;
-  }
-  return errc::protocol_error;
-}
-
-std::optional<wire_protocol> protocol_for_url(std::string_view url) {
-  auto starts = [&](std::string_view p) {
-    if (url.size() < p.size()) return false;
-    for (std::size_t i = 0; i < p.size(); ++i)
-      if (std::tolower(static_cast<unsigned char>(url[i])) != p[i]) return false;
-    return true;
-  };
-  if (starts("ws://") || starts("wss://")) return wire_protocol::rtev;
-  if (starts("http://") || starts("https://")) return wire_protocol::sse;
-  return std::nullopt;
-}
-
-namespace {
-
-// The limit a server announced in `authenticated` ({per_second, burst}); none when absent.
-std::optional<rate_limit_info> announced_rate_limit(const json& d) {
-  auto it = d.find("rate_limit");
-  if (it == d.end() || !it->is_object()) return std::nullopt;
-  const json& r = *it;
-  if (!r.contains("per_second") || !r["per_second"].is_number() || !r.contains("burst") ||
-      !r["burst"].is_number() || r["per_second"].get<double>() <= 0)
-    return std::nullopt;
-  return rate_limit_info{r["per_second"].get<double>(), std::max(1.0, r["burst"].get<double>())};
-}
-
-}  // namespace
+using detail::server_url;
 
 struct client::impl final : detail::transport_sink, std::enable_shared_from_this<client::impl> {
   client_options opt;
@@ -476,7 +194,10 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
   std::uint64_t next_ref = 1;
 
   explicit impl(client_options o)
-      : opt(std::move(o)), urls(checked_urls(opt)), url(urls.front().parsed), backoff(opt.backoff) {
+      : opt(std::move(o)),
+        urls(detail::checked_urls(opt)),
+        url(urls.front().parsed),
+        backoff(opt.backoff) {
     if (opt.connect_timeout.count() <= 0) throw config_error("connect_timeout must be positive");
     if (opt.heartbeat_interval.count() <= 0 || opt.heartbeat_timeout.count() <= 0)
       throw config_error("heartbeat interval and timeout must be positive");
