@@ -23,10 +23,13 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <type_traits>
+#include <utility>
 
 #include "client_context.hpp"
 #include "client_options.hpp"
 #include "handler_registry.hpp"
+#include "requests.hpp"
 #include "rtev/glob.hpp"
 #include "rtev/time.hpp"
 #include "transport.hpp"
@@ -158,24 +161,25 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
     steady::time_point sent_at{};  // when it was last sent (round trip)
   };
   std::list<pending_publish> publishes;  // unacknowledged, in publish order
-  struct pending_history {
-    std::promise<history_result> promise;
-    history_result result;
+  // A history, presence or ping request in flight: one path whichever form it was made in —
+  // a future's promise is an internal `done` (as pending_publish::internal).
+  template <class T>
+  struct pending_request {
+    client::request_callback<T> done;
+    bool internal = false;  // `done` is the SDK's own (detail::fulfil), not user code
     request_clock clock;
+  };
+  struct pending_history : pending_request<history_result> {
+    history_result result;  // its events, as they arrive; `query` set at the call
   };
   std::map<std::string, pending_history> histories;
   // HISTORY requests that timed out: their events, still arriving, are dropped (not delivered
   // as live events) until the final ACK or ERROR.
   std::set<std::string> expired_histories;
-  struct pending_presence {
-    std::promise<std::vector<presence_entry>> promise;
-    request_clock clock;
-  };
+  using pending_presence = pending_request<std::vector<presence_entry>>;
   std::map<std::string, pending_presence> presences;
-  struct pending_ping {
-    std::promise<std::chrono::microseconds> promise;
+  struct pending_ping : pending_request<std::chrono::microseconds> {
     steady::time_point sent{};
-    request_clock clock;
   };
   std::map<std::string, pending_ping> pings;
 
@@ -650,7 +654,7 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
   void send_publish(pending_publish& p) {
     p.sent_on = generation;
     p.sent_at = steady::now();
-    p.paced = pacing;
+    p.paced = pace.has_value();  // under an announced limit: a rate_limited refusal resends it
     p.ref = new_ref('p');
     json data = {{"type", p.type}, {"data", p.data}, {"id", p.id}};
     if (p.room.empty())
@@ -784,18 +788,20 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
           if (u.is_object() && u.contains("user_id") && u["user_id"].is_string())
             users.push_back(
                 {u["user_id"].get<std::string>(), u.value("connections", std::uint64_t{0})});
-      it->second.promise.set_value(std::move(users));
+      pending_presence p = std::move(it->second);
       presences.erase(it);
+      end_request(p, std::move(users));
       return;
     }
     if (op == "HISTORY") {
       expired_histories.erase(ref);
       auto it = histories.find(ref);
       if (it == histories.end()) return;
-      if (d.contains("next") && d["next"].is_number_unsigned())
-        it->second.result.next = d["next"].get<std::uint64_t>();
-      it->second.promise.set_value(std::move(it->second.result));
+      pending_history h = std::move(it->second);
       histories.erase(it);
+      if (d.contains("next") && d["next"].is_number_unsigned())
+        h.result.next = d["next"].get<std::uint64_t>();
+      end_request(h, std::move(h.result));
     }
   }
 
@@ -829,20 +835,20 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
         complete(p, nullptr, &err);
         return;
       }
-    if (auto h = histories.find(ref); h != histories.end()) {
-      h->second.promise.set_exception(std::make_exception_ptr(request_error(err)));
-      histories.erase(h);
-      return;
+    if (auto it = histories.find(ref); it != histories.end()) {
+      pending_history h = std::move(it->second);
+      histories.erase(it);
+      return end_request(h, err);
     }
-    if (auto q = pings.find(ref); q != pings.end()) {
-      q->second.promise.set_exception(std::make_exception_ptr(request_error(err)));
-      pings.erase(q);
-      return;
+    if (auto it = pings.find(ref); it != pings.end()) {
+      pending_ping q = std::move(it->second);
+      pings.erase(it);
+      return end_request(q, err);
     }
-    if (auto q = presences.find(ref); q != presences.end()) {
-      q->second.promise.set_exception(std::make_exception_ptr(request_error(err)));
-      presences.erase(q);
-      return;
+    if (auto it = presences.find(ref); it != presences.end()) {
+      pending_presence q = std::move(it->second);
+      presences.erase(it);
+      return end_request(q, err);
     }
     if (auto s = subscribe_refs.find(ref); s != subscribe_refs.end()) {
       err.op = "SUBSCRIBE";
@@ -947,8 +953,9 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
         const auto rtt =
             std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - it->second.sent);
         stats.round_trip_us = rtt.count();
-        it->second.promise.set_value(rtt);
+        pending_ping q = std::move(it->second);
         pings.erase(it);
+        end_request(q, rtt);
       }
       return;
     }
@@ -1075,15 +1082,14 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
   }
 
   void fail_requests(const client_error& err) {
-    for (auto& [ref, h] : histories)
-      h.promise.set_exception(std::make_exception_ptr(request_error(err)));
-    histories.clear();
-    for (auto& [ref, p] : pings)
-      p.promise.set_exception(std::make_exception_ptr(request_error(err)));
-    pings.clear();
-    for (auto& [ref, p] : presences)
-      p.promise.set_exception(std::make_exception_ptr(request_error(err)));
-    presences.clear();
+    // Taken off the lists first: a callback may stop or destroy the client, which fails what
+    // is still listed.
+    auto h = std::exchange(histories, {});
+    auto q = std::exchange(pings, {});
+    auto w = std::exchange(presences, {});
+    for (auto& [ref, p] : h) end_request(p, err);
+    for (auto& [ref, p] : q) end_request(p, err);
+    for (auto& [ref, p] : w) end_request(p, err);
   }
 
   // Requests whose time-out has passed fail with kind timeout; a later answer to their ref is
@@ -1108,35 +1114,37 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
       it = publishes.erase(it);
     }
     stats.unacknowledged = publishes.size();
-    for (auto it = histories.begin(); it != histories.end();) {
-      if (now < it->second.clock.deadline) {
-        ++it;
-        continue;
+    // Off their lists, then failed (as the publishes below).
+    auto take_expired = [now](auto& pending) {
+      std::vector<typename std::decay_t<decltype(pending)>::mapped_type> out;
+      for (auto it = pending.begin(); it != pending.end();) {
+        if (now < it->second.clock.deadline) {
+          ++it;
+          continue;
+        }
+        out.push_back(std::move(it->second));
+        it = pending.erase(it);
       }
-      it->second.promise.set_exception(
-          std::make_exception_ptr(request_error(timed_out("HISTORY", it->second.clock, ""))));
-      expired_histories.insert(it->first);
-      it = histories.erase(it);
-    }
-    for (auto it = presences.begin(); it != presences.end();) {
-      if (now < it->second.clock.deadline) {
-        ++it;
-        continue;
-      }
-      it->second.promise.set_exception(
-          std::make_exception_ptr(request_error(timed_out("PRESENCE", it->second.clock, ""))));
-      it = presences.erase(it);
-    }
-    for (auto it = pings.begin(); it != pings.end();) {
-      if (now < it->second.clock.deadline) {
-        ++it;
-        continue;
-      }
-      it->second.promise.set_exception(
-          std::make_exception_ptr(request_error(timed_out("PING", it->second.clock, ""))));
-      it = pings.erase(it);
-    }
+      return out;
+    };
+    for (const auto& [ref, h] : histories)
+      if (now >= h.clock.deadline) expired_histories.insert(ref);
+    auto h = take_expired(histories);
+    auto w = take_expired(presences);
+    auto q = take_expired(pings);
     // Last: a callback may stop or destroy the client (what it fails is no longer listed).
+    for (auto& p : h) {
+      const client_error err = timed_out("HISTORY", p.clock, "");
+      end_request(p, err);
+    }
+    for (auto& p : w) {
+      const client_error err = timed_out("PRESENCE", p.clock, "");
+      end_request(p, err);
+    }
+    for (auto& p : q) {
+      const client_error err = timed_out("PING", p.clock, "");
+      end_request(p, err);
+    }
     for (auto& p : expired) {
       const client_error err = timed_out(
           "PUBLISH", p.clock,
@@ -1169,6 +1177,24 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
     if (err) e = *err;
     to_app([this, done = std::move(p.done), a = std::move(a), e = std::move(e)] {
       call_guarded([&] { done(a ? &*a : nullptr, e ? &*e : nullptr); }, nullptr);
+    });
+  }
+
+  // A history, presence or ping request ends (taken off its list first). Its future's promise
+  // is set at once, even after the client object is gone; a user callback gets what it needs
+  // by value, through to_app (the service thread, or the app's executor).
+  template <class T>
+  void end_request(pending_request<T>& p, T result) {
+    if (p.internal) return p.done(&result, nullptr);
+    to_app([this, done = std::move(p.done), r = std::move(result)] {
+      call_guarded([&] { done(&r, nullptr); }, nullptr);
+    });
+  }
+  template <class T>
+  void end_request(pending_request<T>& p, const client_error& err) {
+    if (p.internal) return p.done(nullptr, &err);
+    to_app([this, done = std::move(p.done), err] {
+      call_guarded([&] { done(nullptr, &err); }, nullptr);
     });
   }
 
@@ -1775,69 +1801,112 @@ void client::typing(const std::string& room, bool is_typing) {
 
 namespace {
 
-// A request made after the client closed for good, or while it is not connected.
-template <class T>
-bool refuse_unconnected(client::impl& m, std::promise<T>& promise) {
-  if (m.ended) {
-    promise.set_exception(
-        std::make_exception_ptr(request_error(m.closed_error("nothing was sent"))));
-    return true;
-  }
-  if (m.authenticated) return false;
-  promise.set_exception(std::make_exception_ptr(
-      request_error(make_error(client_error::kind::connection, "not connected"))));
-  return true;
+// Why a request cannot be sent now: the client has closed for good, or is not connected.
+std::optional<client_error> unsendable(const client::impl& m) {
+  if (m.ended) return m.closed_error("nothing was sent");
+  if (m.authenticated) return std::nullopt;
+  return make_error(client_error::kind::connection, "not connected");
+}
+
+// History, presence and ping, whichever form they were made in: one pending request (a
+// future's is an internal completion, detail::fulfil) posted to the service thread, which
+// sends it or ends it at once. The query and the time-out are checked by the caller.
+
+void send_history(client::impl& m, const history_query& query, client::impl::request_clock clock,
+                  client::request_callback<history_result> done, bool internal) {
+  client::impl::pending_history h;
+  h.done = std::move(done);
+  h.internal = internal;
+  h.clock = clock;
+  h.result.query = query;
+  m.post([i = &m, h = std::move(h)]() mutable {
+    if (auto err = unsendable(*i)) return i->end_request(h, *err);
+    const std::string ref = i->new_ref('h');
+    const json data = detail::history_frame_data(h.result.query);
+    i->histories.emplace(ref, std::move(h));
+    i->send_frame(json{{"type", "HISTORY"}, {"ref", ref}, {"data", data}});
+  });
+}
+
+void send_presence(client::impl& m, const std::string& room, client::impl::request_clock clock,
+                   client::request_callback<std::vector<presence_entry>> done, bool internal) {
+  client::impl::pending_presence w;
+  w.done = std::move(done);
+  w.internal = internal;
+  w.clock = clock;
+  m.post([i = &m, room, w = std::move(w)]() mutable {
+    if (auto err = unsendable(*i)) return i->end_request(w, *err);
+    const std::string ref = i->new_ref('w');
+    i->presences.emplace(ref, std::move(w));
+    i->send_frame(json{{"type", "PRESENCE"}, {"ref", ref}, {"data", {{"room", room}}}});
+  });
+}
+
+void send_ping(client::impl& m, client::impl::request_clock clock,
+               client::request_callback<std::chrono::microseconds> done, bool internal) {
+  client::impl::pending_ping q;
+  q.done = std::move(done);
+  q.internal = internal;
+  q.clock = clock;
+  m.post([i = &m, q = std::move(q)]() mutable {
+    if (auto err = unsendable(*i)) return i->end_request(q, *err);
+    const std::string ref = i->new_ref('q');
+    q.sent = steady::now();
+    i->pings.emplace(ref, std::move(q));
+    i->send_frame(json{{"type", "PING"}, {"ref", ref}});
+  });
 }
 
 }  // namespace
 
+std::future<history_result> client::history(const history_query& query, request_options request) {
+  detail::check_history_query(query);
+  const auto clock = impl_->clock_for(request);
+  auto promise = std::make_shared<std::promise<history_result>>();
+  auto f = promise->get_future();
+  if (refuse_on_service_thread(*impl_, "history()", *promise)) return f;
+  send_history(*impl_, query, clock, detail::fulfil(std::move(promise)), true);
+  return f;
+}
+
+void client::history(const history_query& query, request_callback<history_result> done,
+                     request_options request) {
+  detail::check_history_query(query);
+  send_history(*impl_, query, impl_->clock_for(request), std::move(done), false);
+}
+
 std::future<history_result> client::history(const std::string& room, const json& since,
                                             const json& until, std::size_t limit,
                                             request_options request) {
-  auto promise = std::make_shared<std::promise<history_result>>();
-  auto f = promise->get_future();
-  const auto clock = impl_->clock_for(request);
-  if (refuse_on_service_thread(*impl_, "history()", *promise)) return f;
-  impl_->post([i = impl_.get(), room, since, until, limit, promise, clock] {
-    if (refuse_unconnected(*i, *promise)) return;
-    const std::string ref = i->new_ref('h');
-    json data = {{"room", room}, {"limit", limit}};
-    if (!since.is_null()) data["since"] = since;
-    if (!until.is_null()) data["until"] = until;
-    i->histories[ref].promise = std::move(*promise);
-    i->histories[ref].clock = clock;
-    i->send_frame(json{{"type", "HISTORY"}, {"ref", ref}, {"data", data}});
-  });
-  return f;
+  return history(history_query{room, since, until, limit}, request);
 }
 
 std::future<std::vector<presence_entry>> client::presence(const std::string& room,
                                                           request_options request) {
+  const auto clock = impl_->clock_for(request);
   auto promise = std::make_shared<std::promise<std::vector<presence_entry>>>();
   auto f = promise->get_future();
-  const auto clock = impl_->clock_for(request);
   if (refuse_on_service_thread(*impl_, "presence()", *promise)) return f;
-  impl_->post([i = impl_.get(), room, promise, clock] {
-    if (refuse_unconnected(*i, *promise)) return;
-    const std::string ref = i->new_ref('w');
-    i->presences[ref] = client::impl::pending_presence{std::move(*promise), clock};
-    i->send_frame(json{{"type", "PRESENCE"}, {"ref", ref}, {"data", {{"room", room}}}});
-  });
+  send_presence(*impl_, room, clock, detail::fulfil(std::move(promise)), true);
   return f;
 }
 
+void client::presence(const std::string& room, request_callback<std::vector<presence_entry>> done,
+                      request_options request) {
+  send_presence(*impl_, room, impl_->clock_for(request), std::move(done), false);
+}
+
 std::future<std::chrono::microseconds> client::ping(request_options request) {
+  const auto clock = impl_->clock_for(request);
   auto promise = std::make_shared<std::promise<std::chrono::microseconds>>();
   auto f = promise->get_future();
-  const auto clock = impl_->clock_for(request);
   if (refuse_on_service_thread(*impl_, "ping()", *promise)) return f;
-  impl_->post([i = impl_.get(), promise, clock] {
-    if (refuse_unconnected(*i, *promise)) return;
-    const std::string ref = i->new_ref('q');
-    i->pings.emplace(ref, client::impl::pending_ping{std::move(*promise), steady::now(), clock});
-    i->send_frame(json{{"type", "PING"}, {"ref", ref}});
-  });
+  send_ping(*impl_, clock, detail::fulfil(std::move(promise)), true);
   return f;
+}
+
+void client::ping(request_callback<std::chrono::microseconds> done, request_options request) {
+  send_ping(*impl_, impl_->clock_for(request), std::move(done), false);
 }
 
 }  // namespace rtev

@@ -124,6 +124,18 @@ try:
               code == 0 and [l.split()[1] for l in events] == ["hello", "note", "note"], out)
     check("any_server over Socket.IO publishes with an ack carrying a seq",
           "published over socket.io: seq " in sio_out, sio_out)
+
+    # history_pager: seven events read back three at a time with next_page(), then itself in
+    # the room's presence (the callback form).
+    r = subprocess.run(example("history_pager", url, "pager", "7", "3"), capture_output=True, text=True, timeout=30)
+    pages = [l for l in r.stdout.splitlines() if l.startswith("page ")]
+    seqs = [(int(m.group(1)), int(m.group(2))) for m in (re.search(r"seq (\d+) to (\d+)", l) for l in pages) if m]
+    check("history_pager pages 3, 3, 1 in seq order and stops", r.returncode == 0 and
+          [l.split(": ")[1].split(",")[0] for l in pages] == ["3 events", "3 events", "1 event"] and
+          len(seqs) == 3 and all(a <= b for a, b in seqs) and seqs[0][1] < seqs[1][0] and seqs[1][1] < seqs[2][0],
+          r.stdout + r.stderr)
+    check("history_pager lists itself with the presence callback",
+          "present: pager (1 connection)" in r.stdout.splitlines(), r.stdout + r.stderr)
 finally:
     proc.terminate()
     proc.wait(10)

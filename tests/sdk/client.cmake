@@ -24,6 +24,7 @@ rtev_add_test(client_tests
     ${CMAKE_CURRENT_LIST_DIR}/client_recovery_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/client_subscription_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/client_requests_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/client_typed_requests_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/client_sse_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/client_presence_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/client_lifetime_test.cpp

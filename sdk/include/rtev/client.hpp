@@ -205,9 +205,27 @@ struct join_info {
   std::uint64_t last_seq = 0;  ///< the server's frontier when it answered
 };
 
+/// A HISTORY request: the stored events of a room, oldest first, one page at a time.
+struct history_query {
+  std::string room;  ///< a room, or a pattern (`*` globs need admin)
+  /// Where the page starts: a seq number (the events after it), an RFC 3339 time (the events at
+  /// or after it; a naive time is read in the server's zone) or "beginning"; null: the
+  /// beginning. Anything else makes history() throw config_error.
+  nlohmann::json since = nullptr;
+  /// Where it ends: an RFC 3339 time (the events before it); null: now.
+  nlohmann::json until = nullptr;
+  /// At most this many events per page, 1 to 1000 (else history() throws config_error).
+  std::size_t limit = 100;
+};
+
+/// One page of history, with the query it answers.
 struct history_result {
   std::vector<event> events;          ///< oldest first
   std::optional<std::uint64_t> next;  ///< pass as `since` for the next page; none at the end
+  history_query query;                ///< what was asked for
+  /// The query for the page after this one — `query` with `since` = `next` — or none when this
+  /// page is the last (the server had nothing after it when it answered).
+  std::optional<history_query> next_page() const;
 };
 
 /// One user present in a room (PRESENCE): how many connections it has there.
@@ -571,17 +589,36 @@ class client {
 
   /// Typing indicator for a room (not stored). Dropped while disconnected.
   void typing(const std::string& room, bool is_typing);
-  /// Stored events of a room: since (seq, RFC 3339 time, "beginning"), until, limit (≤ 1000).
+  /// Completion of a request's callback form: exactly one of the two is non-null. Runs on the
+  /// service thread (after the client has closed for good: on a short-lived thread of the
+  /// client's), never on the caller's.
+  template <class T>
+  using request_callback = std::function<void(const T* result, const client_error* error)>;
+
+  /// Stored events of a room, one page (history_query: room, since, until, limit ≤ 1000);
+  /// result.next_page() asks for the next one. Throws config_error for a bad query or
+  /// time-out. Every request ends once (docs/sdk.md, "Every request ends"): the page, a
+  /// refusal (kind server, with the server's code), a time-out (kind timeout), the connection
+  /// lost or not connected (kind connection), or the client closed for good (kind connection,
+  /// at once). The future form fails with would_deadlock on the service thread (inside a
+  /// handler), sending nothing; the callback form works there.
+  std::future<history_result> history(const history_query& query, request_options request = {});
+  void history(const history_query& query, request_callback<history_result> done,
+               request_options request = {});
+  /// The same as history(history_query{room, since, until, limit}, request).
   std::future<history_result> history(const std::string& room,
                                       const nlohmann::json& since = nullptr,
                                       const nlohmann::json& until = nullptr,
                                       std::size_t limit = 100, request_options request = {});
-  /// Who is in a room now (PRESENCE; rtev servers only). The future fails with request_error
-  /// when the server refuses (a room the token may not join) or the connection is lost.
+  /// Who is in a room now (PRESENCE; rtev servers only). Fails with kind server when the
+  /// server refuses (a room the token may not join); otherwise ends as history() does.
   std::future<std::vector<presence_entry>> presence(const std::string& room,
                                                     request_options request = {});
-  /// Round trip of an application-level PING.
+  void presence(const std::string& room, request_callback<std::vector<presence_entry>> done,
+                request_options request = {});
+  /// Round trip of an application-level PING; ends as history() does.
   std::future<std::chrono::microseconds> ping(request_options request = {});
+  void ping(request_callback<std::chrono::microseconds> done, request_options request = {});
 
   struct impl;
 
