@@ -606,8 +606,9 @@ subscription client::on(F&& handler) {
 
 template <class T, class F>
 subscription room_subscription::on(F&& handler) {
-  static_assert(is_catalog_event_v<T>,
-                "room_subscription.on<T>: T must be an event from rtev/events.hpp");
+  static_assert(is_typed_event_v<T>,
+                "room_subscription.on<T>: T must be a typed event: declare it with "
+                "RTEV_TYPED_EVENT (rtev/typed_event.hpp) or use one of rtev/events.hpp");
   return on(std::string(event_traits<T>::name),
             [h = std::forward<F>(handler)](const event& e) { h(decode<T>(e.data), e); });
 }
