@@ -73,6 +73,14 @@ try:
     r = subprocess.run(example("typing_indicator", url), capture_output=True, text=True, timeout=30)
     check("typing_indicator shows start and stop", r.returncode == 0 and r.stdout.splitlines() == ["alice is typing", "alice stopped typing"], r.stdout + r.stderr)
 
+    # custom_event: the app's own typed event, published typed and received through on<T>; the
+    # malformed one reaches the error handler with its field path.
+    r = subprocess.run(example("custom_event", url, "billing"), capture_output=True, text=True, timeout=30)
+    m = re.search(r"published invoice_paid seq (\d+)", r.stdout)
+    check("custom_event round-trips the app's own typed event", r.returncode == 0 and m is not None and
+          f"invoice_paid #{m.group(1)}: 49.50 EUR from customer 42" in r.stdout and
+          "error: data.amount: expected a number, got string" in r.stdout, r.stdout + r.stderr)
+
     r = subprocess.run(example("timezones", url), capture_output=True, text=True, timeout=30)
     check("timezones formats in several zones", r.returncode == 0 and "Asia/Kolkata: " in r.stdout and
           "2024-03-10T07:30:00Z in New York: Mar 10, 2024, 3:30:00 AM" in r.stdout and

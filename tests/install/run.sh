@@ -16,10 +16,15 @@ cmake -S "$src/tests/install/consumer" -B "$work/consumer" -G Ninja \
   -DCMAKE_EXE_LINKER_FLAGS="${CONSUMER_LD_FLAGS:-}" >/dev/null
 cmake --build "$work/consumer" >/dev/null
 out=$("$work/consumer/consumer")
-expected="message_sent Jan 16, 2024, 12:30:45 AM 1 4000"
+# One line per check in consumer/main.cpp, in order.
+expected=$(cat <<'EOF'
+message_sent Jan 16, 2024, 12:30:45 AM 1 4000
+invoice_paid {"amount":49.5,"currency":"EUR","customer_id":42} 1 data.amount: expected a number, got string
+EOF
+)
 if [ "$out" != "$expected" ]; then
-  echo "consumer printed '$out', expected '$expected'" >&2
+  printf 'consumer printed:\n%s\nexpected:\n%s\n' "$out" "$expected" >&2
   exit 1
 fi
 "$work/prefix/bin/rtev" --version
-echo "installed package works: $out"
+printf 'installed package works:\n%s\n' "$out"

@@ -159,7 +159,7 @@ std::string decode_error(std::string_view type, const json& data) {
   return {};
 }
 
-// --- compile-time checks: traits and is_catalog_event ---------------------------------------
+// --- compile-time checks: traits and is_typed_event -----------------------------------------
 
 static_assert(rtev::event_traits<events::message_sent>::name == "message_sent");
 static_assert(rtev::event_traits<events::message_sent>::family == event_family::messenger);
@@ -176,13 +176,13 @@ static_assert(rtev::event_traits<events::dashboard::notification>::name == "NOTI
 static_assert(rtev::event_traits<events::dashboard::campaign_progress>::name ==
               "CAMPAIGN_PROGRESS");
 
-static_assert(rtev::is_catalog_event_v<events::message_sent>);
-static_assert(rtev::is_catalog_event<events::inbox::error>::value);
-static_assert(rtev::is_catalog_event_v<events::dashboard::stats_update>);
-static_assert(!rtev::is_catalog_event_v<int>);
-static_assert(!rtev::is_catalog_event_v<rtev::event>);
-static_assert(!rtev::is_catalog_event_v<rtev::id_value>);
-static_assert(!rtev::is_catalog_event_v<json>);
+static_assert(rtev::is_typed_event_v<events::message_sent>);
+static_assert(rtev::is_typed_event<events::inbox::error>::value);
+static_assert(rtev::is_typed_event_v<events::dashboard::stats_update>);
+static_assert(!rtev::is_typed_event_v<int>);
+static_assert(!rtev::is_typed_event_v<rtev::event>);
+static_assert(!rtev::is_typed_event_v<rtev::id_value>);
+static_assert(!rtev::is_typed_event_v<json>);
 static_assert(events::all::size == 40);
 
 // Required fields are plain values, optional ones std::optional; ids are id_value.

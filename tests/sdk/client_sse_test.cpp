@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "rtev/client.hpp"
+#include "rtev/events.hpp"
 #include "rtev/server/server.hpp"
 #include "tests/sdk/client_recorder.hpp"
 #include "tests/support/local_server.hpp"

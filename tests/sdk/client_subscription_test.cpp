@@ -1,6 +1,7 @@
 // rtev::client subscriptions against the real server (rtev::server in-process): typed
-// handlers from the catalog, by name and by glob, subscription handles (reset, destroy,
-// unsubscribe from inside a handler), handler exceptions and payloads that do not decode.
+// handlers from the catalog and for the app's own RTEV_TYPED_EVENT types, by name and by glob,
+// subscription handles (reset, destroy, unsubscribe from inside a handler), handler exceptions and
+// payloads that do not decode.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -27,6 +28,16 @@ using rtev::test::default_timeout;
 using rtev::test::millis;
 using json = nlohmann::json;
 using rtev::test::recorder;
+
+// An app's own typed event, outside namespace rtev.
+namespace shop {
+// clang-format off
+RTEV_TYPED_EVENT(invoice_paid, "invoice_paid",
+                 (required, number, amount)
+                 (required, string, currency)
+                 (optional, id,     customer_id));
+// clang-format on
+}  // namespace shop
 
 namespace {
 
@@ -314,6 +325,40 @@ TEST_CASE("client_reports_a_payload_that_does_not_match_its_typed_struct",
   CHECK(errors[0].ev->seq == bad_seq);
   CHECK(errors[0].ev->type == "message_sent");
   CHECK(f.c->state() == client_state::connected);
+}
+
+TEST_CASE("client_delivers_the_apps_own_typed_events", "[sdk][client][subscribe]") {
+  recorder<shop::invoice_paid> paid;
+  recorder<rtev::event> envelopes;
+  fixture f;
+  auto sub = f.c->on<shop::invoice_paid>([&](const shop::invoice_paid& p, const rtev::event& e) {
+    paid.add(p);
+    envelopes.add(e);
+  });
+  auto all = f.start();
+
+  // A typed publish from the client itself, and one over HTTP that does not decode.
+  shop::invoice_paid sent{49.5, "EUR"};
+  sent.customer_id = 42;
+  sent.extra["note"] = "first order";
+  const auto ack = f.c->publish("r", sent).get();
+  const auto bad_seq = f.publish("invoice_paid", {{"amount", "49.50"}, {"currency", "EUR"}});
+  f.settle();
+
+  REQUIRE(paid.size() == 1);
+  CHECK(paid.values().front() == sent);  // every field, and the extra one, came back
+  CHECK(envelopes.values().front().type == "invoice_paid");
+  CHECK(envelopes.values().front().seq == ack.seq);
+  CHECK(envelopes.values().front().data ==
+        json{{"amount", 49.5}, {"currency", "EUR"}, {"customer_id", 42}, {"note", "first order"}});
+  // The malformed one reached the error handler with its field path, as for catalog types.
+  const auto errors = f.errors.values();
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].what == rtev::client_error::kind::decode);
+  CHECK(errors[0].message == "data.amount: expected a number, got string");
+  REQUIRE(errors[0].ev);
+  CHECK(errors[0].ev->seq == bad_seq);
+  CHECK(f.all.size() == 3);
 }
 
 TEST_CASE("client_receives_only_the_event_types_it_asked_for", "[sdk][client][subscribe]") {

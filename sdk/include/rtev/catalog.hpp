@@ -1,8 +1,11 @@
 #pragma once
 /// \file
-/// The catalog of typed events: one C++ struct per known event type (in rtev/events.hpp),
-/// each with JSON conversion and an rtev::event_traits specialisation giving its wire name;
-/// and the same catalog listable at run time (name, family, fields) for the CLI.
+/// The product catalog listable at run time (name, family, fields), for the CLI and tools:
+/// the event types of rtev/events.hpp, and only those. An app's own RTEV_TYPED_EVENT types
+/// are not added: the list is the same in every program (the CLI's `rtev events`, completions
+/// and "did you mean" hints rely on it, and the CLI never links app code), and adding them
+/// would take a static registration per type, whose order across translation units is
+/// unspecified.
 ///
 /// Thread safety: everything here is immutable after static initialisation; safe from any
 /// thread.
@@ -11,18 +14,9 @@
 #include <string_view>
 #include <vector>
 
+#include "rtev/typed_event.hpp"  // event_family
+
 namespace rtev {
-
-/// Where a known event type comes from; its naming convention follows.
-enum class event_family {
-  messenger,  ///< snake_case: message_sent, user_online, typing_indicator, …
-  inbox,      ///< snake_case: new_message, unread_count_update, …
-  dashboard,  ///< UPPER_CASE: NOTIFICATION, CAMPAIGN_PROGRESS, LEAD_CREATED, …
-  custom,     ///< anything else ("content-created"): only through the untyped rtev::event
-};
-
-/// "messenger", "inbox", "dashboard", "custom".
-std::string_view to_string(event_family f);
 
 /// One data field of a catalog event.
 struct field_info {
@@ -48,9 +42,5 @@ const event_info* find_event_type(std::string_view name);
 /// characters; ties go to the catalog's order. Empty for a catalog name itself and for a name
 /// far from every one (a custom type).
 std::string nearest_event_type(std::string_view name);
-
-/// Specialised for every struct in rtev::events: `name` (wire name) and `family`.
-template <class T>
-struct event_traits;
 
 }  // namespace rtev

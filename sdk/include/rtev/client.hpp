@@ -45,11 +45,10 @@
 #include <nlohmann/json.hpp>
 
 #include "rtev/backoff.hpp"
-#include "rtev/catalog.hpp"
 #include "rtev/errc.hpp"
 #include "rtev/error.hpp"
 #include "rtev/event.hpp"
-#include "rtev/events.hpp"
+#include "rtev/typed_event.hpp"  // not the product catalog: include rtev/events.hpp for that
 
 namespace rtev {
 
@@ -635,15 +634,18 @@ class client {
 
 template <class T, class F>
 subscription client::on(F&& handler) {
-  static_assert(is_catalog_event_v<T>, "client.on<T>: T must be an event from rtev/events.hpp");
+  static_assert(is_typed_event_v<T>,
+                "client.on<T>: T must be a typed event: declare it with RTEV_TYPED_EVENT "
+                "(rtev/typed_event.hpp) or use one of rtev/events.hpp");
   return on_decoded(std::string(event_traits<T>::name),
                     [h = std::forward<F>(handler)](const event& e) { h(decode<T>(e.data), e); });
 }
 
 template <class T, class F>
 subscription room_subscription::on(F&& handler) {
-  static_assert(is_catalog_event_v<T>,
-                "room_subscription.on<T>: T must be an event from rtev/events.hpp");
+  static_assert(is_typed_event_v<T>,
+                "room_subscription.on<T>: T must be a typed event: declare it with "
+                "RTEV_TYPED_EVENT (rtev/typed_event.hpp) or use one of rtev/events.hpp");
   return on(std::string(event_traits<T>::name),
             [h = std::forward<F>(handler)](const event& e) { h(decode<T>(e.data), e); });
 }
@@ -651,7 +653,9 @@ subscription room_subscription::on(F&& handler) {
 template <class T>
 std::future<publish_ack> client::publish(const std::string& room, const T& typed,
                                          request_options request) {
-  static_assert(is_catalog_event_v<T>, "client.publish: T must be an event from rtev/events.hpp");
+  static_assert(is_typed_event_v<T>,
+                "client.publish(room, e): e must be a typed event: declare its type with "
+                "RTEV_TYPED_EVENT (rtev/typed_event.hpp) or use one of rtev/events.hpp");
   return publish(room, std::string(event_traits<T>::name), encode(typed), request);
 }
 

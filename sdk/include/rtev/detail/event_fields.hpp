@@ -1,8 +1,8 @@
 #pragma once
 /// \file
-/// Machinery behind rtev/events.hpp (not public API: include rtev/events.hpp instead).
+/// Machinery behind rtev/typed_event.hpp (not public API: include rtev/typed_event.hpp).
 ///
-/// A catalog event's fields are described once, in its RTEV_EVENT declaration. Each field has
+/// A typed event's fields are described once, in its RTEV_TYPED_EVENT declaration. Each field has
 /// a *kind* (the catalog type name of field_info::type) which fixes its C++ member type and
 /// how it is read from JSON, and a *presence* (required or optional). The struct's static
 /// `rtev_visit_fields(visitor)` hands the visitor one `field<Kind, Presence, Owner, Member>`
@@ -31,7 +31,7 @@ enum class presence { required, optional };
 
 /// Field kinds. `catalog_type` is field_info::type; `type` is the C++ value type; `read`
 /// converts the JSON value of `data.<field>` or throws parse_error("data.<field>", "expected
-/// …, got …"); `write` sets `data[field]`. Both are defined in sdk/src/catalog.cpp: keeping
+/// …, got …"); `write` sets `data[field]`. Both are defined in sdk/src/typed_event.cpp: keeping
 /// the JSON work out of the templates keeps each event's generated code to a few calls.
 namespace kind {
 
@@ -173,7 +173,7 @@ constexpr bool all_distinct(type_list<Ts...>) {
 template <class Json>
 using if_json = std::enable_if_t<std::is_same_v<Json, nlohmann::json>, int>;
 
-// Non-template helpers, defined in sdk/src/catalog.cpp.
+// Non-template helpers, defined in sdk/src/typed_event.cpp.
 /// Throws parse_error("data", "expected an object, got <type>").
 [[noreturn]] void throw_data_not_object(const nlohmann::json& data);
 /// Copies the members of `data` whose key is not a field name into `extra`.
@@ -216,7 +216,7 @@ void read_fields(const nlohmann::json& data, T& fresh) {
   });
 }
 
-/// from_json for every catalog event: read_fields into a new T, assigned to `out` only once
+/// from_json for every typed event: read_fields into a new T, assigned to `out` only once
 /// everything parsed (strong guarantee).
 template <class T>
 void read_event(const nlohmann::json& data, T& out) {
@@ -225,7 +225,7 @@ void read_event(const nlohmann::json& data, T& out) {
   out = std::move(result);
 }
 
-/// to_json for every catalog event: `extra` first, then every set field (a field wins over
+/// to_json for every typed event: `extra` first, then every set field (a field wins over
 /// an `extra` entry with the same key).
 template <class T>
 void write_event(nlohmann::json& data, const T& e) {
@@ -250,7 +250,7 @@ bool equal_events(const T& a, const T& b) {
   return equal;
 }
 
-/// Accepts any field descriptor: lets is_catalog_event probe for rtev_visit_fields.
+/// Accepts any field descriptor: lets is_typed_event probe for rtev_visit_fields.
 struct ignore_fields {
   template <class F>
   void operator()(const F&) const {}

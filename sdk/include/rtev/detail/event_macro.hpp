@@ -1,32 +1,34 @@
 #pragma once
 /// \file
-/// RTEV_EVENT: declares one catalog event from a single field list (not public API: include
-/// rtev/events.hpp instead).
+/// RTEV_DETAIL_TYPED_EVENT: the one expansion behind RTEV_TYPED_EVENT (rtev/typed_event.hpp,
+/// family `custom`) and the catalog's declarations in rtev/events.hpp (family messenger, inbox
+/// or dashboard). Not public API: use RTEV_TYPED_EVENT.
 ///
-///     RTEV_EVENT(events, typing_indicator, "typing_indicator", messenger,
-///                (required, id, user_id)
-///                (required, boolean, is_typing)
-///                (optional, id, conversation_id))
+///     RTEV_DETAIL_TYPED_EVENT(typing_indicator, "typing_indicator", messenger,
+///                             (required, id, user_id)
+///                             (required, boolean, is_typing)
+///                             (optional, id, conversation_id))
 ///
-/// Use it at `namespace rtev` scope. Arguments: the namespace below rtev (`events`,
-/// `events::inbox`, …), the struct name, the wire name, the rtev::event_family enumerator, and
-/// the fields as a sequence of `(presence, kind, name)` where presence is `required` or
-/// `optional`, kind is one of rtev::detail::kind (string, timestamp, integer, number, boolean,
-/// id, object, array, any, integer_map) and name is both the member name and the JSON key.
+/// Arguments: the struct name, the wire name, the rtev::event_family enumerator, and the fields
+/// as a sequence of `(presence, kind, name)` where presence is `required` or `optional`, kind
+/// is one of rtev::detail::kind (string, timestamp, integer, number, boolean, id, object,
+/// array, any, integer_map) and name is both the member name and the JSON key.
 ///
-/// It expands to
-///   - `struct ns::name { <members>; nlohmann::json extra; … }` with one member per field —
-///     `Kind::type` when required, `std::optional<Kind::type>` when optional — plus
-///     `static void rtev_visit_fields(visitor)`, which hands the visitor one
-///     rtev::detail::field descriptor per field; to_json/from_json hidden friends (found by
-///     ADL, nlohmann::json only); and operator== / operator!=;
-///   - the rtev::event_traits<ns::name> specialisation (wire name, family);
-///   - a count of RTEV_EVENT uses, checked against rtev::events::all in rtev/events.hpp.
-/// The run-time catalog (rtev::catalog()) is built from rtev_visit_fields, so the struct, its
-/// JSON form and the catalog entry cannot disagree.
+/// It expands, in the current namespace, to `struct name { <members>; nlohmann::json extra; … }`
+/// with one member per field — `Kind::type` when required, `std::optional<Kind::type>` when
+/// optional — plus
+///   - `rtev_event_type` (the struct itself), `rtev_event_name` and `rtev_event_family`, which
+///     rtev::event_traits reads: a traits specialisation would have to be written at namespace
+///     rtev scope, and the app's types live in the app's namespaces;
+///   - `static void rtev_visit_fields(visitor)`, which hands the visitor one
+///     rtev::detail::field descriptor per field (reading, writing, comparing and the run-time
+///     catalog are written once against it, so they cannot disagree with the struct);
+///   - to_json/from_json hidden friends (found by ADL, nlohmann::json only), == and !=;
+///   - one __COUNTER__ step, which rtev/events.hpp uses to check rtev::events::all.
 ///
-/// The struct is named by its full name `::rtev::ns::name` inside its own body because a
-/// member may share the struct's name (inbox::error has a field `error`).
+/// Inside its own body the struct is named `struct name`: a member may share the struct's name
+/// (inbox::error has a field `error`), and an elaborated type name ignores data members, so it
+/// still means the struct wherever the macro is used.
 
 #include "rtev/detail/event_fields.hpp"
 
@@ -54,43 +56,41 @@
 #define RTEV_DETAIL_VISIT_B(p, k, n) RTEV_DETAIL_VISIT_FIELD(p, k, n) RTEV_DETAIL_VISIT_A
 #define RTEV_DETAIL_VISIT_A_END
 #define RTEV_DETAIL_VISIT_B_END
-#define RTEV_DETAIL_VISIT_FIELD(p, k, n)                                                  \
-  visit(::rtev::detail::make_field<::rtev::detail::kind::k, ::rtev::detail::presence::p>( \
-      #n, &self::n));
+#define RTEV_DETAIL_VISIT_FIELD(p, k, n)                                                       \
+  rtev_visit(::rtev::detail::make_field<::rtev::detail::kind::k, ::rtev::detail::presence::p>( \
+      #n, &rtev_event_type::n));
 
-#define RTEV_EVENT(ns_, name_, wire_name_, family_, fields_)                              \
-  namespace ns_ {                                                                         \
-  struct name_ {                                                                          \
-    RTEV_DETAIL_DECLARE_FIELDS(fields_)                                                   \
-    /* Data fields this struct does not model (and explicit nulls of optional fields), */ \
-    /* written back by to_json so data round-trips. */                                    \
-    nlohmann::json extra = nlohmann::json::object();                                      \
-                                                                                          \
-    template <class Visitor>                                                              \
-    static void rtev_visit_fields(Visitor&& visit) {                                      \
-      using self = ::rtev::ns_::name_;                                                    \
-      RTEV_DETAIL_VISIT_FIELDS(fields_)                                                   \
-    }                                                                                     \
-    template <class Json, ::rtev::detail::if_json<Json> = 0>                              \
-    friend void to_json(Json& j, const ::rtev::ns_::name_& e) {                           \
-      ::rtev::detail::write_event(j, e);                                                  \
-    }                                                                                     \
-    template <class Json, ::rtev::detail::if_json<Json> = 0>                              \
-    friend void from_json(const Json& j, ::rtev::ns_::name_& e) {                         \
-      ::rtev::detail::read_event(j, e);                                                   \
-    }                                                                                     \
-    friend bool operator==(const ::rtev::ns_::name_& a, const ::rtev::ns_::name_& b) {    \
-      return ::rtev::detail::equal_events(a, b);                                          \
-    }                                                                                     \
-    friend bool operator!=(const ::rtev::ns_::name_& a, const ::rtev::ns_::name_& b) {    \
-      return !(a == b);                                                                   \
-    }                                                                                     \
-  };                                                                                      \
-  }                                                                                       \
-  template <>                                                                             \
-  struct event_traits<ns_::name_> {                                                       \
-    static constexpr std::string_view name = wire_name_;                                  \
-    static constexpr event_family family = event_family::family_;                         \
-  };                                                                                      \
-  /* One __COUNTER__ step per event: see the check after rtev::events::all. */            \
+#define RTEV_DETAIL_TYPED_EVENT(name_, wire_name_, family_, fields_)                         \
+  struct name_ {                                                                             \
+    RTEV_DETAIL_DECLARE_FIELDS(fields_)                                                      \
+    /* Data fields this struct does not model (and explicit nulls of optional fields), */    \
+    /* written back by to_json so data round-trips. */                                       \
+    ::nlohmann::json extra = ::nlohmann::json::object();                                     \
+                                                                                             \
+    /* Read by rtev::event_traits. */                                                        \
+    using rtev_event_type = struct name_;                                                    \
+    static constexpr ::std::string_view rtev_event_name = wire_name_;                        \
+    static constexpr ::rtev::event_family rtev_event_family = ::rtev::event_family::family_; \
+                                                                                             \
+    /* Parameters are named rtev_* so no field name can shadow them. */                      \
+    template <class Visitor>                                                                 \
+    static void rtev_visit_fields(Visitor&& rtev_visit) {                                    \
+      RTEV_DETAIL_VISIT_FIELDS(fields_)                                                      \
+    }                                                                                        \
+    template <class Json, ::rtev::detail::if_json<Json> = 0>                                 \
+    friend void to_json(Json& rtev_j, const struct name_& rtev_e) {                          \
+      ::rtev::detail::write_event(rtev_j, rtev_e);                                           \
+    }                                                                                        \
+    template <class Json, ::rtev::detail::if_json<Json> = 0>                                 \
+    friend void from_json(const Json& rtev_j, struct name_& rtev_e) {                        \
+      ::rtev::detail::read_event(rtev_j, rtev_e);                                            \
+    }                                                                                        \
+    friend bool operator==(const struct name_& rtev_a, const struct name_& rtev_b) {         \
+      return ::rtev::detail::equal_events(rtev_a, rtev_b);                                   \
+    }                                                                                        \
+    friend bool operator!=(const struct name_& rtev_a, const struct name_& rtev_b) {         \
+      return !(rtev_a == rtev_b);                                                            \
+    }                                                                                        \
+  };                                                                                         \
+  /* One __COUNTER__ step per event: see the check after rtev::events::all. */               \
   static_assert(__COUNTER__ >= 0, "")
