@@ -20,6 +20,7 @@ out=$("$work/consumer/consumer")
 expected=$(cat <<'EOF'
 message_sent Jan 16, 2024, 12:30:45 AM 1 4000
 invoice_paid {"amount":49.5,"currency":"EUR","customer_id":42} 1 data.amount: expected a number, got string
+executor closed 1
 EOF
 )
 if [ "$out" != "$expected" ]; then

@@ -11,7 +11,7 @@
 ///     opt.token = "42";
 ///     opt.rooms = {"lobby"};
 ///     rtev::client c(opt);
-///     auto sub = c.on<rtev::events::message_sent>(
+///     auto sub = c.on<rtev::events::message_sent>(   // the catalog: #include <rtev/events.hpp>
 ///         [](const rtev::events::message_sent& m, const rtev::event& e) { … });
 ///     c.start();
 ///     c.publish("lobby", "message_sent", {{"message_text", "hi"}}).get();   // waits for the ACK
@@ -534,7 +534,8 @@ class client {
 
   /// Events by type name or glob ("content-created", "message_*", "*").
   subscription on(std::string type_pattern, event_handler handler);
-  /// Typed events from the catalog: handler(const T&, const event&). A payload that does not
+  /// Typed events — the catalog's (rtev/events.hpp) or the app's own (RTEV_TYPED_EVENT, in
+  /// rtev/typed_event.hpp): handler(const T&, const event&). A payload that does not
   /// decode goes to the error handler (kind decode, with the field path); others still get it.
   template <class T, class F>
   subscription on(F&& handler);

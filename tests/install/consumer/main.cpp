@@ -8,8 +8,12 @@
 #include <rtev/events.hpp>
 #include <rtev/time.hpp>
 
+#include <deque>
+#include <functional>
 #include <iostream>
+#include <mutex>
 #include <string>
+#include <thread>
 
 // The app's own typed event, declared as docs/sdk.md shows ("Your own typed events").
 namespace consumer {
@@ -55,10 +59,41 @@ void print_custom_typed_event() {
             << round_trips << ' ' << error << '\n';
 }
 
+// The executor hook: the client's state handler runs on this (the app's) thread, from the
+// app's own queue, not on the SDK's service thread.
+void print_executor() {
+  std::deque<std::function<void()>> app_queue;  // filled from the service thread, run here
+  std::mutex m;
+  rtev::client_options opt;
+  opt.url = "ws://127.0.0.1:9/events/ws/connect";
+  opt.executor = [&](std::function<void()> task) {
+    std::lock_guard<std::mutex> lock(m);
+    app_queue.push_back(std::move(task));
+  };
+  rtev::client client(opt);
+  std::string last;
+  bool on_main = true;
+  const auto main_thread = std::this_thread::get_id();
+  auto states = client.on_state([&](const rtev::state_info& s) {
+    last = std::string(rtev::to_string(s.state));
+    on_main = on_main && std::this_thread::get_id() == main_thread;
+  });
+  client.start();
+  client.stop();  // the end is queued for the app by the time stop() returns
+  std::deque<std::function<void()>> tasks;
+  {
+    std::lock_guard<std::mutex> lock(m);
+    tasks.swap(app_queue);
+  }
+  for (auto& t : tasks) t();
+  std::cout << "executor " << last << ' ' << on_main << '\n';
+}
+
 }  // namespace
 
 int main() {
   print_envelope_and_catalog();
   print_custom_typed_event();
+  print_executor();
   return 0;
 }
