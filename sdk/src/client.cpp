@@ -197,6 +197,20 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
   std::string end_reason, closed_reason;
   std::uint64_t next_ref = 1;
 
+  // The last reference may go on the afterlife thread itself, or on an app thread running a
+  // task the executor held: a joinable std::thread destroyed would std::terminate.
+  ~impl() override {
+    for (std::thread* t : {&thread, &afterlife})
+      if (t->joinable()) {
+        if (t->get_id() == std::this_thread::get_id())
+          t->detach();
+        else
+          t->join();
+      }
+  }
+  impl(const impl&) = delete;
+  impl& operator=(const impl&) = delete;
+
   explicit impl(client_options o)
       : opt(std::move(o)),
         urls(detail::checked_urls(opt)),
@@ -285,12 +299,16 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
     last_state = info;
     // Handlers first: whoever waits on connected() / closed() finds what they did done (the
     // CLI's `connect` learns from its handler whether the server speaks rtev's protocol).
-    to_app([this, info] {
-      for (auto& e : reg->snapshot())
-        if (e->on_state && e->active) {
-          e->state_seen = true;
-          call_guarded([&] { e->on_state(info); }, nullptr);
-        }
+    // The handlers registered now get it (a later one gets the catch-up of client::on_state).
+    std::vector<std::shared_ptr<detail::registry::entry>> told;
+    for (auto& e : reg->snapshot())
+      if (e->on_state) {
+        e->state_seen = true;
+        told.push_back(e);
+      }
+    to_app([this, info, told = std::move(told)] {
+      for (auto& e : told)
+        if (e->active) call_guarded([&] { e->on_state(info); }, nullptr);
     });
     if (info.state == client_state::connected && !connected_set) {
       connected_set = true;
@@ -400,9 +418,14 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
 
   void set_room_state(const std::shared_ptr<detail::room_entry>& r, room_state state,
                       std::optional<client_error> err = std::nullopt) {
-    if (!r->active || r->state == state) return;  // unsubscribe()d: nothing is called any more
-    r->state = state;
+    if (!r->active) return;  // unsubscribe()d: nothing is called any more
+    // Never back from unsubscribed (unsubscribe() on another thread may have just set it).
+    room_state now = r->state.load();
+    do {
+      if (now == state || now == room_state::unsubscribed) return;
+    } while (!r->state.compare_exchange_weak(now, state));
     to_app([this, r, info = room_state_info{state, std::move(err)}] {
+      if (r->released) return;  // unsubscribe()d before this task ran (an executor's queue)
       for (auto& e : reg->snapshot())
         if (e->on_room_state && e->active && e->scope == r)
           call_guarded([&] { e->on_room_state(info); }, nullptr);
@@ -422,6 +445,7 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
   void end_room(const std::shared_ptr<detail::room_entry>& r, const client_error& err) {
     if (r->active && err.what == client_error::kind::server)
       to_app([this, r, err] {
+        if (r->released) return;
         for (auto& e : reg->snapshot())
           if (e->on_room_error && e->active && e->scope == r)
             call_guarded([&] { e->on_room_error(err); }, nullptr);
@@ -453,23 +477,36 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
     list.erase(std::remove(list.begin(), list.end(), r), list.end());
     if (!list.empty()) return;
     room_objects.erase(it);
-    if (!joined_rooms.count(r->room)) leave_room(r->room);
+    if (joined_rooms.count(r->room)) return;
+    // The automatic user:/role: rooms stay joined (the server joined them, not the object).
+    if (std::find(auto_rooms.begin(), auto_rooms.end(), r->room) != auto_rooms.end()) {
+      rooms.erase(r->room);
+      return;
+    }
+    leave_room(r->room);
   }
 
   void leave_room(const std::string& room) {
     if (!rooms.erase(room)) return;
     pattern_seq.erase(room);
     joined_now.erase(room);
+    // Joined again later, it starts afresh: its `since` applies, its replay is not deduped.
+    initial_since_used.erase(room);
+    room_seq.erase(room);
     if (authenticated) send_frame(json{{"type", "UNSUBSCRIBE"}, {"data", {{"room", room}}}});
   }
 
   void rooms_joined(const join_info& j) {
     joined_now[j.room] = j;
-    if (auto it = room_objects.find(j.room); it != room_objects.end())
-      for (auto& r : it->second) {
-        set_room_state(r, room_state::subscribed);  // first: whoever waits for joined() sees it
-        settle_first(*r, &j, nullptr);
-      }
+    auto it = room_objects.find(j.room);
+    if (it == room_objects.end()) return;
+    // A copy: a state handler may destroy the client, which empties room_objects.
+    const auto list = it->second;
+    for (const auto& r : list) {
+      if (reg->detached) return;
+      set_room_state(r, room_state::subscribed);  // first: whoever waits for joined() sees it
+      settle_first(*r, &j, nullptr);
+    }
   }
 
   void rooms_refused(const std::string& pattern, const client_error& err) {
@@ -486,8 +523,13 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
 
   void rooms_lost() {
     joined_now.clear();
-    for (auto& [pattern, list] : room_objects)
-      for (auto& r : list) set_room_state(r, room_state::subscribing);
+    std::vector<std::shared_ptr<detail::room_entry>> all;  // (a handler may destroy the client)
+    for (const auto& [pattern, list] : room_objects)
+      all.insert(all.end(), list.begin(), list.end());
+    for (const auto& r : all) {
+      if (reg->detached) return;
+      set_room_state(r, room_state::subscribing);
+    }
   }
 
   void rooms_closed(const client_error& err) {
@@ -1282,6 +1324,7 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
   bool poll_for(std::chrono::milliseconds budget) {
     {
       std::lock_guard<std::mutex> guard(cmd_mutex);
+      if (closed_set_by_stop) return false;  // stop()ped before anything (its end may be running)
       if (thread.joinable() || (running && !polled))
         throw error(
             "poll()/run_for(): the client already runs on a service thread (start() or run())");
@@ -1437,6 +1480,10 @@ std::unique_ptr<client> client::create(client_options options, std::error_code& 
 client::~client() {
   impl& m = *impl_;
   if (!m.on_service_thread()) {
+    // With an executor, a task that starts while stop() winds down must not reach a handler
+    // of a client being destroyed: user code is off before the end (its callbacks would be
+    // dropped anyway, see client_options::executor).
+    if (m.opt.executor) m.reg->detach();
     stop();
     m.reg->detach();  // tasks still queued on the app's executor call nothing now
     return;
@@ -1574,8 +1621,9 @@ subscription client::on_state(std::function<void(const state_info&)> handler) {
   impl_->post([i = impl_.get(), e] {
     if (e->state_seen || !e->active || i->current == client_state::idle || i->reg->detached) return;
     e->state_seen = true;
-    i->to_app(
-        [i, e, info = i->last_state] { i->call_guarded([&] { e->on_state(info); }, nullptr); });
+    i->to_app([i, e, info = i->last_state] {
+      if (e->active) i->call_guarded([&] { e->on_state(info); }, nullptr);
+    });
   });
   return sub;
 }

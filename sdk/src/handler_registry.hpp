@@ -28,6 +28,9 @@ struct room_entry {
   nlohmann::json since;  // where its first subscription starts (room_options::since)
   std::atomic<room_state> state{room_state::subscribing};
   std::atomic<bool> active{true};  // false once unsubscribed: none of its handlers runs
+  // unsubscribe() was called: tasks already queued on an executor call nothing (an end by the
+  // server or the client's close still reports its final state).
+  std::atomic<bool> released{false};
   // The first join (service thread sets it once; the future is read from anywhere).
   std::promise<join_info> first;
   std::shared_future<join_info> first_joined = first.get_future().share();
@@ -53,7 +56,8 @@ struct registry {
     std::function<void(const room_state_info&)> on_room_state;
     std::function<void(const client_error&)> on_room_error;
     std::atomic<bool> active{true};
-    bool state_seen = false;  // on_state: called at least once (service thread only)
+    // on_state: it has been (or is being) told a state; set on the service thread.
+    std::atomic<bool> state_seen{false};
   };
 
   std::mutex mutex;  // guards next_id, entries, error_handler

@@ -101,7 +101,9 @@ subscription room_subscription::on_error(std::function<void(const client_error&)
 }
 
 void room_subscription::unsubscribe() noexcept {
-  if (!entry_ || !entry_->active.exchange(false)) return;
+  if (!entry_) return;
+  entry_->released = true;
+  if (!entry_->active.exchange(false)) return;
   entry_->state = room_state::unsubscribed;
   try {
     if (entry_->release) entry_->release(entry_);

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -214,4 +215,48 @@ TEST_CASE("room_subscription_outliving_its_client_is_inert", "[sdk][client][room
   rtev::room_subscription empty;
   CHECK(empty.state() == room_state::unsubscribed);
   CHECK_THROWS_AS(empty.joined().get(), rtev::request_error);
+}
+
+TEST_CASE("room_subscription_left_and_joined_again_starts_afresh", "[sdk][client][rooms]") {
+  rtev::test::local_server srv;
+  for (int n = 1; n <= 2; ++n) rtev::test::publish_http(srv.port(), note("again", n));
+  rtev::client c(options_for(srv.get().url()));
+  c.start();
+  rtev::room_options o;
+  o.since = "beginning";
+  recorder<int> got;
+  {
+    auto first = c.subscribe("again", o);
+    auto s = first.on("note", [&](const rtev::event& e) { got.add(e.data.value("n", 0)); });
+    CHECK(first.joined().get().replayed == 2);
+    REQUIRE(got.wait_size(2));
+  }  // left
+  // Its `since` applies again, and the replay is not taken for events already delivered.
+  auto second = c.subscribe("again", o);
+  auto s = second.on("note", [&](const rtev::event& e) { got.add(e.data.value("n", 0)); });
+  CHECK(second.joined().get().replayed == 2);
+  REQUIRE(got.wait_size(4));
+  CHECK(got.values() == std::vector<int>{1, 2, 1, 2});
+}
+
+TEST_CASE("room_subscription_state_handler_may_destroy_the_client",
+          "[sdk][client][rooms][lifetime]") {
+  rtev::test::local_server srv;
+  auto c = std::make_unique<rtev::client>(options_for(srv.get().url()));
+  // Two objects of one room: the first one's handler destroys the client while the client
+  // walks the room's objects (ASan: a use-after-free there fails this test).
+  auto a = c->subscribe("boom");
+  auto b = c->subscribe("boom");
+  std::promise<void> destroyed;
+  auto sa = a.on_state([&](const rtev::room_state_info& i) {
+    if (i.state == room_state::subscribed && c) {
+      c.reset();
+      destroyed.set_value();
+    }
+  });
+  c->start();
+  auto f = destroyed.get_future();
+  REQUIRE(is_ready(f));
+  CHECK(a.state() == room_state::unsubscribed);
+  CHECK(b.state() == room_state::unsubscribed);
 }
