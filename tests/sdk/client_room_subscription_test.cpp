@@ -78,6 +78,9 @@ TEST_CASE("room_subscription_has_its_own_state_first_join_and_scoped_handlers",
   CHECK(a.state() == room_state::unsubscribed);
   CHECK(a.room() == "a");
   CHECK(a.joined().get().room == "a");  // the first join stays known
+  // The UNSUBSCRIBE goes out on the service thread; a round trip after it says the server has
+  // taken it (frames are handled in order).
+  c.ping().get();
   rtev::test::publish_http(srv.port(), note("a", 3));
   rtev::test::publish_http(srv.port(), note("b", 4));
   REQUIRE(everything.wait([](const std::vector<std::string>& v) {
