@@ -42,8 +42,13 @@ bool has_state(const recorder<rtev::room_state_info>& r, room_state s, std::size
 TEST_CASE("room_subscription_has_its_own_state_first_join_and_scoped_handlers",
           "[sdk][client][rooms]") {
   rtev::test::local_server srv;
-  rtev::client c(options_for(srv.get().url()));
+  // What the handlers touch: declared before the client, so the service thread has
+  // ended before they go.
   recorder<std::string> everything;  // client-wide: "room n"
+  recorder<rtev::room_state_info> a_states;
+  recorder<int> a_events;
+  recorder<rtev::join_info> a_joins;
+  rtev::client c(options_for(srv.get().url()));
   auto all = c.on("note", [&](const rtev::event& e) {
     everything.add(e.room.value_or("") + " " + std::to_string(e.data.value("n", 0)));
   });
@@ -51,9 +56,6 @@ TEST_CASE("room_subscription_has_its_own_state_first_join_and_scoped_handlers",
   c.connected().get();
 
   auto a = c.subscribe("a");
-  recorder<rtev::room_state_info> a_states;
-  recorder<int> a_events;
-  recorder<rtev::join_info> a_joins;
   auto s1 = a.on_state([&](const rtev::room_state_info& i) { a_states.add(i); });
   auto s2 = a.on("*", [&](const rtev::event& e) { a_events.add(e.data.value("n", 0)); });
   auto s3 = a.on_joined([&](const rtev::join_info& j) { a_joins.add(j); });
@@ -94,13 +96,15 @@ TEST_CASE("room_subscription_has_its_own_state_first_join_and_scoped_handlers",
 
 TEST_CASE("room_subscription_starts_from_its_own_since", "[sdk][client][rooms]") {
   rtev::test::local_server srv;
+  // What the handlers touch: declared before the client, so the service thread has
+  // ended before they go.
+  recorder<int> got;
   for (int n = 1; n <= 3; ++n) rtev::test::publish_http(srv.port(), note("hist", n));
   rtev::client c(options_for(srv.get().url()));
   c.start();
   rtev::room_options o;
   o.since = "beginning";
   auto h = c.subscribe("hist", o);
-  recorder<int> got;
   auto s = h.on("note", [&](const rtev::event& e) { got.add(e.data.value("n", 0)); });
   const rtev::join_info j = h.joined().get();
   CHECK(j.replayed == 3);
@@ -110,13 +114,15 @@ TEST_CASE("room_subscription_starts_from_its_own_since", "[sdk][client][rooms]")
 
 TEST_CASE("room_subscription_refused_by_the_server_ends_with_its_error", "[sdk][client][rooms]") {
   rtev::test::local_server srv;
-  rtev::client c(options_for(srv.get().url()));
+  // What the handlers touch: declared before the client, so the service thread has
+  // ended before they go.
   recorder<rtev::client_error> client_errors;
+  recorder<rtev::client_error> errors;
+  recorder<rtev::room_state_info> states;
+  rtev::client c(options_for(srv.get().url()));
   c.on_error([&](const rtev::client_error& e) { client_errors.add(e); });
   c.start();
   auto g = c.subscribe("not a valid room!");
-  recorder<rtev::client_error> errors;
-  recorder<rtev::room_state_info> states;
   auto s1 = g.on_error([&](const rtev::client_error& e) { errors.add(e); });
   auto s2 = g.on_state([&](const rtev::room_state_info& i) { states.add(i); });
   try {
@@ -140,13 +146,15 @@ TEST_CASE("room_subscription_refused_by_the_server_ends_with_its_error", "[sdk][
 TEST_CASE("room_subscription_goes_subscribing_while_the_connection_is_down_and_recovers",
           "[sdk][client][rooms][recovery]") {
   rtev::test::local_server srv;
+  // What the handlers touch: declared before the client, so the service thread has
+  // ended before they go.
+  recorder<rtev::room_state_info> states;
+  recorder<rtev::join_info> joins;
+  recorder<int> got;
   rtev::test::tcp_proxy proxy(srv.port());
   rtev::client c(options_for(proxy.ws_url()));
   c.start();
   auto r = c.subscribe("feed");
-  recorder<rtev::room_state_info> states;
-  recorder<rtev::join_info> joins;
-  recorder<int> got;
   auto s1 = r.on_state([&](const rtev::room_state_info& i) { states.add(i); });
   auto s2 = r.on_joined([&](const rtev::join_info& j) { joins.add(j); });
   auto s3 = r.on("*", [&](const rtev::event& e) { got.add(e.data.value("n", 0)); });
@@ -167,10 +175,12 @@ TEST_CASE("room_subscription_goes_subscribing_while_the_connection_is_down_and_r
 
 TEST_CASE("room_subscription_shares_its_room_with_join_and_other_objects", "[sdk][client][rooms]") {
   rtev::test::local_server srv;
+  // What the handlers touch: declared before the client, so the service thread has
+  // ended before they go.
+  recorder<std::string> everything;
   rtev::client_options opt = options_for(srv.get().url());
   opt.rooms = {"held"};
   rtev::client c(opt);
-  recorder<std::string> everything;
   auto all = c.on("note", [&](const rtev::event& e) {
     everything.add(e.room.value_or("") + " " + std::to_string(e.data.value("n", 0)));
   });
@@ -199,8 +209,10 @@ TEST_CASE("room_subscription_shares_its_room_with_join_and_other_objects", "[sdk
 
 TEST_CASE("room_subscription_outliving_its_client_is_inert", "[sdk][client][rooms][lifetime]") {
   rtev::test::local_server srv;
-  rtev::room_subscription r;
+  // What the handlers touch: declared before the client, so the service thread has
+  // ended before they go.
   recorder<rtev::room_state_info> states;
+  rtev::room_subscription r;
   rtev::subscription s;
   {
     rtev::client c(options_for(srv.get().url()));
@@ -222,12 +234,14 @@ TEST_CASE("room_subscription_outliving_its_client_is_inert", "[sdk][client][room
 
 TEST_CASE("room_subscription_left_and_joined_again_starts_afresh", "[sdk][client][rooms]") {
   rtev::test::local_server srv;
+  // What the handlers touch: declared before the client, so the service thread has
+  // ended before they go.
+  recorder<int> got;
   for (int n = 1; n <= 2; ++n) rtev::test::publish_http(srv.port(), note("again", n));
   rtev::client c(options_for(srv.get().url()));
   c.start();
   rtev::room_options o;
   o.since = "beginning";
-  recorder<int> got;
   {
     auto first = c.subscribe("again", o);
     auto s = first.on("note", [&](const rtev::event& e) { got.add(e.data.value("n", 0)); });
@@ -245,12 +259,14 @@ TEST_CASE("room_subscription_left_and_joined_again_starts_afresh", "[sdk][client
 TEST_CASE("room_subscription_state_handler_may_destroy_the_client",
           "[sdk][client][rooms][lifetime]") {
   rtev::test::local_server srv;
+  // What the handlers touch: declared before the client, so the service thread has
+  // ended before they go.
+  std::promise<void> destroyed;
   auto c = std::make_unique<rtev::client>(options_for(srv.get().url()));
   // Two objects of one room: the first one's handler destroys the client while the client
   // walks the room's objects (ASan: a use-after-free there fails this test).
   auto a = c->subscribe("boom");
   auto b = c->subscribe("boom");
-  std::promise<void> destroyed;
   auto sa = a.on_state([&](const rtev::room_state_info& i) {
     if (i.state == room_state::subscribed && c) {
       c.reset();
