@@ -432,13 +432,16 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
     });
   }
 
-  void settle_first(detail::room_entry& r, const join_info* j, const client_error* err) {
+  // The first-join future: joined, or failed (each settles it once).
+  static void settle_joined(detail::room_entry& r, const join_info& j) {
     if (r.first_set) return;
     r.first_set = true;
-    if (j)
-      r.first.set_value(*j);
-    else
-      r.first.set_exception(std::make_exception_ptr(request_error(*err)));
+    r.first.set_value(j);
+  }
+  static void settle_failed(detail::room_entry& r, const client_error& err) {
+    if (r.first_set) return;
+    r.first_set = true;
+    r.first.set_exception(std::make_exception_ptr(request_error(err)));
   }
 
   // It ends for good: refused (the server's error) or the client's end.
@@ -451,7 +454,7 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
             call_guarded([&] { e->on_room_error(err); }, nullptr);
       });
     set_room_state(r, room_state::unsubscribed, err);  // (not when unsubscribe()d already)
-    settle_first(*r, nullptr, &err);
+    settle_failed(*r, err);
     r->active = false;
   }
 
@@ -463,14 +466,14 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
     // Held already: joined on this connection, or its SUBSCRIBE answer is still to come.
     if (auto j = joined_now.find(r->room); j != joined_now.end()) {
       set_room_state(r, room_state::subscribed);
-      settle_first(*r, &j->second, nullptr);
+      settle_joined(*r, j->second);
     }
   }
 
   void release_room(const std::shared_ptr<detail::room_entry>& r) {
     const client_error err =
         make_error(client_error::kind::connection, "unsubscribed from '" + r->room + "'");
-    settle_first(*r, nullptr, &err);
+    settle_failed(*r, err);
     auto it = room_objects.find(r->room);
     if (it == room_objects.end()) return;
     auto& list = it->second;
@@ -505,7 +508,7 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
     for (const auto& r : list) {
       if (reg->detached) return;
       set_room_state(r, room_state::subscribed);  // first: whoever waits for joined() sees it
-      settle_first(*r, &j, nullptr);
+      settle_joined(*r, j);
     }
   }
 

@@ -14,7 +14,6 @@
 namespace rtev {
 
 using json = nlohmann::json;
-using detail::make_error;
 
 std::string_view to_string(client_state s) {
   switch (s) {
