@@ -12,6 +12,7 @@
 #include "profiles.hpp"
 #include "rtev/duration.hpp"
 #include "rtev/time.hpp"
+#include "url.hpp"
 
 namespace rtev::cli {
 
@@ -124,17 +125,11 @@ client_options common_options::client_config() const {
 }
 
 std::string common_options::http_base() const {
-  std::string u = url;
-  if (u.rfind("ws://", 0) == 0)
-    u = "http://" + u.substr(5);
-  else if (u.rfind("wss://", 0) == 0)
-    u = "https://" + u.substr(6);
-  const auto scheme_end = u.find("://");
-  if (scheme_end != std::string::npos) {
-    const auto slash = u.find('/', scheme_end + 3);
-    if (slash != std::string::npos) u = u.substr(0, slash);
+  try {
+    return detail::parse_url(url).origin(true);
+  } catch (const config_error& e) {
+    throw usage_error(std::string("--url: ") + e.what());
   }
-  return u;
 }
 
 }  // namespace rtev::cli

@@ -7,6 +7,7 @@
 #include "exit_codes.hpp"
 #include "interrupts.hpp"
 #include "rtev/error.hpp"
+#include "url.hpp"
 
 namespace rtev::cli {
 
@@ -23,9 +24,11 @@ bool same_name(const std::string& a, const std::string& b) {
 
 // "https://host:port" of a URL: how messages name the server.
 std::string origin_of(const std::string& url) {
-  const auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return url;
-  return url.substr(0, url.find_first_of("/?", scheme_end + 3));
+  try {
+    return detail::parse_url(url).origin(true);
+  } catch (const std::exception&) {
+    return url;  // fetch() refuses it with the parser's own message
+  }
 }
 
 std::string duration_text(std::chrono::milliseconds d) {

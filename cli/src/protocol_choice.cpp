@@ -6,6 +6,7 @@
 #include "exit_codes.hpp"
 #include "flag_values.hpp"
 #include "rtev/json.hpp"
+#include "url.hpp"
 
 namespace rtev::cli {
 
@@ -31,34 +32,19 @@ void require_protocol(const common_options& o, const std::string& flag,
 
 namespace {
 
-struct url_parts {
-  std::string scheme, authority, path, query;  // path without the query; query with its '?'
-};
-
-url_parts split_url(const std::string& url) {
-  url_parts u;
-  const auto colon = url.find("://");
-  if (colon == std::string::npos) return u;
-  u.scheme = url.substr(0, colon);
-  const auto rest = colon + 3;
-  const auto end = url.find_first_of("/?", rest);
-  u.authority = url.substr(rest, end == std::string::npos ? std::string::npos : end - rest);
-  if (end == std::string::npos) return u;
-  const auto q = url.find('?', end);
-  u.path = url.substr(end, q == std::string::npos ? std::string::npos : q - end);
-  if (q != std::string::npos) u.query = url.substr(q);
-  return u;
+// A URL flag's value read by the SDK's one URL parser; its complaint names the flag.
+detail::parsed_url url_flag(const char* flag, const std::string& value) {
+  try {
+    return detail::parse_url(value);
+  } catch (const config_error& e) {
+    throw usage_error(std::string(flag) + ": " + e.what());
+  }
 }
 
 // rtev serve's own doors: a URL naming one of them (RTEV_URL as `rtev serve` prints it) names
 // the same server for the other protocols.
 constexpr const char* rtev_ws_path = "/events/ws/connect";
 constexpr const char* rtev_sse_path = "/api/events";
-
-std::string with_scheme(const url_parts& u, bool http) {
-  const bool tls = u.scheme == "wss" || u.scheme == "https";
-  return std::string(http ? (tls ? "https" : "http") : (tls ? "wss" : "ws")) + "://" + u.authority;
-}
 
 }  // namespace
 
@@ -87,37 +73,39 @@ void common_options::resolve_protocol(int url_level, const std::optional<profile
                       "' is not a ws://, wss://, http:// or https:// URL (or give --protocol)");
   }
 
-  url_parts u = split_url(url);
-  if (u.scheme.empty())
-    throw usage_error("--url: '" + url + "' is not a ws://, wss://, http:// or https:// URL");
+  detail::parsed_url u = url_flag("--url", url);
+  // "?query" as given ("" without one).
+  const std::string query = u.path.find('?') == std::string::npos ? "" : "?" + u.query();
   switch (protocol) {
     case wire_protocol::rtev:
       // http(s):// URLs name the same server (health and the HTTP API use them).
-      if (u.scheme == "http" || u.scheme == "https") url = with_scheme(u, false) + u.path + u.query;
+      if (u.scheme == "http" || u.scheme == "https") url = u.origin(false) + u.path;
       break;
     case wire_protocol::sse:
       if (url_level == 3)
         url = std::string("http://127.0.0.1:8000") + rtev_sse_path;
       else if (u.scheme == "ws" || u.scheme == "wss")
-        url = with_scheme(u, true) + (u.path == rtev_ws_path ? rtev_sse_path : u.path) + u.query;
+        url = u.origin(true) + (u.path_only() == rtev_ws_path ? rtev_sse_path : u.path_only()) +
+              query;
       break;
     case wire_protocol::socketio: {
-      if (url_level == 3) u = split_url("http://127.0.0.1:8000");
-      if (!u.query.empty())
+      if (url_level == 3) u = detail::parse_url("http://127.0.0.1:8000");
+      if (!query.empty() && url_level != 3)
         throw usage_error("--url: a query string is not passed on with --protocol socketio: '" +
                           url + "'");
       // As io(url): the URL's path is the namespace (rtev serve's own door paths name the
       // server itself).
       std::string nsp = proto.nsp;
       if (!nsp.empty() && nsp.front() != '/') nsp = "/" + nsp;
+      const std::string url_path = u.path_only();
       const bool path_is_nsp =
-          !u.path.empty() && u.path != "/" && u.path != rtev_ws_path && u.path != rtev_sse_path;
-      if (path_is_nsp && !nsp.empty() && nsp != u.path)
-        throw usage_error("--namespace " + nsp + " and the URL's path " + u.path +
+          url_path != "/" && url_path != rtev_ws_path && url_path != rtev_sse_path;
+      if (path_is_nsp && !nsp.empty() && nsp != url_path)
+        throw usage_error("--namespace " + nsp + " and the URL's path " + url_path +
                           " both name a namespace: give one");
-      if (nsp.empty()) nsp = path_is_nsp ? u.path : "/";
+      if (nsp.empty()) nsp = path_is_nsp ? url_path : "/";
       socketio.nsp = nsp;
-      url = u.scheme + "://" + u.authority;
+      url = u.scheme + "://" + u.authority();
       if (!proto.path.empty()) {
         std::string path = proto.path;
         if (path.front() != '/') path = "/" + path;
@@ -197,7 +185,7 @@ void common_options::resolve_protocol(int url_level, const std::optional<profile
   }
   if (!proto.publish_url.empty()) {
     require_protocol(*this, "--publish-url", {wire_protocol::sse});
-    const url_parts pu = split_url(proto.publish_url);
+    const detail::parsed_url pu = url_flag("--publish-url", proto.publish_url);
     if (pu.scheme != "http" && pu.scheme != "https")
       throw usage_error("--publish-url: expected an http:// or https:// URL, got '" +
                         proto.publish_url + "'");

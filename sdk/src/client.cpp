@@ -222,6 +222,8 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
     if (opt.request_timeout.count() <= 0)
       throw config_error("request_timeout must be positive (got " +
                          std::to_string(opt.request_timeout.count()) + " ms)");
+    if (opt.max_message_bytes == 0)
+      throw config_error("max_message_bytes must be positive (got 0)");
     for (const auto& r : opt.rooms) rooms.insert(r);
     joined_rooms = rooms;
   }

@@ -18,6 +18,9 @@ lws_context* create_client_context(const lws_protocols* protocols, void* user, b
   // TLS only for wss:// and https://: with OpenSSL initialised by several live contexts,
   // lws 4.1 leaks the extra SSL_CTXs (seen with LeakSanitizer).
   if (tls) info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  // lws 4.1 writes a client's Origin as "http://" + the value given, even for wss://; with this
+  // option it writes the value as is, and ws_link gives it with its scheme.
+  info.options |= LWS_SERVER_OPTION_JUST_USE_RAW_ORIGIN;
   if (!ca_file.empty()) info.client_ssl_ca_filepath = ca_file.c_str();
   return lws_create_context(&info);
 }

@@ -12,14 +12,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-// lws writes Host itself; a port other than the scheme's default belongs in it (RFC 9110
-// §7.2), and an IPv6 literal needs its brackets back.
-std::string host_header(const parsed_url& u) {
-  std::string h = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
-  if (u.port != (u.tls ? 443 : 80)) h += ":" + std::to_string(u.port);
-  return h;
-}
-
 // Bodies go out in pieces of this size, one lws_write per WRITEABLE callback.
 constexpr std::size_t write_piece = 4096;
 
@@ -52,7 +44,7 @@ void http_exchange::start(http_request req) {
   sent_ = 0;
   started_ = std::chrono::steady_clock::now();
   // lws may read these strings after connect_via_info returns: they live in members.
-  host_ = host_header(req_.url);
+  host_ = req_.url.authority();  // lws writes Host itself: the port when not the default
 
   lws_client_connect_info i{};
   i.context = ctx_;

@@ -30,20 +30,11 @@
 
 #include "rtev/client.hpp"
 #include "rtev/event.hpp"
+#include "url.hpp"
 
 namespace rtev::detail {
 
 using steady = std::chrono::steady_clock;
-
-struct parsed_url {
-  bool tls = false;
-  std::string scheme;  ///< "ws", "wss", "http", "https"
-  std::string host;
-  int port = 0;
-  std::string path = "/";  ///< path and query, as given ("/" when empty)
-};
-/// Accepts ws://, wss://, http://, https:// (IPv6 hosts in brackets). Throws config_error.
-parsed_url parse_url(const std::string& url);
 
 client_error make_error(client_error::kind k, std::string message, std::string code = {});
 

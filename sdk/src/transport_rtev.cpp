@@ -12,11 +12,8 @@
 // next tick, never from inside send(): the client may be walking the list they change.
 // send_raw() still goes out as is. An `auth_error` is an authentication failure either way.
 //
-// lws 4.1 facts this code depends on (see ../shared/LWS-NOTES.md):
-// - an asynchronous kill of a wsi that is still connecting crashed in lws's timer list: kill()
-//   closes synchronously from the client's timer, and reports the end itself when lws does
-//   not;
-// - empty PINGs are never reported answered: ours carry 4 bytes.
+// The WebSocket itself — the upgrade request, reassembly with its cap, the write queue, pings,
+// closing and killing, how a connection ended — is ws_link's (ws_link.hpp).
 //
 // Without a token, the first message is a PING (ref "rtev-auth-probe"). rtev servers answer
 // PING before authentication, and one that authenticates anonymous connections has queued
@@ -31,6 +28,7 @@
 
 #include "rtev/json.hpp"
 #include "transport.hpp"
+#include "ws_link.hpp"
 
 namespace rtev::detail {
 namespace {
@@ -39,47 +37,43 @@ using json = nlohmann::json;
 
 class rtev_transport final : public transport {
  public:
-  explicit rtev_transport(const transport_context& c) : c_(c), opt_(*c.opt) {}
+  explicit rtev_transport(const transport_context& c)
+      : c_(c), opt_(*c.opt), link_(c.ctx, c.protocol_name) {
+    link_.on_open = [this] { on_open(); };
+    link_.on_message = [this](std::string&& text, bool) {
+      last_rx_ = steady::now();
+      ping_outstanding_ = false;
+      on_text(text);
+    };
+    link_.on_pong = [this] {
+      last_rx_ = steady::now();
+      ping_outstanding_ = false;
+    };
+    link_.on_sent = [this](std::size_t n) { c_.sink->on_sent(n); };
+    link_.on_end = [this](ws_end&& e) { on_link_end(std::move(e)); };
+  }
 
   void open(const std::string& token) override {
     ++generation_;
-    ended_ = ws_open_ = authenticated_ = want_close_ = ping_due_ = ping_outstanding_ = false;
-    probe_outstanding_ = false;
-    kill_requested_ = false;
+    ended_ = authenticated_ = ping_outstanding_ = probe_outstanding_ = false;
     mode_ = mode::rtev;
     opened_at_ = steady::now();
     deferred_.clear();
-    rx_.clear();
-    outq_.clear();
     end_ = transport_end{};
     token_ = token;
 
-    lws_client_connect_info i{};
-    i.context = c_.ctx;
-    i.address = c_.url.host.c_str();
-    i.port = c_.url.port;
+    ws_request req;
+    req.url = c_.url;
     // presence=false: a client that only publishes is not announced (docs/protocol.md §4.4).
-    path_ = c_.url.path;
     if (!opt_.presence)
-      path_ += (path_.find('?') == std::string::npos ? "?" : "&") + std::string("presence=false");
-    i.path = path_.c_str();
-    i.host = c_.url.host.c_str();
-    i.origin = c_.url.host.c_str();
-    i.protocol = opt_.subprotocol.empty() ? nullptr : opt_.subprotocol.c_str();
-    i.local_protocol_name = c_.protocol_name;
-    i.retry_and_idle_policy = &no_validity_;
-    if (c_.url.tls) {
-      i.ssl_connection = LCCSCF_USE_SSL;
-      if (opt_.insecure)
-        i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
-                            LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
-    }
-    i.pwsi = &wsi_;
-    if (!lws_client_connect_via_info(&i)) {
-      wsi_ = nullptr;
-      // Failed synchronously (e.g. DNS): the same path as a connection error.
-      end("cannot connect to " + c_.url.host + ":" + std::to_string(c_.url.port));
-    }
+      req.url.path +=
+          (req.url.path.find('?') == std::string::npos ? "?" : "&") + std::string("presence=false");
+    if (!token_.empty()) req.headers.emplace_back("Authorization", "Bearer " + token_);
+    for (const auto& h : opt_.headers) req.headers.push_back(h);
+    req.subprotocol = opt_.subprotocol;
+    req.insecure = opt_.insecure;
+    req.max_message = opt_.max_message_bytes;
+    link_.start(std::move(req));
   }
 
   void send(json&& request) override {
@@ -87,11 +81,7 @@ class rtev_transport final : public transport {
     send_raw(request.dump());
   }
 
-  void send_raw(std::string text) override {
-    if (!wsi_) return;
-    outq_.push_back(std::move(text));
-    lws_callback_on_writable(wsi_);
-  }
+  void send_raw(std::string text) override { link_.send(std::move(text)); }
 
   void emit(const std::string&, json, ack_callback ack) override {
     const client_error err =
@@ -102,25 +92,13 @@ class rtev_transport final : public transport {
       c_.sink->on_problem(err);
   }
 
-  bool close() override {
-    if (!wsi_ || !ws_open_) return false;
-    want_close_ = true;
-    lws_callback_on_writable(wsi_);
-    return true;
-  }
+  bool close() override { return link_.close("client stopping"); }
 
   void retarget(const parsed_url& url) override { c_.url = url; }
 
   void kill(const std::string& reason) override {
-    if (!wsi_ || kill_requested_) return;
-    kill_requested_ = true;
-    end_.reason = reason;
-    // From a timer (never inside this wsi's own callback): a synchronous close is safe, and
-    // it reaches CLIENT_CONNECTION_ERROR / CLIENT_CLOSED before we return. lws does not always
-    // report a connection it was told to kill while still connecting: then we do.
-    const std::uint64_t gen = generation_;
-    lws_set_timeout(wsi_, static_cast<pending_timeout>(1), LWS_TO_KILL_SYNC);
-    if (generation_ == gen && !ended_) end(end_.reason);
+    if (end_.reason.empty()) end_.reason = reason;
+    link_.kill(reason);
   }
 
   void tick(steady::time_point now) override {
@@ -133,7 +111,7 @@ class rtev_transport final : public transport {
         if (gen != generation_ || ended_) return;
       }
     }
-    if (!ws_open_ || !wsi_) return;
+    if (!link_.is_open()) return;
     if (mode_ == mode::waiting && now >= detect_by_) {
       const auto waited =
           std::chrono::duration_cast<std::chrono::milliseconds>(detect_by_ - established_at_);
@@ -146,141 +124,51 @@ class rtev_transport final : public transport {
       return;
     }
     if (!ping_outstanding_ && now - last_rx_ >= opt_.heartbeat_interval) {
-      ping_due_ = ping_outstanding_ = true;
+      ping_outstanding_ = true;
       ping_sent_ = now;
-      lws_callback_on_writable(wsi_);
+      link_.ping();
     }
   }
 
   int on_callback(lws* w, lws_callback_reasons reason, void* in, size_t len) override {
-    switch (reason) {
-      case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
-        if (w != wsi_) return 0;
-        auto** p = static_cast<unsigned char**>(in);
-        unsigned char* end = *p + len;
-        auto add = [&](const std::string& name, const std::string& value) {
-          std::string n = name;
-          for (auto& ch : n) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-          if (n.empty() || n.back() != ':') n += ':';
-          return lws_add_http_header_by_name(w, reinterpret_cast<const unsigned char*>(n.c_str()),
-                                             reinterpret_cast<const unsigned char*>(value.data()),
-                                             static_cast<int>(value.size()), p, end);
-        };
-        if (!token_.empty() && add("authorization", "Bearer " + token_)) return -1;
-        for (const auto& [k, v] : opt_.headers)
-          if (add(k, v)) return -1;
-        return 0;
-      }
-
-      case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        if (w != wsi_) return 0;
-        ws_open_ = true;
-        last_rx_ = established_at_ = steady::now();
-        if (token_.empty() && !url_carries_token()) {
-          // Ask whether the server needs a token (docs/protocol.md §4.1). Not when the URL
-          // carries one (`?token=`): the server has it, and a server other than rtev would
-          // answer the PING with an error the user did not cause.
-          probe_outstanding_ = true;
-          outq_.push_front(json{{"type", "PING"}, {"ref", auth_probe_ref}}.dump());
-        }
-        if (opt_.foreign_wait.count() > 0) {
-          // The wait ends in time for the connect time-out to find the client connected.
-          mode_ = mode::waiting;
-          detect_by_ = std::min(established_at_ + opt_.foreign_wait,
-                                opened_at_ + opt_.connect_timeout * 3 / 4);
-        }
-        if (!outq_.empty()) lws_callback_on_writable(w);
-        return 0;
-
-      case LWS_CALLBACK_CLIENT_RECEIVE: {
-        if (w != wsi_) return 0;
-        last_rx_ = steady::now();
-        ping_outstanding_ = false;
-        if (lws_is_first_fragment(w)) rx_.clear();
-        rx_.append(static_cast<const char*>(in), len);
-        if (lws_is_final_fragment(w) && lws_remaining_packet_payload(w) == 0) {
-          std::string text;
-          text.swap(rx_);
-          on_text(text);
-        }
-        return 0;
-      }
-
-      case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
-        last_rx_ = steady::now();
-        ping_outstanding_ = false;
-        return 0;
-
-      case LWS_CALLBACK_CLIENT_WRITEABLE: {
-        if (w != wsi_) return 0;
-        // What was handed to send_raw() before stop() goes out before the close frame.
-        if (want_close_ && outq_.empty()) {
-          static const char bye[] = "client stopping";
-          lws_close_reason(w, LWS_CLOSE_STATUS_NORMAL,
-                           reinterpret_cast<unsigned char*>(const_cast<char*>(bye)),
-                           sizeof bye - 1);
-          return -1;
-        }
-        if (ping_due_ && !want_close_) {
-          ping_due_ = false;
-          unsigned char buf[LWS_PRE + 4] = {};
-          std::memcpy(&buf[LWS_PRE], "rtev", 4);
-          if (lws_write(w, &buf[LWS_PRE], 4, LWS_WRITE_PING) < 0) return -1;
-        } else if (!outq_.empty()) {
-          std::string frame(LWS_PRE, '\0');
-          frame += outq_.front();
-          outq_.pop_front();
-          const std::size_t n = frame.size() - LWS_PRE;
-          if (lws_write(w, reinterpret_cast<unsigned char*>(&frame[LWS_PRE]), n, LWS_WRITE_TEXT) <
-              static_cast<int>(n))
-            return -1;
-          c_.sink->on_sent(n);
-        }
-        if (!outq_.empty() || ping_due_ || want_close_) lws_callback_on_writable(w);
-        return 0;
-      }
-
-      case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        if (w == wsi_ && len >= 2) {
-          const auto* b = static_cast<const unsigned char*>(in);
-          end_.close_code = (b[0] << 8) | b[1];
-          std::string text(reinterpret_cast<const char*>(b) + 2, len - 2);
-          if (end_.reason.empty())
-            end_.reason = "closed by the server (" + std::to_string(end_.close_code) +
-                          (text.empty() ? "" : " " + text) + ")";
-        }
-        return 0;
-
-      case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
-        if (w != wsi_ && wsi_ != nullptr) return 0;
-        const int status = static_cast<int>(lws_http_client_http_response(w));
-        if (status > 0 && status != 101) end_.http_status = status;
-        std::string why = in ? std::string(static_cast<const char*>(in),
-                                           strnlen(static_cast<const char*>(in), len ? len : 256))
-                             : "connection failed";
-        if (end_.http_status) why = "the server answered HTTP " + std::to_string(end_.http_status);
-        if (end_.http_status == 401 || end_.http_status == 403) end_.auth_rejected = true;
-        // Nothing at this path, or a web server that does not upgrade: asking again gets the
-        // same answer, so the client closes (reason and http_status say why) instead.
-        if (http_status_is_final(end_.http_status)) {
-          end_.final = true;
-          why = not_that_server("rtev", end_.http_status, path_);
-        }
-        end(why);
-        return 0;
-      }
-
-      case LWS_CALLBACK_CLIENT_CLOSED:
-        if (w != wsi_ && wsi_ != nullptr) return 0;
-        end("connection closed");
-        return 0;
-
-      default:
-        return lws_callback_http_dummy(w, reason, nullptr, in, len);
-    }
+    if (link_.owns(w)) return link_.on_callback(w, reason, in, len);
+    return lws_callback_http_dummy(w, reason, nullptr, in, len);
   }
 
  private:
+  void on_open() {
+    last_rx_ = established_at_ = steady::now();
+    if (token_.empty() && !url_carries_token()) {
+      // Ask whether the server needs a token (docs/protocol.md §4.1). Not when the URL
+      // carries one (`?token=`): the server has it, and a server other than rtev would
+      // answer the PING with an error the user did not cause.
+      probe_outstanding_ = true;
+      link_.send_first(json{{"type", "PING"}, {"ref", auth_probe_ref}}.dump());
+    }
+    if (opt_.foreign_wait.count() > 0) {
+      // The wait ends in time for the connect time-out to find the client connected.
+      mode_ = mode::waiting;
+      detect_by_ =
+          std::min(established_at_ + opt_.foreign_wait, opened_at_ + opt_.connect_timeout * 3 / 4);
+    }
+  }
+
+  // The link ended: what it says, read as rtev (a refused upgrade, a close code).
+  void on_link_end(ws_end&& e) {
+    end_.close_code = e.close_code;
+    if (e.http_status) {
+      end_.http_status = e.http_status;
+      if (e.http_status == 401 || e.http_status == 403) end_.auth_rejected = true;
+      // Nothing at this path, or a web server that does not upgrade: asking again gets the
+      // same answer, so the client closes (reason and http_status say why) instead.
+      if (http_status_is_final(e.http_status)) {
+        end_.final = true;
+        end_.reason = not_that_server("rtev", e.http_status, c_.url.path);
+      }
+    }
+    end(e.reason);
+  }
+
   void on_text(const std::string& text) {
     json j = rtev::parse_json(text);
     if (mode_ == mode::foreign) return on_foreign_text(text, std::move(j));
@@ -290,8 +178,7 @@ class rtev_transport final : public transport {
       if (authenticated_) return;
       end_.auth_rejected = end_.token_required = true;
       end_.reason = "authentication needed: the server requires a token and none was given";
-      want_close_ = true;
-      lws_callback_on_writable(wsi_);
+      link_.close("authentication needed");
       return;
     }
     if (mode_ == mode::waiting) {
@@ -390,8 +277,6 @@ class rtev_transport final : public transport {
   void end(const std::string& why) {
     if (ended_) return;
     ended_ = true;
-    wsi_ = nullptr;
-    outq_.clear();
     deferred_.clear();
     transport_end e = std::move(end_);
     end_ = transport_end{};
@@ -399,22 +284,18 @@ class rtev_transport final : public transport {
     // A close with 1008 before authentication is an auth rejection.
     if (e.close_code == 1008 && !authenticated_) e.auth_rejected = true;
     e.was_open = authenticated_;
-    ws_open_ = authenticated_ = false;
+    authenticated_ = false;
     c_.sink->on_end(std::move(e));
   }
 
   transport_context c_;
   const client_options& opt_;
-  lws_retry_bo_t no_validity_{};
-  lws* wsi_ = nullptr;
+  ws_link link_;
   std::uint64_t generation_ = 0;
-  std::string path_;  // the upgrade request's path and query (outlives the connect call)
-  bool ended_ = true, ws_open_ = false, authenticated_ = false, want_close_ = false;
-  bool ping_due_ = false, ping_outstanding_ = false, kill_requested_ = false;
+  bool ended_ = true, authenticated_ = false, ping_outstanding_ = false;
   bool probe_outstanding_ = false;  // the auth probe's PONG has not arrived yet
   static constexpr const char* auth_probe_ref = "rtev-auth-probe";
-  std::string token_, rx_;
-  std::deque<std::string> outq_;
+  std::string token_;
   steady::time_point last_rx_{}, ping_sent_{};
   transport_end end_;
   // Does the server speak rtev's protocol? waiting: the WebSocket is open, its first message

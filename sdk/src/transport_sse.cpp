@@ -123,7 +123,7 @@ constexpr std::size_t max_error_body = 64 * 1024;
 class sse_transport final : public transport {
  public:
   explicit sse_transport(const transport_context& c)
-      : c_(c), opt_(*c.opt), stream_(c.ctx, c.protocol_name) {
+      : c_(c), opt_(*c.opt), stream_(c.ctx, c.protocol_name), parser_(c.opt->max_message_bytes) {
     const std::string& p = c_.url.path;
     url_has_rooms_ = query_has(p, "rooms");
     url_has_types_ = query_has(p, "types");
@@ -481,8 +481,7 @@ class sse_transport final : public transport {
   // the events stay in order.
   void queue_post(const json& ref, const std::string& id, http_request req,
                   steady::time_point first_try, bool retry) {
-    const std::string target = "POST " + req.url.scheme + "://" + req.url.host + ":" +
-                               std::to_string(req.url.port) + req.url.path;
+    const std::string target = "POST " + req.url.text();
     auto x = std::make_unique<http_exchange>(c_.ctx, c_.protocol_name);
     x->on_done = [this, ref, target, id, again = req, first_try](http_result&& r) mutable {
       const int status = r.response.status;

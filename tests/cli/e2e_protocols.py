@@ -46,6 +46,14 @@ def test_usage_errors():
         ("tail with a URL argument and another --url", ["tail", *sse, f"http://127.0.0.1:{DOWN}/other"], ("two URLs", "/other")),
         ("a URL with another scheme", ["tail", "--url", f"ftp://127.0.0.1:{DOWN}/"], ("--url", "ftp://")),
         ("--ack-timeout 0", ["publish", "t", "{}", "--ack-timeout", "0s"], ("--ack-timeout",)),
+        # One URL parser for the SDK and the CLI (sdk/src/url.hpp): what the client would refuse,
+        # the CLI refuses up front, for every protocol and for the HTTP commands.
+        ("a URL with a space in the host", ["tail", "--url", "ws://exa mple.com/"], ("--url", "a space")),
+        ("an SSE URL with user info", ["tail", "--url", f"http://u:p@127.0.0.1:{DOWN}/events"], ("--url", "user info")),
+        ("a Socket.IO URL with a bad port", ["tail", "--protocol", "socketio", "--url", "http://127.0.0.1:99999"],
+         ("--url", "bad port")),
+        ("health with a host no name has", ["health", "--url", "http://ex!ample.com"], ("--url", "ex!ample.com")),
+        ("--publish-url with no host", ["publish", "t", "{}", *sse, "--publish-url", "http:///p"], ("--publish-url", "no host")),
     ]
     for name, args, needles in cases:
         r = t.run(*args)

@@ -17,7 +17,8 @@
 //
 // Prints one JSON line per thing that happens, on stdout, so a test can wait on it:
 //   {"ready":true,"port":N}
-//   {"connection":"/events/ws/connect","token":"u1","query":"token=u1","protocol":"rtev.v1"}
+//   {"connection":"/events/ws/connect","token":"u1","query":"token=u1","protocol":"rtev.v1",
+//    "host":"127.0.0.1:PORT","origin":"http://127.0.0.1:PORT"}
 //   {"refused":"/events/ws/connect","status":403,"query":"…"}
 //   {"received":"<text>","token":"u1"}
 //   {"closed":"u1","code":1000}
@@ -95,6 +96,8 @@ server.on('upgrade', (req, socket, head) => {
       token,
       query: url.search.slice(1),
       protocol: req.headers['sec-websocket-protocol'] || null,
+      host: req.headers.host || null,
+      origin: req.headers.origin || null,
     });
     if (!silent)
       ws.send(JSON.stringify({

@@ -269,3 +269,42 @@ TEST_CASE("client_still_knows_rtev_serve", "[sdk][client][foreign]") {
     CHECK_THAT(closed.get().reason, Contains("authentication"));
   }
 }
+
+// One WebSocket toolkit (sdk/src/ws_link.hpp) for every transport: the upgrade request names
+// the server as a browser would — Host with the port, Origin with its scheme.
+TEST_CASE("client_upgrade_request_sends_host_with_port_and_origin_with_scheme",
+          "[sdk][client][foreign]") {
+  ws_server server;
+  rtev::client c(options(server.endpoint("u1")));
+  watched w(c);
+  c.start();
+  REQUIRE(w.wait_state(client_state::connected));
+  const std::string authority = "127.0.0.1:" + std::to_string(server.port());
+  server.wait_line(R"({"connection":"/events/ws/connect","token":"u1","query":"token=u1",)"
+                   R"("protocol":"rtev.v1","host":")" +
+                   authority + R"(","origin":"http://)" + authority + R"("})");
+}
+
+// A received message is put together up to max_message_bytes, never further: a larger one
+// ends the connection with 1009 and a reason that says so, and the client reconnects.
+TEST_CASE("client_ends_a_connection_whose_message_is_over_max_message_bytes",
+          "[sdk][client][foreign]") {
+  ws_server server;
+  auto o = options(server.endpoint("u1"));
+  o.max_message_bytes = 1000;
+  rtev::client c(o);
+  watched w(c);
+  c.start();
+  REQUIRE(w.wait_state(client_state::connected));
+  server.emit(json{{"type", "fits"}, {"data", {{"text", std::string(800, 'a')}}}});
+  REQUIRE(w.wait_event("fits"));
+  server.emit(json{{"type", "too_big"}, {"data", {{"text", std::string(5000, 'b')}}}});
+  auto down = w.wait_state(client_state::reconnecting);
+  REQUIRE(down);
+  CHECK_THAT(down->reason, Contains("larger than 1000 bytes"));
+  server.wait_line(R"({"closed":"u1","code":1009})");
+  REQUIRE(w.wait_state(client_state::connected, 2));
+  server.emit(json{{"type", "after"}, {"data", json::object()}});
+  REQUIRE(w.wait_event("after"));
+  for (const auto& e : w.events.values()) CHECK(e.type != "too_big");
+}

@@ -346,6 +346,10 @@ struct client_options {
   std::map<std::string, nlohmann::json> room_since;
   bool reconnect = true;                 ///< false: the first disconnect closes the client
   std::size_t offline_queue_max = 1000;  ///< publishes held while disconnected
+  /// The largest message the client takes from the server (a WebSocket message after
+  /// reassembly, an SSE event, a Socket.IO packet): a larger one ends the connection with a
+  /// clear reason (WebSocket: close code 1009) and the client reconnects. Never buffered whole.
+  std::size_t max_message_bytes = 16 * 1024 * 1024;
   /// How long a request (publish, history, presence, ping) may take, counted from the call,
   /// unless the call says otherwise (request_options): then it fails with kind timeout. 30 s
   /// is more than a reconnect with the default backoff takes after a short outage, so a
