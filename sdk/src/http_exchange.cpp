@@ -83,9 +83,22 @@ void http_exchange::cancel(const std::string& reason) {
 void http_exchange::tick(std::chrono::steady_clock::time_point now) {
   if (!active_ || req_.timeout.count() <= 0) return;
   if (req_.stream && head_seen_) return;
-  if (now - started_ >= req_.timeout)
+  if (now - started_ >= req_.timeout) {
     finish(http_result::kind::failed,
            "no response within " + std::to_string(req_.timeout.count()) + " ms");
+    return;
+  }
+  // lws cuts a request waiting for its response at the context's timeout_secs (15 s for the
+  // client's): one allowed longer — a long-poll the server holds for pingInterval — has lws's
+  // own time-out pushed past ours, so ours is the one that ends it.
+  if (wsi_ && req_.timeout > std::chrono::seconds(5) &&
+      now - pushed_at_ >= std::chrono::seconds(1)) {
+    pushed_at_ = now;
+    const auto left =
+        std::chrono::duration_cast<std::chrono::seconds>(req_.timeout - (now - started_));
+    lws_set_timeout(wsi_, PENDING_TIMEOUT_AWAITING_SERVER_RESPONSE,
+                    static_cast<int>(left.count()) + 2);
+  }
 }
 
 void http_exchange::kill_wsi() {

@@ -105,7 +105,7 @@ class http_exchange {
   /// timers and from this exchange's own on_head/on_body (the connection is closed when that
   /// callback returns). No-op when idle.
   void cancel(const std::string& reason);
-  /// Enforces http_request::timeout.
+  /// Enforces http_request::timeout (and keeps lws's own shorter one from cutting it first).
   void tick(std::chrono::steady_clock::time_point now);
 
   bool active() const { return active_; }
@@ -131,7 +131,7 @@ class http_exchange {
   // those among them finished meanwhile: their callback returns -1 so lws closes them.
   std::vector<lws*> callback_stack_, doomed_;
   std::size_t sent_ = 0;  // body bytes written so far
-  std::chrono::steady_clock::time_point started_{};
+  std::chrono::steady_clock::time_point started_{}, pushed_at_{};
   std::uint64_t generation_ = 0;
 };
 

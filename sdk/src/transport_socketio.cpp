@@ -10,18 +10,11 @@
 //
 // The Socket.IO side (namespace, events, acks, rtev requests) is transport_socketio_packets.cpp.
 //
-// Every wsi this transport creates carries a numeric id as its lws opaque user data: callbacks
-// are routed by that id, so a callback for a connection of an ended attempt (or one lws reports
-// late) finds no entry, or a "zombie" one that is closed on sight, and never touches the
-// current attempt.
-//
-// lws 4.1 facts this code depends on (see ../shared/LWS-NOTES.md and transport_rtev.cpp):
-// - kill() closes synchronously from the client's timer; a connection of an ended attempt is
-//   closed from its own next callback, by a short lws timeout, or synchronously by the next
-//   open()/kill() — never asynchronously from another connection's callback while connecting;
-// - an HTTP client request waiting for its response is killed after the context's timeout_secs
-//   (15 s by default), but a long-poll GET is held up to pingInterval (25 s by default): the
-//   held GET's timeout is pushed back from tick().
+// The connections are the SDK's lws toolkit: the long-polling GETs and POSTs are http_exchanges
+// (time-outs, bodies written in pieces, capped responses), the WebSocket and its probe are
+// ws_links (capped reassembly, write queue, Host and Origin). Each routes its own lws callbacks
+// (opaque user data), so a callback of a connection that was killed reaches nobody. Ending an
+// attempt kills every one of them; their own end reports then find the attempt ended.
 
 #include "transport_socketio.hpp"
 
@@ -38,11 +31,6 @@ namespace {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-std::string lower(std::string s) {
-  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
-
 // A response body or close reason for a message: short and printable.
 std::string shorten(std::string s) {
   for (auto& ch : s)
@@ -53,45 +41,54 @@ std::string shorten(std::string s) {
 
 }  // namespace
 
-socketio_transport::socketio_transport(const transport_context& c) : c_(c), opt_(*c.opt) {
+socketio_transport::socketio_transport(const transport_context& c)
+    : c_(c),
+      opt_(*c.opt),
+      main_ws_(std::make_unique<ws_link>(c.ctx, c.protocol_name)),
+      probe_ws_(std::make_unique<ws_link>(c.ctx, c.protocol_name)),
+      get_x_(c.ctx, c.protocol_name),
+      post_x_(c.ctx, c.protocol_name) {
   retarget(c.url);
+  get_x_.on_done = [this](http_result&& r) {
+    if (ended_ || r.what == http_result::kind::cancelled) return;
+    if (r.what == http_result::kind::failed) return on_poll_failed("long-polling GET", r);
+    on_get_done(r.response.status, r.response.body);
+  };
+  post_x_.on_done = [this](http_result&& r) {
+    auto written = std::move(post_written_);
+    post_written_.clear();
+    if (ended_ || r.what == http_result::kind::cancelled) return;
+    if (r.what == http_result::kind::failed) return on_poll_failed("long-polling POST", r);
+    if (r.response.status == 200) c_.sink->on_sent(post_bytes_);
+    on_post_done(r.response.status, r.response.body, written);
+  };
 }
 
-// What the URL decides: the Engine.IO path, the namespace, the Host and Origin headers.
+socketio_transport::~socketio_transport() = default;
+
+// What the URL decides: the Engine.IO path, the namespace.
 void socketio_transport::retarget(const parsed_url& url) {
   c_.url = url;
   const auto& so = opt_.socketio;
   // The URL's path: the Engine.IO path when it is that (http://host/socket.io/), otherwise
   // the namespace when options leave it at "/" (io("http://host/admin") does the same).
-  std::string path = c_.url.path, query;
-  if (auto q = path.find('?'); q != std::string::npos) {
-    query = path.substr(q + 1);
-    path.erase(q);
-  }
+  const std::string path = c_.url.path_only();
   engine_path_ = so.path.empty() ? "/socket.io/" : so.path;
   if (engine_path_.front() != '/') engine_path_.insert(0, "/");
   if (engine_path_.back() != '/') engine_path_ += '/';
   nsp_ = so.nsp.empty() ? "/" : so.nsp;
   const bool is_engine_path = path == engine_path_ || path + "/" == engine_path_;
   if (nsp_ == "/" && path != "/" && !path.empty() && !is_engine_path) nsp_ = path;
-  extra_query_ = query;
-
-  const bool ipv6 = c_.url.host.find(':') != std::string::npos;
-  host_header_ = ipv6 ? "[" + c_.url.host + "]" : c_.url.host;
-  const int default_port = c_.url.tls ? 443 : 80;
-  if (c_.url.port != default_port) host_header_ += ":" + std::to_string(c_.url.port);
-  origin_ = std::string(c_.url.tls ? "https://" : "http://") + host_header_;
+  extra_query_ = c_.url.query();
 }
 
 void socketio_transport::open(const std::string& token) {
-  close_zombies_now();
-  conns_.clear();
   ++attempt_;
   ended_ = eio_open_ = authenticated_ = pausing_ = closing_ = kill_requested_ = false;
   attachments_to_skip_ = 0;
   upgraded_ = opt_.socketio.websocket_only;
-  main_ws_ = get_ = post_ = probe_ = 0;
   pollq_.clear();
+  post_written_.clear();
   reset_session();
   sid_.clear();
   end_ = transport_end{};
@@ -99,12 +96,11 @@ void socketio_transport::open(const std::string& token) {
   ping_interval_ = 25000ms;
   ping_timeout_ = 20000ms;
   max_payload_ = 1000000;
+  // A failure on the spot (DNS, sockets) ends the attempt from inside start().
   if (opt_.socketio.websocket_only)
-    main_ws_ = start(role::ws);
+    start_ws(*main_ws_, false);
   else
-    get_ = start(role::poll_get);
-  if (!ended_ && !main_ws_ && !get_)
-    end("cannot connect to " + c_.url.host + ":" + std::to_string(c_.url.port));
+    get_x_.start(poll_request("GET", {}));
 }
 
 bool socketio_transport::close() {
@@ -117,12 +113,8 @@ bool socketio_transport::close() {
   bye.nsp = nsp_;
   bye.data = nullptr;
   if (upgraded_) {
-    conn* ws = find(main_ws_);
-    if (!ws || !ws->wsi) return false;
-    ws->outq.push_back({wire::eio_encode(wire::eio_type::message, wire::sio_encode(bye)), {}});
-    ws->want_close = true;
-    lws_callback_on_writable(ws->wsi);
-    return true;
+    main_ws_->send(wire::eio_encode(wire::eio_type::message, wire::sio_encode(bye)));
+    return main_ws_->close("client stopping");
   }
   pausing_ = false;
   pollq_.push_back({wire::eio_encode(wire::eio_type::message, wire::sio_encode(bye)), {}});
@@ -130,16 +122,14 @@ bool socketio_transport::close() {
                       if (a == attempt_) end("client closed");
                     }});
   flush_poll();
-  return post_ != 0;
+  return post_x_.active();
 }
 
 void socketio_transport::kill(const std::string& reason) {
   if (ended_ || kill_requested_) return;
   kill_requested_ = true;
   if (end_.reason.empty()) end_.reason = reason;
-  const std::uint64_t a = attempt_;
-  kill_all_now();
-  if (a == attempt_ && !ended_) end(reason);
+  end(reason);
 }
 
 void socketio_transport::tick(steady::time_point now) {
@@ -151,206 +141,19 @@ void socketio_transport::tick(steady::time_point now) {
       return;
     }
   }
-  // A long-poll is held by the server for up to pingInterval: keep lws's response time-out
-  // (15 s) from cutting it.
-  if (now - last_timeout_push_ >= 1s) {
-    last_timeout_push_ = now;
-    if (conn* g = find(get_); g && g->wsi && eio_open_) {
-      const auto secs =
-          std::chrono::duration_cast<std::chrono::seconds>(ping_interval_ + ping_timeout_).count() +
-          5;
-      lws_set_timeout(g->wsi, PENDING_TIMEOUT_AWAITING_SERVER_RESPONSE, static_cast<int>(secs));
-    }
-  }
+  get_x_.tick(now);
+  if (ended_) return;
+  post_x_.tick(now);
+  if (ended_) return;
   sio_tick(now);
 }
 
 int socketio_transport::on_callback(lws* w, lws_callback_reasons reason, void* in, size_t len) {
-  if (!w) return lws_callback_http_dummy(w, reason, nullptr, in, len);
-  const auto id = reinterpret_cast<std::uintptr_t>(lws_get_opaque_user_data(w));
-  auto it = id ? conns_.find(id) : conns_.end();
-  if (it == conns_.end()) return lws_callback_http_dummy(w, reason, nullptr, in, len);
-  conn& cn = it->second;
-  if (!cn.wsi) cn.wsi = w;  // reported before lws_client_connect_via_info returned
-
-  if (is_final(reason)) {
-    const bool zombie = cn.zombie;
-    const role kind = cn.kind;
-    const int status = reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR
-                           ? static_cast<int>(lws_http_client_http_response(w))
-                           : cn.status;
-    std::string why;
-    if (reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR) {
-      why = in ? std::string(static_cast<const char*>(in),
-                             strnlen(static_cast<const char*>(in), len ? len : 256))
-               : "connection failed";
-    } else {
-      why = "connection closed";
-    }
-    std::string body = std::move(cn.rx);
-    conns_.erase(it);
-    if (!zombie) on_conn_lost(id, kind, status, why, body);
-    return 0;
-  }
-  if (cn.zombie) return closes_on_error(reason) ? -1 : 0;
-
-  switch (reason) {
-    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-      return append_headers(w, cn, static_cast<unsigned char**>(in), len);
-
-    // --- WebSocket ---
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
-      cn.ws_open = true;
-      if (cn.kind == role::probe) {
-        cn.outq.push_back({wire::eio_encode(wire::eio_type::ping, "probe"), {}});
-      }
-      if (!cn.outq.empty()) lws_callback_on_writable(w);
-      return 0;
-
-    case LWS_CALLBACK_CLIENT_RECEIVE: {
-      if (lws_is_first_fragment(w)) cn.rx.clear();
-      if (!lws_frame_is_binary(w)) cn.rx.append(static_cast<const char*>(in), len);
-      if (!lws_is_final_fragment(w) || lws_remaining_packet_payload(w) != 0) return 0;
-      if (lws_frame_is_binary(w)) {
-        // The attachments of a binary packet already reported (by name) are not news.
-        if (attachments_to_skip_ > 0)
-          --attachments_to_skip_;
-        else
-          c_.sink->on_problem(make_error(client_error::kind::protocol,
-                                         "binary Socket.IO messages are not supported (ignored)"));
-        return 0;
-      }
-      std::string text;
-      text.swap(cn.rx);
-      if (cn.kind == role::probe) return on_probe_text(id, text);
-      on_eio_text(text);
-      return ended_ ? -1 : 0;
-    }
-
-    case LWS_CALLBACK_CLIENT_WRITEABLE: {
-      if (!cn.outq.empty()) {
-        outgoing o = std::move(cn.outq.front());
-        cn.outq.pop_front();
-        std::string frame(LWS_PRE, '\0');
-        frame += o.text;
-        const std::size_t n = frame.size() - LWS_PRE;
-        if (lws_write(w, reinterpret_cast<unsigned char*>(&frame[LWS_PRE]), n, LWS_WRITE_TEXT) <
-            static_cast<int>(n))
-          return -1;
-        c_.sink->on_sent(n);
-        if (o.written) o.written();
-        if (ended_) return -1;
-        // `cn` is still valid: nothing above erases connections of a live attempt.
-      }
-      if (!cn.outq.empty()) {
-        lws_callback_on_writable(w);
-      } else if (cn.want_close) {
-        static const char bye[] = "client stopping";
-        lws_close_reason(w, LWS_CLOSE_STATUS_NORMAL,
-                         reinterpret_cast<unsigned char*>(const_cast<char*>(bye)), sizeof bye - 1);
-        if (end_.reason.empty()) end_.reason = "client closed";
-        return -1;
-      }
-      return 0;
-    }
-
-    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-      if (len >= 2 && (cn.kind == role::ws || id == main_ws_)) {
-        const auto* b = static_cast<const unsigned char*>(in);
-        end_.close_code = (b[0] << 8) | b[1];
-        std::string text(reinterpret_cast<const char*>(b) + 2, len - 2);
-        if (end_.reason.empty())
-          end_.reason = "closed by the server (" + std::to_string(end_.close_code) +
-                        (text.empty() ? "" : " " + shorten(text)) + ")";
-      }
-      return 0;
-
-    // --- HTTP long-polling ---
-    case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
-      cn.status = static_cast<int>(lws_http_client_http_response(w));
-      return 0;
-
-    case LWS_CALLBACK_CLIENT_HTTP_WRITEABLE: {
-      if (cn.kind != role::poll_post || cn.body.empty()) return 0;
-      std::string buf(LWS_PRE, '\0');
-      buf += cn.body;
-      cn.body.clear();
-      const std::size_t n = buf.size() - LWS_PRE;
-      lws_client_http_body_pending(w, 0);
-      if (lws_write(w, reinterpret_cast<unsigned char*>(&buf[LWS_PRE]), n, LWS_WRITE_HTTP_FINAL) <
-          static_cast<int>(n))
-        return -1;
-      c_.sink->on_sent(n);
-      return 0;
-    }
-
-    case LWS_CALLBACK_RECEIVE_CLIENT_HTTP: {
-      char buf[LWS_PRE + 4096];
-      char* p = buf + LWS_PRE;
-      int n = static_cast<int>(sizeof buf - LWS_PRE);
-      return lws_http_client_read(w, &p, &n) < 0 ? -1 : 0;
-    }
-
-    case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
-      // A polling body is at most maxPayload (plus framing); anything far beyond is not one.
-      if (cn.rx.size() + len > max_payload_ * 2 + 65536) {
-        end_.reason = "a polling response exceeded " + std::to_string(max_payload_ * 2) + " bytes";
-        end(end_.reason);
-        return -1;
-      }
-      cn.rx.append(static_cast<const char*>(in), len);
-      return 0;
-
-    case LWS_CALLBACK_COMPLETED_CLIENT_HTTP: {
-      const role kind = cn.kind;
-      const int status = cn.status;
-      std::string body = std::move(cn.rx);
-      auto written = std::move(cn.written);
-      // Done with this connection: lws closes it when we return nonzero, and its CLOSED
-      // callback finds no entry.
-      conns_.erase(it);
-      if (kind == role::poll_get) {
-        get_ = 0;
-        on_get_done(status, body);
-      } else {
-        post_ = 0;
-        on_post_done(status, body, written);
-      }
-      return -1;
-    }
-
-    default:
-      return lws_callback_http_dummy(w, reason, nullptr, in, len);
-  }
-}
-
-bool socketio_transport::is_final(lws_callback_reasons r) {
-  return r == LWS_CALLBACK_CLIENT_CONNECTION_ERROR || r == LWS_CALLBACK_CLIENT_CLOSED ||
-         r == LWS_CALLBACK_CLOSED_CLIENT_HTTP;
-}
-
-// Callbacks where returning -1 makes lws close the connection.
-bool socketio_transport::closes_on_error(lws_callback_reasons r) {
-  switch (r) {
-    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-    case LWS_CALLBACK_CLIENT_WRITEABLE:
-    case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
-    case LWS_CALLBACK_RECEIVE_CLIENT_HTTP:
-    case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
-    case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
-    case LWS_CALLBACK_CLIENT_HTTP_WRITEABLE:
-      return true;
-    default:
-      return false;
-  }
-}
-
-socketio_transport::conn* socketio_transport::find(std::uintptr_t id) {
-  if (!id) return nullptr;
-  auto it = conns_.find(id);
-  return it == conns_.end() ? nullptr : &it->second;
+  if (main_ws_->owns(w)) return main_ws_->on_callback(w, reason, in, len);
+  if (probe_ws_->owns(w)) return probe_ws_->on_callback(w, reason, in, len);
+  if (get_x_.owns(w)) return get_x_.on_callback(w, reason, in, len);
+  if (post_x_.owns(w)) return post_x_.on_callback(w, reason, in, len);
+  return lws_callback_http_dummy(w, reason, nullptr, in, len);
 }
 
 std::string socketio_transport::query(const char* transport_name) {
@@ -368,74 +171,84 @@ std::string socketio_transport::query(const char* transport_name) {
   return q;
 }
 
-// Starts one connection; 0 when lws refused it on the spot.
-std::uintptr_t socketio_transport::start(role kind, std::string body) {
-  const std::uintptr_t id = ++next_conn_id_;
-  conn& cn = conns_[id];
-  cn.kind = kind;
-  cn.body = std::move(body);
-  const bool ws = kind == role::ws || kind == role::probe;
-  const std::string path = query(ws ? "websocket" : "polling");
-
-  lws_client_connect_info i{};
-  i.context = c_.ctx;
-  i.address = c_.url.host.c_str();
-  i.port = c_.url.port;
-  i.path = path.c_str();
-  i.host = host_header_.c_str();
-  i.origin = origin_.c_str();
-  i.local_protocol_name = c_.protocol_name;
-  // lws carries an opaque pointer per connection; we store the attempt's id in it.
-  i.opaque_user_data = reinterpret_cast<void*>(id);  // NOLINT(performance-no-int-to-ptr)
-  if (ws) {
-    i.protocol = nullptr;
-    i.retry_and_idle_policy = &no_validity_;  // Engine.IO has its own heartbeat
-  } else {
-    i.method = kind == role::poll_post ? "POST" : "GET";
-    i.alpn = "http/1.1";
-  }
-  if (c_.url.tls) {
-    i.ssl_connection = LCCSCF_USE_SSL;
-    if (opt_.insecure)
-      i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
-                          LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
-  }
-  // lws writes *pwsi only inside this call (and clears it when the wsi died there): a member,
-  // not the map entry, which a synchronous failure callback may already have erased.
-  connecting_ = nullptr;
-  i.pwsi = &connecting_;
-  const std::uint64_t a = attempt_;
-  lws* w = lws_client_connect_via_info(&i);
-  (void)w;
-  conn* now = find(id);
-  if (!connecting_) {
-    // Failed on the spot (DNS, sockets); a failure callback may already have ended us.
-    if (now) conns_.erase(id);
-    return 0;
-  }
-  if (now) now->wsi = connecting_;
-  return a == attempt_ && now ? id : 0;
+http_request socketio_transport::poll_request(const char* method, std::string body) {
+  http_request r;
+  r.method = method;
+  r.url = c_.url;
+  r.url.path = query("polling");
+  if (!token_.empty()) r.headers.emplace_back("Authorization", "Bearer " + token_);
+  for (const auto& h : opt_.headers) r.headers.push_back(h);
+  if (r.method == "POST") r.headers.emplace_back("Content-Type", "text/plain;charset=UTF-8");
+  r.body = std::move(body);
+  r.insecure = opt_.insecure;
+  // A polling body is at most maxPayload (plus framing); anything far beyond is not one.
+  r.max_body = std::min(max_payload_ * 2 + 65536, opt_.max_message_bytes + 65536);
+  r.capture = {"content-type"};
+  // The server holds a long-poll GET up to pingInterval; a POST it answers at once. Either
+  // past the heartbeat's window means the session is gone. The handshake GET is the client's
+  // connect time-out's.
+  if (eio_open_) r.timeout = ping_interval_ + ping_timeout_;
+  return r;
 }
 
-int socketio_transport::append_headers(lws* w, conn& cn, unsigned char** p, size_t len) {
-  unsigned char* end = *p + len;
-  auto add = [&](const std::string& name, const std::string& value) {
-    std::string n = lower(name);
-    if (n.empty() || n.back() != ':') n += ':';
-    return lws_add_http_header_by_name(w, reinterpret_cast<const unsigned char*>(n.c_str()),
-                                       reinterpret_cast<const unsigned char*>(value.data()),
-                                       static_cast<int>(value.size()), p, end);
-  };
-  if (!token_.empty() && add("authorization", "Bearer " + token_)) return -1;
-  for (const auto& [k, v] : opt_.headers)
-    if (add(k, v)) return -1;
-  if (cn.kind == role::poll_post) {
-    if (add("content-type", "text/plain;charset=UTF-8")) return -1;
-    if (lws_add_http_header_content_length(w, cn.body.size(), p, end)) return -1;
-    lws_client_http_body_pending(w, 1);
-    lws_callback_on_writable(w);
+void socketio_transport::start_ws(ws_link& link, bool probe) {
+  ws_request r;
+  r.url = c_.url;
+  r.url.scheme = r.url.tls ? "wss" : "ws";
+  r.url.path = query("websocket");
+  if (!token_.empty()) r.headers.emplace_back("Authorization", "Bearer " + token_);
+  for (const auto& h : opt_.headers) r.headers.push_back(h);
+  r.insecure = opt_.insecure;
+  r.max_message = opt_.max_message_bytes;
+  bind_ws(link, probe);
+  link.start(std::move(r));
+  if (probe) link.send(wire::eio_encode(wire::eio_type::ping, "probe"));
+}
+
+// The callbacks of the session's WebSocket, or of the upgrade probe.
+void socketio_transport::bind_ws(ws_link& link, bool probe) {
+  link.on_open = nullptr;
+  link.on_sent = [this](std::size_t n) { c_.sink->on_sent(n); };
+  link.on_pong = nullptr;
+  if (probe) {
+    link.on_message = [this](std::string&& text, bool binary) {
+      if (ended_) return;
+      if (binary) return drop_probe("a binary answer to the probe");
+      on_probe_text(text);
+    };
+    link.on_end = [this](ws_end&& e) {
+      if (ended_) return;
+      drop_probe(e.http_status ? "HTTP " + std::to_string(e.http_status) : e.reason);
+    };
+    return;
   }
-  return 0;
+  link.on_message = [this](std::string&& text, bool binary) {
+    if (ended_) return;
+    if (binary) {
+      // The attachments of a binary packet already reported (by name) are not news.
+      if (attachments_to_skip_ > 0)
+        --attachments_to_skip_;
+      else
+        c_.sink->on_problem(make_error(client_error::kind::protocol,
+                                       "binary Socket.IO messages are not supported (ignored)"));
+      return;
+    }
+    on_eio_text(text);
+  };
+  link.on_end = [this](ws_end&& e) {
+    if (ended_) return;
+    end_.close_code = e.close_code;
+    const int status = e.http_status;
+    if (status > 0) {
+      end_.http_status = status;
+      if (status == 401 || status == 403) end_.auth_rejected = true;
+      if (!eio_open_ && http_status_is_final(status)) {
+        end_.final = true;
+        return end(not_that_server("Socket.IO", status, engine_path_));
+      }
+    }
+    end(e.closed_by_us && closing_ ? "client closed" : e.reason);
+  };
 }
 
 void socketio_transport::on_get_done(int status, const std::string& body) {
@@ -463,8 +276,15 @@ void socketio_transport::on_get_done(int status, const std::string& body) {
   }
   if (upgraded_ || closing_) return;
   if (pausing_) return maybe_finish_upgrade();
-  get_ = start(role::poll_get);
-  if (!get_ && !ended_) end("cannot start the next long-poll");
+  get_x_.start(poll_request("GET", {}));
+}
+
+// A long-polling request without a usable answer: an HTTP status the session cannot go on
+// with, or no answer at all (connection lost, time-out, a body over the cap).
+void socketio_transport::on_poll_failed(const std::string& what, const http_result& r) {
+  const int status = r.response.status;
+  if (status > 0 && status != 200) return fail_http(what, status, r.response.body);
+  end(what + ": " + r.error);
 }
 
 void socketio_transport::on_post_done(int status, const std::string& body,
@@ -567,44 +387,37 @@ void socketio_transport::on_open(const std::string& data) {
   if (j.contains("upgrades") && j["upgrades"].is_array())
     for (const auto& u : j["upgrades"])
       if (u == "websocket") can_upgrade = true;
-  if (can_upgrade) probe_ = start(role::probe);
+  if (can_upgrade) start_ws(*probe_ws_, true);
 }
 
-int socketio_transport::on_probe_text(std::uintptr_t id, const std::string& text) {
-  if (id != probe_ || ended_) return -1;
+void socketio_transport::on_probe_text(const std::string& text) {
   if (text == "3probe") {
     pausing_ = true;
     maybe_finish_upgrade();
-    return 0;
+    return;
   }
   // Anything else on a probe: not an Engine.IO v4 server we can upgrade with.
   drop_probe("unexpected answer to the probe: " + shorten(text));
-  return -1;
 }
 
 // The probe was answered: switch once no GET or POST is in flight (the server ends a held
 // GET with a noop when the probe arrives).
 void socketio_transport::maybe_finish_upgrade() {
-  if (!pausing_ || get_ || post_ || ended_) return;
-  conn* ws = find(probe_);
-  if (!ws || !ws->wsi) {
-    pausing_ = false;
-    return;
-  }
+  if (!pausing_ || get_x_.active() || post_x_.active() || ended_) return;
   pausing_ = false;
+  if (!probe_ws_->is_open()) return;
   upgraded_ = true;
-  main_ws_ = probe_;
-  probe_ = 0;
-  ws->kind = role::ws;
-  ws->outq.push_back({wire::eio_encode(wire::eio_type::upgrade), {}});
-  for (auto& o : pollq_) ws->outq.push_back(std::move(o));
+  // The probe is the session's WebSocket from now on.
+  std::swap(main_ws_, probe_ws_);
+  bind_ws(*main_ws_, false);
+  main_ws_->send(wire::eio_encode(wire::eio_type::upgrade));
+  for (auto& o : pollq_) main_ws_->send(std::move(o.text), std::move(o.written));
   pollq_.clear();
-  lws_callback_on_writable(ws->wsi);
 }
 
 void socketio_transport::drop_probe(const std::string& why) {
-  if (conn* ws = find(probe_)) retire(*ws);
-  probe_ = 0;
+  probe_ws_->on_end = nullptr;  // its end is this
+  probe_ws_->kill(why);
   const bool was_pausing = pausing_;
   pausing_ = false;
   if (!closing_)
@@ -612,28 +425,22 @@ void socketio_transport::drop_probe(const std::string& why) {
         make_error(client_error::kind::connection,
                    "WebSocket upgrade failed (" + why + "); staying on HTTP long-polling"));
   if (was_pausing && !ended_ && !upgraded_) {
-    if (!get_) get_ = start(role::poll_get);
-    if (!get_ && !ended_) return end("cannot restart long-polling");
+    if (!get_x_.active()) get_x_.start(poll_request("GET", {}));
+    if (ended_) return;
     flush_poll();
   }
 }
 
 void socketio_transport::send_eio(outgoing o) {
   if (ended_) return;
-  if (upgraded_) {
-    conn* ws = find(main_ws_);
-    if (!ws || !ws->wsi) return;
-    ws->outq.push_back(std::move(o));
-    if (ws->ws_open) lws_callback_on_writable(ws->wsi);
-    return;
-  }
+  if (upgraded_) return main_ws_->send(std::move(o.text), std::move(o.written));
   pollq_.push_back(std::move(o));
   flush_poll();
 }
 
 // One POST at a time, at most maxPayload bytes (one packet always goes, whatever its size).
 void socketio_transport::flush_poll() {
-  if (ended_ || upgraded_ || pausing_ || post_ || pollq_.empty() || !eio_open_) return;
+  if (ended_ || upgraded_ || pausing_ || post_x_.active() || pollq_.empty() || !eio_open_) return;
   std::vector<wire::eio_packet> batch;
   std::vector<std::function<void()>> written;
   std::size_t size = 0;
@@ -645,84 +452,23 @@ void socketio_transport::flush_poll() {
     written.push_back(std::move(pollq_.front().written));
     pollq_.pop_front();
   }
-  post_ = start(role::poll_post, wire::eio_encode_payload(batch));
-  if (conn* p = find(post_)) {
-    p->written = std::move(written);
-  } else if (!ended_) {
-    end("cannot start a long-polling POST");
-  }
+  post_written_ = std::move(written);
+  std::string body = wire::eio_encode_payload(batch);
+  post_bytes_ = body.size();
+  post_x_.start(poll_request("POST", std::move(body)));
 }
 
-void socketio_transport::on_conn_lost(std::uintptr_t id, role kind, int status,
-                                      const std::string& why, const std::string& body) {
-  if (ended_) return;
-  if (id == probe_) {
-    probe_ = 0;
-    drop_probe(status > 0 && status != 101 ? "HTTP " + std::to_string(status) : why);
-    return;
-  }
-  if (id == get_ || id == post_) {
-    if (id == get_) get_ = 0;
-    if (id == post_) post_ = 0;
-    if (status > 0 && status != 200)
-      return fail_http(kind == role::poll_get ? "long-polling GET" : "long-polling POST", status,
-                       body);
-    end(why == "connection closed" ? "the long-polling request was cut" : why);
-    return;
-  }
-  if (id == main_ws_) {
-    main_ws_ = 0;
-    if (status > 0 && status != 101) {
-      end_.http_status = status;
-      if (status == 401 || status == 403) end_.auth_rejected = true;
-      if (!eio_open_ && http_status_is_final(status)) {
-        end_.final = true;
-        end(not_that_server("Socket.IO", status, engine_path_));
-        return;
-      }
-      end("the server answered HTTP " + std::to_string(status));
-      return;
-    }
-    end(why);
-  }
-}
-
-// A connection of an ended attempt: closed from its own next callback, or after a second.
-void socketio_transport::retire(conn& cn) {
-  if (cn.zombie) return;
-  cn.zombie = true;
-  cn.outq.clear();
-  if (cn.wsi) {
-    lws_set_timeout(cn.wsi, PENDING_TIMEOUT_USER_REASON_BASE, 1);
-    lws_callback_on_writable(cn.wsi);
-  }
-}
-
-// From a timer only: close every connection now.
-void socketio_transport::kill_all_now() {
-  std::vector<std::pair<std::uintptr_t, lws*>> live;
-  for (auto& [id, cn] : conns_)
-    if (cn.wsi) live.emplace_back(id, cn.wsi);
-  for (auto& [id, w] : live) {
-    conn* cn = find(id);
-    if (!cn || cn->wsi != w) continue;  // already gone while killing another
-    lws_set_timeout(w, static_cast<pending_timeout>(1), LWS_TO_KILL_SYNC);
-  }
-  // lws does not always report a connection killed while still connecting.
-  for (auto& [id, w] : live) conns_.erase(id);
-}
-
-void socketio_transport::close_zombies_now() {
-  if (!conns_.empty()) kill_all_now();
-}
-
-// The attempt is over: report it once.
+// The attempt is over: every connection goes, and it is reported once.
 void socketio_transport::end(const std::string& why) {
   if (ended_) return;
   ended_ = true;
-  for (auto& [id, cn] : conns_) retire(cn);
-  main_ws_ = get_ = post_ = probe_ = 0;
+  // Their own end reports find the attempt ended.
+  main_ws_->kill(why);
+  probe_ws_->kill(why);
+  get_x_.cancel(why);
+  post_x_.cancel(why);
   pollq_.clear();
+  post_written_.clear();
   transport_end e = std::move(end_);
   end_ = transport_end{};
   if (e.reason.empty()) e.reason = why;

@@ -2,9 +2,10 @@
 // Internal: the Socket.IO transport, a Socket.IO v5 client over Engine.IO v4 on the client's
 // lws context. One class, two files by layer:
 //
-//   transport_socketio.cpp          Engine.IO: the lws connections (long-polling GET/POST, the
-//                                   WebSocket probe and upgrade, or WebSocket only), the open
-//                                   packet, heartbeats, ending an attempt.
+//   transport_socketio.cpp          Engine.IO: its connections (long-polling GET/POST as
+//                                   http_exchanges, the WebSocket and its upgrade probe as
+//                                   ws_links, or WebSocket only), the open packet,
+//                                   heartbeats, ending an attempt.
 //   transport_socketio_packets.cpp  Socket.IO: the namespace CONNECT, events in and out, acks,
 //                                   the translation of rtev requests, the handshake emits and
 //                                   the wait for their answer, publishing.
@@ -16,18 +17,22 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "http_exchange.hpp"
 #include "transport.hpp"
 #include "wire/socketio_codec.hpp"
+#include "ws_link.hpp"
 
 namespace rtev::detail {
 
 class socketio_transport final : public transport {
  public:
   explicit socketio_transport(const transport_context& c);
+  ~socketio_transport() override;
 
   void open(const std::string& token) override;
   void send(nlohmann::json&& request) override;
@@ -40,25 +45,9 @@ class socketio_transport final : public transport {
   int on_callback(lws* w, lws_callback_reasons reason, void* in, size_t len) override;
 
  private:
-  enum class role { ws, probe, poll_get, poll_post };
-
   struct outgoing {
     std::string text;               // one Engine.IO packet
     std::function<void()> written;  // called once the server has it (may be empty)
-  };
-
-  // One lws connection of this transport.
-  struct conn {
-    role kind = role::ws;
-    lws* wsi = nullptr;
-    bool zombie = false;   // belongs to an ended attempt or a dropped probe: close on sight
-    bool ws_open = false;  // ws/probe: the upgrade is done
-    bool want_close = false;
-    int status = 0;                              // HTTP status of the response
-    std::string rx;                              // ws: message being reassembled; http: body
-    std::deque<outgoing> outq;                   // ws: frames to write
-    std::string body;                            // poll_post: the payload
-    std::vector<std::function<void()>> written;  // poll_post: callbacks once the POST is taken
   };
 
   // An emit waiting for its acknowledgement.
@@ -78,29 +67,23 @@ class socketio_transport final : public transport {
   };
 
   // --- Engine.IO (transport_socketio.cpp) ---
-  static bool is_final(lws_callback_reasons r);
-  static bool closes_on_error(lws_callback_reasons r);
-  conn* find(std::uintptr_t id);
   std::string query(const char* transport_name);
-  std::uintptr_t start(role kind, std::string body = {});
-  int append_headers(lws* w, conn& cn, unsigned char** p, size_t len);
+  http_request poll_request(const char* method, std::string body);
+  void start_ws(ws_link& link, bool probe);
+  void bind_ws(ws_link& link, bool probe);
   void on_get_done(int status, const std::string& body);
   void on_post_done(int status, const std::string& body,
                     std::vector<std::function<void()>>& written);
+  void on_poll_failed(const std::string& what, const http_result& r);
   void fail_http(const std::string& what, int status, const std::string& body);
   void on_eio_text(const std::string& text);
   void on_eio_packet(wire::eio_packet&& p);
   void on_open(const std::string& data);
-  int on_probe_text(std::uintptr_t id, const std::string& text);
+  void on_probe_text(const std::string& text);
   void maybe_finish_upgrade();
   void drop_probe(const std::string& why);
   void send_eio(outgoing o);
   void flush_poll();
-  void on_conn_lost(std::uintptr_t id, role kind, int status, const std::string& why,
-                    const std::string& body);
-  void retire(conn& cn);
-  void kill_all_now();
-  void close_zombies_now();
   void end(const std::string& why);
 
   // --- Socket.IO (transport_socketio_packets.cpp) ---
@@ -132,18 +115,19 @@ class socketio_transport final : public transport {
 
   transport_context c_;
   const client_options& opt_;
-  lws_retry_bo_t no_validity_{};
-  std::string engine_path_, nsp_, extra_query_, host_header_, origin_;
+  std::string engine_path_, nsp_, extra_query_;
 
-  std::map<std::uintptr_t, conn> conns_;
-  std::uintptr_t next_conn_id_ = 0;
-  lws* connecting_ = nullptr;  // lws_client_connect_via_info's pwsi
+  // The connections (sdk/src/ws_link.hpp, http_exchange.hpp): the session's WebSocket (after
+  // an upgrade, the probe that succeeded), the upgrade probe, the long-poll GET, the POST.
+  std::unique_ptr<ws_link> main_ws_, probe_ws_;
+  http_exchange get_x_, post_x_;
+  std::vector<std::function<void()>> post_written_;  // the POST in flight's packets' callbacks
+  std::size_t post_bytes_ = 0;                       // and its body's size
 
   std::uint64_t attempt_ = 0;
   bool ended_ = true, eio_open_ = false, authenticated_ = false, kill_requested_ = false;
   unsigned long attachments_to_skip_ = 0;  // binary frames of a refused binary packet
   bool upgraded_ = false, pausing_ = false, closing_ = false;
-  std::uintptr_t main_ws_ = 0, get_ = 0, post_ = 0, probe_ = 0;
   std::deque<outgoing> pollq_;  // Engine.IO packets waiting for the next POST
   std::map<std::uint64_t, pending> acks_;
   std::uint64_t next_ack_id_ = 0;

@@ -673,3 +673,29 @@ TEST_CASE("socketio_client_recovers_missed_events_from_rtev_serve", "[sdk][socke
   REQUIRE(w.events.wait([&](auto& es) { return ticks_in(es).size() >= 4; }));
   CHECK(ticks() == std::vector<int>{1, 2, 3, 4});
 }
+
+// The lws toolkit's caps hold over Socket.IO too: a WebSocket message over max_message_bytes
+// closes the connection with 1009, a long-polling response far over it is refused; either way
+// the attempt ends with a reason that says so, the request waiting on it fails, and the client
+// reconnects.
+TEST_CASE("socketio_client_refuses_a_message_over_max_message_bytes", "[sdk][socketio]") {
+  const bool websocket = GENERATE(true, false);
+  CAPTURE(websocket);
+  sio_server server({websocket ? "--websocket-only" : "--no-upgrade"});
+  auto o = sio_options(server.url());
+  o.socketio.websocket_only = websocket;
+  o.max_message_bytes = 2000;
+  rtev::client c(o);
+  watched w(c);
+  c.start();
+  REQUIRE(c.connected().wait_for(default_timeout) == std::future_status::ready);
+  CHECK(emit_ack(c, "echo", json::array({std::string(1000, 'a')}))[0].get<std::string>().size() ==
+        1000);
+  const std::string big(websocket ? 5000 : 200000, 'b');
+  CHECK_THROWS_WITH(emit_ack(c, "echo", json::array({big})), Contains("larger than"));
+  auto down = w.wait_state(client_state::reconnecting);
+  REQUIRE(down);
+  CHECK_THAT(down->reason, Contains("larger than"));
+  REQUIRE(w.wait_state(client_state::connected, 2));
+  CHECK(emit_ack(c, "whoami")[0]["transport"] == (websocket ? "websocket" : "polling"));
+}
