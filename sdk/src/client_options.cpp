@@ -1,6 +1,6 @@
 // The client's options and URLs checked, and the small vocabulary around them: the names of
 // states, protocols and error kinds, the stable code of an error, the protocol a URL implies,
-// the rate limit a server announces. No connection state here (client.cpp has it).
+// the rate limit a server announces. No connection state here (client_impl.hpp has it).
 
 #include "client_options.hpp"
 

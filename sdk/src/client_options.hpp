@@ -1,6 +1,6 @@
 #pragma once
-// Internal: what client.cpp needs of client_options.cpp — the server URLs checked from the
-// options, the announced rate limit read from `authenticated`, and the name of an errc.
+// Internal: what the client (client_impl.hpp) needs of client_options.cpp — the server URLs checked
+// from the options, the announced rate limit read from `authenticated`, and the name of an errc.
 //
 // Threads: pure functions, any thread.
 

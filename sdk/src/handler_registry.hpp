@@ -1,7 +1,7 @@
 #pragma once
 // Internal: the client's handler registry (client::on…, room_subscription::on…) and the state
-// of one room subscription object. Shared by client.cpp (which calls the handlers) and
-// room_subscription.cpp (which registers them).
+// of one room subscription object. Shared by the client (client.cpp and client_rooms.cpp call
+// the handlers) and room_subscription.cpp (which registers them).
 //
 // Threads: the registry is guarded by its mutex, safe from any thread; a room_entry's `state`
 // and `active` are atomics read anywhere, the rest is the service thread's.

@@ -1,5 +1,5 @@
 // rtev::room_subscription: the handle of a room joined with client::subscribe(). Its state
-// lives in a detail::room_entry that the client's service thread updates (client.cpp); this
+// lives in a detail::room_entry that the client's service thread updates (client_rooms.cpp); this
 // file registers the handlers scoped to it and hands it back on unsubscribe.
 
 #include <string>
