@@ -216,9 +216,11 @@ void client::impl::end_service() {
   lws_sul_cancel(&tick_timer.sul);
   lws_sul_cancel(&retry_timer.sul);
   lws_sul_cancel(&flush_timer.sul);
+  // The transport first: its connections (ws_link, http_exchange) close their wsis while the
+  // context still has them; lws_context_destroy frees wsis without telling every owner.
+  wire.reset();
   lws_context_destroy(ctx);
   ctx = nullptr;
-  wire.reset();
   attempt_active = false;
   authenticated = false;  // what the last commands ask for has no connection to go out on
   ended = true;

@@ -40,7 +40,7 @@ void http_exchange::start(http_request req) {
   req_ = std::move(req);
   resp_ = http_response{};
   active_ = true;
-  head_seen_ = false;
+  head_seen_ = requested_ = false;
   sent_ = 0;
   started_ = std::chrono::steady_clock::now();
   // lws may read these strings after connect_via_info returns: they live in members.
@@ -109,9 +109,14 @@ void http_exchange::kill_wsi() {
   lws_set_opaque_user_data(w, nullptr);
   if (std::find(callback_stack_.begin(), callback_stack_.end(), w) != callback_stack_.end()) {
     doomed_.push_back(w);  // on_callback returns -1: lws closes it when the callback unwinds
+  } else if (requested_) {
+    // Its request is on the way (or answered): closed on the next loop turn. Not
+    // synchronously: from another wsi's callback that freed a wsi lws was about to service
+    // (lws_service_do_ripe_rxflow crashed on a long-poll GET killed from its POST's callback).
+    lws_set_timeout(w, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
   } else {
-    // From a timer or another wsi's callback: a synchronous close (an asynchronous kill of a
-    // connecting wsi crashed lws 4.1's timer list; see transport_rtev.cpp).
+    // Still connecting: a synchronous close (an asynchronous kill of a
+    // connecting wsi crashed lws 4.1's timer list).
     lws_set_timeout(w, static_cast<pending_timeout>(1), LWS_TO_KILL_SYNC);
   }
 }
@@ -165,6 +170,7 @@ int http_exchange::on_callback(lws* w, lws_callback_reasons reason, void* in, st
 
   switch (reason) {
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+      requested_ = true;
       auto** p = static_cast<unsigned char**>(in);
       unsigned char* end = *p + len;
       auto add = [&](const std::string& name, const std::string& value) {

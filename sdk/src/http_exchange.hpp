@@ -126,7 +126,8 @@ class http_exchange {
   lws* wsi_ = nullptr;
   bool active_ = false;
   bool head_seen_ = false;
-  std::string host_;  // the Host header (and how errors name the server)
+  bool requested_ = false;  // the wsi got as far as writing its request (not connecting)
+  std::string host_;        // the Host header (and how errors name the server)
   // The wsis whose callbacks are running (nested when on_done starts the next request), and
   // those among them finished meanwhile: their callback returns -1 so lws closes them.
   std::vector<lws*> callback_stack_, doomed_;

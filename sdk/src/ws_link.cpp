@@ -44,7 +44,7 @@ void ws_link::start(ws_request req) {
   host_ = req_.url.authority();
   origin_ = req_.url.origin(true);
   active_ = true;
-  open_ = want_close_ = ping_due_ = close_sent_ = discarding_ = false;
+  open_ = want_close_ = ping_due_ = close_sent_ = discarding_ = requested_ = false;
   rx_.clear();
   outq_.clear();
   end_ = ws_end{};
@@ -120,8 +120,13 @@ void ws_link::kill_wsi() {
   lws_set_opaque_user_data(w, nullptr);
   if (std::find(callback_stack_.begin(), callback_stack_.end(), w) != callback_stack_.end()) {
     doomed_.push_back(w);  // on_callback returns -1: lws closes it when the callback unwinds
+  } else if (requested_) {
+    // Its request is on the way (or answered): closed on the next loop turn. Not
+    // synchronously: from another wsi's callback that freed a wsi lws was about to service
+    // (lws_service_do_ripe_rxflow crashed on a long-poll GET killed from its POST's callback).
+    lws_set_timeout(w, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
   } else {
-    // From a timer or another wsi's callback: a synchronous close (an asynchronous kill of a
+    // Still connecting: a synchronous close (an asynchronous kill of a
     // connecting wsi crashed lws 4.1's timer list).
     lws_set_timeout(w, static_cast<pending_timeout>(1), LWS_TO_KILL_SYNC);
   }
@@ -210,6 +215,7 @@ int ws_link::on_callback(lws* w, lws_callback_reasons reason, void* in, std::siz
 
   switch (reason) {
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+      requested_ = true;
       rc = append_headers(w, static_cast<unsigned char**>(in), len);
       break;
 

@@ -130,6 +130,7 @@ class ws_link {
   lws* wsi_ = nullptr;
   bool active_ = false, open_ = false, want_close_ = false, ping_due_ = false;
   bool close_sent_ = false;
+  bool requested_ = false;   // the wsi got as far as writing its request (not connecting)
   bool discarding_ = false;  // a message over the cap: the rest is dropped, the close follows
   lws_close_status close_code_ = LWS_CLOSE_STATUS_NORMAL;
   std::string close_reason_;
