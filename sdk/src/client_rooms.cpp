@@ -67,7 +67,13 @@ void client::impl::add_room(const std::shared_ptr<detail::room_entry>& r) {
   if (auto j = joined_now.find(r->room); j != joined_now.end()) {
     set_room_state(r, room_state::subscribed);
     settle_joined(*r, j->second);
+    return;
   }
+  // Held by join() but refused on this connection, nothing asked since: the object asks again
+  // (and learns the answer) instead of waiting for the next connection.
+  const bool asked = std::any_of(subscribe_refs.begin(), subscribe_refs.end(),
+                                 [&](const auto& ref) { return ref.second == r->room; });
+  if (!asked) subscribe(r->room);
 }
 
 void client::impl::release_room(const std::shared_ptr<detail::room_entry>& r) {

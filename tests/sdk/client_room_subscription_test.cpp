@@ -279,3 +279,27 @@ TEST_CASE("room_subscription_state_handler_may_destroy_the_client",
   CHECK(a.state() == room_state::unsubscribed);
   CHECK(b.state() == room_state::unsubscribed);
 }
+
+// A room join() holds whose SUBSCRIBE was refused: an object made for it later asks again and
+// gets its own answer, instead of waiting in `subscribing` for the next connection.
+TEST_CASE("room_subscription_of_a_joined_room_that_was_refused_asks_again",
+          "[sdk][client][rooms]") {
+  rtev::test::local_server srv;
+  recorder<rtev::client_error> client_errors;
+  recorder<rtev::room_state_info> states;
+  rtev::client c(options_for(srv.get().url()));
+  c.on_error([&](const rtev::client_error& e) { client_errors.add(e); });
+  c.start();
+  REQUIRE(is_ready(c.connected()));
+  c.join("not a valid room!");
+  REQUIRE(client_errors.wait_size(1));
+  CHECK(client_errors.values()[0].code == "bad_request");
+  auto g = c.subscribe("not a valid room!");
+  auto s1 = g.on_state([&](const rtev::room_state_info& i) { states.add(i); });
+  auto joined = g.joined();
+  REQUIRE(joined.wait_for(default_timeout) == std::future_status::ready);
+  CHECK_THROWS_AS(joined.get(), rtev::request_error);
+  REQUIRE(has_state(states, room_state::unsubscribed));
+  CHECK(g.state() == room_state::unsubscribed);
+  REQUIRE(client_errors.wait_size(2));  // the second refusal, heard client-wide as well
+}
