@@ -40,7 +40,7 @@ void http_exchange::start(http_request req) {
   req_ = std::move(req);
   resp_ = http_response{};
   active_ = true;
-  head_seen_ = requested_ = false;
+  head_seen_ = false;
   sent_ = 0;
   started_ = std::chrono::steady_clock::now();
   // lws may read these strings after connect_via_info returns: they live in members.
@@ -63,15 +63,15 @@ void http_exchange::start(http_request req) {
                           LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
   }
   if (!req_.follow_redirects) i.ssl_connection |= LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
-  i.pwsi = &wsi_;
+  i.pwsi = wsi_.slot();
   const std::uint64_t gen = generation_;
   lws* w = lws_client_connect_via_info(&i);
   if (generation_ != gen) return;  // failed inside the call and already reported
   if (!w) {
-    wsi_ = nullptr;
+    wsi_.set(nullptr);
     finish(http_result::kind::failed, "cannot connect to " + host_);
   } else {
-    wsi_ = w;
+    wsi_.set(w);
   }
 }
 
@@ -91,33 +91,13 @@ void http_exchange::tick(std::chrono::steady_clock::time_point now) {
   // lws cuts a request waiting for its response at the context's timeout_secs (15 s for the
   // client's): one allowed longer — a long-poll the server holds for pingInterval — has lws's
   // own time-out pushed past ours, so ours is the one that ends it.
-  if (wsi_ && req_.timeout > std::chrono::seconds(5) &&
+  if (wsi_.get() && req_.timeout > std::chrono::seconds(5) &&
       now - pushed_at_ >= std::chrono::seconds(1)) {
     pushed_at_ = now;
     const auto left =
         std::chrono::duration_cast<std::chrono::seconds>(req_.timeout - (now - started_));
-    lws_set_timeout(wsi_, PENDING_TIMEOUT_AWAITING_SERVER_RESPONSE,
+    lws_set_timeout(wsi_.get(), PENDING_TIMEOUT_AWAITING_SERVER_RESPONSE,
                     static_cast<int>(left.count()) + 2);
-  }
-}
-
-void http_exchange::kill_wsi() {
-  lws* w = wsi_;
-  wsi_ = nullptr;
-  if (!w) return;
-  // From now on this wsi's callbacks are not ours (owns() is false).
-  lws_set_opaque_user_data(w, nullptr);
-  if (std::find(callback_stack_.begin(), callback_stack_.end(), w) != callback_stack_.end()) {
-    doomed_.push_back(w);  // on_callback returns -1: lws closes it when the callback unwinds
-  } else if (requested_) {
-    // Its request is on the way (or answered): closed on the next loop turn. Not
-    // synchronously: from another wsi's callback that freed a wsi lws was about to service
-    // (lws_service_do_ripe_rxflow crashed on a long-poll GET killed from its POST's callback).
-    lws_set_timeout(w, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-  } else {
-    // Still connecting: a synchronous close (an asynchronous kill of a
-    // connecting wsi crashed lws 4.1's timer list).
-    lws_set_timeout(w, static_cast<pending_timeout>(1), LWS_TO_KILL_SYNC);
   }
 }
 
@@ -125,7 +105,7 @@ void http_exchange::finish(http_result::kind k, std::string error) {
   if (!active_) return;
   active_ = false;
   ++generation_;
-  kill_wsi();
+  wsi_.release();
   http_result r;
   r.what = k;
   r.response = std::move(resp_);
@@ -164,13 +144,13 @@ void http_exchange::capture_head(lws* w) {
 
 int http_exchange::on_callback(lws* w, lws_callback_reasons reason, void* in, std::size_t len) {
   if (!owns(w)) return 0;
-  callback_stack_.push_back(w);
+  wsi_.enter(w);
   const std::uint64_t gen = generation_;
   int rc = 0;
 
   switch (reason) {
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
-      requested_ = true;
+      wsi_.request_written();
       auto** p = static_cast<unsigned char**>(in);
       unsigned char* end = *p + len;
       auto add = [&](const std::string& name, const std::string& value) {
@@ -283,16 +263,7 @@ int http_exchange::on_callback(lws* w, lws_callback_reasons reason, void* in, st
       break;
   }
 
-  callback_stack_.pop_back();
-  // Finished inside this callback: this wsi is no longer ours and must go. (on_done may have
-  // started a new request meanwhile; that one has its own wsi.)
-  // (A nested callback — READ inside RECEIVE — returns -1 too, and the outer one as well.)
-  if (auto it = std::find(doomed_.begin(), doomed_.end(), w); it != doomed_.end()) {
-    if (std::find(callback_stack_.begin(), callback_stack_.end(), w) == callback_stack_.end())
-      doomed_.erase(it);
-    return -1;
-  }
-  return rc;
+  return wsi_.leave(w, rc, reason);
 }
 
 }  // namespace rtev::detail

@@ -26,7 +26,8 @@
 //   connection that fails at once) and inside cancel(). After it the exchange is idle and may
 //   be started again.
 // - Routing: the wsi carries this exchange as its opaque user data; owns(w) compares pointers
-//   only, so it is safe for any wsi on the context.
+//   only, so it is safe for any wsi on the context. How a wsi given up is closed (from its
+//   own callback, from elsewhere, while connecting) is owned_wsi.hpp's, shared with ws_link.
 //
 // Threads: everything on the client's service thread (lws callbacks, timers, tick()).
 
@@ -41,6 +42,7 @@
 #include <utility>
 #include <vector>
 
+#include "owned_wsi.hpp"
 #include "transport.hpp"
 
 namespace rtev::detail {
@@ -117,20 +119,15 @@ class http_exchange {
  private:
   void finish(http_result::kind k, std::string error);
   void capture_head(lws* w);
-  void kill_wsi();
 
   lws_context* ctx_;
   const char* protocol_name_;
   http_request req_;
   http_response resp_;
-  lws* wsi_ = nullptr;
+  owned_wsi wsi_;
   bool active_ = false;
   bool head_seen_ = false;
-  bool requested_ = false;  // the wsi got as far as writing its request (not connecting)
-  std::string host_;        // the Host header (and how errors name the server)
-  // The wsis whose callbacks are running (nested when on_done starts the next request), and
-  // those among them finished meanwhile: their callback returns -1 so lws closes them.
-  std::vector<lws*> callback_stack_, doomed_;
+  std::string host_;      // the Host header (and how errors name the server)
   std::size_t sent_ = 0;  // body bytes written so far
   std::chrono::steady_clock::time_point started_{}, pushed_at_{};
   std::uint64_t generation_ = 0;

@@ -44,7 +44,7 @@ void ws_link::start(ws_request req) {
   host_ = req_.url.authority();
   origin_ = req_.url.origin(true);
   active_ = true;
-  open_ = want_close_ = ping_due_ = close_sent_ = discarding_ = requested_ = false;
+  open_ = want_close_ = ping_due_ = close_sent_ = discarding_ = false;
   rx_.clear();
   outq_.clear();
   end_ = ws_end{};
@@ -66,42 +66,42 @@ void ws_link::start(ws_request req) {
       i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
                           LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
   }
-  i.pwsi = &wsi_;
+  i.pwsi = wsi_.slot();
   const std::uint64_t gen = generation_;
   lws* w = lws_client_connect_via_info(&i);
   if (generation_ != gen) return;  // failed inside the call and already reported
   if (!w) {
-    wsi_ = nullptr;
+    wsi_.set(nullptr);
     finish("cannot connect to " + host_);
   } else {
-    wsi_ = w;
+    wsi_.set(w);
   }
 }
 
 void ws_link::send(std::string text, std::function<void()> written) {
   if (!active_) return;
   outq_.push_back({std::move(text), std::move(written)});
-  if (open_ && wsi_) lws_callback_on_writable(wsi_);
+  if (open_ && wsi_.get()) lws_callback_on_writable(wsi_.get());
 }
 
 void ws_link::send_first(std::string text) {
   if (!active_) return;
   outq_.push_front({std::move(text), {}});
-  if (open_ && wsi_) lws_callback_on_writable(wsi_);
+  if (open_ && wsi_.get()) lws_callback_on_writable(wsi_.get());
 }
 
 void ws_link::ping() {
   if (!active_) return;
   ping_due_ = true;
-  if (open_ && wsi_) lws_callback_on_writable(wsi_);
+  if (open_ && wsi_.get()) lws_callback_on_writable(wsi_.get());
 }
 
 bool ws_link::close(std::string reason) {
-  if (!active_ || !open_ || !wsi_) return false;
+  if (!active_ || !open_ || !wsi_.get()) return false;
   want_close_ = true;
   close_code_ = LWS_CLOSE_STATUS_NORMAL;
   close_reason_ = std::move(reason);
-  lws_callback_on_writable(wsi_);
+  lws_callback_on_writable(wsi_.get());
   return true;
 }
 
@@ -112,31 +112,11 @@ void ws_link::kill(const std::string& reason) {
   finish(reason);
 }
 
-void ws_link::kill_wsi() {
-  lws* w = wsi_;
-  wsi_ = nullptr;
-  if (!w) return;
-  // From now on this wsi's callbacks are not ours (owns() is false).
-  lws_set_opaque_user_data(w, nullptr);
-  if (std::find(callback_stack_.begin(), callback_stack_.end(), w) != callback_stack_.end()) {
-    doomed_.push_back(w);  // on_callback returns -1: lws closes it when the callback unwinds
-  } else if (requested_) {
-    // Its request is on the way (or answered): closed on the next loop turn. Not
-    // synchronously: from another wsi's callback that freed a wsi lws was about to service
-    // (lws_service_do_ripe_rxflow crashed on a long-poll GET killed from its POST's callback).
-    lws_set_timeout(w, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-  } else {
-    // Still connecting: a synchronous close (an asynchronous kill of a
-    // connecting wsi crashed lws 4.1's timer list).
-    lws_set_timeout(w, static_cast<pending_timeout>(1), LWS_TO_KILL_SYNC);
-  }
-}
-
 void ws_link::finish(std::string reason) {
   if (!active_) return;
   active_ = false;
   ++generation_;
-  kill_wsi();
+  wsi_.release();
   ws_end e = std::move(end_);
   end_ = ws_end{};
   if (e.reason.empty()) e.reason = std::move(reason);
@@ -210,12 +190,12 @@ int ws_link::on_writeable(lws* w) {
 
 int ws_link::on_callback(lws* w, lws_callback_reasons reason, void* in, std::size_t len) {
   if (!owns(w)) return 0;
-  callback_stack_.push_back(w);
+  wsi_.enter(w);
   int rc = 0;
 
   switch (reason) {
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-      requested_ = true;
+      wsi_.request_written();
       rc = append_headers(w, static_cast<unsigned char**>(in), len);
       break;
 
@@ -304,18 +284,7 @@ int ws_link::on_callback(lws* w, lws_callback_reasons reason, void* in, std::siz
       break;
   }
 
-  callback_stack_.pop_back();
-  // Finished inside this callback: this wsi is no longer ours and must go (on_end may have
-  // started a new connection meanwhile; that one has its own wsi). One that lws is closing
-  // already (its last callback) is left to lws.
-  const bool last =
-      reason == LWS_CALLBACK_CLIENT_CLOSED || reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR;
-  if (auto it = std::find(doomed_.begin(), doomed_.end(), w); it != doomed_.end()) {
-    if (std::find(callback_stack_.begin(), callback_stack_.end(), w) == callback_stack_.end())
-      doomed_.erase(it);
-    return last ? 0 : -1;
-  }
-  return rc;
+  return wsi_.leave(w, rc, reason);
 }
 
 }  // namespace rtev::detail

@@ -30,10 +30,8 @@
 //   over the cap, or the reason given to kill(). It may run inside start() (a connection that
 //   fails at once) and inside kill(). After it the link is idle and may be started again.
 // - Lifetime and routing as http_exchange: the wsi carries the link as its opaque user data,
-//   owns(w) compares pointers only. kill() and start() close a wsi of the link synchronously
-//   when called from outside its callbacks (an asynchronous kill of a connecting wsi crashed
-//   lws 4.1's timer list), and by returning -1 when called from inside one. Never destroy a
-//   link inside its own callbacks; kill() it.
+//   owns(w) compares pointers only; how a killed wsi is closed is owned_wsi.hpp's. Never
+//   destroy a link inside its own callbacks; kill() it.
 //
 // Threads: everything on the client's service thread (lws callbacks, timers, tick()).
 
@@ -47,6 +45,7 @@
 #include <utility>
 #include <vector>
 
+#include "owned_wsi.hpp"
 #include "url.hpp"
 
 namespace rtev::detail {
@@ -118,7 +117,6 @@ class ws_link {
     std::function<void()> written;
   };
   void finish(std::string reason);
-  void kill_wsi();
   int on_writeable(lws* w);
   int append_headers(lws* w, unsigned char** p, std::size_t len);
 
@@ -127,10 +125,9 @@ class ws_link {
   lws_retry_bo_t no_validity_{};
   ws_request req_;
   std::string host_, origin_;  // outlive the connect call (lws reads them later)
-  lws* wsi_ = nullptr;
+  owned_wsi wsi_;
   bool active_ = false, open_ = false, want_close_ = false, ping_due_ = false;
   bool close_sent_ = false;
-  bool requested_ = false;   // the wsi got as far as writing its request (not connecting)
   bool discarding_ = false;  // a message over the cap: the rest is dropped, the close follows
   lws_close_status close_code_ = LWS_CLOSE_STATUS_NORMAL;
   std::string close_reason_;
@@ -138,9 +135,7 @@ class ws_link {
   bool rx_binary_ = false;
   std::deque<outgoing> outq_;
   ws_end end_;
-  // As http_exchange: the wsis whose callbacks are running, and those among them finished
-  // meanwhile (their callback returns -1 so lws closes them).
-  std::vector<lws*> callback_stack_, doomed_;
+
   std::uint64_t generation_ = 0;
 };
 
