@@ -1,7 +1,8 @@
 #pragma once
-// A server hub without a network, for the fuzz targets: an in-memory history store, an
-// authenticator, room_hub and http_api, with the service thread's job (running what the store's
-// writer thread posts back, draining connections' queues) done inline by settle().
+// A server hub without a network, for the fuzz targets: an in-memory history store and the
+// embedded engine on it, an authenticator, room_hub and http_api, with the service thread's job
+// (running what the store's writer thread posts back, draining connections' queues) done inline by
+// settle().
 //
 // One fixture per input keeps inputs independent, so a regression file replays the same way on
 // its own as it did in the fuzzing run.
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "auth.hpp"
+#include "embedded_engine.hpp"
 #include "history_store.hpp"
 #include "http_api.hpp"
 #include "room_hub.hpp"
@@ -34,11 +36,12 @@ struct server_fixture {
     server_lite::hub_config hc;
     hc.rate = 1e6;  // the rate limit is not what is being fuzzed
     hc.burst = 1e6;
-    hub =
-        std::make_unique<server_lite::room_hub>(hc, store, auth, [this](std::function<void()> fn) {
+    engine =
+        std::make_unique<server_lite::embedded_engine>(store, [this](std::function<void()> fn) {
           std::lock_guard<std::mutex> lock(posted_mutex);
           posted.push_back(std::move(fn));
         });
+    hub = std::make_unique<server_lite::room_hub>(hc, *engine, auth);
     api =
         std::make_unique<server_lite::http_api>(cfg, *hub, auth, std::chrono::steady_clock::now());
   }
@@ -47,6 +50,7 @@ struct server_fixture {
     settle();
     api.reset();
     hub.reset();
+    engine.reset();
   }
 
   /// Waits for the store's commits and history reads, runs their completions as the service thread
@@ -87,6 +91,7 @@ struct server_fixture {
   server_config cfg;
   server_lite::history_store store;
   server_lite::authenticator auth;
+  std::unique_ptr<server_lite::embedded_engine> engine;
   std::unique_ptr<server_lite::room_hub> hub;
   std::unique_ptr<server_lite::http_api> api;
   std::vector<server_lite::conn_id> conns;

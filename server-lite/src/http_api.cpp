@@ -142,8 +142,8 @@ void http_api::handle(const http_request& req, const std::function<void(http_res
 }
 
 http_response http_api::health() const {
-  const store_stats st = hub_.store().stats();
-  const store_health sh = hub_.store().health();
+  const store_stats st = hub_.engine().stats();
+  const store_health sh = hub_.engine().health();
   // Degraded, not down: connections, subscriptions and history reads still work, so the HTTP
   // status stays 200 and monitors read "status" (`rtev health` exits 3 unless it is "ok").
   json h = {{"status", sh.ok ? "ok" : "degraded"},

@@ -137,7 +137,7 @@ connection_info room_hub::info_of(const connection& c) const {
   i.roles = c.who->roles;
   i.timezone = cfg_.timezone;
   i.server_time = now_rfc3339();
-  i.epoch = store_.epoch();
+  i.epoch = engine_.epoch();
   i.last_seq = frontier_;
   i.anonymous = c.who->anonymous;
   i.presence = c.presence;

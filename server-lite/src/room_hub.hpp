@@ -10,11 +10,11 @@
 //   room_hub_index.cpp    subscriptions: matching, automatic rooms, the exact-room index
 //   room_hub_fanout.cpp   replies and live events into per-connection queues, the queue bound
 //   room_hub_replay.cpp   replay from a position, SSE subscriptions, history queries
-//   room_hub_publish.cpp  the publish pipeline: id/seq/timestamp, idempotency, store, commit
+//   room_hub_publish.cpp  the publish pipeline: id/timestamp, idempotency, the engine's results
 //   room_hub_ops.cpp      the typed operations: what each does and answers
 //
-// Threads: the hub is touched ONLY on the lws service thread. The store's writer thread
-// reaches it solely through `post` (a mutex-protected queue drained on the service thread).
+// Threads: the hub is touched ONLY on the lws service thread. The engine (event_engine.hpp)
+// gives the seq, stores, and answers on the service thread; so do history reads.
 // The hub never includes libwebsockets: transports give each connection a `wake` callback
 // and pull frames with next_outgoing().
 
@@ -32,10 +32,9 @@
 #include <vector>
 
 #include "auth.hpp"
+#include "event_engine.hpp"
 #include "fifo.hpp"
 #include "frame.hpp"
-#include "history_reader.hpp"
-#include "history_store.hpp"
 #include "hub_ops.hpp"
 
 namespace rtev::server_lite {
@@ -160,10 +159,9 @@ struct connection {
 
 class room_hub {
  public:
-  using post_fn = std::function<void(std::function<void()>)>;
   using publish_done = std::function<void(publish_outcome)>;
 
-  room_hub(hub_config cfg, history_store& store, const authenticator& auth, post_fn post);
+  room_hub(hub_config cfg, event_engine& engine, const authenticator& auth);
   ~room_hub();
 
   // --- connections ---------------------------------------------------------------------
@@ -220,8 +218,9 @@ class room_hub {
                        const std::optional<since_point>& since);
 
   // --- publishing --------------------------------------------------------------------------
-  /// Validate, assign id/seq/timestamp, store, and fan out once committed. `done` runs on the
-  /// service thread when every event is stored (or rejected).
+  /// Give each event its id and timestamp and hand them to the engine, which gives the seq and
+  /// stores them; what it stores comes back through its feed and is fanned out. `done` runs on
+  /// the service thread when every event is stored (or rejected).
   void publish(std::vector<publish_request> reqs, publish_done done);
   /// Check a publish target on behalf of `who` (nullptr: the HTTP API with its key).
   std::string publish_refusal(const identity* who, const publish_request& r) const;
@@ -243,7 +242,7 @@ class room_hub {
 
   /// Waits until every history read asked for so far has been answered and its result posted
   /// (not yet run: that is the service thread's next turn). For embedders' and tests' settling.
-  void flush_reads() { reader_->flush(); }
+  void flush_reads() { engine_.flush_reads(); }
 
   // --- timers & lifecycle ----------------------------------------------------------------
   /// Auth time-outs, heartbeats, ping time-outs, killing closing connections whose peer does
@@ -269,11 +268,10 @@ class room_hub {
   std::size_t authenticated_users() const;
   std::size_t room_count() const;
   std::uint64_t frontier() const { return frontier_; }
-  const std::string& epoch() const { return store_.epoch(); }
-  const history_store& store() const { return store_; }
+  std::string epoch() const { return engine_.epoch(); }
+  const event_engine& engine() const { return engine_; }
 
  private:
-  struct pending_event;
   struct ack_group;
 
   void send_error(connection& c, const op_ref& ref, const std::string& code,
@@ -299,8 +297,10 @@ class room_hub {
   void update_presence(connection& c);
   void presence_leave(const std::string& user_id);
   void publish_presence(const char* type, const std::string& user_id);
-  void on_committed(std::vector<std::uint64_t> seqs,
-                    std::vector<history_store::append_result> results);
+  void on_stored(const event_ptr& e);
+  void on_appended(ack_group& group, const std::vector<std::size_t>& index,
+                   const std::vector<std::pair<std::string, std::string>>& keys,
+                   const std::vector<append_outcome>& out);
   std::string now_rfc3339() const;
   void count_type(const std::string& type);
 
@@ -316,9 +316,8 @@ class room_hub {
   void on(connection& c, const bad_op& op);
 
   hub_config cfg_;
-  history_store& store_;
+  event_engine& engine_;
   const authenticator& auth_;
-  post_fn post_;
 
   conn_id next_conn_id_ = 1;
   std::unordered_map<conn_id, std::unique_ptr<connection>> conns_;
@@ -330,12 +329,9 @@ class room_hub {
   // user id → connections that count for presence (users_ less those with presence off)
   std::unordered_map<std::string, std::size_t> present_;
 
-  std::uint64_t next_seq_;
-  // The announced frontier: the highest seq stored (or found a duplicate) whose batch and every
-  // earlier one have been settled. Failed writes never move it.
+  // The announced frontier: the highest seq the engine has fed. Failed writes never move it.
   std::uint64_t frontier_;
   std::uint64_t marker_ = 0;
-  std::map<std::uint64_t, pending_event> pending_;
   struct recent_id {
     std::uint64_t seq;
     steady::time_point at;
@@ -349,8 +345,6 @@ class room_hub {
   std::map<std::string, std::uint64_t> by_type_;
   std::size_t named_types_ = 0;  // keys of by_type_ other than other_types
   std::uint64_t next_sub_id_ = 1;
-  // Last: destroyed first, so no page is read for a hub that is going away.
-  std::unique_ptr<history_reader> reader_;
 };
 
 }  // namespace rtev::server_lite

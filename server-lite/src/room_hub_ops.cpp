@@ -78,7 +78,7 @@ void room_hub::on(connection& c, const subscribe_op& op) {
     start_replay(c, sub, *op.since, op.epoch);
   } else {
     // No since: nothing to replay; an epoch that differs still tells the client it changed.
-    sub.recovered = !op.epoch || *op.epoch == store_.epoch();
+    sub.recovered = !op.epoch || *op.epoch == engine_.epoch();
     finish_replay(c, sub);
   }
 }

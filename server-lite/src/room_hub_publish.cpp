@@ -1,79 +1,17 @@
-// room_hub's publish pipeline: checking publish requests, assigning id/seq/
-// timestamp, the idempotency window, storing, and fanning out once the store commits. Part of
-// room_hub (service thread only; the store's completions come back through post_).
+// room_hub's publish pipeline: checking publish requests, giving each event its id and
+// timestamp, the idempotency window, handing the events to the engine (which gives the seq
+// and stores them), and fanning out what the engine feeds back. Part of room_hub (service
+// thread only; the engine's results and feed come back on it).
 
 #include <algorithm>
 
-#include <nlohmann/json.hpp>
-
 #include "names.hpp"
-#include "reply_json.hpp"
 #include "room_hub.hpp"
 #include "rtev/error.hpp"
 #include "rtev/event.hpp"
 #include "rtev/time.hpp"
 
 namespace rtev::server_lite {
-
-using json = nlohmann::json;
-
-namespace {
-
-// Appends `text` as a JSON string. Names (names.hpp), ids the server makes, RFC 3339 stamps and
-// zone names are plain printable ASCII and go as they are; anything else is escaped by
-// nlohmann's serializer.
-void append_json_string(std::string& out, const std::string& text) {
-  const bool plain = std::all_of(text.begin(), text.end(), [](char ch) {
-    const auto u = static_cast<unsigned char>(ch);
-    return u >= 0x20 && u < 0x7f && ch != '"' && ch != '\\';
-  });
-  if (!plain) {
-    out += json_text(json(text));
-    return;
-  }
-  out += '"';
-  out += text;
-  out += '"';
-}
-
-// A stored event's envelope, written directly (no JSON tree): the keys in the order nlohmann
-// writes an object's (sorted), so the bytes on the wire are what they were when it was built
-// as a tree; `data` is the request's JSON text as the door serialised it.
-std::string envelope_json(const publish_request& r, const std::string& id, std::uint64_t seq,
-                          const std::string& stamp, const std::string& zone) {
-  std::string out;
-  out.reserve(r.data.size() + r.type.size() + r.room.size() + id.size() + stamp.size() +
-              zone.size() + 96);
-  out += "{\"data\":";
-  out += r.data;
-  out += ",\"id\":";
-  append_json_string(out, id);
-  if (!r.broadcast) {
-    out += ",\"room\":";
-    append_json_string(out, r.room);
-  }
-  out += ",\"seq\":";
-  out += std::to_string(seq);
-  out += ",\"timestamp\":";
-  append_json_string(out, stamp);
-  out += ",\"timezone\":";
-  append_json_string(out, zone);
-  out += ",\"type\":";
-  append_json_string(out, r.type);
-  out += '}';
-  return out;
-}
-
-}  // namespace
-
-// An event appended to the store and not yet committed: fanned out and acknowledged when
-// the writer reports it stored.
-struct room_hub::pending_event {
-  event_ptr event;
-  std::string id;
-  std::shared_ptr<ack_group> group;
-  std::size_t index = 0;
-};
 
 struct room_hub::ack_group {
   publish_outcome outcome;
@@ -90,20 +28,15 @@ struct room_hub::ack_group {
   }
 };
 
-room_hub::room_hub(hub_config cfg, history_store& store, const authenticator& auth, post_fn post)
-    : cfg_(std::move(cfg)),
-      store_(store),
-      auth_(auth),
-      post_(std::move(post)),
-      next_seq_(store.last_seq_at_open() + 1),
-      frontier_(store.last_seq_at_open()),
-      reader_(std::make_unique<history_reader>(store)) {
+room_hub::room_hub(hub_config cfg, event_engine& engine, const authenticator& auth)
+    : cfg_(std::move(cfg)), engine_(engine), auth_(auth), frontier_(engine.last_seq_at_start()) {
+  engine_.set_feed([this](const event_ptr& e) { on_stored(e); });
   // Rebuild the idempotency window so a publish retried across a restart is stored once.
   const std::int64_t now_us = rtev::time::now().time_since_epoch().count();
   const auto window_us =
       std::chrono::duration_cast<std::chrono::microseconds>(cfg_.idempotency_window).count();
   const auto now = steady::now();
-  for (auto& [id, seq] : store_.ids_since(now_us - window_us)) {
+  for (auto& [id, seq] : engine_.ids_since(now_us - window_us)) {
     recent_ids_[id] = recent_id{seq, now, true, {}};
     recent_order_.emplace_back(now, id);
   }
@@ -139,8 +72,8 @@ void room_hub::publish(std::vector<publish_request> reqs, publish_done done) {
     return;
   }
 
-  std::vector<stored_event> batch;
-  std::vector<std::uint64_t> seqs;
+  std::vector<new_event> batch;
+  std::vector<std::size_t> index;  // batch position → request position
   const auto now = steady::now();
   // One instant per publish: the envelope's timestamp and the stored time are the same, so
   // time-based since/until compare against exactly what clients see.
@@ -160,61 +93,50 @@ void room_hub::publish(std::vector<publish_request> reqs, publish_done done) {
           it->second.waiters.emplace_back(group, i);
         continue;
       }
+      // Only a publisher's own ids enter the in-memory idempotency window: an id this server
+      // made is not known to anyone before its event is stored, and from then on the
+      // engine's unique index finds a re-use of it.
+      recent_ids_[*r.id] = recent_id{0, now, false, {}};
+      recent_order_.emplace_back(now, *r.id);
     }
-    const std::string id = r.id ? *r.id : rtev::make_event_id();
-    const std::uint64_t seq = next_seq_++;
-    auto ev = std::make_shared<shared_event>();
-    ev->json = envelope_json(r, id, seq, stamp, cfg_.timezone);
-    ev->type = r.type;
-    ev->room = r.broadcast ? std::string() : r.room;
-    ev->seq = seq;
-
-    stored_event se;
-    se.seq = seq;
-    se.id = id;
-    se.type = r.type;
-    se.room = ev->room;
-    se.time_us = instant.time_since_epoch().count();
-    se.json = ev->json;
-    batch.push_back(std::move(se));
-    seqs.push_back(seq);
-    pending_.emplace(seq, pending_event{ev, id, group, i});
-    // Only a publisher's own ids enter the in-memory idempotency window: an id this server
-    // made is not known to anyone before its event is stored, and from then on the store's
-    // unique index finds a re-use of it.
-    if (r.id) {
-      recent_ids_[id] = recent_id{seq, now, false, {}};
-      recent_order_.emplace_back(now, id);
-    }
+    new_event e;
+    e.id = r.id ? *r.id : rtev::make_event_id();
+    e.type = std::move(r.type);
+    e.room = r.broadcast ? std::string() : std::move(r.room);
+    e.data = std::move(r.data);
+    e.time_us = instant.time_since_epoch().count();
+    e.stamp = stamp;
+    e.zone = cfg_.timezone;
+    batch.push_back(std::move(e));
+    index.push_back(i);
   }
   if (batch.empty()) return;
-  // The completion runs on the store's writer thread: hand it to the service thread.
-  store_.append(std::move(batch), [this, seqs = std::move(seqs)](
-                                      std::vector<history_store::append_result> results) mutable {
-    post_([this, seqs = std::move(seqs), results = std::move(results)]() mutable {
-      on_committed(std::move(seqs), std::move(results));
-    });
+  std::vector<std::pair<std::string, std::string>> keys;  // id, room of each event
+  keys.reserve(batch.size());
+  for (const new_event& e : batch) keys.emplace_back(e.id, e.room);
+  engine_.append(std::move(batch), [this, group, index = std::move(index), keys = std::move(keys)](
+                                       const std::vector<append_outcome>& out) {
+    on_appended(*group, index, keys, out);
   });
 }
 
-void room_hub::on_committed(std::vector<std::uint64_t> seqs,
-                            std::vector<history_store::append_result> results) {
-  for (std::size_t i = 0; i < seqs.size(); ++i) {
-    auto it = pending_.find(seqs[i]);
-    if (it == pending_.end()) continue;
-    pending_event p = std::move(it->second);
-    pending_.erase(it);
-    const auto& r =
-        i < results.size() ? results[i] : history_store::append_result{false, "lost", {}};
-    // Only a stored (or duplicate) event moves the announced frontier: a failed write's seq is
-    // never shown to anyone (its reply is storage_error without a seq, it is not delivered) and
-    // is not in meta.last_seq, so after a restart it may go to a new event. Were it announced,
-    // a client would resume past that new event and miss it.
-    if (r.ok) frontier_ = std::max(frontier_, seqs[i]);
+void room_hub::on_stored(const event_ptr& e) {
+  frontier_ = std::max(frontier_, e->seq);
+  ++published_;
+  count_type(e->type);
+  deliver(e);
+}
+
+void room_hub::on_appended(ack_group& group, const std::vector<std::size_t>& index,
+                           const std::vector<std::pair<std::string, std::string>>& keys,
+                           const std::vector<append_outcome>& out) {
+  for (std::size_t i = 0; i < index.size(); ++i) {
+    const append_outcome r = i < out.size() ? out[i] : append_outcome{false, "lost", 0, false};
     publish_result result;
-    result.id = p.id;
-    auto rid = recent_ids_.find(p.id);
+    result.id = keys[i].first;
+    auto rid = recent_ids_.find(result.id);
     if (!r.ok) {
+      // A failed write's seq is never shown to anyone: its reply is storage_error without one.
       result.error_code = "storage_error";
       result.error_message = r.error;
       if (rid != recent_ids_.end() && !rid->second.committed) {
@@ -223,18 +145,11 @@ void room_hub::on_committed(std::vector<std::uint64_t> seqs,
         for (auto& [g, idx] : waiters) g->settle(idx, result);
       }
     } else {
-      const std::uint64_t seq = r.duplicate_of ? *r.duplicate_of : seqs[i];
-      result.seq = seq;
-      result.room = p.event->room;
-      if (r.duplicate_of) {
-        result.duplicate = true;
-      } else {
-        ++published_;
-        count_type(p.event->type);
-        deliver(p.event);
-      }
+      result.seq = r.seq;
+      result.room = keys[i].second;
+      result.duplicate = r.duplicate;
       if (rid != recent_ids_.end()) {
-        rid->second.seq = seq;
+        rid->second.seq = r.seq;
         rid->second.committed = true;
         auto waiters = std::move(rid->second.waiters);
         publish_result dup = result;
@@ -242,7 +157,7 @@ void room_hub::on_committed(std::vector<std::uint64_t> seqs,
         for (auto& [g, idx] : waiters) g->settle(idx, dup);
       }
     }
-    if (p.group) p.group->settle(p.index, std::move(result));
+    group.settle(index[i], std::move(result));
   }
 }
 

@@ -13,9 +13,9 @@ namespace rtev::server_lite {
 
 void room_hub::start_replay(connection& c, subscription& s, const since_point& since,
                             const std::optional<std::string>& epoch) {
-  const store_stats st = store_.stats();
+  const store_stats st = engine_.stats();
   s.recovered = true;
-  if (epoch && *epoch != store_.epoch()) {
+  if (epoch && *epoch != engine_.epoch()) {
     // The client's history came from another store: nothing here continues it.
     s.recovered = false;
     finish_replay(c, s);
@@ -63,11 +63,9 @@ void room_hub::pump_replay(connection& c, subscription& s) {
   q.limit = page;
   if (s.id == 0) s.id = next_sub_id_++;
   s.page_pending = true;
-  reader_->submit(std::move(q), [this, conn = c.id, sub = s.id, max_seq = frontier_](
-                                    history_page&& got, std::string&& error) {
-    post_([this, conn, sub, max_seq, got = std::move(got), error = std::move(error)]() mutable {
-      on_replay_page(conn, sub, max_seq, std::move(got), error);
-    });
+  engine_.query(std::move(q), [this, conn = c.id, sub = s.id, max_seq = frontier_](
+                                  history_page got, const std::string& error) {
+    on_replay_page(conn, sub, max_seq, std::move(got), error);
   });
 }
 
@@ -144,7 +142,7 @@ void room_hub::finish_replay(connection& c, subscription& s) {
   if (s.ack_after_replay) {
     s.ack_after_replay = false;
     send(c, subscribed_reply{s.ref, s.patterns.empty() ? "" : s.patterns.front(), s.replayed,
-                             s.recovered, store_.epoch(), frontier_});
+                             s.recovered, engine_.epoch(), frontier_});
   }
 }
 
@@ -186,10 +184,9 @@ void room_hub::history(const std::string& room, const std::optional<since_point>
   q.max_seq = frontier_;
   q.types = types;
   q.limit = std::clamp<std::size_t>(limit, 1, 1000);
-  reader_->submit(std::move(q),
-                  [this, done = std::move(done)](history_page&& page, std::string&& error) mutable {
-                    post_([done = std::move(done), page = std::move(page),
-                           error = std::move(error)]() mutable { done(std::move(page), error); });
-                  });
+  engine_.query(std::move(q),
+                [done = std::move(done)](history_page page, const std::string& error) {
+                  done(std::move(page), error);
+                });
 }
 }  // namespace rtev::server_lite

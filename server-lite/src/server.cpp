@@ -22,6 +22,7 @@
 #include <mutex>
 #include <thread>
 
+#include "embedded_engine.hpp"
 #include "http_request_head.hpp"
 #include "rtev/duration.hpp"
 #include "rtev/error.hpp"
@@ -353,8 +354,9 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   hc.burst = cfg.rate_burst;
   hc.send_queue_max = cfg.send_queue_max;
   hc.store_presence = cfg.store_presence;
-  m.hub = std::make_unique<room_hub>(hc, *m.store, *m.auth,
-                                     [&m](std::function<void()> fn) { m.post(std::move(fn)); });
+  m.engine = std::make_unique<embedded_engine>(
+      *m.store, [&m](std::function<void()> fn) { m.post(std::move(fn)); });
+  m.hub = std::make_unique<room_hub>(hc, *m.engine, *m.auth);
   m.api = std::make_unique<http_api>(cfg, *m.hub, *m.auth, m.started);
   socketio_config sc;
   sc.ping_interval = cfg.ping_interval;
@@ -447,9 +449,9 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
                {"db", cfg.db_path},
                {"auth", cfg.auth},
                {"timezone", cfg.timezone},
-               {"epoch", m.store->epoch()},
+               {"epoch", m.engine->epoch()},
                {"event_loop", m.ev ? "epoll" : "poll"},
-               {"last_seq", std::to_string(m.store->last_seq_at_open())}});
+               {"last_seq", std::to_string(m.engine->last_seq_at_start())}});
   if (cfg.auth == "none" && !is_loopback(m.ip))
     m.log.write(log_level::warn,
                 "--auth none on " + cfg.host +
@@ -478,6 +480,7 @@ server::~server() {
   m.api.reset();
   m.sio.reset();
   m.hub.reset();
+  m.engine.reset();
   m.store.reset();
 }
 
@@ -497,7 +500,7 @@ void server::run() {
   // Connections that outlived the shutdown deadline (a peer that never answered the close) go
   // now, so their presence events are committed and counted before the frontier is logged.
   m.hub->release_all();
-  m.store->flush();
+  m.engine->flush();
   m.drain_posted();
   m.log.write(log_level::info, "stopped", {{"last_seq", std::to_string(m.hub->frontier())}});
 }

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "auth.hpp"
+#include "event_engine.hpp"
 #include "history_store.hpp"
 #include "http_api.hpp"
 #include "listener.hpp"
@@ -86,6 +87,7 @@ struct server::impl {
   server_lite::logger log;
   std::string ip;
   std::unique_ptr<server_lite::history_store> store;
+  std::unique_ptr<server_lite::event_engine> engine;  // on `store`
   std::unique_ptr<server_lite::authenticator> auth;
   std::unique_ptr<server_lite::room_hub> hub;
   std::unique_ptr<server_lite::http_api> api;
