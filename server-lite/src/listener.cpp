@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -171,6 +172,11 @@ void listener::accept_all() {
       }
       return;  // EAGAIN, or a connection reset before it was accepted
     }
+    // Small frames go out at once. lws sets TCP_NODELAY only on sockets it accepts itself, not
+    // on adopted ones: without it an event written while the peer's ACK of the previous one
+    // is outstanding waits for the peer's delayed ACK (up to 40 ms on Linux).
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
     ev.data.fd = fd;
