@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
@@ -44,6 +45,28 @@ void check_ca_file(const std::string& path) {
 }
 
 }  // namespace
+
+// "A,B,…": several URLs of one cluster. A comma starts another URL only where a scheme
+// follows it ("ws://a,ws://b"), so a comma inside one URL ("…?rooms=a,b") stays in it.
+std::vector<std::string> split_url_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != ',') continue;
+    std::size_t j = i + 1;
+    while (j < text.size() && (std::isalnum(static_cast<unsigned char>(text[j])) != 0 ||
+                               text[j] == '+' || text[j] == '-' || text[j] == '.'))
+      ++j;
+    if (j > i + 1 && text.compare(j, 3, "://") == 0) {
+      out.push_back(text.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  out.push_back(text.substr(start));
+  for (const auto& u : out)
+    if (u.empty()) throw usage_error("--url: an empty URL in the list '" + text + "'");
+  return out;
+}
 
 void common_options::resolve() {
   if (profile.empty()) profile = env("RTEV_PROFILE");
@@ -93,10 +116,26 @@ void common_options::resolve() {
     use_color = false;
   else
     use_color = stdout_tty && env("NO_COLOR").empty();
+  // A list: each URL is resolved as if it were the only one (profile, protocol, paths), and
+  // they must agree on the protocol.
+  std::vector<std::string> list = split_url_list(url);
+  url = list.front();
+  const common_options unresolved = *this;
   resolve_protocol(url_level, p, env("RTEV_PROTOCOL"));
+  for (std::size_t i = 1; i < list.size(); ++i) {
+    common_options other = unresolved;
+    other.url = list[i];
+    other.resolve_protocol(url_level, p, env("RTEV_PROTOCOL"));
+    if (other.protocol != protocol)
+      throw usage_error("--url: every URL of a list speaks the same protocol; '" + list[i] +
+                        "' is " + std::string(to_string(other.protocol)) + ", '" + list.front() +
+                        "' " + std::string(to_string(protocol)));
+    more_urls.push_back(other.url);
+  }
   try {
     client_options probe;
     probe.url = url;
+    probe.urls = more_urls;
     probe.protocol = protocol;
     probe.socketio.nsp = socketio.nsp;
     probe.socketio.path = socketio.path;
@@ -109,6 +148,7 @@ void common_options::resolve() {
 client_options common_options::client_config() const {
   client_options c;
   c.url = url;
+  c.urls = more_urls;
   c.token = token;
   c.connect_timeout = connect_timeout_ms;
   c.insecure = insecure;

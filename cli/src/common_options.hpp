@@ -37,6 +37,10 @@ struct protocol_flags {
   std::optional<std::string> join_event, leave_event, publish_event, emit_reply;
 };
 
+/// "ws://a,ws://b" → its URLs (a comma followed by a scheme separates them). Throws
+/// usage_error for an empty one.
+std::vector<std::string> split_url_list(const std::string& text);
+
 struct common_options {
   std::string url, token, profile, tz, connect_timeout = "10s", ca_file, color = "auto";
   std::optional<std::uint32_t> retry;
@@ -50,6 +54,9 @@ struct common_options {
   bool stdout_tty = false;
   wire_protocol protocol = wire_protocol::rtev;
   std::string protocol_source;  ///< how it was chosen, for messages: "--protocol", "the URL", …
+  /// --url A,B,…: the nodes after the first (`url`), resolved the same way; the client moves
+  /// to the next on a failure and resumes from its last seq (client_options::urls).
+  std::vector<std::string> more_urls;
   sse_options sse;
   socketio_options socketio;
   std::vector<std::pair<std::string, std::string>> headers;

@@ -10,7 +10,9 @@ namespace {
 void add_target(CLI::App& cmd, common_options& o, const char* g) {
   cmd.set_version_flag("--version", std::string("rtev ") + RTEV_VERSION);
   cmd.add_option("--url", o.url,
-                 "Server URL (env RTEV_URL; default " + std::string(default_url) + ")")
+                 "Server URL, or several nodes of one cluster as URL,URL,… (env RTEV_URL; "
+                 "default " +
+                     std::string(default_url) + ")")
       ->check(url_value())
       ->group(g);
 }
