@@ -42,4 +42,16 @@ struct parsed_url {
 /// Throws rtev::config_error ("invalid url '…': …").
 parsed_url parse_url(const std::string& url);
 
+/// A Redis URL, redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (rtev serve --broker): the host
+/// and port read as above (default port 6379), the user info taken apart, and the URL as it
+/// may be shown — with the password replaced by "***" — which is all any error quotes.
+struct redis_url {
+  parsed_url where;
+  std::string user, password;
+  int db = 0;
+  std::string redacted;
+};
+/// Throws rtev::config_error ("invalid url 'redis://:***@host:x': bad port 'x'").
+redis_url parse_redis_url(const std::string& url);
+
 }  // namespace rtev::detail

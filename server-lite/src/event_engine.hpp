@@ -32,6 +32,7 @@ namespace rtev::server_lite {
 /// An event to store, as the hub made it: everything but the seq.
 struct new_event {
   std::string id;
+  bool own_id = false;  ///< the publisher chose the id (it enters the idempotency window)
   std::string type;
   std::string room;          ///< empty for a broadcast
   std::string data = "{}";   ///< the event's data as JSON text
@@ -46,6 +47,9 @@ struct append_outcome {
   std::string error;       ///< why not, when !ok
   std::uint64_t seq = 0;   ///< the event's seq; for a duplicate, the first one's
   bool duplicate = false;  ///< the id was already stored: nothing new stored or fed
+  /// The error code the publisher gets when !ok: storage_error (the store failed to write),
+  /// unavailable (the broker cannot be reached; nothing was acknowledged).
+  std::string code = "storage_error";
 };
 
 class event_engine {
@@ -53,6 +57,7 @@ class event_engine {
   using append_done = std::function<void(std::vector<append_outcome>)>;
   using feed_fn = std::function<void(event_ptr)>;
   using query_done = std::function<void(history_page, std::string error)>;
+  using reset_fn = std::function<void(std::uint64_t last_seq)>;
 
   virtual ~event_engine() = default;
 
@@ -65,6 +70,10 @@ class event_engine {
 
   /// Where stored events go, in seq order (set once, before the first append).
   virtual void set_feed(feed_fn feed) = 0;
+  /// Told when the history was replaced — a new epoch, because the shared store's data was
+  /// lost (flushed, replaced) — with the seq the new history continues from. The embedded
+  /// engine's history is never replaced while it runs.
+  virtual void set_reset(const reset_fn& /*reset*/) {}
   /// Sequences and stores `events` in order; `done` gets one outcome per event, after the
   /// feed has been given the stored ones.
   virtual void append(std::vector<new_event> events, append_done done) = 0;

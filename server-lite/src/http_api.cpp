@@ -146,6 +146,7 @@ http_response http_api::health() const {
   const store_health sh = hub_.engine().health();
   // Degraded, not down: connections, subscriptions and history reads still work, so the HTTP
   // status stays 200 and monitors read "status" (`rtev health` exits 3 unless it is "ok").
+  const bool broker = std::string(hub_.engine().name()) == "redis";
   json h = {{"status", sh.ok ? "ok" : "degraded"},
             {"timestamp", rtev::time::format_rfc3339(rtev::time::now(), cfg_.timezone)},
             {"timezone", cfg_.timezone},
@@ -170,6 +171,13 @@ http_response http_api::health() const {
                 {"last_seq", hub_.frontier()},
                 {"pending", st.pending},
                 {"epoch", hub_.epoch()}}}}}};
+  // --broker: whether this node reaches Redis (its history, seq and the other nodes' events
+  // are there); while it does not, publishes are refused with `unavailable`.
+  if (broker)
+    h["services"]["broker"] = {
+        {"status", sh.ok ? "active" : "down"},
+        {"engine", "redis"},
+        {"last_error", sh.last_error.empty() ? json() : json(sh.last_error)}};
   return {200, h.dump(), "application/json"};
 }
 

@@ -53,6 +53,7 @@ constexpr int too_big = 1009;
 constexpr int server_error = 1011;
 constexpr int slow_consumer = 4000;
 constexpr int kicked = 4001;
+constexpr int history_replaced = 4002;
 }  // namespace close_code
 
 struct hub_config {
@@ -298,6 +299,7 @@ class room_hub {
   void presence_leave(const std::string& user_id);
   void publish_presence(const char* type, const std::string& user_id);
   void on_stored(const event_ptr& e);
+  void on_history_replaced(std::uint64_t last_seq);
   void on_appended(ack_group& group, const std::vector<std::size_t>& index,
                    const std::vector<std::pair<std::string, std::string>>& keys,
                    const std::vector<append_outcome>& out);

@@ -31,6 +31,7 @@ struct room_hub::ack_group {
 room_hub::room_hub(hub_config cfg, event_engine& engine, const authenticator& auth)
     : cfg_(std::move(cfg)), engine_(engine), auth_(auth), frontier_(engine.last_seq_at_start()) {
   engine_.set_feed([this](const event_ptr& e) { on_stored(e); });
+  engine_.set_reset([this](std::uint64_t last_seq) { on_history_replaced(last_seq); });
   // Rebuild the idempotency window so a publish retried across a restart is stored once.
   const std::int64_t now_us = rtev::time::now().time_since_epoch().count();
   const auto window_us =
@@ -101,6 +102,7 @@ void room_hub::publish(std::vector<publish_request> reqs, publish_done done) {
     }
     new_event e;
     e.id = r.id ? *r.id : rtev::make_event_id();
+    e.own_id = r.id.has_value();
     e.type = std::move(r.type);
     e.room = r.broadcast ? std::string() : std::move(r.room);
     e.data = std::move(r.data);
@@ -127,17 +129,30 @@ void room_hub::on_stored(const event_ptr& e) {
   deliver(e);
 }
 
+// The shared history was lost and a new one began (a new epoch): nothing a client holds
+// continues here. Every connection is closed with 4002, so clients reconnect and resume with
+// their old epoch, which gets `recovered: false` — a gap they can see, not a silent hole.
+void room_hub::on_history_replaced(std::uint64_t last_seq) {
+  frontier_ = last_seq;
+  for (auto it = recent_ids_.begin(); it != recent_ids_.end();)
+    it = it->second.committed ? recent_ids_.erase(it) : std::next(it);
+  for (auto& [id, c] : conns_)
+    close_connection(*c, close_code::history_replaced,
+                     "the event history was replaced (a new epoch): reconnect to resume");
+}
+
 void room_hub::on_appended(ack_group& group, const std::vector<std::size_t>& index,
                            const std::vector<std::pair<std::string, std::string>>& keys,
                            const std::vector<append_outcome>& out) {
   for (std::size_t i = 0; i < index.size(); ++i) {
-    const append_outcome r = i < out.size() ? out[i] : append_outcome{false, "lost", 0, false};
+    const append_outcome r =
+        i < out.size() ? out[i] : append_outcome{false, "lost", 0, false, "storage_error"};
     publish_result result;
     result.id = keys[i].first;
     auto rid = recent_ids_.find(result.id);
     if (!r.ok) {
       // A failed write's seq is never shown to anyone: its reply is storage_error without one.
-      result.error_code = "storage_error";
+      result.error_code = r.code;
       result.error_message = r.error;
       if (rid != recent_ids_.end() && !rid->second.committed) {
         auto waiters = std::move(rid->second.waiters);

@@ -24,10 +24,12 @@
 
 #include "embedded_engine.hpp"
 #include "http_request_head.hpp"
+#include "redis_engine.hpp"
 #include "rtev/duration.hpp"
 #include "rtev/error.hpp"
 #include "rtev/time.hpp"
 #include "server_impl.hpp"
+#include "url.hpp"
 
 namespace rtev::server_lite {
 const std::size_t frame_headroom = LWS_PRE;
@@ -328,20 +330,49 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   server_config& cfg = m.cfg;
   cfg.validate();
   if (cfg.rate_burst == 0) cfg.rate_burst = std::max(1.0, cfg.rate_limit);
-  if (cfg.db_path.empty()) cfg.db_path = server_config::default_db_path();
+  if (!cfg.broker.empty() && !cfg.db_path.empty())
+    throw config_error("--db and --broker: the history is kept in one or the other, give one");
+  if (cfg.db_path.empty() && cfg.broker.empty()) cfg.db_path = server_config::default_db_path();
   m.ip = resolve_host(cfg.host);
 
   retention_policy retention;
   retention.max_events = cfg.history_max_events;
   retention.max_age = cfg.history_max_age;
-  m.store = std::make_unique<history_store>(cfg.db_path, retention);
-  // Once per episode, on the store's writer thread (the logger is safe from any thread).
-  m.store->set_health_listener([&m](bool ok, const std::string& error) {
-    if (ok)
-      m.log.write(log_level::info, "storage recovered", {{"db", m.cfg.db_path}});
-    else
-      m.log.write(log_level::error, "storage failing", {{"db", m.cfg.db_path}, {"error", error}});
-  });
+  if (!cfg.broker.empty()) {
+    if (cfg.event_loop == "poll")
+      throw config_error("--broker needs --event-loop epoll (the Redis connections run on it)");
+    redis_settings rs;
+    rs.url = cfg.broker;
+    rs.prefix = cfg.broker_prefix;
+    rs.wait = cfg.broker_wait;
+    rs.retention = retention;
+    rs.waiting = [&m](const std::string& why) {
+      m.log.write(log_level::warn, "waiting for the broker (--broker-wait)",
+                  {{"broker", detail::parse_redis_url(m.cfg.broker).redacted}, {"error", why}});
+    };
+    auto redis = std::make_unique<redis_engine>(rs);
+    m.redis = redis.get();
+    // Once per episode, on the service thread.
+    redis->set_health_listener([&m](bool ok, const std::string& why) {
+      if (ok)
+        m.log.write(log_level::info, "broker reachable", {{"broker", m.redis->shown_url()}});
+      else
+        m.log.write(log_level::error, "broker failing",
+                    {{"broker", m.redis->shown_url()}, {"error", why}});
+    });
+    m.engine = std::move(redis);
+  } else {
+    m.store = std::make_unique<history_store>(cfg.db_path, retention);
+    // Once per episode, on the store's writer thread (the logger is safe from any thread).
+    m.store->set_health_listener([&m](bool ok, const std::string& error) {
+      if (ok)
+        m.log.write(log_level::info, "storage recovered", {{"db", m.cfg.db_path}});
+      else
+        m.log.write(log_level::error, "storage failing", {{"db", m.cfg.db_path}, {"error", error}});
+    });
+    m.engine = std::make_unique<embedded_engine>(
+        *m.store, [&m](std::function<void()> fn) { m.post(std::move(fn)); });
+  }
   m.auth = std::make_unique<authenticator>(parse_auth_mode(cfg.auth), cfg.jwt_secret);
 
   hub_config hc;
@@ -354,8 +385,6 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   hc.burst = cfg.rate_burst;
   hc.send_queue_max = cfg.send_queue_max;
   hc.store_presence = cfg.store_presence;
-  m.engine = std::make_unique<embedded_engine>(
-      *m.store, [&m](std::function<void()> fn) { m.post(std::move(fn)); });
   m.hub = std::make_unique<room_hub>(hc, *m.engine, *m.auth);
   m.api = std::make_unique<http_api>(cfg, *m.hub, *m.auth, m.started);
   socketio_config sc;
@@ -436,6 +465,13 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
         "cannot start the server with --event-loop epoll: libwebsockets' libev plugin did not "
         "load (Debian package libwebsockets-evlib-ev); install it or use --event-loop poll");
   if (!m.ctx) throw config_error("cannot start the server (libwebsockets context)");
+  if (m.redis) {
+    if (!m.ev)
+      throw config_error(
+          "--broker needs the epoll event loop, and libwebsockets' libev plugin did not load "
+          "(Debian package libwebsockets-evlib-ev)");
+    m.redis->attach(m.ev.get());
+  }
   m.vhost = lws_get_vhost_by_name(m.ctx, "default");
   if (!m.vhost || !m.accepter->start(m.ctx, m.vhost)) {
     lws_context_destroy(m.ctx);
@@ -446,7 +482,8 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   m.bound_port = static_cast<std::uint16_t>(port);
   m.log.write(log_level::info, "listening",
               {{"url", url()},
-               {"db", cfg.db_path},
+               {"db", m.redis ? std::string() : cfg.db_path},
+               {"broker", m.redis ? m.redis->shown_url() : std::string()},
                {"auth", cfg.auth},
                {"timezone", cfg.timezone},
                {"epoch", m.engine->epoch()},
@@ -474,6 +511,11 @@ server::~server() {
     }
     lws_context_destroy(m.ctx);
     m.ctx = nullptr;
+  }
+  // The Redis engine's connections are watchers on the loop: they go before it.
+  if (m.redis) {
+    m.redis = nullptr;
+    m.engine.reset();
   }
   m.ev.reset();
   // Store last: its destructor commits what is pending (presence events from the close).

@@ -36,6 +36,7 @@
 #include "listener.hpp"
 #include "log.hpp"
 #include "op_decode.hpp"
+#include "redis_engine.hpp"
 #include "room_hub.hpp"
 #include "rtev/server/server.hpp"
 #include "socketio_door.hpp"
@@ -87,7 +88,8 @@ struct server::impl {
   server_lite::logger log;
   std::string ip;
   std::unique_ptr<server_lite::history_store> store;
-  std::unique_ptr<server_lite::event_engine> engine;  // on `store`
+  std::unique_ptr<server_lite::event_engine> engine;  // on `store`, or on Redis (--broker)
+  server_lite::redis_engine* redis = nullptr;         // engine, when it is Redis's
   std::unique_ptr<server_lite::authenticator> auth;
   std::unique_ptr<server_lite::room_hub> hub;
   std::unique_ptr<server_lite::http_api> api;

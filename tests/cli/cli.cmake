@@ -42,6 +42,15 @@ else()
   message(STATUS "openssl missing: cli:e2e_https is not added (./dev test)")
 endif()
 
+# Several `rtev serve --broker` nodes on a redis-server the test starts on a free port
+# (Debian's redis-server; ./dev test installs it).
+find_program(RTEV_REDIS_SERVER redis-server PATHS /usr/bin /usr/sbin)
+if(RTEV_REDIS_SERVER)
+  list(APPEND _rtev_cli_e2e cluster)
+else()
+  message(STATUS "redis-server not found: cli:e2e_cluster is not added (./dev test installs it)")
+endif()
+
 foreach(_name IN LISTS _rtev_cli_e2e)
   add_test(NAME cli:e2e_${_name}
            COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/cli/e2e_${_name}.py $<TARGET_FILE:rtev>)

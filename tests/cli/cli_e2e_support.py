@@ -183,7 +183,8 @@ class Server:
         self.suite = suite
         self.db, self.extra = db, args
         self.ready_file = ready_file or os.path.join(suite.tmp, f"ready-{id(self)}-{time.monotonic_ns()}")
-        cmd = [suite.rtev, "serve", "--port", str(port), "--db", db, "--ready-file", self.ready_file, *args]
+        cmd = [suite.rtev, "serve", "--port", str(port), *(["--db", db] if db is not None else []),
+               "--ready-file", self.ready_file, *args]
         self.p = subprocess.Popen(cmd, env=suite.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                   preexec_fn=_die_with_parent)
         self.err_lines = []

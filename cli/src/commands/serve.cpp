@@ -45,6 +45,16 @@ void setup_serve(CLI::App& app, serve_options& opt) {
   cmd->add_option("--db", c.db_path,
                   "SQLite history file (default ${XDG_DATA_HOME:-~/.local/share}/rtev/events.db; "
                   ":memory: keeps nothing)");
+  cmd->add_option("--broker", c.broker,
+                  "Run as one node of a cluster on Redis: redis://[:PASSWORD@]HOST[:PORT][/DB] "
+                  "(history, seq and events shared there instead of --db; docs/scale-out.md)")
+      ->envname("RTEV_BROKER");
+  cmd->add_option("--broker-prefix", c.broker_prefix,
+                  "Prefix of the broker's keys, so deployments can share one Redis")
+      ->capture_default_str();
+  cmd->add_option("--broker-wait", opt.broker_wait,
+                  "Keep trying to reach the broker this long at start (0: exit 3 at once)")
+      ->capture_default_str();
   cmd->add_option("--timezone", c.timezone, "IANA zone stamped on every event")
       ->capture_default_str();
   cmd->add_option("--history-max-events", c.history_max_events, "Keep at most N events")
@@ -106,10 +116,14 @@ int run_serve(serve_options& opt) {
     c.history_max_age = std::chrono::duration_cast<std::chrono::seconds>(
         duration_flag("--history-max-age", *opt.history_max_age, max_age_range));
   c.rate_limit = rate_flag("--rate-limit", opt.rate_limit, max_rate);
+  c.broker_wait =
+      wait_flag("--broker-wait", opt.broker_wait, std::chrono::hours(24), "fail at once");
 
   std::unique_ptr<server> srv;
   try {
     srv = std::make_unique<server>(c);
+  } catch (const broker_unavailable& e) {
+    throw command_failure(exit_connect, e.what());
   } catch (const rtev::error& e) {
     throw usage_error(e.what());
   }

@@ -21,6 +21,8 @@
 #include <optional>
 #include <string>
 
+#include "rtev/error.hpp"
+
 namespace rtev {
 
 /// Every knob of `rtev serve`; defaults match the CLI's.
@@ -32,6 +34,12 @@ struct server_config {
   std::string timezone = "UTC";  ///< IANA zone stamped on every event
   std::optional<std::uint64_t> history_max_events;
   std::optional<std::chrono::seconds> history_max_age;
+  /// Several nodes on one Redis (docs/scale-out.md): redis://[[USER]:PASSWORD@]HOST[:PORT][/DB].
+  /// Empty: the embedded SQLite store (db_path).
+  std::string broker;
+  std::string broker_prefix = "rtev";  ///< key prefix, so deployments can share one Redis
+  /// How long to keep trying to reach the broker at start; 0: fail at once (broker_unavailable).
+  std::chrono::milliseconds broker_wait{0};
   /// Store user_online/user_offline (with a seq, replayed and in HISTORY); false: they are
   /// live-only, like typing indicators.
   bool store_presence = false;
@@ -61,6 +69,12 @@ struct server_config {
   static std::string default_db_path();
   /// Throws config_error naming the first bad value.
   void validate() const;
+};
+
+/// The broker (server_config::broker) cannot be reached or refuses the server at start. The
+/// message names its URL without the password.
+struct broker_unavailable : error {
+  using error::error;
 };
 
 /// Counters for /api/stats, /metrics and embedding programs.

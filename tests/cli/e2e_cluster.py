@@ -1,0 +1,249 @@
+#!/usr/bin/python3
+"""End-to-end: several `rtev serve --broker redis://…` nodes on one redis-server that the test
+starts on a free port (no persistence unless a check needs it): one seq and one order on every
+node (WebSocket and SSE), history and resume from any node, idempotent publish across nodes,
+the broker's password never shown, Redis unreachable at start (exit 3, or --broker-wait),
+Redis restarted with its data (nodes carry on, nothing acknowledged lost), Redis lost while
+running (`unavailable`, /health), Redis flushed (a new epoch: connected clients see the gap).
+Waits on readiness lines and files, with deadlines.
+usage: e2e_cluster.py RTEV_BINARY"""
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_e2e_support import Server, Suite, _die_with_parent, free_port  # noqa: E402
+
+t = Suite("cluster")
+
+
+class Redis:
+    """redis-server on 127.0.0.1:PORT, ready once it logs that it accepts connections."""
+
+    def __init__(self, port=None, password=None, persist=False):
+        self.port = port or free_port()
+        self.password = password
+        self.dir = t.path(f"redis-{self.port}")
+        os.makedirs(self.dir, exist_ok=True)
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+                "--save", "", "--appendonly", "yes" if persist else "no", "--appendfsync", "always",
+                "--logfile", ""]
+        if password:
+            args += ["--requirepass", password]
+        self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  preexec_fn=_die_with_parent)
+        self.log = []
+        ready = threading.Event()
+
+        def pump():
+            for line in self.p.stdout:
+                self.log.append(line)
+                if "Ready to accept connections" in line:
+                    ready.set()
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(15):
+            raise RuntimeError("redis-server did not start: " + "".join(self.log))
+        t.cleanups.append(self.stop)
+
+    def url(self, prefix_auth=True):
+        auth = f":{self.password}@" if self.password and prefix_auth else ""
+        return f"redis://{auth}127.0.0.1:{self.port}"
+
+    def cli(self, *args):
+        cmd = ["redis-cli", "-p", str(self.port)]
+        env = dict(os.environ)
+        if self.password:
+            env["REDISCLI_AUTH"] = self.password
+        return subprocess.run(cmd + list(args), capture_output=True, text=True, env=env, timeout=10).stdout
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+def node(redis, *args, prefix="t"):
+    return Server(t, "--broker", redis.url(), "--broker-prefix", prefix, "--rate-limit", "10000/s",
+                  *args, db=None)
+
+
+def health(srv):
+    with urllib.request.urlopen(srv.http + "/health", timeout=10) as r:
+        return json.load(r)
+
+
+def wait_until(pred, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return pred()
+
+
+def tail(srv, *args, protocol=None):
+    ready = t.path(f"tail-ready-{time.monotonic_ns()}")
+    extra = ["--protocol", protocol] if protocol else []
+    b = t.bg("tail", "--url", srv.url, *extra, "--ready-file", ready, *args)
+    b.wait_file(ready, 15)
+    return b
+
+
+def publish(srv, n, text, room="lobby"):
+    res = t.run("publish", "--url", srv.url, "--room", room, "--count", n, "--format", "jsonl",
+                "message_sent", '{"text":"%s {{seq}}"}' % text)
+    return res, [json.loads(l)["seq"] for l in res.out.splitlines() if l.startswith("{")]
+
+
+def test_one_order_on_every_node():
+    r = Redis()
+    a, b, c = node(r), node(r), node(r)
+    tails = [tail(a, "--room", "lobby", "--count", "6"), tail(b, "--room", "lobby", "--count", "6"),
+             tail(c, "--room", "lobby", "--count", "6"),
+             tail(c, "--room", "lobby", "--count", "6", protocol="sse")]
+    ra, seqs_a = publish(a, 3, "from a")
+    rb, seqs_b = publish(b, 3, "from b")
+    t.check("publishes through two nodes are acknowledged with their seqs",
+            ra.rc == 0 and rb.rc == 0 and len(seqs_a) == 3 and len(seqs_b) == 3, (ra, rb))
+    got = []
+    for x in tails:
+        got.append([(e["seq"], e["data"]["text"]) for e in x.finish(15).json_lines()])
+    want = sorted(zip(seqs_a + seqs_b, [f"from a {i}" for i in (1, 2, 3)] + [f"from b {i}" for i in (1, 2, 3)]))
+    t.check("every node (rtev WebSocket on A, B and C, SSE on C) delivers all six, in the same "
+            "seq order, seqs strictly increasing across the cluster",
+            all(g == want for g in got) and [s for s, _ in want] == sorted(set(s for s, _ in want)),
+            (want, got))
+    hist = [(e["seq"], e["data"]["text"]) for e in c.history("lobby")]
+    t.check("history read on node C has the events published on A and B, in seq order", hist == want,
+            (hist, want))
+    res = t.run("tail", "--url", b.url, "--room", "lobby", "--since", f"seq:{want[2][0]}", "--count", "3",
+                "--timeout", "10s")
+    resumed = [(e["seq"], e["data"]["text"]) for e in map(json.loads, res.out.splitlines())]
+    t.check("resuming on node B from a seq seen elsewhere brings exactly the rest", res.rc == 0 and resumed == want[3:],
+            (res, resumed, want))
+    ea, eb = health(a)["services"]["history"]["epoch"], health(c)["services"]["history"]["epoch"]
+    t.check("every node serves the same epoch, kept in Redis", ea == eb and len(ea) == 16, (ea, eb))
+
+    first = a.post({"type": "message_sent", "room": "lobby", "data": {"text": "once"}, "id": "client-id-1"})
+    second = b.post({"type": "message_sent", "room": "lobby", "data": {"text": "once"}, "id": "client-id-1"})
+    stored = [e for e in c.history("lobby") if e["id"] == "client-id-1"]
+    t.check("the same id published through two nodes is stored once (the second is a duplicate "
+            "of the first seq)",
+            len(stored) == 1 and first["seq"] == second["seq"] == stored[0]["seq"] and second.get("duplicate"),
+            (first, second, stored))
+
+    d = node(r, prefix="other")
+    t.check("another --broker-prefix is another deployment: its own history and epoch",
+            d.history("lobby") == [] and health(d)["services"]["history"]["epoch"] != ea,
+            (d.history("lobby"), health(d)))
+
+
+def test_failover_to_another_node():
+    r = Redis()
+    a, b, c = node(r), node(r), node(r)
+    ready = t.path("failover-ready")
+    watcher = t.bg("tail", "--url", f"{a.url},{b.url}", "--room", "lobby", "--count", "60",
+                   "--timeout", "60s", "--ready-file", ready)
+    t.check("rtev tail takes a list of nodes (--url A,B) and joins on the first", watcher.wait_file(ready, 15),
+            watcher.err)
+    pubs = [t.bg("publish", "--url", srv.url, "--room", "lobby", "--count", "30", "--rate", "30/s",
+                 "message_sent", '{"n":{{seq}}}') for srv in (b, c)]
+    watcher.wait_out_lines(10, 15)
+    a.p.kill()  # kill -9 of the node the tail is connected to, publishers still running
+    res = watcher.finish(60)
+    pub_rc = [p.finish(60).rc for p in pubs]
+    seqs = [e["seq"] for e in res.json_lines()]
+    stored = [e["seq"] for e in b.history("lobby")]
+    t.check("node A killed (-9) while B and C publish: the tail resumes on B with every event exactly "
+            "once and in order, and exits 0 at its count",
+            res.rc == 0 and pub_rc == [0, 0] and seqs == stored and len(stored) == 60
+            and "connection lost" in res.err, (res.rc, pub_rc, seqs, stored, res.err))
+
+
+def test_password_never_shown():
+    r = Redis(password="s3cret-pw")
+    srv = node(r)
+    res, seqs = publish(srv, 1, "with auth")
+    h = json.dumps(health(srv))
+    with urllib.request.urlopen(srv.http + "/api/stats", timeout=10) as s:
+        stats = s.read().decode()
+    srv.stop()
+    logs = "".join(srv.err_lines)
+    t.check("redis://:PASSWORD@… works, and the password is in no log line, /health or /api/stats",
+            res.rc == 0 and seqs and "s3cret-pw" not in logs + h + stats and "***" in logs,
+            (res, logs, h))
+    bad = t.run("serve", "--port", "0", "--broker", f"redis://:wrong-pw@127.0.0.1:{r.port}")
+    t.check("a wrong password: exit 3, one line naming the refusal, without the password",
+            bad.rc == 3 and len(bad.err_lines()) == 1 and "AUTH" in bad.err and "wrong-pw" not in bad.err,
+            bad)
+
+
+def test_unreachable_at_start():
+    port = free_port()
+    res = t.run("serve", "--port", "0", "--broker", f"redis://:pw@127.0.0.1:{port}")
+    t.check("Redis unreachable at start: exit 3 and one line naming the broker (no password)",
+            res.rc == 3 and len(res.err_lines()) == 1 and f"127.0.0.1:{port}" in res.err
+            and "pw@" not in res.err.replace(":***@", ""), res)
+    res = t.run("serve", "--port", "0", "--broker", "redis://127.0.0.1:notaport")
+    t.check("a bad broker URL: exit 2 naming it", res.rc == 2 and "notaport" in res.err, res)
+    res = t.run("serve", "--port", "0", "--broker", f"redis://127.0.0.1:{port}", "--db", t.path("x.db"))
+    t.check("--db and --broker together: exit 2 saying the history is in one or the other",
+            res.rc == 2 and "--db" in res.err and "--broker" in res.err, res)
+
+    waiting = t.bg("serve", "--port", "0", "--broker", f"redis://127.0.0.1:{port}", "--broker-wait", "20s",
+                   "--broker-prefix", "w")
+    tried = waiting.wait_err("waiting for the broker", 10)
+    Redis(port=port)
+    ok = waiting.wait_out(lambda out: "RTEV_URL=" in out, 20)
+    t.check("--broker-wait: the node says it waits, keeps trying, and serves once Redis is up",
+            tried and ok, (waiting.out, waiting.err))
+
+
+def test_redis_restarted_and_lost():
+    port = free_port()
+    r = Redis(port=port, persist=True)
+    a, b = node(r), node(r)
+    epoch = health(a)["services"]["history"]["epoch"]
+    _, before = publish(a, 5, "before")
+    r.stop()
+    t.check("Redis gone: /health says the broker is down and status is not ok",
+            wait_until(lambda: health(a)["services"].get("broker", {}).get("status") == "down"
+                       and health(a)["status"] != "ok"), health(a))
+    res = t.run("publish", "--url", a.url, "--room", "lobby", "message_sent", '{"text":"lost"}')
+    t.check("… a publish is refused with unavailable, nothing acknowledged", res.rc == 1 and "unavailable" in res.err,
+            res)
+    r = Redis(port=port, persist=True)
+    t.check("Redis back (with its data): the nodes reconnect by themselves and /health is ok again",
+            wait_until(lambda: health(a)["status"] == "ok" and health(b)["status"] == "ok", 20),
+            (health(a), health(b)))
+    _, after = publish(b, 3, "after")
+    hist = [e["seq"] for e in a.history("lobby")]
+    t.check("… nothing acknowledged is lost and the seqs go on, on the same epoch",
+            hist == before + after and health(a)["services"]["history"]["epoch"] == epoch
+            and after and after[0] > before[-1], (hist, before, after))
+
+    watcher = tail(b, "--room", "lobby", "--since", "now")
+    r.cli("FLUSHALL")
+    ok = wait_until(lambda: health(a)["services"]["history"]["epoch"] != epoch
+                    and health(b)["services"]["history"]["epoch"] != epoch)
+    t.check("Redis flushed: every node moves to a new epoch", ok, (health(a), health(b)))
+    ok = watcher.wait_err("gap in lobby", 20)
+    t.check("… a connected client is told (closed with 4002, it resumes and reports the gap)", ok,
+            "".join(l for l in watcher.err if l))
+    res, seqs = publish(a, 1, "new history")
+    t.check("… and publishing goes on in the new history", res.rc == 0 and seqs == [1], res)
+
+
+for fn in (test_one_order_on_every_node, test_failover_to_another_node, test_password_never_shown, test_unreachable_at_start,
+           test_redis_restarted_and_lost):
+    t.section(fn)
+t.finish()
