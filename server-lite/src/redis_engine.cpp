@@ -235,9 +235,11 @@ redis_engine::redis_engine(redis_settings settings) : settings_(std::move(settin
   for (;;) {
     why.clear();
     timeval tv{2, 0};
+    bool refused = false;  // by Redis itself (a password): trying again will not help
     redisContext* c = redisConnectWithTimeout(host_.c_str(), port_, tv);
     if (!c || c->err) {
       why = c ? c->errstr : "out of memory";
+      if (c) redisFree(c);
     } else {
       auto run = [&](const std::vector<std::string>& args) -> std::string {
         redisReply* r = sync_command(c, args);
@@ -261,6 +263,7 @@ redis_engine::redis_engine(redis_settings settings) : settings_(std::move(settin
         const std::string got =
             user_.empty() ? run({"AUTH", password_}) : run({"AUTH", user_, password_});
         ok = !failed(got, "AUTH refused");
+        refused = !ok && c->err == 0;
       }
       if (ok && db_ != 0) ok = !failed(run({"SELECT", std::to_string(db_)}), "SELECT refused");
       if (ok) {
@@ -289,7 +292,7 @@ redis_engine::redis_engine(redis_settings settings) : settings_(std::move(settin
       redisFree(c);
       if (ok) break;
     }
-    if (c && !why.empty() && why.find("AUTH") != std::string::npos) break;  // will not change
+    if (refused) break;
     if (std::chrono::steady_clock::now() >= give_up) break;
     if (told++ == 0 && settings_.waiting) settings_.waiting(why);
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
