@@ -15,6 +15,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "rtev/backoff.hpp"
 #include "rtev/glob.hpp"
 #include "rtev/server/server.hpp"
 #include "rtev/time.hpp"
@@ -151,6 +152,14 @@ struct redis_engine::connection {
   redisAsyncContext* ac = nullptr;
   bool up = false;
   std::chrono::steady_clock::time_point retry_at{};
+  // Reconnects: 200 ms doubling to 5 s, half of it jittered so nodes do not come back in step;
+  // the count starts over once a connection has lasted 10 s.
+  backoff_schedule retry{[] {
+    backoff_policy p;
+    p.initial = std::chrono::milliseconds(200);
+    p.max = std::chrono::seconds(5);
+    return p;
+  }()};
 
   // Replies still to come, by the number hiredis carries for each command (its privdata).
   std::unordered_map<std::uintptr_t, reply_fn> waiting;
@@ -412,6 +421,7 @@ void redis_engine::connected(connection& c) {
       return;
     }
     cp->up = true;
+    cp->retry.connected();
     if (cmd_->up && reader_->up) note(true, {});
     if (cp == reader_.get()) read_next();
     if (cp == cmd_.get()) check_epoch();
@@ -430,7 +440,9 @@ void redis_engine::connected(connection& c) {
 void redis_engine::lost(connection& c, const std::string& why) {
   const bool was_up = c.up;
   c.up = false;
-  c.retry_at = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  const auto now = std::chrono::steady_clock::now();
+  if (was_up) c.retry.disconnected(now);
+  c.retry_at = now + c.retry.next().value_or(std::chrono::seconds(5));
   if (stopping_) return;
   // Publishes out on a lost connection get no answer and are not acknowledged (they may or
   // may not be stored: a retry with the same id is stored once).
@@ -451,7 +463,9 @@ void redis_engine::on_timer(struct ev_loop* /*loop*/, void* w, int /*revents*/) 
     if (!self.stopping_ && r && r->type == REDIS_REPLY_INTEGER)
       self.events_ = static_cast<std::uint64_t>(r->integer);
   });
-  self.cmd_->send({"XRANGE", self.k_events_, "-", "+", "COUNT", "256"}, [&self](redisReply* r) {
+  // The first entry, or with an age limit the oldest 256 (what one pass may trim).
+  const char* count = self.settings_.retention.max_age ? "256" : "1";
+  self.cmd_->send({"XRANGE", self.k_events_, "-", "+", "COUNT", count}, [&self](redisReply* r) {
     if (self.stopping_ || !r || r->type != REDIS_REPLY_ARRAY) return;
     self.first_seq_ = r->elements > 0 ? seq_of_id(reply_text(r->element[0]->element[0])) : 0;
     if (!self.settings_.retention.max_age || r->elements == 0) return;
@@ -628,7 +642,8 @@ void redis_engine::on_read(redisReply* r) {
   if (stopping_ || !r) return;  // gone: the reconnect reads again from fed_
   if (is_error(r)) {
     note(false, "the broker refused XREAD: " + reply_text(r));
-    reader_->retry_at = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    // Start over on a new connection, after the backoff.
+    if (reader_->ac) redisAsyncDisconnect(reader_->ac);
     return;
   }
   if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {

@@ -109,7 +109,8 @@ def test_one_order_on_every_node():
     a, b, c = node(r), node(r), node(r)
     tails = [tail(a, "--room", "lobby", "--count", "6"), tail(b, "--room", "lobby", "--count", "6"),
              tail(c, "--room", "lobby", "--count", "6"),
-             tail(c, "--room", "lobby", "--count", "6", protocol="sse")]
+             tail(c, "--room", "lobby", "--count", "6", protocol="sse"),
+             tail(b, "--room", "lobby", "--count", "6", protocol="socketio")]
     ra, seqs_a = publish(a, 3, "from a")
     rb, seqs_b = publish(b, 3, "from b")
     t.check("publishes through two nodes are acknowledged with their seqs",
@@ -118,7 +119,7 @@ def test_one_order_on_every_node():
     for x in tails:
         got.append([(e["seq"], e["data"]["text"]) for e in x.finish(15).json_lines()])
     want = sorted(zip(seqs_a + seqs_b, [f"from a {i}" for i in (1, 2, 3)] + [f"from b {i}" for i in (1, 2, 3)]))
-    t.check("every node (rtev WebSocket on A, B and C, SSE on C) delivers all six, in the same "
+    t.check("every node (rtev WebSocket on A, B and C, SSE on C, Socket.IO on B) delivers all six, in the same "
             "seq order, seqs strictly increasing across the cluster",
             all(g == want for g in got) and [s for s, _ in want] == sorted(set(s for s, _ in want)),
             (want, got))
@@ -167,6 +168,38 @@ def test_failover_to_another_node():
             "once and in order, and exits 0 at its count",
             res.rc == 0 and pub_rc == [0, 0] and seqs == stored and len(stored) == 60
             and "connection lost" in res.err, (res.rc, pub_rc, seqs, stored, res.err))
+
+
+def test_retention_by_age_and_count():
+    r = Redis()
+    aged = node(r, "--history-max-age", "1s", prefix="aged")
+    publish(aged, 3, "old")
+    t.check("--history-max-age with --broker: events older than it leave the shared history",
+            wait_until(lambda: aged.history("lobby") == [], 15), aged.history("lobby"))
+    counted = node(r, "--history-max-events", "5", prefix="counted")
+    _, seqs = publish(counted, 8, "n")
+    kept = [e["seq"] for e in counted.history("lobby")]
+    t.check("--history-max-events with --broker: the newest N are kept", kept == seqs[-5:], (kept, seqs))
+
+
+def test_redis_restarted_under_load():
+    port = free_port()
+    r = Redis(port=port, persist=True)
+    a, b = node(r, prefix="load"), node(r, prefix="load")
+    pubs = [t.bg("publish", "--url", srv.url, "--room", "busy", "--count", "400", "--rate", "100/s",
+                 "--format", "jsonl", "message_sent", '{"n":{{seq}}}') for srv in (a, b)]
+    for p in pubs:
+        p.wait_out_lines(20, 15)
+    r.stop()
+    r = Redis(port=port, persist=True)
+    results = [p.finish(60) for p in pubs]
+    acked = sorted(json.loads(l)["seq"] for res in results for l in res.out.splitlines() if l.startswith("{"))
+    t.check("Redis restarted under load (AOF): the nodes recover", wait_until(
+        lambda: health(a)["status"] == "ok" and health(b)["status"] == "ok", 20), (health(a), health(b)))
+    stored = [e["seq"] for e in b.history("busy")]
+    t.check("… every acknowledged publish is stored, once, in seq order (refused ones were never "
+            "acknowledged)", acked and set(acked) <= set(stored) and stored == sorted(set(stored)),
+            (len(acked), len(stored), [res.err[-300:] for res in results]))
 
 
 def test_password_never_shown():
@@ -243,7 +276,8 @@ def test_redis_restarted_and_lost():
     t.check("… and publishing goes on in the new history", res.rc == 0 and seqs == [1], res)
 
 
-for fn in (test_one_order_on_every_node, test_failover_to_another_node, test_password_never_shown, test_unreachable_at_start,
+for fn in (test_one_order_on_every_node, test_failover_to_another_node, test_retention_by_age_and_count,
+           test_redis_restarted_under_load, test_password_never_shown, test_unreachable_at_start,
            test_redis_restarted_and_lost):
     t.section(fn)
 t.finish()
