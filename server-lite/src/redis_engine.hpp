@@ -11,6 +11,9 @@
 // hub in seq order; a publisher's answer waits until its events have come back that way, so
 // an acknowledged seq is one every node can replay.
 //
+// Files: redis_engine.cpp (start, connections, the epoch, publishing), redis_engine_reads.cpp
+// (the stream each node follows, history reads), redis_engine_parts.hpp (what they share).
+//
 // Threads: hiredis's async API on the server's libev loop, i.e. the service thread; nothing
 // here runs anywhere else, except stats() and health(), which read atomics and a mutex.
 

@@ -188,7 +188,14 @@ class Server:
         self.p = subprocess.Popen(cmd, env=suite.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                   preexec_fn=_die_with_parent)
         self.err_lines = []
-        threading.Thread(target=lambda: self.err_lines.extend(self.p.stderr), daemon=True).start()
+        self.err_cv = threading.Condition()
+
+        def pump():
+            for line in self.p.stderr:
+                with self.err_cv:
+                    self.err_lines.append(line)
+                    self.err_cv.notify_all()
+        threading.Thread(target=pump, daemon=True).start()
         # The server is listening once this line is printed: read it, with a deadline.
         line = self._readline(15)
         if not line.startswith("RTEV_URL="):
@@ -199,6 +206,20 @@ class Server:
         self.port = int(self.hostport.rsplit(":", 1)[1])
         self.http = "http://" + self.hostport
         suite.cleanups.append(self.stop)
+
+    def wait_log(self, needle, timeout=15, since=0):
+        """Waits until a log line from index `since` on contains needle; returns its index + 1
+        (for a later since), or 0 when the time ran out."""
+        deadline = time.monotonic() + timeout
+        with self.err_cv:
+            while True:
+                for i in range(since, len(self.err_lines)):
+                    if needle in self.err_lines[i]:
+                        return i + 1
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return 0
+                self.err_cv.wait(left)
 
     def _readline(self, timeout):
         fd = self.p.stdout.fileno()

@@ -194,8 +194,10 @@ def test_redis_restarted_under_load():
     r = Redis(port=port, persist=True)
     results = [p.finish(60) for p in pubs]
     acked = sorted(json.loads(l)["seq"] for res in results for l in res.out.splitlines() if l.startswith("{"))
-    t.check("Redis restarted under load (AOF): the nodes recover", wait_until(
-        lambda: health(a)["status"] == "ok" and health(b)["status"] == "ok", 20), (health(a), health(b)))
+    down_a, down_b = a.wait_log("broker failing"), b.wait_log("broker failing")
+    back = a.wait_log("broker reachable", 20, down_a) and b.wait_log("broker reachable", 20, down_b)
+    t.check("Redis restarted under load (AOF): the nodes recover",
+            back and health(a)["status"] == "ok" and health(b)["status"] == "ok", (health(a), health(b)))
     stored = [e["seq"] for e in b.history("busy")]
     t.check("… every acknowledged publish is stored, once, in seq order (refused ones were never "
             "acknowledged)", acked and set(acked) <= set(stored) and stored == sorted(set(stored)),
@@ -248,16 +250,17 @@ def test_redis_restarted_and_lost():
     epoch = health(a)["services"]["history"]["epoch"]
     _, before = publish(a, 5, "before")
     r.stop()
+    down = a.wait_log("broker failing")
     t.check("Redis gone: /health says the broker is down and status is not ok",
-            wait_until(lambda: health(a)["services"].get("broker", {}).get("status") == "down"
-                       and health(a)["status"] != "ok"), health(a))
+            down and health(a)["services"].get("broker", {}).get("status") == "down"
+            and health(a)["status"] != "ok", health(a))
     res = t.run("publish", "--url", a.url, "--room", "lobby", "message_sent", '{"text":"lost"}')
     t.check("… a publish is refused with unavailable, nothing acknowledged", res.rc == 1 and "unavailable" in res.err,
             res)
     r = Redis(port=port, persist=True)
+    back = a.wait_log("broker reachable", 20, down) and b.wait_log("broker reachable", 20)
     t.check("Redis back (with its data): the nodes reconnect by themselves and /health is ok again",
-            wait_until(lambda: health(a)["status"] == "ok" and health(b)["status"] == "ok", 20),
-            (health(a), health(b)))
+            back and health(a)["status"] == "ok" and health(b)["status"] == "ok", (health(a), health(b)))
     _, after = publish(b, 3, "after")
     hist = [e["seq"] for e in a.history("lobby")]
     t.check("… nothing acknowledged is lost and the seqs go on, on the same epoch",
