@@ -1,19 +1,26 @@
 // Resumable consumer: follows a room across disconnects without missing events, and says
-// so when the server could not replay everything (a gap).
-// usage: example_resumable_consumer URL [ROOM] [COUNT]   (exits after COUNT events)
+// so when the server could not replay everything (a gap). URL may be a comma-separated list
+// of the nodes of one cluster (`rtev serve --broker`): when the one it is on is lost, the
+// client moves on to the next and resumes the room there.
+// usage: example_resumable_consumer URL[,URL...] [ROOM] [COUNT]   (exits after COUNT events)
 #include <rtev/client.hpp>
 
 #include <condition_variable>
+#include <exception>
 #include <iostream>
 #include <mutex>
+#include <sstream>
+#include <string>
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   if (argc < 2) {
-    std::cerr << "usage: " << argv[0] << " URL [ROOM] [COUNT]\n";
+    std::cerr << "usage: " << argv[0] << " URL[,URL...] [ROOM] [COUNT]\n";
     return 2;
   }
   rtev::client_options opt;
-  opt.url = argv[1];
+  // url stays empty: urls alone lists every server, tried in turn from the first.
+  std::istringstream servers(argv[1]);
+  for (std::string url; std::getline(servers, url, ',');) opt.urls.push_back(url);
   opt.rooms = {argc > 2 ? argv[2] : "feed"};
   opt.backoff.initial = std::chrono::milliseconds(100);
   opt.backoff.max = std::chrono::milliseconds(1000);
@@ -38,6 +45,8 @@ int main(int argc, char** argv) {
               << std::endl;
   });
   auto states = client.on_state([](const rtev::state_info& s) {
+    if (s.state == rtev::client_state::connected)
+      std::cout << "connected to " << s.server_url << std::endl;
     if (s.state == rtev::client_state::reconnecting)
       std::cout << "reconnecting (attempt " << s.attempt << ", in " << s.delay.count()
                 << " ms): " << s.reason << std::endl;
@@ -50,4 +59,8 @@ int main(int argc, char** argv) {
   std::unique_lock<std::mutex> lock(m);
   cv.wait(lock, [&] { return seen >= wanted; });
   return 0;
+} catch (const std::exception& e) {
+  // A bad URL in the list (rtev::config_error names it) or a COUNT that is not a number.
+  std::cerr << e.what() << '\n';
+  return 2;
 }

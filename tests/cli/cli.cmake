@@ -50,6 +50,13 @@ if(RTEV_REDIS_SERVER)
 else()
   message(STATUS "redis-server not found: cli:e2e_cluster is not added (./dev test installs it)")
 endif()
+# The same failover with an SDK program as the client: examples/resumable_consumer.cpp.
+if(RTEV_REDIS_SERVER AND RTEV_BUILD_EXAMPLES)
+  add_test(NAME cli:e2e_cluster_sdk
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/cli/e2e_cluster_sdk.py $<TARGET_FILE:rtev>
+                   $<TARGET_FILE:example_resumable_consumer>)
+  set_tests_properties(cli:e2e_cluster_sdk PROPERTIES TIMEOUT 480)
+endif()
 
 foreach(_name IN LISTS _rtev_cli_e2e)
   add_test(NAME cli:e2e_${_name}
