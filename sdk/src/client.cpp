@@ -167,6 +167,16 @@ void client::impl::report_joined(join_info j) {
   });
 }
 
+void client::impl::report_server_status(server_status_info s) {
+  server_ok = s.ok;
+  s.server_url = urls[url_at].text;
+  to_app([this, s = std::move(s)] {
+    for (auto& e : reg->snapshot())
+      if (e->on_server_status && e->active && !e->scope)
+        call_guarded([&] { e->on_server_status(s); }, nullptr);
+  });
+}
+
 void client::impl::report_gap(gap_info g) {
   ++stats.gaps;
   to_app([this, g = std::move(g)] {
@@ -351,6 +361,12 @@ subscription client::on_state(std::function<void(const state_info&)> handler) {
 subscription client::on_gap(std::function<void(const gap_info&)> handler) {
   auto e = std::make_shared<detail::registry::entry>();
   e->on_gap = std::move(handler);
+  return subscription(impl_->reg, impl_->reg->add(e));
+}
+
+subscription client::on_server_status(std::function<void(const server_status_info&)> handler) {
+  auto e = std::make_shared<detail::registry::entry>();
+  e->on_server_status = std::move(handler);
   return subscription(impl_->reg, impl_->reg->add(e));
 }
 

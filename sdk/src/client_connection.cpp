@@ -85,7 +85,21 @@ void client::impl::send_frame(json&& request) {
   wire->send(std::move(request));
 }
 
+void client::impl::on_server_status(const json& d) {
+  if (!d.is_object()) return;
+  server_status_info s;
+  const json status = d.value("status", json());
+  const json reason = d.value("reason", json());
+  const json stamp = d.value("timestamp", json());
+  s.ok = !status.is_string() || status.get<std::string>() == "ok";
+  if (reason.is_string()) s.reason = reason.get<std::string>();
+  if (stamp.is_string()) s.timestamp = stamp.get<std::string>();
+  report_server_status(std::move(s));
+}
+
 void client::impl::on_authenticated(const json& d) {
+  // A new connection starts ok; a server that is not tells it right after this.
+  if (!server_ok) report_server_status({true, {}, {}, {}});
   authenticated = true;
   auth_retry_used = false;
   user_id = d.value("user_id", "");
@@ -169,6 +183,10 @@ void client::impl::on_message(json&& j) {
     return;
   }
   if (type == "ACK") return on_ack(j);
+  // The server's own state — never an event: events have an id (typing and presence have a
+  // timestamp); server_status has neither.
+  if (type == "server_status" && !j.contains("id") && !j.contains("timestamp"))
+    return on_server_status(j.value("data", json::object()));
   if (type == "ERROR") return on_error_reply(j);
   if (type == "PONG") {
     // Ours are strings; a PONG to a raw PING may carry any JSON ref (not ours, and no throw).

@@ -229,6 +229,10 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
   void dispatch_now(const event& e);
   void report_joined(join_info j);
   void report_gap(gap_info g);
+  // The server's `server_status` (client_connection.cpp); `server_ok` is what was last told.
+  void on_server_status(const json& d);
+  void report_server_status(server_status_info s);
+  bool server_ok = true;
 
   bool on_service_thread() const {
     return running && std::this_thread::get_id() == service_thread_id.load();

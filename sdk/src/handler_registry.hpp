@@ -48,6 +48,7 @@ struct registry {
     std::function<void(const event&)> on_event;
     std::function<void(const state_info&)> on_state;
     std::function<void(const gap_info&)> on_gap;
+    std::function<void(const server_status_info&)> on_server_status;
     std::function<void(const join_info&)> on_joined;
     std::function<void(const std::string&)> on_raw;
     // A room subscription's own handlers (room_subscription::on…): only what concerns its room,

@@ -354,6 +354,11 @@ void socketio_transport::on_sio_event(wire::sio_packet&& p) {
     report_authenticated(args[0]);
     if (a != attempt_ || ended_) return;
   }
+  // rtev serve's own state: one argument, no envelope fields (an event has them as the third).
+  if (name == "server_status" && args.size() == 1 && args[0].is_object()) {
+    c_.sink->on_message(json{{"type", "server_status"}, {"data", args[0]}});
+    return;
+  }
   if (name == "auth_error") {
     const json& a0 = args.empty() ? json() : args[0];
     std::string msg = a0.is_object() ? a0.value("message", std::string())

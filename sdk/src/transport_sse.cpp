@@ -341,6 +341,12 @@ class sse_transport final : public transport {
     if (ended_) return;
     c_.sink->on_raw(m.data);
     if (ended_) return;
+    // rtev serve's own state: a named event without an id (events have their seq as id).
+    if (m.type == "server_status" && !m.has_id) {
+      json data = json::parse(m.data, nullptr, false);
+      if (data.is_object())
+        return c_.sink->on_message(json{{"type", "server_status"}, {"data", std::move(data)}});
+    }
     event e = read_foreign(m.data, m.type == "message" ? std::string_view() : m.type,
                            std::chrono::system_clock::now());
     if (!e.id && m.has_id && !m.last_event_id.empty()) {

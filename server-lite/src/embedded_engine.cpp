@@ -19,11 +19,7 @@ void embedded_engine::append(std::vector<new_event> events, append_done done) {
   batch.reserve(events.size());
   made.reserve(events.size());
   for (new_event& e : events) {
-    auto ev = std::make_shared<shared_event>();
-    ev->seq = next_seq_++;
-    ev->json = envelope_json(e, ev->seq);
-    ev->type = e.type;
-    ev->room = e.room;
+    auto ev = stored_shared_event(e, next_seq_++);
     stored_event se;
     se.seq = ev->seq;
     se.id = std::move(e.id);

@@ -60,4 +60,13 @@ std::string envelope_json(const new_event& e, std::uint64_t seq) {
   return out;
 }
 
+std::shared_ptr<shared_event> stored_shared_event(const new_event& e, std::uint64_t seq) {
+  auto ev = std::make_shared<shared_event>();
+  ev->seq = seq;
+  ev->json = envelope_json(e, seq);
+  ev->type = e.type;
+  ev->room = e.room;
+  return ev;
+}
+
 }  // namespace rtev::server_lite

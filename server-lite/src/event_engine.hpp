@@ -20,12 +20,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "frame.hpp"
 #include "history_store.hpp"
+#include "hub_ops.hpp"
 
 namespace rtev::server_lite {
 
@@ -39,6 +41,36 @@ struct new_event {
   std::int64_t time_us = 0;  ///< the event's instant, microseconds since the Unix epoch
   std::string stamp;         ///< that instant in RFC 3339 in `zone`
   std::string zone;          ///< IANA name of the server's time zone
+};
+
+/// A question every node answers about itself (PRESENCE, /api/users/{id}, its disconnect,
+/// /api/stats), so one node can answer for the whole cluster.
+struct node_question {
+  enum class kind { presence, user, kick, stats };
+  kind what = kind::stats;
+  std::string arg;  ///< the room (presence) or the user id (user, kick)
+};
+
+/// One node's answer to a node_question.
+struct node_report {
+  std::string node;  ///< the node's id (empty: a single node)
+  /// presence: the users present in the room here; user: that user with its connections here
+  /// (absent when none); kick: that user with how many connections were closed here.
+  std::vector<presence_entry> users;
+  // stats:
+  std::size_t connections = 0;
+  std::vector<std::string> user_ids;  ///< authenticated users connected here
+  std::vector<std::string> rooms;     ///< exact rooms subscribed to here
+  std::uint64_t published = 0;        ///< events published through this node
+  std::uint64_t delivered = 0, dropped = 0;
+  double uptime_s = 0;
+};
+
+/// What an engine may ask of the hub about its node: the users present here (to register them
+/// again when the shared store lost them), and the node's part of a node_question.
+struct node_view {
+  std::function<std::vector<std::string>()> present_users;
+  std::function<node_report(const node_question&)> report;
 };
 
 /// What became of one appended event.
@@ -58,6 +90,8 @@ class event_engine {
   using feed_fn = std::function<void(event_ptr)>;
   using query_done = std::function<void(history_page, std::string error)>;
   using reset_fn = std::function<void(std::uint64_t last_seq)>;
+  using presence_fn = std::function<void(const std::string& user_id, bool online)>;
+  using ask_done = std::function<void(std::vector<node_report> reports, std::size_t missing)>;
 
   virtual ~event_engine() = default;
 
@@ -91,10 +125,44 @@ class event_engine {
   virtual void flush() = 0;
   /// Blocks until every query asked for has been answered and its answer posted.
   virtual void flush_reads() = 0;
+
+  // --- what the nodes share besides stored events. One node (the defaults): nothing to share,
+  // presence here is presence everywhere, and this node answers every question alone.
+
+  /// This node's id among the nodes sharing the engine (empty: a single node).
+  virtual std::string node_id() const { return {}; }
+  /// Where live-only events (no seq: typing, presence unless stored) from other nodes go.
+  virtual void set_live_feed(feed_fn /*feed*/) {}
+  /// A live-only event delivered here, for the other nodes' connections.
+  virtual void share(const event_ptr& /*event*/) {}
+  /// Told when a user came online or went offline for every node together.
+  void set_presence_feed(presence_fn feed) { presence_feed_ = std::move(feed); }
+  void set_node_view(node_view view) { view_ = std::move(view); }
+  /// A user's first connection that counts for presence opened here (`here`), or its last one
+  /// here closed. The presence feed hears whether that made the user online or offline
+  /// everywhere (on one node, it always does, at once).
+  virtual void presence(const std::string& user_id, bool here) {
+    if (presence_feed_) presence_feed_(user_id, here);
+  }
+  /// Asks every node (this one included) `q`; `done` gets their reports and how many nodes
+  /// did not answer in time.
+  virtual void ask_nodes(const node_question& q, ask_done done) {
+    std::vector<node_report> one;
+    if (view_.report) one.push_back(view_.report(q));
+    done(std::move(one), 0);
+  }
+
+ protected:
+  presence_fn presence_feed_;
+  node_view view_;
 };
 
 /// The envelope clients receive, {"data","id","room","seq","timestamp","timezone","type"}
 /// (keys sorted, as nlohmann writes an object), written directly from the typed fields.
 std::string envelope_json(const new_event& e, std::uint64_t seq);
+
+/// What an engine feeds for a stored event: its envelope (envelope_json, built once for every
+/// connection), seq, type and room.
+std::shared_ptr<shared_event> stored_shared_event(const new_event& e, std::uint64_t seq);
 
 }  // namespace rtev::server_lite

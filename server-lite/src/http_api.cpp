@@ -1,5 +1,6 @@
 #include "http_api.hpp"
 
+#include <set>
 #include <sstream>
 
 #include "names.hpp"
@@ -106,7 +107,7 @@ void http_api::handle(const http_request& req, const std::function<void(http_res
   // HEAD is answered as GET; the transport sends the headers only.
   const bool get = req.method == "GET" || req.method == "HEAD";
   if (p == "/health" && get) return reply(health());
-  if ((p == "/api/stats" || p == "/api/ws") && get) return reply(stats_json());
+  if ((p == "/api/stats" || p == "/api/ws") && get) return stats_json(reply);
   if (p == "/metrics" && get) return reply(metrics());
   if (p == "/api/history" && get) return history(req, reply);
   if (p == "/api/events" && req.method == "POST") return publish(req, reply);
@@ -119,17 +120,12 @@ void http_api::handle(const http_request& req, const std::function<void(http_res
     if (req.method == "POST" && rest.size() > disconnect.size() &&
         rest.compare(rest.size() - disconnect.size(), disconnect.size(), disconnect) == 0) {
       if (auto refused = key_refusal(req)) return reply(*refused);
-      const std::string user = rest.substr(0, rest.size() - disconnect.size());
-      const std::size_t n = hub_.kick_user(user);
-      return reply(
-          {200, json_text(json{{"user_id", user}, {"disconnected", n}}), "application/json"});
+      return user_across_nodes(node_question::kind::kick,
+                               rest.substr(0, rest.size() - disconnect.size()), reply);
     }
     if (get && !rest.empty() && rest.find('/') == std::string::npos) {
       if (auto refused = key_refusal(req)) return reply(*refused);
-      const std::size_t n = hub_.user_connections(rest);
-      return reply({200,
-                    json_text(json{{"user_id", rest}, {"connected", n > 0}, {"connections", n}}),
-                    "application/json"});
+      return user_across_nodes(node_question::kind::user, rest, reply);
     }
   }
   static const char* known[] = {"/health",  "/api/stats",   "/api/ws",
@@ -181,21 +177,83 @@ http_response http_api::health() const {
   return {200, h.dump(), "application/json"};
 }
 
-http_response http_api::stats_json() const {
-  server_stats s = stats();
-  json by_type = json::object();
-  for (const auto& [t, n] : hub_.by_type()) by_type[t] = n;
-  json j = {{"connections", s.connections},
-            {"users", s.users},
-            {"rooms", s.rooms},
-            {"events_published", s.events_published},
-            {"events_delivered", s.events_delivered},
-            {"events_dropped", s.events_dropped},
-            {"by_type", by_type},
-            {"uptime_s", s.uptime_s},
-            {"last_seq", s.last_seq},
-            {"epoch", hub_.epoch()}};
-  return {200, j.dump(), "application/json"};
+// Every node's figures (one node: this one's). Without --broker the answer is this node's, as
+// it always was; with it, the top-level figures are the cluster's — connections and events
+// summed, users and rooms counted once however many nodes have them — and `nodes` has each
+// node's own, so a node that does not answer in time is seen (`nodes_missing`), not guessed.
+void http_api::stats_json(const std::function<void(http_response)>& reply) const {
+  hub_.ask_nodes({node_question::kind::stats, {}}, [this, reply](std::vector<node_report> reports,
+                                                                 std::size_t missing) {
+    server_stats s = stats();
+    json by_type = json::object();
+    for (const auto& [t, n] : hub_.by_type()) by_type[t] = n;
+    const bool cluster = !hub_.engine().node_id().empty();
+    json nodes = json::array();
+    if (cluster) {
+      std::set<std::string> users, rooms;
+      s.connections = 0;
+      s.events_published = s.events_delivered = s.events_dropped = 0;
+      for (const node_report& r : reports) {
+        s.connections += r.connections;
+        s.events_published += r.published;
+        s.events_delivered += r.delivered;
+        s.events_dropped += r.dropped;
+        users.insert(r.user_ids.begin(), r.user_ids.end());
+        rooms.insert(r.rooms.begin(), r.rooms.end());
+        nodes.push_back({{"node", r.node},
+                         {"connections", r.connections},
+                         {"users", r.user_ids.size()},
+                         {"rooms", r.rooms.size()},
+                         {"events_published", r.published},
+                         {"events_delivered", r.delivered},
+                         {"events_dropped", r.dropped},
+                         {"uptime_s", r.uptime_s}});
+      }
+      s.users = users.size();
+      s.rooms = rooms.size();
+    }
+    json j = {{"connections", s.connections},
+              {"users", s.users},
+              {"rooms", s.rooms},
+              {"events_published", s.events_published},
+              {"events_delivered", s.events_delivered},
+              {"events_dropped", s.events_dropped},
+              {"by_type", by_type},
+              {"uptime_s", s.uptime_s},
+              {"last_seq", s.last_seq},
+              {"epoch", hub_.epoch()}};
+    if (cluster) {
+      j["node"] = hub_.engine().node_id();
+      j["nodes"] = std::move(nodes);
+      j["nodes_missing"] = missing;
+    }
+    reply({200, j.dump(), "application/json"});
+  });
+}
+
+// GET /api/users/{id} and POST …/disconnect: asked of every node; with --broker, `nodes` says
+// where the user's connections are (or were closed).
+void http_api::user_across_nodes(node_question::kind what, const std::string& user,
+                                 const std::function<void(http_response)>& reply) {
+  hub_.ask_nodes({what, user}, [this, what, user, reply](std::vector<node_report> reports,
+                                                         std::size_t missing) {
+    std::size_t total = 0;
+    json nodes = json::array();
+    for (const node_report& r : reports) {
+      std::size_t n = 0;
+      for (const presence_entry& u : r.users) n += u.connections;
+      total += n;
+      nodes.push_back({{"node", r.node}, {"connections", n}});
+    }
+    json j = what == node_question::kind::kick
+                 ? json{{"user_id", user}, {"disconnected", total}}
+                 : json{{"user_id", user}, {"connected", total > 0}, {"connections", total}};
+    if (!hub_.engine().node_id().empty()) {
+      j["nodes"] = std::move(nodes);
+      j["nodes_missing"] = missing;
+    }
+    reply({200, json_text(j), "application/json"});
+  });
 }
 
 http_response http_api::metrics() const {

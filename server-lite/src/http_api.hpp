@@ -74,7 +74,10 @@ class http_api {
 
  private:
   http_response health() const;
-  http_response stats_json() const;
+  /// /api/stats, answered once every node has (one node: at once).
+  void stats_json(const std::function<void(http_response)>& reply) const;
+  void user_across_nodes(node_question::kind what, const std::string& user,
+                         const std::function<void(http_response)>& reply);
   http_response metrics() const;
   /// Answered through `reply` once the history reader has the page.
   void history(const http_request& req, const std::function<void(http_response)>& reply) const;

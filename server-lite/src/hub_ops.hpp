@@ -203,10 +203,19 @@ struct error_reply {
 struct not_authenticated_reply {
   op_ref ref;
 };
+/// The server's own state changed (with --broker: this node lost Redis, or has it again): told
+/// to every connection when it changes, and to a new one while it is not ok.
+struct server_status_reply {
+  op_ref ref;  ///< always empty: nobody asked
+  bool ok = true;
+  std::string reason;  ///< why not ok
+  std::string timestamp;
+};
 
 using hub_reply = std::variant<subscribed_reply, unsubscribed_reply, published_reply, typing_reply,
                                history_reply, presence_reply, pong_reply, authenticated_reply,
-                               auth_error_reply, error_reply, not_authenticated_reply>;
+                               auth_error_reply, error_reply, not_authenticated_reply,
+                               server_status_reply>;
 
 /// Visits a hub_reply (or a hub_operation) with one lambda per alternative:
 /// `std::visit(overloaded{[](const pong_reply&) {…}, [](const auto&) {…}}, r)`.

@@ -64,6 +64,8 @@ std::string random_epoch() {
   return out;
 }
 
+}  // namespace
+
 redisReply* sync_command(redisContext* c, const std::vector<std::string>& args) {
   std::vector<const char*> argv;
   std::vector<std::size_t> lens;
@@ -74,7 +76,6 @@ redisReply* sync_command(redisContext* c, const std::vector<std::string>& args) 
   return static_cast<redisReply*>(
       redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data()));
 }
-}  // namespace
 
 redis_engine::redis_engine(redis_settings settings) : settings_(std::move(settings)) {
   const detail::redis_url u = detail::parse_redis_url(settings_.url);
@@ -94,6 +95,11 @@ redis_engine::redis_engine(redis_settings settings) : settings_(std::move(settin
   k_events_ = settings_.prefix + ":events";
   k_epoch_ = settings_.prefix + ":epoch";
   k_id_ = settings_.prefix + ":id:";
+  k_nodes_ = settings_.prefix + ":nodes";
+  k_present_ = settings_.prefix + ":present";
+  k_node_ = settings_.prefix + ":node:";
+  k_bus_ = settings_.prefix + ":bus";
+  node_ = random_epoch();
   script_ = publish_script;
 
   // The start, synchronously: retried until `wait` has passed.
@@ -138,6 +144,9 @@ redis_engine::redis_engine(redis_settings settings) : settings_(std::move(settin
         const std::string sha = run({"SCRIPT", "LOAD", script_});
         ok = !failed(sha, "SCRIPT LOAD refused");
         if (ok) sha_ = sha;
+        const std::string psha = ok ? run({"SCRIPT", "LOAD", presence_script}) : std::string();
+        ok = ok && !failed(psha, "SCRIPT LOAD refused");
+        if (ok) presence_sha_ = psha;
       }
       if (ok) {
         const std::string made = random_epoch();
@@ -152,6 +161,16 @@ redis_engine::redis_engine(redis_settings settings) : settings_(std::move(settin
         const std::string seq = run({"GET", k_seq_});
         ok = !failed(seq, "GET refused");
         last_seq_at_start_ = std::strtoull(seq.c_str(), nullptr, 10);
+      }
+      if (ok) {
+        // What the history still has, so a resume right after the start is judged on it.
+        redisReply* first = sync_command(c, {"XRANGE", k_events_, "-", "+", "COUNT", "1"});
+        std::uint64_t first_seq = 0;
+        if (first && first->type == REDIS_REPLY_ARRAY && first->elements > 0)
+          first_seq = seq_of_id(reply_text(first->element[0]->element[0]));
+        if (first) freeReplyObject(first);
+        first_seq_ = first_seq;
+        pruned_through_ = first_seq > 0 ? first_seq - 1 : last_seq_at_start_;
       }
       if (ok && epoch_.empty()) {
         ok = false;
@@ -175,7 +194,8 @@ redis_engine::redis_engine(redis_settings settings) : settings_(std::move(settin
 redis_engine::~redis_engine() {
   stopping_ = true;
   if (timer_ && loop_) ev_timer_stop(loop_, &timer_->timer);
-  for (auto* c : {cmd_.get(), reader_.get()})
+  say_goodbye();
+  for (auto* c : {cmd_.get(), reader_.get(), bus_.get()})
     if (c && c->ac) {
       redisAsyncContext* ac = c->ac;
       c->ac = nullptr;
@@ -194,7 +214,7 @@ store_stats redis_engine::stats() const {
   s.events = events_;
   s.first_seq = first_seq_;
   s.last_seq = last_seq_;
-  s.pruned_through = first_seq_ > 1 ? first_seq_ - 1 : (events_ == 0 ? last_seq_.load() : 0);
+  s.pruned_through = pruned_through_;
   if (settings_.retention.max_age)
     s.pruned_before_us =
         rtev::time::now().time_since_epoch().count() -
@@ -232,8 +252,12 @@ void redis_engine::attach(struct ev_loop* loop) {
   reader_ = std::make_unique<connection>();
   reader_->owner = this;
   reader_->role = "reader";
+  bus_ = std::make_unique<connection>();
+  bus_->owner = this;
+  bus_->role = "bus";
   connected(*cmd_);
   connected(*reader_);
+  connected(*bus_);
   timer_ = std::make_unique<ev_timer_holder>();
   timer_->owner = this;
   ev_timer_init(
@@ -279,11 +303,15 @@ void redis_engine::connected(connection& c) {
       if (cp->ac) redisAsyncDisconnect(cp->ac);
       return;
     }
-    cp->up = true;
     cp->retry.connected();
-    if (cmd_->up && reader_->up) note(true, {});
+    if (cp == bus_.get()) return subscribe_bus();  // up once subscribed
+    cp->up = true;
+    all_up();
     if (cp == reader_.get()) read_next();
-    if (cp == cmd_.get()) check_epoch();
+    if (cp == cmd_.get()) {
+      check_epoch();
+      sync_presence();
+    }
   };
   if (!password_.empty())
     c.send(user_.empty() ? std::vector<std::string>{"AUTH", password_}
@@ -296,9 +324,14 @@ void redis_engine::connected(connection& c) {
   c.send({"SELECT", std::to_string(db_)}, ready);
 }
 
+void redis_engine::all_up() {
+  if (cmd_->up && reader_->up && bus_->up) note(true, {});
+}
+
 void redis_engine::lost(connection& c, const std::string& why) {
   const bool was_up = c.up;
   c.up = false;
+  if (&c == cmd_.get()) registered_ = false;  // written again once back (sync_presence)
   const auto now = std::chrono::steady_clock::now();
   if (was_up) c.retry.disconnected(now);
   c.retry_at = now + c.retry.next().value_or(std::chrono::seconds(5));
@@ -312,8 +345,9 @@ void redis_engine::on_timer(struct ev_loop* /*loop*/, void* w, int /*revents*/) 
   redis_engine& self = *static_cast<ev_timer_holder*>(w)->owner;
   if (self.stopping_) return;
   const auto now = std::chrono::steady_clock::now();
-  for (connection* c : {self.cmd_.get(), self.reader_.get()})
+  for (connection* c : {self.cmd_.get(), self.reader_.get(), self.bus_.get()})
     if (!c->ac && now >= c->retry_at) self.connected(*c);
+  self.nodes_upkeep(now);
   if (!self.cmd_->up) return;
   self.check_epoch();
   // Upkeep: the stream's length and first entry (stats, replay's "pruned" check), and
@@ -324,9 +358,14 @@ void redis_engine::on_timer(struct ev_loop* /*loop*/, void* w, int /*revents*/) 
   });
   // The first entry, or with an age limit the oldest 256 (what one pass may trim).
   const char* count = self.settings_.retention.max_age ? "256" : "1";
-  self.cmd_->send({"XRANGE", self.k_events_, "-", "+", "COUNT", count}, [&self](redisReply* r) {
+  // An empty stream says every event up to what this node had read when it asked is gone —
+  // not the ones read since (they may have been added after the read ran).
+  const std::uint64_t fed_then = self.fed_;
+  self.cmd_->send({"XRANGE", self.k_events_, "-", "+", "COUNT", count}, [&self, fed_then](
+                                                                             redisReply* r) {
     if (self.stopping_ || !r || r->type != REDIS_REPLY_ARRAY) return;
     self.first_seq_ = r->elements > 0 ? seq_of_id(reply_text(r->element[0]->element[0])) : 0;
+    self.pruned_through_ = self.first_seq_ > 0 ? self.first_seq_ - 1 : fed_then;
     if (!self.settings_.retention.max_age || r->elements == 0) return;
     const std::int64_t cutoff =
         rtev::time::now().time_since_epoch().count() -
@@ -342,7 +381,15 @@ void redis_engine::on_timer(struct ev_loop* /*loop*/, void* w, int /*revents*/) 
     }
     if (keep_from != 0)
       self.cmd_->send({"XTRIM", self.k_events_, "MINID", std::to_string(keep_from) + "-0"},
-                      [](redisReply*) {});
+                      [&self, keep_from](redisReply* t) {
+                        if (self.stopping_ || !t || t->type != REDIS_REPLY_INTEGER ||
+                            t->integer == 0 || !self.settings_.log)
+                          return;
+                        self.settings_.log->write(
+                            log_level::debug, "history trimmed by age",
+                            {{"events", std::to_string(t->integer)},
+                             {"kept_from_seq", std::to_string(keep_from)}});
+                      });
   });
 }
 
@@ -369,12 +416,17 @@ void redis_engine::adopt_epoch(const std::string& epoch) {
     epoch_ = epoch;
   }
   // The new history's seqs start again: read it from its beginning.
-  cmd_->send({"GET", k_seq_}, [this](redisReply* r) {
+  cmd_->send({"GET", k_seq_}, [this, epoch](redisReply* r) {
     if (stopping_ || !r) return;
     const std::uint64_t seq = std::strtoull(reply_text(r).c_str(), nullptr, 10);
     fed_ = 0;
     ++generation_;
     last_seq_ = seq;
+    pruned_through_ = 0;  // the new history's own, measured again by the next upkeep
+    if (settings_.log)
+      settings_.log->write(log_level::warn,
+                           "history replaced: the broker's data was lost, a new epoch begins",
+                           {{"epoch", epoch}, {"last_seq", std::to_string(seq)}});
     if (reset_) reset_(0);
     fail_appends("the broker's history was replaced (a new epoch) before this was delivered");
   });
@@ -386,7 +438,8 @@ void redis_engine::append(std::vector<new_event> events, append_done done) {
   auto call = std::make_shared<publish_call>();
   call->n = events.size();
   call->done = std::move(done);
-  if (!cmd_ || !cmd_->up) {
+  // Not up yet but connecting (the start, a retry): the command waits behind AUTH and SELECT.
+  if (!cmd_ || !cmd_->ac) {
     fail_call(*call, "the broker is unreachable: nothing was stored");
     return;
   }

@@ -11,8 +11,15 @@
 // hub in seq order; a publisher's answer waits until its events have come back that way, so
 // an acknowledged seq is one every node can replay.
 //
+// Besides stored events the nodes share (redis_engine_nodes.cpp): live-only events and
+// questions to every node over a pub/sub channel (PREFIX:bus, and PREFIX:bus:<node> for the
+// answers), and presence — PREFIX:nodes (node → expiry, kept alive by a heartbeat),
+// PREFIX:node:<node> (the users present there), PREFIX:present (user → how many nodes have
+// it), changed by one script so exactly one node sees a user's first arrival and last leave.
+//
 // Files: redis_engine.cpp (start, connections, the epoch, publishing), redis_engine_reads.cpp
-// (the stream each node follows, history reads), redis_engine_parts.hpp (what they share).
+// (the stream each node follows, history reads), redis_engine_nodes.cpp (the bus, presence,
+// the heartbeat), redis_engine_parts.hpp (what they share).
 //
 // Threads: hiredis's async API on the server's libev loop, i.e. the service thread; nothing
 // here runs anywhere else, except stats() and health(), which read atomics and a mutex.
@@ -25,9 +32,11 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "event_engine.hpp"
+#include "log.hpp"
 
 struct ev_loop;
 struct redisAsyncContext;
@@ -40,9 +49,15 @@ struct redis_settings {
   std::string prefix = "rtev";        ///< key prefix, so deployments can share one Redis
   std::chrono::milliseconds wait{0};  ///< keep trying this long at start before giving up
   std::chrono::seconds idempotency_window{300};
+  /// How long a node that stopped answering still counts (its users stay online); it renews
+  /// its entry three times per period.
+  std::chrono::milliseconds node_ttl{10000};
   retention_policy retention;
   /// Told once, with the reason, when the first attempt at start fails and `wait` allows more.
   std::function<void(const std::string& why)> waiting;
+  /// Where the engine says what it did on its own: a new epoch adopted, events trimmed by age
+  /// (debug), a presence update Redis refused. None: nothing is said.
+  const logger* log = nullptr;
 };
 
 class redis_engine final : public event_engine {
@@ -79,11 +94,18 @@ class redis_engine final : public event_engine {
   void flush() override {}
   void flush_reads() override {}
 
+  std::string node_id() const override { return node_; }
+  void set_live_feed(feed_fn feed) override { live_feed_ = std::move(feed); }
+  void share(const event_ptr& event) override;
+  void presence(const std::string& user_id, bool here) override;
+  void ask_nodes(const node_question& q, ask_done done) override;
+
  private:
   struct connection;
   struct waiting_append;
   struct query_state;
   struct publish_call;
+  struct question;
 
   void connected(connection& c);
   void lost(connection& c, const std::string& why);
@@ -99,6 +121,16 @@ class redis_engine final : public event_engine {
   void check_epoch();
   void adopt_epoch(const std::string& epoch);
   void note(bool ok, const std::string& why);
+  void all_up();
+  // redis_engine_nodes.cpp
+  void subscribe_bus();
+  void on_bus(const std::string& channel, const std::string& message);
+  void run_presence(const char* mode, std::vector<std::string> users);
+  void on_presence(redisReply* r);
+  void sync_presence();
+  void nodes_upkeep(std::chrono::steady_clock::time_point now);
+  void finish_question(std::uint64_t id);
+  void say_goodbye();
   static void on_timer(struct ev_loop* loop, void* w, int revents);
 
   redis_settings settings_;
@@ -106,9 +138,12 @@ class redis_engine final : public event_engine {
   int port_ = 6379, db_ = 0;
   std::string k_seq_, k_events_, k_epoch_, k_id_;
   std::string script_, sha_;
+  std::string node_;  // this node's id: random, new at every start
+  std::string k_nodes_, k_present_, k_node_, k_bus_;
+  std::string presence_sha_;
 
   struct ev_loop* loop_ = nullptr;
-  std::unique_ptr<connection> cmd_, reader_;
+  std::unique_ptr<connection> cmd_, reader_, bus_;
   std::unique_ptr<struct ev_timer_holder> timer_;
 
   feed_fn feed_;
@@ -119,10 +154,20 @@ class redis_engine final : public event_engine {
   std::deque<std::unique_ptr<waiting_append>> waiting_;
   bool stopping_ = false;
 
+  feed_fn live_feed_;
+  bool registered_ = false;  // this node's presence entries are (being) written
+  std::size_t known_nodes_ = 1;
+  std::chrono::steady_clock::time_point next_beat_{};
+  std::uint64_t next_question_ = 1;
+  std::unordered_map<std::uint64_t, std::unique_ptr<question>> questions_;
+
   mutable std::mutex mutex_;  // guards epoch_, health_
   std::string epoch_;
   store_health health_;
   std::atomic<std::uint64_t> events_{0}, first_seq_{0}, last_seq_{0};
+  // Every seq up to this one has left the history (trimmed, or never kept): a resume from
+  // before it cannot be whole. Measured by the upkeep (and at start), never guessed.
+  std::atomic<std::uint64_t> pruned_through_{0};
   health_listener health_listener_;
 };
 

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -28,6 +29,10 @@ bool is_error(const redisReply* r);
 std::uint64_t seq_of_id(const std::string& id);
 /// A stream entry ([id, [field, value, …]]) as the event it stores; false if it is not one.
 bool read_entry(const redisReply* entry, std::uint64_t& seq, new_event& e);
+/// A command on a blocking connection (start, goodbye); the caller frees the reply.
+redisReply* sync_command(redisContext* c, const std::vector<std::string>& args);
+/// The presence script (redis_engine_nodes.cpp), loaded at start with the publish script.
+extern const char* const presence_script;
 
 struct ev_timer_holder {
   ev_timer timer{};
@@ -51,12 +56,17 @@ struct redis_engine::connection {
   }()};
 
   // Replies still to come, by the number hiredis carries for each command (its privdata).
-  std::unordered_map<std::uintptr_t, reply_fn> waiting;
+  struct callback {
+    reply_fn fn;
+    bool lasting = false;
+  };
+  std::unordered_map<std::uintptr_t, callback> waiting;
   std::uintptr_t next = 1;
 
   // Sends a command; `fn` gets the reply (nullptr when the connection went away first: hiredis
-  // answers every command it queued, once).
-  bool send(const std::vector<std::string>& args, reply_fn fn) {
+  // answers every command it queued, once). A SUBSCRIBE is `lasting`: `fn` gets every message
+  // on its channels, then nullptr when the connection goes.
+  bool send(const std::vector<std::string>& args, reply_fn fn, bool lasting = false) {
     if (!ac) return false;
     std::vector<const char*> argv;
     std::vector<std::size_t> lens;
@@ -72,7 +82,7 @@ struct redis_engine::connection {
     if (redisAsyncCommandArgv(ac, &connection::on_reply, tag, static_cast<int>(args.size()),
                               argv.data(), lens.data()) != REDIS_OK)
       return false;
-    waiting.emplace(id, std::move(fn));
+    waiting.emplace(id, callback{std::move(fn), lasting});
     return true;
   }
 
@@ -81,7 +91,12 @@ struct redis_engine::connection {
     if (!self) return;  // the engine is going away
     const auto it = self->waiting.find(reinterpret_cast<std::uintptr_t>(tag));
     if (it == self->waiting.end()) return;
-    reply_fn fn = std::move(it->second);
+    if (it->second.lasting && reply) {
+      const reply_fn fn = it->second.fn;  // a copy: `fn` may send, and the map may grow
+      fn(static_cast<redisReply*>(reply));
+      return;
+    }
+    reply_fn fn = std::move(it->second.fn);
     self->waiting.erase(it);
     fn(static_cast<redisReply*>(reply));
   }
@@ -97,6 +112,16 @@ struct redis_engine::publish_call {
   std::vector<std::string> args;  // EVALSHA (or EVAL) and its keys and values
   std::size_t n = 0;              // events
   append_done done;
+};
+
+// A node_question out to the other nodes: answered when every node that received it has, or
+// when its time is up.
+struct redis_engine::question {
+  std::vector<node_report> reports;  // this node's first
+  std::optional<std::size_t> expected;  // other nodes that received it (PUBLISH's answer)
+  std::size_t answered = 0;
+  std::chrono::steady_clock::time_point deadline;
+  ask_done done;
 };
 
 struct redis_engine::query_state {

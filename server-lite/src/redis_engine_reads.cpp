@@ -102,11 +102,7 @@ void redis_engine::on_read(redisReply* r) {
       std::uint64_t seq = 0;
       new_event e;
       if (!read_entry(entries->element[i], seq, e) || seq <= fed_) continue;
-      auto ev = std::make_shared<shared_event>();
-      ev->seq = seq;
-      ev->json = envelope_json(e, seq);
-      ev->type = std::move(e.type);
-      ev->room = std::move(e.room);
+      event_ptr ev = stored_shared_event(e, seq);
       fed_ = seq;
       last_seq_ = std::max<std::uint64_t>(last_seq_, seq);
       if (feed_) feed_(ev);
@@ -128,7 +124,7 @@ void redis_engine::query(history_query q, query_done done) {
 
 void redis_engine::query_page(const std::shared_ptr<query_state>& st) {
   const std::string to = st->q.max_seq ? std::to_string(*st->q.max_seq) + "-0" : "+";
-  if (!cmd_ || !cmd_->up) {
+  if (!cmd_ || !cmd_->ac) {  // connecting: the command waits behind AUTH and SELECT
     st->done({}, "the broker is unreachable");
     return;
   }

@@ -72,6 +72,13 @@ json connection_info_json(const connection_info& i) {
           {"rate_limit", rate_limit_json(i.rate_limit)}};
 }
 
+json server_status_json(const server_status_reply& s) {
+  return {{"status", s.ok ? "ok" : "degraded"},
+          {"broker", s.ok ? "up" : "down"},
+          {"reason", s.ok ? json() : json(s.reason)},
+          {"timestamp", s.timestamp}};
+}
+
 json history_event_json(const std::string& envelope, const op_ref& ref) {
   json env = json::parse(envelope);
   if (!ref.empty()) env["ref"] = json::parse(ref);

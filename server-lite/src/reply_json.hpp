@@ -23,6 +23,8 @@ std::string json_text(const json& j);
 json ack_data(const hub_reply& r);
 /// `authenticated`'s data.
 json connection_info_json(const connection_info& info);
+/// server_status's data: {"status": "ok"|"degraded", "broker": "up"|"down", "reason", "timestamp"}.
+json server_status_json(const server_status_reply& s);
 /// {"per_second", "burst"}: whole numbers as integers ({"per_second": 100}, not 100.0).
 json rate_limit_json(const rate_limit_values& limit);
 /// One event of a HISTORY reply: the stored envelope with the request's ref and

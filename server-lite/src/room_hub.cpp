@@ -77,7 +77,7 @@ void room_hub::close_connection(connection& c, int code, std::string reason) {
 
 std::string room_hub::authenticate(connection& c, const std::string& token, bool announce,
                                    const op_ref& ref) {
-  auto result = auth_.authenticate(token, "anon-" + std::to_string(c.id),
+  auto result = auth_.authenticate(token, "anon-" + name_of(c),
                                    std::chrono::duration_cast<std::chrono::seconds>(
                                        std::chrono::system_clock::now().time_since_epoch())
                                        .count());
@@ -104,7 +104,19 @@ std::string room_hub::authenticate(connection& c, const std::string& token, bool
   }
   update_presence(c);
   if (announce) send(c, authenticated_reply{ref, info_of(c)});
+  if (degraded_ && !was) send(c, server_status_reply{{}, false, *degraded_, now_rfc3339()});
   return {};
+}
+
+void room_hub::service_status(bool ok, const std::string& reason) {
+  if (ok == !degraded_) return;
+  if (ok)
+    degraded_.reset();
+  else
+    degraded_ = reason;
+  const server_status_reply r{{}, ok, reason, now_rfc3339()};
+  for (auto& [id, c] : conns_)
+    if (c->who && !c->closing) send(*c, r);
 }
 
 void room_hub::drop_refused_rooms(connection& c) {
@@ -130,10 +142,17 @@ void room_hub::drop_refused_rooms(connection& c) {
   }
 }
 
+// With --broker, connection numbers repeat from node to node: the node's id makes them (and the
+// anonymous users named after them) unique in the cluster.
+std::string room_hub::name_of(const connection& c) const {
+  const std::string node = engine_.node_id();
+  return node.empty() ? std::to_string(c.id) : node + "-" + std::to_string(c.id);
+}
+
 connection_info room_hub::info_of(const connection& c) const {
   connection_info i;
   i.user_id = c.who->user_id;
-  i.connection_id = std::to_string(c.id);
+  i.connection_id = name_of(c);
   i.roles = c.who->roles;
   i.timezone = cfg_.timezone;
   i.server_time = now_rfc3339();
@@ -168,7 +187,7 @@ void room_hub::update_presence(connection& c) {
   if (c.who && c.presence) want = c.who->user_id;
   if (want == c.present_as) return;
   std::optional<std::string> old = std::exchange(c.present_as, want);
-  if (want && present_[*want]++ == 0) publish_presence("user_online", *want);
+  if (want && present_[*want]++ == 0) engine_.presence(*want, true);
   if (old) presence_leave(*old);
 }
 
@@ -177,7 +196,7 @@ void room_hub::presence_leave(const std::string& user_id) {
   if (it == present_.end()) return;
   if (--it->second == 0) {
     present_.erase(it);
-    publish_presence("user_offline", user_id);
+    engine_.presence(user_id, false);
   }
 }
 
@@ -203,6 +222,7 @@ void room_hub::publish_presence(const char* type, const std::string& user_id) {
   ev->type = type;
   ev->room = "presence";
   deliver(ev);
+  engine_.share(ev);
 }
 
 std::vector<presence_entry> room_hub::presence_of(const std::string& room) const {
@@ -219,6 +239,34 @@ std::vector<presence_entry> room_hub::presence_of(const std::string& room) const
   list.reserve(users.size());
   for (const auto& [u, n] : users) list.push_back({u, n});
   return list;
+}
+
+node_report room_hub::report(const node_question& q) {
+  node_report r;
+  r.node = engine_.node_id();
+  switch (q.what) {
+    case node_question::kind::presence:
+      r.users = presence_of(q.arg);
+      break;
+    case node_question::kind::user:
+      if (const std::size_t n = user_connections(q.arg)) r.users.push_back({q.arg, n});
+      break;
+    case node_question::kind::kick:
+      if (const std::size_t n = kick_user(q.arg)) r.users.push_back({q.arg, n});
+      break;
+    case node_question::kind::stats:
+      r.connections = conns_.size();
+      r.user_ids.reserve(users_.size());
+      for (const auto& [u, n] : users_) r.user_ids.push_back(u);
+      r.rooms.reserve(room_index_.size());
+      for (const auto& [room, members] : room_index_) r.rooms.push_back(room);
+      r.published = accepted_;
+      r.delivered = delivered_;
+      r.dropped = dropped_;
+      r.uptime_s = std::chrono::duration<double>(steady::now() - started_).count();
+      break;
+  }
+  return r;
 }
 
 std::size_t room_hub::user_connections(const std::string& user_id) const {

@@ -193,6 +193,8 @@ class room_hub {
   void send(connection& c, const hub_reply& r);
   /// What `authenticated` carries. Needs c.who.
   connection_info info_of(const connection& c) const;
+  /// The connection's id as clients see it (connection_id, anon-<id>): unique in the cluster.
+  std::string name_of(const connection& c) const;
   /// The per-connection rate limit, announced in `authenticated`.
   rate_limit_values rate_limit() const { return {cfg_.rate, cfg_.burst}; }
   /// The zone for times given without an offset (and for timestamps written).
@@ -234,12 +236,19 @@ class room_hub {
   void history(const std::string& room, const std::optional<since_point>& since,
                std::optional<std::int64_t> until_us, std::size_t limit,
                const std::vector<std::string>& types, history_done done);
-  /// The users present in `room` (subscribed, presence on), by user id.
+  /// The users present in `room` (subscribed, presence on), by user id, on this node.
   std::vector<presence_entry> presence_of(const std::string& room) const;
-  /// How many authenticated connections `user_id` has.
+  /// How many authenticated connections `user_id` has on this node.
   std::size_t user_connections(const std::string& user_id) const;
-  /// Close every connection of a user with 4001. Returns how many.
+  /// Close every connection of a user on this node with 4001. Returns how many.
   std::size_t kick_user(const std::string& user_id);
+  /// Asks every node sharing the engine (this one alone without --broker) and answers on the
+  /// service thread with their reports and how many nodes did not answer in time.
+  void ask_nodes(const node_question& q, event_engine::ask_done done) {
+    engine_.ask_nodes(q, std::move(done));
+  }
+  /// This node's answer to `q`.
+  node_report report(const node_question& q);
 
   /// Waits until every history read asked for so far has been answered and its result posted
   /// (not yet run: that is the service thread's next turn). For embedders' and tests' settling.
@@ -249,6 +258,9 @@ class room_hub {
   /// Auth time-outs, heartbeats, ping time-outs, killing closing connections whose peer does
   /// not read, idempotency window expiry. Called a few times a second.
   void tick(steady::time_point now);
+  /// The server's own state (with --broker: whether this node reaches Redis). Every
+  /// connection is told when it changes, and a new one is told while it is not ok.
+  void service_status(bool ok, const std::string& reason);
   /// Shutdown: close everything with 1001.
   void shutdown();
   /// The service loop has ended: forget the connections still open (their transports are
@@ -257,7 +269,10 @@ class room_hub {
   void release_all();
 
   // --- stats ---------------------------------------------------------------------------
+  /// Stored events fed to this node: with --broker, every node's.
   std::uint64_t events_published() const { return published_; }
+  /// Events stored that were published through this node.
+  std::uint64_t events_accepted() const { return accepted_; }
   std::uint64_t events_delivered() const { return delivered_; }
   std::uint64_t events_dropped() const { return dropped_; }
   /// Events published per type: the first max_tracked_types distinct types by name, every
@@ -343,10 +358,12 @@ class room_hub {
   std::unordered_map<std::string, recent_id> recent_ids_;
   std::deque<std::pair<steady::time_point, std::string>> recent_order_;
 
-  std::uint64_t published_ = 0, delivered_ = 0, dropped_ = 0;
+  std::uint64_t published_ = 0, accepted_ = 0, delivered_ = 0, dropped_ = 0;
+  steady::time_point started_ = steady::now();
   std::map<std::string, std::uint64_t> by_type_;
   std::size_t named_types_ = 0;  // keys of by_type_ other than other_types
   std::uint64_t next_sub_id_ = 1;
+  std::optional<std::string> degraded_;  // why the server is not ok (service_status)
 };
 
 }  // namespace rtev::server_lite

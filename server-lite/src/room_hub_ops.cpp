@@ -2,6 +2,7 @@
 // whichever door decoded it. Part of room_hub (service thread only).
 
 #include <algorithm>
+#include <map>
 #include <type_traits>
 
 #include <nlohmann/json.hpp>
@@ -138,6 +139,7 @@ void room_hub::on(connection& c, const typing_op& op) {
   ev->type = "typing_indicator";
   ev->room = op.room;
   deliver(ev, &c);
+  engine_.share(ev);
   if (!op.ref.empty()) send(c, typing_reply{op.ref, op.room, op.typing});
 }
 
@@ -171,7 +173,23 @@ void room_hub::on(connection& c, const presence_op& op) {
     send_error(c, op.ref, "forbidden", why);
     return;
   }
-  send(c, presence_reply{op.ref, op.room, presence_of(op.room)});
+  // Every node's part (one node: this one's, at once), users merged by id.
+  ++c.replies_pending;
+  engine_.ask_nodes({node_question::kind::presence, op.room},
+                    [this, conn = c.id, ref = op.ref, room = op.room](
+                        std::vector<node_report> reports, std::size_t /*missing*/) {
+                      connection* asker = find(conn);
+                      if (!asker) return;  // the client left before the nodes answered
+                      --asker->replies_pending;
+                      if (asker->closing) asker->wake();  // the close may have waited for this
+                      std::map<std::string, std::size_t> users;
+                      for (const node_report& r : reports)
+                        for (const presence_entry& u : r.users) users[u.user_id] += u.connections;
+                      presence_reply reply{ref, room, {}};
+                      reply.users.reserve(users.size());
+                      for (const auto& [u, n] : users) reply.users.push_back({u, n});
+                      send(*asker, reply);
+                    });
 }
 
 }  // namespace rtev::server_lite

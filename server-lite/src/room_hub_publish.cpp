@@ -32,6 +32,18 @@ room_hub::room_hub(hub_config cfg, event_engine& engine, const authenticator& au
     : cfg_(std::move(cfg)), engine_(engine), auth_(auth), frontier_(engine.last_seq_at_start()) {
   engine_.set_feed([this](const event_ptr& e) { on_stored(e); });
   engine_.set_reset([this](std::uint64_t last_seq) { on_history_replaced(last_seq); });
+  // Live-only events from other nodes are delivered like this node's own.
+  engine_.set_live_feed([this](const event_ptr& e) { deliver(e); });
+  engine_.set_presence_feed([this](const std::string& user_id, bool online) {
+    publish_presence(online ? "user_online" : "user_offline", user_id);
+  });
+  engine_.set_node_view({[this] {
+                           std::vector<std::string> users;
+                           users.reserve(present_.size());
+                           for (const auto& [u, n] : present_) users.push_back(u);
+                           return users;
+                         },
+                         [this](const node_question& q) { return report(q); }});
   // Rebuild the idempotency window so a publish retried across a restart is stored once.
   const std::int64_t now_us = rtev::time::now().time_since_epoch().count();
   const auto window_us =
@@ -163,6 +175,7 @@ void room_hub::on_appended(ack_group& group, const std::vector<std::size_t>& ind
       result.seq = r.seq;
       result.room = keys[i].second;
       result.duplicate = r.duplicate;
+      if (!r.duplicate) ++accepted_;
       if (rid != recent_ids_.end()) {
         rid->second.seq = r.seq;
         rid->second.committed = true;

@@ -345,6 +345,8 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
     rs.url = cfg.broker;
     rs.prefix = cfg.broker_prefix;
     rs.wait = cfg.broker_wait;
+    rs.node_ttl = cfg.broker_ttl;
+    rs.log = &m.log;
     rs.retention = retention;
     rs.waiting = [&m](const std::string& why) {
       m.log.write(log_level::warn, "waiting for the broker (--broker-wait)",
@@ -359,6 +361,8 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
       else
         m.log.write(log_level::error, "broker failing",
                     {{"broker", m.redis->shown_url()}, {"error", why}});
+      // Connected clients are told too (server_status): they can see why publishes fail.
+      if (m.hub) m.hub->service_status(ok, why);
     });
     m.engine = std::move(redis);
   } else {

@@ -266,6 +266,9 @@ void socketio_door::encode(session& s, const connection& c, const hub_reply& r,
           },
           // PONG: the rtev PING has no Socket.IO counterpart (Engine.IO pings instead).
           [&](const pong_reply&) {},
+          [&](const server_status_reply& st) {
+            out.push_back(make_frame(event_packet("server_status", server_status_json(st))));
+          },
           [&](const auto&) { ack_reply(); },
       },
       r);

@@ -16,6 +16,7 @@
 
 #include "frame.hpp"
 #include "names.hpp"
+#include "reply_json.hpp"
 #include "rtev/error.hpp"
 #include "server_impl.hpp"
 
@@ -37,10 +38,15 @@ int server::impl::sse_start(lws* wsi, session& s) {
     respond(wsi, s, std::move(*refused));
     return 0;
   }
-  // SSE carries events only: replies (ACK, ERROR, auth_error, …) are dropped; heartbeat
-  // comments instead of pings.
+  // SSE carries events, and the server's status (an `event: server_status` without an id):
+  // replies (ACK, ERROR, auth_error, …) are dropped; heartbeat comments instead of pings.
   door_codec codec;
   codec.pings = false;
+  codec.encode = [](const connection&, const hub_reply& r, std::vector<frame_ptr>& out) {
+    if (const auto* st = std::get_if<server_status_reply>(&r))
+      out.push_back(std::make_shared<frame>("event: server_status\ndata: " +
+                                            json_text(server_status_json(*st)) + "\n\n"));
+  };
   connection& c = hub->open(conn_kind::sse, req.remote, waker(wsi), killer(wsi), codec);
   s.conn = c.id;
   s.sse = true;
@@ -146,6 +152,7 @@ int server::impl::sse_writeable(lws* wsi, session& s) {
     std::optional<outgoing> o = hub->next_outgoing(*c);
     if (!o) break;
     if (o->event) coalesced.append(o->event->sse_frame(s.sse_named)->payload());
+    if (o->control) coalesced.append(o->control->payload());
   }
   if (coalesced.size() == LWS_PRE) {  // nothing written (after an extra turn: POLLOUT goes off)
     if (!c->queue.empty()) lws_callback_on_writable(wsi);

@@ -93,6 +93,9 @@ void encode(const hub_reply& r, std::vector<frame_ptr>& out) {
           [&](const pong_reply& p) {
             out.push_back(message("PONG", {{"server_time", p.server_time}}, p.ref));
           },
+          [&](const server_status_reply& s) {
+            out.push_back(message("server_status", server_status_json(s), s.ref));
+          },
           [&](const authenticated_reply& a) {
             out.push_back(message("authenticated", connection_info_json(a.info), a.ref));
           },

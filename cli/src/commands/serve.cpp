@@ -29,6 +29,7 @@ constexpr std::uint64_t max_message_bytes = 1ULL << 30;
 constexpr std::uint64_t max_connections = 1'000'000;
 constexpr std::uint64_t max_send_queue = 10'000'000;
 constexpr double max_rate = 1e9;  // messages per second, --rate-limit and --rate-burst
+const duration_range broker_ttl_range{std::chrono::seconds(2), std::chrono::hours(1)};
 const duration_range max_age_range{std::chrono::seconds(1), std::chrono::hours(24 * 36500)};
 
 }  // namespace
@@ -54,6 +55,10 @@ void setup_serve(CLI::App& app, serve_options& opt) {
       ->capture_default_str();
   cmd->add_option("--broker-wait", opt.broker_wait,
                   "Keep trying to reach the broker this long at start (0: exit 3 at once)")
+      ->capture_default_str();
+  cmd->add_option("--broker-ttl", opt.broker_ttl,
+                  "How long a node that stops answering still counts (its users stay online); "
+                  "2s to 1h")
       ->capture_default_str();
   cmd->add_option("--timezone", c.timezone, "IANA zone stamped on every event")
       ->capture_default_str();
@@ -118,6 +123,7 @@ int run_serve(serve_options& opt) {
   c.rate_limit = rate_flag("--rate-limit", opt.rate_limit, max_rate);
   c.broker_wait =
       wait_flag("--broker-wait", opt.broker_wait, std::chrono::hours(24), "fail at once");
+  c.broker_ttl = duration_flag("--broker-ttl", opt.broker_ttl, broker_ttl_range);
 
   std::unique_ptr<server> srv;
   try {

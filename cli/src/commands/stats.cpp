@@ -58,6 +58,26 @@ void print_table(const nlohmann::json& s) {
                                        : count_text(v);
     std::printf("%-12s %s\n", label, text.c_str());
   }
+  // A cluster (--broker): the figures above are the cluster's; each node's follow.
+  const auto nodes = s.find("nodes");
+  if (nodes != s.end() && nodes->is_array() && !nodes->empty()) {
+    std::printf("\n%-16s %11s %9s %9s %11s %11s %9s  %s\n", "node", "connections", "users",
+                "rooms", "published", "delivered", "dropped", "uptime");
+    for (const auto& n : *nodes) {
+      if (!n.is_object()) continue;
+      auto field = [&n](const char* key) { return count_text(n.value(key, nlohmann::json())); };
+      const auto up = n.find("uptime_s");
+      std::printf("%-16s %11s %9s %9s %11s %11s %9s  %s\n",
+                  rtev::printable(n.value("node", std::string("?"))).c_str(),
+                  field("connections").c_str(), field("users").c_str(), field("rooms").c_str(),
+                  field("events_published").c_str(), field("events_delivered").c_str(),
+                  field("events_dropped").c_str(),
+                  up != n.end() && up->is_number() ? uptime_text(up->get<double>()).c_str() : "-");
+    }
+    const auto missing = s.find("nodes_missing");
+    if (missing != s.end() && missing->is_number() && missing->get<double>() > 0)
+      std::printf("(%s node(s) did not answer in time)\n", count_text(*missing).c_str());
+  }
   const auto by_type = s.find("by_type");
   if (by_type == s.end() || !by_type->is_object() || by_type->empty()) return;
   std::vector<std::pair<std::string, nlohmann::json>> types;

@@ -366,6 +366,13 @@ int run_tail(tail_options& o) {
                    ": history no longer reaches back; events may be missing");
   });
 
+  // The server's own state (a cluster node that lost its broker): said once per change.
+  auto status = c.on_server_status([&](const server_status_info& s) {
+    note(common, s.ok ? "the server at " + s.server_url + " is ok again"
+                      : "the server at " + s.server_url + " is degraded: " + s.reason +
+                            " (its publishes are refused and other nodes' events wait)");
+  });
+
   connect_or_exit(c, common, deadline);
   auto result = stop.wait_until(deadline);
   stopping = true;

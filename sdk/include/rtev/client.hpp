@@ -100,6 +100,18 @@ struct state_info {
   std::error_code error;
 };
 
+/// What the server says of its own state (rtev serve's `server_status`, docs/protocol.md §4.6):
+/// not ok while a node of a cluster (`rtev serve --broker`) cannot reach its broker — publishes
+/// are refused with `unavailable` and the other nodes' events wait — then ok again. A client
+/// that (re)connects while it is not ok is told at once; after a reconnect the state starts ok
+/// again (the server tells it if not). Runs on the service thread.
+struct server_status_info {
+  bool ok = true;
+  std::string reason;      ///< why not ok (the server's words)
+  std::string timestamp;   ///< when the server said so (RFC 3339)
+  std::string server_url;  ///< the server that said so
+};
+
 /// Counters of a client's life so far (client::metrics(); a snapshot, safe from any thread).
 struct client_metrics {
   std::uint64_t connects = 0;            ///< times it reached `connected` (the first included)
@@ -550,6 +562,8 @@ class client {
 
   subscription on_state(std::function<void(const state_info&)> handler);
   subscription on_gap(std::function<void(const gap_info&)> handler);
+  /// The server's own state changed (server_status_info): e.g. a cluster node lost its broker.
+  subscription on_server_status(std::function<void(const server_status_info&)> handler);
   /// Every SUBSCRIBE answer (also after reconnects): replay done, live from here.
   subscription on_joined(std::function<void(const join_info&)> handler);
   /// Every message from the server, as received (for REPLs and debugging).

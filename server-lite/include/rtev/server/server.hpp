@@ -40,6 +40,9 @@ struct server_config {
   std::string broker_prefix = "rtev";  ///< key prefix, so deployments can share one Redis
   /// How long to keep trying to reach the broker at start; 0: fail at once (broker_unavailable).
   std::chrono::milliseconds broker_wait{0};
+  /// How long a node that stopped answering still counts for the others (its users stay
+  /// online); each node renews its entry three times in this period.
+  std::chrono::milliseconds broker_ttl{10000};
   /// Store user_online/user_offline (with a seq, replayed and in HISTORY); false: they are
   /// live-only, like typing indicators.
   bool store_presence = false;
