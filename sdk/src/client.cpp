@@ -169,6 +169,7 @@ void client::impl::report_joined(join_info j) {
 
 void client::impl::report_server_status(server_status_info s) {
   server_ok = s.ok;
+  server_reason = s.reason;
   s.server_url = urls[url_at].text;
   to_app([this, s = std::move(s)] {
     for (auto& e : reg->snapshot())

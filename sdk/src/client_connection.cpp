@@ -94,12 +94,16 @@ void client::impl::on_server_status(const json& d) {
   s.ok = !status.is_string() || status.get<std::string>() == "ok";
   if (reason.is_string()) s.reason = reason.get<std::string>();
   if (stamp.is_string()) s.timestamp = stamp.get<std::string>();
+  // Told once per change (a repeat of the same state and reason is not news).
+  if (s.ok == server_ok && (s.ok || s.reason == server_reason)) return;
   report_server_status(std::move(s));
 }
 
 void client::impl::on_authenticated(const json& d) {
-  // A new connection starts ok; a server that is not tells it right after this.
-  if (!server_ok) report_server_status({true, {}, {}, {}});
+  // The handshake says whether the server is ok (rtev serve puts `server_status` in it only
+  // while it is not; SSE's stream headers say it, the reason follows as its own event).
+  if (!d.value("server_status_pending", false))
+    on_server_status(d.contains("server_status") ? d["server_status"] : json{{"status", "ok"}});
   authenticated = true;
   auth_retry_used = false;
   user_id = d.value("user_id", "");

@@ -233,6 +233,7 @@ struct client::impl final : detail::transport_sink, std::enable_shared_from_this
   void on_server_status(const json& d);
   void report_server_status(server_status_info s);
   bool server_ok = true;
+  std::string server_reason;
 
   bool on_service_thread() const {
     return running && std::this_thread::get_id() == service_thread_id.load();

@@ -283,6 +283,9 @@ void socketio_transport::report_authenticated(const json& d) {
     if (d.contains("roles") && d["roles"].is_array()) data["roles"] = d["roles"];
     if (d.contains("rate_limit") && d["rate_limit"].is_object())
       data["rate_limit"] = d["rate_limit"];
+    // rtev serve's state, in its CONNECT ack and `authenticated` while not ok (§4.7).
+    if (d.contains("server_status") && d["server_status"].is_object())
+      data["server_status"] = d["server_status"];
   }
   data["user_id"] = user;
   // An anonymous identity (rtev serve says so) is new on every connection: no user room to

@@ -308,6 +308,10 @@ class sse_transport final : public transport {
         if (const std::string* l = h.header("rtev-last-seq"))
           data["last_seq"] = std::strtoull(l->c_str(), nullptr, 10);
       }
+      // The server's state (docs/protocol.md §4.7): "degraded" is followed in the stream by
+      // its server_status event, with the reason.
+      if (const std::string* st = h.header("rtev-status"); st && *st == "degraded")
+        data["server_status_pending"] = true;
       if (first) c_.sink->on_message(json{{"type", "authenticated"}, {"data", std::move(data)}});
       settle_joins(nullptr);
       return !ended_;

@@ -132,7 +132,7 @@ class event_engine {
   /// This node's id among the nodes sharing the engine (empty: a single node).
   virtual std::string node_id() const { return {}; }
   /// Where live-only events (no seq: typing, presence unless stored) from other nodes go.
-  virtual void set_live_feed(feed_fn /*feed*/) {}
+  virtual void set_live_feed(const feed_fn& /*feed*/) {}
   /// A live-only event delivered here, for the other nodes' connections.
   virtual void share(const event_ptr& /*event*/) {}
   /// Told when a user came online or went offline for every node together.
@@ -146,7 +146,7 @@ class event_engine {
   }
   /// Asks every node (this one included) `q`; `done` gets their reports and how many nodes
   /// did not answer in time.
-  virtual void ask_nodes(const node_question& q, ask_done done) {
+  virtual void ask_nodes(const node_question& q, const ask_done& done) {
     std::vector<node_report> one;
     if (view_.report) one.push_back(view_.report(q));
     done(std::move(one), 0);

@@ -182,7 +182,7 @@ http_response http_api::health() const {
 // summed, users and rooms counted once however many nodes have them — and `nodes` has each
 // node's own, so a node that does not answer in time is seen (`nodes_missing`), not guessed.
 void http_api::stats_json(const std::function<void(http_response)>& reply) const {
-  hub_.ask_nodes({node_question::kind::stats, {}}, [this, reply](std::vector<node_report> reports,
+  hub_.ask_nodes({node_question::kind::stats, {}}, [this, reply](const std::vector<node_report>& reports,
                                                                  std::size_t missing) {
     server_stats s = stats();
     json by_type = json::object();
@@ -235,7 +235,7 @@ void http_api::stats_json(const std::function<void(http_response)>& reply) const
 // where the user's connections are (or were closed).
 void http_api::user_across_nodes(node_question::kind what, const std::string& user,
                                  const std::function<void(http_response)>& reply) {
-  hub_.ask_nodes({what, user}, [this, what, user, reply](std::vector<node_report> reports,
+  hub_.ask_nodes({what, user}, [this, what, user, reply](const std::vector<node_report>& reports,
                                                          std::size_t missing) {
     std::size_t total = 0;
     json nodes = json::array();

@@ -133,6 +133,8 @@ struct connection_info {
   bool anonymous = false;
   bool presence = true;
   rate_limit_values rate_limit;
+  /// Why the server is not ok now (server_status, docs/protocol.md §4.7); none: it is.
+  std::optional<std::string> degraded;
 };
 
 struct presence_entry {

@@ -149,6 +149,17 @@ redis_engine::redis_engine(redis_settings settings) : settings_(std::move(settin
         if (ok) presence_sha_ = psha;
       }
       if (ok) {
+        // The nodes' channels (live-only events, questions): a Redis ACL user needs them
+        // (Redis 7 grants no channel by default). Nodes ignore this greeting.
+        const std::string got = run({"PUBLISH", k_bus_, R"({"k":"hello"})"});
+        if (got.rfind("ERR:", 0) == 0) {
+          ok = false;
+          refused = c->err == 0;
+          why = "PUBLISH refused: " + got.substr(4) + " (a Redis ACL user needs the channels '" +
+                k_bus_ + "*': ACL SETUSER … &" + k_bus_ + "*)";
+        }
+      }
+      if (ok) {
         const std::string made = random_epoch();
         ok = !failed(run({"SET", k_epoch_, made, "NX"}), "SET refused");
         if (ok) {
@@ -305,6 +316,13 @@ void redis_engine::connected(connection& c) {
     }
     cp->retry.connected();
     if (cp == bus_.get()) return subscribe_bus();  // up once subscribed
+    if (cp == cmd_.get()) {
+      // Redis may have restarted without its script cache: load them again before anything
+      // else this connection sends (the NOSCRIPT retry then stays a rare fallback).
+      for (const std::string& body : {script_, std::string(presence_script)})
+        cp->send({"SCRIPT", "LOAD", body}, [](redisReply*) {});
+      cmd_ever_up_ = true;
+    }
     cp->up = true;
     all_up();
     if (cp == reader_.get()) read_next();
@@ -324,8 +342,17 @@ void redis_engine::connected(connection& c) {
   c.send({"SELECT", std::to_string(db_)}, ready);
 }
 
+// Up — or, before it has ever been, connecting: at start the first commands wait behind AUTH
+// and SELECT. After that a node without its connection refuses at once (a reconnection to a
+// Redis that does not answer could hold them for minutes).
+bool redis_engine::commands_open() const {
+  return cmd_ && (cmd_->up || (!cmd_ever_up_ && cmd_->ac));
+}
+
+// Healthy with the connections publishing and delivering need; the bus (live-only events,
+// questions) is logged on its own.
 void redis_engine::all_up() {
-  if (cmd_->up && reader_->up && bus_->up) note(true, {});
+  if (cmd_->up && reader_->up) note(true, {});
 }
 
 void redis_engine::lost(connection& c, const std::string& why) {
@@ -336,6 +363,13 @@ void redis_engine::lost(connection& c, const std::string& why) {
   if (was_up) c.retry.disconnected(now);
   c.retry_at = now + c.retry.next().value_or(std::chrono::seconds(5));
   if (stopping_) return;
+  if (&c == bus_.get()) {
+    // Live-only events and questions wait for it; publishing and delivery go on.
+    if (was_up && settings_.log)
+      settings_.log->write(log_level::warn, "broker bus connection lost, reconnecting",
+                           {{"error", why}});
+    return;
+  }
   // Publishes out on a lost connection get no answer and are not acknowledged (they may or
   // may not be stored: a retry with the same id is stored once).
   if (was_up || health().ok) note(false, std::string("the broker is unreachable: ") + why);
@@ -438,8 +472,7 @@ void redis_engine::append(std::vector<new_event> events, append_done done) {
   auto call = std::make_shared<publish_call>();
   call->n = events.size();
   call->done = std::move(done);
-  // Not up yet but connecting (the start, a retry): the command waits behind AUTH and SELECT.
-  if (!cmd_ || !cmd_->ac) {
+  if (!commands_open()) {
     fail_call(*call, "the broker is unreachable: nothing was stored");
     return;
   }

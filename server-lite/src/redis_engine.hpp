@@ -95,10 +95,10 @@ class redis_engine final : public event_engine {
   void flush_reads() override {}
 
   std::string node_id() const override { return node_; }
-  void set_live_feed(feed_fn feed) override { live_feed_ = std::move(feed); }
+  void set_live_feed(const feed_fn& feed) override { live_feed_ = feed; }
   void share(const event_ptr& event) override;
   void presence(const std::string& user_id, bool here) override;
-  void ask_nodes(const node_question& q, ask_done done) override;
+  void ask_nodes(const node_question& q, const ask_done& done) override;
 
  private:
   struct connection;
@@ -122,6 +122,7 @@ class redis_engine final : public event_engine {
   void adopt_epoch(const std::string& epoch);
   void note(bool ok, const std::string& why);
   void all_up();
+  bool commands_open() const;
   // redis_engine_nodes.cpp
   void subscribe_bus();
   void on_bus(const std::string& channel, const std::string& message);
@@ -156,10 +157,12 @@ class redis_engine final : public event_engine {
 
   feed_fn live_feed_;
   bool registered_ = false;  // this node's presence entries are (being) written
+  bool cmd_ever_up_ = false;
   std::size_t known_nodes_ = 1;
   std::chrono::steady_clock::time_point next_beat_{};
   std::uint64_t next_question_ = 1;
   std::unordered_map<std::uint64_t, std::unique_ptr<question>> questions_;
+  static constexpr std::size_t max_questions = 64;  // out at once; more: this node answers alone
 
   mutable std::mutex mutex_;  // guards epoch_, health_
   std::string epoch_;

@@ -20,9 +20,10 @@ using json = nlohmann::json;
 // PREFIX:nodes holds each node's expiry (ms, Redis's clock); PREFIX:node:<node> the users
 // present there; PREFIX:present how many nodes each user is present on. Modes: sync (this
 // node's whole list: registers the node), join / leave (one user), beat (renews the node and
-// takes out every node whose time is up — its users leave), bye (this node's time is up now,
-// so the next beat anywhere takes it out). Answers {status, came online, went offline, nodes};
-// status "gone" when this node was taken out (or the data lost): it must sync again.
+// takes out every node whose time is up — its users leave). Answers {status, came online,
+// went offline, nodes}; status "gone" when this node was taken out (or the data lost): it
+// must sync again. Like the publish script it builds key names (PREFIX:node:<node>) from its
+// arguments, one reason Redis Cluster is not supported (docs/scale-out.md).
 const char* const presence_script = R"lua(
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
@@ -39,10 +40,6 @@ local function join(u)
   if redis.call('SADD', np .. node, u) == 1 and redis.call('HINCRBY', KEYS[2], u, 1) == 1 then
     on[#on + 1] = u
   end
-end
-if mode == 'bye' then
-  redis.call('ZADD', KEYS[1], 'XX', 0, node)
-  return {'ok', on, off, 0}
 end
 if mode == 'sync' then
   redis.call('ZADD', KEYS[1], now + ttl, node)
@@ -192,30 +189,45 @@ void redis_engine::share(const event_ptr& event) {
   cmd_->send({"PUBLISH", k_bus_, json_text(m)}, [](redisReply*) {});
 }
 
-void redis_engine::ask_nodes(const node_question& q, ask_done done) {
+void redis_engine::ask_nodes(const node_question& q, const ask_done& done) {
+  const std::size_t others = known_nodes_ > 0 ? known_nodes_ - 1 : 0;
+  // The same question already out (a dashboard polling /api/stats from several tabs): its
+  // answer serves this one too — every node does the work once. A kick is never shared.
+  if (q.what != node_question::kind::kick)
+    for (auto& [id, out] : questions_)
+      if (out->what == q.what && out->arg == q.arg) {
+        out->also.push_back(done);
+        return;
+      }
+  std::vector<node_report> mine;
+  if (view_.report) mine.push_back(view_.report(q));
+  // Nobody else can be asked, or too many questions are out already: this node's part, and
+  // how many nodes the last heartbeat counted as missing.
+  if (!cmd_ || !cmd_->up || !bus_->up || questions_.size() >= max_questions)
+    return done(std::move(mine), others);
   auto ask = std::make_unique<question>();
-  if (view_.report) ask->reports.push_back(view_.report(q));
-  ask->done = std::move(done);
-  if (!cmd_ || !cmd_->up) {
-    // Nobody else can be asked: this node's part, and how many nodes the last beat counted.
-    auto d = std::move(ask->done);
-    return d(std::move(ask->reports), known_nodes_ > 0 ? known_nodes_ - 1 : 0);
-  }
+  ask->what = q.what;
+  ask->arg = q.arg;
+  ask->reports = std::move(mine);
+  ask->done = done;
   const std::uint64_t id = next_question_++;
   ask->deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   questions_.emplace(id, std::move(ask));
-  const json m = {{"k", "ask"}, {"n", node_}, {"q", id}, {"w", kind_name(q.what)}, {"a", q.arg}};
-  const bool own_heard = bus_ && bus_->up;
-  cmd_->send({"PUBLISH", k_bus_, json_text(m)}, [this, id, own_heard](redisReply* r) {
+  // How many nodes hear it: the subscribers of the channel itself (NUMSUB; PUBLISH's own
+  // count includes pattern subscribers — a monitoring PSUBSCRIBE — who never answer).
+  cmd_->send({"PUBSUB", "NUMSUB", k_bus_}, [this, id, others](redisReply* r) {
     if (stopping_) return;
     const auto it = questions_.find(id);
     if (it == questions_.end()) return;
-    // PUBLISH answers how many subscribers received it: one per node, this one's included.
-    long long heard = r && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
-    if (own_heard && heard > 0) --heard;
-    it->second->expected = static_cast<std::size_t>(heard);
+    long long heard = -1;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[1]->type == REDIS_REPLY_INTEGER)
+      heard = r->element[1]->integer - 1;  // this node's own subscription
+    it->second->expected = heard >= 0 ? static_cast<std::size_t>(heard) : others;
     if (it->second->answered >= *it->second->expected) finish_question(id);
   });
+  const json m = {{"k", "ask"}, {"n", node_}, {"q", id}, {"w", kind_name(q.what)}, {"a", q.arg}};
+  cmd_->send({"PUBLISH", k_bus_, json_text(m)}, [](redisReply*) {});
 }
 
 void redis_engine::finish_question(std::uint64_t id) {
@@ -225,6 +237,7 @@ void redis_engine::finish_question(std::uint64_t id) {
   questions_.erase(it);
   const std::size_t expected = q->expected.value_or(known_nodes_ > 0 ? known_nodes_ - 1 : 0);
   const std::size_t missing = expected > q->answered ? expected - q->answered : 0;
+  for (const ask_done& also : q->also) also(q->reports, missing);
   q->done(std::move(q->reports), missing);
 }
 
@@ -280,12 +293,10 @@ void redis_engine::presence(const std::string& user_id, bool here) {
 }
 
 void redis_engine::nodes_upkeep(std::chrono::steady_clock::time_point now) {
-  for (auto it = questions_.begin(); it != questions_.end();) {
-    const std::uint64_t id = it->first;
-    const bool late = now >= it->second->deadline;
-    ++it;
-    if (late) finish_question(id);
-  }
+  std::vector<std::uint64_t> late;  // collected first: an answer may ask again
+  for (const auto& [id, q] : questions_)
+    if (now >= q->deadline) late.push_back(id);
+  for (const std::uint64_t id : late) finish_question(id);
   if (!registered_ || now < next_beat_) return;
   next_beat_ = now + settings_.node_ttl / 3;
   run_presence("beat", {});

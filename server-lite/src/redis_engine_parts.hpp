@@ -1,7 +1,8 @@
 #pragma once
-// redis_engine's parts shared by its two files (redis_engine.cpp: starting, connections,
-// the epoch, publishing; redis_engine_reads.cpp: reading the stream, history): reading
-// hiredis replies and the engine's private structs. Internal to those two files.
+// redis_engine's parts shared by its files (redis_engine.cpp: starting, connections, the
+// epoch, publishing; redis_engine_reads.cpp: reading the stream, history;
+// redis_engine_nodes.cpp: the bus, presence, the heartbeat): reading hiredis replies and the
+// engine's private structs. Internal to those files.
 
 #include <ev.h>
 #include <hiredis/async.h>
@@ -39,7 +40,8 @@ struct ev_timer_holder {
   redis_engine* owner = nullptr;
 };
 
-// One async connection: the commands' (publishes, history, upkeep) or the reader's (XREAD).
+// One async connection: the commands' (publishes, history, upkeep, presence), the reader's
+// (XREAD) or the bus's (SUBSCRIBE).
 struct redis_engine::connection {
   redis_engine* owner = nullptr;
   const char* role = "";
@@ -117,11 +119,14 @@ struct redis_engine::publish_call {
 // A node_question out to the other nodes: answered when every node that received it has, or
 // when its time is up.
 struct redis_engine::question {
+  node_question::kind what = node_question::kind::stats;
+  std::string arg;
   std::vector<node_report> reports;  // this node's first
   std::optional<std::size_t> expected;  // other nodes that received it (PUBLISH's answer)
   std::size_t answered = 0;
   std::chrono::steady_clock::time_point deadline;
   ask_done done;
+  std::vector<ask_done> also;  // the same question asked again meanwhile
 };
 
 struct redis_engine::query_state {

@@ -124,7 +124,7 @@ void redis_engine::query(history_query q, query_done done) {
 
 void redis_engine::query_page(const std::shared_ptr<query_state>& st) {
   const std::string to = st->q.max_seq ? std::to_string(*st->q.max_seq) + "-0" : "+";
-  if (!cmd_ || !cmd_->ac) {  // connecting: the command waits behind AUTH and SELECT
+  if (!commands_open()) {
     st->done({}, "the broker is unreachable");
     return;
   }

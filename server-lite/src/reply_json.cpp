@@ -60,16 +60,20 @@ json rate_limit_json(const rate_limit_values& limit) {
 }
 
 json connection_info_json(const connection_info& i) {
-  return {{"user_id", i.user_id},
-          {"connection_id", i.connection_id},
-          {"roles", i.roles},
-          {"timezone", i.timezone},
-          {"server_time", i.server_time},
-          {"epoch", i.epoch},
-          {"last_seq", i.last_seq},
-          {"anonymous", i.anonymous},
-          {"presence", i.presence},
-          {"rate_limit", rate_limit_json(i.rate_limit)}};
+  json j = {{"user_id", i.user_id},
+            {"connection_id", i.connection_id},
+            {"roles", i.roles},
+            {"timezone", i.timezone},
+            {"server_time", i.server_time},
+            {"epoch", i.epoch},
+            {"last_seq", i.last_seq},
+            {"anonymous", i.anonymous},
+            {"presence", i.presence},
+            {"rate_limit", rate_limit_json(i.rate_limit)}};
+  // Only while not ok: the handshake says it, so a client never guesses (§4.7).
+  if (i.degraded)
+    j["server_status"] = server_status_json({{}, false, *i.degraded, i.server_time});
+  return j;
 }
 
 json server_status_json(const server_status_reply& s) {

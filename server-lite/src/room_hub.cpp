@@ -104,8 +104,16 @@ std::string room_hub::authenticate(connection& c, const std::string& token, bool
   }
   update_presence(c);
   if (announce) send(c, authenticated_reply{ref, info_of(c)});
-  if (degraded_ && !was) send(c, server_status_reply{{}, false, *degraded_, now_rfc3339()});
+  // A door that does not announce (SSE; Socket.IO, whose door says it in its handshake) hears
+  // the status as its own message; `authenticated` carries it otherwise.
+  if (!announce && !was)
+    if (auto st = status_notice()) send(c, *st);
   return {};
+}
+
+std::optional<server_status_reply> room_hub::status_notice() const {
+  if (!degraded_) return std::nullopt;
+  return server_status_reply{{}, false, *degraded_, now_rfc3339()};
 }
 
 void room_hub::service_status(bool ok, const std::string& reason) {
@@ -161,6 +169,7 @@ connection_info room_hub::info_of(const connection& c) const {
   i.anonymous = c.who->anonymous;
   i.presence = c.presence;
   i.rate_limit = rate_limit();
+  i.degraded = degraded_;
   return i;
 }
 
@@ -256,10 +265,12 @@ node_report room_hub::report(const node_question& q) {
       break;
     case node_question::kind::stats:
       r.connections = conns_.size();
-      r.user_ids.reserve(users_.size());
-      for (const auto& [u, n] : users_) r.user_ids.push_back(u);
-      r.rooms.reserve(room_index_.size());
-      for (const auto& [room, members] : room_index_) r.rooms.push_back(room);
+      if (!r.node.empty()) {  // a cluster counts users and rooms once across its nodes
+        r.user_ids.reserve(users_.size());
+        for (const auto& [u, n] : users_) r.user_ids.push_back(u);
+        r.rooms.reserve(room_index_.size());
+        for (const auto& [room, members] : room_index_) r.rooms.push_back(room);
+      }
       r.published = accepted_;
       r.delivered = delivered_;
       r.dropped = dropped_;

@@ -244,8 +244,8 @@ class room_hub {
   std::size_t kick_user(const std::string& user_id);
   /// Asks every node sharing the engine (this one alone without --broker) and answers on the
   /// service thread with their reports and how many nodes did not answer in time.
-  void ask_nodes(const node_question& q, event_engine::ask_done done) {
-    engine_.ask_nodes(q, std::move(done));
+  void ask_nodes(const node_question& q, const event_engine::ask_done& done) {
+    engine_.ask_nodes(q, done);
   }
   /// This node's answer to `q`.
   node_report report(const node_question& q);
@@ -261,6 +261,8 @@ class room_hub {
   /// The server's own state (with --broker: whether this node reaches Redis). Every
   /// connection is told when it changes, and a new one is told while it is not ok.
   void service_status(bool ok, const std::string& reason);
+  /// The server_status a connection opened now is told: none while the server is ok.
+  std::optional<server_status_reply> status_notice() const;
   /// Shutdown: close everything with 1001.
   void shutdown();
   /// The service loop has ended: forget the connections still open (their transports are

@@ -177,7 +177,7 @@ void room_hub::on(connection& c, const presence_op& op) {
   ++c.replies_pending;
   engine_.ask_nodes({node_question::kind::presence, op.room},
                     [this, conn = c.id, ref = op.ref, room = op.room](
-                        std::vector<node_report> reports, std::size_t /*missing*/) {
+                        const std::vector<node_report>& reports, std::size_t /*missing*/) {
                       connection* asker = find(conn);
                       if (!asker) return;  // the client left before the nodes answered
                       --asker->replies_pending;

@@ -145,7 +145,11 @@ void socketio_door::on_connect(session& s, connection& c, const json& auth) {
     ack["anonymous"] = c.who->anonymous;
     ack["rate_limit"] = rate_limit_json(hub_.rate_limit());
   }
+  const std::optional<server_status_reply> status = hub_.status_notice();
+  if (status) ack["server_status"] = server_status_json(*status);
   push(s, message_packet(wire::sio_encode({wire::sio_type::connect, "/", {}, ack})));
+  // Also as the event any Socket.IO client can listen to (the hub's was before the CONNECT).
+  if (status) push(s, event_packet("server_status", server_status_json(*status)));
   // The `authenticated` event answers a token. A none-mode connect without one is anon-<n> at
   // once (the ack says so) but hears no `authenticated`: a client that connects and then emits
   // `authenticate` {token} (the usual Socket.IO pattern) hears only its own identity.

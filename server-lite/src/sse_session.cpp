@@ -107,6 +107,9 @@ int server::impl::sse_start(lws* wsi, session& s) {
   // client that reconnects to another store can tell (docs/protocol.md §6).
   const std::string& epoch = hub->epoch();
   const std::string frontier = std::to_string(hub->frontier());
+  // The server's state, as `authenticated` says it to the other doors (§4.7): the named
+  // event with the reason follows in the stream while it is not ok.
+  const std::string status = hub->status_notice() ? "degraded" : "ok";
   if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "text/event-stream",
                                   LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
       lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>("cache-control:"),
@@ -117,6 +120,9 @@ int server::impl::sse_start(lws* wsi, session& s) {
       lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>("rtev-last-seq:"),
                                   reinterpret_cast<const unsigned char*>(frontier.data()),
                                   static_cast<int>(frontier.size()), &p, end) ||
+      lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>("rtev-status:"),
+                                  reinterpret_cast<const unsigned char*>(status.data()),
+                                  static_cast<int>(status.size()), &p, end) ||
       add_cors(wsi, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end))
     return 1;
   // What lws_http_mark_sse() does for HTTP/1 — free the header table, no time-out — without

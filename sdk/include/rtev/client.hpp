@@ -100,7 +100,7 @@ struct state_info {
   std::error_code error;
 };
 
-/// What the server says of its own state (rtev serve's `server_status`, docs/protocol.md §4.6):
+/// What the server says of its own state (rtev serve's `server_status`, docs/protocol.md §4.7):
 /// not ok while a node of a cluster (`rtev serve --broker`) cannot reach its broker — publishes
 /// are refused with `unavailable` and the other nodes' events wait — then ok again. A client
 /// that (re)connects while it is not ok is told at once; after a reconnect the state starts ok
