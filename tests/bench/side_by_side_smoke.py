@@ -4,31 +4,17 @@ servers it applies to, and each pub/sub run lost nothing (deliveries == acknowle
 subscribers). No figure is compared with another: speed is for the benchmark, not the suite.
 usage: side_by_side_smoke.py RTEV_BINARY"""
 import json
-import os
-import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-failed = 0
-
-
-def check(name, ok, detail=""):
-    global failed
-    print(("ok    " if ok else "FAIL  ") + name + ("" if ok else f"\n      {detail}"))
-    failed += 0 if ok else 1
-
+sys.dont_write_bytecode = True
+from bench_smoke import check, check_nothing_lost, finish, run_quick  # noqa: E402
 
 with tempfile.TemporaryDirectory() as tmp:
-    out = os.path.join(tmp, "sbs.json")
-    r = subprocess.run([os.path.join(ROOT, "bench/side-by-side"), "--quick", "--no-setup",
-                        "--rtev", sys.argv[1], "--json", out], capture_output=True, text=True,
-                       timeout=600)
-    check("side-by-side --quick exits 0", r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:])
+    r, res = run_quick("side-by-side", sys.argv[1], tmp, 600)
     check("it prints the table with the generator's ceiling",
           "load generator (rtev bench) ceiling" in r.stdout and "1 → 1, deliveries/s" in r.stdout,
           r.stdout[-2000:])
-    res = json.load(open(out)) if os.path.exists(out) else {"rows": {}}
     rows = res["rows"]
     everyone = {"rtev serve", "Node ws naive", "Node ws corked", "nats-server"}
     for row in ("1 → 1, deliveries/s", "1 → 10, deliveries/s", "p99 at 5k deliveries/s, ms",
@@ -46,10 +32,6 @@ with tempfile.TemporaryDirectory() as tmp:
     for row, cells in rows.items():
         for server, c in cells.items():
             for d in c["details"]:
-                if d.get("mode") == "pubsub":
-                    check(f"{row} / {server}: nothing lost",
-                          d["published"] > 0 and d["delivered"] == d["expected_deliveries"]
-                          and d["errors"] == 0, json.dumps(d)[:600])
+                check_nothing_lost(row, server, d)
 
-print(f"{failed} failed")
-sys.exit(1 if failed else 0)
+finish()

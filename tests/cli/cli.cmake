@@ -71,13 +71,23 @@ add_test(NAME cli:man_page_renders_and_its_examples_run
 set_tests_properties(cli:man_page_renders_and_its_examples_run PROPERTIES TIMEOUT 180)
 
 # bench/side-by-side --quick: rtev serve beside Node `ws` (tests/interop/node_modules) and
-# Debian's nats-server (./dev test installs it), all under rtev bench.
+# Debian's nats-server (./dev test installs it), all under rtev bench. bench/cluster --quick: 1, 2
+# and 3 rtev serve nodes on a redis-server it starts, beside the same peers (nats-server also
+# three routed) and one node on SQLite.
 find_program(RTEV_NATS_SERVER nats-server PATHS /usr/sbin)
 if(RTEV_NODE AND RTEV_NATS_SERVER AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/interop/node_modules/ws)
-  add_test(NAME bench:side_by_side_smoke
-           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/bench/side_by_side_smoke.py
-                   $<TARGET_FILE:rtev>)
-  set_tests_properties(bench:side_by_side_smoke PROPERTIES TIMEOUT 600 LABELS bench)
+  set(_rtev_bench_smoke side_by_side)
+  if(RTEV_REDIS_SERVER)
+    list(APPEND _rtev_bench_smoke cluster)
+  else()
+    message(STATUS "redis-server not found: bench:cluster_smoke is not added (./dev test installs it)")
+  endif()
+  foreach(_name IN LISTS _rtev_bench_smoke)
+    add_test(NAME bench:${_name}_smoke
+             COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/bench/${_name}_smoke.py
+                     $<TARGET_FILE:rtev>)
+    set_tests_properties(bench:${_name}_smoke PROPERTIES TIMEOUT 600 LABELS bench)
+  endforeach()
 else()
-  message(STATUS "node, nats-server or tests/interop/node_modules/ws missing: bench:side_by_side_smoke is not added (./dev test)")
+  message(STATUS "node, nats-server or tests/interop/node_modules/ws missing: bench:side_by_side_smoke and bench:cluster_smoke are not added (./dev test)")
 endif()

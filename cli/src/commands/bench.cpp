@@ -2,6 +2,8 @@
 
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "commands/bench_run.hpp"
 #include "connection_flags.hpp"
@@ -140,10 +142,18 @@ int run_bench(bench_options& o) {
   common_options& c = o.common;
   c.resolve();
   const detail::parsed_url u = detail::parse_url(c.url);
-  if (u.tls)
-    throw usage_error("--url: rtev bench speaks plain ws:// and http:// only (no TLS): '" + c.url +
-                      "'");
   bench_plan plan;
+  // A list is several nodes of one cluster: connections are spread over them (bench_run.hpp);
+  // paths and the query come from the first URL.
+  std::vector<std::string> nodes{c.url};
+  nodes.insert(nodes.end(), c.more_urls.begin(), c.more_urls.end());
+  for (const std::string& url : nodes) {
+    const detail::parsed_url n = detail::parse_url(url);
+    if (n.tls)
+      throw usage_error("--url: rtev bench speaks plain ws:// and http:// only (no TLS): '" + url +
+                        "'");
+    plan.nodes.push_back(resolve_bench_address(n.host, n.port));
+  }
   plan.server = o.server_kind == "nats"           ? bench_server::nats
                 : o.server_kind == "ws-broadcast" ? bench_server::ws_broadcast
                                                   : bench_server::rtev;
@@ -157,7 +167,6 @@ int run_bench(bench_options& o) {
     if (plan.server == bench_server::ws_broadcast && !c.token.empty())
       throw usage_error("--token: a ws-broadcast server takes no token");
   }
-  plan.address = resolve_bench_address(u.host, u.port);
   plan.protocol = c.protocol;
   plan.token = c.token;
   plan.connect_timeout = c.connect_timeout_ms;
@@ -187,8 +196,10 @@ int run_bench(bench_options& o) {
     }
   }
 
-  debug(c, "bench: " + std::string(to_string(c.protocol)) + " subscribers at " + c.url +
-               ", publishers at ws://" + plan.address.authority + plan.ws_path);
+  debug(c,
+        "bench: " + std::string(to_string(c.protocol)) + " subscribers at " + c.url +
+            ", publishers at ws://" + plan.nodes.front().authority + plan.ws_path +
+            (nodes.size() > 1 ? " (and " + std::to_string(nodes.size() - 1) + " more nodes)" : ""));
   // Only rtev serve has /api/stats.
   const auto before =
       plan.server == bench_server::rtev ? server_stats(c) : std::optional<nlohmann::json>();
@@ -200,10 +211,13 @@ int run_bench(bench_options& o) {
   const bool bench_bound = !o.idle && cpu_share >= bottleneck_share;
   const latency_histogram& h = *r.latency;
 
+  const std::string where =
+      c.url + (nodes.size() > 1 ? " and " + std::to_string(nodes.size() - 1) + " more nodes" : "");
   nlohmann::json j;
   j["protocol"] =
       plan.server == bench_server::rtev ? std::string(to_string(c.protocol)) : o.server_kind;
   j["url"] = c.url;
+  if (nodes.size() > 1) j["nodes"] = nodes;
   nlohmann::json server;
   if (after) {
     for (const char* k : {"events_published", "events_delivered", "events_dropped"})
@@ -254,7 +268,7 @@ int run_bench(bench_options& o) {
   if (o.json) {
     std::cout << j.dump() << std::endl;
   } else if (o.idle) {
-    std::cout << "rtev bench --idle  " << j["protocol"].get<std::string>() << "  " << c.url << "\n"
+    std::cout << "rtev bench --idle  " << j["protocol"].get<std::string>() << "  " << where << "\n"
               << "connections  " << r.connections << " open (set up in "
               << fixed(r.setup_seconds, 2) << " s), held " << fixed(r.measured_seconds, 1)
               << " s\n";
@@ -262,7 +276,7 @@ int run_bench(bench_options& o) {
     std::cout << "errors       " << r.errors << std::endl;
   } else {
     const double secs = r.measured_seconds;
-    std::cout << "rtev bench  " << j["protocol"].get<std::string>() << "  " << c.url << "\n"
+    std::cout << "rtev bench  " << j["protocol"].get<std::string>() << "  " << where << "\n"
               << "  " << count_of(plan.subscribers, "subscriber") << ", "
               << count_of(plan.publishers, "publisher") << ", " << count_of(plan.rooms, "room")
               << ", ~" << plan.size << "-byte events, rate "

@@ -83,6 +83,7 @@ struct pending_publish {
 struct peer {
   role r = role::idle;
   std::size_t room = 0;
+  std::size_t node = 0;  // index into the plan's nodes
   bool ready = false, authed = false;
   std::unique_ptr<bench_conn> conn;
   std::unique_ptr<detail::sse_parser> sse;
@@ -197,8 +198,8 @@ void bench_runner::open_next() {
           plan_.ws_path + (plan_.ws_path.find('?') == std::string::npos ? "?" : "&") + query_auth();
     }
     p.conn = std::make_unique<bench_conn>(
-        plan_.address, sse ? bench_conn::framing::sse : bench_conn::framing::websocket, target,
-        opened_);
+        plan_.nodes[p.node], sse ? bench_conn::framing::sse : bench_conn::framing::websocket,
+        target, opened_);
     ++opened_;
     if (p.conn->state() == bench_conn::phase::closed) {
       on_closed(*p.conn);
@@ -435,7 +436,7 @@ void bench_runner::on_closed(bench_conn& c) {
     p.in_flight.clear();
     return;
   }
-  const std::string url = plan_.address.authority;
+  const std::string url = plan_.nodes[p.node].authority;
   if (c.http_status() == 401 || c.http_status() == 403)
     return fail(exit_auth, "authentication rejected by " + url + ": " + c.error() + " " +
                                c.refusal().substr(0, 200));
@@ -558,13 +559,19 @@ bench_result bench_runner::run() {
     peer p;
     p.r = role::subscriber;
     p.room = i % plan_.rooms;
+    p.node = i % plan_.nodes.size();
     peers_.push_back(std::move(p));
   }
-  for (std::uint64_t i = 0; i < plan_.idle; ++i) peers_.emplace_back();
+  for (std::uint64_t i = 0; i < plan_.idle; ++i) {
+    peer p;
+    p.node = i % plan_.nodes.size();
+    peers_.push_back(std::move(p));
+  }
   for (std::uint64_t j = 0; j < plan_.publishers; ++j) {
     peer p;
     p.r = role::publisher;
     p.publisher = j;
+    p.node = j % plan_.nodes.size();
     peers_.push_back(std::move(p));
   }
 
@@ -577,7 +584,9 @@ bench_result bench_runner::run() {
     if (now >= setup_deadline) {
       fail(exit_connect, "could not set up " + std::to_string(peers_.size() - ready_) + " of " +
                              std::to_string(peers_.size()) + " connections to " +
-                             plan_.address.authority + " within the --connect-timeout");
+                             plan_.nodes.front().authority +
+                             (plan_.nodes.size() > 1 ? " and the other nodes" : "") +
+                             " within the --connect-timeout");
       break;
     }
     if (now >= next_progress) {

@@ -10,6 +10,10 @@
 //   measure   publish for --duration; events sent in it are counted when ACKed and delivered
 //   drain     no more sends; wait (at most 5 s) for their ACKs and deliveries
 //
+// Several nodes of one cluster (--url A,B,…): subscriber i connects to node i % N, publisher j
+// to node j % N (so one publisher is on the first node and its events cross to the others),
+// idle connection k to node k % N; all of them in the one run and the one report.
+//
 // Thread safety: runs on the calling thread; nothing shared.
 
 #include <chrono>
@@ -18,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "commands/bench_conn.hpp"
 #include "commands/bench_histogram.hpp"
@@ -34,7 +39,7 @@ namespace rtev::cli {
 enum class bench_server { rtev, nats, ws_broadcast };
 
 struct bench_plan {
-  bench_address address;
+  std::vector<bench_address> nodes;  ///< one per node; connections spread as above
   bench_server server = bench_server::rtev;
   wire_protocol protocol = wire_protocol::rtev;
   std::string ws_path = "/events/ws/connect";  ///< rtev WebSocket door (publishers, rtev subs)
