@@ -238,6 +238,7 @@ complete -c rtev -n '__fish_seen_subcommand_from serve' -l db -r -F
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l broker
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l broker-prefix
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l broker-wait
+complete -c rtev -n '__fish_seen_subcommand_from serve' -l broker-ttl
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l timezone -x -a '(rtev completion --list zones)'
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l history-max-events
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l history-max-age
