@@ -205,6 +205,7 @@ redis_engine::redis_engine(redis_settings settings) : settings_(std::move(settin
 redis_engine::~redis_engine() {
   stopping_ = true;
   if (timer_ && loop_) ev_timer_stop(loop_, &timer_->timer);
+  if (beat_timer_ && loop_) ev_timer_stop(loop_, &beat_timer_->timer);
   say_goodbye();
   for (auto* c : {cmd_.get(), reader_.get(), bus_.get()})
     if (c && c->ac) {
@@ -276,6 +277,17 @@ void redis_engine::attach(struct ev_loop* loop) {
       [](struct ev_loop* l, ev_timer* w, int revents) { redis_engine::on_timer(l, w, revents); },
       0.5, 0.5);
   ev_timer_start(loop_, &timer_->timer);
+  // The presence heartbeat, on its own timer so its period is exact (a quarter of the TTL).
+  beat_timer_ = std::make_unique<ev_timer_holder>();
+  beat_timer_->owner = this;
+  const double period = std::chrono::duration<double>(settings_.node_ttl).count() / 4;
+  ev_timer_init(
+      &beat_timer_->timer,
+      [](struct ev_loop* /*l*/, ev_timer* w, int /*revents*/) {
+        static_cast<ev_timer_holder*>(static_cast<void*>(w))->owner->beat();
+      },
+      period, period);
+  ev_timer_start(loop_, &beat_timer_->timer);
 }
 
 // (Re)opens `c`: AUTH and SELECT go first, queued before anything else it sends.

@@ -49,8 +49,9 @@ struct redis_settings {
   std::string prefix = "rtev";        ///< key prefix, so deployments can share one Redis
   std::chrono::milliseconds wait{0};  ///< keep trying this long at start before giving up
   std::chrono::seconds idempotency_window{300};
-  /// How long a node that stopped answering still counts (its users stay online); it renews
-  /// its entry three times per period.
+  /// How long a node that stopped answering may still count (its users stay online): it
+  /// renews its entry every quarter of it, for three quarters, so whichever node beats next
+  /// takes a dead one out within this time.
   std::chrono::milliseconds node_ttl{10000};
   retention_policy retention;
   /// Told once, with the reason, when the first attempt at start fails and `wait` allows more.
@@ -130,6 +131,7 @@ class redis_engine final : public event_engine {
   void on_presence(redisReply* r);
   void sync_presence();
   void nodes_upkeep(std::chrono::steady_clock::time_point now);
+  void beat();
   void finish_question(std::uint64_t id);
   void say_goodbye();
   static void on_timer(struct ev_loop* loop, void* w, int revents);
@@ -145,7 +147,7 @@ class redis_engine final : public event_engine {
 
   struct ev_loop* loop_ = nullptr;
   std::unique_ptr<connection> cmd_, reader_, bus_;
-  std::unique_ptr<struct ev_timer_holder> timer_;
+  std::unique_ptr<struct ev_timer_holder> timer_, beat_timer_;
 
   feed_fn feed_;
   reset_fn reset_;
@@ -159,7 +161,6 @@ class redis_engine final : public event_engine {
   bool registered_ = false;  // this node's presence entries are (being) written
   bool cmd_ever_up_ = false;
   std::size_t known_nodes_ = 1;
-  std::chrono::steady_clock::time_point next_beat_{};
   std::uint64_t next_question_ = 1;
   std::unordered_map<std::uint64_t, std::unique_ptr<question>> questions_;
   static constexpr std::size_t max_questions = 64;  // out at once; more: this node answers alone

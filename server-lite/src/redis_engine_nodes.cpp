@@ -245,7 +245,7 @@ void redis_engine::finish_question(std::uint64_t id) {
 
 void redis_engine::run_presence(const char* mode, std::vector<std::string> users) {
   std::vector<std::string> args = {"EVALSHA", presence_sha_, "2",   k_nodes_,
-                                   k_present_, node_,        std::to_string(settings_.node_ttl.count()),
+                                   k_present_, node_,        std::to_string((settings_.node_ttl - settings_.node_ttl / 4).count()),
                                    mode,      k_node_};
   args.reserve(args.size() + users.size());
   for (auto& u : users) args.push_back(std::move(u));
@@ -283,7 +283,6 @@ void redis_engine::on_presence(redisReply* r) {
 void redis_engine::sync_presence() {
   if (!cmd_ || !cmd_->up) return;
   registered_ = true;
-  next_beat_ = std::chrono::steady_clock::now() + settings_.node_ttl / 3;
   run_presence("sync", view_.present_users ? view_.present_users() : std::vector<std::string>{});
 }
 
@@ -297,9 +296,12 @@ void redis_engine::nodes_upkeep(std::chrono::steady_clock::time_point now) {
   for (const auto& [id, q] : questions_)
     if (now >= q->deadline) late.push_back(id);
   for (const std::uint64_t id : late) finish_question(id);
-  if (!registered_ || now < next_beat_) return;
-  next_beat_ = now + settings_.node_ttl / 3;
-  run_presence("beat", {});
+}
+
+// Every quarter of the TTL: this node's entry is renewed for three quarters, and nodes whose
+// entry ran out are taken out — a dead node within the TTL of its last beat.
+void redis_engine::beat() {
+  if (!stopping_ && registered_ && cmd_ && cmd_->up) run_presence("beat", {});
 }
 
 // On the way out (the loop has stopped): this node's entry expires now, so the next beat of
