@@ -83,7 +83,8 @@ void setup_publish(CLI::App& app, publish_options& o) {
       ->check(CLI::IsMember({"text", "jsonl"}))
       ->capture_default_str();
   cmd->add_option("--ack-timeout", o.ack_timeout,
-                  "Wait this long for the ACKs after the last event (exit 1 naming those missing)")
+                  "Give up when no ACK comes for this long after the last event (exit 1 naming "
+                  "those missing)")
       ->capture_default_str();
   add_common(*cmd, o.common);
   add_protocol(*cmd, o.common, true, true);
@@ -258,11 +259,19 @@ int publish_all(const common_options& common, std::uint64_t count,
       cv.notify_all();
     });
     std::unique_lock<std::mutex> lock(m);
-    const auto until = std::chrono::steady_clock::now() + ack_wait;
+    // A stall, not a duration: the time runs from the last event sent or the last answer. Over
+    // SSE or --http the SDK paces the POSTs under the server's per-address limit after the
+    // loop above has handed them all over (500 events at 100/s take 5 s by themselves).
+    auto until = std::chrono::steady_clock::now() + ack_wait;
+    std::uint64_t seen = answered;
     while (!pending.empty() && interrupt_signal() == 0 &&
            std::chrono::steady_clock::now() < until) {
       cv.wait_until(lock, std::min(until, std::chrono::steady_clock::now() + 250ms),
                     [&] { return pending.empty() || interrupt_signal() != 0; });
+      if (answered != seen) {
+        seen = answered;
+        until = std::chrono::steady_clock::now() + ack_wait;
+      }
       progress.update(answered);
     }
     if (const int sig = interrupt_signal(); sig != 0 && !pending.empty()) {
