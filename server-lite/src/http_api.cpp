@@ -182,53 +182,53 @@ http_response http_api::health() const {
 // summed, users and rooms counted once however many nodes have them — and `nodes` has each
 // node's own, so a node that does not answer in time is seen (`nodes_missing`), not guessed.
 void http_api::stats_json(const std::function<void(http_response)>& reply) const {
-  hub_.ask_nodes({node_question::kind::stats, {}}, [this, reply](const std::vector<node_report>& reports,
-                                                                 std::size_t missing) {
-    server_stats s = stats();
-    json by_type = json::object();
-    for (const auto& [t, n] : hub_.by_type()) by_type[t] = n;
-    const bool cluster = !hub_.engine().node_id().empty();
-    json nodes = json::array();
-    if (cluster) {
-      std::set<std::string> users, rooms;
-      s.connections = 0;
-      s.events_published = s.events_delivered = s.events_dropped = 0;
-      for (const node_report& r : reports) {
-        s.connections += r.connections;
-        s.events_published += r.published;
-        s.events_delivered += r.delivered;
-        s.events_dropped += r.dropped;
-        users.insert(r.user_ids.begin(), r.user_ids.end());
-        rooms.insert(r.rooms.begin(), r.rooms.end());
-        nodes.push_back({{"node", r.node},
-                         {"connections", r.connections},
-                         {"users", r.user_ids.size()},
-                         {"rooms", r.rooms.size()},
-                         {"events_published", r.published},
-                         {"events_delivered", r.delivered},
-                         {"events_dropped", r.dropped},
-                         {"uptime_s", r.uptime_s}});
-      }
-      s.users = users.size();
-      s.rooms = rooms.size();
-    }
-    json j = {{"connections", s.connections},
-              {"users", s.users},
-              {"rooms", s.rooms},
-              {"events_published", s.events_published},
-              {"events_delivered", s.events_delivered},
-              {"events_dropped", s.events_dropped},
-              {"by_type", by_type},
-              {"uptime_s", s.uptime_s},
-              {"last_seq", s.last_seq},
-              {"epoch", hub_.epoch()}};
-    if (cluster) {
-      j["node"] = hub_.engine().node_id();
-      j["nodes"] = std::move(nodes);
-      j["nodes_missing"] = missing;
-    }
-    reply({200, j.dump(), "application/json"});
-  });
+  hub_.ask_nodes({node_question::kind::stats, {}},
+                 [this, reply](const std::vector<node_report>& reports, std::size_t missing) {
+                   server_stats s = stats();
+                   json by_type = json::object();
+                   for (const auto& [t, n] : hub_.by_type()) by_type[t] = n;
+                   const bool cluster = !hub_.engine().node_id().empty();
+                   json nodes = json::array();
+                   if (cluster) {
+                     std::set<std::string> users, rooms;
+                     s.connections = 0;
+                     s.events_published = s.events_delivered = s.events_dropped = 0;
+                     for (const node_report& r : reports) {
+                       s.connections += r.connections;
+                       s.events_published += r.published;
+                       s.events_delivered += r.delivered;
+                       s.events_dropped += r.dropped;
+                       users.insert(r.user_ids.begin(), r.user_ids.end());
+                       rooms.insert(r.rooms.begin(), r.rooms.end());
+                       nodes.push_back({{"node", r.node},
+                                        {"connections", r.connections},
+                                        {"users", r.user_ids.size()},
+                                        {"rooms", r.rooms.size()},
+                                        {"events_published", r.published},
+                                        {"events_delivered", r.delivered},
+                                        {"events_dropped", r.dropped},
+                                        {"uptime_s", r.uptime_s}});
+                     }
+                     s.users = users.size();
+                     s.rooms = rooms.size();
+                   }
+                   json j = {{"connections", s.connections},
+                             {"users", s.users},
+                             {"rooms", s.rooms},
+                             {"events_published", s.events_published},
+                             {"events_delivered", s.events_delivered},
+                             {"events_dropped", s.events_dropped},
+                             {"by_type", by_type},
+                             {"uptime_s", s.uptime_s},
+                             {"last_seq", s.last_seq},
+                             {"epoch", hub_.epoch()}};
+                   if (cluster) {
+                     j["node"] = hub_.engine().node_id();
+                     j["nodes"] = std::move(nodes);
+                     j["nodes_missing"] = missing;
+                   }
+                   reply({200, j.dump(), "application/json"});
+                 });
 }
 
 // GET /api/users/{id} and POST …/disconnect: asked of every node; with --broker, `nodes` says

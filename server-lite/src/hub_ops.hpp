@@ -214,10 +214,10 @@ struct server_status_reply {
   std::string timestamp;
 };
 
-using hub_reply = std::variant<subscribed_reply, unsubscribed_reply, published_reply, typing_reply,
-                               history_reply, presence_reply, pong_reply, authenticated_reply,
-                               auth_error_reply, error_reply, not_authenticated_reply,
-                               server_status_reply>;
+using hub_reply =
+    std::variant<subscribed_reply, unsubscribed_reply, published_reply, typing_reply, history_reply,
+                 presence_reply, pong_reply, authenticated_reply, auth_error_reply, error_reply,
+                 not_authenticated_reply, server_status_reply>;
 
 /// Visits a hub_reply (or a hub_operation) with one lambda per alternative:
 /// `std::visit(overloaded{[](const pong_reply&) {…}, [](const auto&) {…}}, r)`.

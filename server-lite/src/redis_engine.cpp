@@ -407,8 +407,8 @@ void redis_engine::on_timer(struct ev_loop* /*loop*/, void* w, int /*revents*/) 
   // An empty stream says every event up to what this node had read when it asked is gone —
   // not the ones read since (they may have been added after the read ran).
   const std::uint64_t fed_then = self.fed_;
-  self.cmd_->send({"XRANGE", self.k_events_, "-", "+", "COUNT", count}, [&self, fed_then](
-                                                                             redisReply* r) {
+  self.cmd_->send({"XRANGE", self.k_events_, "-", "+", "COUNT", count}, [&self,
+                                                                         fed_then](redisReply* r) {
     if (self.stopping_ || !r || r->type != REDIS_REPLY_ARRAY) return;
     self.first_seq_ = r->elements > 0 ? seq_of_id(reply_text(r->element[0]->element[0])) : 0;
     self.pruned_through_ = self.first_seq_ > 0 ? self.first_seq_ - 1 : fed_then;
@@ -431,10 +431,9 @@ void redis_engine::on_timer(struct ev_loop* /*loop*/, void* w, int /*revents*/) 
                         if (self.stopping_ || !t || t->type != REDIS_REPLY_INTEGER ||
                             t->integer == 0 || !self.settings_.log)
                           return;
-                        self.settings_.log->write(
-                            log_level::debug, "history trimmed by age",
-                            {{"events", std::to_string(t->integer)},
-                             {"kept_from_seq", std::to_string(keep_from)}});
+                        self.settings_.log->write(log_level::debug, "history trimmed by age",
+                                                  {{"events", std::to_string(t->integer)},
+                                                   {"kept_from_seq", std::to_string(keep_from)}});
                       });
   });
 }

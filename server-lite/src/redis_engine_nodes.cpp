@@ -93,9 +93,9 @@ std::optional<node_question::kind> kind_named(const std::string& name) {
 json report_json(const node_report& r) {
   json users = json::array();
   for (const auto& u : r.users) users.push_back({u.user_id, u.connections});
-  return {{"node", r.node},   {"users", users},       {"c", r.connections}, {"u", r.user_ids},
-          {"r", r.rooms},     {"p", r.published},     {"d", r.delivered},   {"x", r.dropped},
-          {"up", r.uptime_s}};
+  return {{"node", r.node},   {"users", users}, {"c", r.connections},
+          {"u", r.user_ids},  {"r", r.rooms},   {"p", r.published},
+          {"d", r.delivered}, {"x", r.dropped}, {"up", r.uptime_s}};
 }
 
 node_report report_of(const json& j) {
@@ -185,7 +185,8 @@ void redis_engine::on_bus(const std::string& channel, const std::string& message
 
 void redis_engine::share(const event_ptr& event) {
   if (!cmd_ || !cmd_->up) return;  // live-only: whoever is not reachable now misses it
-  json m = {{"k", "live"}, {"n", node_}, {"t", event->type}, {"r", event->room}, {"j", event->json}};
+  json m = {
+      {"k", "live"}, {"n", node_}, {"t", event->type}, {"r", event->room}, {"j", event->json}};
   cmd_->send({"PUBLISH", k_bus_, json_text(m)}, [](redisReply*) {});
 }
 
@@ -244,9 +245,16 @@ void redis_engine::finish_question(std::uint64_t id) {
 // --- presence --------------------------------------------------------------------------------
 
 void redis_engine::run_presence(const char* mode, std::vector<std::string> users) {
-  std::vector<std::string> args = {"EVALSHA", presence_sha_, "2",   k_nodes_,
-                                   k_present_, node_,        std::to_string((settings_.node_ttl - settings_.node_ttl / 4).count()),
-                                   mode,      k_node_};
+  std::vector<std::string> args = {
+      "EVALSHA",
+      presence_sha_,
+      "2",
+      k_nodes_,
+      k_present_,
+      node_,
+      std::to_string((settings_.node_ttl - settings_.node_ttl / 4).count()),
+      mode,
+      k_node_};
   args.reserve(args.size() + users.size());
   for (auto& u : users) args.push_back(std::move(u));
   auto sent = std::make_shared<std::vector<std::string>>(std::move(args));

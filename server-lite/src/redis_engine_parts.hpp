@@ -121,7 +121,7 @@ struct redis_engine::publish_call {
 struct redis_engine::question {
   node_question::kind what = node_question::kind::stats;
   std::string arg;
-  std::vector<node_report> reports;  // this node's first
+  std::vector<node_report> reports;     // this node's first
   std::optional<std::size_t> expected;  // other nodes that received it (PUBLISH's answer)
   std::size_t answered = 0;
   std::chrono::steady_clock::time_point deadline;

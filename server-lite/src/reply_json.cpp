@@ -71,8 +71,7 @@ json connection_info_json(const connection_info& i) {
             {"presence", i.presence},
             {"rate_limit", rate_limit_json(i.rate_limit)}};
   // Only while not ok: the handshake says it, so a client never guesses (§4.7).
-  if (i.degraded)
-    j["server_status"] = server_status_json({{}, false, *i.degraded, i.server_time});
+  if (i.degraded) j["server_status"] = server_status_json({{}, false, *i.degraded, i.server_time});
   return j;
 }
 

@@ -44,8 +44,8 @@ int server::impl::sse_start(lws* wsi, session& s) {
   codec.pings = false;
   codec.encode = [](const connection&, const hub_reply& r, std::vector<frame_ptr>& out) {
     if (const auto* st = std::get_if<server_status_reply>(&r))
-      out.push_back(std::make_shared<frame>("event: server_status\ndata: " +
-                                            json_text(server_status_json(*st)) + "\n\n"));
+      out.push_back(std::make_shared<frame>(
+          "event: server_status\ndata: " + json_text(server_status_json(*st)) + "\n\n"));
   };
   connection& c = hub->open(conn_kind::sse, req.remote, waker(wsi), killer(wsi), codec);
   s.conn = c.id;

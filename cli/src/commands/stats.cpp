@@ -61,8 +61,8 @@ void print_table(const nlohmann::json& s) {
   // A cluster (--broker): the figures above are the cluster's; each node's follow.
   const auto nodes = s.find("nodes");
   if (nodes != s.end() && nodes->is_array() && !nodes->empty()) {
-    std::printf("\n%-16s %11s %9s %9s %11s %11s %9s  %s\n", "node", "connections", "users",
-                "rooms", "published", "delivered", "dropped", "uptime");
+    std::printf("\n%-16s %11s %9s %9s %11s %11s %9s  %s\n", "node", "connections", "users", "rooms",
+                "published", "delivered", "dropped", "uptime");
     for (const auto& n : *nodes) {
       if (!n.is_object()) continue;
       auto field = [&n](const char* key) { return count_text(n.value(key, nlohmann::json())); };
