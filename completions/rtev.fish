@@ -257,6 +257,7 @@ complete -c rtev -n '__fish_seen_subcommand_from serve' -l max-connections
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l event-loop -x -a 'auto epoll poll'
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l send-queue-max
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l cors-origin
+complete -c rtev -n '__fish_seen_subcommand_from serve' -l console -x -a 'on off'
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l log-format -x -a 'text json'
 complete -c rtev -n '__fish_seen_subcommand_from serve' -l verbose
 complete -c rtev -n '__fish_seen_subcommand_from serve' -s v

@@ -7,6 +7,7 @@
 #include "op_decode.hpp"
 #include "publish_frame.hpp"
 #include "reply_json.hpp"
+#include "rtev/catalog.hpp"
 #include "rtev/error.hpp"
 #include "rtev/event.hpp"
 #include "rtev/json.hpp"
@@ -111,6 +112,11 @@ void http_api::handle(const http_request& req, const std::function<void(http_res
   if (p == "/metrics" && get) return reply(metrics());
   if (p == "/api/history" && get) return history(req, reply);
   if (p == "/api/events" && req.method == "POST") return publish(req, reply);
+  if (p == "/api/catalog" && get) return reply(catalog_json());
+  if (p == "/api/connections" && get) {
+    if (auto refused = key_refusal(req)) return reply(*refused);
+    return reply(connections_json());
+  }
   // lws has already percent-decoded the path: the id is used as it is (decoding it again
   // would turn a literal "%41" into "A").
   const std::string users = "/api/users/";
@@ -128,8 +134,9 @@ void http_api::handle(const http_request& req, const std::function<void(http_res
       return user_across_nodes(node_question::kind::user, rest, reply);
     }
   }
-  static const char* known[] = {"/health",  "/api/stats",   "/api/ws",
-                                "/metrics", "/api/history", "/api/events"};
+  static const char* known[] = {"/health",      "/api/stats",   "/api/ws",
+                                "/metrics",     "/api/history", "/api/events",
+                                "/api/catalog", "/api/connections"};
   for (const char* k : known)
     if (p == k)
       return reply(json_error(405, "method_not_allowed",
@@ -254,6 +261,50 @@ void http_api::user_across_nodes(node_question::kind what, const std::string& us
     }
     reply({200, json_text(j), "application/json"});
   });
+}
+
+http_response http_api::catalog_json() {
+  json types = json::array();
+  for (const event_info& t : catalog()) {
+    json fields = json::array();
+    for (const field_info& f : t.fields)
+      fields.push_back({{"name", f.name}, {"type", f.type}, {"required", f.required}});
+    types.push_back({{"name", t.name}, {"family", std::string(to_string(t.family))},
+                     {"fields", std::move(fields)}});
+  }
+  return {200, json{{"types", std::move(types)}}.dump(), "application/json"};
+}
+
+// What an operator's console shows: who is connected here, by which door, following what,
+// since when, and how far behind. This node only (with --broker, `node` says which).
+http_response http_api::connections_json() const {
+  static const char* const doors[] = {"rtev", "sse", "socketio"};
+  const auto now_sys = std::chrono::system_clock::now();
+  const auto now = steady::now();
+  json list = json::array();
+  for (const auto& [id, c] : hub_.connections()) {
+    if (c->gone) continue;
+    json rooms = json::array();
+    for (const subscription& s : c->subs)
+      for (const std::string& r : s.patterns) rooms.push_back(r);
+    const auto since = std::chrono::time_point_cast<std::chrono::microseconds>(
+        now_sys - std::chrono::duration_cast<std::chrono::system_clock::duration>(now - c->opened));
+    list.push_back({{"id", std::to_string(id)},
+                    {"user_id", c->who ? json(c->who->user_id) : json()},
+                    {"anonymous", c->who && c->who->anonymous},
+                    {"protocol", doors[static_cast<int>(c->kind)]},
+                    {"remote", c->remote},
+                    {"presence", c->presence},
+                    {"rooms", std::move(rooms)},
+                    {"connected_at", rtev::time::format_rfc3339(since, cfg_.timezone)},
+                    {"queued", c->live_queued}});
+  }
+  json rooms = json::array();
+  for (const auto& [room, members] : hub_.room_members())
+    rooms.push_back({{"room", room}, {"members", members.size()}});
+  json j = {{"connections", std::move(list)}, {"rooms", std::move(rooms)}};
+  if (!hub_.engine().node_id().empty()) j["node"] = hub_.engine().node_id();
+  return {200, json_text(j), "application/json"};
 }
 
 http_response http_api::metrics() const {

@@ -79,6 +79,10 @@ class http_api {
   void user_across_nodes(node_question::kind what, const std::string& user,
                          const std::function<void(http_response)>& reply);
   http_response metrics() const;
+  /// GET /api/catalog: rtev::catalog() as JSON, for the console's publish form.
+  static http_response catalog_json();
+  /// GET /api/connections (API key): this node's connections and rooms.
+  http_response connections_json() const;
   /// Answered through `reply` once the history reader has the page.
   void history(const http_request& req, const std::function<void(http_response)>& reply) const;
   void publish(const http_request& req, const std::function<void(http_response)>& reply);

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "console_files.hpp"
 #include "frame.hpp"
 #include "http_request_head.hpp"
 #include "publish_frame.hpp"
@@ -59,8 +60,28 @@ int server::impl::http_start(lws* wsi, session& s, const char* path) {
     sio_get(wsi, s);
     return 0;
   }
+  if (cfg.console && (s.req.method == "GET" || s.req.method == "HEAD"))
+    if (const console_file* f = find_console_file(s.req.path)) {
+      respond(wsi, s, console_response(*f));
+      return 0;
+    }
   handle_api(wsi, s);
   return 0;
+}
+
+// The console's files. They are public (the page holds no secret: it asks for the API key
+// and keeps it in the tab), never cached stale across an upgrade of the binary, and kept to
+// this origin: the page talks only to the server that served it.
+http_response server::impl::console_response(const console_file& f) {
+  http_response r{200, std::string(reinterpret_cast<const char*>(f.data), f.size),
+                  f.content_type};
+  r.headers = {{"Cache-Control", "no-cache"},
+               {"X-Content-Type-Options", "nosniff"},
+               {"Referrer-Policy", "no-referrer"},
+               {"Content-Security-Policy",
+                "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"}};
+  return r;
 }
 
 void server::impl::http_body(session& s, const void* in, size_t len) {

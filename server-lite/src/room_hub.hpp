@@ -285,6 +285,13 @@ class room_hub {
   std::size_t user_count() const { return users_.size(); }
   std::size_t authenticated_users() const;
   std::size_t room_count() const;
+  /// This node's connections and the exact rooms they are filed under (GET /api/connections).
+  const std::unordered_map<conn_id, std::unique_ptr<connection>>& connections() const {
+    return conns_;
+  }
+  const std::unordered_map<std::string, std::unordered_set<connection*>>& room_members() const {
+    return room_index_;
+  }
   std::uint64_t frontier() const { return frontier_; }
   std::string epoch() const { return engine_.epoch(); }
   const event_engine& engine() const { return engine_; }

@@ -486,6 +486,7 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   m.bound_port = static_cast<std::uint16_t>(port);
   m.log.write(log_level::info, "listening",
               {{"url", url()},
+               {"console", console_url()},
                {"db", m.redis ? std::string() : cfg.db_path},
                {"broker", m.redis ? m.redis->shown_url() : std::string()},
                {"auth", cfg.auth},
@@ -570,6 +571,14 @@ std::string server::url() const {
   const bool v6 = h.find(':') != std::string::npos;
   return "ws://" + (v6 ? "[" + h + "]" : h) + ":" + std::to_string(impl_->bound_port) +
          "/events/ws/connect";
+}
+
+std::string server::console_url() const {
+  if (!impl_->cfg.console) return {};
+  const std::string& h = impl_->cfg.host;
+  const bool v6 = h.find(':') != std::string::npos;
+  return "http://" + (v6 ? "[" + h + "]" : h) + ":" + std::to_string(impl_->bound_port) +
+         "/console";
 }
 
 server_stats server::stats() const {

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "auth.hpp"
+#include "console_files.hpp"
 #include "event_engine.hpp"
 #include "history_store.hpp"
 #include "http_api.hpp"
@@ -182,6 +183,7 @@ struct server::impl {
   void http_body(session& s, const void* in, size_t len);
   int body_complete(lws* wsi, session& s);
   void handle_api(lws* wsi, session& s);
+  static http_response console_response(const server_lite::console_file& f);
   void respond(lws* wsi, session& s, http_response r);
   int http_writeable(lws* wsi, session& s);
   int end_transaction(lws* wsi, session& s);

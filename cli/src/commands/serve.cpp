@@ -105,6 +105,10 @@ void setup_serve(CLI::App& app, serve_options& opt) {
       ->check(whole_number(1, max_send_queue));
   cmd->add_option("--cors-origin", c.cors_origin,
                   "Access-Control-Allow-Origin for HTTP ('*' or an origin)");
+  cmd->add_option("--console", opt.console,
+                  "Serve the browser console at / and /console (docs/console.md): on or off")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off"}));
   cmd->add_option("--log-format", c.log_format, "Log format: text or json")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}));
@@ -124,6 +128,7 @@ int run_serve(serve_options& opt) {
   c.broker_wait =
       wait_flag("--broker-wait", opt.broker_wait, std::chrono::hours(24), "fail at once");
   c.broker_ttl = duration_flag("--broker-ttl", opt.broker_ttl, broker_ttl_range);
+  c.console = opt.console == "on";
 
   std::unique_ptr<server> srv;
   try {
@@ -158,6 +163,8 @@ int run_serve(serve_options& opt) {
     }
   }
   std::cout << line << std::endl;
+  // After the readiness line, which scripts wait for: where a person opens the console.
+  if (!srv->console_url().empty()) std::cout << "RTEV_CONSOLE=" << srv->console_url() << std::endl;
 
   srv->run();
   running = nullptr;

@@ -65,6 +65,9 @@ struct server_config {
   std::string event_loop = "auto";
   std::size_t send_queue_max = 1000;  ///< live events queued per connection
   std::string cors_origin;            ///< empty: no CORS headers; "*" or an origin
+  /// Serve the browser console (docs/console.md) at `/` and `/console`; false: those paths
+  /// answer 404 like any unknown path.
+  bool console = true;
   std::string log_format = "text";    ///< text | json
   int verbosity = 0;                  ///< -v count
 
@@ -113,6 +116,8 @@ class server {
   std::uint16_t port() const;
   /// `ws://HOST:PORT/events/ws/connect`
   std::string url() const;
+  /// `http://HOST:PORT/console`, or "" when server_config::console is off.
+  std::string console_url() const;
   server_stats stats() const;
 
   struct impl;
