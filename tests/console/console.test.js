@@ -1,0 +1,172 @@
+// The browser console (docs/console.md) in a real browser: Debian's chromium, headless, driven
+// by puppeteer-core, against a real `rtev serve` on port 0 (tests/interop/serve.js). Every
+// wait is on something the page shows, never a sleep. Screenshots go to RTEV_SCREENSHOTS
+// (ctest sets it under the build tree).
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert');
+const { spawn } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const puppeteer = require('puppeteer-core');
+const { start, publish, RTEV } = require('../interop/serve.js');
+
+const CHROMIUM = process.env.RTEV_CHROMIUM || '/usr/bin/chromium';
+const SHOTS = process.env.RTEV_SCREENSHOTS || path.join(__dirname, 'screenshots');
+fs.mkdirSync(SHOTS, { recursive: true });
+
+let browser;
+test.before(async () => {
+  // --no-sandbox: CI containers run as root, where chromium's sandbox cannot start.
+  browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true,
+                                     args: ['--no-sandbox', '--disable-gpu'] });
+});
+test.after(async () => { if (browser) await browser.close(); });
+
+async function openConsole(srv, viewport = { width: 1400, height: 900 }) {
+  const page = await browser.newPage();
+  await page.setViewport(viewport);
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(srv.http + '/console', { waitUntil: 'domcontentloaded' });
+  page.errors = errors;
+  return page;
+}
+
+const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, name + '.png') });
+
+// Runs an rtev command; resolves with its stdout once it exits 0.
+function rtev(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(RTEV, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`rtev ${args.join(' ')}: ${code} ${err}`))));
+  });
+}
+
+test('the console is served with the right content types', async () => {
+  const srv = await start();
+  try {
+    for (const [p, type] of [['/', 'text/html'], ['/console', 'text/html'],
+                             ['/console/console.css', 'text/css'], ['/console/console.js', 'text/javascript']]) {
+      const r = await fetch(srv.http + p);
+      assert.strictEqual(r.status, 200, p);
+      assert.match(r.headers.get('content-type'), new RegExp('^' + type), p);
+    }
+    assert.strictEqual((await fetch(srv.http + '/console/nope.js')).status, 404);
+  } finally { await srv.stop(); }
+  const off = await start(['--console', 'off']);
+  try {
+    assert.strictEqual((await fetch(off.http + '/console')).status, 404);
+    assert.strictEqual((await fetch(off.http + '/')).status, 404);
+  } finally { await off.stop(); }
+});
+
+test('an event published with rtev publish appears, in the chosen zone, and can be filtered out', async () => {
+  const srv = await start();
+  const page = await openConsole(srv);
+  try {
+    await page.waitForFunction(() => /following every room/.test(document.getElementById('status').textContent));
+    await page.$eval('#zone', (z) => { z.value = 'Asia/Kolkata'; z.dispatchEvent(new Event('change')); });
+    await rtev(['publish', '--url', srv.ws, '--room', 'lobby', 'message_sent',
+                '{"message_id":1,"conversation_id":2,"message_text":"hello console"}']);
+    const row = await page.waitForSelector('#live-list li');
+    const cells = await row.$$eval('.ev-head span', (s) => s.map((x) => x.textContent));
+    assert.strictEqual(cells[1], 'message_sent');
+    assert.strictEqual(cells[2], 'lobby');
+    assert.match(cells[0], /GMT\+5:30/);  // Intl's short name for Asia/Kolkata in en-US
+    await shot(page, 'live');
+    await page.type('#f-type', 'MESSAGE_*');
+    await page.waitForFunction(() => document.querySelectorAll('#live-list li').length === 0);
+    assert.deepStrictEqual(page.errors, []);
+  } finally { await page.close(); await srv.stop(); }
+});
+
+test('an event published from the form arrives at rtev tail', async () => {
+  const srv = await start();
+  const page = await openConsole(srv);
+  try {
+    const tail = rtev(['tail', '--url', srv.ws, '--room', 'desk', '--count', '1', '--timeout', '20s',
+                       '--format', 'jsonl']);
+    // The tail is ready once its connection counts in /api/connections.
+    await waitFor(async () => (await (await fetch(srv.http + '/api/connections')).json())
+      .connections.some((c) => c.rooms.includes('desk')));
+    await page.keyboard.press('2');
+    await page.type('#p-type', 'system_notification');
+    await page.type('#p-target', 'desk');
+    await page.$eval('#p-data', (t) => { t.value = '{"title":"from the form"}'; t.dispatchEvent(new Event('input')); });
+    await page.click('#publish button[type=submit]');
+    await page.waitForFunction(() => /published: id .*, seq \d+/.test(document.getElementById('p-result').textContent));
+    const line = JSON.parse((await tail).trim().split('\n')[0]);
+    assert.strictEqual(line.type, 'system_notification');
+    assert.strictEqual(line.data.title, 'from the form');
+    await shot(page, 'publish');
+  } finally { await page.close(); await srv.stop(); }
+});
+
+test('history pages forward and back', async () => {
+  const srv = await start();
+  for (let i = 1; i <= 45; i++) await publish(srv.http, { type: 'tick', room: 'clock', data: { i } });
+  const page = await openConsole(srv);
+  try {
+    await page.keyboard.press('3');
+    await page.type('#h-room', 'clock');
+    await page.select('#h-limit', '20');
+    await page.click('#history button[type=submit]');
+    await page.waitForFunction(() => /^20 events, seq 1–20/.test(document.getElementById('h-info').textContent));
+    await page.click('#h-next');
+    await page.waitForFunction(() => /^20 events, seq 21–40/.test(document.getElementById('h-info').textContent));
+    await page.click('#h-next');
+    await page.waitForFunction(() => /^5 events, seq 41–45 \(end\)/.test(document.getElementById('h-info').textContent));
+    await page.click('#h-prev');
+    await page.waitForFunction(() => /seq 21–40/.test(document.getElementById('h-info').textContent));
+    await shot(page, 'history');
+  } finally { await page.close(); await srv.stop(); }
+});
+
+test('a connection appears in the connections view', async () => {
+  const srv = await start();
+  const page = await openConsole(srv);
+  try {
+    const tail = spawn(RTEV, ['tail', '--url', srv.ws + '?token=alice', '--room', 'ops'], { stdio: 'ignore' });
+    try {
+      await page.keyboard.press('4');
+      await page.waitForFunction(() => /alice/.test(document.getElementById('c-table').textContent), { timeout: 15000 });
+      await shot(page, 'connections');
+    } finally { tail.kill(); }
+  } finally { await page.close(); await srv.stop(); }
+});
+
+test('with --auth jwt and an API key, nothing is shown without the key', async () => {
+  const secret = 'console-test-secret';
+  const srv = await start(['--auth', 'jwt', '--jwt-secret', secret, '--api-key', 'k3y']);
+  const page = await openConsole(srv);
+  try {
+    await page.waitForSelector('#login:not([hidden])');
+    for (const v of ['live', 'publish', 'history', 'connections', 'stats'])
+      assert.strictEqual(await page.$eval('#view-' + v, (e) => e.hidden), true, v);
+    await shot(page, 'login');
+    await page.type('#login-key', 'k3y');
+    await page.type('#login-token', jwt({ sub: 'ops', role: 'admin' }, secret));
+    await page.click('#login button[type=submit]');
+    await page.waitForFunction(() => /following every room/.test(document.getElementById('status').textContent));
+  } finally { await page.close(); await srv.stop(); }
+});
+
+function jwt(claims, secret) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const body = b64({ alg: 'HS256', typ: 'JWT' }) + '.' + b64(claims);
+  return body + '.' + crypto.createHmac('sha256', secret).update(body).digest('base64url');
+}
+
+async function waitFor(check, ms = 10000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > until) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
