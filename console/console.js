@@ -156,8 +156,9 @@ function showTime(text) {
 
 function jsonNode(value, key, depth) {
   const wrap = el("div");
-  if (key !== undefined) wrap.append(el("span", "k", JSON.stringify(key)), ": ");
+  const keyNodes = () => (key === undefined ? [] : [el("span", "k", JSON.stringify(key)), ": "]);
   if (value === null || typeof value !== "object") {
+    wrap.append(...keyNodes());
     const cls = typeof value === "string" ? "s" : typeof value === "number" ? "n" : "l";
     wrap.append(el("span", cls, JSON.stringify(value)));
     return wrap;
@@ -165,13 +166,17 @@ function jsonNode(value, key, depth) {
   const isArray = Array.isArray(value);
   const entries = isArray ? value.map((v, i) => [undefined, v, i]) : Object.entries(value);
   const [open, close] = isArray ? ["[", "]"] : ["{", "}"];
-  if (entries.length === 0) { wrap.append(open + close); return wrap; }
+  if (entries.length === 0) { wrap.append(...keyNodes(), open + close); return wrap; }
+  // The key and the opening bracket are the summary: `"data": {` on one line, or when
+  // closed `"tags": [ 2 items ]`.
   const d = el("details");
   d.open = depth < 2;
-  const s = el("summary", "", open + (d.open ? "" : " " + entries.length + (isArray ? " items " : " keys ") + close));
-  d.addEventListener("toggle", () => {
-    s.textContent = open + (d.open ? "" : " " + entries.length + (isArray ? " items " : " keys ") + close);
-  });
+  const s = el("summary");
+  const fold = el("span");
+  const label = () => open + (d.open ? "" : " " + entries.length + (isArray ? " items " : " keys ") + close);
+  fold.textContent = label();
+  d.addEventListener("toggle", () => { fold.textContent = label(); });
+  s.append(...keyNodes(), fold);
   d.append(s);
   for (const [k, v] of entries) d.append(jsonNode(v, isArray ? undefined : k, depth + 1));
   d.append(close);
@@ -198,7 +203,7 @@ function eventItem(ev) {
       pre.append(jsonNode(ev, undefined, 0));
       d.append(pre);
     }
-  }, { once: false });
+  });
   li.append(d);
   li.dataset.ts = ev.timestamp || "";
   return li;
@@ -660,11 +665,13 @@ const stats = {
       this.push("users", "users", s.users);
       this.push("rooms", "rooms", s.rooms);
       if (h.ok && h.json.services && h.json.services.history)
-        this.push("store", "stored events", h.json.services.hist.events);
+        this.push("store", "stored events", h.json.services.history.events);
       this.prev = { s, at: now };
       if (currentView === "stats") $("stats-raw").textContent = JSON.stringify(s, null, 2);
-      if (currentView === "connections") connections.refresh();
-    } catch (_) { /* the server is restarting: the WebSocket status says so */ }
+    } catch (e) {
+      // A server restarting: the WebSocket status says so. Anything else is a bug to see.
+      if (!(e instanceof TypeError && /fetch/i.test(e.message))) console.error(e);
+    }
   },
 };
 
@@ -674,4 +681,7 @@ checkJson();
 loadCatalog();
 live.connect();
 stats.poll();
-setInterval(() => stats.poll(), 2000);
+setInterval(() => {
+  stats.poll();
+  if (currentView === "connections") connections.refresh();
+}, 2000);

@@ -1,5 +1,6 @@
 #include "http_api.hpp"
 
+#include <algorithm>
 #include <set>
 #include <sstream>
 
@@ -285,8 +286,10 @@ http_response http_api::connections_json() const {
   for (const auto& [id, c] : hub_.connections()) {
     if (c->gone) continue;
     json rooms = json::array();
+    // Once each: the automatic user: room and the client's own SUBSCRIBE to it are one room.
     for (const subscription& s : c->subs)
-      for (const std::string& r : s.patterns) rooms.push_back(r);
+      for (const std::string& r : s.patterns)
+        if (std::find(rooms.begin(), rooms.end(), json(r)) == rooms.end()) rooms.push_back(r);
     const auto since = std::chrono::time_point_cast<std::chrono::microseconds>(
         now_sys - std::chrono::duration_cast<std::chrono::system_clock::duration>(now - c->opened));
     list.push_back({{"id", std::to_string(id)},

@@ -29,6 +29,7 @@ async function openConsole(srv, viewport = { width: 1400, height: 900 }) {
   await page.setViewport(viewport);
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   await page.goto(srv.http + '/console', { waitUntil: 'domcontentloaded' });
   page.errors = errors;
   return page;
@@ -78,8 +79,18 @@ test('an event published with rtev publish appears, in the chosen zone, and can 
     assert.strictEqual(cells[1], 'message_sent');
     assert.strictEqual(cells[2], 'lobby');
     assert.match(cells[0], /GMT\+5:30/);  // Intl's short name for Asia/Kolkata in en-US
+    await publish(srv.http, { type: 'CAMPAIGN_PROGRESS', room: 'campaign:42',
+                              data: { campaignId: 42, sentCount: 120, progress: 60, tags: ['a', 'b'] } });
+    await page.waitForFunction(() => document.querySelectorAll('#live-list li').length === 2);
+    await page.click('#live-list li summary');  // the newest, expanded as coloured JSON
+    await page.waitForSelector('#live-list li .json .k');
     await shot(page, 'live');
-    await page.type('#f-type', 'MESSAGE_*');
+    await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }]);
+    await shot(page, 'live-dark');
+    await page.type('#f-type', 'CAMPAIGN_*');  // message_sent is filtered out
+    await page.waitForFunction(() => document.querySelectorAll('#live-list li').length === 1);
+    assert.match(await page.$eval('#live-list', (l) => l.textContent), /CAMPAIGN_PROGRESS/);
+    await page.$eval('#f-type', (f) => { f.value = 'NOTHING*'; f.dispatchEvent(new Event('input')); });
     await page.waitForFunction(() => document.querySelectorAll('#live-list li').length === 0);
     assert.deepStrictEqual(page.errors, []);
   } finally { await page.close(); await srv.stop(); }
@@ -131,11 +142,13 @@ test('a connection appears in the connections view', async () => {
   const srv = await start();
   const page = await openConsole(srv);
   try {
-    const tail = spawn(RTEV, ['tail', '--url', srv.ws + '?token=alice', '--room', 'ops'], { stdio: 'ignore' });
+    const tail = spawn(RTEV, ['tail', '--url', srv.ws + '?token=alice', '--room', 'ops'], { stdio: ['ignore', 'ignore', 'inherit'] });
     try {
       await page.keyboard.press('4');
-      await page.waitForFunction(() => /alice/.test(document.getElementById('c-table').textContent), { timeout: 15000 });
+      await page.waitForFunction(() => /alice/.test(document.getElementById('c-table').textContent));
+      assert.match(await page.$eval('#r-table', (t) => t.textContent), /ops\s*1/);
       await shot(page, 'connections');
+      assert.deepStrictEqual(page.errors, []);
     } finally { tail.kill(); }
   } finally { await page.close(); await srv.stop(); }
 });
@@ -153,6 +166,26 @@ test('with --auth jwt and an API key, nothing is shown without the key', async (
     await page.type('#login-token', jwt({ sub: 'ops', role: 'admin' }, secret));
     await page.click('#login button[type=submit]');
     await page.waitForFunction(() => /following every room/.test(document.getElementById('status').textContent));
+    assert.strictEqual((await fetch(srv.http + '/api/connections')).status, 401);
+    const c = await fetch(srv.http + '/api/connections', { headers: { authorization: 'Bearer k3y' } });
+    assert.strictEqual(c.status, 200);
+    // The console's own connection does not count for presence.
+    assert.ok((await c.json()).connections.every((x) => x.presence === false));
+    assert.deepStrictEqual(page.errors, []);
+  } finally { await page.close(); await srv.stop(); }
+});
+
+test('the stats view draws live charts', async () => {
+  const srv = await start();
+  const page = await openConsole(srv);
+  try {
+    await page.keyboard.press('5');
+    for (let i = 0; i < 30; i++) await publish(srv.http, { type: 'tick', room: 'clock', data: { i } });
+    // Two polls make a rate: the events/s chart has a line.
+    await page.waitForFunction(() => [...document.querySelectorAll('.chart')].some((c) =>
+      /events\/s/.test(c.textContent) && c.querySelector('polyline').getAttribute('points')));
+    await shot(page, 'stats');
+    assert.deepStrictEqual(page.errors, []);
   } finally { await page.close(); await srv.stop(); }
 });
 
