@@ -70,8 +70,8 @@ _rtev() {
       'serve --timezone') COMPREPLY=($(compgen -W "$(rtev completion --list zones 2>/dev/null)" -- "$cur")) ;;
       'serve --auth') COMPREPLY=($(compgen -W "none token jwt" -- "$cur")) ;;
       'serve --event-loop') COMPREPLY=($(compgen -W "auto epoll poll" -- "$cur")) ;;
-      'serve --log-format') COMPREPLY=($(compgen -W "text json" -- "$cur")) ;;
       'serve --console') COMPREPLY=($(compgen -W "on off" -- "$cur")) ;;
+      'serve --log-format') COMPREPLY=($(compgen -W "text json" -- "$cur")) ;;
       'health --ca-file') compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
       'stats --format') COMPREPLY=($(compgen -W "table json" -- "$cur")) ;;
       'stats --ca-file') compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
@@ -109,7 +109,7 @@ _rtev_flags() {
     'publish') echo "--help -h --data --room --user --broadcast --count --rate --jsonl --keep-ids --http --format --ack-timeout --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --detect-wait --publish-url --namespace --path --transport --auth-json --emit --emit-reply --emit-wait --join --join-event --leave-event --publish-event" ;;
     'replay') echo "--help -h --speed --room --loop --dry-run --keep-ids --http --from-server --since --until --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --detect-wait --publish-url --namespace --path --transport --auth-json --emit --emit-reply --emit-wait --join --join-event --leave-event --publish-event --format --time --output -o --jq --jq-raw" ;;
     'connect') echo "--help -h --reply-timeout --version --url --token --profile --tz --connect-timeout --retry --no-reconnect --insecure --ca-file --color --quiet -q --verbose -v --protocol --header --last-event-id --detect-wait --namespace --path --transport --auth-json --emit --emit-reply --emit-wait --join --join-event --leave-event --publish-event --format --time --output -o" ;;
-    'serve') echo "--help -h --host --port --ready-file --db --broker --broker-prefix --broker-wait --timezone --history-max-events --history-max-age --store-presence --auth --jwt-secret --api-key --auth-timeout --ping-interval --ping-timeout --sse-heartbeat --max-message-bytes --rate-limit --rate-burst --max-connections --event-loop --send-queue-max --cors-origin --console --log-format --verbose -v" ;;
+    'serve') echo "--help -h --host --port --ready-file --db --broker --broker-prefix --broker-wait --broker-ttl --timezone --history-max-events --history-max-age --store-presence --auth --jwt-secret --api-key --auth-timeout --ping-interval --ping-timeout --sse-heartbeat --max-message-bytes --rate-limit --rate-burst --max-connections --event-loop --send-queue-max --cors-origin --console --log-format --verbose -v" ;;
     'health') echo "--help -h --wait --version --url --profile --connect-timeout --insecure --ca-file --header --quiet -q --verbose -v" ;;
     'stats') echo "--help -h --format --version --url --token --profile --connect-timeout --insecure --ca-file --header --quiet -q --verbose -v" ;;
     'presence') echo "--help -h --format --version --url --token --profile --connect-timeout --insecure --ca-file --header --quiet -q --verbose -v" ;;
@@ -130,7 +130,7 @@ _rtev_valued() {
     'publish') echo "--data --room --user --count --rate --format --ack-timeout --url --token --profile --tz --connect-timeout --retry --ca-file --color --protocol --header --last-event-id --detect-wait --publish-url --namespace --path --transport --auth-json --emit --emit-reply --emit-wait --join --join-event --leave-event --publish-event" ;;
     'replay') echo "--speed --room --since --until --url --token --profile --tz --connect-timeout --retry --ca-file --color --protocol --header --last-event-id --detect-wait --publish-url --namespace --path --transport --auth-json --emit --emit-reply --emit-wait --join --join-event --leave-event --publish-event --format --time --output -o --jq" ;;
     'connect') echo "--reply-timeout --url --token --profile --tz --connect-timeout --retry --ca-file --color --protocol --header --last-event-id --detect-wait --namespace --path --transport --auth-json --emit --emit-reply --emit-wait --join --join-event --leave-event --publish-event --format --time --output -o" ;;
-    'serve') echo "--host --port --ready-file --db --broker --broker-prefix --broker-wait --timezone --history-max-events --history-max-age --auth --jwt-secret --api-key --auth-timeout --ping-interval --ping-timeout --sse-heartbeat --max-message-bytes --rate-limit --rate-burst --max-connections --event-loop --send-queue-max --cors-origin --console --log-format" ;;
+    'serve') echo "--host --port --ready-file --db --broker --broker-prefix --broker-wait --broker-ttl --timezone --history-max-events --history-max-age --auth --jwt-secret --api-key --auth-timeout --ping-interval --ping-timeout --sse-heartbeat --max-message-bytes --rate-limit --rate-burst --max-connections --event-loop --send-queue-max --cors-origin --console --log-format" ;;
     'health') echo "--wait --url --profile --connect-timeout --ca-file --header" ;;
     'stats') echo "--format --url --token --profile --connect-timeout --ca-file --header" ;;
     'presence') echo "--format --url --token --profile --connect-timeout --ca-file --header" ;;
