@@ -303,7 +303,9 @@ const live = {
     ws.onclose = (e) => {
       if (this.ws !== ws) return;
       this.ws = null;
-      if (e.code === 1008) return;  // authentication: the login form is up
+      // Refused credentials: the login form is up, and a new attempt starts from it. (A 1008
+      // for a ping time-out is not about credentials: reconnect.)
+      if (e.code === 1008 && !$("login").hidden) return;
       const wait = Math.min(10000, 500 * 2 ** this.retry++) * (0.5 + Math.random() / 2);
       setStatus("disconnected (" + e.code + "), retrying in " + Math.round(wait / 1000) + " s", "bad");
       setTimeout(() => { if (!this.ws) this.connect(); }, wait);
@@ -331,7 +333,9 @@ const live = {
   },
 
   add(ev) {
-    if (typeof ev.seq === "number") this.lastSeq = Math.max(this.lastSeq ?? 0, ev.seq);
+    // The resume point follows live events only: a replayed history page is older news.
+    if (typeof ev.seq === "number" && !ev.replayed)
+      this.lastSeq = Math.max(this.lastSeq ?? 0, ev.seq);
     this.events.push(ev);
     if (this.events.length > this.cap()) this.events.splice(0, this.events.length - this.cap());
     if (this.paused) { this.missed++; this.showMissed(); return; }
@@ -546,7 +550,12 @@ $("h-prev").addEventListener("click", async () => {
   $("h-prev").disabled = hist.starts.length === 0;
 });
 $("h-replay").addEventListener("click", () => {
-  for (const ev of hist.events) live.add(Object.assign({}, ev, { replayed: true }));
+  // Marked for the list (dimmed), not in the envelope: a copy keeps the flag off the JSON view.
+  for (const ev of hist.events) {
+    const copy = Object.assign({}, ev);
+    Object.defineProperty(copy, "replayed", { value: true, enumerable: false });
+    live.add(copy);
+  }
   showView("live");
 });
 

@@ -96,6 +96,22 @@ test('an event published with rtev publish appears, in the chosen zone, and can 
   } finally { await page.close(); await srv.stop(); }
 });
 
+test('pause keeps receiving and counts, resume shows what came', async () => {
+  const srv = await start();
+  const page = await openConsole(srv);
+  try {
+    await page.waitForFunction(() => /following every room/.test(document.getElementById('status').textContent));
+    await page.keyboard.press('p');
+    for (let i = 0; i < 3; i++) await publish(srv.http, { type: 'tick', room: 'clock', data: { i } });
+    await page.waitForFunction(() => document.getElementById('paused-count').textContent === '3 new');
+    assert.strictEqual(await page.$$eval('#live-list li', (l) => l.length), 0);
+    await page.keyboard.press('p');
+    await page.waitForFunction(() => document.querySelectorAll('#live-list li').length === 3);
+    assert.strictEqual(await page.$eval('#paused-count', (b) => b.hidden), true);
+    assert.deepStrictEqual(page.errors, []);
+  } finally { await page.close(); await srv.stop(); }
+});
+
 test('an event published from the form arrives at rtev tail', async () => {
   const srv = await start();
   const page = await openConsole(srv);
@@ -135,6 +151,10 @@ test('history pages forward and back', async () => {
     await page.click('#h-prev');
     await page.waitForFunction(() => /seq 21–40/.test(document.getElementById('h-info').textContent));
     await shot(page, 'history');
+    // The page shown goes into the live view, dimmed as replayed.
+    await page.click('#h-replay');
+    await page.waitForFunction(() => document.querySelectorAll('#live-list li.replayed').length === 20);
+    assert.deepStrictEqual(page.errors, []);
   } finally { await page.close(); await srv.stop(); }
 });
 

@@ -26,6 +26,7 @@ rtev_add_test(server_integration_tests
     ${CMAKE_CURRENT_LIST_DIR}/server_ws_errors_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/server_ws_input_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/server_http_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/server_console_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/server_http_bad_input_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/server_sse_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/server_socketio_test.cpp

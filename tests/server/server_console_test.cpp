@@ -1,0 +1,94 @@
+// The browser console's routes (docs/console.md): its files at /, /console and /console/*,
+// --console off, and the two public endpoints it added, GET /api/catalog and
+// GET /api/connections. Runs the real server in-process on port 0. (The page itself is tested
+// in a browser: tests/console.)
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "tests/support/http_client.hpp"
+#include "tests/support/local_server.hpp"
+#include "tests/support/rtev_client.hpp"
+
+using namespace rtev::test;
+
+TEST_CASE("the_console_is_served_at_root_and_console_with_its_content_types",
+          "[server][http][console]") {
+  local_server srv;
+  SECTION("the page at /, /console and /console/") {
+    for (const std::string path : {"/", "/console", "/console/", "/console/index.html"}) {
+      INFO(path);
+      const http_response r = http_get(srv.port(), path);
+      REQUIRE(r.status == 200);
+      CHECK(r.header("content-type") == "text/html; charset=utf-8");
+      CHECK(r.body.find("<title>rtev console</title>") != std::string::npos);
+      CHECK(r.header("cache-control") == "no-cache");
+      CHECK(r.header("content-security-policy").value_or("").find("default-src 'self'") == 0);
+    }
+  }
+  SECTION("its assets with their own types") {
+    CHECK(http_get(srv.port(), "/console/console.css").header("content-type") ==
+          "text/css; charset=utf-8");
+    const http_response js = http_get(srv.port(), "/console/console.js");
+    CHECK(js.header("content-type") == "text/javascript; charset=utf-8");
+    CHECK(js.body.find("presence=false") != std::string::npos);
+  }
+  SECTION("HEAD gives the headers and no body") {
+    const http_response r = http_request(srv.port(), "HEAD", "/console");
+    CHECK(r.status == 200);
+    CHECK(r.body.empty());
+  }
+  SECTION("an unknown file is the API's 404") {
+    const http_response r = http_get(srv.port(), "/console/nope.js");
+    CHECK(r.status == 404);
+    CHECK(r.header("content-type").value_or("").find("application/json") == 0);
+  }
+}
+
+TEST_CASE("console_off_leaves_root_and_console_unknown", "[server][http][console]") {
+  auto cfg = test_config();
+  cfg.console = false;
+  local_server srv(cfg);
+  for (const std::string path : {"/", "/console", "/console/console.js"}) {
+    INFO(path);
+    CHECK(http_get(srv.port(), path).status == 404);
+  }
+}
+
+TEST_CASE("api_catalog_lists_the_event_types_with_their_fields", "[server][http][console]") {
+  local_server srv;
+  const http_response r = http_get(srv.port(), "/api/catalog");
+  REQUIRE(r.status == 200);
+  const json types = r.json().at("types");
+  REQUIRE(types.size() == 40);
+  const json& first = types.at(0);
+  CHECK(first.at("name") == "message_sent");
+  CHECK(first.at("family") == "messenger");
+  CHECK(first.at("fields").at(0) ==
+        json{{"name", "message_id"}, {"type", "id"}, {"required", true}});
+}
+
+TEST_CASE("api_connections_lists_who_is_connected_and_the_rooms", "[server][http][console]") {
+  auto cfg = test_config();
+  cfg.api_key = "sekret";
+  local_server srv(cfg);
+  auto alice = rtev_client::connect_as(srv.port(), "alice");
+  alice.subscribe("ops");
+
+  CHECK(http_get(srv.port(), "/api/connections").status == 401);
+  CHECK(http_get(srv.port(), "/api/connections", {{"Authorization", "Bearer nope"}}).status == 403);
+  const http_response r =
+      http_get(srv.port(), "/api/connections", {{"Authorization", "Bearer sekret"}});
+  REQUIRE(r.status == 200);
+  const json j = r.json();
+  REQUIRE(j.at("connections").size() == 1);
+  const json& c = j.at("connections").at(0);
+  CHECK(c.at("user_id") == "alice");
+  CHECK(c.at("protocol") == "rtev");
+  CHECK(c.at("presence") == true);
+  CHECK(c.at("rooms") == json{"user:alice", "ops"});
+  CHECK(c.at("queued") == 0);
+  CHECK(is_rfc3339_micros(c.at("connected_at").get<std::string>()));
+  CHECK(j.at("rooms").size() == 2);
+  for (const json& room : j.at("rooms")) CHECK(room.at("members") == 1);
+}
