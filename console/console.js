@@ -24,7 +24,8 @@ const creds = {
   },
   // The HTTP API takes the API key; /api/history also takes a user's token.
   bearer() { return this.key || this.token; },
-  // The WebSocket takes a user's token (an API key is not an identity there yet: docs/console.md).
+  // The WebSocket takes a user's token, or the API key in `authenticate` (the operator:
+  // docs/protocol.md §4.1).
   wsToken() { return this.token || this.key; },
 };
 
@@ -53,7 +54,9 @@ async function api(method, path, body) {
   const r = await fetch(path, { method, headers, body, cache: "no-store" });
   let json = null;
   try { json = await r.json(); } catch (_) { /* an empty or non-JSON answer */ }
-  if (r.status === 401) showLogin((json && json.error && json.error.message) || "unauthorized");
+  // 401: no credential; 403 without a key: the token is not the API key this endpoint needs.
+  if (r.status === 401 || (r.status === 403 && !creds.key))
+    showLogin((json && json.error && json.error.message) || "unauthorized");
   return { status: r.status, ok: r.ok, json };
 }
 

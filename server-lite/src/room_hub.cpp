@@ -77,10 +77,25 @@ void room_hub::close_connection(connection& c, int code, std::string reason) {
 
 std::string room_hub::authenticate(connection& c, const std::string& token, bool announce,
                                    const op_ref& ref) {
-  auto result = auth_.authenticate(token, "anon-" + name_of(c),
-                                   std::chrono::duration_cast<std::chrono::seconds>(
-                                       std::chrono::system_clock::now().time_since_epoch())
-                                       .count());
+  return adopt(c,
+               auth_.authenticate(token, "anon-" + name_of(c),
+                                  std::chrono::duration_cast<std::chrono::seconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count()),
+               announce, ref);
+}
+
+bool room_hub::is_api_key(const std::string& token) const {
+  const std::string& key = cfg_.api_key;
+  if (key.empty() || token.size() != key.size()) return false;
+  // Constant-time: the key is a secret.
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < key.size(); ++i)
+    diff |= static_cast<unsigned char>(token[i] ^ key[i]);
+  return diff == 0;
+}
+
+std::string room_hub::adopt(connection& c, auth_result result, bool announce, const op_ref& ref) {
   if (!result.who) {
     if (announce) {
       // Every reply to a request names it: an `authenticate` with a ref gets it back.

@@ -66,6 +66,10 @@ struct hub_config {
   std::size_t send_queue_max = 1000;
   std::chrono::seconds idempotency_window{300};
   bool store_presence = false;  ///< user_online/user_offline stored with a seq (else live-only)
+  /// --api-key. An `authenticate` message carrying it is the operator (user `api-key`, role
+  /// admin, not counted for presence): how the browser console follows every room with the key
+  /// alone (docs/console.md). Empty: no such identity.
+  std::string api_key;
 };
 
 /// Whether `text` matches one of `globs` (rtev/glob.hpp); no globs: everything matches.
@@ -182,6 +186,8 @@ class room_hub {
   /// request's, echoed in either answer. Returns the error, empty on success.
   std::string authenticate(connection& c, const std::string& token, bool announce,
                            const op_ref& ref = {});
+  /// Whether `token` is the configured API key (constant-time; false when none is set).
+  bool is_api_key(const std::string& token) const;
 
   /// Count one client message against the rate limit. False when over it: a rate_limited
   /// ERROR (with `ref`) is queued, and sustained abuse closes the connection.
@@ -332,6 +338,8 @@ class room_hub {
 
   // The operations (room_hub_ops.cpp); c is authenticated (c.who) for all but the first two.
   void on(connection& c, const authenticate_op& op);
+  /// The identity `result` (or its error) becomes the connection's: authenticate()'s second half.
+  std::string adopt(connection& c, auth_result result, bool announce, const op_ref& ref);
   void on(connection& c, const ping_op& op);
   void on(connection& c, const subscribe_op& op);
   void on(connection& c, const unsubscribe_op& op);

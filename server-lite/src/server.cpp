@@ -389,6 +389,7 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   hc.burst = cfg.rate_burst;
   hc.send_queue_max = cfg.send_queue_max;
   hc.store_presence = cfg.store_presence;
+  hc.api_key = cfg.api_key;
   m.hub = std::make_unique<room_hub>(hc, *m.engine, *m.auth);
   m.api = std::make_unique<http_api>(cfg, *m.hub, *m.auth, m.started);
   socketio_config sc;

@@ -182,16 +182,38 @@ test('with --auth jwt and an API key, nothing is shown without the key', async (
     for (const v of ['live', 'publish', 'history', 'connections', 'stats'])
       assert.strictEqual(await page.$eval('#view-' + v, (e) => e.hidden), true, v);
     await shot(page, 'login');
+    // The key alone: the WebSocket takes it as the operator.
     await page.type('#login-key', 'k3y');
-    await page.type('#login-token', jwt({ sub: 'ops', role: 'admin' }, secret));
     await page.click('#login button[type=submit]');
     await page.waitForFunction(() => /following every room/.test(document.getElementById('status').textContent));
+    assert.match(await page.$eval('#status', (s) => s.textContent), /following every room/);
     assert.strictEqual((await fetch(srv.http + '/api/connections')).status, 401);
     const c = await fetch(srv.http + '/api/connections', { headers: { authorization: 'Bearer k3y' } });
     assert.strictEqual(c.status, 200);
     // The console's own connection does not count for presence.
-    assert.ok((await c.json()).connections.every((x) => x.presence === false));
+    const conns = (await c.json()).connections;
+    assert.deepStrictEqual(conns.map((x) => [x.user_id, x.presence]), [['api-key', false]]);
     assert.deepStrictEqual(page.errors, []);
+  } finally { await page.close(); await srv.stop(); }
+});
+
+test('with --auth jwt, an admin token alone shows the live view; publishing asks for the key', async () => {
+  const secret = 'console-test-secret';
+  const srv = await start(['--auth', 'jwt', '--jwt-secret', secret, '--api-key', 'k3y']);
+  const page = await openConsole(srv);
+  try {
+    await page.waitForSelector('#login:not([hidden])');
+    await page.type('#login-token', jwt({ sub: 'ops', role: 'admin' }, secret));
+    await page.click('#login button[type=submit]');
+    await page.waitForFunction(() => /following every room/.test(document.getElementById('status').textContent));
+    await publish(srv.http, { type: 'tick', room: 'clock', data: {} }, { authorization: 'Bearer k3y' });
+    await page.waitForSelector('#live-list li');
+    await page.keyboard.press('2');
+    await page.type('#p-type', 'tick');
+    await page.type('#p-target', 'clock');
+    await page.click('#publish button[type=submit]');
+    await page.waitForSelector('#login:not([hidden])');
+    assert.match(await page.$eval('#login-error', (e) => e.textContent), /API key/);
   } finally { await page.close(); await srv.stop(); }
 });
 

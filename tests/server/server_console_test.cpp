@@ -92,3 +92,36 @@ TEST_CASE("api_connections_lists_who_is_connected_and_the_rooms", "[server][http
   CHECK(j.at("rooms").size() == 2);
   for (const json& room : j.at("rooms")) CHECK(room.at("members") == 1);
 }
+
+TEST_CASE("the_api_key_in_an_authenticate_message_is_the_operator", "[server][ws][auth][console]") {
+  auto cfg = test_config();
+  cfg.auth = "token";
+  cfg.api_key = "sekret";
+  local_server srv(cfg);
+
+  SECTION("an admin named api-key who is nobody's news, and may follow every room") {
+    auto watcher = rtev_client::connect_as(srv.port(), R"({"user_id":"ops","role":"admin"})");
+    watcher.subscribe("presence");
+    rtev_client console(srv.port());
+    console.send({{"type", "authenticate"}, {"data", {{"token", "sekret"}}}});
+    const json a = console.authenticated();
+    CHECK(a.at("user_id") == "api-key");
+    CHECK(a.at("roles") == json{"admin"});
+    CHECK(a.at("presence") == false);
+    CHECK(console.ack("SUBSCRIBE", {{"room", "*"}}).at("room") == "*");
+    // Its arrival was not announced: the next presence event is a later user's.
+    auto bob = rtev_client::connect_as(srv.port(), "bob");
+    // Presence events are live-only (no seq): matched by type.
+    const json online = watcher.next_of_type("user_online");
+    CHECK(online.at("data").at("user_id") == "bob");
+  }
+  SECTION("?token= never carries it: there it is an ordinary user id") {
+    auto c = rtev_client::connect_as(srv.port(), "sekret");
+    CHECK(c.error("SUBSCRIBE", {{"room", "*"}}).at("code") == "forbidden");
+  }
+  SECTION("a wrong key is an ordinary token") {
+    rtev_client c(srv.port());
+    c.send({{"type", "authenticate"}, {"data", {{"token", "sekreT"}}}});
+    CHECK(c.authenticated().at("user_id") == "sekreT");
+  }
+}
