@@ -318,7 +318,8 @@ http_response http_api::metrics() const {
       << name << ' ' << value << '\n';
   };
   metric("rtev_connections", "gauge", "Open WebSocket and SSE connections.", s.connections);
-  metric("rtev_users", "gauge", "Distinct authenticated users connected.", s.users);
+  metric("rtev_users", "gauge",
+         "Distinct users connected, counting connections that count for presence.", s.users);
   metric("rtev_rooms", "gauge", "Rooms with at least one subscriber.", s.rooms);
   metric("rtev_events_published_total", "counter", "Events stored and fanned out.",
          s.events_published);

@@ -281,8 +281,8 @@ node_report room_hub::report(const node_question& q) {
     case node_question::kind::stats:
       r.connections = conns_.size();
       if (!r.node.empty()) {  // a cluster counts users and rooms once across its nodes
-        r.user_ids.reserve(users_.size());
-        for (const auto& [u, n] : users_) r.user_ids.push_back(u);
+        r.user_ids.reserve(present_.size());
+        for (const auto& [u, n] : present_) r.user_ids.push_back(u);
         r.rooms.reserve(room_index_.size());
         for (const auto& [room, members] : room_index_) r.rooms.push_back(room);
       }

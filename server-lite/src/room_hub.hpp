@@ -288,7 +288,9 @@ class room_hub {
   const std::map<std::string, std::uint64_t>& by_type() const { return by_type_; }
   static constexpr std::size_t max_tracked_types = 1000;
   static constexpr const char* other_types = "_other";
-  std::size_t user_count() const { return users_.size(); }
+  /// Users with a connection that counts for presence: a connection with presence off (a
+  /// publishing script, the browser console) is nobody's news in counts either.
+  std::size_t user_count() const { return present_.size(); }
   std::size_t authenticated_users() const;
   std::size_t room_count() const;
   /// This node's connections and the exact rooms they are filed under (GET /api/connections).

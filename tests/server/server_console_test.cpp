@@ -125,3 +125,15 @@ TEST_CASE("the_api_key_in_an_authenticate_message_is_the_operator", "[server][ws
     CHECK(c.authenticated().at("user_id") == "sekreT");
   }
 }
+
+TEST_CASE("stats_users_leave_out_connections_with_presence_off", "[server][http][console]") {
+  local_server srv;
+  auto alice = rtev_client::connect_as(srv.port(), "alice");
+  ws_options quiet;
+  quiet.query = "token=console&presence=false";
+  rtev_client console(srv.port(), quiet);
+  CHECK(console.authenticated().at("presence") == false);
+  const json s = http_get(srv.port(), "/api/stats").json();
+  CHECK(s.at("connections") == 2);
+  CHECK(s.at("users") == 1);
+}
