@@ -328,6 +328,8 @@ class room_hub {
   void user_connected(const identity& who);
   void user_disconnected(const std::string& user_id);
   void update_presence(connection& c);
+  /// The identity `result` (or its error) becomes the connection's: authenticate()'s second half.
+  std::string adopt(connection& c, auth_result result, bool announce, const op_ref& ref);
   void presence_leave(const std::string& user_id);
   void publish_presence(const char* type, const std::string& user_id);
   void on_stored(const event_ptr& e);
@@ -340,8 +342,6 @@ class room_hub {
 
   // The operations (room_hub_ops.cpp); c is authenticated (c.who) for all but the first two.
   void on(connection& c, const authenticate_op& op);
-  /// The identity `result` (or its error) becomes the connection's: authenticate()'s second half.
-  std::string adopt(connection& c, auth_result result, bool announce, const op_ref& ref);
   void on(connection& c, const ping_op& op);
   void on(connection& c, const subscribe_op& op);
   void on(connection& c, const unsubscribe_op& op);

@@ -112,6 +112,25 @@ test('pause keeps receiving and counts, resume shows what came', async () => {
   } finally { await page.close(); await srv.stop(); }
 });
 
+test('the cap bounds what is kept and the page shows at most 500 rows', async () => {
+  const srv = await start();
+  const page = await openConsole(srv);
+  try {
+    await page.waitForFunction(() => /following every room/.test(document.getElementById('status').textContent));
+    await page.select('#cap', '1000');
+    const batch = (from) => Array.from({ length: 750 }, (_, i) => ({ type: 'tick', room: 'load', data: { i: from + i } }));
+    for (const from of [0, 750]) {
+      const r = await fetch(srv.http + '/api/events', { method: 'POST', headers: { 'content-type': 'application/json' },
+                                                        body: JSON.stringify(batch(from)) });
+      assert.strictEqual(r.status, 202);
+    }
+    await page.waitForFunction(() => document.getElementById('live-count').textContent === '500 shown, 1000 kept');
+    // The newest first: the top row is the last event.
+    assert.match(await page.$eval('#live-list li .ev-data', (d) => d.textContent), /"i":1499/);
+    assert.deepStrictEqual(page.errors, []);
+  } finally { await page.close(); await srv.stop(); }
+});
+
 test('an event published from the form arrives at rtev tail', async () => {
   const srv = await start();
   const page = await openConsole(srv);
@@ -122,6 +141,11 @@ test('an event published from the form arrives at rtev tail', async () => {
     await waitFor(async () => (await (await fetch(srv.http + '/api/connections')).json())
       .connections.some((c) => c.rooms.includes('desk')));
     await page.keyboard.press('2');
+    // A catalog type fills the data box with its fields as a template.
+    await page.type('#p-type', 'message_sent');
+    await page.keyboard.press('Tab');
+    await page.waitForFunction(() => /"conversation_id"/.test(document.getElementById('p-data').value));
+    await page.$eval('#p-type', (f) => { f.value = ''; });
     await page.type('#p-type', 'system_notification');
     await page.type('#p-target', 'desk');
     await page.$eval('#p-data', (t) => { t.value = '{"title":"from the form"}'; t.dispatchEvent(new Event('input')); });
