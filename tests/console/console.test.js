@@ -124,8 +124,14 @@ test('the cap bounds what is kept and the page shows at most 500 rows', async ()
                                                         body: JSON.stringify(batch(from)) });
       assert.strictEqual(r.status, 202);
     }
+    // A burst: the list restarts from the newest screenful (100 rows), contiguous, newest first.
+    await page.waitForFunction(() => document.getElementById('live-count').textContent === '100 shown, 1000 kept');
+    assert.match(await page.$eval('#live-list li .ev-data', (d) => d.textContent), /"i":1499/);
+    assert.match(await page.$eval('#live-list li:last-child .ev-data', (d) => d.textContent), /"i":1400/);
+    // Paused and resumed: the page shows its 500 rows of what is kept.
+    await page.keyboard.press('p');
+    await page.keyboard.press('p');
     await page.waitForFunction(() => document.getElementById('live-count').textContent === '500 shown, 1000 kept');
-    // The newest first: the top row is the last event.
     assert.match(await page.$eval('#live-list li .ev-data', (d) => d.textContent), /"i":1499/);
     assert.deepStrictEqual(page.errors, []);
   } finally { await page.close(); await srv.stop(); }
@@ -175,9 +181,75 @@ test('history pages forward and back', async () => {
     await page.click('#h-prev');
     await page.waitForFunction(() => /seq 21–40/.test(document.getElementById('h-info').textContent));
     await shot(page, 'history');
-    // The page shown goes into the live view, dimmed as replayed.
+    // The whole range goes into the live view (not only the page shown), dimmed as replayed.
     await page.click('#h-replay');
-    await page.waitForFunction(() => document.querySelectorAll('#live-list li.replayed').length === 20);
+    await page.waitForFunction(() => document.querySelectorAll('#live-list li.replayed').length === 45);
+    assert.match(await page.$eval('#live-list li .ev-data', (d) => d.textContent), /"i":45/);
+    assert.deepStrictEqual(page.errors, []);
+  } finally { await page.close(); await srv.stop(); }
+});
+
+test('history takes a time range as wall times in the chosen zone', async () => {
+  const srv = await start();
+  for (let i = 1; i <= 3; i++) await publish(srv.http, { type: 'tick', room: 'clock', data: { i } });
+  const page = await openConsole(srv);
+  const asked = [];
+  page.on('request', (r) => { if (r.url().includes('/api/history')) asked.push(new URL(r.url()).searchParams); });
+  try {
+    await page.$eval('#zone', (z) => { z.value = 'Asia/Kolkata'; z.dispatchEvent(new Event('change')); });
+    await page.keyboard.press('3');
+    assert.strictEqual(await page.$eval('#h-zone', (z) => z.textContent), '(Asia/Kolkata)');
+    // A range in 2024: read in Kolkata (UTC+5:30), so 10:30 there is 05:00Z; nothing is in it.
+    await page.$eval('#h-from', (f) => { f.value = '2024-01-15T10:30:00'; });
+    await page.$eval('#h-to', (f) => { f.value = '2024-01-15T11:30:00'; });
+    await page.click('#history button[type=submit]');
+    await page.waitForFunction(() => /^0 events \(end\)/.test(document.getElementById('h-info').textContent));
+    assert.strictEqual(asked.at(-1).get('since'), '2024-01-15T05:00:00Z');
+    assert.strictEqual(asked.at(-1).get('until'), '2024-01-15T06:00:00Z');
+    // A range around now, written as Kolkata wall time, finds the three events.
+    const kolkata = (ms) => new Date(ms + 5.5 * 3600e3).toISOString().slice(0, 19);
+    await page.$eval('#h-from', (f, v) => { f.value = v; }, kolkata(Date.now() - 3600e3));
+    await page.$eval('#h-to', (f, v) => { f.value = v; }, kolkata(Date.now() + 3600e3));
+    await page.click('#history button[type=submit]');
+    await page.waitForFunction(() => /^3 events, seq 1–3 \(end\)/.test(document.getElementById('h-info').textContent));
+    // A seq wins over From.
+    await page.type('#h-seq', '2');
+    await page.click('#history button[type=submit]');
+    await page.waitForFunction(() => /^1 events, seq 3–3 \(end\)/.test(document.getElementById('h-info').textContent));
+    // Clocks turned forward / back: the DST rules of the zone, not the browser's offset.
+    const dst = await page.evaluate(() => [zonedTime('2024-03-10T02:30', 'America/New_York'),
+                                           zonedTime('2024-11-03T01:30', 'America/New_York'),
+                                           zonedTime('2024-07-01T12:00', 'Europe/Berlin')]);
+    assert.deepStrictEqual(dst, ['2024-03-10T07:30:00Z', '2024-11-03T05:30:00Z', '2024-07-01T10:00:00Z']);
+    assert.deepStrictEqual(page.errors, []);
+  } finally { await page.close(); await srv.stop(); }
+});
+
+test('the keyboard moves row by row, opens a row and shows its help', async () => {
+  const srv = await start();
+  const page = await openConsole(srv);
+  try {
+    await page.waitForFunction(() => /following every room/.test(document.getElementById('status').textContent));
+    for (let i = 1; i <= 3; i++) await publish(srv.http, { type: 'tick', room: 'clock', data: { i } });
+    await page.waitForFunction(() => document.querySelectorAll('#live-list li').length === 3);
+    const focused = () => page.evaluate(() => document.activeElement.closest('li')?.querySelector('.ev-data').textContent);
+    await page.keyboard.press('j');
+    assert.match(await focused(), /"i":3/);
+    await page.keyboard.press('j');
+    await page.keyboard.press('j');
+    await page.keyboard.press('j');  // stays on the last row
+    assert.match(await focused(), /"i":1/);
+    await page.keyboard.press('k');
+    assert.match(await focused(), /"i":2/);
+    await page.keyboard.press('Enter');  // the row opens: its JSON
+    await page.waitForFunction(() => document.activeElement.closest('li').querySelector('.json .k'));
+    await page.keyboard.press('o');  // and closes
+    await page.waitForFunction(() => !document.activeElement.closest('details').open);
+    await page.keyboard.press('?');
+    await page.waitForFunction(() => document.getElementById('help').open);
+    await shot(page, 'help');
+    await page.keyboard.press('Escape');
+    await page.waitForFunction(() => !document.getElementById('help').open);
     assert.deepStrictEqual(page.errors, []);
   } finally { await page.close(); await srv.stop(); }
 });
@@ -191,6 +263,15 @@ test('a connection appears in the connections view', async () => {
       await page.keyboard.press('4');
       await page.waitForFunction(() => /alice/.test(document.getElementById('c-table').textContent));
       assert.match(await page.$eval('#r-table', (t) => t.textContent), /ops\s*1/);
+      assert.match(await page.$eval('#c-table', (t) => t.textContent), /alicertev WebSocket/);
+      assert.strictEqual(await page.$eval('#online', (o) => o.textContent), 'alice');
+      // A second user arrives: the user_online event refreshes the view.
+      const bob = spawn(RTEV, ['tail', '--url', srv.http + '/api/events?token=bob', '--room', 'ops'],
+                        { stdio: ['ignore', 'ignore', 'inherit'] });
+      try {
+        await page.waitForFunction(() => document.getElementById('online').textContent === 'alice, bob');
+        assert.match(await page.$eval('#c-table', (t) => t.textContent), /bobSSE/);
+      } finally { bob.kill(); }
       await shot(page, 'connections');
       assert.deepStrictEqual(page.errors, []);
     } finally { tail.kill(); }
@@ -236,8 +317,26 @@ test('with --auth jwt, an admin token alone shows the live view; publishing asks
     await page.type('#p-type', 'tick');
     await page.type('#p-target', 'clock');
     await page.click('#publish button[type=submit]');
+    // The view stays; the form says what is missing (the key), and Credentials adds it.
+    await page.waitForFunction(() => /needs the API key/.test(document.getElementById('p-result').textContent));
+    assert.strictEqual(await page.$eval('#login', (e) => e.hidden), true);
+    await page.keyboard.press('4');
+    await page.waitForFunction(() => /connections: this needs the API key/.test(document.getElementById('c-info').textContent));
+    await page.click('#credentials');
     await page.waitForSelector('#login:not([hidden])');
-    assert.match(await page.$eval('#login-error', (e) => e.textContent), /API key/);
+    await page.type('#login-key', 'wrong');
+    await page.click('#login button[type=submit]');
+    await page.waitForFunction(() => /the API key was refused: the API key is not valid/.test(document.getElementById('login-error').textContent));
+    // What was typed stays while the form is up (the 2 s refresh of the view behind it, too).
+    assert.strictEqual(await page.$eval('#login-key', (e) => e.value), 'wrong');
+    await page.$eval('#login-key', (e) => { e.value = ''; });
+    await page.type('#login-key', 'k3y');
+    await page.click('#login button[type=submit]');
+    await page.waitForFunction(() => /live as ops|following every room/.test(document.getElementById('status').textContent));
+    await page.waitForFunction(() => /connections? on|^\d+ connections?$/.test(document.getElementById('c-info').textContent));
+    await page.keyboard.press('2');
+    await page.click('#publish button[type=submit]');
+    await page.waitForFunction(() => /published: id .*, seq \d+/.test(document.getElementById('p-result').textContent));
   } finally { await page.close(); await srv.stop(); }
 });
 
