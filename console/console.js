@@ -131,6 +131,7 @@ document.addEventListener("keydown", (e) => {
   e.preventDefault();
 });
 $("help-open").addEventListener("click", () => $("help").showModal());
+$("help-close").addEventListener("click", () => $("help").close());
 
 // j/k: row by row through the event list of the view shown (live or history), by focus, so
 // Enter opens the row natively and the browser scrolls it into view.
@@ -339,7 +340,8 @@ function currentFilter() {
 // The text a search looks in, made once per event.
 const searchTexts = new WeakMap();
 function searchText(ev) {
-  if (!searchTexts.has(ev)) searchTexts.set(ev, JSON.stringify(ev).toLowerCase());
+  // The first 64 KiB of its JSON: a search stays fast and small with megabyte events.
+  if (!searchTexts.has(ev)) searchTexts.set(ev, JSON.stringify(ev).slice(0, 65536).toLowerCase());
   return searchTexts.get(ev);
 }
 
@@ -347,11 +349,14 @@ function searchText(ev) {
 
 const MAX_ROWS = 500;  // rows in the page; the rest are kept (up to the cap) and searchable
 const FLUSH_MS = 200;  // the live list is redrawn at most this often
+const MAX_KEPT_BYTES = 32 * 1048576;  // kept events' JSON, whatever Keep says
 const SCREEN_ROWS = 100;  // more new rows than this in one redraw: the list restarts from them
 
 const live = {
   ws: null,
-  events: [],          // newest last, at most cap()
+  events: [],          // newest last, at most cap() and MAX_KEPT_BYTES of JSON
+  sizes: [],           // each event's JSON length, beside `events`
+  bytes: 0,            // their sum
   pending: [],         // arrived since the last frame
   paused: false,
   missed: 0,           // arrived while paused
@@ -422,7 +427,7 @@ const live = {
                     msg.data.status === "ok" ? "ok" : "bad");
           return;
       }
-      if (typeof msg.type === "string" && "data" in msg) this.add(msg);
+      if (typeof msg.type === "string" && "data" in msg) this.add(msg, m.data.length);
     };
     ws.onclose = (e) => {
       if (this.ws !== ws) return;
@@ -463,7 +468,8 @@ const live = {
 
   received: 0,        // live and replayed events added since the page opened
 
-  add(ev) {
+  // `size`: the event's JSON text length (what it costs to keep, roughly).
+  add(ev, size) {
     this.received++;
     // The resume point follows live events only: a replayed history page is older news.
     if (typeof ev.seq === "number" && !ev.replayed)
@@ -471,9 +477,13 @@ const live = {
     if ((ev.type === "user_online" || ev.type === "user_offline") && !ev.replayed)
       connections.onPresence();
     this.events.push(ev);
+    const bytes = size ?? JSON.stringify(ev).length;
+    this.sizes.push(bytes);
+    this.bytes += bytes;
     // Trimmed in steps (one splice per 512 events past the cap, not one per event); flush and
-    // render trim to the cap exactly.
-    if (this.events.length > this.cap() + 512) this.trim();
+    // render trim to the cap exactly. Past the byte cap at once: one publisher of 1 MB events
+    // must not take the tab's memory.
+    if (this.events.length > this.cap() + 512 || this.bytes > MAX_KEPT_BYTES) this.trim();
     if (this.paused) this.missed++;
     else this.pending.push(ev);
     if (!this.scheduled) this.schedule();
@@ -491,8 +501,24 @@ const live = {
     if (wait === 0) go(); else setTimeout(go, wait);
   },
 
+  // Keeps the newest events within both caps: Keep (a number) and MAX_KEPT_BYTES.
   trim() {
-    if (this.events.length > this.cap()) this.events.splice(0, this.events.length - this.cap());
+    let drop = Math.max(0, this.events.length - this.cap()), freed = 0;
+    for (let i = 0; i < drop; i++) freed += this.sizes[i];
+    while (drop < this.events.length - 1 && this.bytes - freed > MAX_KEPT_BYTES) freed += this.sizes[drop++];
+    if (drop === 0) return;
+    this.events.splice(0, drop);
+    this.sizes.splice(0, drop);
+    this.bytes -= freed;
+  },
+
+  clear() {
+    this.events = [];
+    this.sizes = [];
+    this.bytes = 0;
+    this.missed = 0;
+    this.showMissed();
+    this.render();
   },
 
   // New events go in once per frame, newest at the top, whatever the rate.
@@ -535,7 +561,8 @@ const live = {
 
   showCount() {
     $("live-count").textContent = $("live-list").children.length + " shown, " +
-                                  this.events.length + " kept";
+      this.events.length + " kept" +
+      (this.bytes > MAX_KEPT_BYTES * 0.9 ? " (" + Math.round(this.bytes / 1048576) + " MB: the size cap)" : "");
   },
 
   // While paused: how many arrived, and how many of those the Keep cap has already let go
@@ -561,7 +588,7 @@ for (const id of ["f-type", "f-room", "f-text"])
 $("pause").addEventListener("click", () => live.togglePause());
 $("cap").addEventListener("change", () => { live.capValue = Number($("cap").value); live.render(); });
 live.capValue = Number($("cap").value);
-$("clear").addEventListener("click", () => { live.events = []; live.missed = 0; live.showMissed(); live.render(); });
+$("clear").addEventListener("click", () => live.clear());
 
 function setStatus(text, cls) {
   $("status").textContent = text;
@@ -847,7 +874,9 @@ const connections = {
     // The console's own connection (presence=false, following "*") is listed but marked.
     const conns = r.json.connections;
     const cluster = stats.prev && Array.isArray(stats.prev.s.nodes) ? stats.prev.s : null;
-    $("c-info").textContent = plural(conns.length, "connection") +
+    const total = r.json.connections_total ?? conns.length;
+    $("c-info").textContent = (total > conns.length ? "the first " + conns.length + " of " : "") +
+      plural(total, "connection") +
       (r.json.node ? " on node " + r.json.node + ", the one this page is served by" +
         (cluster ? " (the cluster: " + plural(cluster.connections, "connection") + " on " +
                    plural(cluster.nodes.length, "node") + ", see Stats)" : "") : "");

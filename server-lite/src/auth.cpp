@@ -258,8 +258,8 @@ bool identity::is_privileged() const {
   return has_role("admin") || has_role("service");
 }
 
-authenticator::authenticator(auth_mode mode, std::string jwt_secret)
-    : mode_(mode), secret_(std::move(jwt_secret)) {
+authenticator::authenticator(auth_mode mode, std::string jwt_secret, std::string api_key)
+    : mode_(mode), secret_(std::move(jwt_secret)), api_key_(std::move(api_key)) {
   if (mode_ == auth_mode::jwt && secret_.empty()) {
     throw rtev::config_error("--auth jwt needs a non-empty --jwt-secret");
   }
@@ -279,8 +279,33 @@ auth_result authenticator::authenticate(std::string_view token, std::string_view
     return fail("token too long: " + std::to_string(token.size()) + " bytes, at most " +
                 std::to_string(max_token_length));
   }
-  if (mode_ == auth_mode::jwt) return identity_from_jwt(token, secret_, now_s);
-  return identity_from_token(token);
+  // The key as a user's token (?token=, an SSE or Socket.IO token) would make it a user id that
+  // presence and /api/connections show to others: refused, saying where it belongs.
+  if (is_api_key(token)) {
+    return fail(
+        "the API key is not a user's token: send it in an authenticate message over the "
+        "WebSocket, or as Authorization: Bearer to the HTTP API (never in a URL)");
+  }
+  auth_result r = mode_ == auth_mode::jwt ? identity_from_jwt(token, secret_, now_s)
+                                          : identity_from_token(token);
+  if (r.who && r.who->user_id == operator_user_id) {
+    return fail("user id '" + std::string(operator_user_id) +
+                "' is reserved for the operator (the API key); choose another");
+  }
+  return r;
+}
+
+bool authenticator::is_api_key(std::string_view given) const {
+  if (api_key_.empty()) return false;
+  given = trim(given);
+  const auto digest = [](std::string_view text) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
+    unsigned int n = 0;
+    EVP_Digest(text.data(), text.size(), out.data(), &n, EVP_sha256(), nullptr);
+    return out;
+  };
+  const auto a = digest(given), b = digest(api_key_);
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 std::string join_refusal(const identity& who, auth_mode mode, std::string_view room) {

@@ -40,12 +40,24 @@ struct auth_result {
   std::string error;            ///< on failure: a message for the client ("token expired", …)
 };
 
+/// The user id of the operator: a connection that authenticated with the API key. Reserved: no
+/// token may claim it, so nobody looks like the operator in presence or /api/connections.
+inline constexpr std::string_view operator_user_id = "api-key";
+
 class authenticator {
  public:
-  /// Throws rtev::config_error when mode is jwt and the secret is empty.
-  authenticator(auth_mode mode, std::string jwt_secret);
+  /// Throws rtev::config_error when mode is jwt and the secret is empty. `api_key` (may be
+  /// empty: none set) is the operator's secret (--api-key).
+  authenticator(auth_mode mode, std::string jwt_secret, std::string api_key = {});
 
   auth_mode mode() const { return mode_; }
+
+  /// Whether `given` (surrounding whitespace trimmed, as tokens are) is the API key. False when
+  /// no key is set. Compares SHA-256 digests in constant time, so neither the key's bytes nor
+  /// its length show in the timing. The one place the key is checked (HTTP Bearer, the
+  /// WebSocket `authenticate` message).
+  bool is_api_key(std::string_view given) const;
+  bool has_api_key() const { return !api_key_.empty(); }
 
   /// Check `token` (already URL-decoded; empty = none given) at time `now_s` (seconds since
   /// the epoch). In none mode every token is accepted: a JSON object {"user_id","role"|"roles"}
@@ -58,13 +70,15 @@ class authenticator {
   /// token that breaks this, or is malformed JSON, is refused even in none mode (the client
   /// meant something and gets told what). `role` and `roles` combine. Tokens over 16 KiB are
   /// refused. Errors never contain the secret; client text in them is capped and escaped to
-  /// printable ASCII, so a message is always valid UTF-8.
+  /// printable ASCII, so a message is always valid UTF-8. The API key is never a user's token
+  /// (refused, saying where it goes), and no token may claim the user id `api-key`.
   auth_result authenticate(std::string_view token, std::string_view anonymous_id,
                            std::int64_t now_s) const;
 
  private:
   auth_mode mode_;
   std::string secret_;
+  std::string api_key_;
 };
 
 /// Why a join was refused; empty when allowed.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 #include <sstream>
+#include <unordered_set>
 
 #include "names.hpp"
 #include "op_decode.hpp"
@@ -58,7 +59,7 @@ http_api::http_api(const server_config& cfg, room_hub& hub, const authenticator&
 
 std::optional<http_response> http_api::history_refusal(const http_request& req,
                                                        const std::string& room) const {
-  if (!cfg_.api_key.empty() && has_api_key(req)) return std::nullopt;
+  if (auth_.is_api_key(req.bearer())) return std::nullopt;
   const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
@@ -80,15 +81,23 @@ std::optional<http_response> http_api::key_refusal(const http_request& req) cons
                                        : "an API key is required: Authorization: Bearer <api-key>");
 }
 
+std::optional<std::size_t> http_api::limit_param(const http_request& req, std::size_t fallback,
+                                                 long max, http_response& bad) {
+  const auto l = req.param("limit");
+  if (!l) return fallback;
+  char* end = nullptr;
+  const long v = std::strtol(l->c_str(), &end, 10);
+  if (l->empty() || *end || v < 1) {
+    bad = json_error(400, "bad_request",
+                     "limit: expected a positive integer (at most " + std::to_string(max) +
+                         "), got '" + *l + "'");
+    return std::nullopt;
+  }
+  return static_cast<std::size_t>(std::min(v, max));
+}
+
 bool http_api::has_api_key(const http_request& req) const {
-  if (cfg_.api_key.empty()) return true;
-  const std::string t = req.bearer();
-  // Constant-time comparison: the key is a secret.
-  if (t.size() != cfg_.api_key.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < t.size(); ++i)
-    diff |= static_cast<unsigned char>(t[i] ^ cfg_.api_key[i]);
-  return diff == 0;
+  return !auth_.has_api_key() || auth_.is_api_key(req.bearer());
 }
 
 server_stats http_api::stats() const {
@@ -116,7 +125,7 @@ void http_api::handle(const http_request& req, const std::function<void(http_res
   if (p == "/api/catalog" && get) return reply(catalog_json());
   if (p == "/api/connections" && get) {
     if (auto refused = key_refusal(req)) return reply(*refused);
-    return reply(connections_json());
+    return reply(connections_json(req));
   }
   // lws has already percent-decoded the path: the id is used as it is (decoding it again
   // would turn a literal "%41" into "A").
@@ -135,9 +144,8 @@ void http_api::handle(const http_request& req, const std::function<void(http_res
       return user_across_nodes(node_question::kind::user, rest, reply);
     }
   }
-  static const char* known[] = {"/health",      "/api/stats",   "/api/ws",
-                                "/metrics",     "/api/history", "/api/events",
-                                "/api/catalog", "/api/connections"};
+  static const char* known[] = {"/health",      "/api/stats",  "/api/ws",      "/metrics",
+                                "/api/history", "/api/events", "/api/catalog", "/api/connections"};
   for (const char* k : known)
     if (p == k)
       return reply(json_error(405, "method_not_allowed",
@@ -270,7 +278,8 @@ http_response http_api::catalog_json() {
     json fields = json::array();
     for (const field_info& f : t.fields)
       fields.push_back({{"name", f.name}, {"type", f.type}, {"required", f.required}});
-    types.push_back({{"name", t.name}, {"family", std::string(to_string(t.family))},
+    types.push_back({{"name", t.name},
+                     {"family", std::string(to_string(t.family))},
                      {"fields", std::move(fields)}});
   }
   return {200, json{{"types", std::move(types)}}.dump(), "application/json"};
@@ -278,18 +287,35 @@ http_response http_api::catalog_json() {
 
 // What an operator's console shows: who is connected here, by which door, following what,
 // since when, and how far behind. This node only (with --broker, `node` says which).
-http_response http_api::connections_json() const {
+http_response http_api::connections_json(const http_request& req) const {
+  // Bounded whatever the server holds: at most `limit` connections (by id), each with at most
+  // max_rooms_listed of the rooms it follows, and the same number of rooms; the totals say what
+  // was left out. `user` lists one user's connections.
+  static constexpr std::size_t max_rooms_listed = 100;
+  http_response bad;
+  const auto limit = limit_param(req, 1000, 10000, bad);
+  if (!limit) return bad;
+  const auto user = req.param("user");
   static const char* const doors[] = {"rtev", "sse", "socketio"};
   const auto now_sys = std::chrono::system_clock::now();
   const auto now = steady::now();
+  // By id, so `limit` lists the oldest connections and two calls agree.
+  std::vector<std::pair<conn_id, const connection*>> by_id;
+  by_id.reserve(hub_.connections().size());
+  for (const auto& [id, c] : hub_.connections()) by_id.emplace_back(id, c.get());
+  std::sort(by_id.begin(), by_id.end());
   json list = json::array();
-  for (const auto& [id, c] : hub_.connections()) {
+  std::size_t total = 0;
+  for (const auto& [id, c] : by_id) {
     if (c->gone) continue;
+    if (user && (!c->who || c->who->user_id != *user)) continue;
+    if (++total > *limit) continue;
     json rooms = json::array();
     // Once each: the automatic user: room and the client's own SUBSCRIBE to it are one room.
+    std::unordered_set<std::string_view> seen;
     for (const subscription& s : c->subs)
       for (const std::string& r : s.patterns)
-        if (std::find(rooms.begin(), rooms.end(), json(r)) == rooms.end()) rooms.push_back(r);
+        if (seen.insert(r).second && rooms.size() < max_rooms_listed) rooms.push_back(r);
     const auto since = std::chrono::time_point_cast<std::chrono::microseconds>(
         now_sys - std::chrono::duration_cast<std::chrono::system_clock::duration>(now - c->opened));
     list.push_back({{"id", std::to_string(id)},
@@ -299,13 +325,18 @@ http_response http_api::connections_json() const {
                     {"remote", c->remote},
                     {"presence", c->presence},
                     {"rooms", std::move(rooms)},
+                    {"rooms_total", seen.size()},
                     {"connected_at", rtev::time::format_rfc3339(since, cfg_.timezone)},
                     {"queued", c->live_queued}});
   }
   json rooms = json::array();
+  std::size_t rooms_total = 0;
   for (const auto& [room, members] : hub_.room_members())
-    rooms.push_back({{"room", room}, {"members", members.size()}});
-  json j = {{"connections", std::move(list)}, {"rooms", std::move(rooms)}};
+    if (++rooms_total <= *limit) rooms.push_back({{"room", room}, {"members", members.size()}});
+  json j = {{"connections", std::move(list)},
+            {"connections_total", total},
+            {"rooms", std::move(rooms)},
+            {"rooms_total", rooms_total}};
   if (!hub_.engine().node_id().empty()) j["node"] = hub_.engine().node_id();
   return {200, json_text(j), "application/json"};
 }
@@ -359,16 +390,9 @@ void http_api::history(const http_request& req,
     if (auto why = name_problem(room, name_kind::room_pattern); !why.empty())
       return reply(json_error(400, "bad_request", "room: " + why));
   if (auto refused = history_refusal(req, room)) return reply(*refused);
-  std::size_t limit = 100;
-  if (auto l = req.param("limit")) {
-    char* end = nullptr;
-    const long v = std::strtol(l->c_str(), &end, 10);
-    if (l->empty() || *end || v < 1)
-      return reply(
-          json_error(400, "bad_request",
-                     "limit: expected a positive integer (at most 1000), got '" + *l + "'"));
-    limit = static_cast<std::size_t>(std::min(v, 1000L));
-  }
+  http_response bad;
+  const auto limit = limit_param(req, 100, 1000, bad);
+  if (!limit) return reply(bad);
   std::vector<std::string> types;
   if (auto t = req.param("types")) {
     std::stringstream ss(*t);
@@ -382,7 +406,7 @@ void http_api::history(const http_request& req,
     if (auto s = req.param("since")) since = parse_since(json(*s), hub_.timezone());
     if (auto u = req.param("until")) until = parse_until(json(*u), hub_.timezone());
     hub_.history(
-        room, since, until, limit, types,
+        room, since, until, *limit, types,
         [this, reply](history_page page, const std::string& error) {
           if (!error.empty())
             return reply(json_error(503, "storage_error", "history unavailable: " + error));

@@ -81,8 +81,12 @@ class http_api {
   http_response metrics() const;
   /// GET /api/catalog: rtev::catalog() as JSON, for the console's publish form.
   static http_response catalog_json();
-  /// GET /api/connections (API key): this node's connections and rooms.
-  http_response connections_json() const;
+  /// GET /api/connections?limit=&user= (API key): this node's connections and rooms, bounded.
+  http_response connections_json(const http_request& req) const;
+  /// `?limit=`: 1…, larger than `max` capped to it, `fallback` when absent; false with `bad` a
+  /// 400 naming the parameter.
+  static std::optional<std::size_t> limit_param(const http_request& req, std::size_t fallback,
+                                                long max, http_response& bad);
   /// Answered through `reply` once the history reader has the page.
   void history(const http_request& req, const std::function<void(http_response)>& reply) const;
   void publish(const http_request& req, const std::function<void(http_response)>& reply);

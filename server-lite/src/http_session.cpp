@@ -73,13 +73,12 @@ int server::impl::http_start(lws* wsi, session& s, const char* path) {
 // and keeps it in the tab), never cached stale across an upgrade of the binary, and kept to
 // this origin: the page talks only to the server that served it.
 http_response server::impl::console_response(const console_file& f) {
-  http_response r{200, std::string(reinterpret_cast<const char*>(f.data), f.size),
-                  f.content_type};
+  http_response r{200, std::string(reinterpret_cast<const char*>(f.data), f.size), f.content_type};
   r.headers = {{"Cache-Control", "no-cache"},
                {"X-Content-Type-Options", "nosniff"},
                {"Referrer-Policy", "no-referrer"},
                {"Content-Security-Policy",
-                "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+                "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
                 "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"}};
   return r;
 }

@@ -85,16 +85,6 @@ std::string room_hub::authenticate(connection& c, const std::string& token, bool
                announce, ref);
 }
 
-bool room_hub::is_api_key(const std::string& token) const {
-  const std::string& key = cfg_.api_key;
-  if (key.empty() || token.size() != key.size()) return false;
-  // Constant-time: the key is a secret.
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < key.size(); ++i)
-    diff |= static_cast<unsigned char>(token[i] ^ key[i]);
-  return diff == 0;
-}
-
 std::string room_hub::adopt(connection& c, auth_result result, bool announce, const op_ref& ref) {
   if (!result.who) {
     if (announce) {

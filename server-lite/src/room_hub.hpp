@@ -186,8 +186,6 @@ class room_hub {
   /// request's, echoed in either answer. Returns the error, empty on success.
   std::string authenticate(connection& c, const std::string& token, bool announce,
                            const op_ref& ref = {});
-  /// Whether `token` is the configured API key (constant-time; false when none is set).
-  bool is_api_key(const std::string& token) const;
 
   /// Count one client message against the rate limit. False when over it: a rate_limited
   /// ERROR (with `ref`) is queued, and sustained abuse closes the connection.

@@ -52,10 +52,10 @@ void room_hub::on(connection& c, const authenticate_op& op) {
   if (op.presence) c.presence = *op.presence;
   // The API key, in this message only (never ?token=, which ends up in logs), is the operator:
   // an admin who is nobody's news (docs/protocol.md §4.1).
-  if (is_api_key(op.token)) {
+  if (auth_.is_api_key(op.token)) {
     auth_result operator_id;
     operator_id.who = identity{};
-    operator_id.who->user_id = "api-key";
+    operator_id.who->user_id = operator_user_id;
     operator_id.who->roles = {"admin"};
     c.presence = false;
     adopt(c, std::move(operator_id), true, op.ref);

@@ -377,7 +377,7 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
     m.engine = std::make_unique<embedded_engine>(
         *m.store, [&m](std::function<void()> fn) { m.post(std::move(fn)); });
   }
-  m.auth = std::make_unique<authenticator>(parse_auth_mode(cfg.auth), cfg.jwt_secret);
+  m.auth = std::make_unique<authenticator>(parse_auth_mode(cfg.auth), cfg.jwt_secret, cfg.api_key);
 
   hub_config hc;
   hc.timezone = cfg.timezone;

@@ -137,6 +137,26 @@ test('the cap bounds what is kept and the page shows at most 500 rows', async ()
   } finally { await page.close(); await srv.stop(); }
 });
 
+test('megabyte events: what is kept stays under the size cap', async () => {
+  const srv = await start();
+  const page = await openConsole(srv);
+  try {
+    await page.waitForFunction(() => /following every room/.test(document.getElementById('status').textContent));
+    const big = 'x'.repeat(900 * 1024);
+    for (let i = 0; i < 40; i++) {
+      const r = await publish(srv.http, { type: 'blob', room: 'big', data: { i, big } });
+      assert.strictEqual(r.status, 202, JSON.stringify(r.body));
+    }
+    await page.waitForFunction(() => live.received === 40, { timeout: 60000 });
+    const kept = await page.evaluate(() => [live.events.length, live.bytes, live.events.at(-1).data.i]);
+    assert.ok(kept[0] < 40 && kept[0] >= 30, `kept ${kept[0]}`);
+    assert.ok(kept[1] <= 32 * 1048576, `bytes ${kept[1]}`);
+    assert.strictEqual(kept[2], 39);  // the newest are the ones kept
+    await page.waitForFunction(() => /MB: the size cap/.test(document.getElementById('live-count').textContent));
+    assert.deepStrictEqual(page.errors, []);
+  } finally { await page.close(); await srv.stop(); }
+});
+
 test('an event published from the form arrives at rtev tail', async () => {
   const srv = await start();
   const page = await openConsole(srv);

@@ -115,14 +115,65 @@ TEST_CASE("the_api_key_in_an_authenticate_message_is_the_operator", "[server][ws
     const json online = watcher.next_of_type("user_online");
     CHECK(online.at("data").at("user_id") == "bob");
   }
-  SECTION("?token= never carries it: there it is an ordinary user id") {
-    auto c = rtev_client::connect_as(srv.port(), "sekret");
-    CHECK(c.error("SUBSCRIBE", {{"room", "*"}}).at("code") == "forbidden");
+  SECTION("with whitespace around it, as any token is read, it is still the key") {
+    rtev_client c(srv.port());
+    c.send({{"type", "authenticate"}, {"data", {{"token", " sekret\t"}}}});
+    CHECK(c.authenticated().at("user_id") == "api-key");
+  }
+  SECTION("?token= never carries it: refused, saying where it goes (never a user id)") {
+    ws_options o;
+    o.query = "token=sekret%20";
+    rtev_client c(srv.port(), o);
+    const json err = c.next_of_type("auth_error");
+    CHECK(err.at("data").at("message").get<std::string>().find("not a user's token") !=
+          std::string::npos);
+    CHECK(c.wait_close().close_code == 1008);
+  }
+  SECTION("nor an SSE token") {
+    const http_response r = http_get(srv.port(), "/api/events?token=sekret");
+    CHECK(r.status == 401);
+    CHECK(r.body.find("not a user's token") != std::string::npos);
+  }
+  SECTION("no token may claim the operator's user id") {
+    rtev_client c(srv.port());
+    c.send({{"type", "authenticate"},
+            {"data", {{"token", R"({"user_id":"api-key","role":"admin"})"}}}});
+    const json err = c.next_of_type("auth_error");
+    CHECK(err.at("data").at("message").get<std::string>().find("reserved for the operator") !=
+          std::string::npos);
   }
   SECTION("a wrong key is an ordinary token") {
     rtev_client c(srv.port());
     c.send({{"type", "authenticate"}, {"data", {{"token", "sekreT"}}}});
     CHECK(c.authenticated().at("user_id") == "sekreT");
+  }
+}
+
+TEST_CASE("api_connections_is_bounded_and_filters_by_user", "[server][http][console]") {
+  local_server srv;
+  auto alice = rtev_client::connect_as(srv.port(), "alice");
+  auto bob = rtev_client::connect_as(srv.port(), "bob");
+  for (int i = 0; i < 150; ++i) bob.subscribe("r" + std::to_string(i));
+  SECTION("limit: the first connections by id, and the totals") {
+    const json j = http_get(srv.port(), "/api/connections?limit=1").json();
+    REQUIRE(j.at("connections").size() == 1);
+    CHECK(j.at("connections").at(0).at("user_id") == "alice");
+    CHECK(j.at("connections_total") == 2);
+    CHECK(j.at("rooms").size() == 1);
+    CHECK(j.at("rooms_total") == 152);
+  }
+  SECTION("user: one user's connections; at most 100 of its rooms, with their number") {
+    const json j = http_get(srv.port(), "/api/connections?user=bob").json();
+    REQUIRE(j.at("connections").size() == 1);
+    const json& c = j.at("connections").at(0);
+    CHECK(c.at("rooms").size() == 100);
+    CHECK(c.at("rooms_total") == 151);
+    CHECK(j.at("connections_total") == 1);
+  }
+  SECTION("a bad limit is a 400 naming it") {
+    const http_response r = http_get(srv.port(), "/api/connections?limit=0");
+    CHECK(r.status == 400);
+    CHECK(r.body.find("limit: expected a positive integer (at most 10000)") != std::string::npos);
   }
 }
 
