@@ -27,7 +27,9 @@ test('bench/console --quick runs and the console keeps up', async () => {
     assert.ok(s.heapMB > 0 && s.domNodes > 0, JSON.stringify(s));
     assert.ok(s.rows <= 500, `rows in the page: ${s.rows}`);
   }
-  assert.ok(r.samples.slice(1).every((s) => s.busy !== null && s.busy >= 0), 'busy sampled');
+  assert.ok(r.samples.slice(1).every((s) => s.busy !== null && s.busy >= 0 && s.script >= 0 &&
+                                             s.layout >= 0 && s.style >= 0), 'main thread sampled');
+  assert.ok(r.busy_mean > 0 && r.script_mean > 0, 'the page did work');
   assert.deepStrictEqual(r.page_errors, []);
   fs.rmSync(dir, { recursive: true, force: true });
 });
