@@ -52,7 +52,8 @@ test('the console is served with the right content types', async () => {
   const srv = await start();
   try {
     for (const [p, type] of [['/', 'text/html'], ['/console', 'text/html'],
-                             ['/console/console.css', 'text/css'], ['/console/console.js', 'text/javascript']]) {
+                             ['/console/console.css', 'text/css'], ['/console/console.js', 'text/javascript'],
+                             ['/console/live.js', 'text/javascript'], ['/console/start.js', 'text/javascript']]) {
       const r = await fetch(srv.http + p);
       assert.strictEqual(r.status, 200, p);
       assert.match(r.headers.get('content-type'), new RegExp('^' + type), p);

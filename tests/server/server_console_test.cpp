@@ -29,9 +29,15 @@ TEST_CASE("the_console_is_served_at_root_and_console_with_its_content_types",
   SECTION("its assets with their own types") {
     CHECK(http_get(srv.port(), "/console/console.css").header("content-type") ==
           "text/css; charset=utf-8");
-    const http_response js = http_get(srv.port(), "/console/console.js");
-    CHECK(js.header("content-type") == "text/javascript; charset=utf-8");
-    CHECK(js.body.find("presence=false") != std::string::npos);
+    for (const std::string name :
+         {"console", "live", "publish", "history", "connections", "stats", "start"}) {
+      INFO(name);
+      const http_response js = http_get(srv.port(), "/console/" + name + ".js");
+      CHECK(js.status == 200);
+      CHECK(js.header("content-type") == "text/javascript; charset=utf-8");
+    }
+    CHECK(http_get(srv.port(), "/console/live.js").body.find("presence=false") !=
+          std::string::npos);
   }
   SECTION("HEAD gives the headers and no body") {
     const http_response r = http_request(srv.port(), "HEAD", "/console");
