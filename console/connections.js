@@ -11,11 +11,11 @@ const connections = {
   // 2-second poll.
   soon: null,
   onPresence() {
-    if (currentView !== "connections" || this.soon) return;
+    if (currentView !== "connections" || !$("login").hidden || this.soon) return;
     this.soon = setTimeout(() => {
       this.soon = null;
       this.refresh();
-      if ($("pr-list").children.length) $("presence").requestSubmit();
+      if ($("pr-list").children.length && $("pr-room").value.trim()) $("presence").requestSubmit();
     }, 100);
   },
 
@@ -73,9 +73,10 @@ $("presence").addEventListener("submit", async (e) => {
   const r = await live.request("PRESENCE", { room: $("pr-room").value.trim() });
   const list = $("pr-list");
   list.replaceChildren();
-  if (r.type !== "ACK") { list.append(el("li", "error", r.data.message)); return; }
-  if (!r.data.users.length) list.append(el("li", "muted", "nobody"));
-  for (const u of r.data.users)
+  if (r.type !== "ACK") { list.append(el("li", "error", (r.data && r.data.message) || r.type)); return; }
+  const users = (r.data && r.data.users) || [];
+  if (!users.length) list.append(el("li", "muted", "nobody"));
+  for (const u of users)
     list.append(el("li", "", u.user_id + " (" + u.connections + " connection" + (u.connections === 1 ? ")" : "s)")));
 });
 
@@ -84,7 +85,7 @@ $("user").addEventListener("submit", async (e) => {
   const id = $("u-id").value.trim();
   if (!id) { $("u-result").textContent = "give a user id"; return; }
   const r = await api("GET", "/api/users/" + encodeURIComponent(id), undefined, true);
-  $("u-result").textContent = r.ok
+  $("u-result").textContent = r.ok && r.json
     ? id + (r.json.connected ? " is connected (" + r.json.connections + " connection" +
                                (r.json.connections === 1 ? ")" : "s)") : " is not connected")
     : r.error;

@@ -47,8 +47,11 @@ function showLogin(message, required = true) {
     $("login-token").value = creds.token;
     $("login-key").focus();
   }
+  // A form that is up because the connection needs it stays required (Credentials pressed
+  // meanwhile must not offer a Cancel that would leave the page with no connection).
+  const stillRequired = !$("login").hidden && $("login-cancel").hidden;
   $("login").hidden = false;
-  $("login-cancel").hidden = required;
+  $("login-cancel").hidden = required || stillRequired;
   $("login-error").textContent = message || "";
   for (const v of document.querySelectorAll(".view")) v.hidden = true;
 }
@@ -65,7 +68,12 @@ $("login").addEventListener("submit", async (e) => {
   if (key) {
     // The key is checked where it is the only credential taken (GET /api/connections), so a
     // wrong key is named as such — not as whatever the WebSocket makes of it as a token.
-    const r = await fetch("/api/connections", { headers: { Authorization: "Bearer " + key }, cache: "no-store" });
+    let r;
+    try {
+      r = await fetch("/api/connections", { headers: { Authorization: "Bearer " + key }, cache: "no-store" });
+    } catch (err) {
+      return showLogin("the server did not answer (" + err.message + ")", $("login-cancel").hidden);
+    }
     if (r.status === 401 || r.status === 403) {
       let why = "";
       try { why = (await r.json()).error.message; } catch (_) { /* not JSON */ }
@@ -76,7 +84,10 @@ $("login").addEventListener("submit", async (e) => {
   hideLogin();
   live.reconnect();
 });
-$("login-cancel").addEventListener("click", hideLogin);
+$("login-cancel").addEventListener("click", () => {
+  hideLogin();
+  if (!live.ws) live.connect();
+});
 $("credentials").addEventListener("click", () => showLogin("", false));
 
 // Every HTTP call: JSON in, JSON out, the credential as a Bearer header (never in the URL).
@@ -85,7 +96,13 @@ async function api(method, path, body, keyOnly = false) {
   const headers = {};
   if (creds.bearer()) headers.Authorization = "Bearer " + creds.bearer();
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const r = await fetch(path, { method, headers, body, cache: "no-store" });
+  let r;
+  try {
+    r = await fetch(path, { method, headers, body, cache: "no-store" });
+  } catch (err) {
+    // A server restarting or gone: an answer like any other, for the view to show.
+    return { status: 0, ok: false, json: null, error: "the server did not answer (" + err.message + ")" };
+  }
   let json = null;
   try { json = await r.json(); } catch (_) { /* an empty or non-JSON answer */ }
   return { status: r.status, ok: r.ok, json, error: errorText(r.status, json, keyOnly) };

@@ -44,9 +44,14 @@ const hist = {
     const q = { room: $("h-room").value.trim(), types: $("h-types").value.trim(),
                 limit: $("h-limit").value, since: "", until: "" };
     const zone = chosenZone();
-    if ($("h-seq").value !== "") q.since = String($("h-seq").value);
-    else if ($("h-from").value) q.since = zonedTime($("h-from").value, zone);
-    if ($("h-to").value) q.until = zonedTime($("h-to").value, zone);
+    try {
+      if ($("h-seq").value !== "") q.since = String($("h-seq").value);
+      else if ($("h-from").value) q.since = zonedTime($("h-from").value, zone);
+      if ($("h-to").value) q.until = zonedTime($("h-to").value, zone);
+    } catch (_) {
+      $("h-info").textContent = "this browser does not know the time zone " + zone + ": choose another";
+      return null;
+    }
     return q;
   },
 
@@ -59,7 +64,7 @@ const hist = {
     if (until) q.set("until", until);
     q.set("limit", limit);
     const r = await api("GET", "/api/history?" + q);
-    if (!r.ok) {
+    if (!r.ok || !r.json) {
       $("h-info").textContent = r.error;
       return null;
     }
@@ -128,7 +133,9 @@ const hist = {
 
 $("history").addEventListener("submit", (e) => {
   e.preventDefault();
-  hist.query = hist.readForm();
+  const q = hist.readForm();
+  if (!q) return;
+  hist.query = q;
   hist.starts = [];
   hist.load(hist.query.since);
 });
@@ -140,8 +147,8 @@ $("h-next").addEventListener("click", async () => {
   }
 });
 $("h-prev").addEventListener("click", async () => {
-  const from = hist.starts.pop();
-  await hist.load(from);
+  // Popped only once the page is there: a failed load keeps the way back.
+  if (await hist.load(hist.starts[hist.starts.length - 1])) hist.starts.pop();
   $("h-prev").disabled = hist.starts.length === 0;
 });
 $("h-replay").addEventListener("click", () => hist.replay());

@@ -47,7 +47,12 @@ const live = {
         case "authenticated": {
           authenticated = true;
           this.retry = 0;
+          const zoneBefore = serverZone;
           serverZone = msg.data.timezone || "UTC";
+          if (serverZone !== zoneBefore && zoneChoice === "server") { this.render(); hist.render(); }
+          // A new store (another epoch) numbers its events from 1 again: the old position means
+          // nothing there.
+          if (this.epoch !== msg.data.epoch) this.lastSeq = null;
           this.connectionId = msg.data.connection_id;
           zoneLabels();
           hist.showZone();
@@ -65,21 +70,24 @@ const live = {
             // Nothing to see without credentials: the form, and no connection left to time out
             // under it (a new one opens when the form is sent).
             this.drop();
+            setStatus("needs credentials", "bad");
             showLogin("this server needs credentials");
             return;
           }
           return this.answer(msg);
         case "auth_error":
           this.drop();
+          setStatus("credentials refused", "bad");
           showLogin("refused: " + ((msg.data && msg.data.message) || "authentication failed"));
           return;
         case "ACK":
           if (msg.ref === "live") setStatus("live: following every room", "ok");
           return this.answer(msg);
         case "ERROR":
-          if (msg.ref === "live") setStatus("cannot follow every room: " + msg.data.message, "bad");
+          if (msg.ref === "live") setStatus("cannot follow every room: " + (msg.data && msg.data.message), "bad");
           return this.answer(msg);
         case "server_status":
+          if (!msg.data) return;
           setStatus("server " + msg.data.status + (msg.data.reason ? ": " + msg.data.reason : ""),
                     msg.data.status === "ok" ? "ok" : "bad");
           return;
@@ -89,9 +97,8 @@ const live = {
     ws.onclose = (e) => {
       if (this.ws !== ws) return;
       this.ws = null;
-      // Refused credentials: the login form is up, and a new attempt starts from it. (A 1008
-      // for a ping time-out is not about credentials: reconnect.)
-      if (e.code === 1008 && !$("login").hidden) return;
+      this.failRequests();
+      // (Refused credentials never get here: drop() let go of that socket and the form is up.)
       const wait = Math.min(10000, 500 * 2 ** this.retry++) * (0.5 + Math.random() / 2);
       setStatus("disconnected (" + e.code + "), retrying in " + Math.round(wait / 1000) + " s", "bad");
       setTimeout(() => { if (!this.ws) this.connect(); }, wait);
@@ -101,6 +108,13 @@ const live = {
   // Closes the connection without reconnecting (onclose ignores a socket no longer current).
   drop() {
     if (this.ws) { const w = this.ws; this.ws = null; w.close(); }
+    this.failRequests();
+  },
+
+  // Requests waiting for an answer on a socket that is gone get one: "not connected".
+  failRequests() {
+    for (const resolve of this.refs.values()) resolve({ type: "ERROR", data: { message: "not connected" } });
+    this.refs.clear();
   },
 
   reconnect() {
@@ -142,7 +156,12 @@ const live = {
     // must not take the tab's memory.
     if (this.events.length > this.cap() + 512 || this.bytes > MAX_KEPT_BYTES) this.trim();
     if (this.paused) this.missed++;
-    else this.pending.push(ev);
+    else if (this.pending.push(ev) > this.cap()) {
+      // No frame has come for a while (a hidden tab gets none): the next one redraws from what
+      // is kept instead of holding every event that arrived meanwhile.
+      this.pending = [];
+      this.stale = true;
+    }
     if (!this.scheduled) this.schedule();
   },
 
@@ -183,6 +202,7 @@ const live = {
     this.lastFlush = performance.now();
     this.trim();
     if (this.paused) { this.showMissed(); this.showCount(); return; }
+    if (this.stale) { this.stale = false; this.render(); return; }
     const list = $("live-list");
     const frag = document.createDocumentFragment();
     // Only what can be seen: the newest SCREEN_ROWS that pass the filter. More than that since
@@ -194,10 +214,10 @@ const live = {
     const restart = n === SCREEN_ROWS;
     this.pending = [];
     if (restart) list.replaceChildren(frag);
-    else {
-      list.prepend(frag);
-      while (list.children.length > MAX_ROWS) list.lastChild.remove();
-    }
+    else list.prepend(frag);
+    // A row holds its event: no more rows than events kept (the byte cap may keep only a few).
+    const rows = Math.min(MAX_ROWS, this.events.length);
+    while (list.children.length > rows) list.lastChild.remove();
     this.showCount();
   },
 
@@ -206,6 +226,7 @@ const live = {
   render() {
     this.trim();
     this.pending = [];
+    this.stale = false;
     const list = $("live-list");
     const frag = document.createDocumentFragment();
     let n = 0;

@@ -50,6 +50,9 @@ function checkJson() {
   }
 }
 $("p-data").addEventListener("input", checkJson);
+// The browser refuses a form with invalid JSON before the submit handler runs: the previous
+// result must not stand beside it.
+$("p-data").addEventListener("invalid", () => { $("p-result").textContent = ""; });
 
 function targetKind() { return document.querySelector("input[name=target]:checked").value; }
 // A room name and a user id are different things: each target kind keeps its own value, so a

@@ -9,5 +9,5 @@ stats.layout();
 stats.poll();
 setInterval(() => {
   stats.poll();
-  if (currentView === "connections") connections.refresh();
+  if (currentView === "connections" && $("login").hidden) connections.refresh();
 }, POLL_MS);

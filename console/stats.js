@@ -58,7 +58,7 @@ const stats = {
   async poll() {
     try {
       const [r, h] = await Promise.all([api("GET", "/api/stats"), api("GET", "/health")]);
-      if (!r.ok) return;
+      if (!r.ok || !r.json) return;
       const s = r.json, now = performance.now();
       if (this.prev) {
         const dt = (now - this.prev.at) / 1000;
@@ -70,7 +70,7 @@ const stats = {
       this.push("conn", "connections", s.connections);
       this.push("users", "users", s.users);
       this.push("rooms", "rooms", s.rooms);
-      if (h.ok && h.json.services && h.json.services.history)
+      if (h.ok && h.json && h.json.services && h.json.services.history)
         this.push("store", "stored events", h.json.services.history.events);
       this.prev = { s, at: now };
       if (currentView === "stats") $("stats-raw").textContent = JSON.stringify(s, null, 2);
