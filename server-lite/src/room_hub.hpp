@@ -66,10 +66,6 @@ struct hub_config {
   std::size_t send_queue_max = 1000;
   std::chrono::seconds idempotency_window{300};
   bool store_presence = false;  ///< user_online/user_offline stored with a seq (else live-only)
-  /// --api-key. An `authenticate` message carrying it is the operator (user `api-key`, role
-  /// admin, not counted for presence): how the browser console follows every room with the key
-  /// alone (docs/console.md). Empty: no such identity.
-  std::string api_key;
 };
 
 /// Whether `text` matches one of `globs` (rtev/glob.hpp); no globs: everything matches.

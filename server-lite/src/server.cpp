@@ -389,7 +389,6 @@ server::server(server_config config) : impl_(std::make_unique<impl>(std::move(co
   hc.burst = cfg.rate_burst;
   hc.send_queue_max = cfg.send_queue_max;
   hc.store_presence = cfg.store_presence;
-  hc.api_key = cfg.api_key;
   m.hub = std::make_unique<room_hub>(hc, *m.engine, *m.auth);
   m.api = std::make_unique<http_api>(cfg, *m.hub, *m.auth, m.started);
   socketio_config sc;
@@ -567,19 +566,19 @@ std::uint16_t server::port() const {
   return impl_->bound_port;
 }
 
+// "HOST:PORT" of the bound listener, an IPv6 host in brackets: what url() and console_url() share.
+static std::string host_port(const std::string& host, std::uint16_t port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
 std::string server::url() const {
-  const std::string& h = impl_->cfg.host;
-  const bool v6 = h.find(':') != std::string::npos;
-  return "ws://" + (v6 ? "[" + h + "]" : h) + ":" + std::to_string(impl_->bound_port) +
-         "/events/ws/connect";
+  return "ws://" + host_port(impl_->cfg.host, impl_->bound_port) + "/events/ws/connect";
 }
 
 std::string server::console_url() const {
   if (!impl_->cfg.console) return {};
-  const std::string& h = impl_->cfg.host;
-  const bool v6 = h.find(':') != std::string::npos;
-  return "http://" + (v6 ? "[" + h + "]" : h) + ":" + std::to_string(impl_->bound_port) +
-         "/console";
+  return "http://" + host_port(impl_->cfg.host, impl_->bound_port) + "/console";
 }
 
 server_stats server::stats() const {

@@ -68,8 +68,8 @@ struct server_config {
   /// Serve the browser console (docs/console.md) at `/` and `/console`; false: those paths
   /// answer 404 like any unknown path.
   bool console = true;
-  std::string log_format = "text";    ///< text | json
-  int verbosity = 0;                  ///< -v count
+  std::string log_format = "text";  ///< text | json
+  int verbosity = 0;                ///< -v count
 
   /// The default database path, following XDG_DATA_HOME.
   static std::string default_db_path();
